@@ -1,0 +1,23 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both create .venv and
+# install with constraints.txt (torch stays on its CPU build). pip keeps its wheel cache,
+# so llama-cpp-python compiles once (~5-10 min on 2 cores) and re-runs take seconds.
+PYTHON ?= python3
+VENV := .venv
+INSTALL := $(VENV)/bin/pip install -q -c constraints.txt
+QUESTION ?= A farmer has 3 pens with 4 sheep in each pen. How many sheep does the farmer have?
+
+.PHONY: demo test install-dev
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip setuptools wheel
+
+demo: $(VENV)/bin/python
+	$(INSTALL) -e '.[local]'
+	$(VENV)/bin/agentnet run "$(QUESTION)"
+
+install-dev: $(VENV)/bin/python
+	$(INSTALL) -e '.[local,dev]'
+
+test: install-dev
+	$(VENV)/bin/python -m pytest

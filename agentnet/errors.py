@@ -1,0 +1,53 @@
+"""Errors that teach: each names the bad value and the fix.
+
+The CLI prints `str(error)` and exits with code 2 for any `AgentNetError`; anything else
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class AgentNetError(Exception):
+    """Base class of every error agentnet raises on purpose."""
+
+
+class ConfigError(AgentNetError):
+    """An invalid configuration value."""
+
+
+class UnknownNameError(AgentNetError, KeyError):
+    """A registry lookup failed; the message lists the known names."""
+
+    def __init__(self, kind: str, name: str, known: list[str]):
+        self.kind, self.name, self.known = kind, name, known
+        super().__init__(f"unknown {kind} {name!r}; known: {', '.join(known) or '(none)'}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+class ModelError(AgentNetError):
+    """A model that cannot be found, assembled or verified."""
+
+
+class MissingDependencyError(AgentNetError, ImportError):
+    """An optional extra is not installed; the message says which `pip install` fixes it."""
+
+
+class BackendError(AgentNetError):
+    """An LLM server failed to answer. Names the URL and a hint."""
+
+    def __init__(self, message: str, *, url: str, hint: str = "", status: int | None = None):
+        self.url, self.hint, self.status = url, hint, status
+        text = f"{message} (server {url})"
+        if hint:
+            text += f"; {hint}"
+        super().__init__(text)
+
+
+class BackendTimeoutError(BackendError):
+    """The server accepted the request but did not answer in time."""
+
+
+class ServerStartError(AgentNetError):
+    """A model server process died or never became ready; carries the log's tail."""

@@ -1,0 +1,41 @@
+"""Prompt templates, one file each: roles in `roles/<id>.md` (first line `# Title`, the rest
+the system prompt) and the user-prompt pieces as `string.Template` files beside this one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from string import Template
+
+from agentnet.errors import UnknownNameError
+
+
+@dataclass(frozen=True)
+class RoleCard:
+    id: str
+    title: str
+    system: str
+
+
+def _files():  # type: ignore[no-untyped-def]
+    return resources.files(__name__)
+
+
+@cache
+def role_ids() -> tuple[str, ...]:
+    return tuple(sorted(p.name[:-3] for p in (_files() / "roles").iterdir() if p.name.endswith(".md")))
+
+
+@cache
+def load_role(role_id: str) -> RoleCard:
+    if role_id not in role_ids():
+        raise UnknownNameError("role", role_id, list(role_ids()))
+    text = (_files() / "roles" / f"{role_id}.md").read_text(encoding="utf-8")
+    first, _, body = text.partition("\n")
+    return RoleCard(role_id, first.lstrip("# ").strip(), body.strip())
+
+
+@cache
+def template(name: str) -> Template:
+    return Template((_files() / f"{name}.md").read_text(encoding="utf-8"))

@@ -1,0 +1,124 @@
+"""A model server as a child process: started in its own process group, polled until it
+answers, stopped with its whole group (at exit too), its output kept in a log file."""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from agentnet.errors import ServerStartError
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM if the process that started it dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class ServerProcess:
+    """A started server. Use as a context manager or call `stop()`; also stopped at exit."""
+
+    def __init__(self, cmd: Sequence[str], log_path: Path, env: dict[str, str] | None = None):
+        self.cmd = list(cmd)
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            self.cmd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,  # its own process group, so stop() reaches its children
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        atexit.register(self.stop)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait_ready(self, url: str, timeout_s: float) -> float:
+        """Poll `url` until it answers 200; returns the seconds it took."""
+        import httpx
+
+        started = time.monotonic()
+        while True:
+            if not self.alive():
+                self._close_log()
+                raise ServerStartError(
+                    f"server exited with code {self.proc.returncode} during start-up "
+                    f"(log {self.log_path}):\n{tail(self.log_path)}"
+                )
+            try:
+                if httpx.get(url, timeout=2.0).status_code == 200:
+                    return time.monotonic() - started
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() - started > timeout_s:
+                self.stop()
+                raise ServerStartError(
+                    f"server not ready after {timeout_s:g}s (log {self.log_path}); raise "
+                    f"--startup-timeout if the model is large. Last lines:\n{tail(self.log_path)}"
+                )
+            time.sleep(0.25)
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """SIGTERM the process group, SIGKILL it after `grace_s`. Idempotent."""
+        atexit.unregister(self.stop)
+        try:  # the group may outlive its leader, so signal it either way
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if not self._log.closed:
+            self._log.close()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

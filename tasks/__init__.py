@@ -1,0 +1,1 @@
+"""Tasks: benchmark loaders, answer extraction and scoring."""

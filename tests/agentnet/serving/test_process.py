@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agentnet.errors import ServerStartError
+from agentnet.serving.process import ServerProcess, free_port, port_is_free
+
+
+def test_server_that_dies_reports_its_log_tail(tmp_path: Path) -> None:
+    script = "import sys; print('loading weights'); print('fatal: bad magic'); sys.exit(3)"
+    process = ServerProcess([sys.executable, "-c", script], tmp_path / "s.log")
+    with pytest.raises(ServerStartError) as info:
+        process.wait_ready("http://127.0.0.1:1/v1/models", timeout_s=30)
+    text = str(info.value)
+    assert "code 3" in text and "fatal: bad magic" in text and str(tmp_path / "s.log") in text
+
+
+def test_server_never_ready_times_out_and_is_stopped(tmp_path: Path) -> None:
+    process = ServerProcess([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "s.log")
+    with pytest.raises(ServerStartError, match="not ready after 0.5s"):
+        process.wait_ready(f"http://127.0.0.1:{free_port()}/", timeout_s=0.5)
+    assert not process.alive()
+
+
+def test_ready_server_is_stopped_with_its_children(tmp_path: Path) -> None:
+    port = free_port()
+    # the server spawns a grandchild in its process group; stop() must reach it too
+    script = (
+        "import subprocess, sys, http.server;"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        "print(child.pid, flush=True);"
+        f"http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler).serve_forever()"
+    )
+    with ServerProcess([sys.executable, "-c", script], tmp_path / "s.log") as process:
+        assert process.wait_ready(f"http://127.0.0.1:{port}/", timeout_s=30) < 30
+        child = int((tmp_path / "s.log").read_text().split()[0])
+    assert not process.alive()
+    time.sleep(0.2)
+    assert not _running(child)
+
+
+def _running(pid: int) -> bool:
+    try:  # a killed orphan may linger as a zombie until something reaps it
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_port_checks() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = s.getsockname()[1]
+        assert not port_is_free("127.0.0.1", taken)
+    assert port_is_free("127.0.0.1", free_port())

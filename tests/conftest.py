@@ -1,0 +1,44 @@
+"""Test tiers: the default tier is deterministic (ScriptedBackend, local HTTP peers) plus
+integration tests on the real embedded SmolLM2 server; `qwen` and `vllm` tests are opt-in
+(--run-qwen, --run-vllm) and skip with a reason in the summary when not enabled or installed."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from agentnet.serving import ServeConfig, start
+from agentnet.serving.models import NAMED_MODELS, default_cache_dir, model_status
+
+OPT_IN = {"qwen": "--run-qwen", "vllm": "--run-vllm"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    for marker, flag in OPT_IN.items():
+        parser.addoption(flag, action="store_true", help=f"run tests marked {marker}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker, flag in OPT_IN.items():
+            if marker in item.keywords and not config.getoption(flag):
+                item.add_marker(pytest.mark.skip(reason=f"opt-in tier '{marker}': pass {flag} to run it"))
+
+
+def _require_local() -> None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("SKIPPED LOUDLY: llama-cpp-python missing; install with `make test` (extra [local])")
+    status = model_status(NAMED_MODELS["smollm2-135m"], default_cache_dir())
+    if status != "ready":
+        pytest.skip(f"SKIPPED LOUDLY: smollm2-135m {status}")
+
+
+@pytest.fixture(scope="session")
+def smollm2_server(tmp_path_factory: pytest.TempPathFactory):
+    """One real llama.cpp server with SmolLM2-135M for the whole session."""
+    _require_local()
+    config = ServeConfig(engine="llama-cpp", model="smollm2-135m", ctx_size=2048,
+                         cache_dir=tmp_path_factory.mktemp("cache"))  # fmt: skip
+    with start(config) as server:
+        yield server

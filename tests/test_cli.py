@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from agentnet.cli import app
+from agentnet.serving.process import free_port
+from tests.openai_peer import OpenAIPeer, Step
+
+runner = CliRunner()
+
+
+def test_models_lists_named_models() -> None:
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0
+    assert "smollm2-135m" in result.output and "qwen2.5-coder-0.5b" in result.output
+
+
+def test_unknown_role_is_one_line_exit_2() -> None:
+    result = runner.invoke(app, ["run", "2+2?", "--roles", "wizard", "--base-url", "http://127.0.0.1:1/v1"])
+    assert result.exit_code == 2
+    assert "unknown role 'wizard'" in result.output and "Traceback" not in result.output
+
+
+def test_unknown_model_lists_known_names() -> None:
+    result = runner.invoke(app, ["serve", "--model", "gpt-17"])
+    assert result.exit_code == 2 and "known: smollm2-135m, qwen2.5-coder-0.5b" in result.output
+
+
+def test_closed_port_is_a_clear_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    result = runner.invoke(app, ["run", "2+2?", "--base-url", url, "--model", "m"])
+    assert result.exit_code == 2
+    assert "cannot connect" in result.output and url in result.output and "Traceback" not in result.output
+
+
+def test_run_against_a_server_prints_answer_and_token_table() -> None:
+    replies = [Step(text="I think 4"), Step(text="Checked: 4"), Step(text="The answer is 4")]
+    with OpenAIPeer(replies) as peer:
+        result = runner.invoke(app, ["run", "What is 2+2?", "--base-url", peer.base_url])
+    assert result.exit_code == 0, result.output
+    assert "Answer: The answer is 4" in result.output
+    assert "Math Solver" in result.output and "Inspector" in result.output
+    assert "total" in result.output and "21" in result.output  # 3 calls × 7 prompt tokens
+
+
+@pytest.mark.integration
+def test_run_on_the_embedded_server() -> None:
+    result = runner.invoke(app, ["run", "What is 12+7?", "--agents", "2", "--max-tokens", "48"])
+    assert result.exit_code == 0, result.output
+    assert "Answer:" in result.output and "Tokens per agent" in result.output
+

@@ -1,0 +1,1 @@
+"""Trainers: topology (REINFORCE), Optima (SFT/DPO) and Trace (OptoPrime-style)."""
