@@ -19,7 +19,12 @@ class AgentSpec:
     name: str
     role: str  # a role id of the role library (agentnet/prompts/roles)
     settings: GenerationSettings = field(default_factory=GenerationSettings)
-    backend: str = "default"
+    backend: str = "default"  # key into the team's backends
+    prompt: str | None = None  # system-prompt template id; None: the role's own
+
+    @property
+    def title(self) -> str:
+        return load_role(self.role).title
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,13 @@ def build_messages(
     task: str,
     spatial: Sequence[PeerOutput] = (),
     temporal: Sequence[PeerOutput] = (),
+    feedback: str = "",
 ) -> list[Message]:
     user = template("user").substitute(
-        task=task.strip(), spatial=_section("spatial", spatial), temporal=_section("temporal", temporal)
+        task=task.strip(),
+        spatial=_section("spatial", spatial),
+        temporal=_section("temporal", temporal),
+        feedback=template("feedback").substitute(feedback=feedback.strip()) if feedback else "",
     )
-    return [Message("system", load_role(agent.role).system), Message("user", user.strip())]
+    system = load_role(agent.prompt or agent.role).system
+    return [Message("system", system), Message("user", user.strip())]

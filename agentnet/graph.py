@@ -1,0 +1,233 @@
+"""`CommGraph`: who reads whom, per round. Plain data, validated once, JSON and networkx round-trips.
+
+Spatial edges run inside a round and must be acyclic there (a receiver waits for its
+senders). Temporal edges run from round t-1 to round t; `temporal[i]` holds the edges from
+round i to round i+1, and may include self-edges (an agent rereads its own last output).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from agentnet.agents import AgentSpec
+from agentnet.errors import ConfigError
+from agentnet.types import GenerationSettings
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+Edge = tuple[str, str]
+DecisionKind = Literal["final_refer", "majority_vote", "code_writer", "last_agent"]
+DECISION_KINDS: tuple[DecisionKind, ...] = ("final_refer", "majority_vote", "code_writer", "last_agent")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How the team's answer is made from the final round.
+
+    final_refer: an LLM agent reads every final-round output and answers.
+    majority_vote: the most common extracted answer (ties: the earliest agent's).
+    code_writer: an LLM agent writes code, checked against the task's examples.
+    last_agent: the output of the last agent (topological order) of the final round.
+    """
+
+    kind: DecisionKind = "final_refer"
+    role: str = "final_refer"
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    max_fixes: int = 1  # code_writer: rewrites after a failed check
+
+    def __post_init__(self) -> None:
+        if self.kind not in DECISION_KINDS:
+            raise ConfigError(f"unknown decision {self.kind!r}; known: {', '.join(DECISION_KINDS)}")
+
+
+def find_cycle(nodes: Iterable[str], edges: Iterable[Edge]) -> list[str] | None:
+    """A cycle as a node list (first node repeated at the end), or None."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from(nodes)
+    g.add_edges_from(edges)
+    try:
+        cycle = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        return None
+    return [u for u, _ in cycle] + [cycle[0][0]]
+
+
+@dataclass(frozen=True)
+class CommGraph:
+    agents: tuple[AgentSpec, ...]
+    spatial: tuple[tuple[Edge, ...], ...]  # one edge set per round
+    temporal: tuple[tuple[Edge, ...], ...] = ()  # rounds-1 edge sets: round i → i+1
+    decision: Decision = field(default_factory=Decision)
+
+    def __post_init__(self) -> None:
+        names = [a.name for a in self.agents]
+        # canonical edge order (agent order, no repeats): equal graphs compare and hash equal
+        rank = {n: i for i, n in enumerate(names)}
+
+        def canon(edges: Iterable[Sequence[str]]) -> tuple[Edge, ...]:
+            pairs = {(str(u), str(v)) for u, v in edges}
+            return tuple(sorted(pairs, key=lambda e: (rank.get(e[0], -1), rank.get(e[1], -1), e)))
+
+        object.__setattr__(self, "spatial", tuple(canon(e) for e in self.spatial))
+        object.__setattr__(self, "temporal", tuple(canon(e) for e in self.temporal))
+        if not names:
+            raise ConfigError("a CommGraph needs at least one agent")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"agent names must be unique; repeated: {', '.join(dupes)}")
+        if not self.spatial:
+            raise ConfigError("a CommGraph needs at least one round (spatial must list one edge set per round)")
+        if len(self.temporal) != self.rounds - 1:
+            raise ConfigError(
+                f"{self.rounds} rounds need {self.rounds - 1} temporal edge sets, got {len(self.temporal)}"
+            )
+        known = set(names)
+        for kind, per_round in (("spatial", self.spatial), ("temporal", self.temporal)):
+            for t, edges in enumerate(per_round):
+                for u, v in edges:
+                    for end in (u, v):
+                        if end not in known:
+                            raise ConfigError(
+                                f"{kind} edge {u}->{v} (round {t}) names unknown agent {end!r}; "
+                                f"agents: {', '.join(names)}"
+                            )
+                if kind == "spatial":
+                    cycle = find_cycle(names, edges)
+                    if cycle:
+                        raise ConfigError(
+                            f"spatial edges of round {t} form a cycle {' -> '.join(cycle)}; "
+                            "spatial edges must be acyclic within a round (use temporal edges across rounds)"
+                        )
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def uniform(
+        cls,
+        agents: Sequence[AgentSpec],
+        spatial: Iterable[Edge] = (),
+        temporal: Iterable[Edge] = (),
+        rounds: int = 1,
+        decision: Decision | None = None,
+    ) -> CommGraph:
+        """The same spatial edges in every round and the same temporal edges between rounds."""
+        if rounds < 1:
+            raise ConfigError(f"rounds={rounds} must be at least 1")
+        s, tmp = tuple(spatial), tuple(temporal)
+        return cls(tuple(agents), (s,) * rounds, (tmp,) * (rounds - 1), decision or Decision())
+
+    # -- views ----------------------------------------------------------------------------
+    @property
+    def rounds(self) -> int:
+        return len(self.spatial)
+
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.agents]
+
+    def agent(self, name: str) -> AgentSpec:
+        for a in self.agents:
+            if a.name == name:
+                return a
+        raise ConfigError(f"no agent {name!r}; agents: {', '.join(self.names)}")
+
+    def spatial_preds(self, name: str, round: int) -> list[str]:
+        """Senders of `name` in `round`, in agent order (the order their outputs appear)."""
+        senders = {u for u, v in self.spatial[round] if v == name}
+        return [n for n in self.names if n in senders]
+
+    def temporal_preds(self, name: str, round: int) -> list[str]:
+        """Agents of round-1 whose outputs `name` reads in `round`."""
+        if round == 0:
+            return []
+        senders = {u for u, v in self.temporal[round - 1] if v == name}
+        return [n for n in self.names if n in senders]
+
+    def layers(self, round: int) -> list[list[str]]:
+        """Topological layers of a round: each layer's agents can run at once."""
+        remaining, done, out = list(self.names), set(), []
+        while remaining:
+            layer = [n for n in remaining if set(self.spatial_preds(n, round)) <= done]
+            out.append(layer)
+            done |= set(layer)
+            remaining = [n for n in remaining if n not in done]
+        return out
+
+    def edge_count(self) -> int:
+        return sum(len(e) for e in self.spatial) + sum(len(e) for e in self.temporal)
+
+    # -- serialisation --------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "agents": [asdict(a) for a in self.agents],
+            "spatial": [[list(e) for e in edges] for edges in self.spatial],
+            "temporal": [[list(e) for e in edges] for edges in self.temporal],
+            "decision": asdict(self.decision),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CommGraph:
+        def settings(d: dict[str, Any]) -> GenerationSettings:
+            return GenerationSettings(**{**d, "stop": tuple(d.get("stop", ()))})
+
+        try:
+            agents = tuple(
+                AgentSpec(**{**a, "settings": settings(a.get("settings", {}))}) for a in data["agents"]
+            )
+            dec = data.get("decision", {})
+            decision = Decision(**{**dec, "settings": settings(dec.get("settings", {}))})
+            return cls(
+                agents,
+                tuple(tuple((u, v) for u, v in edges) for edges in data["spatial"]),
+                tuple(tuple((u, v) for u, v in edges) for edges in data.get("temporal", [])),
+                decision,
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"not a CommGraph document ({e}); expected keys agents, spatial, temporal") from e
+
+    def to_json(self, **kw: Any) -> str:
+        return json.dumps(self.to_dict(), **kw)
+
+    @classmethod
+    def from_json(cls, text: str) -> CommGraph:
+        return cls.from_dict(json.loads(text))
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """Nodes are agents (with their spec); edges carry `kind` and `round` (receiving round)."""
+        import networkx as nx
+
+        g = nx.MultiDiGraph(decision=asdict(self.decision), rounds=self.rounds)
+        for a in self.agents:
+            g.add_node(a.name, spec=asdict(a))
+        for t, edges in enumerate(self.spatial):
+            g.add_edges_from(edges, kind="spatial", round=t)
+        for t, edges in enumerate(self.temporal):
+            g.add_edges_from(edges, kind="temporal", round=t + 1)
+        return g
+
+    @classmethod
+    def from_networkx(cls, g: nx.MultiDiGraph) -> CommGraph:
+        rounds = g.graph["rounds"]
+        spatial: list[list[Edge]] = [[] for _ in range(rounds)]
+        temporal: list[list[Edge]] = [[] for _ in range(rounds - 1)]
+        for u, v, d in g.edges(data=True):
+            (spatial[d["round"]] if d["kind"] == "spatial" else temporal[d["round"] - 1]).append((u, v))
+        return cls.from_dict(
+            {
+                "agents": [g.nodes[n]["spec"] for n in g.nodes],
+                "spatial": spatial,
+                "temporal": temporal,
+                "decision": g.graph["decision"],
+            }
+        )
+
+
+class Topology(Protocol):
+    """Anything that designs a graph for a query: fixed shapes, G-Designer, CommFormer."""
+
+    def graph_for(self, query: str) -> CommGraph: ...

@@ -1,0 +1,181 @@
+"""Compile a `CommGraph` into a LangGraph `StateGraph`.
+
+One node per (agent, round), named `agent@round`; an agent waits for its spatial senders
+(a LangGraph join), so each topological layer runs as one concurrent superstep. A barrier
+node `round@t` closes each round and routes to the next round's source agents, or to
+`decide` when every agent already agrees (early stop). Every state key written in
+parallel has a reducer. State holds plain data only, so any checkpointer can store it.
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.runnables import RunnableConfig
+
+from agentnet.agents import PeerOutput, build_messages
+from agentnet.errors import BackendError
+from agentnet.graph import CommGraph
+from agentnet.llm import LLMBackend
+from agentnet.runtime.decide import DECIDERS, Decided
+from agentnet.trajectory import MessageRecord
+from agentnet.types import Completion, GenerationSettings, Message, Usage
+
+Extract = Callable[[str], str]
+CodeCheck = Callable[[str], Awaitable[tuple[bool, str]]]
+
+
+def _merge(left: dict[str, str] | None, right: dict[str, str] | None) -> dict[str, str]:
+    return {**(left or {}), **(right or {})}
+
+
+class RunState(TypedDict, total=False):
+    query: str
+    graph: dict[str, Any]  # the CommGraph, so a resumed run rebuilds the same graph
+    outputs: Annotated[dict[str, str], _merge]  # "agent@round" -> output
+    records: Annotated[list[dict[str, Any]], operator.add]
+    stop_after: int  # the round after which the team stopped early
+    answer: str
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the nodes need besides the state; fixed for a Team."""
+
+    backends: Mapping[str, LLMBackend]
+    extract: Extract
+    early_stop: bool = False
+    code_check: CodeCheck | None = None
+
+
+def key(agent: str, round: int) -> str:
+    return f"{agent}@{round}"
+
+
+async def call_agent(
+    ctx: RunContext,
+    *,
+    agent: str,
+    round: int,
+    kind: str,
+    backend: str,
+    messages: list[Message],
+    settings: GenerationSettings,
+    spatial_from: tuple[str, ...] = (),
+    temporal_from: tuple[str, ...] = (),
+    stream: bool = False,
+) -> tuple[str, dict[str, Any]]:
+    """One LLM call as a recorded message; a backend failure is recorded, not raised."""
+    from langgraph.config import get_stream_writer
+
+    write = get_stream_writer() if stream else None
+    if write:
+        write({"event": "start", "agent": agent, "round": round})
+    on_delta = (lambda piece: write({"event": "delta", "agent": agent, "round": round, "text": piece})) if write else None
+    started = time.perf_counter()
+    error = None
+    try:
+        completion = await ctx.backends[backend].complete(messages, settings, on_delta=on_delta)
+    except BackendError as e:
+        error = str(e)
+        completion = Completion("", "error", Usage(), time.perf_counter() - started)
+    record = MessageRecord(
+        agent=agent, round=round, kind=kind,  # type: ignore[arg-type]
+        prompt=tuple(messages), output=completion.text, usage=completion.usage,
+        latency_s=completion.latency_s, attempts=completion.attempts, error=error,
+        spatial_from=spatial_from, temporal_from=temporal_from,
+    )  # fmt: skip
+    if write:
+        write({"event": "finish", "agent": agent, "round": round, "text": completion.text,
+               "usage": [completion.usage.prompt_tokens, completion.usage.completion_tokens], "error": error})  # fmt: skip
+    return completion.text, record.to_dict()
+
+
+def _agent_node(graph: CommGraph, ctx: RunContext, name: str, round: int) -> Callable[..., Awaitable[dict]]:
+    agent = graph.agent(name)
+    spatial = tuple(graph.spatial_preds(name, round))
+    temporal = tuple(graph.temporal_preds(name, round))
+
+    async def node(state: RunState, config: RunnableConfig) -> dict:
+        outputs = state.get("outputs", {})
+
+        def peers(names: tuple[str, ...], r: int) -> list[PeerOutput]:
+            said = ((n, outputs.get(key(n, r), "")) for n in names)
+            return [PeerOutput(n, graph.agent(n).role, text) for n, text in said if text.strip()]
+
+        messages = build_messages(agent, state["query"], peers(spatial, round), peers(temporal, round - 1))
+        text, record = await call_agent(
+            ctx, agent=name, round=round, kind="agent", backend=agent.backend, messages=messages,
+            settings=agent.settings, spatial_from=spatial, temporal_from=temporal,
+            stream=bool(config.get("configurable", {}).get("stream")),
+        )  # fmt: skip
+        return {"outputs": {key(name, round): text}, "records": [record]}
+
+    return node
+
+
+def _barrier(graph: CommGraph, ctx: RunContext, round: int) -> Callable[[RunState], dict]:
+    def node(state: RunState) -> dict:
+        if not ctx.early_stop or round == graph.rounds - 1:
+            return {}
+        outputs = state.get("outputs", {})
+        answers = {ctx.extract(outputs.get(key(n, round), "")) for n in graph.names}
+        return {"stop_after": round} if len(answers) == 1 and "" not in answers else {}
+
+    return node
+
+
+def _decide_node(graph: CommGraph, ctx: RunContext) -> Callable[..., Awaitable[dict]]:
+    decider = DECIDERS[graph.decision.kind]
+
+    async def node(state: RunState, config: RunnableConfig) -> dict:
+        last = state.get("stop_after", graph.rounds - 1)
+        stream = bool(config.get("configurable", {}).get("stream"))
+        decided: Decided = await decider(graph, ctx, state, last, stream)
+        return {"answer": decided.answer, "records": decided.records}
+
+    return node
+
+
+def build(graph: CommGraph, ctx: RunContext) -> Any:
+    """The uncompiled StateGraph (compile it with or without a checkpointer)."""
+    from langgraph.graph import END, START, StateGraph
+
+    builder = StateGraph(RunState)
+    for t in range(graph.rounds):
+        for name in graph.names:
+            builder.add_node(key(name, t), _agent_node(graph, ctx, name, t))
+        builder.add_node(key("round", t), _barrier(graph, ctx, t))
+    builder.add_node("decide", _decide_node(graph, ctx))
+
+    def sources(t: int) -> list[str]:
+        return [key(n, t) for n in graph.names if not graph.spatial_preds(n, t)]
+
+    for t in range(graph.rounds):
+        for name in graph.names:
+            preds = [key(p, t) for p in graph.spatial_preds(name, t)]
+            if preds:
+                builder.add_edge(preds if len(preds) > 1 else preds[0], key(name, t))
+            elif t == 0:
+                builder.add_edge(START, key(name, t))
+        builder.add_edge([key(n, t) for n in graph.names], key("round", t))
+        if t < graph.rounds - 1:
+            nxt = sources(t + 1)
+
+            def route(state: RunState, t: int = t, nxt: list[str] = nxt) -> list[str] | str:
+                return "decide" if state.get("stop_after") == t else nxt
+
+            builder.add_conditional_edges(key("round", t), route, [*nxt, "decide"])
+        else:
+            builder.add_edge(key("round", t), "decide")
+    builder.add_edge("decide", END)
+    return builder
+
+
+def step_limit(graph: CommGraph) -> int:
+    """LangGraph's recursion limit counts supersteps; a chain needs one per agent per round."""
+    return graph.rounds * (len(graph.agents) + 1) + 2 * graph.decision.max_fixes + 10

@@ -1,0 +1,108 @@
+"""Decision nodes: how the final round's outputs become the team's answer. Registry: `DECIDERS`."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agentnet.agents import AgentSpec, PeerOutput, build_messages
+from agentnet.graph import CommGraph
+from agentnet.trajectory import DECISION
+
+if TYPE_CHECKING:
+    from agentnet.runtime.compile import RunContext, RunState
+
+
+@dataclass(frozen=True)
+class Decided:
+    answer: str
+    records: list[dict[str, Any]]
+
+
+Decider = Callable[["CommGraph", "RunContext", "RunState", int, bool], Awaitable[Decided]]
+
+
+def _final_outputs(graph: CommGraph, state: RunState, last: int) -> list[PeerOutput]:
+    from agentnet.runtime.compile import key
+
+    outputs = state.get("outputs", {})
+    said = ((a, outputs.get(key(a.name, last), "")) for a in graph.agents)
+    return [PeerOutput(a.name, a.role, text) for a, text in said if text.strip()]
+
+
+def _decision_agent(graph: CommGraph) -> AgentSpec:
+    d = graph.decision
+    return AgentSpec(DECISION, d.role, d.settings, backend=graph.agents[-1].backend)
+
+
+async def last_agent(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
+    from agentnet.runtime.compile import key
+
+    name = graph.layers(last)[-1][-1]
+    return Decided(state.get("outputs", {}).get(key(name, last), ""), [])
+
+
+async def majority_vote(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
+    answers = [ctx.extract(p.output) for p in _final_outputs(graph, state, last)]
+    answers = [a for a in answers if a]
+    if not answers:
+        return Decided("", [])
+    counts = Counter(answers)
+    top = max(counts.values())
+    return Decided(next(a for a in answers if counts[a] == top), [])  # ties: earliest agent
+
+
+async def final_refer(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
+    from agentnet.runtime.compile import call_agent
+
+    agent = _decision_agent(graph)
+    peers = _final_outputs(graph, state, last)
+    text, record = await call_agent(
+        ctx, agent=DECISION, round=last + 1, kind="decision", backend=agent.backend,
+        messages=build_messages(agent, state["query"], peers), settings=agent.settings,
+        spatial_from=tuple(p.name for p in peers), stream=stream,
+    )  # fmt: skip
+    return Decided(text, [record])
+
+
+_CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
+
+
+def code_from(text: str) -> str:
+    """The last fenced code block, or the whole text when there is none."""
+    blocks = _CODE_BLOCK.findall(text)
+    return (blocks[-1] if blocks else text).strip()
+
+
+async def code_writer(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
+    """Write code, run the task's check on it, rewrite with the failures up to `max_fixes` times."""
+    from agentnet.runtime.compile import call_agent
+
+    agent = _decision_agent(graph)
+    peers = _final_outputs(graph, state, last)
+    records, feedback, code = [], "", ""
+    for _ in range(graph.decision.max_fixes + 1):
+        messages = build_messages(agent, state["query"], peers, feedback=feedback)
+        text, record = await call_agent(
+            ctx, agent=DECISION, round=last + 1, kind="decision", backend=agent.backend,
+            messages=messages, settings=agent.settings, spatial_from=tuple(p.name for p in peers), stream=stream,
+        )  # fmt: skip
+        records.append(record)
+        code = code_from(text)
+        assert ctx.code_check is not None  # Team refuses code_writer without a check
+        ok, report = await ctx.code_check(code)
+        if ok:
+            break
+        feedback = f"```python\n{code}\n```\n{report}"
+    return Decided(code, records)
+
+
+DECIDERS: dict[str, Decider] = {
+    "final_refer": final_refer,
+    "majority_vote": majority_vote,
+    "code_writer": code_writer,
+    "last_agent": last_agent,
+}

@@ -1,0 +1,214 @@
+"""`Team`: run a topology's graphs on LLM backends, one query or many, with streaming and resume."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentnet.answers import extract_answer
+from agentnet.errors import AgentNetError, ConfigError
+from agentnet.graph import CommGraph, Topology
+from agentnet.llm import LLMBackend
+from agentnet.runtime.compile import CodeCheck, Extract, RunContext, RunState, build, step_limit
+from agentnet.trajectory import MessageRecord, Trajectory
+
+
+@dataclass(frozen=True)
+class TeamEvent:
+    """A streamed event: start / delta / finish of an agent call, then one `done`."""
+
+    event: str
+    agent: str = ""
+    round: int = -1
+    text: str = ""
+    usage: tuple[int, int] = (0, 0)
+    error: str | None = None
+    trajectory: Trajectory | None = None
+
+
+class _Fixed:
+    def __init__(self, graph: CommGraph):
+        self.graph = graph
+
+    def graph_for(self, query: str) -> CommGraph:
+        return self.graph
+
+
+class Team:
+    """A team of agents: a topology (or one fixed graph) plus the backends its agents name.
+
+    `backends` is one backend (used for every agent) or a mapping from the backend ids in
+    the agents' specs. With `checkpoint` (an SQLite path), every superstep is saved under
+    the run's thread id and a run killed mid-way resumes with `arun(query, thread_id=…)`,
+    re-running only the agents that had not finished.
+    """
+
+    def __init__(
+        self,
+        topology: CommGraph | Topology,
+        backends: LLMBackend | Mapping[str, LLMBackend],
+        *,
+        extract: Extract = extract_answer,
+        early_stop: bool = False,
+        code_check: CodeCheck | None = None,
+        checkpoint: str | Path | None = None,
+    ):
+        self.topology: Topology = _Fixed(topology) if isinstance(topology, CommGraph) else topology
+        self.backends = backends if isinstance(backends, Mapping) else {"default": backends}
+        self.context = RunContext(self.backends, extract, early_stop, code_check)
+        self.checkpoint = Path(checkpoint) if checkpoint else None
+        self._builders: dict[CommGraph, Any] = {}
+        self._compiled: dict[CommGraph, Any] = {}
+
+    # -- graphs ------------------------------------------------------------------------------
+    def _check(self, graph: CommGraph) -> None:
+        names = {a.backend for a in graph.agents}
+        missing = sorted(names - set(self.backends))
+        if missing:
+            raise ConfigError(f"agents name backend(s) {', '.join(missing)}; the team has {', '.join(self.backends)}")
+        if graph.decision.kind == "code_writer" and self.context.code_check is None:
+            raise ConfigError("decision 'code_writer' needs code_check= (the task's example tests)")
+
+    def _builder(self, graph: CommGraph) -> Any:
+        if graph not in self._builders:
+            self._check(graph)
+            self._builders[graph] = build(graph, self.context)
+        return self._builders[graph]
+
+    @asynccontextmanager
+    async def _runnable(self, graph: CommGraph) -> AsyncIterator[Any]:
+        if self.checkpoint is None:
+            if graph not in self._compiled:
+                self._compiled[graph] = self._builder(graph).compile()
+            yield self._compiled[graph]
+            return
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        async with AsyncSqliteSaver.from_conn_string(str(self.checkpoint)) as saver:
+            yield self._builder(graph).compile(checkpointer=saver)
+
+    async def _saved_state(self, thread_id: str) -> RunState | None:
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return None
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        async with AsyncSqliteSaver.from_conn_string(str(self.checkpoint)) as saver:
+            saved = await saver.aget_tuple({"configurable": {"thread_id": thread_id}})
+        return saved.checkpoint["channel_values"] if saved else None  # type: ignore[return-value]
+
+    # -- running -----------------------------------------------------------------------------
+    async def _prepare(self, query: str, thread_id: str | None) -> tuple[CommGraph, Any, dict]:
+        thread_id = thread_id or uuid.uuid4().hex
+        saved = await self._saved_state(thread_id)
+        if saved and saved.get("graph"):
+            graph = CommGraph.from_dict(saved["graph"])
+            start: Any = None  # resume: LangGraph continues from the last checkpoint
+            if saved.get("query") != query:
+                raise ConfigError(f"thread {thread_id} belongs to another query: {saved.get('query')!r}")
+        else:
+            graph = self.topology.graph_for(query)
+            start = {"query": query, "graph": graph.to_dict(), "outputs": {}, "records": []}
+        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": step_limit(graph)}
+        return graph, start, config
+
+    async def arun(self, query: str, *, thread_id: str | None = None) -> Trajectory:
+        """Run the team on one query. With a checkpoint, pass `thread_id` to resume a run."""
+        graph, start, config = await self._prepare(query, thread_id)
+        started = time.perf_counter()
+        async with self._runnable(graph) as runnable:
+            state = await runnable.ainvoke(start, config)
+        return self._trajectory(query, graph, state, config, time.perf_counter() - started)
+
+    def run(self, query: str, *, thread_id: str | None = None) -> Trajectory:
+        return asyncio.run(self.arun(query, thread_id=thread_id))
+
+    async def abatch(
+        self,
+        queries: Sequence[str],
+        *,
+        concurrency: int = 8,
+        on_result: Callable[[int, Trajectory], None] | None = None,
+    ) -> list[Trajectory]:
+        """Many queries in flight at once (the backends' own limits still apply).
+
+        A query whose run fails is returned as a trajectory with `error` set; the batch goes on.
+        """
+        if concurrency < 1:
+            raise ConfigError(f"concurrency={concurrency} must be at least 1")
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(i: int, query: str) -> Trajectory:
+            async with gate:
+                try:
+                    result = await self.arun(query)
+                except AgentNetError as e:
+                    graph = self.topology.graph_for(query)
+                    result = Trajectory(query, graph, [], "", 0, error=str(e))
+            if on_result:
+                on_result(i, result)
+            return result
+
+        return list(await asyncio.gather(*(one(i, q) for i, q in enumerate(queries))))
+
+    def batch(self, queries: Sequence[str], *, concurrency: int = 8) -> list[Trajectory]:
+        return asyncio.run(self.abatch(queries, concurrency=concurrency))
+
+    async def astream(self, query: str, *, thread_id: str | None = None) -> AsyncIterator[TeamEvent]:
+        """Per-agent events as they happen (token deltas where the backend streams), then `done`."""
+        graph, start, config = await self._prepare(query, thread_id)
+        config["configurable"]["stream"] = True
+        started = time.perf_counter()
+        state: dict = {}
+        async with self._runnable(graph) as runnable:
+            async for mode, chunk in runnable.astream(start, config, stream_mode=["custom", "values"]):
+                if mode == "custom":
+                    yield TeamEvent(**{**chunk, "usage": tuple(chunk.get("usage", (0, 0)))})
+                else:
+                    state = chunk
+        yield TeamEvent("done", trajectory=self._trajectory(query, graph, state, config, time.perf_counter() - started))
+
+    def stream(self, query: str, *, thread_id: str | None = None) -> Iterator[TeamEvent]:
+        """`astream` for synchronous code (the run happens on a private event loop thread)."""
+        events: queue.Queue[TeamEvent | BaseException | None] = queue.Queue()
+
+        async def pump() -> None:
+            async for event in self.astream(query, thread_id=thread_id):
+                events.put(event)
+
+        def target() -> None:
+            try:
+                asyncio.run(pump())
+            except BaseException as e:  # handed to the consumer below
+                events.put(e)
+            finally:
+                events.put(None)
+
+        threading.Thread(target=target, daemon=True).start()
+        while (item := events.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    # -- results -----------------------------------------------------------------------------
+    def _trajectory(self, query: str, graph: CommGraph, state: dict, config: dict, wall: float) -> Trajectory:
+        records = [MessageRecord.from_dict(r) for r in state.get("records", [])]
+        rounds_run = state.get("stop_after", graph.rounds - 1) + 1
+        stopped = rounds_run < graph.rounds
+        saved = 0
+        if stopped:  # estimate: the mean tokens of a round run, for each round skipped
+            agent_tokens = sum(m.usage.total_tokens for m in records if m.kind == "agent")
+            saved = round(agent_tokens / rounds_run * (graph.rounds - rounds_run))
+        return Trajectory(
+            query=query, graph=graph, messages=records, answer=state.get("answer", ""),
+            rounds_run=rounds_run, stopped_early=stopped, tokens_saved_estimate=saved,
+            thread_id=config["configurable"]["thread_id"], wall_s=wall,
+        )  # fmt: skip

@@ -1,0 +1,161 @@
+"""`Trajectory`: the one record of a team's run that benchmarks, trainers and reports consume.
+
+Token accounting comes from the servers' `usage`: per agent, per round, per edge (the
+tokens a sender's message adds to a receiver's prompt: the sender's completion tokens),
+prompt versus completion, per query; `batch_usage` sums queries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from agentnet.graph import CommGraph
+from agentnet.types import Message, Usage
+
+DECISION = "decision"  # the agent name under which decision calls are recorded
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    agent: str
+    round: int  # the decision is recorded at round == rounds run
+    kind: Literal["agent", "decision"]
+    prompt: tuple[Message, ...]
+    output: str
+    usage: Usage
+    latency_s: float
+    attempts: int = 1
+    error: str | None = None
+    spatial_from: tuple[str, ...] = ()
+    temporal_from: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["prompt"] = [m.to_dict() for m in self.prompt]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MessageRecord:
+        return cls(
+            **{
+                **d,
+                "prompt": tuple(Message(m["role"], m["content"]) for m in d["prompt"]),
+                "usage": Usage(**d["usage"]),
+                "spatial_from": tuple(d.get("spatial_from", ())),
+                "temporal_from": tuple(d.get("temporal_from", ())),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class EdgeTokens:
+    sender: str
+    receiver: str
+    kind: Literal["spatial", "temporal"]
+    round: int  # the receiving round
+    tokens: int
+
+
+@dataclass
+class Trajectory:
+    query: str
+    graph: CommGraph
+    messages: list[MessageRecord]
+    answer: str
+    rounds_run: int
+    stopped_early: bool = False
+    tokens_saved_estimate: int = 0
+    thread_id: str | None = None
+    wall_s: float = 0.0
+    error: str | None = None  # set when the run itself failed
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # -- accounting -------------------------------------------------------------------------
+    @property
+    def usage(self) -> Usage:
+        return sum((m.usage for m in self.messages), Usage())
+
+    @property
+    def calls(self) -> int:
+        return len(self.messages)
+
+    @property
+    def errors(self) -> list[MessageRecord]:
+        return [m for m in self.messages if m.error]
+
+    def usage_by_agent(self) -> dict[str, Usage]:
+        out: dict[str, Usage] = defaultdict(Usage)
+        for m in self.messages:
+            out[m.agent] += m.usage
+        return dict(out)
+
+    def usage_by_round(self) -> dict[int, Usage]:
+        out: dict[int, Usage] = defaultdict(Usage)
+        for m in self.messages:
+            out[m.round] += m.usage
+        return dict(sorted(out.items()))
+
+    def edge_tokens(self) -> list[EdgeTokens]:
+        sent = {(m.agent, m.round): m for m in self.messages if m.kind == "agent"}
+        out = []
+        for m in self.messages:
+            if m.kind != "agent":
+                continue
+            for kind, senders, r in (("spatial", m.spatial_from, m.round), ("temporal", m.temporal_from, m.round - 1)):
+                for s in senders:
+                    src = sent.get((s, r))
+                    if src is not None and src.output:
+                        out.append(EdgeTokens(s, m.agent, kind, m.round, src.usage.completion_tokens))  # type: ignore[arg-type]
+        return out
+
+    def output(self, agent: str, round: int) -> str | None:
+        for m in self.messages:
+            if m.agent == agent and m.round == round:
+                return m.output
+        return None
+
+    # -- serialisation ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "graph": self.graph.to_dict(),
+            "messages": [m.to_dict() for m in self.messages],
+            "answer": self.answer,
+            "rounds_run": self.rounds_run,
+            "stopped_early": self.stopped_early,
+            "tokens_saved_estimate": self.tokens_saved_estimate,
+            "thread_id": self.thread_id,
+            "wall_s": self.wall_s,
+            "error": self.error,
+            "meta": self.meta,
+            "usage": asdict(self.usage),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Trajectory:
+        d = {k: v for k, v in d.items() if k != "usage"}
+        return cls(
+            **{
+                **d,
+                "graph": CommGraph.from_dict(d["graph"]),
+                "messages": [MessageRecord.from_dict(m) for m in d["messages"]],
+            }
+        )
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Trajectory:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def batch_usage(trajectories: Iterable[Trajectory]) -> Usage:
+    return sum((t.usage for t in trajectories), Usage())
