@@ -7,7 +7,8 @@ import functools
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -16,6 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from agentnet.errors import AgentNetError, ConfigError
+from agentnet.graph import CommGraph
+from agentnet.runtime.team import TeamEvent
+from agentnet.topologies.fixed import FIXED, fixed
+from agentnet.trajectory import Trajectory
 from agentnet.serving import DEFAULT_MODEL, ENGINES, NAMED_MODELS, ServeConfig, Server, default_cache_dir
 from agentnet.serving import start as start_server
 from agentnet.serving.models import model_status
@@ -136,29 +141,45 @@ def models(
     out.print(table)
 
 
+class DecisionChoice(str, Enum):
+    final_refer = "final_refer"
+    majority_vote = "majority_vote"
+    last_agent = "last_agent"
+
+
 @app.command()
 @user_errors
 def run(
     query: Annotated[str, typer.Argument(help="The task for the team.")],
-    agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents in the chain.")] = 3,
+    topology: Annotated[str, typer.Option("--topology", "-t", help=f"Graph shape: {', '.join(FIXED)}.")] = "chain",
+    agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents.")] = 3,
+    rounds: Annotated[int, typer.Option("--rounds", "-r", help="Communication rounds.")] = 1,
     roles: Annotated[
-        str, typer.Option(help="Comma-separated role ids, cycled over the agents.")
+        str, typer.Option(help="Comma-separated role ids, cycled over the agents (see `agentnet roles`).")
     ] = "math_solver,mathematical_analyst,inspector",
+    decision: Annotated[DecisionChoice, typer.Option(help="How the final answer is made.")] = DecisionChoice.last_agent,
+    early_stop: Annotated[bool, typer.Option(help="Stop before the last round when all agents agree.")] = False,
     max_tokens: Annotated[int, typer.Option(help="Completion tokens per agent call.")] = 256,
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.0,
     timeout: Annotated[float, typer.Option(help="Seconds per LLM call before it is retried.")] = 120.0,
+    stream: Annotated[bool, typer.Option(help="Print each agent's tokens as they arrive.")] = False,
+    show_graph: Annotated[bool, typer.Option(help="Print the communication graph.")] = False,
+    save: Annotated[Path | None, typer.Option(help="Write the full trajectory (JSON) here.")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="SQLite file for checkpoints (resumable runs).")] = None,
+    thread_id: Annotated[str | None, typer.Option(help="Resume (or name) this checkpointed run.")] = None,
     engine: EngineOpt = "llama-cpp",
     model: ModelOpt = DEFAULT_MODEL,
     base_url: BaseUrlOpt = None,
     api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
 ) -> None:
-    """Run a team of agents on QUERY and print the answer with a per-agent token table.
+    """Run a team of agents on QUERY; print the answer and a per-agent token table.
 
     Without --base-url an embedded server is started for the run and stopped afterwards.
     """
     from agentnet.agents import AgentSpec
-    from agentnet.chain import run_chain
+    from agentnet.graph import Decision
     from agentnet.prompts import load_role
+    from agentnet.runtime import Team
     from agentnet.types import GenerationSettings
 
     if agents < 1:
@@ -169,22 +190,86 @@ def run(
     for role in role_ids:
         load_role(role)  # unknown roles fail here, listing the known ones
     settings = GenerationSettings(temperature=temperature, max_tokens=max_tokens)
-    team = [AgentSpec(f"agent{i}", role_ids[i % len(role_ids)], settings) for i in range(agents)]
+    team_specs = [AgentSpec(f"a{i}", role_ids[i % len(role_ids)], settings) for i in range(agents)]
+    graph = fixed(topology, team_specs, rounds=rounds, decision=Decision(decision.value, settings=settings))
+    if show_graph:
+        out.print(render_graph(graph))
 
     with start_server(_serve_config(engine, model, base_url, api_key_env)) as server:
         _announce(server)
         backend = server.backend(timeout_s=timeout)
-        result = asyncio.run(run_chain(query, team, backend))
+        if server.process is None:  # an external URL: fail fast and clearly if nothing answers there
+            asyncio.run(backend.list_models())
+        team = Team(graph, backend, early_stop=early_stop, checkpoint=checkpoint)
+        if stream:
+            trajectory = _print_stream(team.stream(query, thread_id=thread_id))
+        else:
+            with err.status(f"{len(graph.agents)} agents × {graph.rounds} round(s) on {server.model}…"):
+                trajectory = team.run(query, thread_id=thread_id)
 
-    out.print(f"[bold]Answer:[/] {result.answer}", highlight=False)
-    table = Table("agent", "role", "prompt tok", "completion tok", "latency s", title="Tokens per agent")
-    for turn in result.turns:
-        c = turn.completion
-        table.add_row(turn.agent.name, load_role(turn.agent.role).title, str(c.usage.prompt_tokens),
-                      str(c.usage.completion_tokens), f"{c.latency_s:.2f}")  # fmt: skip
-    total = result.usage
-    table.add_row("total", "", str(total.prompt_tokens), str(total.completion_tokens),
-                  f"{sum(t.completion.latency_s for t in result.turns):.2f}", style="bold")  # fmt: skip
+    if trajectory.messages and len(trajectory.errors) == len(trajectory.messages):
+        raise AgentNetError(f"every agent call failed; the first: {trajectory.errors[0].error}")
+    out.print(f"[bold]Answer:[/] {trajectory.answer.strip()}", highlight=False)
+    out.print(token_table(trajectory))
+    if trajectory.stopped_early:
+        out.print(f"stopped early after round {trajectory.rounds_run}; ~{trajectory.tokens_saved_estimate} tokens saved")
+    for m in trajectory.errors:
+        err.print(f"[yellow]{m.agent}@{m.round} failed:[/] {m.error}", highlight=False)
+    if checkpoint:
+        err.print(f"[dim]thread id {trajectory.thread_id} (resume with --thread-id)[/]")
+    if save:
+        trajectory.save(save)
+        err.print(f"[dim]trajectory written to {save}[/]")
+
+
+def _print_stream(events: Iterator[TeamEvent]) -> Trajectory:
+    for event in events:
+        if event.event == "start":
+            out.print(f"\n[bold cyan]── {event.agent} · round {event.round}[/]")
+        elif event.event == "delta":
+            out.print(event.text, end="", highlight=False, markup=False)
+        elif event.event == "finish":
+            out.print(f"\n[dim]({event.usage[0]} prompt + {event.usage[1]} completion tokens)[/]")
+        elif event.event == "done" and event.trajectory is not None:
+            return event.trajectory
+    raise AgentNetError("the stream ended without a result")
+
+
+def token_table(trajectory: Trajectory) -> Table:
+    table = Table("agent", "role", "calls", "prompt tok", "completion tok", "latency s", title="Tokens per agent")
+    for name, usage in trajectory.usage_by_agent().items():
+        msgs = [m for m in trajectory.messages if m.agent == name]
+        role = next((a.title for a in trajectory.graph.agents if a.name == name), "decision")
+        table.add_row(name, role, str(len(msgs)), str(usage.prompt_tokens), str(usage.completion_tokens),
+                      f"{sum(m.latency_s for m in msgs):.2f}")  # fmt: skip
+    total = trajectory.usage
+    table.add_row("total", "", str(trajectory.calls), str(total.prompt_tokens), str(total.completion_tokens),
+                  f"wall {trajectory.wall_s:.2f}", style="bold")  # fmt: skip
+    return table
+
+
+def render_graph(graph: CommGraph) -> str:
+    def edges(es: tuple[tuple[str, str], ...]) -> str:
+        return ", ".join(f"{u}→{v}" for u, v in es) or "(none)"
+
+    lines = [f"agents: " + ", ".join(f"{a.name} ({a.title})" for a in graph.agents)]
+    for t in range(graph.rounds):
+        lines.append(f"round {t} spatial: {edges(graph.spatial[t])}")
+        if t > 0:
+            lines.append(f"round {t} temporal: {edges(graph.temporal[t - 1])}")
+    lines.append(f"decision: {graph.decision.kind}")
+    return "\n".join(lines)
+
+
+@app.command()
+def roles() -> None:
+    """List the role library."""
+    from agentnet.prompts import load_role, role_ids
+
+    table = Table("id", "title", "prompt")
+    for rid in role_ids():
+        card = load_role(rid)
+        table.add_row(rid, card.title, card.system.splitlines()[0])
     out.print(table)
 
 
