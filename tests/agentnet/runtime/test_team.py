@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from agentnet.agents import AgentSpec
+from agentnet.errors import BackendError, ConfigError
+from agentnet.graph import CommGraph, Decision
+from agentnet.runtime import Team
+from agentnet.testing import ScriptedBackend
+from agentnet.types import GenerationSettings, Message
+
+ROLES = ["math_solver", "mathematical_analyst", "inspector", "critic", "historian"]
+
+
+def agents(n: int) -> list[AgentSpec]:
+    return [AgentSpec(f"a{i}", ROLES[i % len(ROLES)]) for i in range(n)]
+
+
+def who(messages: Sequence[Message]) -> str:
+    """The fake's replies name the system prompt's first words, so tests can tell agents apart."""
+    return messages[0].content.split(".")[0]
+
+
+def test_chain_over_rounds_assembles_spatial_and_temporal_inputs() -> None:
+    g = CommGraph.uniform(agents(2), [("a0", "a1")], [("a0", "a0"), ("a0", "a1")], rounds=2, decision=Decision("last_agent"))
+    counter = iter(range(100))
+    backend = ScriptedBackend(lambda m, s: f"reply{next(counter)}")
+    t = Team(g, backend).run("What is 2+3?")
+    prompts = {(m.agent, m.round): m.prompt[-1].content for m in t.messages}
+    assert prompts[("a0", 0)] == "The task is: What is 2+3?"
+    assert "Agent a0, role Math Solver, output:\nreply0" in prompts[("a1", 0)]
+    r1 = prompts[("a1", 1)]  # spatial a0@1, temporal a0@0 (not its own: no a1->a1 edge)
+    assert "this round:\nAgent a0, role Math Solver, output:\nreply2" in r1
+    assert "previous round:\nAgent a0, role Math Solver, output:\nreply0" in r1 and "reply1" not in r1
+    assert t.answer == "reply3" and t.rounds_run == 2 and t.calls == 4
+
+
+def test_a_layer_runs_concurrently_and_a_chain_does_not() -> None:
+    layer = ScriptedBackend(["x"], cycle=True, latency_s=0.05)
+    Team(CommGraph.uniform(agents(5), decision=Decision("last_agent")), layer).run("q")
+    assert layer.peak_in_flight == 5
+    chain = ScriptedBackend(["x"], cycle=True, latency_s=0.02)
+    edges = [(f"a{i}", f"a{i + 1}") for i in range(4)]
+    Team(CommGraph.uniform(agents(5), edges, decision=Decision("last_agent")), chain).run("q")
+    assert chain.peak_in_flight == 1
+
+
+def test_token_accounting_per_agent_round_and_edge() -> None:
+    g = CommGraph.uniform(agents(2), [("a0", "a1")], [("a1", "a0")], rounds=2, decision=Decision("last_agent"))
+    backend = ScriptedBackend(lambda m, s: "one two three" if who(m).endswith("math expert") else "four five")
+    t = Team(g, backend).run("add")
+    by_agent = t.usage_by_agent()
+    assert by_agent["a0"].completion_tokens == 6 and by_agent["a1"].completion_tokens == 4
+    assert t.usage.prompt_tokens == sum(c.usage.prompt_tokens for c in t.messages)
+    assert t.usage_by_round()[0].completion_tokens == 5
+    edges = {(e.sender, e.receiver, e.kind, e.round): e.tokens for e in t.edge_tokens()}
+    assert edges == {("a0", "a1", "spatial", 0): 3, ("a0", "a1", "spatial", 1): 3, ("a1", "a0", "temporal", 1): 2}
+    # what a peer's message adds to a prompt is visible in the prompt counts too
+    p = {(m.agent, m.round): m.usage.prompt_tokens for m in t.messages}
+    assert p[("a1", 0)] > p[("a0", 0)]
+
+
+def test_batch_keeps_order_and_shares_the_backend_limit() -> None:
+    backend = ScriptedBackend(lambda m, s: m[-1].content.split()[-1], latency_s=0.01, max_concurrency=3)
+    team = Team(CommGraph.uniform(agents(2), decision=Decision("last_agent")), backend)
+    results = team.batch([f"query {i}" for i in range(12)], concurrency=6)
+    assert [r.answer for r in results] == [str(i) for i in range(12)]
+    assert backend.peak_in_flight == 3
+
+
+def test_early_stop_when_all_agree_records_savings() -> None:
+    g = CommGraph.uniform(agents(3), rounds=3, decision=Decision("majority_vote"))
+    agree = Team(g, ScriptedBackend(["The answer is 7"], cycle=True), early_stop=True).run("q")
+    assert agree.rounds_run == 1 and agree.stopped_early and agree.calls == 3
+    assert agree.tokens_saved_estimate == 2 * agree.usage.total_tokens and agree.answer == "7"
+    replies = iter(["The answer is 7", "The answer is 8"] * 10)
+    split = Team(g, ScriptedBackend(lambda m, s: next(replies)), early_stop=True).run("q")
+    assert split.rounds_run == 3 and not split.stopped_early and split.calls == 9
+
+
+def test_majority_vote_and_ties() -> None:
+    g = CommGraph.uniform(agents(3), decision=Decision("majority_vote"))
+    votes = iter(["The answer is 4", "The answer is 5", "I get 5"])
+    assert Team(g, ScriptedBackend(lambda m, s: next(votes))).run("q").answer == "5"
+    tie = iter(["answer is 9", "answer is 3", ""])
+    assert Team(g, ScriptedBackend(lambda m, s: next(tie))).run("q").answer == "9"
+
+
+def test_final_refer_reads_every_final_output() -> None:
+    g = CommGraph.uniform(agents(3), rounds=2, decision=Decision("final_refer"))
+    counter = iter(range(100))
+    t = Team(g, ScriptedBackend(lambda m, s: f"out{next(counter)}")).run("q")
+    decision = t.messages[-1]
+    assert decision.kind == "decision" and decision.agent == "decision" and decision.round == 2
+    assert decision.prompt[0].content.startswith("You are the final decision-maker")
+    assert all(f"out{i}" in decision.prompt[-1].content for i in (3, 4, 5))
+    assert "out0" not in decision.prompt[-1].content and t.answer == "out6"
+
+
+def test_code_writer_rewrites_after_a_failed_check() -> None:
+    drafts = iter(["```python\ndef f():\n    return 1\n```", "```python\ndef f():\n    return 2\n```"])
+    checked: list[str] = []
+
+    async def check(code: str) -> tuple[bool, str]:
+        checked.append(code)
+        return ("return 2" in code, "assert f() == 2 failed: got 1")
+
+    g = CommGraph.uniform(agents(1), decision=Decision("code_writer", role="code_writer", max_fixes=2))
+    backend = ScriptedBackend(lambda m, s: "plan" if "Math Solver" in who(m) or "math expert" in who(m) else next(drafts))
+    t = Team(g, backend, code_check=check).run("write f")
+    assert t.answer == "def f():\n    return 2" and len(checked) == 2
+    second = [m for m in t.messages if m.kind == "decision"][1].prompt[-1].content
+    assert "failed its checks" in second and "got 1" in second and "return 1" in second
+    with pytest.raises(ConfigError, match="code_check"):
+        Team(g, backend).run("write f")
+
+
+def test_failed_backend_call_is_recorded_and_the_run_goes_on() -> None:
+    replies = [BackendError("boom", url="http://x"), "The answer is 3", "The answer is 3"]
+    g = CommGraph.uniform(agents(3), [("a0", "a2"), ("a1", "a2")], decision=Decision("last_agent"))
+    t = Team(g, ScriptedBackend(replies)).run("q")
+    assert [m.error is not None for m in t.messages] == [True, False, False]
+    assert "boom" in t.errors[0].error and t.answer == "The answer is 3"
+    assert "Agent a0" not in t.messages[-1].prompt[-1].content  # an empty output is not passed on
+
+
+def test_agents_can_use_different_backends() -> None:
+    specs = [AgentSpec("a0", "math_solver", backend="small"), AgentSpec("a1", "inspector", backend="big")]
+    g = CommGraph.uniform(specs, [("a0", "a1")], decision=Decision("last_agent"))
+    small, big = ScriptedBackend(["s"]), ScriptedBackend(["b"])
+    assert Team(g, {"small": small, "big": big}).run("q").answer == "b"
+    assert len(small.calls) == len(big.calls) == 1
+    with pytest.raises(ConfigError, match="backend\\(s\\) big, small; the team has default"):
+        Team(g, ScriptedBackend(["x"])).run("q")
+
+
+def test_stream_emits_agent_events_then_the_trajectory() -> None:
+    g = CommGraph.uniform(agents(2), [("a0", "a1")], decision=Decision("last_agent"))
+    events = list(Team(g, ScriptedBackend(["a b", "c d e"])).stream("q"))
+    kinds = [(e.event, e.agent) for e in events]
+    assert kinds[:4] == [("start", "a0"), ("delta", "a0"), ("delta", "a0"), ("finish", "a0")]
+    assert kinds[-1] == ("done", "") and events[-1].trajectory.answer == "c d e"
+    assert "".join(e.text for e in events if e.event == "delta" and e.agent == "a1") == "c d e"
+    assert events[3].usage[1] == 2
+
+
+class Crash(Exception):
+    """Stands in for a process killed mid-run."""
+
+
+def test_checkpointed_run_resumes_only_unfinished_agents(tmp_path: Path) -> None:
+    db = tmp_path / "ckpt.sqlite"
+    g = CommGraph.uniform(agents(3), [("a0", "a1"), ("a1", "a2")], [("a2", "a0")], rounds=2, decision=Decision("last_agent"))
+    first = ScriptedBackend(["r0", "r1", "r2", Crash("killed")])
+    with pytest.raises(Crash):
+        Team(g, first, checkpoint=db).run("q", thread_id="t1")
+    second = ScriptedBackend(["s3", "s4", "s5"])
+    t = Team(g, second, checkpoint=db).run("q", thread_id="t1")
+    assert len(second.calls) == 3  # round 1 only
+    assert [m.output for m in t.messages] == ["r0", "r1", "r2", "s3", "s4", "s5"]
+    assert "r2" in second.calls[0].messages[-1].content  # a0@1 read a2@0 from before the crash
+    again = Team(g, ScriptedBackend([]), checkpoint=db).run("q", thread_id="t1")
+    assert again.answer == "s5"  # a finished thread returns its result without calls
+    with pytest.raises(ConfigError, match="belongs to another query"):
+        Team(g, ScriptedBackend([]), checkpoint=db).run("other", thread_id="t1")
+
+
+def test_trajectory_round_trips_through_json(tmp_path: Path) -> None:
+    g = CommGraph.uniform(agents(2), [("a0", "a1")], decision=Decision("final_refer"))
+    t = Team(g, ScriptedBackend(["x y", "z", "The answer is 1"])).run("q")
+    from agentnet.trajectory import Trajectory
+
+    loaded = Trajectory.load(t.save(tmp_path / "t.json"))
+    assert loaded.graph == g and loaded.messages == t.messages and loaded.answer == t.answer
+    assert loaded.usage == t.usage
+
+
+def test_arun_inside_a_running_loop() -> None:
+    g = CommGraph.uniform(agents(2), decision=Decision("last_agent"))
+    team = Team(g, ScriptedBackend(["x"], cycle=True))
+
+    async def two() -> list[str]:
+        return [t.answer for t in await asyncio.gather(team.arun("a"), team.arun("b"))]
+
+    assert asyncio.run(two()) == ["x", "x"]
+
+
+def test_settings_reach_the_backend() -> None:
+    specs = [AgentSpec("a0", "math_solver", GenerationSettings(max_tokens=7, temperature=0.3))]
+    backend = ScriptedBackend(["x"])
+    Team(CommGraph.uniform(specs, decision=Decision("last_agent")), backend).run("q")
+    assert backend.calls[0].settings.max_tokens == 7 and backend.calls[0].settings.temperature == 0.3
