@@ -223,13 +223,39 @@ def run(
 
 
 def _print_stream(events: Iterator[TeamEvent]) -> Trajectory:
+    """Agents of a layer run at once: the earliest unfinished one prints live, the others'
+    text is held and printed, whole, when their turn comes."""
+    order: list[str] = []  # calls in start order, "agent@round"
+    held: dict[str, list[str]] = {}
+    done: dict[str, TeamEvent] = {}
+
+    def show(call: str) -> None:
+        agent, rnd = call.split("@")
+        out.print(f"\n[bold cyan]── {agent} · round {rnd}[/]")
+        out.print("".join(held.pop(call, [])), end="", highlight=False, markup=False)
+
+    def finish(call: str) -> None:
+        event = done.pop(call)
+        out.print(f"\n[dim]({event.usage[0]} prompt + {event.usage[1]} completion tokens)[/]")
+
     for event in events:
+        call = f"{event.agent}@{event.round}"
         if event.event == "start":
-            out.print(f"\n[bold cyan]── {event.agent} · round {event.round}[/]")
+            order.append(call)
+            held[call] = []
+            if len(order) == 1:
+                show(call)
         elif event.event == "delta":
-            out.print(event.text, end="", highlight=False, markup=False)
+            if order and order[0] == call:
+                out.print(event.text, end="", highlight=False, markup=False)
+            else:
+                held[call].append(event.text)
         elif event.event == "finish":
-            out.print(f"\n[dim]({event.usage[0]} prompt + {event.usage[1]} completion tokens)[/]")
+            done[call] = event
+            while order and order[0] in done:  # the live call ended: show the next ones
+                finish(order.pop(0))
+                if order:
+                    show(order[0])
         elif event.event == "done" and event.trajectory is not None:
             return event.trajectory
     raise AgentNetError("the stream ended without a result")

@@ -47,6 +47,23 @@ class OpenAIPeer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _stream(self, text: str, usage: bool) -> None:
+                """Server-sent events: one chunk per word, then usage (if asked), then [DONE]."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                base = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "peer"}
+                words = text.split(" ")
+                for i, word in enumerate(words):
+                    delta = {"content": word if i == 0 else " " + word}
+                    finish = "stop" if i == len(words) - 1 else None
+                    chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                if usage:
+                    u = _completion(text)["usage"]
+                    self.wfile.write(f"data: {json.dumps({**base, 'choices': [], 'usage': u})}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
+
             def do_GET(self) -> None:
                 self._send(200, {"object": "list", "data": [{"id": "peer", "object": "model"}]})
 
@@ -55,7 +72,9 @@ class OpenAIPeer:
                 peer.requests.append(body)
                 step = peer.steps.pop(0) if peer.steps else Step()
                 time.sleep(step.delay_s)
-                if step.status == 200:
+                if step.status == 200 and body.get("stream"):
+                    self._stream(step.text, bool(body.get("stream_options", {}).get("include_usage")))
+                elif step.status == 200:
                     self._send(200, _completion(step.text), step.headers)
                 else:
                     self._send(step.status, {"error": {"message": f"scripted {step.status}"}}, step.headers)

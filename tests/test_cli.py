@@ -50,3 +50,31 @@ def test_run_on_the_embedded_server() -> None:
     assert result.exit_code == 0, result.output
     assert "Answer:" in result.output and "Tokens per agent" in result.output
 
+
+
+def test_run_debate_streams_and_saves_the_trajectory(tmp_path) -> None:
+    from agentnet.trajectory import Trajectory
+
+    replies = [Step(text=f"The answer is {n}") for n in (4, 5, 4, 4, 4, 4)]
+    with OpenAIPeer(replies) as peer:
+        result = runner.invoke(app, [
+            "run", "What is 2+2?", "--base-url", peer.base_url, "--topology", "debate", "--agents", "3",
+            "--rounds", "2", "--decision", "majority_vote", "--stream", "--show-graph",
+            "--save", str(tmp_path / "t.json"),
+        ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "round 1 temporal: a0→a0, a0→a1" in result.output  # --show-graph
+    assert "── a2 · round 1" in result.output  # streamed headers
+    assert "Answer: 4" in result.output
+    saved = Trajectory.load(tmp_path / "t.json")
+    assert saved.calls == 6 and saved.answer == "4" and saved.graph.rounds == 2
+
+
+def test_unknown_topology_lists_known() -> None:
+    result = runner.invoke(app, ["run", "q", "--topology", "ring", "--base-url", "http://127.0.0.1:1/v1"])
+    assert result.exit_code == 2 and "unknown topology 'ring'; known: single, chain" in result.output
+
+
+def test_roles_lists_the_library() -> None:
+    result = runner.invoke(app, ["roles"])
+    assert result.exit_code == 0 and "liar" in result.output and "Programming Expert" in result.output

@@ -124,3 +124,12 @@ def test_bad_construction_is_a_config_error(kwargs: dict) -> None:
 def test_base_url_needs_a_scheme() -> None:
     with pytest.raises(ConfigError, match="http://"):
         OpenAIBackend("localhost:8000/v1")
+
+
+def test_stream_takes_usage_from_the_server_when_it_sends_it() -> None:
+    pieces: list[str] = []
+    with OpenAIPeer([Step(text="a b c")]) as peer:
+        c = asyncio.run(OpenAIBackend(peer.base_url, model="m").complete(HELLO, GenerationSettings(), on_delta=pieces.append))
+        assert len(peer.requests) == 1  # no usage probe
+    assert pieces == ["a", " b", " c"] and c.text == "a b c" and c.finish_reason == "stop"
+    assert (c.usage.prompt_tokens, c.usage.completion_tokens) == (7, 2) and "usage_source" not in c.extra
