@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError
+from agentnet.prompts import load_role
 from agentnet.types import GenerationSettings
 
 if TYPE_CHECKING:
@@ -87,6 +88,9 @@ class CommGraph:
             raise ConfigError(
                 f"{self.rounds} rounds need {self.rounds - 1} temporal edge sets, got {len(self.temporal)}"
             )
+        for a in self.agents:
+            load_role(a.prompt or a.role)  # an unknown role fails here, listing the known ones
+        load_role(self.decision.role)
         known = set(names)
         for kind, per_round in (("spatial", self.spatial), ("temporal", self.temporal)):
             for t, edges in enumerate(per_round):

@@ -72,13 +72,17 @@ class Trajectory:
     tokens_saved_estimate: int = 0
     thread_id: str | None = None
     wall_s: float = 0.0
-    error: str | None = None  # set when the run itself failed
+    error: str | None = None  # set when the run, or any agent call in it, failed
     meta: dict[str, Any] = field(default_factory=dict)
 
     # -- accounting -------------------------------------------------------------------------
     @property
     def usage(self) -> Usage:
         return sum((m.usage for m in self.messages), Usage())
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
     @property
     def calls(self) -> int:

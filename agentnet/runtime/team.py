@@ -21,6 +21,7 @@ from agentnet.runtime.compile import CodeCheck, Extract, RunContext, RunState, b
 from agentnet.trajectory import MessageRecord, Trajectory
 
 
+
 @dataclass(frozen=True)
 class TeamEvent:
     """A streamed event: start / delta / finish of an agent call, then one `done`."""
@@ -84,17 +85,20 @@ class Team:
         return self._builders[graph]
 
     @asynccontextmanager
-    async def _runnable(self, graph: CommGraph) -> AsyncIterator[Any]:
+    async def _runnable(self, graph: CommGraph) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
+        """The compiled graph and the keyword arguments to run it with."""
         if self.checkpoint is None:
             if graph not in self._compiled:
                 self._compiled[graph] = self._builder(graph).compile()
-            yield self._compiled[graph]
+            yield self._compiled[graph], {}
             return
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         async with AsyncSqliteSaver.from_conn_string(str(self.checkpoint)) as saver:
-            yield self._builder(graph).compile(checkpointer=saver)
+            # "sync": each step is on disk before the next starts, so even SIGKILL loses at
+            # most the calls in flight (LangGraph rejects durability without a checkpointer)
+            yield self._builder(graph).compile(checkpointer=saver), {"durability": "sync"}
 
     async def _saved_state(self, thread_id: str) -> RunState | None:
         if self.checkpoint is None or not self.checkpoint.exists():
@@ -124,8 +128,8 @@ class Team:
         """Run the team on one query. With a checkpoint, pass `thread_id` to resume a run."""
         graph, start, config = await self._prepare(query, thread_id)
         started = time.perf_counter()
-        async with self._runnable(graph) as runnable:
-            state = await runnable.ainvoke(start, config)
+        async with self._runnable(graph) as (runnable, kwargs):
+            state = await runnable.ainvoke(start, config, **kwargs)
         return self._trajectory(query, graph, state, config, time.perf_counter() - started)
 
     def run(self, query: str, *, thread_id: str | None = None) -> Trajectory:
@@ -168,8 +172,8 @@ class Team:
         config["configurable"]["stream"] = True
         started = time.perf_counter()
         state: dict = {}
-        async with self._runnable(graph) as runnable:
-            async for mode, chunk in runnable.astream(start, config, stream_mode=["custom", "values"]):
+        async with self._runnable(graph) as (runnable, kwargs):
+            async for mode, chunk in runnable.astream(start, config, stream_mode=["custom", "values"], **kwargs):
                 if mode == "custom":
                     yield TeamEvent(**{**chunk, "usage": tuple(chunk.get("usage", (0, 0)))})
                 else:
@@ -207,8 +211,10 @@ class Team:
         if stopped:  # estimate: the mean tokens of a round run, for each round skipped
             agent_tokens = sum(m.usage.total_tokens for m in records if m.kind == "agent")
             saved = round(agent_tokens / rounds_run * (graph.rounds - rounds_run))
+        failed = [m for m in records if m.error]
+        error = f"{len(failed)} agent call(s) failed; first {failed[0].agent}@{failed[0].round}: {failed[0].error}" if failed else None
         return Trajectory(
             query=query, graph=graph, messages=records, answer=state.get("answer", ""),
             rounds_run=rounds_run, stopped_early=stopped, tokens_saved_estimate=saved,
-            thread_id=config["configurable"]["thread_id"], wall_s=wall,
+            thread_id=config["configurable"]["thread_id"], wall_s=wall, error=error,
         )  # fmt: skip

@@ -194,3 +194,49 @@ def test_settings_reach_the_backend() -> None:
     backend = ScriptedBackend(["x"])
     Team(CommGraph.uniform(specs, decision=Decision("last_agent")), backend).run("q")
     assert backend.calls[0].settings.max_tokens == 7 and backend.calls[0].settings.temperature == 0.3
+
+
+def test_parallel_writes_all_land_through_the_reducers() -> None:
+    g = CommGraph.uniform(agents(5), [], [(f"a{i}", f"a{i}") for i in range(5)], rounds=2, decision=Decision("final_refer"))
+    counter = iter(range(100))
+    t = Team(g, ScriptedBackend(lambda m, s: f"o{next(counter)}", latency_s=0.01)).run("q")
+    assert t.calls == 11 and len({(m.agent, m.round) for m in t.messages}) == 11
+    decision_prompt = t.messages[-1].prompt[-1].content
+    assert all(f"Agent a{i}," in decision_prompt for i in range(5))  # every parallel output reached it
+
+
+def test_empty_output_is_recorded_not_a_crash() -> None:
+    g = CommGraph.uniform(agents(2), [("a0", "a1")], decision=Decision("majority_vote"))
+    t = Team(g, ScriptedBackend(["", "The answer is 2"])).run("q")
+    assert t.messages[0].output == "" and t.messages[0].error is None and t.answer == "2"
+    assert "Agent a0" not in t.messages[1].prompt[-1].content
+
+
+def test_a_failed_call_marks_the_query_failed_and_a_batch_goes_on() -> None:
+    def reply(messages: Sequence[Message], settings: object) -> str | BackendError:
+        return BackendError("server down", url="http://x") if "query 1" in messages[-1].content else "ok"
+
+    team = Team(CommGraph.uniform(agents(2), decision=Decision("last_agent")), ScriptedBackend(reply))
+    results = team.batch(["query 0", "query 1", "query 2"], concurrency=3)
+    assert [r.failed for r in results] == [False, True, False]
+    assert "2 agent call(s) failed" in results[1].error and "server down" in results[1].error
+    assert results[2].answer == "ok"
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: CommGraph.uniform([]), "at least one agent"),
+        (lambda: CommGraph.uniform(agents(2), rounds=0), "rounds=0"),
+        (lambda: CommGraph.uniform([AgentSpec("a0", "wizard")]), "unknown role 'wizard'"),
+        (lambda: CommGraph.uniform(agents(2), decision=Decision(role="oracle")), "unknown role 'oracle'"),
+        (lambda: CommGraph.uniform(agents(2), [("a0", "a1"), ("a1", "a0")]), "cycle a0 -> a1 -> a0"),
+        (lambda: CommGraph.uniform(agents(2), [("a0", "a9")]), "unknown agent 'a9'"),
+        (lambda: Team(CommGraph.uniform(agents(1)), ScriptedBackend([])).batch(["q"], concurrency=0), "concurrency=0"),
+    ],
+)
+def test_bad_input_names_the_value(build, message: str) -> None:
+    from agentnet.errors import AgentNetError
+
+    with pytest.raises(AgentNetError, match=message):
+        build()
