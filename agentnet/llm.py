@@ -196,8 +196,8 @@ class OpenAIBackend:
         if settings.json_mode:
             kwargs["response_format"] = {"type": "json_object"}
 
-        started = time.perf_counter()
         async with self._limit.get():
+            started = time.perf_counter()  # latency excludes waiting for a free slot
             if on_delta is None:
                 response, attempts = await self._with_retries(
                     lambda c: c.chat.completions.create(**kwargs), model=model, count=True

@@ -80,8 +80,8 @@ class ScriptedBackend:
         *,
         on_delta: DeltaCallback | None = None,
     ) -> Completion:
-        started = time.perf_counter()
         async with self._limit.get():
+            started = time.perf_counter()  # latency excludes waiting for a free slot
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             try:
