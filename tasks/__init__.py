@@ -1,1 +1,15 @@
-"""Tasks: benchmark loaders, answer extraction and scoring."""
+"""Tasks: benchmark loaders, prompt formatting, answer extraction and scoring.
+
+`REGISTRY` maps each task name to a factory taking a `TaskConfig`; `make_task` looks one up.
+"""
+
+from agentnet.tasks.base import TaskConfig, TaskFactory, make_task
+from agentnet.tasks.math_word import GSM8K, SVAMP, MultiArith
+
+REGISTRY: dict[str, TaskFactory] = {
+    "gsm8k": GSM8K,
+    "multiarith": MultiArith,
+    "svamp": SVAMP,
+}
+
+__all__ = ["REGISTRY", "TaskConfig", "make_task"]

@@ -22,11 +22,11 @@ from agentnet.errors import BackendError
 from agentnet.graph import CommGraph
 from agentnet.llm import LLMBackend
 from agentnet.runtime.decide import DECIDERS, Decided
+from agentnet.task import CodeCheck
 from agentnet.trajectory import MessageRecord
 from agentnet.types import Completion, GenerationSettings, Message, Usage
 
 Extract = Callable[[str], str]
-CodeCheck = Callable[[str], Awaitable[tuple[bool, str]]]
 
 
 def _merge(left: dict[str, str] | None, right: dict[str, str] | None) -> dict[str, str]:

@@ -93,7 +93,7 @@ async def code_writer(graph: CommGraph, ctx: RunContext, state: RunState, last: 
         records.append(record)
         code = code_from(text)
         assert ctx.code_check is not None  # Team refuses code_writer without a check
-        ok, report = await ctx.code_check(code)
+        ok, report = await ctx.code_check(code, state["query"])
         if ok:
             break
         feedback = f"```python\n{code}\n```\n{report}"

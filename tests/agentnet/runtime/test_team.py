@@ -105,7 +105,8 @@ def test_code_writer_rewrites_after_a_failed_check() -> None:
     drafts = iter(["```python\ndef f():\n    return 1\n```", "```python\ndef f():\n    return 2\n```"])
     checked: list[str] = []
 
-    async def check(code: str) -> tuple[bool, str]:
+    async def check(code: str, query: str) -> tuple[bool, str]:
+        assert query == "write f"
         checked.append(code)
         return ("return 2" in code, "assert f() == 2 failed: got 1")
 

@@ -1,0 +1,53 @@
+"""Core task types: what a benchmark item is, how an answer scores, the `Task` protocol.
+
+Tasks (in `agentnet.tasks`) load items, format prompts, extract answers and score them;
+the runtime and the evaluation runner only see these types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agentnet.graph import DecisionKind
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str  # stable within the task and split (used to resume runs)
+    question: str  # the full prompt the team receives
+    answer: str  # the gold answer, as text
+    meta: dict[str, Any] = field(default_factory=dict)  # choices, tests, private facts…
+
+
+@dataclass(frozen=True)
+class Score:
+    value: float  # the task's metric in [0, 1] (accuracy, F1, pass@1)
+    extracted: str  # what was read from the output
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def correct(self) -> bool:
+        return self.value >= 1.0
+
+
+class Task(Protocol):
+    name: str
+    roles: tuple[str, ...]  # the default team roles for this task
+    decision: DecisionKind  # the default decision node
+
+    def items(self, split: str = "test") -> Iterator[Item]:
+        """Every item of the split, in a fixed order."""
+        ...
+
+    def extract(self, output: str) -> str:
+        """The answer inside a team's output."""
+        ...
+
+    async def score(self, item: Item, output: str) -> Score:
+        """Score a team's output (async: some tasks run code)."""
+        ...
+
+
+CodeCheck = Callable[[str, str], Awaitable[tuple[bool, str]]]  # (code, query) -> (passed, report)
