@@ -52,9 +52,11 @@ def build_messages(
     spatial: Sequence[PeerOutput] = (),
     temporal: Sequence[PeerOutput] = (),
     feedback: str = "",
+    private: str = "",
 ) -> list[Message]:
     user = template("user").substitute(
         task=task.strip(),
+        private=template("private").substitute(private=private.strip()) if private.strip() else "",
         spatial=_section("spatial", spatial),
         temporal=_section("temporal", temporal),
         feedback=template("feedback").substitute(feedback=feedback.strip()) if feedback else "",

@@ -36,6 +36,7 @@ def _merge(left: dict[str, str] | None, right: dict[str, str] | None) -> dict[st
 class RunState(TypedDict, total=False):
     query: str
     graph: dict[str, Any]  # the CommGraph, so a resumed run rebuilds the same graph
+    context: dict[str, str]  # agent -> private information only that agent sees
     outputs: Annotated[dict[str, str], _merge]  # "agent@round" -> output
     records: Annotated[list[dict[str, Any]], operator.add]
     stop_after: int  # the round after which the team stopped early
@@ -107,7 +108,8 @@ def _agent_node(graph: CommGraph, ctx: RunContext, name: str, round: int) -> Cal
             said = ((n, outputs.get(key(n, r), "")) for n in names)
             return [PeerOutput(n, graph.agent(n).role, text) for n, text in said if text.strip()]
 
-        messages = build_messages(agent, state["query"], peers(spatial, round), peers(temporal, round - 1))
+        private = state.get("context", {}).get(name, "")
+        messages = build_messages(agent, state["query"], peers(spatial, round), peers(temporal, round - 1), private=private)
         text, record = await call_agent(
             ctx, agent=name, round=round, kind="agent", backend=agent.backend, messages=messages,
             settings=agent.settings, spatial_from=spatial, temporal_from=temporal,

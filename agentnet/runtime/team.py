@@ -111,7 +111,9 @@ class Team:
         return saved.checkpoint["channel_values"] if saved else None  # type: ignore[return-value]
 
     # -- running -----------------------------------------------------------------------------
-    async def _prepare(self, query: str, thread_id: str | None) -> tuple[CommGraph, Any, dict]:
+    async def _prepare(
+        self, query: str, thread_id: str | None, context: Mapping[str, str] | None
+    ) -> tuple[CommGraph, Any, dict]:
         thread_id = thread_id or uuid.uuid4().hex
         saved = await self._saved_state(thread_id)
         if saved and saved.get("graph"):
@@ -121,40 +123,54 @@ class Team:
                 raise ConfigError(f"thread {thread_id} belongs to another query: {saved.get('query')!r}")
         else:
             graph = self.topology.graph_for(query)
-            start = {"query": query, "graph": graph.to_dict(), "outputs": {}, "records": []}
+            unknown = sorted(set(context or {}) - set(graph.names))
+            if unknown:
+                raise ConfigError(f"context names unknown agent(s) {', '.join(unknown)}; agents: {', '.join(graph.names)}")
+            start = {"query": query, "graph": graph.to_dict(), "context": dict(context or {}), "outputs": {}, "records": []}
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": step_limit(graph)}
         return graph, start, config
 
-    async def arun(self, query: str, *, thread_id: str | None = None) -> Trajectory:
-        """Run the team on one query. With a checkpoint, pass `thread_id` to resume a run."""
-        graph, start, config = await self._prepare(query, thread_id)
+    async def arun(
+        self, query: str, *, thread_id: str | None = None, context: Mapping[str, str] | None = None
+    ) -> Trajectory:
+        """Run the team on one query. With a checkpoint, pass `thread_id` to resume a run.
+
+        `context` gives agents private information (agent name -> text) that only they see.
+        """
+        graph, start, config = await self._prepare(query, thread_id, context)
         started = time.perf_counter()
         async with self._runnable(graph) as (runnable, kwargs):
             state = await runnable.ainvoke(start, config, **kwargs)
         return self._trajectory(query, graph, state, config, time.perf_counter() - started)
 
-    def run(self, query: str, *, thread_id: str | None = None) -> Trajectory:
-        return asyncio.run(self.arun(query, thread_id=thread_id))
+    def run(
+        self, query: str, *, thread_id: str | None = None, context: Mapping[str, str] | None = None
+    ) -> Trajectory:
+        return asyncio.run(self.arun(query, thread_id=thread_id, context=context))
 
     async def abatch(
         self,
         queries: Sequence[str],
         *,
         concurrency: int = 8,
+        contexts: Sequence[Mapping[str, str] | None] | None = None,
         on_result: Callable[[int, Trajectory], None] | None = None,
     ) -> list[Trajectory]:
         """Many queries in flight at once (the backends' own limits still apply).
 
-        A query whose run fails is returned as a trajectory with `error` set; the batch goes on.
+        `contexts[i]` is query i's private information per agent. A query whose run fails
+        is returned as a trajectory with `error` set; the batch goes on.
         """
         if concurrency < 1:
             raise ConfigError(f"concurrency={concurrency} must be at least 1")
+        if contexts is not None and len(contexts) != len(queries):
+            raise ConfigError(f"{len(contexts)} contexts for {len(queries)} queries; give one per query")
         gate = asyncio.Semaphore(concurrency)
 
         async def one(i: int, query: str) -> Trajectory:
             async with gate:
                 try:
-                    result = await self.arun(query)
+                    result = await self.arun(query, context=contexts[i] if contexts else None)
                 except AgentNetError as e:
                     graph = self.topology.graph_for(query)
                     result = Trajectory(query, graph, [], "", 0, error=str(e))
@@ -167,9 +183,11 @@ class Team:
     def batch(self, queries: Sequence[str], *, concurrency: int = 8) -> list[Trajectory]:
         return asyncio.run(self.abatch(queries, concurrency=concurrency))
 
-    async def astream(self, query: str, *, thread_id: str | None = None) -> AsyncIterator[TeamEvent]:
+    async def astream(
+        self, query: str, *, thread_id: str | None = None, context: Mapping[str, str] | None = None
+    ) -> AsyncIterator[TeamEvent]:
         """Per-agent events as they happen (token deltas where the backend streams), then `done`."""
-        graph, start, config = await self._prepare(query, thread_id)
+        graph, start, config = await self._prepare(query, thread_id, context)
         config["configurable"]["stream"] = True
         started = time.perf_counter()
         state: dict = {}
@@ -181,12 +199,14 @@ class Team:
                     state = chunk
         yield TeamEvent("done", trajectory=self._trajectory(query, graph, state, config, time.perf_counter() - started))
 
-    def stream(self, query: str, *, thread_id: str | None = None) -> Iterator[TeamEvent]:
+    def stream(
+        self, query: str, *, thread_id: str | None = None, context: Mapping[str, str] | None = None
+    ) -> Iterator[TeamEvent]:
         """`astream` for synchronous code (the run happens on a private event loop thread)."""
         events: queue.Queue[TeamEvent | BaseException | None] = queue.Queue()
 
         async def pump() -> None:
-            async for event in self.astream(query, thread_id=thread_id):
+            async for event in self.astream(query, thread_id=thread_id, context=context):
                 events.put(event)
 
         def target() -> None:

@@ -241,3 +241,14 @@ def test_bad_input_names_the_value(build, message: str) -> None:
 
     with pytest.raises(AgentNetError, match=message):
         build()
+
+
+def test_private_context_reaches_only_its_agent() -> None:
+    g = CommGraph.uniform(agents(2), [("a0", "a1")], decision=Decision("last_agent"))
+    backend = ScriptedBackend(["I know x", "done"])
+    Team(g, backend).run("q", context={"a0": "x = 4"})
+    first, second = (c.messages[-1].content for c in backend.calls)
+    assert "Your private information (the other agents do not see it):\nx = 4" in first
+    assert "x = 4" not in second and "I know x" in second
+    with pytest.raises(ConfigError, match="unknown agent\\(s\\) zz"):
+        Team(g, ScriptedBackend(["x"])).run("q", context={"zz": "?"})
