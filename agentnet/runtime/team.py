@@ -23,6 +23,9 @@ from agentnet.trajectory import MessageRecord, Trajectory
 
 
 
+Context = Mapping[str, str] | Sequence[str]  # private information per agent name, or by position
+
+
 @dataclass(frozen=True)
 class TeamEvent:
     """A streamed event: start / delta / finish of an agent call, then one `done`."""
@@ -123,6 +126,10 @@ class Team:
                 raise ConfigError(f"thread {thread_id} belongs to another query: {saved.get('query')!r}")
         else:
             graph = self.topology.graph_for(query)
+            if context is not None and not isinstance(context, Mapping):  # by agent position
+                if len(context) > len(graph.names):
+                    raise ConfigError(f"{len(context)} private contexts for {len(graph.names)} agents; use more agents")
+                context = dict(zip(graph.names, context))
             unknown = sorted(set(context or {}) - set(graph.names))
             if unknown:
                 raise ConfigError(f"context names unknown agent(s) {', '.join(unknown)}; agents: {', '.join(graph.names)}")
@@ -131,11 +138,12 @@ class Team:
         return graph, start, config
 
     async def arun(
-        self, query: str, *, thread_id: str | None = None, context: Mapping[str, str] | None = None
+        self, query: str, *, thread_id: str | None = None, context: Context | None = None
     ) -> Trajectory:
         """Run the team on one query. With a checkpoint, pass `thread_id` to resume a run.
 
-        `context` gives agents private information (agent name -> text) that only they see.
+        `context` gives agents private information that only they see: agent name -> text,
+        or a list of texts for the agents in order.
         """
         graph, start, config = await self._prepare(query, thread_id, context)
         started = time.perf_counter()
@@ -143,8 +151,15 @@ class Team:
             state = await runnable.ainvoke(start, config, **kwargs)
         return self._trajectory(query, graph, state, config, time.perf_counter() - started)
 
+    async def arun_or_fail(self, query: str, *, context: Context | None = None) -> Trajectory:
+        """`arun`, but a run that fails comes back as a trajectory with `error` set."""
+        try:
+            return await self.arun(query, context=context)
+        except AgentNetError as e:
+            return Trajectory(query, self.topology.graph_for(query), [], "", 0, error=str(e))
+
     def run(
-        self, query: str, *, thread_id: str | None = None, context: Mapping[str, str] | None = None
+        self, query: str, *, thread_id: str | None = None, context: Context | None = None
     ) -> Trajectory:
         return asyncio.run(self.arun(query, thread_id=thread_id, context=context))
 
@@ -153,7 +168,7 @@ class Team:
         queries: Sequence[str],
         *,
         concurrency: int = 8,
-        contexts: Sequence[Mapping[str, str] | None] | None = None,
+        contexts: Sequence[Context | None] | None = None,
         on_result: Callable[[int, Trajectory], None] | None = None,
     ) -> list[Trajectory]:
         """Many queries in flight at once (the backends' own limits still apply).
@@ -169,11 +184,7 @@ class Team:
 
         async def one(i: int, query: str) -> Trajectory:
             async with gate:
-                try:
-                    result = await self.arun(query, context=contexts[i] if contexts else None)
-                except AgentNetError as e:
-                    graph = self.topology.graph_for(query)
-                    result = Trajectory(query, graph, [], "", 0, error=str(e))
+                result = await self.arun_or_fail(query, context=contexts[i] if contexts else None)
             if on_result:
                 on_result(i, result)
             return result
@@ -184,7 +195,7 @@ class Team:
         return asyncio.run(self.abatch(queries, concurrency=concurrency))
 
     async def astream(
-        self, query: str, *, thread_id: str | None = None, context: Mapping[str, str] | None = None
+        self, query: str, *, thread_id: str | None = None, context: Context | None = None
     ) -> AsyncIterator[TeamEvent]:
         """Per-agent events as they happen (token deltas where the backend streams), then `done`."""
         graph, start, config = await self._prepare(query, thread_id, context)
@@ -200,7 +211,7 @@ class Team:
         yield TeamEvent("done", trajectory=self._trajectory(query, graph, state, config, time.perf_counter() - started))
 
     def stream(
-        self, query: str, *, thread_id: str | None = None, context: Mapping[str, str] | None = None
+        self, query: str, *, thread_id: str | None = None, context: Context | None = None
     ) -> Iterator[TeamEvent]:
         """`astream` for synchronous code (the run happens on a private event loop thread)."""
         events: queue.Queue[TeamEvent | BaseException | None] = queue.Queue()

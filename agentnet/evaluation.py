@@ -1,0 +1,80 @@
+"""Evaluation runs: a team on a task's items, each result stored the moment it is scored.
+
+Resuming a run skips every item already scored without error, so a killed run loses
+nothing and duplicates nothing; items whose run had failed are tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from agentnet.errors import ConfigError
+from agentnet.runtime import Team
+from agentnet.store import ResultRow, RunStore, RunSummary
+from agentnet.task import Item, Task
+from agentnet.trajectory import Trajectory
+
+
+def result_row(position: int, item: Item, trajectory: Trajectory, score_value: float, extracted: str) -> ResultRow:
+    return ResultRow(
+        item_id=item.id,
+        position=position,
+        answer=trajectory.answer,
+        gold=item.answer,
+        extracted=extracted,
+        score=score_value,
+        prompt_tokens=trajectory.usage.prompt_tokens,
+        completion_tokens=trajectory.usage.completion_tokens,
+        agent_tokens={a: [u.prompt_tokens, u.completion_tokens] for a, u in trajectory.usage_by_agent().items()},
+        latency_s=trajectory.wall_s,
+        edges=trajectory.graph.to_dict(),
+        error=trajectory.error,
+        trajectory=trajectory.to_dict(),
+    )
+
+
+def pending(items: Sequence[Item], store: RunStore, run_id: str) -> list[tuple[int, Item]]:
+    ids = [item.id for item in items]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("the task yielded duplicate item ids; a resumable run needs unique ids")
+    done = store.finished_items(run_id)
+    return [(pos, item) for pos, item in enumerate(items) if item.id not in done]
+
+
+async def evaluate(
+    team: Team,
+    task: Task,
+    items: Sequence[Item],
+    store: RunStore,
+    run_id: str,
+    *,
+    concurrency: int = 4,
+    on_result: Callable[[ResultRow], None] | None = None,
+) -> RunSummary:
+    """Run and score every not-yet-finished item, storing each result as it is produced."""
+    if concurrency < 1:
+        raise ConfigError(f"--concurrency {concurrency} must be at least 1")
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(position: int, item: Item) -> None:
+        async with gate:
+            trajectory = await team.arun_or_fail(item.question, context=item.meta.get("private"))
+            score = await task.score(item, trajectory.answer)
+        row = result_row(position, item, trajectory, score.value, score.extracted)
+        store.add_result(run_id, row)
+        if on_result:
+            on_result(row)
+
+    store.set_status(run_id, "running")
+    tasks = [asyncio.ensure_future(one(pos, item)) for pos, item in pending(items, store, run_id)]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:  # stop the rest: what finished is stored, the rest resumes later
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        store.set_status(run_id, "interrupted")
+        raise
+    store.set_status(run_id, "finished")
+    return store.summary(run_id)
