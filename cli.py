@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,12 +19,14 @@ from rich.table import Table
 
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph
-from agentnet.runtime.team import TeamEvent
 from agentnet.topologies.fixed import FIXED, fixed
-from agentnet.trajectory import Trajectory
 from agentnet.serving import DEFAULT_MODEL, ENGINES, NAMED_MODELS, ServeConfig, Server, default_cache_dir
 from agentnet.serving import start as start_server
 from agentnet.serving.models import model_status
+
+if TYPE_CHECKING:  # the runtime imports langgraph: load it only for commands that run teams
+    from agentnet.runtime.team import TeamEvent
+    from agentnet.trajectory import Trajectory
 
 app = typer.Typer(
     name="agentnet",
@@ -296,6 +299,178 @@ def roles() -> None:
     for rid in role_ids():
         card = load_role(rid)
         table.add_row(rid, card.title, card.system.splitlines()[0])
+    out.print(table)
+
+
+StoreOpt = Annotated[
+    Path, typer.Option("--store", envvar="AGENTNET_STORE", help="SQLite file holding evaluation runs.")
+]
+DEFAULT_STORE = Path("agentnet_runs.sqlite")
+
+
+@app.command()
+@user_errors
+def bench(
+    task: Annotated[str | None, typer.Argument(help="Task name (see `agentnet tasks`); omit with --resume.")] = None,
+    topology: Annotated[str, typer.Option("--topology", "-t", help=f"Graph shape: {', '.join(FIXED)}.")] = "chain",
+    agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents.")] = 3,
+    rounds: Annotated[int, typer.Option("--rounds", "-r", help="Communication rounds.")] = 1,
+    roles: Annotated[str, typer.Option(help="Comma-separated role ids; default: the task's roles.")] = "",
+    decision: Annotated[str, typer.Option(help="final_refer | majority_vote | code_writer | last_agent; default: the task's.")] = "",
+    limit: Annotated[int | None, typer.Option(help="Only the first N items (default: the whole split).")] = None,
+    split: Annotated[str, typer.Option(help="Data split.")] = "test",
+    concurrency: Annotated[int, typer.Option(help="Queries in flight at once.")] = 4,
+    max_tokens: Annotated[int, typer.Option(help="Completion tokens per agent call.")] = 256,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.0,
+    early_stop: Annotated[bool, typer.Option(help="Stop before the last round when all agents agree.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for generated tasks and random topologies.")] = 0,
+    data_dir: Annotated[Path | None, typer.Option(envvar="AGENTNET_DATA_DIR", help="Benchmark data directory.")] = None,
+    strict: Annotated[bool, typer.Option(help="Malformed data lines are errors, not skipped.")] = False,
+    resume: Annotated[str | None, typer.Option(help="Continue this run id (its stored config is used).")] = None,
+    store_path: StoreOpt = DEFAULT_STORE,
+    engine: EngineOpt = "llama-cpp",
+    model: ModelOpt = DEFAULT_MODEL,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
+    timeout: Annotated[float, typer.Option(help="Seconds per LLM call before it is retried.")] = 120.0,
+) -> None:
+    """Evaluate a team on a benchmark; every result is stored as it is scored (resumable)."""
+    from agentnet.evaluation import evaluate
+    from agentnet.report import summary_table
+    from agentnet.runtime import Team
+    from agentnet.store import RunConfig, RunStore
+    from agentnet.tasks import TaskConfig, make_task
+
+    with RunStore(store_path) as store:
+        if resume:
+            run_id, config = resume, store.run(resume).config
+        elif task is None:
+            raise ConfigError("name a task (e.g. `agentnet bench gsm8k --limit 20`) or pass --resume RUN_ID")
+        else:
+            config = RunConfig(
+                task=task, split=split, topology=topology, agents=agents, rounds=rounds,
+                roles=tuple(r.strip() for r in roles.split(",") if r.strip()), decision=decision, limit=limit,
+                concurrency=concurrency, engine=engine, model=model, base_url=base_url, max_tokens=max_tokens,
+                temperature=temperature, early_stop=early_stop, seed=seed, data_dir=str(data_dir) if data_dir else None,
+            )  # fmt: skip
+        the_task = make_task(config.task, TaskConfig(Path(config.data_dir) if config.data_dir else None, strict, config.seed))
+        items = list(itertools.islice(the_task.items(config.split), config.limit))
+        graph = _bench_graph(config, the_task)
+        if not resume:
+            run_id = store.create_run(config, len(items))
+        todo = len(items) - len(store.finished_items(run_id))
+        err.print(f"[bold]run {run_id}[/]: {config.task}/{config.split} · {len(items)} items ({todo} to go) · "
+                  f"{config.topology} × {config.agents} agents × {config.rounds} round(s)")  # fmt: skip
+        code_check = the_task.code_check() if graph.decision.kind == "code_writer" else None  # type: ignore[attr-defined]
+        serve = _serve_config(config.engine, config.model, config.base_url, api_key_env)
+        with start_server(serve) as server:
+            _announce(server)
+            backend = server.backend(timeout_s=timeout)
+            if server.process is None:
+                asyncio.run(backend.list_models())
+            team = Team(graph, backend, extract=the_task.extract, early_stop=config.early_stop, code_check=code_check)
+            with _BenchProgress(len(items), len(items) - todo, store.summary(run_id)) as progress:
+                try:
+                    asyncio.run(evaluate(team, the_task, items, store, run_id,
+                                         concurrency=config.concurrency, on_result=progress.update))  # fmt: skip
+                except KeyboardInterrupt:
+                    err.print(f"\n[yellow]interrupted[/]: resume with `agentnet bench --resume {run_id}`")
+                    raise typer.Exit(130) from None
+        out.print(summary_table([store.summary(run_id)]))
+
+
+def _bench_graph(config: Any, task: Any) -> CommGraph:
+    from agentnet.agents import AgentSpec
+    from agentnet.graph import Decision
+    from agentnet.types import GenerationSettings
+
+    role_ids = list(config.roles or task.roles)
+    settings = GenerationSettings(max_tokens=config.max_tokens, temperature=config.temperature)
+    specs = [AgentSpec(f"a{i}", role_ids[i % len(role_ids)], settings) for i in range(config.agents)]
+    kind = config.decision or task.decision
+    role = "code_writer" if kind == "code_writer" else "final_refer"
+    extra = {"seed": config.seed} if config.topology == "random" else {}
+    return fixed(config.topology, specs, rounds=config.rounds, decision=Decision(kind, role=role, settings=settings), **extra)
+
+
+class _BenchProgress:
+    """A Rich progress bar with live accuracy, tokens per query and throughput."""
+
+    def __init__(self, total: int, done: int, summary: Any):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("acc {task.fields[acc]}"), TextColumn("tok/q {task.fields[tok]}"),
+            TextColumn("{task.fields[rate]} items/min"), TimeElapsedColumn(), console=err,
+        )  # fmt: skip
+        self._n, self._score, self._tokens = summary.scored, summary.accuracy * summary.scored, summary.tokens_per_query * summary.scored
+        self._new, self._started = 0, time.monotonic()
+        self._task = self._progress.add_task("bench", total=total, completed=done, **self._fields())
+
+    def _fields(self) -> dict[str, str]:
+        minutes = max(time.monotonic() - self._started, 1e-9) / 60
+        return {
+            "acc": f"{100 * self._score / self._n:.1f}%" if self._n else "–",
+            "tok": f"{self._tokens / self._n:.0f}" if self._n else "–",
+            "rate": f"{self._new / minutes:.1f}" if self._new else "–",
+        }
+
+    def update(self, row: Any) -> None:
+        self._n, self._new = self._n + 1, self._new + 1
+        self._score += row.score
+        self._tokens += row.prompt_tokens + row.completion_tokens
+        self._progress.update(self._task, advance=1, **self._fields())
+
+    def __enter__(self) -> _BenchProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+
+@app.command()
+@user_errors
+def runs(store_path: StoreOpt = DEFAULT_STORE) -> None:
+    """List evaluation runs with their accuracy and tokens per query."""
+    from agentnet.report import summary_table
+    from agentnet.store import RunStore
+
+    if not store_path.exists():
+        raise ConfigError(f"no run store at {store_path}; run `agentnet bench` first or pass --store")
+    with RunStore(store_path) as store:
+        out.print(summary_table([store.summary(r.id) for r in store.runs()]))
+
+
+@app.command()
+@user_errors
+def report(
+    run_ids: Annotated[list[str], typer.Argument(help="Run ids to compare (see `agentnet runs`).")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for report.md, report.html and PNGs.")] = Path("report"),
+    store_path: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Write a Markdown + HTML report: accuracy vs tokens (with the Pareto front) and topology drawings."""
+    from agentnet.report import write_report
+    from agentnet.store import RunStore
+
+    if not store_path.exists():
+        raise ConfigError(f"no run store at {store_path}; run `agentnet bench` first or pass --store")
+    with RunStore(store_path) as store:
+        files = write_report(store, run_ids, out_dir)
+    for path in vars(files).values() if hasattr(files, "__dict__") else files:
+        out.print(str(path), highlight=False)
+
+
+@app.command()
+def tasks() -> None:
+    """List the benchmark tasks."""
+    from agentnet.tasks import REGISTRY, TaskConfig
+
+    table = Table("task", "default roles", "decision")
+    for name, factory in sorted(REGISTRY.items()):
+        t = factory(TaskConfig())
+        table.add_row(name, ", ".join(t.roles), t.decision)
     out.print(table)
 
 
