@@ -4,12 +4,20 @@
 """
 
 from agentnet.tasks.base import TaskConfig, TaskFactory, make_task
+from agentnet.tasks.asymmetric import Asymmetric
 from agentnet.tasks.math_word import GSM8K, SVAMP, MultiArith
+from agentnet.tasks.qa import ARCChallenge, HotpotQA, HotpotQAContext, TriviaQA, TwoWikiMultiHopQA
 
 REGISTRY: dict[str, TaskFactory] = {
     "gsm8k": GSM8K,
     "multiarith": MultiArith,
     "svamp": SVAMP,
+    "hotpotqa": HotpotQA,
+    "hotpotqa-context": HotpotQAContext,
+    "2wikimultihopqa": TwoWikiMultiHopQA,
+    "triviaqa": TriviaQA,
+    "arc-challenge": ARCChallenge,
+    "asymmetric": Asymmetric,
 }
 
 __all__ = ["REGISTRY", "TaskConfig", "make_task"]
