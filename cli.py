@@ -448,17 +448,19 @@ def runs(store_path: StoreOpt = DEFAULT_STORE) -> None:
 def report(
     run_ids: Annotated[list[str], typer.Argument(help="Run ids to compare (see `agentnet runs`).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for report.md, report.html and PNGs.")] = Path("report"),
+    prompt_price: Annotated[float, typer.Option(help="USD per 1M prompt tokens, for the cost estimate.")] = 0.15,
+    completion_price: Annotated[float, typer.Option(help="USD per 1M completion tokens.")] = 0.60,
     store_path: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Write a Markdown + HTML report: accuracy vs tokens (with the Pareto front) and topology drawings."""
-    from agentnet.report import write_report
+    from agentnet.report import Prices, write_report
     from agentnet.store import RunStore
 
     if not store_path.exists():
         raise ConfigError(f"no run store at {store_path}; run `agentnet bench` first or pass --store")
     with RunStore(store_path) as store:
-        files = write_report(store, run_ids, out_dir)
-    for path in vars(files).values() if hasattr(files, "__dict__") else files:
+        files = write_report(store, run_ids, out_dir, prices=Prices(prompt_price, completion_price))
+    for path in files.paths:
         out.print(str(path), highlight=False)
 
 

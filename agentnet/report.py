@@ -1,0 +1,473 @@
+"""Reports that compare evaluation runs by accuracy versus tokens: Markdown, HTML and PNGs.
+
+One document model feeds both the Markdown and the HTML, so the two never disagree.
+matplotlib is imported only when drawing (Agg canvas, no pyplot state), so `import
+agentnet` stays light and reports render on machines without a display.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentnet.errors import AgentNetError, ConfigError
+from agentnet.graph import CommGraph
+from agentnet.prompts import load_role
+from agentnet.store import ResultRow, RunStore, RunSummary
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from rich.table import Table
+
+MAX_FAILURES = 5
+EXCERPT_CHARS = 160
+LLM_DECISIONS = ("final_refer", "code_writer")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per 1M prompt and completion tokens. Defaults: gpt-4o-mini list prices, for a rough
+    scale; pass your own (local models cost electricity, not list prices)."""
+
+    prompt_per_m: float = 0.15
+    completion_per_m: float = 0.60
+
+    def cost(self, prompt_tokens: float, completion_tokens: float) -> float:
+        return (prompt_tokens * self.prompt_per_m + completion_tokens * self.completion_per_m) / 1e6
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Every file `write_report` wrote; `topologies` maps run id to its drawing (runs with a graph)."""
+
+    markdown: Path
+    html: Path
+    scatter: Path
+    topologies: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.markdown, self.html, self.scatter, *self.topologies.values()]
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """One run's numbers, as the report shows them. Failed items count as scored and wrong."""
+
+    summary: RunSummary
+    prompt_tokens: int  # totals over the run
+    completion_tokens: int
+    interval: tuple[float, float]  # 95% Wilson interval of the accuracy
+    graph: CommGraph | None  # the most common graph, None when no result has a readable one
+    graph_items: int  # items that used `graph`
+    distinct_graphs: int
+    mean_edges: float
+    graph_error: str
+    failures: tuple[tuple[ResultRow, str], ...]  # (row, question excerpt)
+
+    @property
+    def id(self) -> str:
+        return self.summary.run.id
+
+
+# -- numbers ----------------------------------------------------------------------------------
+def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval: unlike the normal approximation it stays inside [0, 1] and is
+    honest at the small n and extreme accuracies that quick runs produce."""
+    if n <= 0:
+        return (0.0, 1.0)
+    denom = 1 + z * z / n
+    centre = (accuracy + z * z / (2 * n)) / denom
+    half = z * math.sqrt(max(accuracy * (1 - accuracy), 0.0) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def pareto_front(stats: Sequence[RunStats]) -> list[RunStats]:
+    """Runs no other run beats on both axes (accuracy up, tokens/query down), cheapest first."""
+    scored = [s for s in stats if s.summary.scored]
+
+    def dominates(a: RunStats, b: RunStats) -> bool:
+        acc_a, acc_b = a.summary.accuracy, b.summary.accuracy
+        tok_a, tok_b = a.summary.tokens_per_query, b.summary.tokens_per_query
+        return acc_a >= acc_b and tok_a <= tok_b and (acc_a > acc_b or tok_a < tok_b)
+
+    front = [s for s in scored if not any(dominates(o, s) for o in scored)]
+    return sorted(front, key=lambda s: (s.summary.tokens_per_query, -s.summary.accuracy))
+
+
+def run_stats(store: RunStore, run_id: str) -> RunStats:
+    summary = store.summary(run_id)  # unknown id: the store's UnknownNameError
+    rows = store.results(run_id, with_trajectories=True)  # the question text lives in the trajectory
+    graph, used, distinct, mean_edges, error = _graph_stats(rows)
+    failures = [r for r in rows if r.error or r.score < 1.0][:MAX_FAILURES]
+    return RunStats(
+        summary,
+        sum(r.prompt_tokens for r in rows),
+        sum(r.completion_tokens for r in rows),
+        wilson_interval(summary.accuracy, summary.scored),
+        graph, used, distinct, mean_edges, error,
+        tuple((r, str(r.trajectory.get("query", ""))) for r in failures),
+    )  # fmt: skip
+
+
+def _graph_stats(rows: Sequence[ResultRow]) -> tuple[CommGraph | None, int, int, float, str]:
+    """The most common graph, its item count, the distinct count and the mean edge count.
+
+    Each distinct document is parsed once: learned topologies give every item its own dict,
+    but most runs repeat one graph."""
+    keys = Counter(_key(r.edges) for r in rows if r.edges)
+    parsed: dict[str, CommGraph] = {}
+    error = ""
+    for key in keys:
+        try:
+            parsed[key] = CommGraph.from_json(key)
+        except AgentNetError as e:  # e.g. a role this version lacks: report it, draw nothing
+            error = f"{type(e).__name__}: {e}"
+    graphs: Counter[CommGraph] = Counter()
+    for key, n in keys.items():
+        if key in parsed:
+            graphs[parsed[key]] += n
+    if not graphs:
+        return None, 0, 0, 0.0, error or ("no results yet" if not rows else "no result recorded a graph")
+    (top, used), total = graphs.most_common(1)[0], sum(graphs.values())
+    mean_edges = sum(g.edge_count() * n for g, n in graphs.items()) / total
+    return top, used, len(graphs), mean_edges, error
+
+
+def _key(edges: dict[str, Any]) -> str:
+    return json.dumps(edges, sort_keys=True)
+
+
+# -- formatting -------------------------------------------------------------------------------
+def _usd(x: float) -> str:
+    """Up to three significant digits in fixed notation: per-query costs are often below a cent."""
+    if x <= 0:
+        return "$0"
+    text = f"{x:.{max(2, 2 - math.floor(math.log10(x)))}f}"
+    whole, _, cents = text.partition(".")
+    return f"${whole}.{cents[:2] + cents[2:].rstrip('0')}"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _short(run_id: str) -> str:
+    tail = run_id.rsplit("-", 1)[-1]
+    return tail if 0 < len(tail) < len(run_id) else run_id[-6:]
+
+
+def _file_safe(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
+
+
+# -- the document -----------------------------------------------------------------------------
+Block = tuple[str, Any]  # (kind, payload): h1 h2 h3 p ul table img
+
+
+def _document(stats: Sequence[RunStats], prices: Prices, store: RunStore, topo: dict[str, str]) -> list[Block]:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    doc: list[Block] = [
+        ("h1", "AgentNet report: accuracy versus tokens"),
+        ("p", f"Generated at {now} from {store.path}."),
+        ("p", f"Costs use {_usd(prices.prompt_per_m)} / {_usd(prices.completion_per_m)} per 1M prompt / completion "
+              "tokens (defaults: gpt-4o-mini list prices, for a rough scale). Failed items count as wrong."),
+        ("h2", "Runs"),
+        ("table", (_RUN_HEAD, [_run_row(s, prices) for s in stats])),
+    ]  # fmt: skip
+    notes = [note for s in stats if (note := _note(s))]
+    if notes:
+        doc.append(("ul", notes))
+    doc.append(("img", ("accuracy_vs_tokens.png", "accuracy versus tokens per query")))
+    front = pareto_front(stats)
+    doc += [
+        ("h2", "Pareto front"),
+        ("p", "Runs no other run beats on both higher accuracy and fewer tokens per query:"),
+        ("ul", [f"{s.id} ({s.summary.run.config.topology}): {_pct(s.summary.accuracy)}% at "
+                f"{s.summary.tokens_per_query:,.1f} tokens/query" for s in front] or ["(no scored runs)"]),
+    ]  # fmt: skip
+    for s in stats:
+        doc += _run_section(s, topo.get(s.id))
+    return doc
+
+
+_RUN_HEAD = (
+    "run", "task/split", "topology", "agents×rounds", "model", "scored/selected (failed)",
+    "accuracy % (95% CI)", "prompt tok/query", "completion tok/query", "total tokens",
+    "cost/query", "cost/run", "latency/query",
+)  # fmt: skip
+
+
+def _run_row(s: RunStats, prices: Prices) -> list[str]:
+    sm, c = s.summary, s.summary.run.config
+    lo, hi = s.interval
+    head = [s.id, f"{c.task}/{c.split}", c.topology, f"{c.agents}×{c.rounds}", c.model,
+            f"{sm.scored}/{sm.run.total_items} ({sm.failed})"]  # fmt: skip
+    if not sm.scored:
+        return head + ["—"] * (len(_RUN_HEAD) - len(head))
+    return head + [
+        f"{_pct(sm.accuracy)} ({_pct(lo)}–{_pct(hi)})",
+        f"{sm.prompt_tokens_per_query:,.1f}", f"{sm.completion_tokens_per_query:,.1f}",
+        f"{s.prompt_tokens + s.completion_tokens:,}",
+        _usd(prices.cost(sm.prompt_tokens_per_query, sm.completion_tokens_per_query)),
+        _usd(prices.cost(s.prompt_tokens, s.completion_tokens)), f"{sm.latency_s_per_query:.2f} s",
+    ]  # fmt: skip
+
+
+def _note(s: RunStats) -> str:
+    sm = s.summary
+    if not sm.scored:
+        return f"{s.id}: no results yet (0 scored, status {sm.run.status}); no point on the scatter."
+    if sm.run.status != "finished" or sm.scored < sm.run.total_items:
+        return f"{s.id}: {sm.run.status}, {sm.scored} of {sm.run.total_items} items scored; figures cover those."
+    return ""
+
+
+def _run_section(s: RunStats, drawing: str | None) -> list[Block]:
+    run = s.summary.run
+    config = {k: _value(v) for k, v in asdict(run.config).items()}
+    meta = {"status": run.status, "created": _when(run.created), "items selected": str(run.total_items)}
+    blocks: list[Block] = [
+        ("h2", f"Run {run.id}"),
+        ("table", (("setting", "value"), [[k, v] for k, v in {**meta, **config}.items()])),
+    ]
+    if s.graph is None:
+        blocks.append(("p", f"No topology drawing: {s.graph_error}."))
+    else:
+        g = s.graph
+        text = f"Graph: {len(g.agents)} agents, {g.rounds} rounds, {g.edge_count()} edges, decision {g.decision.kind}."
+        if s.distinct_graphs > 1:
+            text += (f" Per-query graphs differ: {s.distinct_graphs} distinct graphs, mean {s.mean_edges:.1f} edges;"
+                     f" the drawing shows the most common ({s.graph_items} items).")  # fmt: skip
+        if s.graph_error:
+            text += f" Some stored graphs could not be read ({s.graph_error})."
+        blocks.append(("p", text))
+        if drawing:
+            blocks.append(("img", (drawing, f"communication graph of run {run.id}")))
+    if s.failures:
+        rows = [[r.item_id, _excerpt(q, 100), r.gold, r.extracted, _output(r)] for r, q in s.failures]
+        blocks += [("h3", f"Example failures of {run.id}"),
+                   ("table", (("question id", "question", "gold", "extracted", "output"), rows))]  # fmt: skip
+    return blocks
+
+
+def _output(r: ResultRow) -> str:
+    parts = ([f"error: {r.error}"] if r.error else []) + ([r.answer] if r.answer.strip() else [])
+    return _excerpt(" / ".join(parts))
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "none"
+    if v == "" or v == ():
+        return "(task default)"
+    return ", ".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# -- rendering --------------------------------------------------------------------------------
+def _md_text(text: str) -> str:
+    """Cells hold model output: no raw HTML, no table-breaking pipes or newlines."""
+    return " ".join(str(text).replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").split())
+
+
+def to_markdown(doc: Sequence[Block]) -> str:
+    out: list[str] = []
+    for kind, payload in doc:
+        if kind in ("h1", "h2", "h3"):
+            out.append("#" * int(kind[1]) + " " + _md_text(payload))
+        elif kind == "p":
+            out.append(_md_text(payload))
+        elif kind == "ul":
+            out.append("\n".join(f"- {_md_text(item)}" for item in payload))
+        elif kind == "img":
+            out.append(f"![{_md_text(payload[1])}]({payload[0]})")
+        elif kind == "table":
+            head, rows = payload
+            lines = [head, ["---"] * len(head), *rows]
+            out.append("\n".join("| " + " | ".join(_md_text(c) for c in line) + " |" for line in lines))
+    return "\n\n".join(out) + "\n"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:.9em}th{background:#f3f3f3}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+tr:nth-child(even) td{background:#fafafa}img{max-width:100%;border:1px solid #eee}"""
+
+
+def to_html(doc: Sequence[Block], title: str = "AgentNet report") -> str:
+    e = html.escape
+    body: list[str] = []
+    for kind, payload in doc:
+        if kind in ("h1", "h2", "h3", "p"):
+            body.append(f"<{kind}>{e(payload)}</{kind}>")
+        elif kind == "ul":
+            body.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in payload) + "</ul>")
+        elif kind == "img":
+            body.append(f'<p><img src="{e(payload[0])}" alt="{e(payload[1])}"></p>')
+        elif kind == "table":
+            head, rows = payload
+            cells = "".join(f"<th>{e(h)}</th>" for h in head)
+            trs = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+            body.append(f"<table><thead><tr>{cells}</tr></thead><tbody>{trs}</tbody></table>")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
+            f"<style>{_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
+
+
+# -- figures ----------------------------------------------------------------------------------
+def _figure(width: float, height: float) -> tuple[Any, Axes]:
+    """A figure on an explicit Agg canvas: no pyplot, no global backend switch, no display."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def plot_accuracy_vs_tokens(stats: Sequence[RunStats], path: Path) -> Path:
+    fig, ax = _figure(8, 5)
+    points = [s for s in stats if s.summary.scored]
+    for s in points:
+        x, y = s.summary.tokens_per_query, 100 * s.summary.accuracy
+        lo, hi = (100 * v for v in s.interval)
+        ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", capsize=4)
+        ax.annotate(f"{s.summary.run.config.topology} {_short(s.id)}", (x, y), xytext=(6, 6),
+                    textcoords="offset points", fontsize=8)  # fmt: skip
+    front = pareto_front(points)
+    if front:
+        xs = [s.summary.tokens_per_query for s in front]
+        ax.step(xs, [100 * s.summary.accuracy for s in front], where="post", color="grey",
+                linestyle="-", alpha=0.7, label="Pareto front")  # fmt: skip
+        ax.legend(loc="lower right")
+    xs = [s.summary.tokens_per_query for s in points]
+    if xs and min(xs) > 0 and max(xs) > 10 * min(xs):
+        ax.set_xscale("log")
+    if not points:
+        ax.text(0.5, 0.5, "no scored runs yet", ha="center", va="center", transform=ax.transAxes)
+    ax.set(xlabel="tokens per query (prompt + completion)", ylabel="accuracy (%, 95% Wilson interval)",
+           ylim=(-3, 108), title="Accuracy versus tokens per query")  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.margins(x=0.12)  # room for the point labels
+    fig.savefig(path, format="png")
+    return path
+
+
+Point = tuple[float, float]
+
+
+def _layout(graph: CommGraph) -> tuple[dict[tuple[str, int], Point], Point, float]:
+    """Rounds are columns left to right; inside one, agents shift right by their topological
+    layer so spatial edges read forward. Each agent keeps its row, so temporal self-edges are level."""
+    width = max(len(graph.layers(t)) for t in range(graph.rounds))
+    row = {n: -i for i, n in enumerate(graph.names)}
+    pos = {
+        (n, t): (t * (width + 1.0) + j, float(row[n]))
+        for t in range(graph.rounds) for j, layer in enumerate(graph.layers(t)) for n in layer
+    }  # fmt: skip
+    return pos, (graph.rounds * (width + 1.0) - 0.2, (len(graph.names) - 1) / -2), width
+
+
+def _decision_label(graph: CommGraph) -> str:
+    kind = graph.decision.kind
+    return f"decision\n{load_role(graph.decision.role).title if kind in LLM_DECISIONS else kind.replace('_', ' ')}"
+
+
+def draw_topology(graph: CommGraph, path: Path, title: str = "") -> Path:
+    """Spatial edges solid, temporal edges dashed, the decision at the right fed by the final
+    round (every agent, or only the last one for last_agent). Arrows are clipped to the node
+    boxes, so heads stay visible whatever the label widths."""
+    pos, dec_xy, width = _layout(graph)
+    fig, ax = _figure(2.2 + 1.5 * graph.rounds * width, 1.6 + 0.9 * len(graph.names))
+    llm = graph.decision.kind in LLM_DECISIONS
+    nodes = {
+        key: ax.text(*xy, f"{key[0]}\n{graph.agent(key[0]).title}", ha="center", va="center", fontsize=8,
+                     bbox=dict(boxstyle="round,pad=0.4", fc="#e8f0fb", ec="#1f5fa8"))
+        for key, xy in pos.items()
+    }  # fmt: skip
+    decision = ax.text(*dec_xy, _decision_label(graph), ha="center", va="center", fontsize=8,
+                       bbox=dict(boxstyle="round,pad=0.4", fc="#fdf1e0" if llm else "#eeeeee", ec="#555"))  # fmt: skip
+
+    def arrow(a: Any, b: Any, **style: Any) -> None:
+        props = dict(arrowstyle="-|>", patchA=a.get_bbox_patch(), patchB=b.get_bbox_patch(), shrinkA=1, shrinkB=1)
+        centre = (0.5, 0.5)  # of each box, in its own coordinates
+        ax.annotate("", centre, centre, xycoords=b, textcoords=a, arrowprops={**props, **style})
+
+    for t, edges in enumerate(graph.spatial):
+        for u, v in edges:
+            arrow(nodes[u, t], nodes[v, t], color="#1f5fa8", lw=1.4, connectionstyle="arc3,rad=0.25")
+    for t, edges in enumerate(graph.temporal):
+        for u, v in edges:
+            arrow(nodes[u, t], nodes[v, t + 1], color="#a05a00", lw=1.1, ls="--", connectionstyle="arc3,rad=0.1")
+    last = graph.rounds - 1
+    for n in [graph.layers(last)[-1][-1]] if graph.decision.kind == "last_agent" else graph.names:
+        arrow(nodes[n, last], decision, color="#555", lw=0.9)
+    for t in range(graph.rounds):
+        ax.text(t * (width + 1.0) + (width - 1) / 2, 0.8, f"round {t + 1}", ha="center", fontsize=9, weight="bold")
+    ax.set(xlim=(-0.9, dec_xy[0] + 0.9), ylim=(-len(graph.names) + 0.3, 1.3))
+    ax.text(0, 0, "solid: spatial (inside a round)   dashed: temporal (to the next round)", fontsize=7,
+            color="#666", transform=ax.transAxes)  # fmt: skip
+    ax.axis("off")
+    ax.set_title(title or "communication graph", fontsize=10)
+    fig.savefig(path, format="png")
+    return path
+
+
+# -- entry points -----------------------------------------------------------------------------
+def write_report(store: RunStore, run_ids: Sequence[str], out_dir: Path, *, prices: Prices = Prices()) -> ReportFiles:
+    """Compare runs: report.md, report.html, accuracy_vs_tokens.png and one topology_<run>.png each.
+
+    Every id is checked before anything is written, so a typo leaves no half-written report."""
+    ids = list(dict.fromkeys(run_ids))
+    if not ids:
+        raise ConfigError("no run ids given; pass one or more (`agentnet runs` lists them)")
+    for run_id in ids:
+        store.run(run_id)  # an unknown id raises UnknownNameError listing recent runs
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stats = [run_stats(store, run_id) for run_id in ids]
+    topologies: dict[str, Path] = {}
+    for s in stats:
+        if s.graph is not None:
+            title = f"{s.id}: {s.summary.run.config.topology}"
+            if s.distinct_graphs > 1:
+                title += f" (most common of {s.distinct_graphs} graphs, {s.graph_items} items)"
+            topologies[s.id] = draw_topology(s.graph, out_dir / f"topology_{_file_safe(s.id)}.png", title)
+    scatter = plot_accuracy_vs_tokens(stats, out_dir / "accuracy_vs_tokens.png")
+    doc = _document(stats, prices, store, {k: p.name for k, p in topologies.items()})
+    md, page = out_dir / "report.md", out_dir / "report.html"
+    md.write_text(to_markdown(doc), encoding="utf-8")
+    page.write_text(to_html(doc), encoding="utf-8")
+    return ReportFiles(md, page, scatter, topologies)
+
+
+def summary_table(summaries: Sequence[RunSummary]) -> Table:
+    """The runs at a glance, for the end of a bench run and for `agentnet runs`."""
+    from rich.table import Table
+
+    table = Table(title="runs")
+    for name in ("run", "task", "topology", "model", "scored/total", "accuracy", "tokens/query", "status"):
+        table.add_column(name, justify="right" if name in ("scored/total", "accuracy", "tokens/query") else "left")
+    for s in summaries:
+        c = s.run.config
+        scored = f"{s.scored}/{s.run.total_items}" + (f" ({s.failed} failed)" if s.failed else "")
+        accuracy = f"{_pct(s.accuracy)}%" if s.scored else "—"
+        tokens = f"{s.tokens_per_query:,.0f}" if s.scored else "—"
+        table.add_row(s.run.id, f"{c.task}/{c.split}", c.topology, c.model, scored, accuracy, tokens, s.run.status)
+    return table

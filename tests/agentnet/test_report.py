@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from agentnet.agents import AgentSpec
+from agentnet.errors import ConfigError, UnknownNameError
+from agentnet.graph import CommGraph, Decision
+from agentnet.report import Prices, draw_topology, summary_table, wilson_interval, write_report
+from agentnet.store import ResultRow, RunConfig, RunStore
+
+AGENTS = (AgentSpec("a0", "math_solver"), AgentSpec("a1", "math_solver"), AgentSpec("a2", "inspector"))
+CHAIN = CommGraph.uniform(AGENTS, [("a0", "a1"), ("a1", "a2")])
+STAR = CommGraph.uniform(AGENTS, [("a0", "a1"), ("a0", "a2")], decision=Decision("majority_vote"))
+MESH = CommGraph.uniform(AGENTS, [("a0", "a1"), ("a0", "a2"), ("a1", "a2")], [("a0", "a0")], rounds=2)  # 7 edges
+LEARNED = CommGraph.uniform(AGENTS, [("a0", "a2")], [("a1", "a1")], rounds=2)  # 1·2 + 1 = 3 edges
+SCRIPT = "What is 3+4? <script>alert(1)</script>"
+
+
+def _row(i: int, score: float, prompt: int, completion: int, graph: CommGraph, **kw: object) -> ResultRow:
+    wrong = score < 1
+    return ResultRow(
+        item_id=f"q{i}", position=i, answer=str(kw.get("answer", "The answer is 8" if wrong else "The answer is 7")),
+        gold="7", extracted="8" if wrong else "7", score=score, prompt_tokens=prompt, completion_tokens=completion,
+        agent_tokens={"a0": [prompt, completion]}, latency_s=1.5, edges=graph.to_dict(),
+        error=kw.get("error"), trajectory={"query": kw.get("query", f"question {i}")},  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _run(store: RunStore, topology: str, rounds: int, total: int, rows: list[ResultRow]) -> str:
+    run_id = store.create_run(RunConfig("gsm8k", topology=topology, rounds=rounds, limit=total), total)
+    for r in rows:
+        store.add_result(run_id, r)
+    store.set_status(run_id, "finished" if rows else "interrupted")
+    return run_id
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> tuple[RunStore, dict[str, str]]:
+    """chain: 3/4 at 150 tok/q; mesh: 4/4 at 600 (learned: 2 graphs); star: 2/4 at 300 (one error); empty."""
+    store = RunStore(tmp_path / "runs.sqlite")
+    chain = [_row(i, 1.0, 100, 50, CHAIN) for i in range(3)] + [_row(3, 0.0, 100, 50, CHAIN, query=SCRIPT)]
+    mesh = [_row(i, 1.0, 400, 200, MESH) for i in range(3)] + [_row(3, 1.0, 400, 200, LEARNED)]
+    star = [_row(0, 1.0, 200, 100, STAR), _row(1, 0.0, 200, 100, STAR, error="BackendError: boom", answer="")]
+    star += [_row(2, 1.0, 200, 100, STAR), _row(3, 0.0, 200, 100, STAR, answer="<b>8</b> | x")]
+    ids = {
+        "chain": _run(store, "chain", 1, 4, chain),
+        "mesh": _run(store, "mesh", 2, 4, mesh),
+        "star": _run(store, "star", 1, 4, star),
+        "empty": _run(store, "chain", 1, 10, []),
+    }
+    yield store, ids
+    store.close()
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    assert 5_000 < len(data) < 2_000_000, f"{path.name}: {len(data)} bytes"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_wilson_interval_matches_hand_computed_values() -> None:
+    # 8/10: centre (0.8 + 1.96²/20) / (1 + 1.96²/10) = 0.7167, half-width 0.2266
+    lo, hi = wilson_interval(0.8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
+    assert wilson_interval(1.0, 4) == (pytest.approx(0.5101, abs=1e-4), 1.0)
+    assert wilson_interval(0.0, 0) == (0.0, 1.0)
+
+
+def test_markdown_table_numbers_and_pareto_front(runs: tuple[RunStore, dict[str, str]], tmp_path: Path) -> None:
+    store, ids = runs
+    files = write_report(store, list(ids.values()), tmp_path / "out")
+    md = files.markdown.read_text()
+    rows = {name: next(line for line in md.splitlines() if line.startswith(f"| {i} |")) for name, i in ids.items()}
+    # chain: 3/4 right; 100+50 tokens per query; $0.15·100/1e6 + $0.60·50/1e6 = $0.000045; 4 queries: $0.00018
+    assert "| gsm8k/test | chain | 3×1 | smollm2-135m | 4/4 (0) | 75.0 (30.1–95.4) | 100.0 | 50.0 |" in rows["chain"]
+    assert "| 600 | $0.000045 | $0.00018 | 1.50 s |" in rows["chain"]
+    # mesh: 4/4; $0.15·400/1e6 + $0.60·200/1e6 = $0.00018 per query, $0.00072 per run
+    assert "| mesh | 3×2 | smollm2-135m | 4/4 (0) | 100.0 (51.0–100.0) | 400.0 | 200.0 |" in rows["mesh"]
+    assert "| 2,400 | $0.00018 | $0.00072 |" in rows["mesh"]
+    assert "| 4/4 (1) | 50.0 (15.0–85.0) | 200.0 | 100.0 | 1,200 | $0.00009 | $0.00036 |" in rows["star"]
+    assert rows["empty"].endswith("| 0/10 (0) | — | — | — | — | — | — | — |")
+    front = md.split("## Pareto front")[1].split("## Run")[0]
+    assert f"- {ids['chain']} (chain): 75.0% at 150.0 tokens/query" in front
+    assert f"- {ids['mesh']} (mesh): 100.0% at 600.0 tokens/query" in front
+    assert ids["star"] not in front and ids["empty"] not in front  # star: chain is better and cheaper
+    assert f"{ids['empty']}: no results yet (0 scored, status interrupted); no point on the scatter." in md
+
+
+def test_sections_config_learned_graphs_and_failures(runs: tuple[RunStore, dict[str, str]], tmp_path: Path) -> None:
+    store, ids = runs
+    md = write_report(store, list(ids.values()), tmp_path).markdown.read_text()
+    mesh = md.split(f"## Run {ids['mesh']}")[1].split("## Run")[0]
+    assert "| topology | mesh |" in mesh and "| engine | llama-cpp |" in mesh and "| roles | (task default) |" in mesh
+    assert "2 distinct graphs, mean 6.0 edges; the drawing shows the most common (3 items)." in mesh  # (3·7+3)/4
+    assert f"![communication graph of run {ids['mesh']}](topology_{ids['mesh']}.png)" in mesh
+    assert "Example failures" not in mesh
+    star = md.split(f"## Run {ids['star']}")[1].split("## Run")[0]
+    assert "| q1 | question 1 | 7 | 8 | error: BackendError: boom |" in star
+    assert "| q3 | question 3 | 7 | 8 | &lt;b&gt;8&lt;/b&gt; \\| x |" in star  # no raw HTML, no broken table
+    assert "decision majority_vote" in star
+    assert "No topology drawing: no results yet." in md.split(f"## Run {ids['empty']}")[1]
+
+
+def test_pngs_are_written_and_valid(runs: tuple[RunStore, dict[str, str]], tmp_path: Path) -> None:
+    store, ids = runs
+    files = write_report(store, list(ids.values()), tmp_path)
+    assert set(files.topologies) == {ids["chain"], ids["mesh"], ids["star"]}  # the empty run has no graph
+    assert files.scatter.name == "accuracy_vs_tokens.png" and all(p.exists() for p in files.paths)
+    width, height = _png_size(files.scatter)
+    assert (width, height) == (800, 500)
+    for path in files.topologies.values():
+        width, height = _png_size(path)
+        assert 200 < width < 3000 and 200 < height < 2000
+
+
+def test_html_is_self_contained_and_escaped(runs: tuple[RunStore, dict[str, str]], tmp_path: Path) -> None:
+    store, ids = runs
+    page = write_report(store, [ids["chain"]], tmp_path).html.read_text()
+    assert "<script>" not in page and "What is 3+4? &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<style>" in page and 'src="accuracy_vs_tokens.png"' in page and f'src="topology_{ids["chain"]}.png"' in page
+    assert "http" not in page  # nothing fetched from elsewhere
+
+
+def test_bad_input(runs: tuple[RunStore, dict[str, str]], tmp_path: Path) -> None:
+    store, ids = runs
+    with pytest.raises(UnknownNameError, match="unknown run 'nope'"):
+        write_report(store, [ids["chain"], "nope"], tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # checked before anything is written
+    with pytest.raises(ConfigError, match="no run ids given"):
+        write_report(store, [], tmp_path)
+    files = write_report(store, [ids["empty"]], tmp_path / "empty")
+    assert files.topologies == {} and _png_size(files.scatter)
+    assert "(no scored runs)" in files.markdown.read_text()
+
+
+def test_custom_prices(runs: tuple[RunStore, dict[str, str]], tmp_path: Path) -> None:
+    store, ids = runs
+    md = write_report(store, [ids["chain"]], tmp_path, prices=Prices(1.0, 2.0)).markdown.read_text()
+    assert "| $0.0002 | $0.0008 |" in md  # 100·1/1e6 + 50·2/1e6 per query, ×4 per run
+    assert "$1.00 / $2.00 per 1M prompt / completion tokens" in md
+
+
+@pytest.mark.parametrize("decision", ["final_refer", "majority_vote", "code_writer", "last_agent"])
+def test_every_decision_kind_draws(decision: str, tmp_path: Path) -> None:
+    role = "code_writer" if decision == "code_writer" else "final_refer"
+    graph = CommGraph.uniform(AGENTS, [("a0", "a2")], [("a2", "a0")], rounds=3, decision=Decision(decision, role))
+    _png_size(draw_topology(graph, tmp_path / "g.png", "test"))
+
+
+def test_summary_table_for_the_cli(runs: tuple[RunStore, dict[str, str]]) -> None:
+    store, ids = runs
+    console = Console(record=True, width=200)
+    console.print(summary_table([store.summary(i) for i in ids.values()]))
+    text = console.export_text()
+    for expected in ("scored/total", "tokens/query", "75.0%", "4/4 (1 failed)", "0/10", "interrupted", "600"):
+        assert expected in text, expected
