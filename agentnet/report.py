@@ -463,7 +463,9 @@ def summary_table(summaries: Sequence[RunSummary]) -> Table:
 
     table = Table(title="runs")
     for name in ("run", "task", "topology", "model", "scored/total", "accuracy", "tokens/query", "status"):
-        table.add_column(name, justify="right" if name in ("scored/total", "accuracy", "tokens/query") else "left")
+        numeric = name in ("scored/total", "accuracy", "tokens/query")
+        # ids and numbers are what people copy: never wrap or cut them
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=name == "run" or numeric)
     for s in summaries:
         c = s.run.config
         scored = f"{s.scored}/{s.run.total_items}" + (f" ({s.failed} failed)" if s.failed else "")

@@ -42,3 +42,14 @@ def smollm2_server(tmp_path_factory: pytest.TempPathFactory):
                          cache_dir=tmp_path_factory.mktemp("cache"))  # fmt: skip
     with start(config) as server:
         yield server
+
+
+@pytest.fixture
+def shared_data_dir():
+    """The public benchmark files beside the repository (../shared/data); never copied into it."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not path.is_dir():
+        pytest.skip(f"SKIPPED LOUDLY: benchmark data not found at {path}")
+    return path

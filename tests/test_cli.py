@@ -78,3 +78,28 @@ def test_unknown_topology_lists_known() -> None:
 def test_roles_lists_the_library() -> None:
     result = runner.invoke(app, ["roles"])
     assert result.exit_code == 0 and "liar" in result.output and "Programming Expert" in result.output
+
+
+def test_bench_stores_results_resumes_and_reports(tmp_path, shared_data_dir) -> None:
+    store = tmp_path / "runs.sqlite"
+    args = ["--store", str(store), "--data-dir", str(shared_data_dir)]
+    with OpenAIPeer([Step(text="The answer is 18")] * 20) as peer:
+        first = runner.invoke(app, ["bench", "gsm8k", "--limit", "2", "--agents", "2", "--decision", "last_agent",
+                                    "--base-url", peer.base_url, *args])  # fmt: skip
+        assert first.exit_code == 0, first.output
+        run_id = first.output.split("run ")[1].split(":")[0].strip()
+        again = runner.invoke(app, ["bench", "--resume", run_id, "--base-url", peer.base_url, *args])
+        assert again.exit_code == 0, again.output and "(0 to go)" in again.output
+        assert len(peer.requests) == 4  # 2 items × 2 agents, nothing re-run
+    listed = runner.invoke(app, ["runs", "--store", str(store)])
+    assert run_id in listed.output and "50.0%" in listed.output  # item 1's gold is 18, item 2's is not
+    report = runner.invoke(app, ["report", run_id, "--out", str(tmp_path / "rep"), "--store", str(store)])
+    assert report.exit_code == 0, report.output
+    assert (tmp_path / "rep" / "report.html").exists() and (tmp_path / "rep" / "accuracy_vs_tokens.png").exists()
+
+
+def test_bench_without_data_names_the_paths_and_the_flag(tmp_path) -> None:
+    result = runner.invoke(app, ["bench", "gsm8k", "--data-dir", str(tmp_path), "--store", str(tmp_path / "r.sqlite"),
+                                 "--base-url", "http://127.0.0.1:1/v1"])  # fmt: skip
+    assert result.exit_code == 2
+    assert str(tmp_path / "gsm8k" / "test.jsonl") in result.output and "--data-dir" in result.output
