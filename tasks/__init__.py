@@ -5,6 +5,8 @@
 
 from agentnet.tasks.base import TaskConfig, TaskFactory, make_task
 from agentnet.tasks.asymmetric import Asymmetric
+from agentnet.tasks.choice import MMLU, AQuA
+from agentnet.tasks.math500 import MATH500
 from agentnet.tasks.math_word import GSM8K, SVAMP, MultiArith
 from agentnet.tasks.qa import ARCChallenge, HotpotQA, HotpotQAContext, TriviaQA, TwoWikiMultiHopQA
 
@@ -12,6 +14,9 @@ REGISTRY: dict[str, TaskFactory] = {
     "gsm8k": GSM8K,
     "multiarith": MultiArith,
     "svamp": SVAMP,
+    "aqua": AQuA,
+    "math500": MATH500,
+    "mmlu": MMLU,
     "hotpotqa": HotpotQA,
     "hotpotqa-context": HotpotQAContext,
     "2wikimultihopqa": TwoWikiMultiHopQA,
