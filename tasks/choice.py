@@ -211,6 +211,9 @@ def _by_text(text: str, choices: Sequence[str], letters: str, *, earliest: bool 
 _ANSWER_TAIL = re.compile(r"answer\s*(?:is|:)\s*([^\n]+)", re.IGNORECASE)
 
 
+_TAGGED = re.compile(r"<A>(.*?)</A>", re.IGNORECASE | re.DOTALL)
+
+
 def extract_choice(output: str, choices: Sequence[str] = (), letters: str | None = None) -> str:
     """The option letter a reply gives, upper case, or "" when it names none.
 
@@ -224,6 +227,9 @@ def extract_choice(output: str, choices: Sequence[str] = (), letters: str | None
     text = output.strip()
     if not text:
         return ""
+    tagged = _TAGGED.findall(text)  # Optima-style `<A>answer</A>`: the tag is the answer
+    if tagged and tagged[-1].strip() and tagged[-1].strip() != text:
+        return extract_choice(tagged[-1].strip(), choices, letters)
     for find in (
         lambda: _last((_BOXED, _EXPLICIT, _LINE_END), text, letters),
         lambda: _last(_DECISIONS, text, letters),

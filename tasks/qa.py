@@ -26,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 from agentnet.errors import ConfigError
 from agentnet.graph import DecisionKind
 from agentnet.task import Item, Score
+from agentnet.tasks.choice import extract_choice
 from agentnet.tasks.base import MalformedDataError, TaskConfig, find_data
 
 T = TypeVar("T")
@@ -390,31 +391,6 @@ class TriviaQA(QATask):
 # ---------------------------------------------------------------- multiple choice (ARC)
 
 LETTERS = "ABCDEFGH"
-_LEAD_LETTER = re.compile(r"^[\s*(\[]*([A-H])(?:[\s*)\].:,]|$)")
-_LINE_LETTER = re.compile(r"^[\s*(\[]*([A-H])(?:[*)\].:]|\s*$)")
-
-
-def extract_choice(output: str, labels: Sequence[str], texts: Sequence[str] = ()) -> str:
-    """The option letter in an output: inside `<A>…</A>`, after 'The answer is' / 'Answer:',
-    or opening the first line ('B) …', 'B.', '**B**'); a candidate that spells out an option's
-    text maps to its letter. '' when none is found: a wrong letter is never guessed.
-    """
-    by_text = {normalize_answer(t): label for t, label in zip(texts, labels)}
-    tagged = [m.strip() for m in _TAGGED.findall(output)]
-    stated = [m.strip() for m in _ANSWER_IS.findall(output)]
-    lines = [line for line in output.splitlines() if line.strip()]
-    candidates = [(c, _LEAD_LETTER) for c in reversed(tagged)] + [(c, _LEAD_LETTER) for c in reversed(stated)]
-    candidates += [(lines[0], _LINE_LETTER)] if lines else []
-    for candidate, pattern in candidates:
-        match = pattern.match(candidate)
-        if match and match.group(1) in labels:
-            return match.group(1)
-        label = by_text.get(normalize_answer(_clean(candidate)))
-        if label:
-            return label
-    return ""
-
-
 @dataclass
 class ARCChallenge:
     """ARC-Challenge (Clark et al. 2018), AI2's published JSON-lines files unchanged
@@ -459,10 +435,10 @@ class ARCChallenge:
         yield from load_records(find_data(self.config, self.name, *self.splits[split]), self.config, parse)
 
     def extract(self, output: str) -> str:
-        return extract_choice(output, LETTERS)
+        return extract_choice(output, letters=LETTERS)
 
     async def score(self, item: Item, output: str) -> Score:
         choices = item.meta.get("choices", [])
-        extracted = extract_choice(output, LETTERS[: len(choices)] if choices else LETTERS, choices)
+        extracted = extract_choice(output, choices, LETTERS[: len(choices)] if choices else LETTERS)
         em = float(extracted == item.answer)
         return Score(em, extracted, {"em": em})

@@ -9,6 +9,7 @@ import pytest
 from agentnet.errors import ConfigError
 from agentnet.task import Item
 from agentnet.tasks.base import DataNotFoundError, MalformedDataError, TaskConfig
+from agentnet.tasks.choice import extract_choice
 from agentnet.tasks.qa import (
     ARCChallenge,
     HotpotQA,
@@ -16,7 +17,6 @@ from agentnet.tasks.qa import (
     TriviaQA,
     TwoWikiMultiHopQA,
     exact_match,
-    extract_choice,
     extract_qa_answer,
     normalize_answer,
     qa_score,
@@ -94,7 +94,7 @@ def test_extraction(output: str, extracted: str) -> None:
     ],
 )
 def test_choice_extraction(output: str, letter: str) -> None:
-    assert extract_choice(output, "ABCD", ["photosynthesis", "respiration", "erosion", "melting"]) == letter
+    assert extract_choice(output, ["photosynthesis", "respiration", "erosion", "melting"], "ABCD") == letter
 
 
 def test_hotpotqa_real_file(shared_data: Path) -> None:
