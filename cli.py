@@ -8,10 +8,10 @@ import itertools
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,9 +24,6 @@ from agentnet.serving import DEFAULT_MODEL, ENGINES, NAMED_MODELS, ServeConfig, 
 from agentnet.serving import start as start_server
 from agentnet.serving.models import model_status
 
-if TYPE_CHECKING:  # the runtime imports langgraph: load it only for commands that run teams
-    from agentnet.runtime.team import TeamEvent
-    from agentnet.trajectory import Trajectory
 
 app = typer.Typer(
     name="agentnet",
@@ -181,6 +178,7 @@ def run(
     Without --base-url an embedded server is started for the run and stopped afterwards.
     """
     from agentnet.agents import AgentSpec
+    from agentnet.display import print_stream, render_graph, token_table
     from agentnet.graph import Decision
     from agentnet.prompts import load_role
     from agentnet.runtime import Team
@@ -206,7 +204,7 @@ def run(
             asyncio.run(backend.list_models())
         team = Team(graph, backend, early_stop=early_stop, checkpoint=checkpoint)
         if stream:
-            trajectory = _print_stream(team.stream(query, thread_id=thread_id))
+            trajectory = print_stream(team.stream(query, thread_id=thread_id), out)
         else:
             with err.status(f"{len(graph.agents)} agents × {graph.rounds} round(s) on {server.model}…"):
                 trajectory = team.run(query, thread_id=thread_id)
@@ -224,71 +222,6 @@ def run(
     if save:
         trajectory.save(save)
         err.print(f"[dim]trajectory written to {save}[/]")
-
-
-def _print_stream(events: Iterator[TeamEvent]) -> Trajectory:
-    """Agents of a layer run at once: the earliest unfinished one prints live, the others'
-    text is held and printed, whole, when their turn comes."""
-    order: list[str] = []  # calls in start order, "agent@round"
-    held: dict[str, list[str]] = {}
-    done: dict[str, TeamEvent] = {}
-
-    def show(call: str) -> None:
-        agent, rnd = call.split("@")
-        out.print(f"\n[bold cyan]── {agent} · round {rnd}[/]")
-        out.print("".join(held.pop(call, [])), end="", highlight=False, markup=False)
-
-    def finish(call: str) -> None:
-        event = done.pop(call)
-        out.print(f"\n[dim]({event.usage[0]} prompt + {event.usage[1]} completion tokens)[/]")
-
-    for event in events:
-        call = f"{event.agent}@{event.round}"
-        if event.event == "start":
-            order.append(call)
-            held[call] = []
-            if len(order) == 1:
-                show(call)
-        elif event.event == "delta":
-            if order and order[0] == call:
-                out.print(event.text, end="", highlight=False, markup=False)
-            else:
-                held[call].append(event.text)
-        elif event.event == "finish":
-            done[call] = event
-            while order and order[0] in done:  # the live call ended: show the next ones
-                finish(order.pop(0))
-                if order:
-                    show(order[0])
-        elif event.event == "done" and event.trajectory is not None:
-            return event.trajectory
-    raise AgentNetError("the stream ended without a result")
-
-
-def token_table(trajectory: Trajectory) -> Table:
-    table = Table("agent", "role", "calls", "prompt tok", "completion tok", "latency s", title="Tokens per agent")
-    for name, usage in trajectory.usage_by_agent().items():
-        msgs = [m for m in trajectory.messages if m.agent == name]
-        role = next((a.title for a in trajectory.graph.agents if a.name == name), "decision")
-        table.add_row(name, role, str(len(msgs)), str(usage.prompt_tokens), str(usage.completion_tokens),
-                      f"{sum(m.latency_s for m in msgs):.2f}")  # fmt: skip
-    total = trajectory.usage
-    table.add_row("total", "", str(trajectory.calls), str(total.prompt_tokens), str(total.completion_tokens),
-                  f"wall {trajectory.wall_s:.2f}", style="bold")  # fmt: skip
-    return table
-
-
-def render_graph(graph: CommGraph) -> str:
-    def edges(es: tuple[tuple[str, str], ...]) -> str:
-        return ", ".join(f"{u}→{v}" for u, v in es) or "(none)"
-
-    lines = [f"agents: " + ", ".join(f"{a.name} ({a.title})" for a in graph.agents)]
-    for t in range(graph.rounds):
-        lines.append(f"round {t} spatial: {edges(graph.spatial[t])}")
-        if t > 0:
-            lines.append(f"round {t} temporal: {edges(graph.temporal[t - 1])}")
-    lines.append(f"decision: {graph.decision.kind}")
-    return "\n".join(lines)
 
 
 @app.command()
@@ -336,6 +269,7 @@ def bench(
     timeout: Annotated[float, typer.Option(help="Seconds per LLM call before it is retried.")] = 120.0,
 ) -> None:
     """Evaluate a team on a benchmark; every result is stored as it is scored (resumable)."""
+    from agentnet.display import BenchProgress
     from agentnet.evaluation import evaluate
     from agentnet.report import summary_table
     from agentnet.runtime import Team
@@ -370,7 +304,7 @@ def bench(
             if server.process is None:
                 asyncio.run(backend.list_models())
             team = Team(graph, backend, extract=the_task.extract, early_stop=config.early_stop, code_check=code_check)
-            with _BenchProgress(len(items), len(items) - todo, store.summary(run_id)) as progress:
+            with BenchProgress(len(items), len(items) - todo, store.summary(run_id), err) as progress:
                 try:
                     asyncio.run(evaluate(team, the_task, items, store, run_id,
                                          concurrency=config.concurrency, on_result=progress.update))  # fmt: skip
@@ -392,43 +326,6 @@ def _bench_graph(config: Any, task: Any) -> CommGraph:
     role = "code_writer" if kind == "code_writer" else "final_refer"
     extra = {"seed": config.seed} if config.topology == "random" else {}
     return fixed(config.topology, specs, rounds=config.rounds, decision=Decision(kind, role=role, settings=settings), **extra)
-
-
-class _BenchProgress:
-    """A Rich progress bar with live accuracy, tokens per query and throughput."""
-
-    def __init__(self, total: int, done: int, summary: Any):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("acc {task.fields[acc]}"), TextColumn("tok/q {task.fields[tok]}"),
-            TextColumn("{task.fields[rate]} items/min"), TimeElapsedColumn(), console=err,
-        )  # fmt: skip
-        self._n, self._score, self._tokens = summary.scored, summary.accuracy * summary.scored, summary.tokens_per_query * summary.scored
-        self._new, self._started = 0, time.monotonic()
-        self._task = self._progress.add_task("bench", total=total, completed=done, **self._fields())
-
-    def _fields(self) -> dict[str, str]:
-        minutes = max(time.monotonic() - self._started, 1e-9) / 60
-        return {
-            "acc": f"{100 * self._score / self._n:.1f}%" if self._n else "–",
-            "tok": f"{self._tokens / self._n:.0f}" if self._n else "–",
-            "rate": f"{self._new / minutes:.1f}" if self._new else "–",
-        }
-
-    def update(self, row: Any) -> None:
-        self._n, self._new = self._n + 1, self._new + 1
-        self._score += row.score
-        self._tokens += row.prompt_tokens + row.completion_tokens
-        self._progress.update(self._task, advance=1, **self._fields())
-
-    def __enter__(self) -> _BenchProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
 
 
 @app.command()

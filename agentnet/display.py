@@ -1,0 +1,117 @@
+"""What the CLI shows: token tables, graph listings, live agent streams, the bench progress bar."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from agentnet.errors import AgentNetError
+from agentnet.graph import CommGraph
+from agentnet.runtime.team import TeamEvent
+from agentnet.trajectory import Trajectory
+
+
+def token_table(trajectory: Trajectory) -> Table:
+    table = Table("agent", "role", "calls", "prompt tok", "completion tok", "latency s", title="Tokens per agent")
+    for name, usage in trajectory.usage_by_agent().items():
+        msgs = [m for m in trajectory.messages if m.agent == name]
+        role = next((a.title for a in trajectory.graph.agents if a.name == name), "decision")
+        table.add_row(name, role, str(len(msgs)), str(usage.prompt_tokens), str(usage.completion_tokens),
+                      f"{sum(m.latency_s for m in msgs):.2f}")  # fmt: skip
+    total = trajectory.usage
+    table.add_row("total", "", str(trajectory.calls), str(total.prompt_tokens), str(total.completion_tokens),
+                  f"wall {trajectory.wall_s:.2f}", style="bold")  # fmt: skip
+    return table
+
+
+def render_graph(graph: CommGraph) -> str:
+    def edges(es: tuple[tuple[str, str], ...]) -> str:
+        return ", ".join(f"{u}→{v}" for u, v in es) or "(none)"
+
+    lines = ["agents: " + ", ".join(f"{a.name} ({a.title})" for a in graph.agents)]
+    for t in range(graph.rounds):
+        lines.append(f"round {t} spatial: {edges(graph.spatial[t])}")
+        if t > 0:
+            lines.append(f"round {t} temporal: {edges(graph.temporal[t - 1])}")
+    lines.append(f"decision: {graph.decision.kind}")
+    return "\n".join(lines)
+
+
+def print_stream(events: Iterator[TeamEvent], out: Console) -> Trajectory:
+    """Agents of a layer run at once: the earliest unfinished one prints live, the others'
+    text is held and printed, whole, when their turn comes."""
+    order: list[str] = []  # calls in start order, "agent@round"
+    held: dict[str, list[str]] = {}
+    done: dict[str, TeamEvent] = {}
+
+    def show(call: str) -> None:
+        agent, rnd = call.split("@")
+        out.print(f"\n[bold cyan]── {agent} · round {rnd}[/]")
+        out.print("".join(held.pop(call, [])), end="", highlight=False, markup=False)
+
+    def finish(call: str) -> None:
+        event = done.pop(call)
+        out.print(f"\n[dim]({event.usage[0]} prompt + {event.usage[1]} completion tokens)[/]")
+
+    for event in events:
+        call = f"{event.agent}@{event.round}"
+        if event.event == "start":
+            order.append(call)
+            held[call] = []
+            if len(order) == 1:
+                show(call)
+        elif event.event == "delta":
+            if order and order[0] == call:
+                out.print(event.text, end="", highlight=False, markup=False)
+            else:
+                held[call].append(event.text)
+        elif event.event == "finish":
+            done[call] = event
+            while order and order[0] in done:  # the live call ended: show the next ones
+                finish(order.pop(0))
+                if order:
+                    show(order[0])
+        elif event.event == "done" and event.trajectory is not None:
+            return event.trajectory
+    raise AgentNetError("the stream ended without a result")
+
+
+class BenchProgress:
+    """A Rich progress bar with live accuracy, tokens per query and throughput."""
+
+    def __init__(self, total: int, done: int, summary: Any, console: Console):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("acc {task.fields[acc]}"), TextColumn("tok/q {task.fields[tok]}"),
+            TextColumn("{task.fields[rate]} items/min"), TimeElapsedColumn(), console=console,
+        )  # fmt: skip
+        self._n, self._score, self._tokens = summary.scored, summary.accuracy * summary.scored, summary.tokens_per_query * summary.scored
+        self._new, self._started = 0, time.monotonic()
+        self._task = self._progress.add_task("bench", total=total, completed=done, **self._fields())
+
+    def _fields(self) -> dict[str, str]:
+        minutes = max(time.monotonic() - self._started, 1e-9) / 60
+        return {
+            "acc": f"{100 * self._score / self._n:.1f}%" if self._n else "–",
+            "tok": f"{self._tokens / self._n:.0f}" if self._n else "–",
+            "rate": f"{self._new / minutes:.1f}" if self._new else "–",
+        }
+
+    def update(self, row: Any) -> None:
+        self._n, self._new = self._n + 1, self._new + 1
+        self._score += row.score
+        self._tokens += row.prompt_tokens + row.completion_tokens
+        self._progress.update(self._task, advance=1, **self._fields())
+
+    def __enter__(self) -> BenchProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
