@@ -20,4 +20,5 @@ install-dev: $(VENV)/bin/python
 	$(INSTALL) -e '.[local,dev]'
 
 test: install-dev
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
