@@ -96,6 +96,44 @@ def read_records(
         )
 
 
+@dataclass(frozen=True)
+class HubSource:
+    """Where the same records live on the Hugging Face hub (same field names as the files)."""
+
+    path: str
+    name: str | None
+    split: str
+
+
+def load_records(
+    config: TaskConfig,
+    task: str,
+    relative: tuple[str, ...],
+    required: tuple[str, ...] = (),
+    hub: HubSource | None = None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Records from the first data file found; else from the hub through `datasets`, where the
+    network allows; else a `DataNotFoundError` naming every place tried."""
+    try:
+        path = find_data(config, task, *relative)
+    except DataNotFoundError as missing:
+        if hub is None:
+            raise
+        try:
+            from datasets import load_dataset
+        except ImportError:
+            raise DataNotFoundError(f"{missing}; or `pip install datasets` to fetch {hub.path} from the hub") from None
+        try:
+            rows = load_dataset(hub.path, hub.name, split=hub.split)
+        except Exception as e:  # datasets raises many kinds (connection, missing split…)
+            raise DataNotFoundError(f"{missing}; the hub copy {hub.path} failed too: {str(e)[:200]}") from e
+        for number, record in enumerate(rows, start=1):
+            if all(k in record for k in required):
+                yield number, dict(record)
+        return
+    yield from read_records(path, config, required)
+
+
 def to_number(text: str) -> float | None:
     try:
         value = float(normalise_number(text.strip().lstrip("$").rstrip("%")))

@@ -18,7 +18,7 @@ from typing import ClassVar
 from agentnet.errors import ConfigError
 from agentnet.graph import DecisionKind
 from agentnet.task import Item, Score
-from agentnet.tasks.base import TaskConfig, find_data, read_records
+from agentnet.tasks.base import HubSource, TaskConfig, load_records
 from agentnet.tasks.math_word import MATH_ROLES
 
 INSTRUCTION = (
@@ -406,8 +406,8 @@ class MATH500:
         """Items in file order; the id carries MATH's own `unique_id` (e.g. precalculus/807)."""
         if split not in self.splits:
             raise ConfigError(f"{self.name} has no split {split!r}; splits: {', '.join(self.splits)}")
-        path = find_data(self.config, self.name, *self.splits[split])
-        for _, r in read_records(path, self.config, ("problem", "answer", "unique_id")):
+        hub = HubSource("HuggingFaceH4/MATH-500", None, "test") if split == "test" else None
+        for _, r in load_records(self.config, self.name, self.splits[split], ("problem", "answer", "unique_id"), hub):
             uid = str(r["unique_id"]).removesuffix(".json").removeprefix("test/")
             meta = {k: r.get(k, "") for k in ("subject", "level", "unique_id", "solution")}
             question = f"{str(r['problem']).strip()}\n\n{INSTRUCTION}"

@@ -10,7 +10,7 @@ from agentnet.answers import extract_answer, normalise_number
 from agentnet.errors import ConfigError
 from agentnet.graph import DecisionKind
 from agentnet.task import Item, Score
-from agentnet.tasks.base import TaskConfig, find_data, numbers_match, read_records
+from agentnet.tasks.base import HubSource, TaskConfig, load_records, numbers_match
 
 MATH_ROLES = ("math_solver", "mathematical_analyst", "programming_expert", "inspector")
 
@@ -24,11 +24,12 @@ class NumericTask:
     roles: ClassVar[tuple[str, ...]] = MATH_ROLES
     decision: ClassVar[DecisionKind] = "final_refer"
     splits: ClassVar[dict[str, tuple[str, ...]]] = {}  # split -> candidate relative paths
+    hub: ClassVar[dict[str, HubSource]] = {}  # split -> the same records on the hub
 
-    def _path_for(self, split: str):  # type: ignore[no-untyped-def]
+    def _records(self, split: str, required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
         if split not in self.splits:
             raise ConfigError(f"{self.name} has no split {split!r}; splits: {', '.join(self.splits)}")
-        return find_data(self.config, self.name, *self.splits[split])
+        return load_records(self.config, self.name, self.splits[split], required, self.hub.get(split))
 
     def extract(self, output: str) -> str:
         return extract_answer(output)
@@ -45,9 +46,10 @@ class NumericTask:
 class GSM8K(NumericTask):
     name: ClassVar[str] = "gsm8k"
     splits: ClassVar[dict[str, tuple[str, ...]]] = {"test": ("gsm8k/test.jsonl",), "train": ("gsm8k/train.jsonl",)}
+    hub: ClassVar[dict[str, HubSource]] = {s: HubSource("openai/gsm8k", "main", s) for s in ("test", "train")}
 
     def items(self, split: str = "test") -> Iterator[Item]:
-        for number, r in read_records(self._path_for(split), self.config, ("question", "answer")):
+        for number, r in self._records(split, ("question", "answer")):
             gold = normalise_number(r["answer"].split("####")[-1].strip())
             yield Item(f"{self.name}/{split}/{number}", r["question"].strip(), gold, {"solution": r["answer"]})
 
@@ -58,7 +60,7 @@ class MultiArith(NumericTask):
     splits: ClassVar[dict[str, tuple[str, ...]]] = {"test": ("multiarith/multiarith.jsonl",)}
 
     def items(self, split: str = "test") -> Iterator[Item]:
-        for number, r in read_records(self._path_for(split), self.config, ("input", "target")):
+        for number, r in self._records(split, ("input", "target")):
             yield Item(f"{self.name}/{split}/{number}", r["input"].strip(), normalise_number(str(r["target"])))
 
 
@@ -68,7 +70,7 @@ class SVAMP(NumericTask):
     splits: ClassVar[dict[str, tuple[str, ...]]] = {"test": ("svamp/SVAMP.json",)}
 
     def items(self, split: str = "test") -> Iterator[Item]:
-        for _, r in read_records(self._path_for(split), self.config, ("ID", "Body", "Question", "Answer")):
+        for _, r in self._records(split, ("ID", "Body", "Question", "Answer")):
             question = f"{r['Body'].strip()} {r['Question'].strip()}"
             yield Item(f"{self.name}/{split}/{r['ID']}", question, normalise_number(str(r["Answer"])),
                        {"equation": r.get("Equation", ""), "type": r.get("Type", "")})  # fmt: skip

@@ -71,3 +71,14 @@ def test_item_ids_are_stable(shared_data: Path) -> None:
     task = make_task("gsm8k", TaskConfig(data_dir=shared_data))
     first = [i.id for i in itertools.islice(task.items(), 3)]
     assert first == [i.id for i in itertools.islice(task.items(), 3)] == ["gsm8k/test/1", "gsm8k/test/2", "gsm8k/test/3"]
+
+
+def test_hub_fallback_is_named_when_no_file_is_found(tmp_path: Path) -> None:
+    import importlib.util
+
+    with pytest.raises(DataNotFoundError) as info:
+        next(make_task("gsm8k", TaskConfig(data_dir=tmp_path)).items())
+    if importlib.util.find_spec("datasets") is None:
+        assert "pip install datasets` to fetch openai/gsm8k from the hub" in str(info.value)
+    else:  # installed, but this machine reaches no hub
+        assert "the hub copy openai/gsm8k failed too" in str(info.value)
