@@ -6,6 +6,7 @@
 from agentnet.tasks.base import TaskConfig, TaskFactory, make_task
 from agentnet.tasks.asymmetric import Asymmetric
 from agentnet.tasks.choice import MMLU, AQuA
+from agentnet.tasks.humaneval import HumanEval
 from agentnet.tasks.math500 import MATH500
 from agentnet.tasks.math_word import GSM8K, SVAMP, MultiArith
 from agentnet.tasks.qa import ARCChallenge, HotpotQA, HotpotQAContext, TriviaQA, TwoWikiMultiHopQA
@@ -17,6 +18,7 @@ REGISTRY: dict[str, TaskFactory] = {
     "aqua": AQuA,
     "math500": MATH500,
     "mmlu": MMLU,
+    "humaneval": HumanEval,
     "hotpotqa": HotpotQA,
     "hotpotqa-context": HotpotQAContext,
     "2wikimultihopqa": TwoWikiMultiHopQA,

