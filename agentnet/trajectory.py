@@ -31,8 +31,9 @@ class MessageRecord:
     latency_s: float
     attempts: int = 1
     error: str | None = None
-    spatial_from: tuple[str, ...] = ()
+    spatial_from: tuple[str, ...] = ()  # senders whose outputs this prompt included
     temporal_from: tuple[str, ...] = ()
+    gated_from: tuple[str, ...] = ()  # "agent@round" messages a receive gate shut out
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -48,6 +49,7 @@ class MessageRecord:
                 "usage": Usage(**d["usage"]),
                 "spatial_from": tuple(d.get("spatial_from", ())),
                 "temporal_from": tuple(d.get("temporal_from", ())),
+                "gated_from": tuple(d.get("gated_from", ())),
             }
         )
 
@@ -116,6 +118,16 @@ class Trajectory:
                     if src is not None and src.output:
                         out.append(EdgeTokens(s, m.agent, kind, m.round, src.usage.completion_tokens))  # type: ignore[arg-type]
         return out
+
+    def tokens_saved_by_gates(self) -> int:
+        """Completion tokens of the messages receive gates shut out (what they would have added)."""
+        sent = {(m.agent, m.round): m.usage.completion_tokens for m in self.messages if m.kind == "agent"}
+        saved = 0
+        for m in self.messages:
+            for gated in m.gated_from:
+                agent, _, rnd = gated.rpartition("@")
+                saved += sent.get((agent, int(rnd)), 0)
+        return saved
 
     def output(self, agent: str, round: int) -> str | None:
         for m in self.messages:

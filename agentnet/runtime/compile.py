@@ -27,6 +27,8 @@ from agentnet.trajectory import MessageRecord
 from agentnet.types import Completion, GenerationSettings, Message, Usage
 
 Extract = Callable[[str], str]
+# (agent, round, the agent's own last output, query) -> does it read its senders this round?
+ReceiveGate = Callable[[str, int, str, str], bool]
 
 
 def _merge(left: dict[str, str] | None, right: dict[str, str] | None) -> dict[str, str]:
@@ -51,6 +53,7 @@ class RunContext:
     extract: Extract
     early_stop: bool = False
     code_check: CodeCheck | None = None
+    receive_gate: ReceiveGate | None = None
 
 
 def key(agent: str, round: int) -> str:
@@ -68,6 +71,7 @@ async def call_agent(
     settings: GenerationSettings,
     spatial_from: tuple[str, ...] = (),
     temporal_from: tuple[str, ...] = (),
+    gated_from: tuple[str, ...] = (),
     stream: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """One LLM call as a recorded message; a backend failure is recorded, not raised."""
@@ -88,7 +92,7 @@ async def call_agent(
         agent=agent, round=round, kind=kind,  # type: ignore[arg-type]
         prompt=tuple(messages), output=completion.text, usage=completion.usage,
         latency_s=completion.latency_s, attempts=completion.attempts, error=error,
-        spatial_from=spatial_from, temporal_from=temporal_from,
+        spatial_from=spatial_from, temporal_from=temporal_from, gated_from=gated_from,
     )  # fmt: skip
     if write:
         write({"event": "finish", "agent": agent, "round": round, "text": completion.text,
@@ -109,10 +113,18 @@ def _agent_node(graph: CommGraph, ctx: RunContext, name: str, round: int) -> Cal
             return [PeerOutput(n, graph.agent(n).role, text) for n, text in said if text.strip()]
 
         private = state.get("context", {}).get(name, "")
-        messages = build_messages(agent, state["query"], peers(spatial, round), peers(temporal, round - 1), private=private)
+        heard_s, heard_t = peers(spatial, round), peers(temporal, round - 1)
+        gated: tuple[str, ...] = ()
+        if ctx.receive_gate and (heard_s or heard_t):
+            own_last = outputs.get(key(name, round - 1), "")
+            if not ctx.receive_gate(name, round, own_last, state["query"]):
+                gated = tuple(key(p.name, round) for p in heard_s) + tuple(key(p.name, round - 1) for p in heard_t)
+                heard_s, heard_t = [], []
+        messages = build_messages(agent, state["query"], heard_s, heard_t, private=private)
         text, record = await call_agent(
             ctx, agent=name, round=round, kind="agent", backend=agent.backend, messages=messages,
-            settings=agent.settings, spatial_from=spatial, temporal_from=temporal,
+            settings=agent.settings, spatial_from=tuple(p.name for p in heard_s),
+            temporal_from=tuple(p.name for p in heard_t), gated_from=gated,
             stream=bool(config.get("configurable", {}).get("stream")),
         )  # fmt: skip
         return {"outputs": {key(name, round): text}, "records": [record]}

@@ -17,7 +17,7 @@ from agentnet.answers import extract_answer
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph, Topology
 from agentnet.llm import LLMBackend
-from agentnet.runtime.compile import Extract, RunContext, RunState, build, step_limit
+from agentnet.runtime.compile import Extract, ReceiveGate, RunContext, RunState, build, step_limit
 from agentnet.task import CodeCheck
 from agentnet.trajectory import MessageRecord, Trajectory
 
@@ -53,7 +53,8 @@ class Team:
     `backends` is one backend (used for every agent) or a mapping from the backend ids in
     the agents' specs. With `checkpoint` (an SQLite path), every superstep is saved under
     the run's thread id and a run killed mid-way resumes with `arun(query, thread_id=…)`,
-    re-running only the agents that had not finished.
+    re-running only the agents that had not finished. A `receive_gate` (CommFormer's
+    temporal gating) decides per agent and round whether it reads its senders at all.
     """
 
     def __init__(
@@ -65,10 +66,11 @@ class Team:
         early_stop: bool = False,
         code_check: CodeCheck | None = None,
         checkpoint: str | Path | None = None,
+        receive_gate: ReceiveGate | None = None,
     ):
         self.topology: Topology = _Fixed(topology) if isinstance(topology, CommGraph) else topology
         self.backends = backends if isinstance(backends, Mapping) else {"default": backends}
-        self.context = RunContext(self.backends, extract, early_stop, code_check)
+        self.context = RunContext(self.backends, extract, early_stop, code_check, receive_gate)
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self._builders: dict[CommGraph, Any] = {}
         self._compiled: dict[CommGraph, Any] = {}

@@ -252,3 +252,19 @@ def test_private_context_reaches_only_its_agent() -> None:
     assert "x = 4" not in second and "I know x" in second
     with pytest.raises(ConfigError, match="unknown agent\\(s\\) zz"):
         Team(g, ScriptedBackend(["x"])).run("q", context={"zz": "?"})
+
+
+def test_receive_gate_shuts_out_messages_and_counts_the_savings() -> None:
+    g = CommGraph.uniform(agents(2), [("a0", "a1")], [("a0", "a0"), ("a1", "a1")], rounds=2, decision=Decision("last_agent"))
+    asked: list[tuple[str, int, str]] = []
+
+    def gate(agent: str, rnd: int, last: str, query: str) -> bool:
+        asked.append((agent, rnd, last))
+        return rnd == 0  # read senders in round 0 only
+
+    backend = ScriptedBackend(["one two three", "four", "five six", "seven"])
+    t = Team(g, backend, receive_gate=gate).run("q")
+    assert asked == [("a1", 0, ""), ("a0", 1, "one two three"), ("a1", 1, "four")]
+    r1 = {m.agent: m for m in t.messages if m.round == 1}
+    assert r1["a1"].gated_from == ("a0@1", "a1@0") and r1["a1"].spatial_from == () and "five six" not in r1["a1"].prompt[-1].content
+    assert t.tokens_saved_by_gates() == 3 + 2 + 1  # a0@0 (temporal to a0), a0@1 (spatial), a1@0 (temporal)
