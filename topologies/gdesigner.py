@@ -1,0 +1,230 @@
+"""G-Designer (Zhang et al., ICML 2025): a variational graph auto-encoder designs a communication
+graph per query.
+
+Nodes are the agents (features: embeddings of their role descriptions) plus a *task virtual
+node* (feature: the query embedding) linked to every agent; the encoder runs over an anchor
+topology. Two GCN layers give each node a Gaussian latent (μ, log σ), reparameterised in
+training, with a KL term. A *directed* bilinear decoder scores every ordered pair, so an
+edge and its reverse differ and probabilities can approach 0 and 1; a second decoder scores
+temporal (round t-1 → t) edges. Sampling yields a graph acyclic within a round with the
+exact log-probability of what was sampled (`learned.sample_dag`).
+
+`public_code=True` reproduces the authors' public code instead, for comparison: a
+deterministic encoder (no μ/σ, no KL) and a symmetric inner-product decoder min-max scaled
+to [-1, 1] before the sigmoid, so probabilities stay within about [0.27, 0.73].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from agentnet.agents import AgentSpec
+from agentnet.errors import ConfigError
+from agentnet.graph import CommGraph, Decision
+from agentnet.prompts import load_role
+from agentnet.topologies.embeddings import Embedder
+from agentnet.topologies.learned import (
+    Sample,
+    bernoulli_edges,
+    build_graph,
+    check_agents,
+    sample_dag,
+    team_from_spec,
+    team_spec,
+    threshold_dag,
+)
+
+
+@dataclass(frozen=True)
+class GDesignerConfig:
+    hidden: int = 32
+    latent: int = 16
+    id_dim: int = 8  # learned per-node identity features (0: role embeddings only, as in the paper)
+    anchor: str = "chain"  # the fixed shape whose edges the encoder runs over: chain|star|complete|none
+    temporal: bool = True  # learn cross-round edges (else every agent rereads only itself)
+    threshold: float = 0.5  # inference: keep edges above this probability
+    lambda_kl: float = 1e-3
+    lambda_sparse: float = 1e-2  # on the mean decoded edge probability
+    lambda_anchor: float = 0.0  # BCE of the decoded adjacency towards the anchor's
+    lambda_logit: float = 1e-2  # L2 on edge logits: keeps sigmoids off saturation, so REINFORCE can still move them
+    lr: float = 1e-2
+    init_logstd: float = -3.0
+    public_code: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.anchor not in ANCHORS:
+            raise ConfigError(f"anchor={self.anchor!r}; use one of {', '.join(ANCHORS)}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"threshold={self.threshold} must be in (0, 1)")
+
+
+def _anchor_edges(kind: str, n: int) -> list[tuple[int, int]]:
+    if kind == "chain":
+        return [(i, i + 1) for i in range(n - 1)]
+    if kind == "star":
+        return [(i, 0) for i in range(1, n)]
+    if kind == "complete":
+        return [(i, j) for i in range(n) for j in range(i + 1, n)]
+    return []
+
+
+ANCHORS = ("chain", "star", "complete", "none")
+
+
+class GDesigner(nn.Module):
+    kind = "gdesigner"
+
+    def __init__(
+        self,
+        agents: Sequence[AgentSpec],
+        rounds: int,
+        decision: Decision,
+        config: GDesignerConfig = GDesignerConfig(),
+        embedder: Embedder | None = None,
+    ):
+        from torch_geometric.nn import GCNConv
+
+        super().__init__()
+        check_agents(agents, rounds)
+        if embedder is None:
+            from agentnet.topologies.embeddings import MiniLMEmbedder
+
+            embedder = MiniLMEmbedder()
+        self.agents, self.rounds, self.decision, self.config = tuple(agents), rounds, decision, config
+        self.embedder = embedder
+        n, d = len(agents), embedder.dim
+        torch.manual_seed(config.seed)
+        roles = [f"{load_role(a.role).title}: {load_role(a.role).system}" for a in agents]
+        self.register_buffer("role_features", embedder.encode(roles).detach().clone())
+        anchor = _anchor_edges(config.anchor, n)
+        virtual = [(n, i) for i in range(n)]  # the task node, linked to every agent
+        pairs = anchor + virtual
+        index = [[i for i, _ in pairs] + [j for _, j in pairs], [j for _, j in pairs] + [i for i, _ in pairs]]
+        self.register_buffer("edge_index", torch.tensor(index, dtype=torch.long))
+        anchor_adj = torch.zeros(n, n)
+        for i, j in anchor:
+            anchor_adj[i, j] = 1.0
+        self.register_buffer("anchor_adj", anchor_adj)
+        # Agents with similar (or equal) roles still need distinct identities for a directed
+        # decoder to tell their edges apart: a learned per-node embedding joins the role's.
+        self.node_id = nn.Embedding(n + 1, config.id_dim)
+        self.conv = GCNConv(d + config.id_dim, config.hidden)
+        self.conv_mu = GCNConv(config.hidden, config.latent)
+        self.conv_logstd = GCNConv(config.hidden, config.latent)
+        # a skip path from each node's own features: message passing over a graph where the
+        # task node touches every agent otherwise smooths the agents into one latent
+        self.skip = nn.Linear(d + config.id_dim, config.latent)
+        # start with little latent noise: early on, the edge choices should do the exploring
+        nn.init.constant_(self.conv_logstd.bias, config.init_logstd)
+        self.sender = nn.Linear(config.latent, config.latent, bias=False)
+        self.receiver = nn.Linear(config.latent, config.latent, bias=False)
+        self.t_sender = nn.Linear(config.latent, config.latent, bias=False)
+        self.t_receiver = nn.Linear(config.latent, config.latent, bias=False)
+        self.bias = nn.Parameter(torch.zeros(()))
+        self.t_bias = nn.Parameter(torch.zeros(()))
+        self._generator = torch.Generator().manual_seed(config.seed)
+
+    # -- model --------------------------------------------------------------------------
+    def encode(self, query: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """μ and log σ for the agent nodes (the virtual node only carries the query)."""
+        x = torch.cat([self.role_features, self.embedder.encode([query])], dim=0)
+        x = torch.cat([x, self.node_id.weight], dim=1)
+        h = torch.relu(self.conv(x, self.edge_index))
+        n = len(self.agents)
+        mu = self.conv_mu(h, self.edge_index) + self.skip(x)
+        return mu[:n], self.conv_logstd(h, self.edge_index)[:n].clamp(-10, 2)
+
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spatial and temporal edge probabilities, [N, N] each (spatial diagonal zero)."""
+        n = z.shape[0]
+        if self.config.public_code:
+            scores = z @ z.T
+            scaled = 2 * (scores - scores.min()) / (scores.max() - scores.min() + 1e-9) - 1
+            spatial = torch.sigmoid(scaled)
+        else:
+            spatial = torch.sigmoid(self.sender(z) @ self.receiver(z).T + self.bias)
+        temporal = torch.sigmoid(self.t_sender(z) @ self.t_receiver(z).T + self.t_bias)
+        return spatial * (1 - torch.eye(n)), temporal
+
+    def latent(self, query: str, sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logstd = self.encode(query)
+        if self.config.public_code:
+            return mu, mu.new_zeros(())
+        kl = -0.5 * torch.mean(torch.sum(1 + 2 * logstd - mu**2 - torch.exp(2 * logstd), dim=1))
+        if not sample:
+            return mu, kl
+        eps = torch.randn(mu.shape, generator=self._generator)
+        return mu + eps * torch.exp(logstd), kl
+
+    def penalty(self, spatial: torch.Tensor, kl: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        n = spatial.shape[0]
+        off = ~torch.eye(n, dtype=torch.bool)
+        p = spatial[off].clamp(1e-6, 1 - 1e-6)
+        sparsity = p.mean()
+        anchor = nn.functional.binary_cross_entropy(p, self.anchor_adj[off])
+        logits = torch.log(p) - torch.log1p(-p)
+        c = self.config
+        total = c.lambda_kl * kl + c.lambda_sparse * sparsity + c.lambda_anchor * anchor + c.lambda_logit * (logits**2).mean()
+        return total, {"kl": float(kl.detach()), "mean_edge_prob": float(sparsity.detach()), "anchor_bce": float(anchor.detach())}
+
+    # -- the topology contract ------------------------------------------------------------
+    def sample(self, query: str) -> Sample:
+        z, kl = self.latent(query, sample=True)
+        spatial_p, temporal_p = self.decode(z)
+        spatial, logp = sample_dag(spatial_p, self._generator)
+        temporal, logp_t = self._temporal(temporal_p, sample=True)
+        penalty, stats = self.penalty(spatial_p, kl)
+        n = len(self.agents)
+        stats |= {"spatial_edges": len(spatial), "temporal_edges": len(temporal), "density": len(spatial) / (n * (n - 1))}
+        graph = build_graph(self.agents, spatial, temporal, self.rounds, self.decision)
+        return Sample(graph, logp + logp_t, penalty, stats)
+
+    def _temporal(self, probs: torch.Tensor, sample: bool) -> tuple[set[tuple[int, int]], torch.Tensor]:
+        if self.rounds == 1:
+            return set(), probs.new_zeros(())
+        if not self.config.temporal:
+            return {(i, i) for i in range(len(self.agents))}, probs.new_zeros(())
+        if sample:
+            return bernoulli_edges(probs, self._generator)
+        return {(int(i), int(j)) for i, j in (probs > self.config.threshold).nonzero().tolist()}, probs.new_zeros(())
+
+    @torch.no_grad()
+    def graph_for(self, query: str) -> CommGraph:
+        z, _ = self.latent(query, sample=False)
+        spatial_p, temporal_p = self.decode(z)
+        temporal, _ = self._temporal(temporal_p, sample=False)
+        return build_graph(self.agents, threshold_dag(spatial_p, self.config.threshold), temporal, self.rounds, self.decision)
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        return [{"name": "all", "params": list(self.parameters()), "lr": self.config.lr}]
+
+    def active_groups(self, step: int) -> list[str]:
+        return ["all"]
+
+    def set_step(self, step: int, total: int) -> None:
+        """G-Designer has no schedule; part of the learned-topology contract."""
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"kind": self.kind, "config": asdict(self.config),
+                    "team": team_spec(self.agents, self.rounds, self.decision), "state": self.state_dict()}, path)  # fmt: skip
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, embedder: Embedder | None = None) -> GDesigner:
+        data = torch.load(path, weights_only=False)
+        if data.get("kind") != cls.kind:
+            raise ConfigError(f"{path} holds a {data.get('kind')!r} topology, not {cls.kind!r}")
+        agents, rounds, decision = team_from_spec(data["team"])
+        model = cls(agents, rounds, decision, GDesignerConfig(**data["config"]), embedder)
+        model.load_state_dict(data["state"])
+        return model

@@ -1,0 +1,152 @@
+"""What learned topologies share: a sampled graph with its exact log-probability, DAG sampling,
+saving and loading. A learned topology is a `torch.nn.Module` with
+
+    graph_for(query) -> CommGraph       the deterministic graph for inference
+    sample(query) -> Sample             a sampled graph, its log-probability and regularisers
+    param_groups() -> list[dict]        optimiser groups ({"name", "params", "lr"})
+    active_groups(step) -> list[str]    which groups a training step updates (bi-level schedules)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agentnet.agents import AgentSpec
+from agentnet.errors import ConfigError
+from agentnet.graph import CommGraph, Decision, Edge, ReceiveGate
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class Sample:
+    graph: CommGraph
+    log_prob: torch.Tensor  # scalar, differentiable: log p(graph) under the topology
+    penalty: torch.Tensor  # scalar, differentiable: regularisers added to the loss as they are
+    stats: dict[str, float] = field(default_factory=dict)  # edge density etc., for the metrics log
+    gate: ReceiveGate | None = None  # decides during the run (temporal gating)
+    gate_log_probs: list[torch.Tensor] = field(default_factory=list)  # filled by `gate` as it decides
+
+    def total_log_prob(self) -> torch.Tensor:
+        return self.log_prob + sum(self.gate_log_probs) if self.gate_log_probs else self.log_prob
+
+
+def _reaches(adj: list[set[int]], start: int, goal: int) -> bool:
+    stack, seen = [start], {start}
+    while stack:
+        node = stack.pop()
+        if node == goal:
+            return True
+        for nxt in adj[node] - seen:
+            seen.add(nxt)
+            stack.append(nxt)
+    return False
+
+
+def pair_order(n: int) -> list[tuple[int, int]]:
+    """The fixed order in which candidate edges are decided: row-major, no self-edges."""
+    return [(i, j) for i in range(n) for j in range(n) if i != j]
+
+
+def dag_log_prob(probs: torch.Tensor, edges: set[tuple[int, int]]) -> torch.Tensor:
+    """The exact log-probability that `sample_dag` returns `edges`.
+
+    Edges are decided one by one in `pair_order`; an edge that would close a cycle with the
+    edges already taken is skipped (probability 1 of absence), every other one is a
+    Bernoulli(p_ij). So the process only yields DAGs, and the log-probability of a DAG is
+    the sum over the edges it could still take of log p or log(1-p); an impossible `edges`
+    (one that the process would have skipped) gets -inf.
+    """
+    import torch
+
+    n = probs.shape[0]
+    adj: list[set[int]] = [set() for _ in range(n)]
+    logp = probs.new_zeros(())
+    eps = 1e-6
+    for i, j in pair_order(n):
+        if _reaches(adj, j, i):  # i -> j would close a cycle
+            if (i, j) in edges:
+                return probs.new_tensor(float("-inf"))
+            continue
+        p = probs[i, j].clamp(eps, 1 - eps)
+        if (i, j) in edges:
+            logp = logp + torch.log(p)
+            adj[i].add(j)
+        else:
+            logp = logp + torch.log1p(-p)
+    return logp
+
+
+def sample_dag(probs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[set[tuple[int, int]], torch.Tensor]:
+    """Sample a DAG edge by edge (see `dag_log_prob`); returns the edges and their log-probability."""
+    import torch
+
+    n = probs.shape[0]
+    adj: list[set[int]] = [set() for _ in range(n)]
+    with torch.no_grad():
+        draws = torch.rand(n, n, generator=generator)
+    edges: set[tuple[int, int]] = set()
+    for i, j in pair_order(n):
+        if not _reaches(adj, j, i) and draws[i, j] < probs[i, j].detach():
+            edges.add((i, j))
+            adj[i].add(j)
+    return edges, dag_log_prob(probs, edges)
+
+
+def threshold_dag(probs: torch.Tensor, threshold: float = 0.5) -> set[tuple[int, int]]:
+    """The deterministic graph: edges above `threshold`, most probable first, skipping cycles."""
+    n = probs.shape[0]
+    adj: list[set[int]] = [set() for _ in range(n)]
+    ranked = sorted(pair_order(n), key=lambda e: -float(probs[e[0], e[1]]))
+    edges: set[tuple[int, int]] = set()
+    for i, j in ranked:
+        if float(probs[i, j]) > threshold and not _reaches(adj, j, i):
+            edges.add((i, j))
+            adj[i].add(j)
+    return edges
+
+
+def bernoulli_edges(probs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[set[tuple[int, int]], torch.Tensor]:
+    """Independent Bernoulli edges over all ordered pairs (self-edges included): temporal edges."""
+    import torch
+
+    with torch.no_grad():
+        taken = torch.rand(probs.shape, generator=generator) < probs.detach()
+    p = probs.clamp(1e-6, 1 - 1e-6)
+    logp = torch.where(taken, torch.log(p), torch.log1p(-p)).sum()
+    return {(int(i), int(j)) for i, j in taken.nonzero().tolist()}, logp
+
+
+def named(agents: Sequence[AgentSpec], edges: set[tuple[int, int]]) -> list[Edge]:
+    return [(agents[i].name, agents[j].name) for i, j in sorted(edges)]
+
+
+def build_graph(
+    agents: Sequence[AgentSpec],
+    spatial: set[tuple[int, int]],
+    temporal: set[tuple[int, int]],
+    rounds: int,
+    decision: Decision,
+) -> CommGraph:
+    """One spatial edge set for every round, one temporal set between every pair of rounds."""
+    return CommGraph.uniform(agents, named(agents, spatial), named(agents, temporal), rounds, decision)
+
+
+def check_agents(agents: Sequence[AgentSpec], rounds: int) -> None:
+    if len(agents) < 2:
+        raise ConfigError(f"a learned topology needs at least 2 agents, got {len(agents)}")
+    if rounds < 1:
+        raise ConfigError(f"rounds={rounds} must be at least 1")
+
+
+def team_spec(agents: Sequence[AgentSpec], rounds: int, decision: Decision) -> dict[str, Any]:
+    """The team a topology was built for, as stored in its checkpoint."""
+    return {"agents": CommGraph.uniform(agents, decision=decision).to_dict(), "rounds": rounds}
+
+
+def team_from_spec(spec: dict[str, Any]) -> tuple[tuple[AgentSpec, ...], int, Decision]:
+    graph = CommGraph.from_dict(spec["agents"])
+    return graph.agents, spec["rounds"], graph.decision
