@@ -19,7 +19,7 @@ from rich.table import Table
 
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph
-from agentnet.topologies.fixed import FIXED, fixed
+from agentnet.topologies import FIXED, LEARNED, resolve
 from agentnet.serving import DEFAULT_MODEL, ENGINES, NAMED_MODELS, ServeConfig, Server, default_cache_dir
 from agentnet.serving import start as start_server
 from agentnet.serving.models import model_status
@@ -52,6 +52,7 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+TOPOLOGY_HELP = f"Graph: {', '.join(FIXED)}, or a trained {' / '.join(f'{k}:PATH' for k in LEARNED)}."
 EngineOpt = Annotated[
     str, typer.Option("--engine", "-e", help=f"Server engine: {', '.join(ENGINES)}.")
 ]
@@ -152,7 +153,7 @@ class DecisionChoice(str, Enum):
 @user_errors
 def run(
     query: Annotated[str, typer.Argument(help="The task for the team.")],
-    topology: Annotated[str, typer.Option("--topology", "-t", help=f"Graph shape: {', '.join(FIXED)}.")] = "chain",
+    topology: Annotated[str, typer.Option("--topology", "-t", help=TOPOLOGY_HELP)] = "chain",
     agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents.")] = 3,
     rounds: Annotated[int, typer.Option("--rounds", "-r", help="Communication rounds.")] = 1,
     roles: Annotated[
@@ -193,20 +194,20 @@ def run(
         load_role(role)  # unknown roles fail here, listing the known ones
     settings = GenerationSettings(temperature=temperature, max_tokens=max_tokens)
     team_specs = [AgentSpec(f"a{i}", role_ids[i % len(role_ids)], settings) for i in range(agents)]
-    graph = fixed(topology, team_specs, rounds=rounds, decision=Decision(decision.value, settings=settings))
+    chosen, gate = resolve(topology, team_specs, rounds, Decision(decision.value, settings=settings))
     if show_graph:
-        out.print(render_graph(graph))
+        out.print(render_graph(chosen if isinstance(chosen, CommGraph) else chosen.graph_for(query)))
 
     with start_server(_serve_config(engine, model, base_url, api_key_env)) as server:
         _announce(server)
         backend = server.backend(timeout_s=timeout)
         if server.process is None:  # an external URL: fail fast and clearly if nothing answers there
             asyncio.run(backend.list_models())
-        team = Team(graph, backend, early_stop=early_stop, checkpoint=checkpoint)
+        team = Team(chosen, backend, early_stop=early_stop, checkpoint=checkpoint, receive_gate=gate)
         if stream:
             trajectory = print_stream(team.stream(query, thread_id=thread_id), out)
         else:
-            with err.status(f"{len(graph.agents)} agents × {graph.rounds} round(s) on {server.model}…"):
+            with err.status(f"{topology} team on {server.model}…"):
                 trajectory = team.run(query, thread_id=thread_id)
 
     if trajectory.messages and len(trajectory.errors) == len(trajectory.messages):
@@ -246,7 +247,7 @@ DEFAULT_STORE = Path("agentnet_runs.sqlite")
 @user_errors
 def bench(
     task: Annotated[str | None, typer.Argument(help="Task name (see `agentnet tasks`); omit with --resume.")] = None,
-    topology: Annotated[str, typer.Option("--topology", "-t", help=f"Graph shape: {', '.join(FIXED)}.")] = "chain",
+    topology: Annotated[str, typer.Option("--topology", "-t", help=TOPOLOGY_HELP)] = "chain",
     agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents.")] = 3,
     rounds: Annotated[int, typer.Option("--rounds", "-r", help="Communication rounds.")] = 1,
     roles: Annotated[str, typer.Option(help="Comma-separated role ids; default: the task's roles.")] = "",
@@ -290,20 +291,22 @@ def bench(
             )  # fmt: skip
         the_task = make_task(config.task, TaskConfig(Path(config.data_dir) if config.data_dir else None, strict, config.seed))
         items = list(itertools.islice(the_task.items(config.split), config.limit))
-        graph = _bench_graph(config, the_task)
+        chosen, gate = _bench_topology(config, the_task)
+        decision_kind = (chosen if isinstance(chosen, CommGraph) else chosen).decision.kind
         if not resume:
             run_id = store.create_run(config, len(items))
         todo = len(items) - len(store.finished_items(run_id))
         err.print(f"[bold]run {run_id}[/]: {config.task}/{config.split} · {len(items)} items ({todo} to go) · "
                   f"{config.topology} × {config.agents} agents × {config.rounds} round(s)")  # fmt: skip
-        code_check = the_task.code_check() if graph.decision.kind == "code_writer" else None  # type: ignore[attr-defined]
+        code_check = the_task.code_check() if decision_kind == "code_writer" else None  # type: ignore[attr-defined]
         serve = _serve_config(config.engine, config.model, config.base_url, api_key_env)
         with start_server(serve) as server:
             _announce(server)
             backend = server.backend(timeout_s=timeout)
             if server.process is None:
                 asyncio.run(backend.list_models())
-            team = Team(graph, backend, extract=the_task.extract, early_stop=config.early_stop, code_check=code_check)
+            team = Team(chosen, backend, extract=the_task.extract, early_stop=config.early_stop,
+                        code_check=code_check, receive_gate=gate)  # fmt: skip
             with BenchProgress(len(items), len(items) - todo, store.summary(run_id), err) as progress:
                 try:
                     asyncio.run(evaluate(team, the_task, items, store, run_id,
@@ -314,7 +317,7 @@ def bench(
         out.print(summary_table([store.summary(run_id)]))
 
 
-def _bench_graph(config: Any, task: Any) -> CommGraph:
+def _bench_topology(config: Any, task: Any) -> tuple[Any, Any]:
     from agentnet.agents import AgentSpec
     from agentnet.graph import Decision
     from agentnet.types import GenerationSettings
@@ -325,7 +328,7 @@ def _bench_graph(config: Any, task: Any) -> CommGraph:
     kind = config.decision or task.decision
     role = "code_writer" if kind == "code_writer" else "final_refer"
     extra = {"seed": config.seed} if config.topology == "random" else {}
-    return fixed(config.topology, specs, rounds=config.rounds, decision=Decision(kind, role=role, settings=settings), **extra)
+    return resolve(config.topology, specs, config.rounds, Decision(kind, role=role, settings=settings), **extra)
 
 
 @app.command()
@@ -372,6 +375,107 @@ def tasks() -> None:
         t = factory(TaskConfig())
         table.add_row(name, ", ".join(t.roles), t.decision)
     out.print(table)
+
+
+class LearnedKind(str, Enum):
+    gdesigner = "gdesigner"
+    commformer = "commformer"
+
+
+@app.command()
+@user_errors
+def train(
+    kind: Annotated[LearnedKind, typer.Argument(help="Which learned topology to train.")],
+    task: Annotated[str, typer.Option(help="Task whose training items drive the reward.")] = "gsm8k",
+    split: Annotated[str, typer.Option(help="Split to train on.")] = "train",
+    limit: Annotated[int | None, typer.Option(help="Use only the first N items of the split.")] = None,
+    agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents.")] = 4,
+    rounds: Annotated[int, typer.Option("--rounds", "-r", help="Communication rounds.")] = 2,
+    roles: Annotated[str, typer.Option(help="Comma-separated role ids; default: the task's roles.")] = "",
+    steps: Annotated[int, typer.Option(help="Optimisation steps.")] = 20,
+    batch: Annotated[int, typer.Option(help="Queries per step.")] = 4,
+    lambda_tokens: Annotated[float, typer.Option(help="Reward = score - λ · tokens / token_scale.")] = 0.1,
+    token_scale: Annotated[float, typer.Option(help="Tokens that cost λ in reward.")] = 1000.0,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-2,
+    max_tokens: Annotated[int, typer.Option(help="Completion tokens per agent call.")] = 256,
+    concurrency: Annotated[int, typer.Option(help="Queries in flight at once.")] = 4,
+    seed: Annotated[int, typer.Option(help="Seed for sampling and item order.")] = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for checkpoint.pt, metrics.jsonl and model.pt (resumes if present).")] = Path("topology-run"),
+    data_dir: Annotated[Path | None, typer.Option(envvar="AGENTNET_DATA_DIR", help="Benchmark data directory.")] = None,
+    engine: EngineOpt = "llama-cpp",
+    model: ModelOpt = DEFAULT_MODEL,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
+) -> None:
+    """Train G-Designer or CommFormer with REINFORCE on a task (resumable per step)."""
+    from rich.progress import Progress
+
+    from agentnet.agents import AgentSpec
+    from agentnet.graph import Decision
+    from agentnet.tasks import TaskConfig, make_task
+    from agentnet.topologies import learned_class
+    from agentnet.topologies.embeddings import MiniLMEmbedder
+    from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer
+    from agentnet.types import GenerationSettings
+
+    the_task = make_task(task, TaskConfig(data_dir, seed=seed))
+    items = list(itertools.islice(the_task.items(split), limit))
+    role_ids = [r.strip() for r in roles.split(",") if r.strip()] or list(the_task.roles)
+    settings = GenerationSettings(max_tokens=max_tokens)
+    specs = [AgentSpec(f"a{i}", role_ids[i % len(role_ids)], settings) for i in range(agents)]
+    decision = Decision(the_task.decision, settings=settings)
+    cls = learned_class(kind.value)
+    config_cls = cls.config_class
+    topology = cls(specs, rounds, decision, config_cls(seed=seed, **_lr_fields(config_cls, lr)), MiniLMEmbedder())
+    train_config = TopologyTrainConfig(steps=steps, batch=batch, lambda_tokens=lambda_tokens,
+                                       token_scale=token_scale, concurrency=concurrency, seed=seed)  # fmt: skip
+    with start_server(_serve_config(engine, model, base_url, api_key_env)) as server:
+        _announce(server)
+        trainer = TopologyTrainer(topology, the_task, items, server.backend(), train_config, out_dir)
+        if trainer.resume():
+            err.print(f"[yellow]resuming[/] {out_dir} at step {trainer.step}/{steps}")
+        with Progress(console=err) as progress:
+            bar = progress.add_task(f"train {kind.value}", total=steps, completed=trainer.step)
+
+            def on_step(m: Any) -> None:
+                progress.update(bar, advance=1, description=(
+                    f"train {kind.value} · reward {m.reward:+.3f} · acc {m.accuracy:.2f} · "
+                    f"tok {m.tokens:.0f} · density {m.edge_density:.2f}"))  # fmt: skip
+
+            path = trainer.train(on_step)
+    out.print(f"model: {path}\nmetrics: {trainer.metrics_path}\nuse it: --topology {kind.value}:{path}", highlight=False)
+
+
+def _lr_fields(config_cls: Any, lr: float) -> dict[str, float]:
+    """The learning-rate fields a topology's config has (G-Designer: lr; CommFormer: edge_lr, gate_lr)."""
+    names = {f for f in getattr(config_cls, "__dataclass_fields__", {}) if f == "lr" or f.endswith("_lr")}
+    return {n: lr for n in names}
+
+
+topo_app = typer.Typer(help="Inspect topologies.", no_args_is_help=True)
+app.add_typer(topo_app, name="topo")
+
+
+@topo_app.command("show")
+@user_errors
+def topo_show(
+    spec: Annotated[str, typer.Argument(help="A trained topology (gdesigner:PATH, commformer:PATH) or a fixed shape.")],
+    query: Annotated[str, typer.Option(help="The query to design a graph for.")] = "What is 12+7?",
+    out_png: Annotated[Path, typer.Option("--out", "-o", help="Where to write the drawing.")] = Path("topology.png"),
+    agents: Annotated[int, typer.Option("--agents", "-n", help="Agents, for a fixed shape.")] = 4,
+    rounds: Annotated[int, typer.Option("--rounds", "-r", help="Rounds, for a fixed shape.")] = 2,
+) -> None:
+    """Print and draw (PNG) the graph a topology designs for QUERY."""
+    from agentnet.agents import AgentSpec
+    from agentnet.display import render_graph
+    from agentnet.graph import Decision
+    from agentnet.report import draw_topology
+
+    specs = [AgentSpec(f"a{i}", "math_solver") for i in range(agents)]
+    chosen, _ = resolve(spec, specs, rounds, Decision())
+    graph = chosen if isinstance(chosen, CommGraph) else chosen.graph_for(query)
+    out.print(render_graph(graph))
+    out.print(str(draw_topology(graph, out_png, title=f"{spec} · {query[:60]}")), highlight=False)
 
 
 def main() -> None:

@@ -80,6 +80,7 @@ ANCHORS = ("chain", "star", "complete", "none")
 
 class GDesigner(nn.Module):
     kind = "gdesigner"
+    config_class = GDesignerConfig
 
     def __init__(
         self,
