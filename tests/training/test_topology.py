@@ -11,6 +11,7 @@ pytest.importorskip("torch_geometric", reason="SKIPPED LOUDLY: torch-geometric m
 
 from agentnet.runtime import Team  # noqa: E402
 from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
+from agentnet.topologies.commformer import CommFormer, CommFormerConfig  # noqa: E402
 from agentnet.topologies.gdesigner import GDesigner, GDesignerConfig  # noqa: E402
 from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer  # noqa: E402
 from tests.topologies import planted  # noqa: E402
@@ -22,7 +23,7 @@ def evaluate(topology, task) -> tuple[float, int]:
     graphs = [topology.graph_for(item.question) for item in task.items()]
     scores = []
     for graph, item in zip(graphs, task.items()):
-        t = Team(graph, planted.backend()).run(item.question)
+        t = Team(graph, planted.backend(), receive_gate=getattr(topology, "inference_gate", None)).run(item.question)
         scores.append(asyncio.run(task.score(item, t.answer)).value)
     return sum(scores) / len(scores), max(len(g.spatial[0]) for g in graphs)
 
@@ -38,6 +39,21 @@ def test_gdesigner_finds_the_planted_optimum(tmp_path: Path, seed: int) -> None:
         trainer.train_step()
         accuracy, edges = evaluate(topology, task)
         if accuracy == 1.0 and edges == 1:
+            break
+    assert (accuracy, edges) == (1.0, 1), f"seed {seed}: accuracy {accuracy}, {edges} edges after {trainer.step} steps"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_commformer_finds_the_planted_optimum(tmp_path: Path, seed: int) -> None:
+    task = planted.PlantedTask()
+    topology = CommFormer(planted.AGENTS, 1, planted.DECISION,
+                          CommFormerConfig(seed=seed, edge_lr=0.15, gate_lr=0.05, sparsity=0.1), HashEmbedder(32))  # fmt: skip
+    config = TopologyTrainConfig(steps=80, batch=4, lambda_tokens=2.0, token_scale=100.0, seed=seed)
+    trainer = TopologyTrainer(topology, task, list(task.items()), planted.backend(), config, tmp_path)
+    for _ in range(config.steps):
+        trainer.train_step()
+        accuracy, edges = evaluate(topology, task)
+        if accuracy == 1.0 and edges == 1 and trainer.step > topology.config.warmup_steps:
             break
     assert (accuracy, edges) == (1.0, 1), f"seed {seed}: accuracy {accuracy}, {edges} edges after {trainer.step} steps"
 
