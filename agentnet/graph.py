@@ -8,7 +8,7 @@ round i to round i+1, and may include self-edges (an agent rereads its own last 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     import networkx as nx
 
 Edge = tuple[str, str]
+# (agent, round, the agent's own last output, query) -> does it read its senders this round?
+ReceiveGate = Callable[[str, int, str, str], bool]
 DecisionKind = Literal["final_refer", "majority_vote", "code_writer", "last_agent"]
 DECISION_KINDS: tuple[DecisionKind, ...] = ("final_refer", "majority_vote", "code_writer", "last_agent")
 

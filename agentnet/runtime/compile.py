@@ -19,7 +19,7 @@ from langchain_core.runnables import RunnableConfig
 
 from agentnet.agents import PeerOutput, build_messages
 from agentnet.errors import BackendError
-from agentnet.graph import CommGraph
+from agentnet.graph import CommGraph, ReceiveGate
 from agentnet.llm import LLMBackend
 from agentnet.runtime.decide import DECIDERS, Decided
 from agentnet.task import CodeCheck
@@ -27,8 +27,6 @@ from agentnet.trajectory import MessageRecord
 from agentnet.types import Completion, GenerationSettings, Message, Usage
 
 Extract = Callable[[str], str]
-# (agent, round, the agent's own last output, query) -> does it read its senders this round?
-ReceiveGate = Callable[[str, int, str, str], bool]
 
 
 def _merge(left: dict[str, str] | None, right: dict[str, str] | None) -> dict[str, str]:

@@ -17,7 +17,8 @@ from agentnet.answers import extract_answer
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph, Topology
 from agentnet.llm import LLMBackend
-from agentnet.runtime.compile import Extract, ReceiveGate, RunContext, RunState, build, step_limit
+from agentnet.graph import ReceiveGate
+from agentnet.runtime.compile import Extract, RunContext, RunState, build, step_limit
 from agentnet.task import CodeCheck
 from agentnet.trajectory import MessageRecord, Trajectory
 
