@@ -15,14 +15,11 @@ from typing import Any
 
 from agentnet.answers import extract_answer
 from agentnet.errors import AgentNetError, ConfigError
-from agentnet.graph import CommGraph, Topology
+from agentnet.graph import CommGraph, ReceiveGate, Topology
 from agentnet.llm import LLMBackend
-from agentnet.graph import ReceiveGate
 from agentnet.runtime.compile import Extract, RunContext, RunState, build, step_limit
 from agentnet.task import CodeCheck
 from agentnet.trajectory import MessageRecord, Trajectory
-
-
 
 Context = Mapping[str, str] | Sequence[str]  # private information per agent name, or by position
 
