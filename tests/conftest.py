@@ -5,6 +5,8 @@ integration tests on the real embedded SmolLM2 server; `qwen` and `vllm` tests a
 from __future__ import annotations
 
 import importlib.util
+import os
+from pathlib import Path
 
 import pytest
 
@@ -44,12 +46,15 @@ def smollm2_server(tmp_path_factory: pytest.TempPathFactory):
         yield server
 
 
+def benchmark_data() -> Path:
+    """$AGENTNET_DATA_DIR, else the public benchmark files beside the repository (../shared/data,
+    never copied into it); skips loudly when neither exists."""
+    path = Path(os.environ.get("AGENTNET_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+    if not path.is_dir():
+        pytest.skip(f"SKIPPED LOUDLY: benchmark data not found at {path}; set AGENTNET_DATA_DIR")
+    return path
+
+
 @pytest.fixture
 def shared_data_dir():
-    """The public benchmark files beside the repository (../shared/data); never copied into it."""
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "shared" / "data"
-    if not path.is_dir():
-        pytest.skip(f"SKIPPED LOUDLY: benchmark data not found at {path}")
-    return path
+    return benchmark_data()

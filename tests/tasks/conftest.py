@@ -1,16 +1,10 @@
-"""Task tests read the public benchmark files in ../shared/data (never copied into the repo)."""
-
-from __future__ import annotations
-
-from pathlib import Path
+"""Task tests read the public benchmark files (never copied into the repository)."""
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+from tests.conftest import benchmark_data
 
 
 @pytest.fixture
-def shared_data() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"SKIPPED LOUDLY: benchmark data not found at {SHARED}; set up ../shared/data")
-    return SHARED
+def shared_data():
+    return benchmark_data()
