@@ -142,7 +142,7 @@ class TopologyTrainer:
         extra = {k: sum(v) / len(v) for k, v in stats.items()}
         metrics = StepMetrics(
             step=self.step, reward=mean_reward, accuracy=sum(e[1] for e in episodes) / len(episodes),
-            tokens=sum(e[2] for e in episodes) / len(episodes), baseline=self.baseline, loss=float(loss),
+            tokens=sum(e[2] for e in episodes) / len(episodes), baseline=self.baseline, loss=float(loss.detach()),
             edge_density=extra.get("density", 0.0), extra=extra,
         )  # fmt: skip
         self.step += 1
