@@ -130,7 +130,9 @@ class Team:
                 if len(context) > len(graph.names):
                     raise ConfigError(f"{len(context)} private contexts for {len(graph.names)} agents; use more agents")
                 context = dict(zip(graph.names, context))
-            unknown = sorted(set(context or {}) - set(graph.names))
+            # an agent's private information may come as a list of facts: one per line
+            context = {k: v if isinstance(v, str) else "\n".join(v) for k, v in (context or {}).items()}
+            unknown = sorted(set(context) - set(graph.names))
             if unknown:
                 raise ConfigError(f"context names unknown agent(s) {', '.join(unknown)}; agents: {', '.join(graph.names)}")
             start = {"query": query, "graph": graph.to_dict(), "context": dict(context or {}), "outputs": {}, "records": []}

@@ -268,3 +268,11 @@ def test_receive_gate_shuts_out_messages_and_counts_the_savings() -> None:
     r1 = {m.agent: m for m in t.messages if m.round == 1}
     assert r1["a1"].gated_from == ("a0@1", "a1@0") and r1["a1"].spatial_from == () and "five six" not in r1["a1"].prompt[-1].content
     assert t.tokens_saved_by_gates() == 3 + 2 + 1  # a0@0 (temporal to a0), a0@1 (spatial), a1@0 (temporal)
+
+
+def test_private_facts_may_come_as_lists_by_position() -> None:
+    g = CommGraph.uniform(agents(2), decision=Decision("last_agent"))
+    backend = ScriptedBackend(["x", "y"])
+    Team(g, backend).run("q", context=[["fact one", "fact two"], ["fact three"]])
+    prompts = sorted(c.messages[-1].content for c in backend.calls)
+    assert any("fact one\nfact two" in p for p in prompts) and any(p.endswith("fact three") for p in prompts)
