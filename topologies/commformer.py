@@ -38,8 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -49,7 +48,7 @@ from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph, Decision, ReceiveGate
 from agentnet.topologies.embeddings import Embedder
-from agentnet.topologies.learned import Sample, build_graph, check_agents, team_from_spec, team_spec
+from agentnet.topologies.learned import Persistent, Sample, build_graph, check_agents
 
 MAX_K = 12  # the exact set probability sums 2^k subsets per row
 
@@ -169,7 +168,7 @@ def top_k_log_prob(logits: torch.Tensor, allowed: torch.Tensor, chosen: torch.Te
     return _set_prob(p_sel, p_rest).clamp_min(1e-300).log().sum().to(logits.dtype)
 
 
-class CommFormer(nn.Module):
+class CommFormer(Persistent, nn.Module):
     kind = "commformer"
     config_class = CommFormerConfig
 
@@ -354,21 +353,3 @@ class CommFormer(nn.Module):
                 return float(self.gate_prob(agent, own_last, query)) > 0.5
 
         return gate
-
-    # -- persistence ------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"kind": self.kind, "config": asdict(self.config),
-                    "team": team_spec(self.agents, self.rounds, self.decision), "state": self.state_dict()}, path)  # fmt: skip
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path, embedder: Embedder | None = None) -> CommFormer:
-        data = torch.load(path, weights_only=False)
-        if data.get("kind") != cls.kind:
-            raise ConfigError(f"{path} holds a {data.get('kind')!r} topology, not {cls.kind!r}")
-        agents, rounds, decision = team_from_spec(data["team"])
-        model = cls(agents, rounds, decision, CommFormerConfig(**data["config"]), embedder)
-        model.load_state_dict(data["state"])
-        return model

@@ -17,8 +17,7 @@ to [-1, 1] before the sigmoid, so probabilities stay within about [0.27, 0.73].
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -30,13 +29,12 @@ from agentnet.graph import CommGraph, Decision
 from agentnet.prompts import load_role
 from agentnet.topologies.embeddings import Embedder
 from agentnet.topologies.learned import (
+    Persistent,
     Sample,
     bernoulli_edges,
     build_graph,
     check_agents,
     sample_dag,
-    team_from_spec,
-    team_spec,
     threshold_dag,
 )
 
@@ -78,7 +76,7 @@ def _anchor_edges(kind: str, n: int) -> list[tuple[int, int]]:
 ANCHORS = ("chain", "star", "complete", "none")
 
 
-class GDesigner(nn.Module):
+class GDesigner(Persistent, nn.Module):
     kind = "gdesigner"
     config_class = GDesignerConfig
 
@@ -211,21 +209,3 @@ class GDesigner(nn.Module):
 
     def set_step(self, step: int, total: int) -> None:
         """G-Designer has no schedule; part of the learned-topology contract."""
-
-    # -- persistence ------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"kind": self.kind, "config": asdict(self.config),
-                    "team": team_spec(self.agents, self.rounds, self.decision), "state": self.state_dict()}, path)  # fmt: skip
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path, embedder: Embedder | None = None) -> GDesigner:
-        data = torch.load(path, weights_only=False)
-        if data.get("kind") != cls.kind:
-            raise ConfigError(f"{path} holds a {data.get('kind')!r} topology, not {cls.kind!r}")
-        agents, rounds, decision = team_from_spec(data["team"])
-        model = cls(agents, rounds, decision, GDesignerConfig(**data["config"]), embedder)
-        model.load_state_dict(data["state"])
-        return model

@@ -10,7 +10,8 @@ saving and loading. A learned topology is a `torch.nn.Module` with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentnet.agents import AgentSpec
@@ -150,3 +151,36 @@ def team_spec(agents: Sequence[AgentSpec], rounds: int, decision: Decision) -> d
 def team_from_spec(spec: dict[str, Any]) -> tuple[tuple[AgentSpec, ...], int, Decision]:
     graph = CommGraph.from_dict(spec["agents"])
     return graph.agents, spec["rounds"], graph.decision
+
+
+class Persistent:
+    """save/load for learned topologies: kind, config, the team they were built for, weights.
+
+    Subclasses are torch modules with `kind`, `config_class`, `config`, `agents`, `rounds`
+    and `decision`, constructed as `cls(agents, rounds, decision, config, embedder)`.
+    """
+
+    kind: str
+    config_class: type
+
+    def save(self, path: str | Path) -> Path:
+        import torch
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        me: Any = self
+        torch.save({"kind": self.kind, "config": asdict(me.config),
+                    "team": team_spec(me.agents, me.rounds, me.decision), "state": me.state_dict()}, path)  # fmt: skip
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, embedder: Any = None) -> Any:
+        import torch
+
+        data = torch.load(path, weights_only=False)
+        if data.get("kind") != cls.kind:
+            raise ConfigError(f"{path} holds a {data.get('kind')!r} topology, not {cls.kind!r}")
+        agents, rounds, decision = team_from_spec(data["team"])
+        model = cls(agents, rounds, decision, cls.config_class(**data["config"]), embedder)  # type: ignore[call-arg]
+        model.load_state_dict(data["state"])  # type: ignore[attr-defined]
+        return model
