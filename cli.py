@@ -72,6 +72,13 @@ ApiKeyEnvOpt = Annotated[
 ]
 
 
+def _specs(role_ids: list[str], n: int, settings: Any) -> list[Any]:
+    """Agents a0…a(n-1), cycling through the roles."""
+    from agentnet.agents import AgentSpec
+
+    return [AgentSpec(f"a{i}", role_ids[i % len(role_ids)], settings) for i in range(n)]
+
+
 def _serve_config(engine: str, model: str, base_url: str | None, api_key_env: str, **kw: Any) -> ServeConfig:
     if base_url:
         engine = "external"
@@ -178,7 +185,6 @@ def run(
 
     Without --base-url an embedded server is started for the run and stopped afterwards.
     """
-    from agentnet.agents import AgentSpec
     from agentnet.display import print_stream, render_graph, token_table
     from agentnet.graph import Decision
     from agentnet.prompts import load_role
@@ -193,7 +199,7 @@ def run(
     for role in role_ids:
         load_role(role)  # unknown roles fail here, listing the known ones
     settings = GenerationSettings(temperature=temperature, max_tokens=max_tokens)
-    team_specs = [AgentSpec(f"a{i}", role_ids[i % len(role_ids)], settings) for i in range(agents)]
+    team_specs = _specs(role_ids, agents, settings)
     chosen, gate = resolve(topology, team_specs, rounds, Decision(decision.value, settings=settings))
     if show_graph:
         out.print(render_graph(chosen if isinstance(chosen, CommGraph) else chosen.graph_for(query)))
@@ -318,13 +324,12 @@ def bench(
 
 
 def _bench_topology(config: Any, task: Any) -> tuple[Any, Any]:
-    from agentnet.agents import AgentSpec
     from agentnet.graph import Decision
     from agentnet.types import GenerationSettings
 
     role_ids = list(config.roles or task.roles)
     settings = GenerationSettings(max_tokens=config.max_tokens, temperature=config.temperature)
-    specs = [AgentSpec(f"a{i}", role_ids[i % len(role_ids)], settings) for i in range(config.agents)]
+    specs = _specs(role_ids, config.agents, settings)
     kind = config.decision or task.decision
     role = "code_writer" if kind == "code_writer" else "final_refer"
     extra = {"seed": config.seed} if config.topology == "random" else {}
@@ -410,7 +415,6 @@ def train(
     """Train G-Designer or CommFormer with REINFORCE on a task (resumable per step)."""
     from rich.progress import Progress
 
-    from agentnet.agents import AgentSpec
     from agentnet.graph import Decision
     from agentnet.tasks import TaskConfig, make_task
     from agentnet.topologies import learned_class
@@ -422,7 +426,7 @@ def train(
     items = list(itertools.islice(the_task.items(split), limit))
     role_ids = [r.strip() for r in roles.split(",") if r.strip()] or list(the_task.roles)
     settings = GenerationSettings(max_tokens=max_tokens)
-    specs = [AgentSpec(f"a{i}", role_ids[i % len(role_ids)], settings) for i in range(agents)]
+    specs = _specs(role_ids, agents, settings)
     decision = Decision(the_task.decision, settings=settings)
     cls = learned_class(kind.value)
     config_cls = cls.config_class
