@@ -21,6 +21,7 @@ class AgentSpec:
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     backend: str = "default"  # key into the team's backends
     prompt: str | None = None  # system-prompt template id; None: the role's own
+    system: str | None = None  # literal system prompt; overrides `prompt` (trainers write it)
 
     @property
     def title(self) -> str:
@@ -61,5 +62,5 @@ def build_messages(
         temporal=_section("temporal", temporal),
         feedback=template("feedback").substitute(feedback=feedback.strip()) if feedback else "",
     )
-    system = load_role(agent.prompt or agent.role).system
+    system = agent.system if agent.system is not None else load_role(agent.prompt or agent.role).system
     return [Message("system", system), Message("user", user.strip())]

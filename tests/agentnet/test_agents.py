@@ -21,3 +21,9 @@ def test_messages_follow_gdesigner_shape() -> None:
 def test_lone_agent_gets_only_the_task() -> None:
     msgs = build_messages(AgentSpec("a", "math_solver"), "  Add 1 and 1.  ")
     assert msgs[1].content == "The task is: Add 1 and 1."
+
+
+def test_literal_system_prompt_overrides_the_role():
+    agent = AgentSpec("a", "math_solver", system="Answer in one word.")
+    messages = build_messages(agent, "2+2?")
+    assert messages[0].content == "Answer in one word."
