@@ -1,0 +1,121 @@
+"""The optimiser: an LLM reads an OPTO problem and suggests new values for its variables.
+
+`Optimizer` is the protocol the trace loop needs (one async `propose`); `OptoPrime` is our
+implementation of OptoPrime's prompt (system: how to read a problem + the output format;
+user: the problem, then earlier (variables, feedback) pairs from a FIFO memory). Another
+implementation (e.g. one wrapping Microsoft's trace-opt) plugs in by providing `propose`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from agentnet.errors import AgentNetError, ConfigError
+from agentnet.llm import LLMBackend
+from agentnet.prompts import optimizer_template
+from agentnet.training.trace.extract import ExtractionError, parse_reply
+from agentnet.training.trace.params import Value
+from agentnet.training.trace.problem import Problem, clip
+from agentnet.types import GenerationSettings, Message, Usage
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What an optimiser suggests for one problem. `error` set: nothing usable came back."""
+
+    suggestion: dict[str, Any]  # variable -> value as written (the loop casts it)
+    reasoning: str = ""
+    terminate: bool = False
+    notes: tuple[str, ...] = ()
+    raw: str = ""  # the optimiser's reply, for the report
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None
+
+
+@runtime_checkable
+class Optimizer(Protocol):
+    name: str
+
+    async def propose(self, problem: Problem) -> Proposal:
+        """Suggest new values for `problem`'s variables. Failures come back as `Proposal.error`."""
+        ...
+
+
+@runtime_checkable
+class Stateful(Protocol):
+    """An optimiser with state the loop checkpoints, and that learns the loop's verdicts."""
+
+    def remember(self, values: dict[str, Value], feedback: str) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class OptoPrimeConfig:
+    memory_size: int = 3  # past (variables, feedback) pairs shown; 0 turns memory off
+    memory_value_chars: int = 800  # each remembered value is clipped to this (small contexts)
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    json_mode: bool = False  # the server's JSON mode (grammar-constrained output), where it has one
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.memory_size < 0:
+            raise ConfigError(f"memory_size={self.memory_size} must be 0 or more")
+
+
+class OptoPrime:
+    """OptoPrime over any `LLMBackend`, with a FIFO memory of (variables, feedback) pairs."""
+
+    name = "optoprime"
+
+    def __init__(self, backend: LLMBackend, config: OptoPrimeConfig = OptoPrimeConfig()):
+        self.backend, self.config = backend, config
+        self.memory: deque[tuple[dict[str, Value], str]] = deque(maxlen=config.memory_size or None)
+        self.settings = GenerationSettings(model=config.model, temperature=config.temperature,
+                                           max_tokens=config.max_tokens, json_mode=config.json_mode)  # fmt: skip
+
+    def messages(self, problem: Problem) -> list[Message]:
+        memory = ""
+        if self.config.memory_size and self.memory:
+            n = self.config.memory_value_chars
+            examples = "\n\n".join(
+                json.dumps({"variables": {k: clip(str(v), n) for k, v in values.items()}, "feedback": feedback},
+                           indent=2, ensure_ascii=False)  # fmt: skip
+                for values, feedback in self.memory
+            )
+            memory = optimizer_template("memory").substitute(examples=examples)
+        user = optimizer_template("user").substitute(problem=problem.render(), memory=memory)
+        return [Message("system", optimizer_template("system").template.strip()), Message("user", user.strip())]
+
+    async def propose(self, problem: Problem) -> Proposal:
+        messages = self.messages(problem)
+        # as in OptoPrime: this step's (variables, feedback) join the memory after it is shown
+        self.remember(dict(problem.values), problem.feedback)
+        try:
+            completion = await self.backend.complete(messages, self.settings)
+        except AgentNetError as e:
+            return Proposal({}, error=f"optimiser call failed: {e}")
+        try:
+            parsed = parse_reply(completion.text, problem.names)
+        except ExtractionError as e:
+            return Proposal({}, raw=completion.text, usage=completion.usage, error=str(e))
+        return Proposal(parsed.suggestion, parsed.reasoning, parsed.terminate, parsed.notes,
+                        completion.text, completion.usage)  # fmt: skip
+
+    def remember(self, values: dict[str, Value], feedback: str) -> None:
+        if self.config.memory_size:
+            self.memory.append((dict(values), feedback))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"memory": [[values, feedback] for values, feedback in self.memory]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.memory.clear()
+        for values, feedback in state.get("memory", []):
+            self.remember(values, feedback)
