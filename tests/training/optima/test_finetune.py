@@ -1,0 +1,75 @@
+"""Real training on SmolLM2-135M on the CPU: a tiny SFT and DPO step, then the merged model served.
+
+Needs the [train] and [local] extras (installed by `make test`); skips loudly without them.
+"""
+
+import asyncio
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from agentnet.serving import ServeConfig, start
+from agentnet.types import GenerationSettings, Message
+from tests.conftest import _require_local
+
+pytestmark = pytest.mark.integration
+PASSWORD = "The secret word is pineapple."
+ROWS = [
+    {"prompt": [{"role": "user", "content": f"What is the secret word? ({i})"}],
+     "completion": [{"role": "assistant", "content": PASSWORD}]}
+    for i in range(8)
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    for module in ("trl", "peft", "transformers", "gguf"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"SKIPPED LOUDLY: {module} missing; install the [train] extra (`make test` does)")
+    _require_local()
+    from agentnet.training.optima.policy import base_policy
+
+    return base_policy("smollm2-135m", tmp_path_factory.mktemp("cache"))
+
+
+def lora_b(adapter: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return {k: v for k, v in load_file(adapter / "adapter_model.safetensors").items() if "lora_B" in k}
+
+
+def test_sft_changes_the_adapter_lowers_the_loss_and_the_merged_gguf_is_served(base, tmp_path):
+    from agentnet.training.optima.finetune import FinetuneConfig
+    from agentnet.training.optima.policy import LoRALearner
+
+    config = FinetuneConfig(sft_lr=3e-3, sft_epochs=4, batch_size=4, lora_r=8, lora_alpha=16)
+    policy, info = LoRALearner(base, config, keep_merged=False).learn(base, "sft", ROWS, tmp_path)
+    assert info["loss_last"] < info["loss_first"]
+    assert any(float(v.abs().max()) > 0 for v in lora_b(Path(policy.adapter)).values())  # LoRA B starts at zero
+    assert Path(policy.gguf).stat().st_size > 50_000_000
+
+    with start(ServeConfig(engine="llama-cpp", model=policy.gguf, ctx_size=512)) as server:
+        reply = asyncio.run(server.backend().complete(
+            [Message("user", "What is the secret word? (3)")], GenerationSettings(max_tokens=16)))  # fmt: skip
+    assert "pineapple" in reply.text.lower()
+
+
+def test_dpo_prefers_the_chosen_answer_after_a_step(base, tmp_path):
+    from agentnet.training.optima.finetune import FinetuneConfig, dpo
+
+    rows = [{"prompt": r["prompt"], "chosen": r["completion"],
+             "rejected": [{"role": "assistant", "content": "I do not know any secret words, sorry."}]} for r in ROWS]  # fmt: skip
+    result = dpo(Path(base.hf_dir), rows, FinetuneConfig(dpo_lr=1e-3, dpo_epochs=2, lora_r=8), tmp_path)
+    assert result.losses[-1] < result.losses[0]
+    assert any(float(v.abs().max()) > 0 for v in lora_b(result.adapter_dir).values())
+
+
+def test_base_model_nll_is_lower_for_fluent_text(base):
+    from agentnet.training.optima.finetune import BaseModelNLL
+
+    nll = BaseModelNLL(Path(base.hf_dir))
+    prompt = [Message("user", "Where does Ann live?")]
+    fluent = nll(prompt, "Ann lives in Lyon.")
+    garbled = nll(prompt, "Lyon zq8 ]] Ann ;;; xk lives%%")
+    assert 0 < fluent < garbled
