@@ -264,6 +264,7 @@ def bench(
     max_tokens: Annotated[int, typer.Option(help="Completion tokens per agent call.")] = 256,
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.0,
     early_stop: Annotated[bool, typer.Option(help="Stop before the last round when all agents agree.")] = False,
+    temporal: Annotated[str, typer.Option(help="Fixed shapes: last-round messages each agent reads: self, complete (a dialogue) or none; default: the shape's own.")] = "",
     seed: Annotated[int, typer.Option(help="Seed for generated tasks and random topologies.")] = 0,
     data_dir: Annotated[Path | None, typer.Option(envvar="AGENTNET_DATA_DIR", help="Benchmark data directory.")] = None,
     strict: Annotated[bool, typer.Option(help="Malformed data lines are errors, not skipped.")] = False,
@@ -294,6 +295,7 @@ def bench(
                 roles=tuple(r.strip() for r in roles.split(",") if r.strip()), decision=decision, limit=limit,
                 concurrency=concurrency, engine=engine, model=model, base_url=base_url, max_tokens=max_tokens,
                 temperature=temperature, early_stop=early_stop, seed=seed, data_dir=str(data_dir) if data_dir else None,
+                temporal=temporal,
             )  # fmt: skip
         the_task = make_task(config.task, TaskConfig(Path(config.data_dir) if config.data_dir else None, strict, config.seed))
         items = list(itertools.islice(the_task.items(config.split), config.limit))
@@ -332,7 +334,9 @@ def _bench_topology(config: Any, task: Any) -> tuple[Any, Any]:
     specs = _specs(role_ids, config.agents, settings)
     kind = config.decision or task.decision
     role = "code_writer" if kind == "code_writer" else "final_refer"
-    extra = {"seed": config.seed} if config.topology == "random" else {}
+    extra: dict[str, Any] = {"seed": config.seed} if config.topology == "random" else {}
+    if config.temporal and config.topology in FIXED:
+        extra["temporal"] = config.temporal
     return resolve(config.topology, specs, config.rounds, Decision(kind, role=role, settings=settings), **extra)
 
 
@@ -382,72 +386,184 @@ def tasks() -> None:
     out.print(table)
 
 
-class LearnedKind(str, Enum):
-    gdesigner = "gdesigner"
-    commformer = "commformer"
+train_app = typer.Typer(help="Train learned topologies (REINFORCE) or the agents themselves (Optima).",
+                        no_args_is_help=True)  # fmt: skip
+app.add_typer(train_app, name="train")
 
 
-@app.command()
+def _train_topology(kind: str) -> Callable[..., None]:
+    @user_errors
+    def command(
+        task: Annotated[str, typer.Option(help="Task whose training items drive the reward.")] = "gsm8k",
+        split: Annotated[str, typer.Option(help="Split to train on.")] = "train",
+        limit: Annotated[int | None, typer.Option(help="Use only the first N items of the split.")] = None,
+        agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents.")] = 4,
+        rounds: Annotated[int, typer.Option("--rounds", "-r", help="Communication rounds.")] = 2,
+        roles: Annotated[str, typer.Option(help="Comma-separated role ids; default: the task's roles.")] = "",
+        steps: Annotated[int, typer.Option(help="Optimisation steps.")] = 20,
+        batch: Annotated[int, typer.Option(help="Queries per step.")] = 4,
+        lambda_tokens: Annotated[float, typer.Option(help="Reward = score - λ · tokens / token_scale.")] = 0.1,
+        token_scale: Annotated[float, typer.Option(help="Tokens that cost λ in reward.")] = 1000.0,
+        lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-2,
+        max_tokens: Annotated[int, typer.Option(help="Completion tokens per agent call.")] = 256,
+        concurrency: Annotated[int, typer.Option(help="Queries in flight at once.")] = 4,
+        seed: Annotated[int, typer.Option(help="Seed for sampling and item order.")] = 0,
+        out_dir: Annotated[Path, typer.Option("--out", help="Directory for checkpoint.pt, metrics.jsonl and model.pt (resumes if present).")] = Path("topology-run"),
+        data_dir: Annotated[Path | None, typer.Option(envvar="AGENTNET_DATA_DIR", help="Benchmark data directory.")] = None,
+        engine: EngineOpt = "llama-cpp",
+        model: ModelOpt = DEFAULT_MODEL,
+        base_url: BaseUrlOpt = None,
+        api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
+    ) -> None:
+        from rich.progress import Progress
+
+        from agentnet.graph import Decision
+        from agentnet.tasks import TaskConfig, make_task
+        from agentnet.topologies import learned_class
+        from agentnet.topologies.embeddings import MiniLMEmbedder
+        from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer
+        from agentnet.types import GenerationSettings
+
+        the_task = make_task(task, TaskConfig(data_dir, seed=seed))
+        items = list(itertools.islice(the_task.items(split), limit))
+        role_ids = [r.strip() for r in roles.split(",") if r.strip()] or list(the_task.roles)
+        settings = GenerationSettings(max_tokens=max_tokens)
+        specs = _specs(role_ids, agents, settings)
+        decision = Decision(the_task.decision, settings=settings)
+        cls = learned_class(kind)
+        config_cls = cls.config_class
+        topology = cls(specs, rounds, decision, config_cls(seed=seed, **_lr_fields(config_cls, lr)), MiniLMEmbedder())
+        train_config = TopologyTrainConfig(steps=steps, batch=batch, lambda_tokens=lambda_tokens,
+                                           token_scale=token_scale, concurrency=concurrency, seed=seed)  # fmt: skip
+        with start_server(_serve_config(engine, model, base_url, api_key_env)) as server:
+            _announce(server)
+            trainer = TopologyTrainer(topology, the_task, items, server.backend(), train_config, out_dir)
+            if trainer.resume():
+                err.print(f"[yellow]resuming[/] {out_dir} at step {trainer.step}/{steps}")
+            with Progress(console=err) as progress:
+                bar = progress.add_task(f"train {kind}", total=steps, completed=trainer.step)
+
+                def on_step(m: Any) -> None:
+                    progress.update(bar, advance=1, description=(
+                        f"train {kind} · reward {m.reward:+.3f} · acc {m.accuracy:.2f} · "
+                        f"tok {m.tokens:.0f} · density {m.edge_density:.2f}"))  # fmt: skip
+
+                path = trainer.train(on_step)
+        out.print(f"model: {path}\nmetrics: {trainer.metrics_path}\nuse it: --topology {kind}:{path}", highlight=False)
+
+    command.__doc__ = f"Train {kind} with REINFORCE on a task's training items (resumable per step)."
+    return command
+
+
+for _kind in LEARNED:
+    train_app.command(_kind)(_train_topology(_kind))
+
+
+class OptimaMode(str, Enum):
+    sft = "sft"
+    dpo = "dpo"
+    sft_dpo = "sft-dpo"
+
+
+@train_app.command("optima")
 @user_errors
-def train(
-    kind: Annotated[LearnedKind, typer.Argument(help="Which learned topology to train.")],
-    task: Annotated[str, typer.Option(help="Task whose training items drive the reward.")] = "gsm8k",
+def train_optima(
+    task: Annotated[str, typer.Option(help="Task (Optima's own: asymmetric, the information-exchange puzzles).")] = "asymmetric",
+    mode: Annotated[OptimaMode, typer.Option(help="iSFT, iDPO (MCTS pairs) or alternating.")] = OptimaMode.sft,
+    iterations: Annotated[int, typer.Option(help="Generate-rank-select-train iterations.")] = 2,
+    samples: Annotated[int, typer.Option(help="Conversations sampled per training item (Optima: 15).")] = 4,
+    limit: Annotated[int | None, typer.Option(help="Training items (first N of the split).")] = 16,
     split: Annotated[str, typer.Option(help="Split to train on.")] = "train",
-    limit: Annotated[int | None, typer.Option(help="Use only the first N items of the split.")] = None,
-    agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents.")] = 4,
-    rounds: Annotated[int, typer.Option("--rounds", "-r", help="Communication rounds.")] = 2,
+    eval_limit: Annotated[int, typer.Option(help="Evaluate before and after on the first N items of --eval-split (0: skip).")] = 20,
+    eval_split: Annotated[str, typer.Option(help="Split to evaluate on.")] = "test",
+    rounds: Annotated[int, typer.Option("--rounds", "-r", help="Dialogue rounds (each agent speaks once a round).")] = 2,
     roles: Annotated[str, typer.Option(help="Comma-separated role ids; default: the task's roles.")] = "",
-    steps: Annotated[int, typer.Option(help="Optimisation steps.")] = 20,
-    batch: Annotated[int, typer.Option(help="Queries per step.")] = 4,
-    lambda_tokens: Annotated[float, typer.Option(help="Reward = score - λ · tokens / token_scale.")] = 0.1,
-    token_scale: Annotated[float, typer.Option(help="Tokens that cost λ in reward.")] = 1000.0,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-2,
-    max_tokens: Annotated[int, typer.Option(help="Completion tokens per agent call.")] = 256,
-    concurrency: Annotated[int, typer.Option(help="Queries in flight at once.")] = 4,
-    seed: Annotated[int, typer.Option(help="Seed for sampling and item order.")] = 0,
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory for checkpoint.pt, metrics.jsonl and model.pt (resumes if present).")] = Path("topology-run"),
+    max_tokens: Annotated[int, typer.Option(help="Completion tokens per turn.")] = 128,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature while generating.")] = 0.8,
+    formats: Annotated[str, typer.Option(help="Iteration-0 format seeds, comma-separated; default: all (json, bullets, table, terse, xml).")] = "",
+    sft_threshold: Annotated[float, typer.Option(help="iSFT: an item's best conversation must reach this reward.")] = 0.6,
+    sft_top: Annotated[float, typer.Option(help="iSFT: keep this fraction of the items' best conversations.")] = 0.7,
+    lambda_tokens: Annotated[float, typer.Option(help="Reward weight of tokens / max tokens (negative).")] = -0.5,
+    lambda_read: Annotated[float, typer.Option(help="Reward weight of readability (1 / max message NLL).")] = 0.6,
+    token_cap: Annotated[int, typer.Option(help="Conversations over this many tokens get readability -1.")] = 500,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    sft_lr: Annotated[float, typer.Option(help="SFT learning rate (LoRA).")] = 2e-4,
+    sft_epochs: Annotated[float, typer.Option(help="SFT epochs per iteration.")] = 2.0,
+    dpo_lr: Annotated[float, typer.Option(help="DPO learning rate (LoRA).")] = 5e-5,
+    dpo_beta: Annotated[float, typer.Option(help="DPO beta.")] = 0.2,
+    concurrency: Annotated[int, typer.Option(help="Conversations in flight at once.")] = 4,
+    seed: Annotated[int, typer.Option(help="Seed for generated tasks and MCTS selection.")] = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="Run directory (resumes if present): iter-N/, metrics.jsonl, report.md.")] = Path("optima-run"),
     data_dir: Annotated[Path | None, typer.Option(envvar="AGENTNET_DATA_DIR", help="Benchmark data directory.")] = None,
-    engine: EngineOpt = "llama-cpp",
+    engine: Annotated[str, typer.Option("--engine", "-e", help="llama-cpp (CPU: merged GGUF) or vllm (GPU: LoRA adapters).")] = "llama-cpp",
     model: ModelOpt = DEFAULT_MODEL,
-    base_url: BaseUrlOpt = None,
-    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
+    store_path: StoreOpt = DEFAULT_STORE,
+    timeout: Annotated[float, typer.Option(help="Seconds per LLM call before it is retried.")] = 120.0,
 ) -> None:
-    """Train G-Designer or CommFormer with REINFORCE on a task (resumable per step)."""
+    """Optima: train the agents on their own best conversations (SFT / DPO with LoRA), then compare."""
     from rich.progress import Progress
 
     from agentnet.graph import Decision
+    from agentnet.store import RunConfig, RunStore
     from agentnet.tasks import TaskConfig, make_task
-    from agentnet.topologies import learned_class
-    from agentnet.topologies.embeddings import MiniLMEmbedder
-    from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer
+    from agentnet.training.optima.finetune import BaseModelNLL, FinetuneConfig
+    from agentnet.training.optima.generate import Dialogue
+    from agentnet.training.optima.loop import OptimaConfig, OptimaTrainer
+    from agentnet.training.optima.policy import LoRALearner, base_policy, serve_policies
+    from agentnet.training.optima.report import evaluate_policy, write_report
+    from agentnet.training.optima.reward import RewardConfig
     from agentnet.types import GenerationSettings
 
+    config = OptimaConfig(
+        mode=mode.value, iterations=iterations, samples=samples, temperature=temperature,
+        formats=tuple(f.strip() for f in formats.split(",") if f.strip()), sft_threshold=sft_threshold, sft_top=sft_top,
+        concurrency=concurrency, seed=seed,
+        reward=RewardConfig(lambda_tokens=lambda_tokens, lambda_read=lambda_read, token_cap=token_cap),
+    )  # fmt: skip
+    tune = FinetuneConfig(lora_r=lora_r, lora_alpha=2 * lora_r, sft_lr=sft_lr, sft_epochs=sft_epochs,
+                          dpo_lr=dpo_lr, dpo_beta=dpo_beta, seed=seed)  # fmt: skip
     the_task = make_task(task, TaskConfig(data_dir, seed=seed))
     items = list(itertools.islice(the_task.items(split), limit))
     role_ids = [r.strip() for r in roles.split(",") if r.strip()] or list(the_task.roles)
-    settings = GenerationSettings(max_tokens=max_tokens)
-    specs = _specs(role_ids, agents, settings)
-    decision = Decision(the_task.decision, settings=settings)
-    cls = learned_class(kind.value)
-    config_cls = cls.config_class
-    topology = cls(specs, rounds, decision, config_cls(seed=seed, **_lr_fields(config_cls, lr)), MiniLMEmbedder())
-    train_config = TopologyTrainConfig(steps=steps, batch=batch, lambda_tokens=lambda_tokens,
-                                       token_scale=token_scale, concurrency=concurrency, seed=seed)  # fmt: skip
-    with start_server(_serve_config(engine, model, base_url, api_key_env)) as server:
-        _announce(server)
-        trainer = TopologyTrainer(topology, the_task, items, server.backend(), train_config, out_dir)
-        if trainer.resume():
-            err.print(f"[yellow]resuming[/] {out_dir} at step {trainer.step}/{steps}")
-        with Progress(console=err) as progress:
-            bar = progress.add_task(f"train {kind.value}", total=steps, completed=trainer.step)
+    sampling = GenerationSettings(max_tokens=max_tokens, temperature=temperature)
+    dialogue = Dialogue(tuple(_specs(role_ids, len(role_ids), sampling)), rounds, Decision("last_agent"))
+    base = base_policy(model)
+    serve = serve_policies(engine, lora_rank=lora_r, timeout_s=timeout)
+    learner = LoRALearner(base, tune, keep_merged=config.mode != "sft")
+    err.print(f"[bold]optima[/] {config.mode} · {task}/{split} · {len(items)} items × {samples} samples · "
+              f"{iterations} iteration(s) · {base.name} on {engine} · {out_dir}")  # fmt: skip
+    with Progress(console=err) as progress:
+        bar = progress.add_task("optima", total=None)
 
-            def on_step(m: Any) -> None:
-                progress.update(bar, advance=1, description=(
-                    f"train {kind.value} · reward {m.reward:+.3f} · acc {m.accuracy:.2f} · "
-                    f"tok {m.tokens:.0f} · density {m.edge_density:.2f}"))  # fmt: skip
+        def on_conversation(sample: Any) -> None:
+            progress.update(bar, advance=1, description=f"conversations · last score {sample.score:.0f}")
 
-            path = trainer.train(on_step)
-    out.print(f"model: {path}\nmetrics: {trainer.metrics_path}\nuse it: --topology {kind.value}:{path}", highlight=False)
+        trainer = OptimaTrainer(the_task, items, dialogue, base, serve, learner, BaseModelNLL(Path(base.hf_dir)),
+                                config, out_dir, on_conversation=on_conversation)  # fmt: skip
+        if trainer.completed:
+            err.print(f"[yellow]resuming[/] {out_dir} after iteration {trainer.completed}/{iterations}")
+
+        def on_iteration(m: Any) -> None:
+            err.print(f"iteration {m.iteration} ({m.mode}): score {m.score:.3f} · tokens {m.tokens:.1f} · "
+                      f"reward {m.reward:+.3f} · {m.rows} rows · {m.train}")  # fmt: skip
+
+        final = asyncio.run(trainer.atrain(on_iteration))
+        evaluations = []
+        if eval_limit > 0:
+            eval_items = list(itertools.islice(the_task.items(eval_split), eval_limit))
+            with RunStore(store_path) as store:
+                for label, policy in (("before", base), ("after", final)):
+                    progress.update(bar, description=f"evaluating {label} ({policy.name})")
+                    run = RunConfig(task=task, split=eval_split, topology="chain", agents=len(role_ids), rounds=rounds,
+                                    roles=tuple(role_ids), decision="last_agent", limit=eval_limit, concurrency=concurrency,
+                                    engine=engine, model=policy.gguf or policy.hf_dir, max_tokens=max_tokens,
+                                    early_stop=True, seed=seed, temporal="complete")  # fmt: skip
+                    summary = asyncio.run(evaluate_policy(serve, policy, dialogue, the_task, eval_items, store, run,
+                                                          out_dir / "eval-runs.json"))  # fmt: skip
+                    evaluations.append((f"{label}: {policy.name}", summary))
+    report = write_report(out_dir / "report.md", config, trainer.metrics(), evaluations, " ".join(sys.argv))
+    out.print(report.read_text(), highlight=False)
+    out.print(f"report: {report}\nfinal policy: {final.gguf or final.adapter or final.hf_dir}", highlight=False)
 
 
 def _lr_fields(config_cls: Any, lr: float) -> dict[str, float]:

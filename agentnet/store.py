@@ -71,6 +71,7 @@ class RunConfig:
     early_stop: bool = False
     seed: int = 0
     data_dir: str | None = None
+    temporal: str = ""  # fixed shapes: last-round messages each agent reads (self, complete, none); "": the shape's own
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

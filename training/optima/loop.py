@@ -116,12 +116,13 @@ class OptimaTrainer:
         nll: NLL,
         config: OptimaConfig,
         out_dir: Path,
+        on_conversation: Callable[[Sample], None] | None = None,
     ):
         if not items:
             raise ConfigError("no training items; check --split/--limit")
         self.task, self.items, self.dialogue, self.base = task, list(items), dialogue, base
         self.serve, self.learner, self.nll, self.config = serve, learner, nll, config
-        self.out_dir = out_dir
+        self.out_dir, self.on_conversation = out_dir, on_conversation
         self.state_path = out_dir / "state.json"
         self.metrics_path = out_dir / "metrics.jsonl"
         self.completed, self.policy = 0, base
@@ -148,6 +149,8 @@ class OptimaTrainer:
             with path.open("a") as f:
                 f.write(json.dumps(sample.to_dict()) + "\n")
             done.append(sample)
+            if self.on_conversation:
+                self.on_conversation(sample)
 
         await asyncio.gather(*(one(item, k) for item, k in jobs))
         return done
@@ -179,6 +182,8 @@ class OptimaTrainer:
                 score = (await self.task.score(by_id[item_id], trajectory.answer)).value
             (rewarded,) = self._rewarded([Sample(item_id, trajectory, score)], scale)
             trees[item_id].add(turns(trajectory), rewarded.total)
+            if self.on_conversation:
+                self.on_conversation(rewarded)
 
         for _ in range(self.config.dpo_rounds):
             jobs = [(item_id, node) for item_id, tree in trees.items()

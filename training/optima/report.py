@@ -1,0 +1,74 @@
+"""Before/after evaluation with the ordinary benchmark runner, and the run's Markdown report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from agentnet.evaluation import evaluate
+from agentnet.runtime import Team
+from agentnet.store import RunConfig, RunStore, RunSummary
+from agentnet.task import Item, Task
+from agentnet.training.optima.generate import Dialogue
+from agentnet.training.optima.loop import OptimaConfig, Policy, Serve
+
+
+async def evaluate_policy(
+    serve: Serve,
+    policy: Policy,
+    dialogue: Dialogue,
+    task: Task,
+    items: Sequence[Item],
+    store: RunStore,
+    config: RunConfig,
+    runs_file: Path,
+) -> RunSummary:
+    """Evaluate `policy` at temperature 0 on `items`; the run id is kept in `runs_file`, so a
+    killed evaluation resumes and a finished one is not repeated."""
+    runs = json.loads(runs_file.read_text()) if runs_file.exists() else {}
+    run_id = runs.get(policy.name)
+    if run_id is None:
+        run_id = runs[policy.name] = store.create_run(config, len(items))
+        runs_file.write_text(json.dumps(runs, indent=1))
+    if len(store.finished_items(run_id)) < len(items):
+        async with serve(policy) as backend:
+            team = Team(dialogue.graph(), backend, extract=task.extract, early_stop=True)
+            await evaluate(team, task, items, store, run_id, concurrency=config.concurrency)
+    return store.summary(run_id)
+
+
+def _row(label: str, s: RunSummary) -> str:
+    return (f"| {label} | {s.run.id} | {s.scored} | {s.accuracy:.3f} | {s.completion_tokens_per_query:.1f} | "
+            f"{s.tokens_per_query:.1f} | {s.failed} |")  # fmt: skip
+
+
+def write_report(
+    path: Path,
+    config: OptimaConfig,
+    metrics: Sequence[dict[str, Any]],
+    evaluations: Sequence[tuple[str, RunSummary]],
+    command: str = "",
+) -> Path:
+    lines = ["# Optima run", ""]
+    if command:
+        lines += ["```", command, "```", ""]
+    lines += ["## Iterations (training conversations, sampled at the iteration's policy)", "",
+              "| iter | mode | policy | conversations | score | conv. tokens | reward | rows | train | next |",
+              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for m in metrics:
+        train = m["train"]
+        trained = (f"loss {train['loss_first']:.3f}→{train['loss_last']:.3f}, {train['seconds']}s"
+                   if train.get("loss_first") is not None else train.get("skipped", ""))  # fmt: skip
+        lines.append(f"| {m['iteration']} | {m['mode']} | {m['policy']} | {m['conversations']} ({m['failed']} failed) | "
+                     f"{m['score']:.3f} | {m['tokens']:.1f} | {m['reward']:+.3f} | {m['rows']} | {trained} | {m['next_policy']} |")  # fmt: skip
+    if evaluations:
+        lines += ["", "## Evaluation (temperature 0, the benchmark runner)", "",
+                  "| policy | run | items | score | conv. tokens/item | all tokens/item | failed |",
+                  "|---|---|---|---|---|---|---|", *(_row(label, s) for label, s in evaluations)]  # fmt: skip
+        lines += ["", "*conv. tokens*: completion tokens, what the agents said; *all tokens*: prompt + completion."]
+    lines += ["", "## Settings", "", "```json", json.dumps(asdict(config), indent=1), "```", ""]
+    path.write_text("\n".join(lines))
+    return path
