@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import random
 import signal
 import sys
 import time
@@ -564,6 +565,109 @@ def train_optima(
     report = write_report(out_dir / "report.md", config, trainer.metrics(), evaluations, " ".join(sys.argv))
     out.print(report.read_text(), highlight=False)
     out.print(f"report: {report}\nfinal policy: {final.gguf or final.adapter or final.hf_dir}", highlight=False)
+
+
+def _param_groups_help() -> str:
+    from agentnet.training.trace.params import PARAM_GROUPS
+
+    return f"Comma-separated parameter groups to train: {', '.join(PARAM_GROUPS)}."
+
+
+@app.command()
+@user_errors
+def optimize(
+    task: Annotated[str, typer.Option(help="Task whose items drive the optimisation (see `agentnet tasks`).")] = "gsm8k",
+    params: Annotated[str, typer.Option("--params", "-p", help="Comma-separated parameter groups to train: "
+                                        "prompts, decision, rounds, temperature, extract.")] = "prompts",
+    steps: Annotated[int, typer.Option(help="Proposals (one optimiser call each).")] = 10,
+    train: Annotated[int, typer.Option("--train", help="Training items the minibatches are drawn from.")] = 16,
+    val: Annotated[int, typer.Option("--val", help="Validation items every proposal is scored on.")] = 16,
+    batch: Annotated[int, typer.Option(help="Training items shown to the optimiser per step.")] = 2,
+    split: Annotated[str, typer.Option(help="Split the training and validation items come from (disjoint).")] = "train",
+    topology: Annotated[str, typer.Option("--topology", "-t", help="A fixed shape (learned ones are trained by `train`).")] = "chain",
+    agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents.")] = 3,
+    rounds: Annotated[int, typer.Option("--rounds", "-r", help="Communication rounds (the start value if trained).")] = 1,
+    max_rounds: Annotated[int, typer.Option(help="Upper bound for a trained `rounds`.")] = 4,
+    roles: Annotated[str, typer.Option(help="Comma-separated role ids; default: the task's roles.")] = "",
+    decision: Annotated[str, typer.Option(help="final_refer | majority_vote | code_writer | last_agent; default: the task's.")] = "",
+    max_tokens: Annotated[int, typer.Option(help="Completion tokens per agent call.")] = 256,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (the start value if trained).")] = 0.0,
+    optimizer_max_tokens: Annotated[int, typer.Option(help="Completion tokens per optimiser call.")] = 1024,
+    memory: Annotated[int, typer.Option(help="Past (variables, feedback) pairs the optimiser sees.")] = 3,
+    json_mode: Annotated[bool, typer.Option(help="Ask the server for JSON output from the optimiser (grammar-constrained on llama.cpp).")] = False,
+    optimizer_base_url: Annotated[str | None, typer.Option(help="A separate (stronger) server for the optimiser; default: the team's.")] = None,
+    optimizer_model: Annotated[str | None, typer.Option(help="Model name for --optimizer-base-url.")] = None,
+    min_improvement: Annotated[float, typer.Option(help="A validation score gain must exceed this to be kept.")] = 0.0,
+    concurrency: Annotated[int, typer.Option(help="Team runs in flight at once.")] = 4,
+    seed: Annotated[int, typer.Option(help="Seed for the item split, minibatch order and generated tasks.")] = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for checkpoint.json, metrics.jsonl, report.md, best_params.json.")] = Path("trace-run"),
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out (an existing --out without --resume is an error).")] = False,
+    data_dir: Annotated[Path | None, typer.Option(envvar="AGENTNET_DATA_DIR", help="Benchmark data directory.")] = None,
+    engine: EngineOpt = "llama-cpp",
+    model: ModelOpt = DEFAULT_MODEL,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
+    timeout: Annotated[float, typer.Option(help="Seconds per LLM call before it is retried.")] = 120.0,
+) -> None:
+    """Optimise the team's prompts and parameters from execution traces (Trace / OptoPrime).
+
+    Each step runs the team on a minibatch, shows the optimiser LLM the trace and feedback,
+    scores its proposal on the validation items and keeps it only if it is better (score
+    first, then tokens). Every proposal is checkpointed and listed in OUT/report.md.
+    """
+    import os
+
+    from agentnet.graph import Decision
+    from agentnet.llm import OpenAIBackend
+    from agentnet.tasks import TaskConfig, make_task
+    from agentnet.topologies import FIXED
+    from agentnet.training.trace import OPTIMIZERS, OptoPrimeConfig, TeamSpec, TraceConfig, TraceLoop, team_parameters
+    from agentnet.types import GenerationSettings
+
+    if topology not in FIXED:
+        raise ConfigError(f"--topology {topology!r}: optimize trains fixed shapes ({', '.join(FIXED)})")
+    if (out_dir / "checkpoint.json").exists() and not resume:
+        raise ConfigError(f"{out_dir} holds a trace run; pass --resume to continue it or choose another --out")
+    if train < 1 or val < 1:
+        raise ConfigError(f"--train {train} and --val {val} must be at least 1")
+    the_task = make_task(task, TaskConfig(data_dir, seed=seed))
+    items = list(itertools.islice(the_task.items(split), train + val))
+    if len(items) < train + val:
+        raise ConfigError(f"{task}/{split} has {len(items)} items; --train {train} + --val {val} need {train + val}")
+    random.Random(seed).shuffle(items)  # a disjoint, reproducible split of the first train+val items
+    role_ids = [r.strip() for r in roles.split(",") if r.strip()] or list(the_task.roles)
+    settings = GenerationSettings(max_tokens=max_tokens, temperature=temperature)
+    kind = decision or the_task.decision
+    team_decision = Decision(kind, role="code_writer" if kind == "code_writer" else "final_refer", settings=settings)
+    spec = TeamSpec(topology, tuple(_specs(role_ids, agents, settings)), rounds, team_decision)
+    trainable = team_parameters(spec, [g.strip() for g in params.split(",") if g.strip()], max_rounds=max_rounds)
+    opt_config = OptoPrimeConfig(memory_size=memory, max_tokens=optimizer_max_tokens, json_mode=json_mode,
+                                 model=optimizer_model)  # fmt: skip
+    config = TraceConfig(steps=steps, batch=batch, concurrency=concurrency, seed=seed, min_improvement=min_improvement)
+    with start_server(_serve_config(engine, model, base_url, api_key_env)) as server:
+        _announce(server)
+        backend = server.backend(timeout_s=timeout)
+        opt_backend = backend if optimizer_base_url is None else OpenAIBackend(
+            optimizer_base_url, model=optimizer_model, api_key=os.environ.get(api_key_env), name="optimizer",
+            timeout_s=timeout)  # fmt: skip
+        optimizer = OPTIMIZERS["optoprime"](opt_backend, opt_config)
+        loop = TraceLoop(spec, trainable, the_task, items[:train], items[train:], backend, optimizer, config, out_dir)
+        if resume and loop.resume():
+            err.print(f"[yellow]resuming[/] {out_dir} at step {loop.step}/{steps}")
+        with err.status("scoring the initial parameters on the validation items…"):
+            base = loop.ensure_baseline()
+        err.print(f"baseline: score {base.score:.3f} at {base.tokens:.0f} tokens/item on {base.items} items")
+
+        def on_step(r: Any) -> None:
+            val_text = "–" if r.val_score is None else f"{r.val_score:.3f} ({r.val_tokens:.0f} tok)"
+            changed = ", ".join(r.changes) or "–"
+            err.print(f"step {r.step}: {r.verdict:<9} val {val_text} · best {loop.best.score:.3f} · {changed} · {r.reason}",
+                      highlight=False)  # fmt: skip
+
+        result = loop.run(on_step)
+    out.print(f"baseline {result.baseline.score:.3f} ({result.baseline.tokens:.0f} tok/item) → "
+              f"best {result.best.score:.3f} ({result.best.tokens:.0f} tok/item)", highlight=False)  # fmt: skip
+    out.print(f"report: {result.report}\nbest parameters: {loop.best_path}", highlight=False)
 
 
 def _lr_fields(config_cls: Any, lr: float) -> dict[str, float]:

@@ -41,6 +41,7 @@ class Decision:
     role: str = "final_refer"
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     max_fixes: int = 1  # code_writer: rewrites after a failed check
+    system: str | None = None  # literal system prompt of the decision agent; overrides `role` (trainers write it)
 
     def __post_init__(self) -> None:
         if self.kind not in DECISION_KINDS:

@@ -39,3 +39,13 @@ def load_role(role_id: str) -> RoleCard:
 @cache
 def template(name: str) -> Template:
     return Template((_files() / f"{name}.md").read_text(encoding="utf-8"))
+
+
+@cache
+def optimizer_template(name: str) -> Template:
+    """A piece of the Trace optimiser's prompt: `optimizer/<name>.md` beside this file."""
+    folder = _files() / "optimizer"
+    known = sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".md"))
+    if name not in known:
+        raise UnknownNameError("optimizer template", name, known)
+    return Template((folder / f"{name}.md").read_text(encoding="utf-8"))

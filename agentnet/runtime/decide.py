@@ -35,7 +35,7 @@ def _final_outputs(graph: CommGraph, state: RunState, last: int) -> list[PeerOut
 
 def _decision_agent(graph: CommGraph) -> AgentSpec:
     d = graph.decision
-    return AgentSpec(DECISION, d.role, d.settings, backend=graph.agents[-1].backend)
+    return AgentSpec(DECISION, d.role, d.settings, backend=graph.agents[-1].backend, system=d.system)
 
 
 async def last_agent(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:

@@ -30,6 +30,7 @@ class FinetuneConfig:
     batch_size: int = field(default=4, metadata={"help": "Rows per optimiser step."})
     max_length: int = field(default=1024, metadata={"help": "Tokens per row (longer rows are truncated)."})
     dtype: str = field(default="bfloat16", metadata={"help": "bfloat16 or float32."})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (big models on a GPU)."})
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -76,7 +77,7 @@ def _common(config: FinetuneConfig, out_dir: Path, lr: float, epochs: float) -> 
         output_dir=str(out_dir / "trainer"), learning_rate=lr, num_train_epochs=epochs,
         per_device_train_batch_size=config.batch_size, max_length=config.max_length, logging_steps=1,
         save_strategy="no", report_to=[], seed=config.seed, bf16=config.dtype == "bfloat16",
-        use_cpu=not torch.cuda.is_available(), disable_tqdm=True,
+        use_cpu=not torch.cuda.is_available(), disable_tqdm=True, gradient_checkpointing=config.gradient_checkpointing,
     )  # fmt: skip
 
 

@@ -193,6 +193,7 @@ def parse_reply(text: str, names: Sequence[str]) -> ParsedReply:
     Raises `ExtractionError` (quoting the reply's start) when nothing can be read.
     """
     stripped = text.strip()
+    reasoning_only: str | None = None
     for candidate, where in _candidates(stripped):
         loaded = _load(candidate)
         if loaded is None:
@@ -200,6 +201,8 @@ def parse_reply(text: str, names: Sequence[str]) -> ParsedReply:
         obj, how = loaded
         found = _as_suggestion(obj, names)
         if found is None:
+            if reasoning_only is None and _lookup(obj, "reasoning") is not None:
+                reasoning_only = str(_lookup(obj, "reasoning")).strip()
             continue
         suggestion, note = found
         notes = tuple(n for n in (where and f"read from a {where}", how and f"read as {how}", note) if n)
@@ -210,6 +213,8 @@ def parse_reply(text: str, names: Sequence[str]) -> ParsedReply:
     found = _patterns(stripped, names)
     if found:
         return ParsedReply("", found, False, ("no JSON object: values found by pattern",))
+    if reasoning_only is not None:  # JSON mode often stops after the reasoning: a reply, just no edit
+        return ParsedReply(reasoning_only, {}, False, ("the reply has reasoning but no 'suggestion'",))
     head = stripped[:200].replace("\n", " ")
     raise ExtractionError(f"no JSON suggestion in the optimiser's reply ({len(stripped)} chars): {head!r}")
 

@@ -101,14 +101,17 @@ class CandidateError(AgentNetError):
 
 
 def better(cand: Evaluation, best: Evaluation, min_improvement: float = 0.0) -> tuple[bool, str]:
-    """Score first, then tokens; with a reason either way."""
-    if cand.score > best.score + min_improvement and not math.isclose(cand.score, best.score, abs_tol=1e-9):
+    """Score first, then tokens; with the reason either way."""
+    same = math.isclose(cand.score, best.score, abs_tol=1e-9)
+    if not same and cand.score > best.score + min_improvement:
         return True, f"score {cand.score:.3f} > best {best.score:.3f}"
-    if math.isclose(cand.score, best.score, abs_tol=1e-9) and cand.tokens < best.tokens:
-        return True, f"same score {cand.score:.3f}, tokens {cand.tokens:.0f} < best {best.tokens:.0f}"
-    if cand.score < best.score or not math.isclose(cand.score, best.score, abs_tol=1e-9):
-        return False, f"score {cand.score:.3f} {'<' if cand.score < best.score else 'not enough above'} best {best.score:.3f}"
-    return False, f"same score {cand.score:.3f}, tokens {cand.tokens:.0f} >= best {best.tokens:.0f}"
+    if same and cand.tokens < best.tokens:
+        return True, f"same score {cand.score:.3f}, tokens/item {cand.tokens:.0f} < best {best.tokens:.0f}"
+    if same:
+        return False, f"same score {cand.score:.3f}, tokens/item {cand.tokens:.0f} >= best {best.tokens:.0f}"
+    if cand.score < best.score:
+        return False, f"score {cand.score:.3f} < best {best.score:.3f}"
+    return False, f"score gain {cand.score - best.score:.3f} is within min_improvement {min_improvement:g}"
 
 
 @dataclass(frozen=True)
@@ -231,8 +234,13 @@ class TraceLoop:
             check = self.task.code_check()  # type: ignore[attr-defined]
         return Team(graph, self.backend, extract=self.task.extract, code_check=check)
 
-    async def run_items(self, params: ParameterSet, items: Sequence[Item]) -> list[Episode]:
-        """Run the team with `params` on `items` and score them; `CandidateError` if it cannot run."""
+    async def run_items(self, params: ParameterSet, items: Sequence[Item], *, strict: bool = True) -> list[Episode]:
+        """Run the team with `params` on `items` and score them.
+
+        `CandidateError` when the team cannot be built or, if `strict` (validation), when the
+        extraction code fails on any output; otherwise (training) such failures become the
+        episodes' errors, which the optimiser sees as feedback.
+        """
         try:
             spec = params.apply(self.spec)
             team = self._team(spec)
@@ -246,12 +254,14 @@ class TraceLoop:
         if spec.extract_code is not None:
             try:
                 result = await run_function(spec.extract_code, EXTRACT_FUNCTION, answers, self._sandbox)
+                answers, code_errors = result.values, result.errors
             except CodeParamError as e:
-                raise CandidateError(str(e)) from e
-            if result.failed:
-                first = next(e for e in result.errors if e)
-                raise CandidateError(f"{EXTRACT_FUNCTION}() raised on {result.failed}/{len(items)} outputs; first: {first}")
-            answers, code_errors = result.values, result.errors
+                if strict:
+                    raise CandidateError(str(e)) from e
+                answers, code_errors = [""] * len(items), [str(e)] * len(items)
+            failed = [e for e in code_errors if e]
+            if strict and failed:
+                raise CandidateError(f"{EXTRACT_FUNCTION}() raised on {len(failed)}/{len(items)} outputs; first: {failed[0]}")
         scores = await asyncio.gather(*(self.task.score(item, a) for item, a in zip(items, answers)))
         return [Episode(item, t, s.value, s.extracted, t.error or err)
                 for item, t, s, err in zip(items, runs, scores, code_errors)]  # fmt: skip
@@ -275,7 +285,7 @@ class TraceLoop:
     async def _step(self) -> ProposalRecord:
         assert self.best is not None  # set by _ensure_baseline
         best = self.best
-        episodes = await self.run_items(self.params, self._batch())
+        episodes = await self.run_items(self.params, self._batch(), strict=False)
         train = self.summarise(episodes)
         problem = build_problem(getattr(self.task, "name", "task"), self.spec, self.params, episodes,
                                 max_chars=self.config.max_value_chars, show_expected=self.config.show_expected)  # fmt: skip
@@ -326,6 +336,13 @@ class TraceLoop:
                 raise ConfigError(f"the initial parameters do not run: {e}") from e
             self._save(None)
 
+    def ensure_baseline(self) -> Evaluation:
+        """The initial parameters' validation score (run once; a resumed run has it already)."""
+        if self.best is None:
+            asyncio.run(self._ensure_baseline())
+        assert self.best is not None
+        return self.best
+
     def train_step(self) -> ProposalRecord:
         """One proposal: minibatch → problem → propose → validate → accept or reject → checkpoint."""
 
@@ -341,8 +358,7 @@ class TraceLoop:
 
     def run(self, on_step: Callable[[ProposalRecord], None] | None = None) -> TraceResult:
         """The remaining steps; then the best parameters, their scores and the report's path."""
-        if self.best is None:
-            asyncio.run(self._ensure_baseline())
+        self.ensure_baseline()
         while self.step < self.config.steps:
             record = self.train_step()
             if on_step:

@@ -187,7 +187,7 @@ def feedback_line(index: int, episode: Episode, *, show_expected: bool) -> str:
         index=index, score=f"{episode.score:g}", extracted=clip(episode.extracted, 200),
         expected=clip(episode.item.answer, 200) if show_expected else "(hidden)",
         tokens=episode.trajectory.usage.total_tokens, errors=errors,
-    )  # fmt: skip
+    ).strip()  # fmt: skip
 
 
 def build_problem(
