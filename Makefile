@@ -17,7 +17,7 @@ demo: $(VENV)/bin/python
 	$(VENV)/bin/agentnet run "$(QUESTION)"
 
 install-dev: $(VENV)/bin/python
-	$(INSTALL) -e '.[local,graph,dev]'
+	$(INSTALL) -e '.[local,graph,train,dev]'
 
 test: install-dev
 	$(VENV)/bin/ruff check .

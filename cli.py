@@ -507,7 +507,7 @@ def train_optima(
     from agentnet.graph import Decision
     from agentnet.store import RunConfig, RunStore
     from agentnet.tasks import TaskConfig, make_task
-    from agentnet.training.optima.finetune import BaseModelNLL, FinetuneConfig
+    from agentnet.training.optima.finetune import BaseModelNLL, FinetuneConfig, quiet
     from agentnet.training.optima.generate import Dialogue
     from agentnet.training.optima.loop import OptimaConfig, OptimaTrainer
     from agentnet.training.optima.policy import LoRALearner, base_policy, serve_policies
@@ -523,6 +523,7 @@ def train_optima(
     )  # fmt: skip
     tune = FinetuneConfig(lora_r=lora_r, lora_alpha=2 * lora_r, sft_lr=sft_lr, sft_epochs=sft_epochs,
                           dpo_lr=dpo_lr, dpo_beta=dpo_beta, seed=seed)  # fmt: skip
+    quiet()
     the_task = make_task(task, TaskConfig(data_dir, seed=seed))
     items = list(itertools.islice(the_task.items(split), limit))
     role_ids = [r.strip() for r in roles.split(",") if r.strip()] or list(the_task.roles)

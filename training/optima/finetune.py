@@ -87,7 +87,24 @@ def _lora(config: FinetuneConfig) -> Any:
     return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM")
 
 
+def quiet() -> None:
+    """Silence the HF libraries' progress bars, info logs and deprecation chatter (CLI use)."""
+    import warnings
+
+    import datasets
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|trl|peft)\.")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(transformers|trl|peft)\.")
+
+
 def _run(trainer: Any, out_dir: Path, rows: int, started: float) -> TrainResult:
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # losses stay in log_history; the caller reports them
     trainer.train()
     adapter = out_dir / "adapter"
     trainer.model.save_pretrained(adapter)
