@@ -168,7 +168,8 @@ class BaseModelNLL:
         torch = _torch()
         self.torch = torch
         self.model, self.tokenizer = load(model_dir, dtype)
-        self.model.eval()
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model.to(self.device).eval()
         self.cache: dict[tuple[tuple[Message, ...], str], float] = {}
 
     def __call__(self, prompt: Sequence[Message], text: str) -> float:
@@ -184,7 +185,7 @@ class BaseModelNLL:
         body_ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         if not body_ids:
             return 0.0
-        ids = self.torch.tensor([head_ids + body_ids])
+        ids = self.torch.tensor([head_ids + body_ids], device=self.device)
         labels = ids.clone()
         labels[0, : len(head_ids)] = -100
         with self.torch.no_grad():

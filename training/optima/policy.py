@@ -65,7 +65,15 @@ class LoRALearner:
                      "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None}  # fmt: skip
 
 
-def serve_policies(engine: str, *, lora_rank: int = 16, timeout_s: float = 120.0, **serve: Any) -> Serve:
+def _cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def serve_policies(
+    engine: str, *, lora_rank: int = 16, timeout_s: float = 120.0, gpu_memory: float | None = 0.6, **serve: Any
+) -> Serve:
     """How each iteration's policy is served: llama-cpp (merged GGUF) or vllm (base + adapter)."""
     if engine not in ("llama-cpp", "vllm"):
         raise ConfigError(f"--engine {engine}: Optima serves its own weights; use llama-cpp or vllm")
@@ -78,7 +86,9 @@ def serve_policies(engine: str, *, lora_rank: int = 16, timeout_s: float = 120.0
             config = ServeConfig(engine=engine, model=policy.gguf, **serve)
         else:
             lora = ("--enable-lora", "--lora-modules", f"{policy.name}={policy.adapter}", "--max-lora-rank", str(lora_rank))
-            config = ServeConfig(engine=engine, model=policy.hf_dir, extra_args=lora if policy.adapter else (), **serve)
+            # the base model that scores readability shares the GPU with vLLM while it serves
+            share = ("--gpu-memory-utilization", str(gpu_memory)) if gpu_memory and _cuda() else ()
+            config = ServeConfig(engine=engine, model=policy.hf_dir, extra_args=(lora if policy.adapter else ()) + share, **serve)
         with start_server(config) as server:
             if engine == "vllm" and policy.adapter:
                 server.model = policy.name  # requests name the adapter
