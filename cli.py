@@ -121,7 +121,6 @@ def serve(
     )  # fmt: skip
     if config.engine == "external":
         raise ConfigError("`agentnet serve` starts a server; with an external one, pass --base-url to `run`")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the server is stopped on kill
     with start_server(config) as server:
         _announce(server)
         out.print(f"{server.base_url}", highlight=False)
@@ -704,6 +703,9 @@ def topo_show(
 
 
 def main() -> None:
+    # SIGTERM unwinds like Ctrl-C does: every command's `with start_server(...)` stops its
+    # server instead of leaving it running, and results written so far stay resumable
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     app()
 
 

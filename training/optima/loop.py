@@ -7,7 +7,7 @@ Each iteration serves the current policy, samples `samples` conversations per tr
        pairs and runs DPO on top of the current policy,
 and the result is exported as the next policy. Everything an iteration produces is under
 `out_dir/iter-N/` (samples.jsonl is written as conversations finish, so a killed iteration
-resumes at the next item); `state.json` records finished iterations and the current policy;
+does not sample them again; iDPO's tree expansions are redrawn); `state.json` records finished iterations and the current policy;
 `metrics.jsonl` has one row per iteration.
 """
 

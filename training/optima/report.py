@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ async def evaluate_policy(
     config: RunConfig,
     runs_file: Path,
 ) -> RunSummary:
-    """Evaluate `policy` at temperature 0 on `items`; the run id is kept in `runs_file`, so a
+    """Evaluate `policy` on `items` at the run config's temperature (0 unless set); the run id is kept in `runs_file`, so a
     killed evaluation resumes and a finished one is not repeated."""
     runs = json.loads(runs_file.read_text()) if runs_file.exists() else {}
     run_id = runs.get(policy.name)
@@ -34,8 +34,10 @@ async def evaluate_policy(
         run_id = runs[policy.name] = store.create_run(config, len(items))
         runs_file.write_text(json.dumps(runs, indent=1))
     if len(store.finished_items(run_id)) < len(items):
+        greedy = replace(dialogue, agents=tuple(replace(a, settings=a.settings.with_(temperature=config.temperature))
+                                                for a in dialogue.agents))  # fmt: skip
         async with serve(policy) as backend:
-            team = Team(dialogue.graph(), backend, extract=task.extract, early_stop=True)
+            team = Team(greedy.graph(), backend, extract=task.extract, early_stop=True)
             await evaluate(team, task, items, store, run_id, concurrency=config.concurrency)
     return store.summary(run_id)
 
