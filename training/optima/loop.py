@@ -132,7 +132,7 @@ class OptimaTrainer:
 
     # -- generate ----------------------------------------------------------------------------
     async def _sample(self, backend: LLMBackend, iteration: int, path: Path) -> list[Sample]:
-        done = [Sample.from_dict(json.loads(line)) for line in path.read_text().splitlines()] if path.exists() else []
+        done = _read_samples(path)
         have: dict[str, int] = {}
         for s in done:
             have[s.item_id] = have.get(s.item_id, 0) + 1
@@ -241,6 +241,21 @@ class OptimaTrainer:
         if not self.metrics_path.exists():
             return []
         return [json.loads(line) for line in self.metrics_path.read_text().splitlines()]
+
+
+def _read_samples(path: Path) -> list[Sample]:
+    """The conversations stored so far; a line cut off by a kill is dropped (and sampled again)."""
+    if not path.exists():
+        return []
+    samples, lines = [], []
+    for line in path.read_text().splitlines():
+        try:
+            samples.append(Sample.from_dict(json.loads(line)))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+        lines.append(line)
+    path.write_text("".join(f"{line}\n" for line in lines))  # so later appends start on a fresh line
+    return samples
 
 
 def _mean(values: Sequence[float]) -> float:

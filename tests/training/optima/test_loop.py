@@ -114,3 +114,16 @@ def test_bad_settings_are_named():
     with pytest.raises(ConfigError, match="samples per item"):
         OptimaConfig(mode="dpo", samples=1)
     assert [OptimaConfig(mode="sft-dpo").step_mode(i) for i in range(3)] == ["sft", "dpo", "sft"]
+
+
+def test_a_conversation_cut_off_mid_line_is_sampled_again(tmp_path):
+    learner, served = RecordingLearner(), []
+    asyncio.run(trainer(tmp_path, learner, served, iterations=1).atrain())
+    samples = tmp_path / "run" / "iter-0" / "samples.jsonl"
+    lines = samples.read_text().splitlines()
+    samples.write_text("\n".join(lines[:5]) + "\n" + lines[5][:40])  # killed while writing the 6th
+    (tmp_path / "run" / "state.json").unlink()
+    (tmp_path / "run" / "metrics.jsonl").unlink()
+    asyncio.run(trainer(tmp_path, RecordingLearner(), served, iterations=1).atrain())
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    assert len(rows) == 12
