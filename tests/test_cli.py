@@ -103,3 +103,32 @@ def test_bench_without_data_names_the_paths_and_the_flag(tmp_path) -> None:
                                  "--base-url", "http://127.0.0.1:1/v1"])  # fmt: skip
     assert result.exit_code == 2
     assert str(tmp_path / "gsm8k" / "test.jsonl") in result.output and "--data-dir" in result.output
+
+
+@pytest.mark.integration
+def test_sigterm_to_a_command_stops_the_server_it_started():
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from agentnet.serving.process import port_is_free
+    from tests.conftest import _require_local
+
+    _require_local()
+    port = free_port("127.0.0.1")
+    cli = subprocess.Popen([sys.executable, "-m", "agentnet.cli", "serve", "--model", "smollm2-135m", "--port", str(port)],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        assert cli.stdout is not None and str(port) in cli.stdout.readline()  # the URL, once it serves
+        assert not port_is_free("127.0.0.1", port)
+        cli.send_signal(signal.SIGTERM)
+        assert cli.wait(timeout=30) == 143
+        deadline = time.monotonic() + 10
+        while not port_is_free("127.0.0.1", port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert port_is_free("127.0.0.1", port), "the llama.cpp server outlived the CLI"
+    finally:
+        if cli.poll() is None:
+            os.kill(cli.pid, signal.SIGKILL)
