@@ -9,6 +9,7 @@ ordinary ones; that needs turns that happen one at a time, which `sequential` ch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -62,9 +63,18 @@ def sequential(graph: CommGraph) -> bool:
     return all(len(layer) == 1 for r in range(graph.rounds) for layer in graph.layers(r))
 
 
+def tagged_answer(output: str) -> str:
+    """The last `<A>…</A>` answer, else "": only a tagged answer ends a dialogue early (a task's
+    lenient reader would take any first line, and two agents echoing the question would "agree")."""
+    found = re.findall(r"<A>(.*?)</A>", output, re.DOTALL | re.IGNORECASE)
+    return found[-1].strip() if found else ""
+
+
 @dataclass(frozen=True)
 class Dialogue:
-    """The team that talks: its agents, how many rounds (each agent speaks once a round), sampling."""
+    """The team that talks: its agents, how many rounds (each agent speaks once a round), sampling.
+
+    It stops early when every agent of a round gives the same tagged answer."""
 
     agents: tuple[AgentSpec, ...]
     rounds: int = 3
@@ -91,13 +101,18 @@ class Dialogue:
         agents = [replace(a, system=f"{systems[a.name]}\n\n{formats()[fmt]}" if fmt else systems[a.name]) for a in self.agents]
         return chain(agents, self.rounds, self.decision, temporal="complete")
 
+    def team(self, backend: LLMBackend, fmt: str = "") -> Team:
+        return Team(self.graph(fmt), backend, extract=tagged_answer, early_stop=True)
+
+    def with_temperature(self, temperature: float) -> Dialogue:
+        return replace(self, agents=tuple(replace(a, settings=a.settings.with_(temperature=temperature)) for a in self.agents))
+
 
 async def converse(
     dialogue: Dialogue, task: Task, item: Item, backend: LLMBackend, *, fmt: str = "", prefix: Sequence[Completion] = ()
 ) -> Trajectory:
     """One conversation on `item` (a failed one comes back with `error` set, not raised)."""
-    graph = dialogue.graph(fmt)
-    if prefix and not sequential(graph):
+    team = dialogue.team(Replay(backend, prefix) if prefix else backend, fmt)
+    if prefix and not sequential(team.topology.graph_for(item.question)):
         raise ConfigError("continuing a conversation needs agents that speak one at a time")
-    team = Team(graph, Replay(backend, prefix) if prefix else backend, extract=task.extract, early_stop=True)
     return await team.arun_or_fail(item.question, context=item.meta.get("private"))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from agentnet.evaluation import evaluate
-from agentnet.runtime import Team
 from agentnet.store import RunConfig, RunStore, RunSummary
 from agentnet.task import Item, Task
 from agentnet.training.optima.generate import Dialogue
@@ -34,10 +33,8 @@ async def evaluate_policy(
         run_id = runs[policy.name] = store.create_run(config, len(items))
         runs_file.write_text(json.dumps(runs, indent=1))
     if len(store.finished_items(run_id)) < len(items):
-        greedy = replace(dialogue, agents=tuple(replace(a, settings=a.settings.with_(temperature=config.temperature))
-                                                for a in dialogue.agents))  # fmt: skip
         async with serve(policy) as backend:
-            team = Team(greedy.graph(), backend, extract=task.extract, early_stop=True)
+            team = dialogue.with_temperature(config.temperature).team(backend)
             await evaluate(team, task, items, store, run_id, concurrency=config.concurrency)
     return store.summary(run_id)
 

@@ -46,3 +46,12 @@ def test_format_seeds_extend_the_system_prompt_and_unknown_ones_are_named():
         check_formats(["yaml"])
     with pytest.raises(ConfigError):
         Dialogue((AgentSpec("a0", "alice"),))
+
+
+def test_only_the_same_tagged_answer_ends_a_dialogue_early():
+    echo = ScriptedBackend(lambda messages, settings: "The task is: where?")
+    traj = asyncio.run(converse(DIALOGUE, TinyTask(), TinyTask().item(0), echo))
+    assert traj.rounds_run == 2 and not traj.stopped_early  # agreeing on an echo is not an answer
+    agree = ScriptedBackend(lambda messages, settings: "Q works in Lyon. <A>Lyon</A>")
+    traj = asyncio.run(converse(DIALOGUE, TinyTask(), TinyTask().item(0), agree))
+    assert traj.stopped_early and len([m for m in traj.messages if m.kind == "agent"]) == 2
