@@ -73,3 +73,18 @@ def test_base_model_nll_is_lower_for_fluent_text(base):
     fluent = nll(prompt, "Ann lives in Lyon.")
     garbled = nll(prompt, "Lyon zq8 ]] Ann ;;; xk lives%%")
     assert 0 < fluent < garbled
+
+
+def test_dpo_trains_on_top_of_the_sft_policy_and_exports_from_its_gguf(base, tmp_path):
+    from agentnet.training.optima.finetune import FinetuneConfig
+    from agentnet.training.optima.policy import LoRALearner
+
+    config = FinetuneConfig(sft_lr=1e-3, sft_epochs=1, dpo_lr=1e-4, dpo_epochs=1, lora_r=4, lora_alpha=8)
+    learner = LoRALearner(base, config, keep_merged=True)
+    sft_policy, _ = learner.learn(base, "sft", ROWS, tmp_path / "iter-0")
+    assert sft_policy.merged_hf and (Path(sft_policy.merged_hf) / "config.json").exists()
+    pairs = [{"prompt": r["prompt"], "chosen": r["completion"],
+              "rejected": [{"role": "assistant", "content": "No idea."}]} for r in ROWS]  # fmt: skip
+    dpo_policy, info = learner.learn(sft_policy, "dpo", pairs, tmp_path / "iter-1")
+    assert dpo_policy.hf_dir == sft_policy.merged_hf  # DPO starts from the current policy, not the base
+    assert info["rows"] == len(pairs) and Path(dpo_policy.gguf).stat().st_size > 50_000_000
