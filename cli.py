@@ -486,6 +486,7 @@ def train_optima(
     lambda_tokens: Annotated[float, typer.Option(help="Reward weight of tokens / max tokens (negative).")] = -0.5,
     lambda_read: Annotated[float, typer.Option(help="Reward weight of readability (1 / max message NLL).")] = 0.6,
     token_cap: Annotated[int, typer.Option(help="Conversations over this many tokens get readability -1.")] = 500,
+    tag_penalty: Annotated[float, typer.Option(help="Reward added when a message speaks for another agent.")] = -10.0,
     lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
     sft_lr: Annotated[float, typer.Option(help="SFT learning rate (LoRA).")] = 2e-4,
     sft_epochs: Annotated[float, typer.Option(help="SFT epochs per iteration.")] = 2.0,
@@ -518,7 +519,7 @@ def train_optima(
         mode=mode.value, iterations=iterations, samples=samples, temperature=temperature,
         formats=tuple(f.strip() for f in formats.split(",") if f.strip()), sft_threshold=sft_threshold, sft_top=sft_top,
         concurrency=concurrency, seed=seed,
-        reward=RewardConfig(lambda_tokens=lambda_tokens, lambda_read=lambda_read, token_cap=token_cap),
+        reward=RewardConfig(lambda_tokens=lambda_tokens, lambda_read=lambda_read, token_cap=token_cap, tag_penalty=tag_penalty),
     )  # fmt: skip
     tune = FinetuneConfig(lora_r=lora_r, lora_alpha=2 * lora_r, sft_lr=sft_lr, sft_epochs=sft_epochs,
                           dpo_lr=dpo_lr, dpo_beta=dpo_beta, seed=seed)  # fmt: skip

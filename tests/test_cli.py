@@ -132,3 +132,15 @@ def test_sigterm_to_a_command_stops_the_server_it_started():
     finally:
         if cli.poll() is None:
             os.kill(cli.pid, signal.SIGKILL)
+
+
+def test_train_optima_refuses_a_positive_token_weight_in_one_line():
+    result = CliRunner().invoke(app, ["train", "optima", "--lambda-tokens", "0.3", "--limit", "1"])
+    assert result.exit_code == 2
+    assert "lambda_tokens=0.3" in result.output and "Traceback" not in result.output
+
+
+def test_train_lists_topologies_and_optima():
+    result = CliRunner().invoke(app, ["train", "--help"])
+    assert result.exit_code == 0
+    assert all(name in result.output for name in ("gdesigner", "commformer", "optima"))
