@@ -101,47 +101,39 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(transformers|trl|peft)\.")
 
 
-def _run(trainer: Any, out_dir: Path, rows: int, started: float) -> TrainResult:
+def sft(model_dir: Path, rows: Sequence[dict[str, Any]], config: FinetuneConfig, out_dir: Path) -> TrainResult:
+    """LoRA SFT on prompt-completion rows (loss on the completions only)."""
+    return _train("sft", model_dir, rows, config, out_dir)
+
+
+def dpo(model_dir: Path, rows: Sequence[dict[str, Any]], config: FinetuneConfig, out_dir: Path) -> TrainResult:
+    """LoRA DPO on prompt/chosen/rejected rows; the frozen base is the reference model."""
+    return _train("dpo", model_dir, rows, config, out_dir)
+
+
+def _train(method: str, model_dir: Path, rows: Sequence[dict[str, Any]], config: FinetuneConfig, out_dir: Path) -> TrainResult:
+    _torch()
+    import trl
+    from datasets import Dataset
     from transformers import PrinterCallback
 
+    if not rows:
+        raise ConfigError(f"no {method.upper()} rows to train on")
+    started = time.perf_counter()
+    model, tokenizer = load(model_dir, config.dtype)
+    if method == "sft":
+        args, trainer_cls = trl.SFTConfig(**_common(config, out_dir, config.sft_lr, config.sft_epochs)), trl.SFTTrainer
+    else:
+        args = trl.DPOConfig(beta=config.dpo_beta, **_common(config, out_dir, config.dpo_lr, config.dpo_epochs))
+        trainer_cls = trl.DPOTrainer
+    trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(list(rows)),
+                          processing_class=tokenizer, peft_config=_lora(config))  # fmt: skip
     trainer.remove_callback(PrinterCallback)  # losses stay in log_history; the caller reports them
     trainer.train()
     adapter = out_dir / "adapter"
     trainer.model.save_pretrained(adapter)
     losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
-    return TrainResult(adapter, losses, rows, time.perf_counter() - started)
-
-
-def sft(model_dir: Path, rows: Sequence[dict[str, Any]], config: FinetuneConfig, out_dir: Path) -> TrainResult:
-    """LoRA SFT on prompt-completion rows (loss on the completions only)."""
-    _torch()
-    from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
-
-    if not rows:
-        raise ConfigError("no SFT rows to train on")
-    started = time.perf_counter()
-    model, tokenizer = load(model_dir, config.dtype)
-    args = SFTConfig(**_common(config, out_dir, config.sft_lr, config.sft_epochs))
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(list(rows)),
-                         processing_class=tokenizer, peft_config=_lora(config))  # fmt: skip
-    return _run(trainer, out_dir, len(rows), started)
-
-
-def dpo(model_dir: Path, rows: Sequence[dict[str, Any]], config: FinetuneConfig, out_dir: Path) -> TrainResult:
-    """LoRA DPO on prompt/chosen/rejected rows; the frozen base is the reference model."""
-    _torch()
-    from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
-
-    if not rows:
-        raise ConfigError("no DPO pairs to train on")
-    started = time.perf_counter()
-    model, tokenizer = load(model_dir, config.dtype)
-    args = DPOConfig(beta=config.dpo_beta, **_common(config, out_dir, config.dpo_lr, config.dpo_epochs))
-    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(list(rows)),
-                         processing_class=tokenizer, peft_config=_lora(config))  # fmt: skip
-    return _run(trainer, out_dir, len(rows), started)
+    return TrainResult(adapter, losses, len(rows), time.perf_counter() - started)
 
 
 def merged(model_dir: Path, adapter_dir: Path, dtype: str = "float32") -> Any:
