@@ -14,6 +14,9 @@ from agentnet.serving import ServeConfig, start
 from agentnet.serving.models import NAMED_MODELS, default_cache_dir, model_status
 
 OPT_IN = {"qwen": "--run-qwen", "vllm": "--run-vllm"}
+# no test may reach a model or dataset hub; offline, a hub fallback fails at once instead of
+# after ~20 s of DNS retries (set before `datasets`/`huggingface_hub` read it at import)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
