@@ -73,6 +73,15 @@ ApiKeyEnvOpt = Annotated[
 ]
 
 
+DataDirOpt = Annotated[Path | None, typer.Option(envvar="AGENTNET_DATA_DIR", help="Benchmark data directory.")]
+RolesOpt = Annotated[str, typer.Option(help="Comma-separated role ids; default: the task's roles.")]
+
+
+def _names(csv: str) -> list[str]:
+    """The non-empty, stripped items of a comma-separated flag."""
+    return [r.strip() for r in csv.split(",") if r.strip()]
+
+
 def _specs(role_ids: list[str], n: int, settings: Any) -> list[Any]:
     """Agents a0…a(n-1), cycling through the roles."""
     from agentnet.agents import AgentSpec
@@ -193,7 +202,7 @@ def run(
 
     if agents < 1:
         raise ConfigError(f"--agents {agents} must be at least 1")
-    role_ids = [r.strip() for r in roles.split(",") if r.strip()]
+    role_ids = _names(roles)
     if not role_ids:
         raise ConfigError(f"--roles {roles!r} names no role; e.g. --roles math_solver,inspector")
     for role in role_ids:
@@ -256,7 +265,7 @@ def bench(
     topology: Annotated[str, typer.Option("--topology", "-t", help=TOPOLOGY_HELP)] = "chain",
     agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents.")] = 3,
     rounds: Annotated[int, typer.Option("--rounds", "-r", help="Communication rounds.")] = 1,
-    roles: Annotated[str, typer.Option(help="Comma-separated role ids; default: the task's roles.")] = "",
+    roles: RolesOpt = "",
     decision: Annotated[str, typer.Option(help="final_refer | majority_vote | code_writer | last_agent; default: the task's.")] = "",
     limit: Annotated[int | None, typer.Option(help="Only the first N items (default: the whole split).")] = None,
     split: Annotated[str, typer.Option(help="Data split.")] = "test",
@@ -266,7 +275,7 @@ def bench(
     early_stop: Annotated[bool, typer.Option(help="Stop before the last round when all agents agree.")] = False,
     temporal: Annotated[str, typer.Option(help="Fixed shapes: last-round messages each agent reads: self, complete (a dialogue) or none; default: the shape's own.")] = "",
     seed: Annotated[int, typer.Option(help="Seed for generated tasks and random topologies.")] = 0,
-    data_dir: Annotated[Path | None, typer.Option(envvar="AGENTNET_DATA_DIR", help="Benchmark data directory.")] = None,
+    data_dir: DataDirOpt = None,
     strict: Annotated[bool, typer.Option(help="Malformed data lines are errors, not skipped.")] = False,
     resume: Annotated[str | None, typer.Option(help="Continue this run id (its stored config is used).")] = None,
     store_path: StoreOpt = DEFAULT_STORE,
@@ -292,7 +301,7 @@ def bench(
         else:
             config = RunConfig(
                 task=task, split=split, topology=topology, agents=agents, rounds=rounds,
-                roles=tuple(r.strip() for r in roles.split(",") if r.strip()), decision=decision, limit=limit,
+                roles=tuple(_names(roles)), decision=decision, limit=limit,
                 concurrency=concurrency, engine=engine, model=model, base_url=base_url, max_tokens=max_tokens,
                 temperature=temperature, early_stop=early_stop, seed=seed, data_dir=str(data_dir) if data_dir else None,
                 temporal=temporal,
@@ -399,7 +408,7 @@ def _train_topology(kind: str) -> Callable[..., None]:
         limit: Annotated[int | None, typer.Option(help="Use only the first N items of the split.")] = None,
         agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents.")] = 4,
         rounds: Annotated[int, typer.Option("--rounds", "-r", help="Communication rounds.")] = 2,
-        roles: Annotated[str, typer.Option(help="Comma-separated role ids; default: the task's roles.")] = "",
+        roles: RolesOpt = "",
         steps: Annotated[int, typer.Option(help="Optimisation steps.")] = 20,
         batch: Annotated[int, typer.Option(help="Queries per step.")] = 4,
         lambda_tokens: Annotated[float, typer.Option(help="Reward = score - λ · tokens / token_scale.")] = 0.1,
@@ -409,7 +418,7 @@ def _train_topology(kind: str) -> Callable[..., None]:
         concurrency: Annotated[int, typer.Option(help="Queries in flight at once.")] = 4,
         seed: Annotated[int, typer.Option(help="Seed for sampling and item order.")] = 0,
         out_dir: Annotated[Path, typer.Option("--out", help="Directory for checkpoint.pt, metrics.jsonl and model.pt (resumes if present).")] = Path("topology-run"),
-        data_dir: Annotated[Path | None, typer.Option(envvar="AGENTNET_DATA_DIR", help="Benchmark data directory.")] = None,
+        data_dir: DataDirOpt = None,
         engine: EngineOpt = "llama-cpp",
         model: ModelOpt = DEFAULT_MODEL,
         base_url: BaseUrlOpt = None,
@@ -426,7 +435,7 @@ def _train_topology(kind: str) -> Callable[..., None]:
 
         the_task = make_task(task, TaskConfig(data_dir, seed=seed))
         items = list(itertools.islice(the_task.items(split), limit))
-        role_ids = [r.strip() for r in roles.split(",") if r.strip()] or list(the_task.roles)
+        role_ids = _names(roles) or list(the_task.roles)
         settings = GenerationSettings(max_tokens=max_tokens)
         specs = _specs(role_ids, agents, settings)
         decision = Decision(the_task.decision, settings=settings)
@@ -477,7 +486,7 @@ def train_optima(
     eval_limit: Annotated[int, typer.Option(help="Evaluate before and after on the first N items of --eval-split (0: skip).")] = 20,
     eval_split: Annotated[str, typer.Option(help="Split to evaluate on.")] = "test",
     rounds: Annotated[int, typer.Option("--rounds", "-r", help="Dialogue rounds (each agent speaks once a round).")] = 2,
-    roles: Annotated[str, typer.Option(help="Comma-separated role ids; default: the task's roles.")] = "",
+    roles: RolesOpt = "",
     max_tokens: Annotated[int, typer.Option(help="Completion tokens per turn.")] = 128,
     temperature: Annotated[float, typer.Option(help="Sampling temperature while generating.")] = 0.8,
     formats: Annotated[str, typer.Option(help="Iteration-0 format seeds, comma-separated; default: all (json, bullets, table, terse, xml).")] = "",
@@ -495,7 +504,7 @@ def train_optima(
     concurrency: Annotated[int, typer.Option(help="Conversations in flight at once.")] = 4,
     seed: Annotated[int, typer.Option(help="Seed for generated tasks and MCTS selection.")] = 0,
     out_dir: Annotated[Path, typer.Option("--out", help="Run directory (resumes if present): iter-N/, metrics.jsonl, report.md.")] = Path("optima-run"),
-    data_dir: Annotated[Path | None, typer.Option(envvar="AGENTNET_DATA_DIR", help="Benchmark data directory.")] = None,
+    data_dir: DataDirOpt = None,
     engine: Annotated[str, typer.Option("--engine", "-e", help="llama-cpp (CPU: merged GGUF) or vllm (GPU: LoRA adapters).")] = "llama-cpp",
     model: ModelOpt = DEFAULT_MODEL,
     store_path: StoreOpt = DEFAULT_STORE,
@@ -517,7 +526,7 @@ def train_optima(
 
     config = OptimaConfig(
         mode=mode.value, iterations=iterations, samples=samples, temperature=temperature,
-        formats=tuple(f.strip() for f in formats.split(",") if f.strip()), sft_threshold=sft_threshold, sft_top=sft_top,
+        formats=tuple(_names(formats)), sft_threshold=sft_threshold, sft_top=sft_top,
         concurrency=concurrency, seed=seed,
         reward=RewardConfig(lambda_tokens=lambda_tokens, lambda_read=lambda_read, token_cap=token_cap, tag_penalty=tag_penalty),
     )  # fmt: skip
@@ -526,7 +535,7 @@ def train_optima(
     quiet()
     the_task = make_task(task, TaskConfig(data_dir, seed=seed))
     items = list(itertools.islice(the_task.items(split), limit))
-    role_ids = [r.strip() for r in roles.split(",") if r.strip()] or list(the_task.roles)
+    role_ids = _names(roles) or list(the_task.roles)
     sampling = GenerationSettings(max_tokens=max_tokens, temperature=temperature)
     dialogue = Dialogue(tuple(_specs(role_ids, len(role_ids), sampling)), rounds, Decision("last_agent"))
     base = base_policy(model)
@@ -589,7 +598,7 @@ def optimize(
     agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents.")] = 3,
     rounds: Annotated[int, typer.Option("--rounds", "-r", help="Communication rounds (the start value if trained).")] = 1,
     max_rounds: Annotated[int, typer.Option(help="Upper bound for a trained `rounds`.")] = 4,
-    roles: Annotated[str, typer.Option(help="Comma-separated role ids; default: the task's roles.")] = "",
+    roles: RolesOpt = "",
     decision: Annotated[str, typer.Option(help="final_refer | majority_vote | code_writer | last_agent; default: the task's.")] = "",
     max_tokens: Annotated[int, typer.Option(help="Completion tokens per agent call.")] = 256,
     temperature: Annotated[float, typer.Option(help="Sampling temperature (the start value if trained).")] = 0.0,
@@ -603,7 +612,7 @@ def optimize(
     seed: Annotated[int, typer.Option(help="Seed for the item split, minibatch order and generated tasks.")] = 0,
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for checkpoint.json, metrics.jsonl, report.md, best_params.json.")] = Path("trace-run"),
     resume: Annotated[bool, typer.Option(help="Continue the run in --out (an existing --out without --resume is an error).")] = False,
-    data_dir: Annotated[Path | None, typer.Option(envvar="AGENTNET_DATA_DIR", help="Benchmark data directory.")] = None,
+    data_dir: DataDirOpt = None,
     engine: EngineOpt = "llama-cpp",
     model: ModelOpt = DEFAULT_MODEL,
     base_url: BaseUrlOpt = None,
@@ -636,12 +645,12 @@ def optimize(
     if len(items) < train + val:
         raise ConfigError(f"{task}/{split} has {len(items)} items; --train {train} + --val {val} need {train + val}")
     random.Random(seed).shuffle(items)  # a disjoint, reproducible split of the first train+val items
-    role_ids = [r.strip() for r in roles.split(",") if r.strip()] or list(the_task.roles)
+    role_ids = _names(roles) or list(the_task.roles)
     settings = GenerationSettings(max_tokens=max_tokens, temperature=temperature)
     kind = decision or the_task.decision
     team_decision = Decision(kind, role="code_writer" if kind == "code_writer" else "final_refer", settings=settings)
     spec = TeamSpec(topology, tuple(_specs(role_ids, agents, settings)), rounds, team_decision)
-    trainable = team_parameters(spec, [g.strip() for g in params.split(",") if g.strip()], max_rounds=max_rounds)
+    trainable = team_parameters(spec, _names(params), max_rounds=max_rounds)
     opt_config = OptoPrimeConfig(memory_size=memory, max_tokens=optimizer_max_tokens, json_mode=json_mode,
                                  model=optimizer_model)  # fmt: skip
     config = TraceConfig(steps=steps, batch=batch, concurrency=concurrency, seed=seed, min_improvement=min_improvement)
