@@ -48,26 +48,41 @@ class ParsedReply:
 
 # -- finding the JSON object ----------------------------------------------------------------
 
+@dataclass
+class _Quotes:
+    """Whether a left-to-right scan is inside a quoted string (' or ", backslash escapes)."""
+
+    prose_apostrophes: bool = False  # an apostrophe inside a word (don't) is prose, not a delimiter
+    quote: str = ""  # the open quote, "" outside strings
+    escaped: bool = False
+
+    def outside(self, c: str, prev: str = "") -> bool:
+        """Take one character; True when it is structure (outside every string, not a quote mark)."""
+        if self.quote:
+            if self.escaped:
+                self.escaped = False
+            elif c == "\\":
+                self.escaped = True
+            elif c == self.quote:
+                self.quote = ""
+            return False
+        if c in "\"'":
+            if not (self.prose_apostrophes and c == "'" and prev.isalnum()):
+                self.quote = c
+            return False
+        return True
+
+
 def _spans(text: str) -> Iterator[str]:
     """Balanced {...} spans (quote-aware, ' or "), outermost first; an unfinished one to the end."""
     i = 0
     while (start := text.find("{", i)) != -1:
-        depth, quote, escaped = 0, "", False
+        depth, quotes = 0, _Quotes(prose_apostrophes=True)
         for j in range(start, len(text)):
             c = text[j]
-            if quote:
-                if escaped:
-                    escaped = False
-                elif c == "\\":
-                    escaped = True
-                elif c == quote:
-                    quote = ""
-            elif c in "\"'":
-                # an apostrophe inside a word (don't) is prose, not a string delimiter
-                if c == "'" and j > 0 and text[j - 1].isalnum():
-                    continue
-                quote = c
-            elif c == "{":
+            if not quotes.outside(c, text[j - 1] if j else ""):
+                continue
+            if c == "{":
                 depth += 1
             elif c == "}":
                 depth -= 1
@@ -82,23 +97,15 @@ def _spans(text: str) -> Iterator[str]:
 
 def _close(fragment: str) -> str:
     """Close an unfinished JSON object: end an open string, drop a dangling key or comma, add closers."""
-    stack, quote, escaped = [], "", False
+    stack, quotes = [], _Quotes()
     for c in fragment:
-        if quote:
-            if escaped:
-                escaped = False
-            elif c == "\\":
-                escaped = True
-            elif c == quote:
-                quote = ""
-        elif c in "\"'":
-            quote = c
-        elif c in "{[":
+        if not quotes.outside(c):
+            continue
+        if c in "{[":
             stack.append("}" if c == "{" else "]")
         elif c in "}]" and stack:
             stack.pop()
-    out = fragment + (quote if quote else "")
-    out = out.rstrip()
+    out = (fragment + quotes.quote).rstrip()
     if out.endswith(":"):
         out += " null"
     out = out.rstrip(",")
