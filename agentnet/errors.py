@@ -51,3 +51,11 @@ class BackendTimeoutError(BackendError):
 
 class ServerStartError(AgentNetError):
     """A model server process died or never became ready; carries the log's tail."""
+
+
+def require_at_least_one(config: object, *fields: str) -> None:
+    """Config validation: each named integer field of `config` must be 1 or more."""
+    for name in fields:
+        value = getattr(config, name)
+        if value < 1:
+            raise ConfigError(f"{name}={value} must be at least 1")

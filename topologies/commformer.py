@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from agentnet.agents import AgentSpec
-from agentnet.errors import ConfigError
+from agentnet.errors import ConfigError, require_at_least_one
 from agentnet.graph import CommGraph, Decision, ReceiveGate
 from agentnet.topologies.embeddings import Embedder
 from agentnet.topologies.learned import Persistent, Sample, build_graph, check_agents
@@ -77,9 +77,7 @@ class CommFormerConfig:
         for name in ("warmup_steps", "sparsity"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be at least 0")
-        for name in ("gate_hidden", "edge_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
+        require_at_least_one(self, "gate_hidden", "edge_every")
         for name in ("edge_lr", "gate_lr"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be positive")

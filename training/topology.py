@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from agentnet.errors import ConfigError
+from agentnet.errors import ConfigError, require_at_least_one
 from agentnet.llm import LLMBackend
 from agentnet.runtime import Team
 from agentnet.task import Item, Task
@@ -37,9 +37,7 @@ class TopologyTrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch", "concurrency"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
+        require_at_least_one(self, "steps", "batch", "concurrency")
         if self.token_scale <= 0:
             raise ConfigError(f"token_scale={self.token_scale} must be positive")
 

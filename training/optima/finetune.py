@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentnet.errors import ConfigError, MissingDependencyError
+from agentnet.errors import ConfigError, MissingDependencyError, require_at_least_one
 from agentnet.types import Message
 
 
@@ -36,8 +36,7 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         if self.dtype not in ("bfloat16", "float32"):
             raise ConfigError(f"dtype={self.dtype!r}: use bfloat16 or float32")
-        if self.lora_r < 1 or self.batch_size < 1:
-            raise ConfigError("lora_r and batch_size must be at least 1")
+        require_at_least_one(self, "lora_r", "batch_size")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from agentnet.errors import ConfigError
+from agentnet.errors import ConfigError, require_at_least_one
 from agentnet.llm import LLMBackend
 from agentnet.task import Item, Task
 from agentnet.training.optima.generate import Dialogue, check_formats, converse, formats
@@ -56,9 +56,7 @@ class OptimaConfig:
     def __post_init__(self) -> None:
         if self.mode not in ("sft", "dpo", "sft-dpo"):
             raise ConfigError(f"mode={self.mode!r}: use sft, dpo or sft-dpo")
-        for name in ("iterations", "samples", "concurrency", "dpo_children"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)}: use 1 or more")
+        require_at_least_one(self, "iterations", "samples", "concurrency", "dpo_children")
         if self.mode != "sft" and self.samples < 2:
             raise ConfigError("DPO needs at least 2 samples per item to compare")
         check_formats(self.formats)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from agentnet.errors import AgentNetError, ConfigError
+from agentnet.errors import AgentNetError, ConfigError, require_at_least_one
 from agentnet.llm import LLMBackend
 from agentnet.runtime import Team
 from agentnet.task import Item, Task
@@ -47,9 +47,7 @@ class TraceConfig:
     code_timeout_s: float = field(default=30.0, metadata={"help": "Sandbox time for the extraction code per evaluation."})
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch", "concurrency"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
+        require_at_least_one(self, "steps", "batch", "concurrency")
         if self.min_improvement < 0:
             raise ConfigError(f"min_improvement={self.min_improvement} must be 0 or more")
 
