@@ -61,13 +61,19 @@ def _torch() -> Any:
 
 def load(model_dir: Path, dtype: str = "bfloat16") -> tuple[Any, Any]:
     torch = _torch()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
-    return model, tokenizer
+    return model, load_tokenizer(model_dir)
+
+
+def load_tokenizer(model_dir: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    loaded = AutoTokenizer.from_pretrained(model_dir)
+    if loaded.pad_token is None:
+        loaded.pad_token = loaded.eos_token
+    return loaded
 
 
 def _common(config: FinetuneConfig, out_dir: Path, lr: float, epochs: float) -> dict[str, Any]:
@@ -143,12 +149,12 @@ def merged(model_dir: Path, adapter_dir: Path, dtype: str = "float32") -> Any:
     return PeftModel.from_pretrained(model, adapter_dir)
 
 
-def save_merged_hf(model_dir: Path, adapter_dir: Path, out: Path, dtype: str = "bfloat16") -> Path:
-    """An HF-format directory of base + adapter (vLLM's base for the next iteration's adapter)."""
-    _, tokenizer = load(model_dir, dtype)
-    model = merged(model_dir, adapter_dir, dtype).merge_and_unload()
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+def save_merged_hf(peft_model: Any, model_dir: Path, out: Path, dtype: str = "bfloat16") -> Path:
+    """Merge the adapter into `peft_model` (in place: read any LoRA deltas first) and write an
+    HF-format directory with `model_dir`'s tokenizer (what the next DPO iteration trains on)."""
+    torch = _torch()
+    peft_model.merge_and_unload().to(getattr(torch, dtype)).save_pretrained(out)
+    load_tokenizer(model_dir).save_pretrained(out)
     return out
 
 

@@ -54,11 +54,12 @@ class LoRALearner:
         start = self.base if mode == "sft" else policy
         weights = Path(start.merged_hf or start.hf_dir)
         result = (sft if mode == "sft" else dpo)(weights, rows, self.config, out_dir)
+        tuned = merged(weights, result.adapter_dir)  # loaded once for both exports
         gguf = None
         if start.gguf:
-            bases, deltas = lora_deltas(merged(weights, result.adapter_dir))
+            bases, deltas = lora_deltas(tuned)
             gguf = str(merged_gguf(Path(start.gguf), bases, deltas, out_dir / "model.gguf"))
-        merged_dir = str(save_merged_hf(weights, result.adapter_dir, out_dir / "merged")) if self.keep_merged else None
+        merged_dir = str(save_merged_hf(tuned, weights, out_dir / "merged")) if self.keep_merged else None
         new = Policy(f"optima-{out_dir.name}", str(weights), gguf=gguf, adapter=str(result.adapter_dir), merged_hf=merged_dir)
         losses = result.losses
         return new, {"rows": result.rows, "seconds": round(result.seconds, 1),
