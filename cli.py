@@ -344,7 +344,9 @@ def _bench_topology(config: Any, task: Any) -> tuple[Any, Any]:
     kind = config.decision or task.decision
     role = "code_writer" if kind == "code_writer" else "final_refer"
     extra: dict[str, Any] = {"seed": config.seed} if config.topology == "random" else {}
-    if config.temporal and config.topology in FIXED:
+    if config.temporal:
+        if config.topology not in FIXED:
+            raise ConfigError(f"--temporal {config.temporal} applies to fixed shapes; {config.topology} learned its own")
         extra["temporal"] = config.temporal
     return resolve(config.topology, specs, config.rounds, Decision(kind, role=role, settings=settings), **extra)
 

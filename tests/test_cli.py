@@ -144,3 +144,9 @@ def test_train_lists_topologies_and_optima():
     result = CliRunner().invoke(app, ["train", "--help"])
     assert result.exit_code == 0
     assert all(name in result.output for name in ("gdesigner", "commformer", "optima"))
+
+
+def test_bench_temporal_is_refused_for_learned_topologies(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "asymmetric", "--limit", "1", "--temporal", "complete",
+                                      "--topology", "gdesigner:missing.pt", "--store", str(tmp_path / "s.sqlite")])  # fmt: skip
+    assert result.exit_code == 2 and "--temporal complete applies to fixed shapes" in result.output
