@@ -1,5 +1,6 @@
 import asyncio
 import json
+import re
 from contextlib import asynccontextmanager
 
 import pytest
@@ -14,17 +15,19 @@ from tests.training.optima.tiny_task import TinyTask
 DIALOGUE = Dialogue((AgentSpec("a0", "alice"), AgentSpec("a1", "bob")), rounds=1)
 
 
-def policy_reply(policy: str, counter: list[int]):
-    """base: wordy, right every other time; trained ("p…"): terse and right."""
+def policy_reply(policy: str, bob_calls: dict[str, int]):
+    """base: wordy, Bob right on the first of every 4 replies per item (whatever order
+    concurrent conversations run in); trained ("p…"): terse and right."""
 
     def reply(messages, settings):
-        counter[0] += 1
         alice = "You are Alice" in messages[0].content
         if policy.startswith("p"):
             return "P lives where Q works." if alice else "<A>Lyon</A>"
         if alice:
             return "Hello Bob, I know that P lives where Q works, where does Q work please tell me " * 2
-        return "Q works somewhere nice. <A>Lyon</A>" if counter[0] % 4 == 2 else "<A>Oslo</A> I think so"
+        question = re.search(r"person \d+", "".join(m.content for m in messages)).group()
+        bob_calls[question] = bob_calls.get(question, 0) + 1
+        return "Q works somewhere nice. <A>Lyon</A>" if bob_calls[question] % 4 == 1 else "<A>Oslo</A> I think so"
 
     return reply
 
@@ -39,12 +42,12 @@ class RecordingLearner:
 
 
 def trainer(tmp_path, learner, served, **config):
-    counter = [0]
+    bob_calls: dict[str, int] = {}
 
     @asynccontextmanager
     async def serve(policy):
         served.append(policy.name)
-        yield ScriptedBackend(policy_reply(policy.name, counter))
+        yield ScriptedBackend(policy_reply(policy.name, bob_calls))
 
     cfg = OptimaConfig(**{"samples": 4, "iterations": 2, "sft_threshold": 0.0, "sft_top": 1.0, **config})
     return OptimaTrainer(TinyTask(3), list(TinyTask(3).items()), DIALOGUE, Policy("base", "hf"), serve, learner,
