@@ -1,6 +1,7 @@
 """The LLM boundary: one async protocol and one implementation over any OpenAI-compatible server.
 
-`OpenAIBackend` talks to vLLM, the llama.cpp server, OpenAI or Ollama alike. It retries
+`OpenAIBackend` talks to vLLM, the llama.cpp server, OpenAI or Ollama alike (structured
+output is the one place they differ: `ResponseFormat`). It retries
 connection errors, timeouts, 429 and 5xx itself (the openai client's own retries are
 off) so that every `Completion` records how many attempts it took and the back-off is
 configurable; a hard failure becomes a `BackendError` naming the URL and a fix.
@@ -9,12 +10,13 @@ configurable; a hard failure becomes a `BackendError` naming the URL and a fix.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from agentnet.errors import BackendError, BackendTimeoutError, ConfigError
 from agentnet.types import Completion, GenerationSettings, Message, Usage
@@ -23,6 +25,24 @@ if TYPE_CHECKING:
     import openai
 
 DeltaCallback = Callable[[str], None]
+
+# How a server takes a JSON Schema for structured output: the OpenAI API's
+# {"type": "json_schema", ...} (OpenAI, vLLM, llama.cpp's llama-server, Ollama) or
+# llama-cpp-python's server, which only accepts {"type": "json_object", "schema": ...}.
+ResponseFormat = Literal["openai", "llama-cpp-python"]
+RESPONSE_FORMATS: tuple[str, ...] = ("openai", "llama-cpp-python")
+
+
+def response_format(settings: GenerationSettings, style: ResponseFormat) -> dict[str, Any] | None:
+    """The request's `response_format` for `settings` (None: free text)."""
+    if settings.json_schema is not None:
+        schema = json.loads(settings.json_schema)
+        if style == "llama-cpp-python":
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+    if settings.json_mode:
+        return {"type": "json_object"}
+    return None
 
 
 @runtime_checkable
@@ -127,9 +147,12 @@ class OpenAIBackend:
         retry: RetryPolicy = RetryPolicy(),
         max_concurrency: int | None = 8,
         seed: int | None = None,
+        response_format: ResponseFormat = "openai",
     ):
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"base_url {base_url!r} must start with http:// or https://")
+        if response_format not in RESPONSE_FORMATS:
+            raise ConfigError(f"response_format={response_format!r} unknown; use one of {', '.join(RESPONSE_FORMATS)}")
         if timeout_s <= 0:
             raise ConfigError(f"timeout_s={timeout_s} must be positive")
         self.base_url = base_url.rstrip("/")
@@ -139,6 +162,7 @@ class OpenAIBackend:
         self._api_key = api_key or "not-needed"  # local servers ignore it; the client needs one
         self._timeout_s, self._connect_timeout_s = timeout_s, connect_timeout_s
         self._retry = retry
+        self.response_format = response_format
         self._rng = random.Random(seed)
         self._clients = PerLoop(self._new_client)
         self._limit = concurrency_limit(max_concurrency)
@@ -193,8 +217,9 @@ class OpenAIBackend:
             kwargs["stop"] = list(settings.stop)
         if settings.seed is not None:
             kwargs["seed"] = settings.seed
-        if settings.json_mode:
-            kwargs["response_format"] = {"type": "json_object"}
+        fmt = response_format(settings, self.response_format)
+        if fmt is not None:
+            kwargs["response_format"] = fmt
 
         async with self._limit.get():
             started = time.perf_counter()  # latency excludes waiting for a free slot

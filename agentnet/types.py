@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -47,7 +48,8 @@ class GenerationSettings:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
-    json_mode: bool = False
+    json_mode: bool = False  # ask for a JSON object
+    json_schema: str | None = None  # ask for JSON matching this JSON Schema (given as JSON text)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.temperature <= 2.0:
@@ -56,6 +58,13 @@ class GenerationSettings:
             raise ConfigError(f"max_tokens={self.max_tokens} must be at least 1")
         if not 0.0 < self.top_p <= 1.0:
             raise ConfigError(f"top_p={self.top_p} is out of range; use a value in (0, 1]")
+        if self.json_schema is not None:
+            try:
+                ok = isinstance(json.loads(self.json_schema), dict)
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ConfigError(f"json_schema={self.json_schema[:60]!r} is not a JSON object; give a JSON Schema as text")
 
     def with_(self, **changes: Any) -> GenerationSettings:
         return replace(self, **changes)

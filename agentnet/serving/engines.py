@@ -56,6 +56,8 @@ class Server:
         kwargs.setdefault("name", self.engine)
         # llama.cpp's server answers one request at a time: queue in the client instead.
         kwargs.setdefault("max_concurrency", 1 if self.engine == "llama-cpp" else 64)
+        if self.engine == "llama-cpp":  # the embedded server is llama-cpp-python's
+            kwargs.setdefault("response_format", "llama-cpp-python")
         return OpenAIBackend(self.base_url, model=self.model, api_key=self.api_key, **kwargs)  # type: ignore[arg-type]
 
     @property

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 
@@ -85,6 +86,30 @@ def test_request_carries_settings() -> None:
     assert sent["stop"] == ["\n"] and sent["seed"] == 3
     assert sent["response_format"] == {"type": "json_object"}
     assert sent["messages"] == [{"role": "user", "content": "hello"}]
+
+
+SCHEMA = '{"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}'
+
+
+@pytest.mark.parametrize(
+    ("style", "expected"),
+    [
+        ("openai", {"type": "json_schema", "json_schema": {"name": "reply", "schema": json.loads(SCHEMA)}}),
+        ("llama-cpp-python", {"type": "json_object", "schema": json.loads(SCHEMA)}),
+    ],
+)
+def test_a_json_schema_is_sent_in_the_servers_format(style: str, expected: dict) -> None:
+    with OpenAIPeer([Step()]) as peer:
+        backend = OpenAIBackend(peer.base_url, model="m", response_format=style)  # type: ignore[arg-type]
+        asyncio.run(backend.complete(HELLO, GenerationSettings(json_schema=SCHEMA, json_mode=True)))
+    assert peer.requests[0]["response_format"] == expected
+
+
+def test_bad_structured_output_settings_are_named() -> None:
+    with pytest.raises(ConfigError, match="json_schema='not json'"):
+        GenerationSettings(json_schema="not json")
+    with pytest.raises(ConfigError, match="response_format='xml'.*llama-cpp-python"):
+        OpenAIBackend("http://x/v1", response_format="xml")  # type: ignore[arg-type]
 
 
 def test_concurrency_limit_queues_requests() -> None:

@@ -78,6 +78,17 @@ def test_json_mode_returns_json(smollm2_server: Server) -> None:
 
 
 @pytest.mark.integration
+def test_a_json_schema_constrains_the_reply(smollm2_server: Server) -> None:
+    schema = {"type": "object", "properties": {"colour": {"enum": ["red", "blue"]}, "n": {"type": "integer"}},
+              "required": ["colour", "n"], "additionalProperties": False}  # fmt: skip
+    ask = [Message("user", "Name a colour and a number, as JSON.")]
+    settings = GenerationSettings(max_tokens=48, json_schema=json.dumps(schema))
+    c = asyncio.run(smollm2_server.backend().complete(ask, settings))
+    reply = json.loads(c.text)
+    assert set(reply) == {"colour", "n"} and reply["colour"] in ("red", "blue") and isinstance(reply["n"], int)
+
+
+@pytest.mark.integration
 def test_server_log_is_written(smollm2_server: Server) -> None:
     assert smollm2_server.log_path is not None and smollm2_server.log_path.stat().st_size > 0
 
