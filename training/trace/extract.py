@@ -112,6 +112,33 @@ def _close(fragment: str) -> str:
     return out + "".join(reversed(stack))
 
 
+_VALUE_START = re.compile(r'\s*(?:["{\[\d-]|true\b|false\b|null\b)')
+
+
+def _escape_inner_quotes(text: str) -> str:
+    """Escape the double quotes a model left unescaped inside a JSON string value.
+
+    A `"` inside a string closes it only when JSON can go on from there: at the end, or
+    before `:`, `}`, `]`, or a `,` followed by the start of another key or value.
+    """
+    out, inside, escaped = [], False, False
+    for i, c in enumerate(text):
+        if inside and escaped:
+            escaped = False
+        elif inside and c == "\\":
+            escaped = True
+        elif c == '"':
+            if inside:
+                rest = text[i + 1 :].lstrip()
+                closes = not rest or rest[0] in ":}]" or (rest[0] == "," and _VALUE_START.match(rest, 1))
+                if not closes:
+                    out.append('\\"')
+                    continue
+            inside = not inside
+        out.append(c)
+    return "".join(out)
+
+
 def _pythonish(text: str) -> str:
     return re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", text)))
 
@@ -124,6 +151,8 @@ def _load(candidate: str) -> tuple[Any, str] | None:
         ("Python literal", lambda s: ast.literal_eval(_pythonish(s.translate(_SMART_QUOTES)))),
         ("closed an unfinished object", lambda s: json.loads(_TRAILING_COMMA.sub(r"\1", _close(s)), strict=False)),
         ("closed an unfinished Python literal", lambda s: ast.literal_eval(_pythonish(_close(s)))),
+        ("escaped quotes inside strings",
+         lambda s: json.loads(_TRAILING_COMMA.sub(r"\1", _close(_escape_inner_quotes(s))), strict=False)),
     )
     for how, load in attempts:
         try:

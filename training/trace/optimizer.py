@@ -2,8 +2,10 @@
 
 `Optimizer` is the protocol the trace loop needs (one async `propose`); `OptoPrime` is our
 implementation of OptoPrime's prompt (system: how to read a problem + the output format;
-user: the problem, then earlier (variables, feedback) pairs from a FIFO memory). Another
-implementation (e.g. one wrapping Microsoft's trace-opt) plugs in by providing `propose`.
+user: the problem, then earlier (variables, feedback) pairs from a FIFO memory, then - our
+addition, for small models that otherwise key their answer by intermediate names such as
+`a0_r0[1]` - the names the suggestion may use). Another implementation (e.g. one wrapping
+Microsoft's trace-opt) plugs in by providing `propose`.
 """
 
 from __future__ import annotations
@@ -61,12 +63,22 @@ class OptoPrimeConfig:
     memory_value_chars: int = 800  # each remembered value is clipped to this (small contexts)
     max_tokens: int = 1024
     temperature: float = 0.0
-    json_mode: bool = False  # the server's JSON mode (grammar-constrained output), where it has one
+    # constrain the reply to {"reasoning": str, "suggestion": {variable: value}} with the
+    # trainable names as the only keys and each value's type (grammar-constrained on llama.cpp,
+    # structured outputs on vLLM); small models otherwise write broken JSON or invent names
+    json_mode: bool = False
     model: str | None = None
 
     def __post_init__(self) -> None:
         if self.memory_size < 0:
             raise ConfigError(f"memory_size={self.memory_size} must be 0 or more")
+
+
+def reply_schema(problem: Problem) -> dict[str, Any]:
+    """The JSON Schema of an answer to `problem`: reasoning first, then only its variables."""
+    suggestion = {"type": "object", "properties": problem.schemas, "additionalProperties": False}
+    return {"type": "object", "properties": {"reasoning": {"type": "string"}, "suggestion": suggestion},
+            "required": ["reasoning", "suggestion"], "additionalProperties": False}  # fmt: skip
 
 
 class OptoPrime:
@@ -90,15 +102,19 @@ class OptoPrime:
                 for values, feedback in self.memory
             )
             memory = optimizer_template("memory").substitute(examples=examples)
-        user = optimizer_template("user").substitute(problem=problem.render(), memory=memory)
+        user = optimizer_template("user").substitute(problem=problem.render(), memory=memory,
+                                                    names=", ".join(problem.names))  # fmt: skip
         return [Message("system", optimizer_template("system").template.strip()), Message("user", user.strip())]
 
     async def propose(self, problem: Problem) -> Proposal:
         messages = self.messages(problem)
         # as in OptoPrime: this step's (variables, feedback) join the memory after it is shown
         self.remember(dict(problem.values), problem.feedback)
+        settings = self.settings
+        if self.config.json_mode:
+            settings = settings.with_(json_schema=json.dumps(reply_schema(problem)))
         try:
-            completion = await self.backend.complete(messages, self.settings)
+            completion = await self.backend.complete(messages, settings)
         except AgentNetError as e:
             return Proposal({}, error=f"optimiser call failed: {e}")
         try:

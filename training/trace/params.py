@@ -75,6 +75,17 @@ class Parameter:
         """The type as the OPTO problem shows it: (str), (int), (float), (code)."""
         return {"text": "str", "int": "int", "float": "float", "code": "code"}[self.kind]
 
+    def json_schema(self) -> dict[str, Any]:
+        """A JSON Schema for a value of this parameter (for grammar-constrained replies)."""
+        if self.choices is not None:
+            return {"enum": list(self.choices)}
+        if self.kind in ("text", "code"):
+            return {"type": "string"}
+        schema: dict[str, Any] = {"type": "integer" if self.kind == "int" else "number"}
+        if self.bounds is not None:
+            schema["minimum"], schema["maximum"] = self.bounds
+        return schema
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for k in ("bounds", "choices"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from agentnet.prompts import optimizer_template
 from agentnet.task import Item
@@ -47,6 +48,7 @@ class Problem:
     feedback: str
     values: dict[str, Value] = field(default_factory=dict)  # trainable name -> current value
     names: tuple[str, ...] = ()  # the trainable variables, in order
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)  # trainable name -> JSON Schema of its value
 
     def render(self) -> str:
         return optimizer_template("problem").substitute(
@@ -234,4 +236,5 @@ def build_problem(
         feedback="\n".join(feedback),
         values={p.name: p.value for p in trainable},
         names=tuple(p.name for p in trainable),
+        schemas={p.name: p.json_schema() for p in trainable},
     )

@@ -19,6 +19,8 @@ MESSY = {
     "suggestion as a string": '{"reasoning": "r", "suggestion": "{\\"a0_prompt\\": \\"Be exact.\\"}"}',
     "typed key": '{"suggestion": {"(str) a0_prompt": "Be exact."}}',
     "no JSON at all": 'I would set "a0_prompt": "Be exact." and leave the rest.',
+    "unescaped quotes": '{"reasoning": "It ends with "The answer is N", where N is a number.",\n'
+                        '"suggestion": {"a0_prompt": "Be exact."}}',
 }
 
 
@@ -34,6 +36,13 @@ def test_repairs_are_noted_and_raw_newlines_survive() -> None:
     assert parsed.suggestion == {"a0_prompt": "Line 1\nLine 2", "rounds": 2}
     assert parsed.reasoning == "two\nlines"
     assert parsed.notes == ("read from a fenced block", "read as lenient JSON")
+
+
+def test_unescaped_quotes_inside_a_value_are_kept_in_the_value() -> None:
+    reply = '{"reasoning": "r", "suggestion": {"a0_prompt": "End with "The answer is N", then stop.", "rounds": 2}}'
+    parsed = parse_reply(reply, NAMES)
+    assert parsed.suggestion == {"a0_prompt": 'End with "The answer is N", then stop.', "rounds": 2}
+    assert parsed.notes == ("read as escaped quotes inside strings",)
 
 
 def test_terminate_reasoning_only_and_garbage() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from agentnet.errors import BackendError
 from agentnet.testing import ScriptedBackend
@@ -25,7 +26,8 @@ def test_prompt_follows_optoprime_and_memory_shows_earlier_steps() -> None:
     assert system.role == "system" and "#Variables: the variables you may change" in system.content
     assert '"suggestion": {' in system.content
     assert user.content.splitlines()[3:5] == ["#Instruction", "Improve it."]
-    assert user.content.endswith("Your response:") and "earlier values" not in user.content
+    assert user.content.endswith('The keys of "suggestion" can only be these variables: x.\n\nYour response:')
+    assert "earlier values" not in user.content and backend.calls[0].settings.json_schema is None
     memory = backend.calls[1].messages[1].content
     assert '"x": "one"' in memory and '"feedback": "too small"' in memory  # the previous step, not this one
     assert '"x": "two"' not in memory.split("Now you see")[0]
@@ -41,3 +43,17 @@ def test_state_round_trips_and_failures_come_back_as_errors() -> None:
     restored = OptoPrime(ScriptedBackend([]))
     restored.load_state_dict(opt.state_dict())
     assert list(restored.memory) == [({"x": "one"}, "f1"), ({"x": "one"}, "f2")]
+
+
+def test_json_mode_constrains_the_reply_to_the_trainable_variables_and_their_types() -> None:
+    problem = _problem("one", "f")
+    problem = Problem(**{**problem.__dict__, "values": {"x": "one", "n": 2}, "names": ("x", "n"),
+                         "schemas": {"x": {"type": "string"}, "n": {"type": "integer", "minimum": 1, "maximum": 4}}})  # fmt: skip
+    backend = ScriptedBackend(['{"reasoning": "r", "suggestion": {"n": 3}}'])
+    proposal = asyncio.run(OptoPrime(backend, OptoPrimeConfig(json_mode=True)).propose(problem))
+    assert proposal.suggestion == {"n": 3}
+    schema = json.loads(backend.calls[0].settings.json_schema)
+    assert schema["required"] == ["reasoning", "suggestion"] and not schema["additionalProperties"]
+    suggestion = schema["properties"]["suggestion"]
+    assert suggestion["properties"] == {"x": {"type": "string"}, "n": {"type": "integer", "minimum": 1, "maximum": 4}}
+    assert suggestion["additionalProperties"] is False

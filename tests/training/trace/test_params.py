@@ -19,6 +19,13 @@ def test_groups_declare_each_trainable_value_with_its_current_value() -> None:
     assert params["extract_answer"].value == DEFAULT_EXTRACT and params["extract_answer"].kind == "code"
 
 
+def test_each_kind_has_a_json_schema_for_constrained_replies() -> None:
+    assert Parameter("t", 0.5, "d", "temperature", "float", bounds=(0, 1)).json_schema() == {
+        "type": "number", "minimum": 0, "maximum": 1}
+    assert Parameter("r", 2, "d", "rounds", "int", choices=(1, 2)).json_schema() == {"enum": [1, 2]}
+    assert Parameter("e", "def extract(o): ...", "d", "extract", "code").json_schema() == {"type": "string"}
+
+
 def test_apply_writes_every_target_into_the_graph() -> None:
     spec = toy.spec("chain", 2, Decision("final_refer", settings=toy.SETTINGS))
     params = team_parameters(spec, ["prompts", "decision", "rounds", "temperature", "extract"])

@@ -53,6 +53,8 @@ def test_a_minibatch_renders_as_an_opto_problem_with_the_calls_in_order() -> Non
     assert problem.feedback.splitlines()[-1].startswith("Mean score 0.50 over 2 example(s)")
     assert "[final_refer]" in problem.documentation and "[majority_vote]" not in problem.documentation
     assert problem.names == ("a0_prompt", "a1_prompt", "decision_prompt", "rounds")
+    assert problem.schemas["a0_prompt"] == {"type": "string"}
+    assert problem.schemas["rounds"] == {"type": "integer", "minimum": 1, "maximum": 4}
 
 
 def test_frozen_prompts_show_as_role_constants_and_long_values_are_clipped() -> None:
