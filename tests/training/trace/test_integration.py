@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,17 @@ def test_a_run_on_the_embedded_model_completes_and_records_every_proposal(smollm
     assert len(loop.metrics_path.read_text().splitlines()) == 2
     assert json.loads(loop.checkpoint_path.read_text())["step"] == 2
     assert loop.report_path.read_text().count("### Step ") == 2
+
+
+def test_json_mode_makes_the_embedded_models_replies_name_only_trainable_variables(smollm2_server: Server, tmp_path: Path) -> None:
+    spec, task = toy.spec(), SumTask()
+    items = list(task.items())
+    params = team_parameters(spec, ["prompts", "rounds"])
+    optimizer = OptoPrime(smollm2_server.backend(), OptoPrimeConfig(max_tokens=160, json_mode=True))
+    loop = TraceLoop(spec, params, task, items[:2], items[2:3], smollm2_server.backend(), optimizer,
+                     TraceConfig(steps=2, batch=1, max_value_chars=200), tmp_path)  # fmt: skip
+    result = loop.run()
+    for r in result.records:
+        assert re.match(r'\s*\{\s*"reasoning"\s*:', r.raw), r.raw  # the schema's shape, nothing before it
+        assert r.error is None and not any("no such variable" in n for n in r.notes), (r.notes, r.raw)
+        assert set(r.changes) <= set(params.names)
