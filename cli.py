@@ -606,7 +606,7 @@ def optimize(
     temperature: Annotated[float, typer.Option(help="Sampling temperature (the start value if trained).")] = 0.0,
     optimizer_max_tokens: Annotated[int, typer.Option(help="Completion tokens per optimiser call.")] = 1024,
     memory: Annotated[int, typer.Option(help="Past (variables, feedback) pairs the optimiser sees.")] = 3,
-    json_mode: Annotated[bool, typer.Option(help="Constrain the optimiser's reply to a JSON schema whose suggestion keys are the trainable variables (grammar on llama.cpp, structured outputs on vLLM).")] = False,
+    json_mode: Annotated[bool, typer.Option("--json-mode/--free-text", help="Constrain the optimiser's reply to a JSON schema whose suggestion keys are the trainable variables (grammar on llama.cpp, structured outputs on vLLM); --free-text for servers without structured output.")] = True,
     optimizer_base_url: Annotated[str | None, typer.Option(help="A separate (stronger) server for the optimiser; default: the team's.")] = None,
     optimizer_model: Annotated[str | None, typer.Option(help="Model name for --optimizer-base-url.")] = None,
     min_improvement: Annotated[float, typer.Option(help="A validation score gain must exceed this to be kept.")] = 0.0,

@@ -66,7 +66,7 @@ class OptoPrimeConfig:
     # constrain the reply to {"reasoning": str, "suggestion": {variable: value}} with the
     # trainable names as the only keys and each value's type (grammar-constrained on llama.cpp,
     # structured outputs on vLLM); small models otherwise write broken JSON or invent names
-    json_mode: bool = False
+    json_mode: bool = True
     model: str | None = None
 
     def __post_init__(self) -> None:
@@ -116,7 +116,8 @@ class OptoPrime:
         try:
             completion = await self.backend.complete(messages, settings)
         except AgentNetError as e:
-            return Proposal({}, error=f"optimiser call failed: {e}")
+            hint = " (a server without structured output? turn json_mode off: --free-text)" if settings.json_schema else ""
+            return Proposal({}, error=f"optimiser call failed: {e}{hint}")
         try:
             parsed = parse_reply(completion.text, problem.names)
         except ExtractionError as e:

@@ -29,7 +29,7 @@ class SumTask(toy.ToyTask):
 def test_a_run_on_the_embedded_model_completes_and_records_every_proposal(smollm2_server: Server, tmp_path: Path) -> None:
     spec, task = toy.spec(), SumTask()
     items = list(task.items())
-    optimizer = OptoPrime(smollm2_server.backend(), OptoPrimeConfig(max_tokens=96, memory_size=1))
+    optimizer = OptoPrime(smollm2_server.backend(), OptoPrimeConfig(max_tokens=96, memory_size=1, json_mode=False))
     loop = TraceLoop(spec, team_parameters(spec, ["prompts", "rounds"]), task, items[:2], items[2:],
                      smollm2_server.backend(), optimizer, TraceConfig(steps=2, batch=1, max_value_chars=200), tmp_path)
     result = loop.run()
@@ -45,7 +45,7 @@ def test_json_mode_makes_the_embedded_models_replies_name_only_trainable_variabl
     spec, task = toy.spec(), SumTask()
     items = list(task.items())
     params = team_parameters(spec, ["prompts", "rounds"])
-    optimizer = OptoPrime(smollm2_server.backend(), OptoPrimeConfig(max_tokens=160, json_mode=True))
+    optimizer = OptoPrime(smollm2_server.backend(), OptoPrimeConfig(max_tokens=160))
     loop = TraceLoop(spec, params, task, items[:2], items[2:3], smollm2_server.backend(), optimizer,
                      TraceConfig(steps=2, batch=1, max_value_chars=200), tmp_path)  # fmt: skip
     result = loop.run()

@@ -16,7 +16,7 @@ def _problem(value: str, feedback: str) -> Problem:
 
 def test_prompt_follows_optoprime_and_memory_shows_earlier_steps() -> None:
     backend = ScriptedBackend(['{"reasoning": "a", "suggestion": {"x": "two"}}', "TERMINATE"])
-    opt = OptoPrime(backend, OptoPrimeConfig(memory_size=1))
+    opt = OptoPrime(backend, OptoPrimeConfig(memory_size=1, json_mode=False))
     first = asyncio.run(opt.propose(_problem("one", "too small")))
     assert (first.suggestion, first.reasoning, first.error) == ({"x": "two"}, "a", None)
     assert first.usage.completion_tokens == 5  # the fake counts words
@@ -39,7 +39,8 @@ def test_state_round_trips_and_failures_come_back_as_errors() -> None:
     bad = asyncio.run(opt.propose(_problem("one", "f1")))
     assert bad.error and bad.error.startswith("no JSON suggestion") and bad.raw == "I cannot answer that."
     down = asyncio.run(opt.propose(_problem("one", "f2")))
-    assert down.error == "optimiser call failed: down (server http://x)"
+    assert down.error == ("optimiser call failed: down (server http://x) "
+                          "(a server without structured output? turn json_mode off: --free-text)")
     restored = OptoPrime(ScriptedBackend([]))
     restored.load_state_dict(opt.state_dict())
     assert list(restored.memory) == [({"x": "one"}, "f1"), ({"x": "one"}, "f2")]
@@ -50,7 +51,7 @@ def test_json_mode_constrains_the_reply_to_the_trainable_variables_and_their_typ
     problem = Problem(**{**problem.__dict__, "values": {"x": "one", "n": 2}, "names": ("x", "n"),
                          "schemas": {"x": {"type": "string"}, "n": {"type": "integer", "minimum": 1, "maximum": 4}}})  # fmt: skip
     backend = ScriptedBackend(['{"reasoning": "r", "suggestion": {"n": 3}}'])
-    proposal = asyncio.run(OptoPrime(backend, OptoPrimeConfig(json_mode=True)).propose(problem))
+    proposal = asyncio.run(OptoPrime(backend, OptoPrimeConfig()).propose(problem))
     assert proposal.suggestion == {"n": 3}
     schema = json.loads(backend.calls[0].settings.json_schema)
     assert schema["required"] == ["reasoning", "suggestion"] and not schema["additionalProperties"]
