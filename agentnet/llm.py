@@ -16,7 +16,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, get_args, runtime_checkable
 
 from agentnet.errors import BackendError, BackendTimeoutError, ConfigError
 from agentnet.types import Completion, GenerationSettings, Message, Usage
@@ -30,7 +30,7 @@ DeltaCallback = Callable[[str], None]
 # {"type": "json_schema", ...} (OpenAI, vLLM, llama.cpp's llama-server, Ollama) or
 # llama-cpp-python's server, which only accepts {"type": "json_object", "schema": ...}.
 ResponseFormat = Literal["openai", "llama-cpp-python"]
-RESPONSE_FORMATS: tuple[str, ...] = ("openai", "llama-cpp-python")
+RESPONSE_FORMATS: tuple[str, ...] = get_args(ResponseFormat)
 
 
 def response_format(settings: GenerationSettings, style: ResponseFormat) -> dict[str, Any] | None:

@@ -90,7 +90,7 @@ class OptoPrime:
         self.backend, self.config = backend, config
         self.memory: deque[tuple[dict[str, Value], str]] = deque(maxlen=config.memory_size or None)
         self.settings = GenerationSettings(model=config.model, temperature=config.temperature,
-                                           max_tokens=config.max_tokens, json_mode=config.json_mode)  # fmt: skip
+                                           max_tokens=config.max_tokens)  # fmt: skip
 
     def messages(self, problem: Problem) -> list[Message]:
         memory = ""
