@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentnet.errors import ConfigError, UnknownNameError
+from agentnet.llm import OpenAIBackend
 from agentnet.serving import ServeConfig, Server, start
 from agentnet.serving.engines import _pick_port
 from agentnet.types import GenerationSettings, Message
@@ -77,15 +78,20 @@ def test_json_mode_returns_json(smollm2_server: Server) -> None:
         assert c.text.lstrip().startswith("{")
 
 
-@pytest.mark.integration
-def test_a_json_schema_constrains_the_reply(smollm2_server: Server) -> None:
-    schema = {"type": "object", "properties": {"colour": {"enum": ["red", "blue"]}, "n": {"type": "integer"}},
-              "required": ["colour", "n"], "additionalProperties": False}  # fmt: skip
+COLOUR_SCHEMA = {"type": "object", "properties": {"colour": {"enum": ["red", "blue"]}, "n": {"type": "integer"}},
+                 "required": ["colour", "n"], "additionalProperties": False}  # fmt: skip
+
+
+def assert_schema_reply(backend: OpenAIBackend) -> None:
     ask = [Message("user", "Name a colour and a number, as JSON.")]
-    settings = GenerationSettings(max_tokens=48, json_schema=json.dumps(schema))
-    c = asyncio.run(smollm2_server.backend().complete(ask, settings))
+    c = asyncio.run(backend.complete(ask, GenerationSettings(max_tokens=48, json_schema=json.dumps(COLOUR_SCHEMA))))
     reply = json.loads(c.text)
     assert set(reply) == {"colour", "n"} and reply["colour"] in ("red", "blue") and isinstance(reply["n"], int)
+
+
+@pytest.mark.integration
+def test_a_json_schema_constrains_the_reply(smollm2_server: Server) -> None:
+    assert_schema_reply(smollm2_server.backend())  # llama-cpp-python's json_object + schema
 
 
 @pytest.mark.integration
@@ -117,6 +123,7 @@ def test_vllm_serves_smollm2_with_stream_usage() -> None:
         plain = asyncio.run(backend.complete(ASK, GenerationSettings(max_tokens=24)))
         pieces: list[str] = []
         streamed = asyncio.run(backend.complete(ASK, GenerationSettings(max_tokens=24), on_delta=pieces.append))
+        assert_schema_reply(backend)  # the OpenAI API's json_schema
     assert plain.text.strip() and plain.usage.prompt_tokens > 5 and plain.usage.completion_tokens > 0
     assert "".join(pieces) == streamed.text
     assert "usage_source" not in streamed.extra  # vLLM reports usage in streams itself
