@@ -119,6 +119,7 @@ class RunSummary:
     prompt_tokens_per_query: float
     completion_tokens_per_query: float
     latency_s_per_query: float
+    solved: int = 0  # items with the full score (1.0): exact answers even where the score gives partial credit
 
     @property
     def tokens_per_query(self) -> float:
@@ -193,12 +194,13 @@ class RunStore:
 
     def summary(self, run_id: str) -> RunSummary:
         run = self.run(run_id)
-        (n, failed, score, prompt, completion, latency) = self._db.execute(
+        (n, failed, score, prompt, completion, latency, solved) = self._db.execute(
             "SELECT COUNT(*), SUM(error IS NOT NULL), AVG(score), AVG(prompt_tokens), AVG(completion_tokens), "
-            "AVG(latency_s) FROM results WHERE run_id = ?",
+            "AVG(latency_s), SUM(score >= 1.0) FROM results WHERE run_id = ?",
             (run_id,),
         ).fetchone()
-        return RunSummary(run, n, failed or 0, score or 0.0, prompt or 0.0, completion or 0.0, latency or 0.0)
+        return RunSummary(run, n, failed or 0, score or 0.0, prompt or 0.0, completion or 0.0, latency or 0.0,
+                          solved or 0)  # fmt: skip
 
 
 def _run_record(row: tuple) -> RunRecord:

@@ -24,7 +24,7 @@ def test_runs_and_results_round_trip(tmp_path: Path) -> None:
         rows = store.results(run_id, with_trajectories=True)
         assert [r.item_id for r in rows] == ["i1", "i2"] and rows[1].error is None and rows[0].trajectory == {"q": "i1"}
         s = store.summary(run_id)
-        assert (s.scored, s.failed, s.accuracy, s.tokens_per_query) == (2, 0, 1.0, 110.0)
+        assert (s.scored, s.failed, s.accuracy, s.tokens_per_query, s.solved) == (2, 0, 1.0, 110.0, 2)
     with RunStore(tmp_path / "runs.sqlite") as reopened:  # persisted
         assert [r.id for r in reopened.runs()] == [run_id]
 

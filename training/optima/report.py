@@ -40,7 +40,7 @@ async def evaluate_policy(
 
 
 def _row(label: str, s: RunSummary) -> str:
-    return (f"| {label} | {s.run.id} | {s.scored} | {s.accuracy:.3f} | {s.completion_tokens_per_query:.1f} | "
+    return (f"| {label} | {s.run.id} | {s.scored} | {s.accuracy:.3f} | {s.solved} | {s.completion_tokens_per_query:.1f} | "
             f"{s.tokens_per_query:.1f} | {s.failed} |")  # fmt: skip
 
 
@@ -65,9 +65,10 @@ def write_report(
                      f"{m['score']:.3f} | {m['tokens']:.1f} | {m['reward']:+.3f} | {m['rows']} | {trained} | {m['next_policy']} |")  # fmt: skip
     if evaluations:
         lines += ["", "## Evaluation (temperature 0, the benchmark runner)", "",
-                  "| policy | run | items | score | conv. tokens/item | all tokens/item | failed |",
-                  "|---|---|---|---|---|---|---|", *(_row(label, s) for label, s in evaluations)]  # fmt: skip
-        lines += ["", "*conv. tokens*: completion tokens, what the agents said; *all tokens*: prompt + completion."]
+                  "| policy | run | items | score | solved | conv. tokens/item | all tokens/item | failed |",
+                  "|---|---|---|---|---|---|---|---|", *(_row(label, s) for label, s in evaluations)]  # fmt: skip
+        lines += ["", "*solved*: items with the full score (an F1 task's partial credit can rise from word overlap "
+                  "alone); *conv. tokens*: completion tokens, what the agents said; *all tokens*: prompt + completion."]
     lines += ["", "## Settings", "", "```json", json.dumps(asdict(config), indent=1), "```", ""]
     path.write_text("\n".join(lines))
     return path
