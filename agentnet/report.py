@@ -206,7 +206,7 @@ def _document(stats: Sequence[RunStats], prices: Prices, store: RunStore, topo: 
 
 _RUN_HEAD = (
     "run", "task/split", "topology", "agents×rounds", "model", "scored/selected (failed)",
-    "accuracy % (95% CI)", "prompt tok/query", "completion tok/query", "total tokens",
+    "accuracy % (95% CI)", "solved", "prompt tok/query", "completion tok/query", "total tokens",
     "cost/query", "cost/run", "latency/query",
 )  # fmt: skip
 
@@ -219,7 +219,7 @@ def _run_row(s: RunStats, prices: Prices) -> list[str]:
     if not sm.scored:
         return head + ["—"] * (len(_RUN_HEAD) - len(head))
     return head + [
-        f"{_pct(sm.accuracy)} ({_pct(lo)}–{_pct(hi)})",
+        f"{_pct(sm.accuracy)} ({_pct(lo)}–{_pct(hi)})", f"{sm.solved}/{sm.scored}",
         f"{sm.prompt_tokens_per_query:,.1f}", f"{sm.completion_tokens_per_query:,.1f}",
         f"{s.prompt_tokens + s.completion_tokens:,}",
         _usd(prices.cost(sm.prompt_tokens_per_query, sm.completion_tokens_per_query)),

@@ -77,13 +77,13 @@ def test_markdown_table_numbers_and_pareto_front(runs: tuple[RunStore, dict[str,
     md = files.markdown.read_text()
     rows = {name: next(line for line in md.splitlines() if line.startswith(f"| {i} |")) for name, i in ids.items()}
     # chain: 3/4 right; 100+50 tokens per query; $0.15·100/1e6 + $0.60·50/1e6 = $0.000045; 4 queries: $0.00018
-    assert "| gsm8k/test | chain | 3×1 | smollm2-135m | 4/4 (0) | 75.0 (30.1–95.4) | 100.0 | 50.0 |" in rows["chain"]
+    assert "| gsm8k/test | chain | 3×1 | smollm2-135m | 4/4 (0) | 75.0 (30.1–95.4) | 3/4 | 100.0 | 50.0 |" in rows["chain"]
     assert "| 600 | $0.000045 | $0.00018 | 1.50 s |" in rows["chain"]
     # mesh: 4/4; $0.15·400/1e6 + $0.60·200/1e6 = $0.00018 per query, $0.00072 per run
-    assert "| mesh | 3×2 | smollm2-135m | 4/4 (0) | 100.0 (51.0–100.0) | 400.0 | 200.0 |" in rows["mesh"]
+    assert "| mesh | 3×2 | smollm2-135m | 4/4 (0) | 100.0 (51.0–100.0) | 4/4 | 400.0 | 200.0 |" in rows["mesh"]
     assert "| 2,400 | $0.00018 | $0.00072 |" in rows["mesh"]
-    assert "| 4/4 (1) | 50.0 (15.0–85.0) | 200.0 | 100.0 | 1,200 | $0.00009 | $0.00036 |" in rows["star"]
-    assert rows["empty"].endswith("| 0/10 (0) | — | — | — | — | — | — | — |")
+    assert "| 4/4 (1) | 50.0 (15.0–85.0) | 2/4 | 200.0 | 100.0 | 1,200 | $0.00009 | $0.00036 |" in rows["star"]
+    assert rows["empty"].endswith("| 0/10 (0) | — | — | — | — | — | — | — | — |")
     front = md.split("## Pareto front")[1].split("## Run")[0]
     assert f"- {ids['chain']} (chain): 75.0% at 150.0 tokens/query" in front
     assert f"- {ids['mesh']} (mesh): 100.0% at 600.0 tokens/query" in front
