@@ -9,9 +9,7 @@ so a killed run resumes where it stopped.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from agentnet.llm import LLMBackend
 from agentnet.runtime import Team
 from agentnet.task import Item, Task
 from agentnet.topologies.learned import Sample
+from agentnet.training.minibatches import Minibatches
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,7 @@ class TopologyTrainer:
         }
         self.baseline: float | None = None
         self.step = 0
-        self._order = list(range(len(self.items)))
-        random.Random(config.seed).shuffle(self._order)
+        self._batches = Minibatches(self.items, config.batch, config.seed)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -96,11 +94,6 @@ class TopologyTrainer:
         self.baseline, self.step = data["baseline"], data["step"]
         return True
 
-    def _batch(self, step: int) -> list[Item]:
-        start = step * self.config.batch
-        cycle = itertools.islice(itertools.cycle(self._order), start, start + self.config.batch)
-        return [self.items[i] for i in cycle]
-
     async def _episode(self, item: Item, gate: asyncio.Semaphore) -> tuple[Sample, float, int]:
         sample = self.topology.sample(item.question)
         team = Team(sample.graph, self.backend, extract=self.task.extract, receive_gate=sample.gate)
@@ -115,7 +108,7 @@ class TopologyTrainer:
         gate = asyncio.Semaphore(c.concurrency)
 
         async def batch() -> list[tuple[Sample, float, int]]:
-            return list(await asyncio.gather(*(self._episode(item, gate) for item in self._batch(self.step))))
+            return list(await asyncio.gather(*(self._episode(item, gate) for item in self._batches.at(self.step))))
 
         episodes = asyncio.run(batch())
         rewards = [score - c.lambda_tokens * tokens / c.token_scale for _, score, tokens in episodes]

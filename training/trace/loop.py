@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -25,6 +24,7 @@ from agentnet.llm import LLMBackend
 from agentnet.runtime import Team
 from agentnet.task import Item, Task
 from agentnet.trajectory import Trajectory
+from agentnet.training.minibatches import Minibatches
 from agentnet.training.trace.extract import resolve_suggestion
 from agentnet.training.trace.optimizer import Optimizer, Stateful
 from agentnet.training.trace.params import EXTRACT_FUNCTION, ParameterSet, TeamSpec, Value
@@ -153,8 +153,7 @@ class TraceLoop:
         self.baseline: Evaluation | None = None
         self.best: Evaluation | None = None
         self.records: list[ProposalRecord] = []
-        self._order = list(range(len(self.train_items)))
-        random.Random(config.seed).shuffle(self._order)
+        self._batches = Minibatches(self.train_items, config.batch, config.seed)
         self._sandbox = code_sandbox(config.code_timeout_s)
 
     # -- files ---------------------------------------------------------------------------------
@@ -276,14 +275,10 @@ class TraceLoop:
     async def evaluate(self, params: ParameterSet) -> Evaluation:
         return self.summarise(await self.run_items(params, self.val_items))
 
-    def _batch(self) -> list[Item]:
-        start = self.step * self.config.batch
-        return [self.train_items[self._order[(start + k) % len(self._order)]] for k in range(self.config.batch)]
-
     async def _step(self) -> ProposalRecord:
         assert self.best is not None  # set by _ensure_baseline
         best = self.best
-        episodes = await self.run_items(self.params, self._batch(), strict=False)
+        episodes = await self.run_items(self.params, self._batches.at(self.step), strict=False)
         train = self.summarise(episodes)
         problem = build_problem(getattr(self.task, "name", "task"), self.spec, self.params, episodes,
                                 max_chars=self.config.max_value_chars, show_expected=self.config.show_expected)  # fmt: skip
