@@ -3,6 +3,7 @@ from contextlib import asynccontextmanager
 
 from agentnet.agents import AgentSpec
 from agentnet.store import RunConfig, RunStore
+from agentnet.task import Score
 from agentnet.testing import ScriptedBackend
 from agentnet.training.optima.generate import Dialogue
 from agentnet.training.optima.loop import OptimaConfig, Policy
@@ -34,8 +35,6 @@ class PartialTinyTask(TinyTask):
     """TinyTask scored by word overlap, like the asymmetric task's F1."""
 
     async def score(self, item, output):
-        from agentnet.task import Score
-
         got = self.extract(output)
         words = got.split()
         return Score(words.count(item.answer) / len(words) if words else 0.0, got)
