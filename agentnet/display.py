@@ -95,7 +95,7 @@ class BenchProgress:
         self._new, self._started = 0, time.monotonic()
         self._task = self._progress.add_task("bench", total=total, completed=done, **self._fields())
 
-    def _fields(self) -> dict[str, str]:
+    def _fields(self) -> dict[str, Any]:
         minutes = max(time.monotonic() - self._started, 1e-9) / 60
         return {
             "acc": f"{100 * self._score / self._n:.1f}%" if self._n else "–",

@@ -8,11 +8,13 @@ round i to round i+1, and may include self-edges (an agent rereads its own last 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agentnet.agents import AgentSpec
+from agentnet.decisions import DecisionKind, decision_info
 from agentnet.errors import ConfigError
 from agentnet.prompts import load_role
 from agentnet.types import GenerationSettings
@@ -23,29 +25,24 @@ if TYPE_CHECKING:
 Edge = tuple[str, str]
 # (agent, round, the agent's own last output, query) -> does it read its senders this round?
 ReceiveGate = Callable[[str, int, str, str], bool]
-DecisionKind = Literal["final_refer", "majority_vote", "code_writer", "last_agent"]
-DECISION_KINDS: tuple[DecisionKind, ...] = ("final_refer", "majority_vote", "code_writer", "last_agent")
+MAX_AGENTS = 64  # a team larger than this is almost certainly a typo; graph algorithms stay linear in edges
 
 
 @dataclass(frozen=True)
 class Decision:
-    """How the team's answer is made from the final round.
-
-    final_refer: an LLM agent reads every final-round output and answers.
-    majority_vote: the most common extracted answer (ties: the earliest agent's).
-    code_writer: an LLM agent writes code, checked against the task's examples.
-    last_agent: the output of the last agent (topological order) of the final round.
-    """
+    """How the team's answer is made from the final round (kinds: `agentnet.decisions.DECISIONS`).
+    An empty `role` takes the kind's default role from the registry."""
 
     kind: DecisionKind = "final_refer"
-    role: str = "final_refer"
+    role: str = ""
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     max_fixes: int = 1  # code_writer: rewrites after a failed check
     system: str | None = None  # literal system prompt of the decision agent; overrides `role` (trainers write it)
 
     def __post_init__(self) -> None:
-        if self.kind not in DECISION_KINDS:
-            raise ConfigError(f"unknown decision {self.kind!r}; known: {', '.join(DECISION_KINDS)}")
+        info = decision_info(self.kind)
+        if not self.role:
+            object.__setattr__(self, "role", info.role)
 
 
 def find_cycle(nodes: Iterable[str], edges: Iterable[Edge]) -> list[str] | None:
@@ -82,6 +79,8 @@ class CommGraph:
         object.__setattr__(self, "temporal", tuple(canon(e) for e in self.temporal))
         if not names:
             raise ConfigError("a CommGraph needs at least one agent")
+        if len(names) > MAX_AGENTS:
+            raise ConfigError(f"{len(names)} agents is more than the {MAX_AGENTS} a team may have; use fewer agents")
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ConfigError(f"agent names must be unique; repeated: {', '.join(dupes)}")
@@ -156,13 +155,26 @@ class CommGraph:
         return [n for n in self.names if n in senders]
 
     def layers(self, round: int) -> list[list[str]]:
-        """Topological layers of a round: each layer's agents can run at once."""
-        remaining, done, out = list(self.names), set(), []
-        while remaining:
-            layer = [n for n in remaining if set(self.spatial_preds(n, round)) <= done]
-            out.append(layer)
-            done |= set(layer)
-            remaining = [n for n in remaining if n not in done]
+        """Topological layers of a round (each layer's agents can run at once), in agent order;
+        Kahn's algorithm, linear in agents plus edges."""
+        names = self.names
+        waiting = {n: 0 for n in names}
+        out_edges: dict[str, list[str]] = {n: [] for n in names}
+        for u, v in self.spatial[round]:
+            waiting[v] += 1
+            out_edges[u].append(v)
+        level = {n: 0 for n in names}
+        ready = [n for n in names if waiting[n] == 0]
+        while ready:
+            node = ready.pop()
+            for v in out_edges[node]:
+                level[v] = max(level[v], level[node] + 1)
+                waiting[v] -= 1
+                if waiting[v] == 0:
+                    ready.append(v)
+        out: list[list[str]] = [[] for _ in range(max(level.values()) + 1)]
+        for n in names:
+            out[level[n]].append(n)
         return out
 
     def edge_count(self) -> int:
@@ -202,7 +214,25 @@ class CommGraph:
 
     @classmethod
     def from_json(cls, text: str) -> CommGraph:
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise ConfigError(f"not a CommGraph document: invalid JSON ({e}); write it with CommGraph.to_json") from e
+        if not isinstance(data, dict):
+            raise ConfigError("not a CommGraph document: expected a JSON object with keys agents, spatial, temporal")
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> CommGraph:
+        """A graph from a JSON file (`--topology graph.json`)."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read the graph file {path} ({e}); give a CommGraph JSON file") from e
+        try:
+            return cls.from_json(text)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
 
     def to_networkx(self) -> nx.MultiDiGraph:
         """Nodes are agents (with their spec); edges carry `kind` and `round` (receiving round)."""

@@ -214,7 +214,7 @@ _RUN_HEAD = (
 def _run_row(s: RunStats, prices: Prices) -> list[str]:
     sm, c = s.summary, s.summary.run.config
     lo, hi = s.interval
-    head = [s.id, f"{c.task}/{c.split}", c.topology, f"{c.agents}×{c.rounds}", c.model,
+    head = [s.id, f"{c.task}/{c.split}", c.topology, f"{c.team.agents}×{c.team.rounds}", c.model,
             f"{sm.scored}/{sm.run.total_items} ({sm.failed})"]  # fmt: skip
     if not sm.scored:
         return head + ["—"] * (len(_RUN_HEAD) - len(head))

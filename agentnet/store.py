@@ -10,11 +10,12 @@ import json
 import sqlite3
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from agentnet.errors import ConfigError, UnknownNameError
+from agentnet.configs import TeamConfig, check_limit
+from agentnet.errors import ConfigError, UnknownNameError, require_at_least_one
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -54,24 +55,23 @@ CREATE TABLE IF NOT EXISTS results (
 class RunConfig:
     """Everything that defines an evaluation run; stored with it, so a resume needs only the id."""
 
-    task: str
-    split: str = "test"
-    topology: str = "chain"
-    agents: int = 3
-    rounds: int = 1
-    roles: tuple[str, ...] = ()  # empty: the task's default roles
-    decision: str = ""  # empty: the task's default decision
-    limit: int | None = None  # None: the whole split
-    concurrency: int = 4
-    engine: str = "llama-cpp"
-    model: str = "smollm2-135m"
-    base_url: str | None = None
-    max_tokens: int = 256
-    temperature: float = 0.0
-    early_stop: bool = False
-    seed: int = 0
-    data_dir: str | None = None
-    temporal: str = ""  # fixed shapes: last-round messages each agent reads (self, complete, none); "": the shape's own
+    task: str = field(default="", metadata={"cli": False})  # the CLI takes it as an argument
+    split: str = field(default="test", metadata={"help": "Data split."})
+    limit: int | None = field(default=None, metadata={"help": "Only the first N items (default: the whole split)."})
+    concurrency: int = field(default=4, metadata={"help": "Queries in flight at once."})
+    team: TeamConfig = field(default_factory=TeamConfig)
+    engine: str = field(default="llama-cpp", metadata={"cli": False})
+    model: str = field(default="smollm2-135m", metadata={"cli": False})
+    base_url: str | None = field(default=None, metadata={"cli": False})
+    data_dir: str | None = field(default=None, metadata={"cli": False})
+
+    def __post_init__(self) -> None:
+        require_at_least_one(self, "concurrency")
+        check_limit(self.limit)
+
+    @property
+    def topology(self) -> str:
+        return self.team.topology
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -79,8 +79,11 @@ class RunConfig:
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
         data = json.loads(text)
-        data["roles"] = tuple(data.get("roles", ()))
-        return cls(**data)
+        team_keys = {f.name for f in fields(TeamConfig)}
+        # runs stored before the team had its own config kept its fields at the top level
+        team = {**{k: data.pop(k) for k in list(data) if k in team_keys}, **data.pop("team", {})}
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known}, team=TeamConfig(**team))
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,8 @@ def test_bench_stores_results_resumes_and_reports(tmp_path, shared_data_dir) -> 
         assert first.exit_code == 0, first.output
         run_id = first.output.split("run ")[1].split(":")[0].strip()
         again = runner.invoke(app, ["bench", "--resume", run_id, "--base-url", peer.base_url, *args])
-        assert again.exit_code == 0, again.output and "(0 to go)" in again.output
+        assert again.exit_code == 0, again.output
+        assert "(0 to go)" in again.output
         assert len(peer.requests) == 4  # 2 items × 2 agents, nothing re-run
     listed = runner.invoke(app, ["runs", "--store", str(store)])
     assert run_id in listed.output and "50.0%" in listed.output  # item 1's gold is 18, item 2's is not

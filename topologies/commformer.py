@@ -38,8 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -48,26 +47,26 @@ from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, require_at_least_one
 from agentnet.graph import CommGraph, Decision, ReceiveGate
 from agentnet.topologies.embeddings import Embedder
-from agentnet.topologies.learned import Persistent, Sample, build_graph, check_agents
+from agentnet.topologies.learned import ParamGroup, Persistent, Sample, build_graph, check_agents
 
 MAX_K = 12  # the exact set probability sums 2^k subsets per row
 
 
 @dataclass(frozen=True)
 class CommFormerConfig:
-    ratio: float = 0.4  # ρ: k = max(⌊ρ·N⌋, 1) picks per row
-    warmup_steps: int = 2  # dense graph (edges untrained) while step < warmup_steps
-    tau: float = 1.0  # Gumbel-softmax temperature of the straight-through relaxation
-    edge_init: float = 1.0
-    gate: bool = True  # temporal gating: each agent decides whether to read its senders
-    gate_hidden: int = 32
-    gate_init: float = 2.0  # initial gate logit bias: P(receive) ≈ 0.88, near the dense start
-    edge_lr: float = 1e-2
-    gate_lr: float = 1e-2
-    edge_every: int = 2  # edges train on steps with step % edge_every == 0, the gate on the others
-    freeze_after: float | None = None  # fraction of training after which the graph stops changing
-    sparsity: float = 0.0  # coefficient of the (straight-through) number of spatial edges
-    seed: int = 0
+    ratio: float = field(default=0.4, metadata={"help": 'ρ: each agent reads k = max(⌊ρ·N⌋, 1) senders.'})
+    warmup_steps: int = field(default=2, metadata={"help": 'Dense graph (edges untrained) for this many steps.'})
+    tau: float = field(default=1.0, metadata={"help": 'Gumbel-softmax temperature of the straight-through relaxation.'})
+    edge_init: float = field(default=1.0, metadata={"help": 'Initial edge parameter.'})
+    gate: bool = field(default=True, metadata={"help": 'Temporal gating: each agent decides whether to read its senders.'})
+    gate_hidden: int = field(default=32, metadata={"help": 'Hidden width of the gate network.'})
+    gate_init: float = field(default=2.0, metadata={"help": 'Initial gate logit bias (2.0: P(receive) ≈ 0.88, near the dense start).'})
+    edge_lr: float = field(default=1e-2, metadata={"help": 'Learning rate of the edges (Adam).'})
+    gate_lr: float = field(default=1e-2, metadata={"help": 'Learning rate of the gate (Adam).'})
+    edge_every: int = field(default=2, metadata={"help": 'Edges train on steps with step % edge_every == 0, the gate on the others.'})
+    freeze_after: float | None = field(default=None, metadata={"help": 'Fraction of training after which the graph stops changing (default: never).'})
+    sparsity: float = field(default=0.0, metadata={"help": 'Coefficient of the (straight-through) number of spatial edges.'})
+    seed: int = field(default=0, metadata={"help": 'Seed for initialisation and sampling.'})
 
     def __post_init__(self) -> None:
         if not 0.0 < self.ratio <= 1.0:
@@ -195,22 +194,22 @@ class CommFormer(Persistent, nn.Module):
         self.index = {a.name: i for i, a in enumerate(agents)}
         self.gate_net: nn.Sequential | None = None
         self.gate_bias: nn.Parameter | None = None
-        self.embedder = embedder
+        self.embedder: Embedder | None = embedder
         if config.gate:
             if embedder is None:
                 from agentnet.topologies.embeddings import MiniLMEmbedder
 
-                self.embedder = MiniLMEmbedder()
+                embedder = self.embedder = MiniLMEmbedder()
             with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
                 torch.manual_seed(config.seed)
-                d = self.embedder.dim
-                self.gate_net = nn.Sequential(
-                    nn.Linear(2 * d, config.gate_hidden), nn.Tanh(), nn.Linear(config.gate_hidden, 1)
-                )
-            nn.init.constant_(self.gate_net[-1].bias, config.gate_init)
+                d = embedder.dim
+                out = nn.Linear(config.gate_hidden, 1)
+                self.gate_net = nn.Sequential(nn.Linear(2 * d, config.gate_hidden), nn.Tanh(), out)
+            nn.init.constant_(out.bias, config.gate_init)
             self.gate_bias = nn.Parameter(torch.zeros(n))  # per agent: round 0 inputs are the same for all
         self._generator = torch.Generator().manual_seed(config.seed)
-        self._step, self._total = 0, None
+        self._step: int = 0
+        self._total: int | None = None
 
     # -- schedule ---------------------------------------------------------------------------
     def set_step(self, step: int, total: int | None = None) -> None:
@@ -232,7 +231,7 @@ class CommFormer(Persistent, nn.Module):
             return ["edges", *gate]
         return ["edges"] if step % self.config.edge_every == 0 else gate
 
-    def param_groups(self) -> list[dict[str, Any]]:
+    def param_groups(self) -> list[ParamGroup]:
         gate = [*self.gate_net.parameters(), self.gate_bias] if self.gate_net is not None else []
         return [
             {"name": "edges", "params": [self.spatial, self.temporal], "lr": self.config.edge_lr},

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agentnet.errors import MissingDependencyError
 
@@ -79,7 +79,7 @@ class MiniLMEmbedder(_Cached):
 
     def __init__(self) -> None:
         super().__init__()
-        self._model = None
+        self._model: Any = None
 
     def _encode_new(self, texts: list[str]) -> torch.Tensor:
         if self._model is None:
@@ -90,4 +90,5 @@ class MiniLMEmbedder(_Cached):
                     "sentence-transformers is not installed: run `pip install -c constraints.txt -e '.[graph]'`"
                 ) from e
             self._model = SentenceTransformer(str(minilm_dir()), device="cpu")
-        return self._model.encode(texts, convert_to_tensor=True, normalize_embeddings=True).float().cpu()
+        model: Any = self._model
+        return model.encode(texts, convert_to_tensor=True, normalize_embeddings=True).float().cpu()

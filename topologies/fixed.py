@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random as _random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from agentnet.agents import AgentSpec
@@ -104,20 +105,41 @@ def debate(agents: Sequence[AgentSpec], rounds: int = 2, decision: Decision | No
     return _graph(agents, [], rounds, decision or Decision("majority_vote"), temporal)
 
 
-FIXED: dict[str, Builder] = {
-    "single": single,
-    "chain": chain,
-    "star": star,
-    "tree": tree,
-    "complete": complete,
-    "layered": layered,
-    "random": random,
-    "debate": debate,
+@dataclass(frozen=True)
+class Shape:
+    """A fixed shape in the registry: its builder and the smallest team it makes sense for."""
+
+    name: str
+    build: Builder
+    min_agents: int = 2
+
+    @property
+    def help(self) -> str:
+        return (self.build.__doc__ or "").strip().splitlines()[0]
+
+
+FIXED: dict[str, Shape] = {
+    s.name: s
+    for s in (
+        Shape("single", single, min_agents=1),
+        Shape("chain", chain),
+        Shape("star", star),
+        Shape("tree", tree),
+        Shape("complete", complete),
+        Shape("layered", layered),
+        Shape("random", random),
+        Shape("debate", debate),
+    )
 }
 
 
 def fixed(name: str, agents: Sequence[AgentSpec], **kwargs: object) -> CommGraph:
-    builder = FIXED.get(name)
-    if builder is None:
+    shape = FIXED.get(name)
+    if shape is None:
         raise UnknownNameError("topology", name, list(FIXED))
-    return builder(agents, **kwargs)
+    if len(agents) < shape.min_agents:
+        raise ConfigError(
+            f"topology {name} needs at least {shape.min_agents} agents, got {len(agents)}; "
+            "use more agents or --topology single"
+        )
+    return shape.build(agents, **kwargs)

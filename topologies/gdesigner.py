@@ -17,8 +17,7 @@ to [-1, 1] before the sigmoid, so probabilities stay within about [0.27, 0.73].
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -29,6 +28,7 @@ from agentnet.graph import CommGraph, Decision
 from agentnet.prompts import load_role
 from agentnet.topologies.embeddings import Embedder
 from agentnet.topologies.learned import (
+    ParamGroup,
     Persistent,
     Sample,
     bernoulli_edges,
@@ -41,20 +41,20 @@ from agentnet.topologies.learned import (
 
 @dataclass(frozen=True)
 class GDesignerConfig:
-    hidden: int = 32
-    latent: int = 16
-    id_dim: int = 8  # learned per-node identity features (0: role embeddings only, as in the paper)
-    anchor: str = "chain"  # the fixed shape whose edges the encoder runs over: chain|star|complete|none
-    temporal: bool = True  # learn cross-round edges (else every agent rereads only itself)
-    threshold: float = 0.5  # inference: keep edges above this probability
-    lambda_kl: float = 1e-3
-    lambda_sparse: float = 1e-2  # on the mean decoded edge probability
-    lambda_anchor: float = 0.0  # BCE of the decoded adjacency towards the anchor's
-    lambda_logit: float = 1e-2  # L2 on edge logits: keeps sigmoids off saturation, so REINFORCE can still move them
-    lr: float = 1e-2
-    init_logstd: float = -3.0
-    public_code: bool = False
-    seed: int = 0
+    hidden: int = field(default=32, metadata={"help": 'GCN hidden width.'})
+    latent: int = field(default=16, metadata={"help": 'Latent size per node.'})
+    id_dim: int = field(default=8, metadata={"help": 'Learned per-node identity features (0: role embeddings only, as in the paper).'})
+    anchor: str = field(default="chain", metadata={"help": 'The fixed shape whose edges the encoder runs over: chain, star, complete or none.'})
+    temporal: bool = field(default=True, metadata={"help": 'Learn cross-round edges (else every agent rereads only itself).'})
+    threshold: float = field(default=0.5, metadata={"help": 'Inference: keep edges above this probability.'})
+    lambda_kl: float = field(default=1e-3, metadata={"help": 'Weight of the VGAE KL term.'})
+    lambda_sparse: float = field(default=1e-2, metadata={"help": 'Weight of the mean decoded edge probability (sparsity).'})
+    lambda_anchor: float = field(default=0.0, metadata={"help": "Weight of the BCE of the decoded adjacency towards the anchor's."})
+    lambda_logit: float = field(default=1e-2, metadata={"help": 'L2 on edge logits: keeps sigmoids off saturation, so REINFORCE can still move them.'})
+    lr: float = field(default=1e-2, metadata={"help": 'Learning rate (Adam).'})
+    init_logstd: float = field(default=-3.0, metadata={"help": 'Initial log σ of the latents (little noise: edges explore first).'})
+    public_code: bool = field(default=False, metadata={"help": "Reproduce the authors' public code (deterministic encoder, symmetric scaled decoder)."})
+    seed: int = field(default=0, metadata={"help": 'Seed for initialisation and sampling.'})
 
     def __post_init__(self) -> None:
         if self.anchor not in ANCHORS:
@@ -79,6 +79,9 @@ ANCHORS = ("chain", "star", "complete", "none")
 class GDesigner(Persistent, nn.Module):
     kind = "gdesigner"
     config_class = GDesignerConfig
+    role_features: torch.Tensor  # buffers
+    edge_index: torch.Tensor
+    anchor_adj: torch.Tensor
 
     def __init__(
         self,
@@ -88,8 +91,6 @@ class GDesigner(Persistent, nn.Module):
         config: GDesignerConfig = GDesignerConfig(),
         embedder: Embedder | None = None,
     ):
-        from torch_geometric.nn import GCNConv
-
         super().__init__()
         check_agents(agents, rounds)
         if embedder is None:
@@ -99,7 +100,6 @@ class GDesigner(Persistent, nn.Module):
         self.agents, self.rounds, self.decision, self.config = tuple(agents), rounds, decision, config
         self.embedder = embedder
         n, d = len(agents), embedder.dim
-        torch.manual_seed(config.seed)
         roles = [f"{load_role(a.role).title}: {load_role(a.role).system}" for a in agents]
         self.register_buffer("role_features", embedder.encode(roles).detach().clone())
         anchor = _anchor_edges(config.anchor, n)
@@ -111,6 +111,14 @@ class GDesigner(Persistent, nn.Module):
         for i, j in anchor:
             anchor_adj[i, j] = 1.0
         self.register_buffer("anchor_adj", anchor_adj)
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
+            torch.manual_seed(config.seed)
+            self._init_layers(n, d, config)
+        self._generator = torch.Generator().manual_seed(config.seed)
+
+    def _init_layers(self, n: int, d: int, config: GDesignerConfig) -> None:
+        from torch_geometric.nn import GCNConv
+
         # Agents with similar (or equal) roles still need distinct identities for a directed
         # decoder to tell their edges apart: a learned per-node embedding joins the role's.
         self.node_id = nn.Embedding(n + 1, config.id_dim)
@@ -128,7 +136,6 @@ class GDesigner(Persistent, nn.Module):
         self.t_receiver = nn.Linear(config.latent, config.latent, bias=False)
         self.bias = nn.Parameter(torch.zeros(()))
         self.t_bias = nn.Parameter(torch.zeros(()))
-        self._generator = torch.Generator().manual_seed(config.seed)
 
     # -- model --------------------------------------------------------------------------
     def encode(self, query: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,11 +208,5 @@ class GDesigner(Persistent, nn.Module):
         temporal, _ = self._temporal(temporal_p, sample=False)
         return build_graph(self.agents, threshold_dag(spatial_p, self.config.threshold), temporal, self.rounds, self.decision)
 
-    def param_groups(self) -> list[dict[str, Any]]:
+    def param_groups(self) -> list[ParamGroup]:
         return [{"name": "all", "params": list(self.parameters()), "lr": self.config.lr}]
-
-    def active_groups(self, step: int) -> list[str]:
-        return ["all"]
-
-    def set_step(self, step: int, total: int) -> None:
-        """G-Designer has no schedule; part of the learned-topology contract."""

@@ -1,10 +1,8 @@
-"""What learned topologies share: a sampled graph with its exact log-probability, DAG sampling,
-saving and loading. A learned topology is a `torch.nn.Module` with
+"""What learned topologies share: the `LearnedTopology` contract, a sampled graph with its exact
+log-probability, DAG sampling, and safe saving and loading (`Persistent`).
 
-    graph_for(query) -> CommGraph       the deterministic graph for inference
-    sample(query) -> Sample             a sampled graph, its log-probability and regularisers
-    param_groups() -> list[dict]        optimiser groups ({"name", "params", "lr"})
-    active_groups(step) -> list[str]    which groups a training step updates (bi-level schedules)
+A learned topology is a `torch.nn.Module` registered by kind in `agentnet.topologies.registry`;
+`TopologyTrainer` trains any of them through this contract alone.
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict
 
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError
@@ -33,6 +31,51 @@ class Sample:
 
     def total_log_prob(self) -> torch.Tensor:
         return self.log_prob + sum(self.gate_log_probs) if self.gate_log_probs else self.log_prob
+
+
+class ParamGroup(TypedDict):
+    """One optimiser group: its name (for bi-level schedules), parameters and learning rate."""
+
+    name: str
+    params: list[Any]  # torch.nn.Parameter
+    lr: float
+
+
+class LearnedTopology(Protocol):
+    """The contract every learned topology keeps (G-Designer, CommFormer, and any new one)."""
+
+    kind: ClassVar[str]
+    config_class: ClassVar[type]
+    agents: tuple[AgentSpec, ...]
+    rounds: int
+    decision: Decision
+
+    def graph_for(self, query: str) -> CommGraph:
+        """The deterministic graph for inference."""
+        ...
+
+    def sample(self, query: str) -> Sample:
+        """A sampled graph, its exact log-probability and the regularisers (training)."""
+        ...
+
+    @property
+    def inference_gate(self) -> ReceiveGate | None:
+        """The deterministic receive gate to run with `graph_for`, if the topology has one."""
+        ...
+
+    def param_groups(self) -> list[ParamGroup]: ...
+
+    def active_groups(self, step: int) -> list[str]:
+        """The groups a training step updates (bi-level schedules)."""
+        ...
+
+    def set_step(self, step: int, total: int | None = None) -> None: ...
+
+    def save(self, path: str | Path) -> Path: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> Any: ...
 
 
 def _reaches(adj: list[set[int]], start: int, goal: int) -> bool:
@@ -153,15 +196,46 @@ def team_from_spec(spec: dict[str, Any]) -> tuple[tuple[AgentSpec, ...], int, De
     return graph.agents, spec["rounds"], graph.decision
 
 
+def load_file(path: str | Path, what: str) -> dict[str, Any]:
+    """A file written by `torch.save`, loaded without running code (`weights_only=True`: only
+    tensors and plain containers unpickle); anything else is one clear error."""
+    import pickle
+
+    import torch
+
+    try:
+        data = torch.load(path, weights_only=True, map_location="cpu")
+    except FileNotFoundError:
+        raise ConfigError(f"no {what} at {path}") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(f"{path} is not an agentnet {what} ({first[:160]}); give a file written by agentnet") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not an agentnet {what} (it holds a {type(data).__name__})")
+    return data
+
+
 class Persistent:
-    """save/load for learned topologies: kind, config, the team they were built for, weights.
+    """save/load for learned topologies (kind, config, the team they were built for, weights),
+    plus the contract's defaults: no receive gate, no schedule, every group active.
 
     Subclasses are torch modules with `kind`, `config_class`, `config`, `agents`, `rounds`
     and `decision`, constructed as `cls(agents, rounds, decision, config, embedder)`.
     """
 
-    kind: str
-    config_class: type
+    kind: ClassVar[str]
+    config_class: ClassVar[type]
+
+    @property
+    def inference_gate(self) -> ReceiveGate | None:
+        return None
+
+    def set_step(self, step: int, total: int | None = None) -> None:
+        """No schedule by default."""
+
+    def active_groups(self, step: int) -> list[str]:
+        me: Any = self
+        return [g["name"] for g in me.param_groups()]
 
     def save(self, path: str | Path) -> Path:
         import torch
@@ -175,12 +249,14 @@ class Persistent:
 
     @classmethod
     def load(cls, path: str | Path, embedder: Any = None) -> Any:
-        import torch
-
-        data = torch.load(path, weights_only=False)
+        data = load_file(path, f"{cls.kind} topology")
         if data.get("kind") != cls.kind:
             raise ConfigError(f"{path} holds a {data.get('kind')!r} topology, not {cls.kind!r}")
-        agents, rounds, decision = team_from_spec(data["team"])
-        model = cls(agents, rounds, decision, cls.config_class(**data["config"]), embedder)  # type: ignore[call-arg]
-        model.load_state_dict(data["state"])  # type: ignore[attr-defined]
+        try:
+            agents, rounds, decision = team_from_spec(data["team"])
+            config = cls.config_class(**data["config"])
+        except (KeyError, TypeError) as e:
+            raise ConfigError(f"{path} is not a complete {cls.kind} topology ({e}); retrain it") from None
+        model: Any = cls(agents, rounds, decision, config, embedder)  # type: ignore[call-arg]
+        model.load_state_dict(data["state"])
         return model

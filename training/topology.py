@@ -3,7 +3,8 @@ reward task score minus normalised tokens, and push up the log-probability of gr
 a moving-average baseline. The regularisers in `Sample.penalty` are added as they are.
 
 Every step is checkpointed (model, optimisers, baseline, step) and logged as one JSON line,
-so a killed run resumes where it stopped.
+so a killed run resumes where it stopped (the `training.contract` semantics). Episodes run on
+teams from `agentnet.assembly.team_for`, so a task's extraction and code check apply.
 """
 
 from __future__ import annotations
@@ -11,29 +12,30 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from agentnet.assembly import team_for
 from agentnet.errors import ConfigError, require_at_least_one
 from agentnet.llm import LLMBackend
-from agentnet.runtime import Team
 from agentnet.task import Item, Task
-from agentnet.topologies.learned import Sample
+from agentnet.topologies.learned import LearnedTopology, Sample, load_file
+from agentnet.training.contract import Artefact
 from agentnet.training.minibatches import Minibatches
 
 
 @dataclass(frozen=True)
 class TopologyTrainConfig:
-    steps: int = 20
-    batch: int = 4
-    lambda_tokens: float = 0.1  # utility = score - lambda_tokens * tokens / token_scale
-    token_scale: float = 1000.0
-    baseline_momentum: float = 0.9
-    concurrency: int = 4
-    seed: int = 0
+    steps: int = field(default=20, metadata={"help": "Optimisation steps."})
+    batch: int = field(default=4, metadata={"help": "Queries per step."})
+    lambda_tokens: float = field(default=0.1, metadata={"help": "Utility = score - lambda_tokens * tokens / token_scale."})
+    token_scale: float = field(default=1000.0, metadata={"help": "Tokens that cost lambda_tokens in utility."})
+    baseline_momentum: float = field(default=0.9, metadata={"help": "Momentum of the moving-average reward baseline."})
+    concurrency: int = field(default=4, metadata={"help": "Queries in flight at once."})
+    seed: int = field(default=0, metadata={"help": "Seed for sampling and item order."})
 
     def __post_init__(self) -> None:
         require_at_least_one(self, "steps", "batch", "concurrency")
@@ -56,7 +58,7 @@ class StepMetrics:
 class TopologyTrainer:
     def __init__(
         self,
-        topology: Any,  # a learned topology (see agentnet.topologies.learned)
+        topology: LearnedTopology,
         task: Task,
         items: Sequence[Item],
         backend: LLMBackend,
@@ -73,6 +75,7 @@ class TopologyTrainer:
         }
         self.baseline: float | None = None
         self.step = 0
+        self.resumed = False
         self._batches = Minibatches(self.items, config.batch, config.seed)
 
     @property
@@ -83,20 +86,34 @@ class TopologyTrainer:
     def metrics_path(self) -> Path:
         return self.out_dir / "metrics.jsonl"
 
+    def _identity(self) -> dict[str, Any]:
+        """What a checkpoint must match to be resumed by this trainer."""
+        t: Any = self.topology
+        return {"kind": t.kind, "agents": [a.name for a in t.agents], "rounds": t.rounds,
+                "task": getattr(self.task, "name", "")}  # fmt: skip
+
     def resume(self) -> bool:
         """Load the last checkpoint in out_dir, if any; True when one was found."""
         if not self.checkpoint_path.exists():
             return False
-        data = torch.load(self.checkpoint_path, weights_only=False)
-        self.topology.load_state_dict(data["model"])
-        for name, state in data["optimisers"].items():
-            self.optimisers[name].load_state_dict(state)
+        data = load_file(self.checkpoint_path, "topology training checkpoint")
+        saved = data.get("identity")
+        if saved is not None and saved != self._identity():
+            raise ConfigError(f"{self.out_dir} holds a run of another team ({saved}); "
+                              "use another --out, or the same task, topology, agents and rounds to resume")  # fmt: skip
+        try:
+            self.topology.load_state_dict(data["model"])
+            for name, state in data["optimisers"].items():
+                self.optimisers[name].load_state_dict(state)
+        except (KeyError, RuntimeError, ValueError) as e:
+            raise ConfigError(f"{self.checkpoint_path} does not fit this topology ({str(e)[:160]}); use another --out") from None
         self.baseline, self.step = data["baseline"], data["step"]
+        self.resumed = True
         return True
 
     async def _episode(self, item: Item, gate: asyncio.Semaphore) -> tuple[Sample, float, int]:
         sample = self.topology.sample(item.question)
-        team = Team(sample.graph, self.backend, extract=self.task.extract, receive_gate=sample.gate)
+        team = team_for(self.task, sample.graph, self.backend, receive_gate=sample.gate)
         async with gate:
             trajectory = await team.arun_or_fail(item.question, context=item.meta.get("private"))
         score = await self.task.score(item, trajectory.answer)
@@ -142,6 +159,7 @@ class TopologyTrainer:
 
     def _save(self, metrics: StepMetrics) -> None:
         data = {
+            "identity": self._identity(),
             "model": self.topology.state_dict(),
             "optimisers": {k: o.state_dict() for k, o in self.optimisers.items()},
             "baseline": self.baseline,
@@ -154,9 +172,16 @@ class TopologyTrainer:
             f.write(json.dumps(asdict(metrics)) + "\n")
 
     def train(self, on_step: Callable[[StepMetrics], None] | None = None) -> Path:
-        """Run the remaining steps; returns the path of the final model."""
+        """Run the remaining steps (no resume); returns the path of the final model."""
         while self.step < self.config.steps:
             metrics = self.train_step()
             if on_step:
                 on_step(metrics)
         return self.topology.save(self.out_dir / "model.pt")
+
+    def fit(self, on_step: Callable[[StepMetrics], None] | None = None) -> Artefact:
+        """Resume from out_dir if it holds a checkpoint, run the remaining steps, save the model."""
+        if not self.resumed:
+            self.resume()
+        path = self.train(on_step)
+        return Artefact("topology", path, f"--topology {self.topology.kind}:{path}")

@@ -3,6 +3,8 @@ the system prompt) and the user-prompt pieces as `string.Template` files beside 
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -18,7 +20,7 @@ class RoleCard:
     system: str
 
 
-def _files():  # type: ignore[no-untyped-def]
+def _files() -> Any:
     return resources.files(__name__)
 
 

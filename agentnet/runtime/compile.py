@@ -9,94 +9,15 @@ parallel has a reducer. State holds plain data only, so any checkpointer can sto
 
 from __future__ import annotations
 
-import operator
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
 from agentnet.agents import PeerOutput, build_messages
-from agentnet.errors import BackendError
-from agentnet.graph import CommGraph, ReceiveGate
-from agentnet.llm import LLMBackend
+from agentnet.graph import CommGraph
 from agentnet.runtime.decide import DECIDERS, Decided
-from agentnet.task import CodeCheck
-from agentnet.trajectory import MessageRecord
-from agentnet.types import Completion, GenerationSettings, Message, Usage
-
-Extract = Callable[[str], str]
-
-
-def _merge(left: dict[str, str] | None, right: dict[str, str] | None) -> dict[str, str]:
-    return {**(left or {}), **(right or {})}
-
-
-class RunState(TypedDict, total=False):
-    query: str
-    graph: dict[str, Any]  # the CommGraph, so a resumed run rebuilds the same graph
-    context: dict[str, str]  # agent -> private information only that agent sees
-    outputs: Annotated[dict[str, str], _merge]  # "agent@round" -> output
-    records: Annotated[list[dict[str, Any]], operator.add]
-    stop_after: int  # the round after which the team stopped early
-    answer: str
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What the nodes need besides the state; fixed for a Team."""
-
-    backends: Mapping[str, LLMBackend]
-    extract: Extract
-    early_stop: bool = False
-    code_check: CodeCheck | None = None
-    receive_gate: ReceiveGate | None = None
-
-
-def key(agent: str, round: int) -> str:
-    return f"{agent}@{round}"
-
-
-async def call_agent(
-    ctx: RunContext,
-    *,
-    agent: str,
-    round: int,
-    kind: str,
-    backend: str,
-    messages: list[Message],
-    settings: GenerationSettings,
-    spatial_from: tuple[str, ...] = (),
-    temporal_from: tuple[str, ...] = (),
-    gated_from: tuple[str, ...] = (),
-    stream: bool = False,
-) -> tuple[str, dict[str, Any]]:
-    """One LLM call as a recorded message; a backend failure is recorded, not raised."""
-    from langgraph.config import get_stream_writer
-
-    write = get_stream_writer() if stream else None
-    if write:
-        write({"event": "start", "agent": agent, "round": round})
-    on_delta = (lambda piece: write({"event": "delta", "agent": agent, "round": round, "text": piece})) if write else None
-    started = time.perf_counter()
-    error = None
-    try:
-        completion = await ctx.backends[backend].complete(messages, settings, on_delta=on_delta)
-    except BackendError as e:
-        error = str(e)
-        completion = Completion("", "error", Usage(), time.perf_counter() - started)
-    record = MessageRecord(
-        agent=agent, round=round, kind=kind,  # type: ignore[arg-type]
-        prompt=tuple(messages), output=completion.text, usage=completion.usage,
-        latency_s=completion.latency_s, attempts=completion.attempts, error=error,
-        spatial_from=spatial_from, temporal_from=temporal_from, gated_from=gated_from,
-    )  # fmt: skip
-    if write:
-        write({"event": "finish", "agent": agent, "round": round, "text": completion.text,
-               "usage": [completion.usage.prompt_tokens, completion.usage.completion_tokens], "error": error})  # fmt: skip
-    return completion.text, record.to_dict()
-
+from agentnet.runtime.node import RunContext, RunState, call_agent, key
 
 def _agent_node(graph: CommGraph, ctx: RunContext, name: str, round: int) -> Callable[..., Awaitable[dict]]:
     agent = graph.agent(name)
@@ -161,7 +82,8 @@ def build(graph: CommGraph, ctx: RunContext) -> Any:
     for t in range(graph.rounds):
         for name in graph.names:
             builder.add_node(key(name, t), _agent_node(graph, ctx, name, t))
-        builder.add_node(key("round", t), _barrier(graph, ctx, t))
+        barrier: Any = _barrier(graph, ctx, t)  # a plain state -> update function; LangGraph's overloads miss it
+        builder.add_node(key("round", t), barrier)
     builder.add_node("decide", _decide_node(graph, ctx))
 
     def sources(t: int) -> list[str]:

@@ -1,4 +1,5 @@
-"""Decision nodes: how the final round's outputs become the team's answer. Registry: `DECIDERS`."""
+"""Decision nodes: how the final round's outputs become the team's answer. Registry: `DECIDERS`,
+keyed like `agentnet.decisions.DECISIONS` (which carries each kind's metadata)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,13 @@ import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentnet.agents import AgentSpec, PeerOutput, build_messages
+from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph
+from agentnet.runtime.node import RunContext, RunState, call_agent, key
 from agentnet.trajectory import DECISION
-
-if TYPE_CHECKING:
-    from agentnet.runtime.compile import RunContext, RunState
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,10 @@ class Decided:
     records: list[dict[str, Any]]
 
 
-Decider = Callable[["CommGraph", "RunContext", "RunState", int, bool], Awaitable[Decided]]
+Decider = Callable[[CommGraph, RunContext, RunState, int, bool], Awaitable[Decided]]
 
 
 def _final_outputs(graph: CommGraph, state: RunState, last: int) -> list[PeerOutput]:
-    from agentnet.runtime.compile import key
-
     outputs = state.get("outputs", {})
     said = ((a, outputs.get(key(a.name, last), "")) for a in graph.agents)
     return [PeerOutput(a.name, a.role, text) for a, text in said if text.strip()]
@@ -39,8 +37,6 @@ def _decision_agent(graph: CommGraph) -> AgentSpec:
 
 
 async def last_agent(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
-    from agentnet.runtime.compile import key
-
     name = graph.layers(last)[-1][-1]
     return Decided(state.get("outputs", {}).get(key(name, last), ""), [])
 
@@ -56,8 +52,6 @@ async def majority_vote(graph: CommGraph, ctx: RunContext, state: RunState, last
 
 
 async def final_refer(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
-    from agentnet.runtime.compile import call_agent
-
     agent = _decision_agent(graph)
     peers = _final_outputs(graph, state, last)
     text, record = await call_agent(
@@ -79,8 +73,6 @@ def code_from(text: str) -> str:
 
 async def code_writer(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
     """Write code, run the task's check on it, rewrite with the failures up to `max_fixes` times."""
-    from agentnet.runtime.compile import call_agent
-
     agent = _decision_agent(graph)
     peers = _final_outputs(graph, state, last)
     records, feedback, code = [], "", ""
@@ -92,7 +84,8 @@ async def code_writer(graph: CommGraph, ctx: RunContext, state: RunState, last: 
         )  # fmt: skip
         records.append(record)
         code = code_from(text)
-        assert ctx.code_check is not None  # Team refuses code_writer without a check
+        if ctx.code_check is None:  # Team refuses code_writer without a check; this is a second line
+            raise ConfigError("decision 'code_writer' needs code_check= (the task's example tests)")
         ok, report = await ctx.code_check(code, state["query"])
         if ok:
             break

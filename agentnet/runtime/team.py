@@ -11,15 +11,19 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentnet.answers import extract_answer
-from agentnet.errors import AgentNetError, ConfigError
+from agentnet.errors import BackendError, ConfigError
 from agentnet.graph import CommGraph, ReceiveGate, Topology
 from agentnet.llm import LLMBackend
-from agentnet.runtime.compile import Extract, RunContext, RunState, build, step_limit
+from agentnet.runtime.compile import build, step_limit
+from agentnet.runtime.node import Extract, RunContext, RunState
 from agentnet.task import CodeCheck
 from agentnet.trajectory import MessageRecord, Trajectory
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
 
 Context = Mapping[str, str] | Sequence[str]  # private information per agent name, or by position
 
@@ -49,9 +53,10 @@ class Team:
     """A team of agents: a topology (or one fixed graph) plus the backends its agents name.
 
     `backends` is one backend (used for every agent) or a mapping from the backend ids in
-    the agents' specs. With `checkpoint` (an SQLite path), every superstep is saved under
-    the run's thread id and a run killed mid-way resumes with `arun(query, thread_id=…)`,
-    re-running only the agents that had not finished. A `receive_gate` (CommFormer's
+    the agents' specs. With `checkpoint` (an SQLite path, or any LangGraph
+    `BaseCheckpointSaver`), every superstep is saved under the run's thread id and a run
+    killed mid-way resumes with `arun(query, thread_id=…)`, re-running only the agents that
+    had not finished. A `receive_gate` (CommFormer's
     temporal gating) decides per agent and round whether it reads its senders at all.
     """
 
@@ -63,13 +68,14 @@ class Team:
         extract: Extract = extract_answer,
         early_stop: bool = False,
         code_check: CodeCheck | None = None,
-        checkpoint: str | Path | None = None,
+        checkpoint: str | Path | BaseCheckpointSaver | None = None,
         receive_gate: ReceiveGate | None = None,
     ):
         self.topology: Topology = _Fixed(topology) if isinstance(topology, CommGraph) else topology
         self.backends = backends if isinstance(backends, Mapping) else {"default": backends}
         self.context = RunContext(self.backends, extract, early_stop, code_check, receive_gate)
-        self.checkpoint = Path(checkpoint) if checkpoint else None
+        self.checkpoint = Path(checkpoint) if isinstance(checkpoint, (str, Path)) else None
+        self.saver = checkpoint if checkpoint is not None and self.checkpoint is None else None
         self._builders: dict[CommGraph, Any] = {}
         self._compiled: dict[CommGraph, Any] = {}
 
@@ -89,33 +95,47 @@ class Team:
         return self._builders[graph]
 
     @asynccontextmanager
-    async def _runnable(self, graph: CommGraph) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
-        """The compiled graph and the keyword arguments to run it with."""
-        if self.checkpoint is None:
-            if graph not in self._compiled:
-                self._compiled[graph] = self._builder(graph).compile()
-            yield self._compiled[graph], {}
+    async def _saver(self, create: bool) -> AsyncIterator[BaseCheckpointSaver | None]:
+        """The checkpointer: the one given, or an SQLite one on the given path."""
+        if self.saver is not None or self.checkpoint is None:
+            given: BaseCheckpointSaver | None = self.saver  # type: ignore[assignment]
+            yield given
+            return
+        if not create and not self.checkpoint.exists():
+            yield None
             return
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         async with AsyncSqliteSaver.from_conn_string(str(self.checkpoint)) as saver:
+            yield saver
+
+    @asynccontextmanager
+    async def _runnable(self, graph: CommGraph) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
+        """The compiled graph and the keyword arguments to run it with."""
+        async with self._saver(create=True) as saver:
+            if saver is None:
+                if graph not in self._compiled:
+                    self._compiled[graph] = self._builder(graph).compile()
+                yield self._compiled[graph], {}
+                return
             # "sync": each step is on disk before the next starts, so even SIGKILL loses at
             # most the calls in flight (LangGraph rejects durability without a checkpointer)
             yield self._builder(graph).compile(checkpointer=saver), {"durability": "sync"}
 
     async def _saved_state(self, thread_id: str) -> RunState | None:
-        if self.checkpoint is None or not self.checkpoint.exists():
-            return None
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-        async with AsyncSqliteSaver.from_conn_string(str(self.checkpoint)) as saver:
+        async with self._saver(create=False) as saver:
+            if saver is None:
+                return None
             saved = await saver.aget_tuple({"configurable": {"thread_id": thread_id}})
-        return saved.checkpoint["channel_values"] if saved else None  # type: ignore[return-value]
+        if saved is None:
+            return None
+        state: RunState = saved.checkpoint["channel_values"]  # type: ignore[assignment]
+        return state
 
     # -- running -----------------------------------------------------------------------------
     async def _prepare(
-        self, query: str, thread_id: str | None, context: Mapping[str, str] | None
+        self, query: str, thread_id: str | None, context: Context | None
     ) -> tuple[CommGraph, Any, dict]:
         thread_id = thread_id or uuid.uuid4().hex
         saved = await self._saved_state(thread_id)
@@ -154,10 +174,12 @@ class Team:
         return self._trajectory(query, graph, state, config, time.perf_counter() - started)
 
     async def arun_or_fail(self, query: str, *, context: Context | None = None) -> Trajectory:
-        """`arun`, but a run that fails comes back as a trajectory with `error` set."""
+        """`arun`, but a run whose backend fails comes back as a trajectory with `error` set.
+        (A failed agent call is already recorded on its message; this catches what a decider's
+        backend raises past that.) Configuration errors are not swallowed: they propagate."""
         try:
             return await self.arun(query, context=context)
-        except AgentNetError as e:
+        except BackendError as e:
             return Trajectory(query, self.topology.graph_for(query), [], "", 0, error=str(e))
 
     def run(

@@ -10,6 +10,7 @@ from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import CommGraph, Decision
 from agentnet.report import Prices, draw_topology, summary_table, wilson_interval, write_report
+from agentnet.configs import TeamConfig
 from agentnet.store import ResultRow, RunConfig, RunStore
 
 AGENTS = (AgentSpec("a0", "math_solver"), AgentSpec("a1", "math_solver"), AgentSpec("a2", "inspector"))
@@ -31,7 +32,7 @@ def _row(i: int, score: float, prompt: int, completion: int, graph: CommGraph, *
 
 
 def _run(store: RunStore, topology: str, rounds: int, total: int, rows: list[ResultRow]) -> str:
-    run_id = store.create_run(RunConfig("gsm8k", topology=topology, rounds=rounds, limit=total), total)
+    run_id = store.create_run(RunConfig("gsm8k", limit=total, team=TeamConfig(topology=topology, rounds=rounds)), total)
     for r in rows:
         store.add_result(run_id, r)
     store.set_status(run_id, "finished" if rows else "interrupted")

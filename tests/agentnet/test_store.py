@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from agentnet.errors import UnknownNameError
+from agentnet.configs import TeamConfig
 from agentnet.store import ResultRow, RunConfig, RunStore
 
 
@@ -14,7 +15,7 @@ def row(item: str, pos: int, score: float, error: str | None = None) -> ResultRo
 
 def test_runs_and_results_round_trip(tmp_path: Path) -> None:
     with RunStore(tmp_path / "runs.sqlite") as store:
-        config = RunConfig(task="gsm8k", limit=3, roles=("math_solver",))
+        config = RunConfig(task="gsm8k", limit=3, team=TeamConfig(roles=("math_solver",)))
         run_id = store.create_run(config, total_items=3)
         store.add_result(run_id, row("i1", 0, 1.0))
         store.add_result(run_id, row("i2", 1, 0.0, error="server down"))

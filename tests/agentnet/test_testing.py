@@ -67,4 +67,6 @@ def test_concurrency_limit_and_latency() -> None:
 
     elapsed = asyncio.run(six())
     assert backend.peak_in_flight == 3
-    assert 0.2 <= elapsed < 0.35
+    # six calls, three at a time, 0.1 s each: at least two latency periods (no upper bound:
+    # a loaded machine only adds time, and the peak above already shows the calls overlapped)
+    assert elapsed >= 0.2

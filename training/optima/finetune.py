@@ -31,7 +31,7 @@ class FinetuneConfig:
     max_length: int = field(default=1024, metadata={"help": "Tokens per row (longer rows are truncated)."})
     dtype: str = field(default="bfloat16", metadata={"help": "bfloat16 or float32."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (big models on a GPU)."})
-    seed: int = 0
+    seed: int = field(default=0, metadata={"help": "Seed for generated tasks, sampling and item order."})
 
     def __post_init__(self) -> None:
         if self.dtype not in ("bfloat16", "float32"):

@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 from agentnet.errors import ConfigError, require_at_least_one
 from agentnet.llm import LLMBackend
 from agentnet.task import Item, Task
+from agentnet.training.contract import Artefact
 from agentnet.training.optima.generate import Dialogue, check_formats, converse, formats
 from agentnet.training.optima.mcts import Tree, keep_top, pairs, select
 from agentnet.training.optima.reward import NLL, RewardConfig, conversation_reward, conversation_tokens, turns
@@ -50,7 +51,7 @@ class OptimaConfig:
     dpo_min_gap: float = field(default=0.45, metadata={"help": "iDPO: chosen − rejected value must exceed this."})
     dpo_keep: float = field(default=0.5, metadata={"help": "iDPO: keep this fraction of pairs (by chosen value)."})
     concurrency: int = field(default=4, metadata={"help": "Conversations in flight at once."})
-    seed: int = 0
+    seed: int = field(default=0, metadata={"help": "Seed for generated tasks, sampling and item order."})
     reward: RewardConfig = field(default_factory=RewardConfig)
 
     def __post_init__(self) -> None:
@@ -124,7 +125,8 @@ class OptimaTrainer:
         self.state_path = out_dir / "state.json"
         self.metrics_path = out_dir / "metrics.jsonl"
         self.completed, self.policy = 0, base
-        if self.state_path.exists():
+        self.resumed = self.state_path.exists()
+        if self.resumed:
             state = json.loads(self.state_path.read_text())
             self.completed, self.policy = state["completed"], Policy(**state["policy"])
 
@@ -234,6 +236,12 @@ class OptimaTrainer:
             if on_iteration:
                 on_iteration(metrics)
         return self.policy
+
+    def fit(self, on_step: Callable[[IterationMetrics], None] | None = None) -> Artefact:
+        """Run the remaining iterations (a run found in out_dir is resumed); the final policy."""
+        policy = asyncio.run(self.atrain(on_step))
+        path = policy.gguf or policy.merged_hf or policy.adapter or policy.hf_dir
+        return Artefact("model", Path(path), f"--model {path}", details=policy)
 
     def metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.exists():

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,32 @@ async def evaluate_policy(
         runs_file.write_text(json.dumps(runs, indent=1))
     if len(store.finished_items(run_id)) < len(items):
         async with serve(policy) as backend:
-            team = dialogue.with_temperature(config.temperature).team(backend)
+            team = dialogue.with_temperature(config.team.temperature).team(backend)
             await evaluate(team, task, items, store, run_id, concurrency=config.concurrency)
     return store.summary(run_id)
+
+
+async def evaluate_before_after(
+    serve: Serve,
+    policies: Sequence[tuple[str, Policy]],
+    dialogue: Dialogue,
+    task: Task,
+    items: Sequence[Item],
+    store: RunStore,
+    config: RunConfig,
+    runs_file: Path,
+    on_policy: Callable[[str, Policy], None] | None = None,
+) -> list[tuple[str, RunSummary]]:
+    """Each (label, policy) evaluated on the same items with the same run config (its model set to
+    the policy's weights): Optima's before/after comparison, resumable through `runs_file`."""
+    out = []
+    for label, policy in policies:
+        if on_policy:
+            on_policy(label, policy)
+        run = replace(config, model=policy.gguf or policy.hf_dir)
+        summary = await evaluate_policy(serve, policy, dialogue, task, items, store, run, runs_file)
+        out.append((f"{label}: {policy.name}", summary))
+    return out
 
 
 def _row(label: str, s: RunSummary) -> str:

@@ -6,7 +6,8 @@ reads the optimiser's replies, `optimizer` holds the protocol and our OptoPrime,
 """
 
 from agentnet.training.trace.extract import CastError, ExtractionError, cast_value, parse_reply
-from agentnet.training.trace.loop import Evaluation, ProposalRecord, TraceConfig, TraceLoop, TraceResult
+from agentnet.training.trace.loop import TraceConfig, TraceLoop, TraceResult
+from agentnet.training.trace.records import Evaluation, ProposalRecord
 from agentnet.training.trace.optimizer import Optimizer, OptoPrime, OptoPrimeConfig, Proposal
 from agentnet.training.trace.params import PARAM_GROUPS, Parameter, ParameterSet, TeamSpec, team_parameters
 from agentnet.training.trace.problem import Episode, Problem, build_problem

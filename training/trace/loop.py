@@ -15,13 +15,14 @@ import asyncio
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from agentnet.errors import AgentNetError, ConfigError, require_at_least_one
 from agentnet.llm import LLMBackend
+from agentnet.assembly import team_for
 from agentnet.runtime import Team
+from agentnet.training.contract import Artefact
 from agentnet.task import Item, Task
 from agentnet.trajectory import Trajectory
 from agentnet.training.minibatches import Minibatches
@@ -29,6 +30,7 @@ from agentnet.training.trace.extract import resolve_suggestion
 from agentnet.training.trace.optimizer import Optimizer, Stateful
 from agentnet.training.trace.params import EXTRACT_FUNCTION, ParameterSet, TeamSpec, Value
 from agentnet.training.trace.problem import Episode, build_problem, clip
+from agentnet.training.trace.records import Evaluation, ProposalRecord
 from agentnet.training.trace.report import write_report
 from agentnet.training.trace.sandboxed import CodeParamError, code_sandbox, run_function
 
@@ -50,48 +52,6 @@ class TraceConfig:
         require_at_least_one(self, "steps", "batch", "concurrency")
         if self.min_improvement < 0:
             raise ConfigError(f"min_improvement={self.min_improvement} must be 0 or more")
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """A parameter set on some items: mean score and mean tokens per item (all team calls)."""
-
-    score: float
-    tokens: float
-    items: int
-    failed_runs: int = 0
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Evaluation:
-        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
-
-
-@dataclass
-class ProposalRecord:
-    step: int
-    verdict: str  # accepted | rejected | no change | error
-    reason: str
-    changes: dict[str, Value]  # the cast values that differ from the best so far
-    reasoning: str = ""
-    notes: list[str] = field(default_factory=list)
-    error: str | None = None
-    train_score: float = 0.0
-    train_tokens: float = 0.0
-    val_score: float | None = None
-    val_tokens: float | None = None
-    best_score: float = 0.0  # the best validation score before this step
-    best_tokens: float = 0.0
-    optimizer_tokens: int = 0
-    raw: str = ""  # the optimiser's reply (clipped)
-
-    @property
-    def accepted(self) -> bool:
-        return self.verdict == "accepted"
-
-    def metrics(self) -> dict[str, Any]:
-        keys = ("step", "verdict", "train_score", "train_tokens", "val_score", "val_tokens",
-                "best_score", "best_tokens", "optimizer_tokens")  # fmt: skip
-        return {**{k: getattr(self, k) for k in keys}, "changed": sorted(self.changes), "error": self.error}
 
 
 class CandidateError(AgentNetError):
@@ -150,6 +110,7 @@ class TraceLoop:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.step = 0
+        self.resumed = False
         self.baseline: Evaluation | None = None
         self.best: Evaluation | None = None
         self.records: list[ProposalRecord] = []
@@ -194,6 +155,7 @@ class TraceLoop:
         if isinstance(self.optimizer, Stateful) and data.get("optimizer"):
             self.optimizer.load_state_dict(data["optimizer"])
         self._trim_metrics()
+        self.resumed = True
         return True
 
     def _trim_metrics(self) -> None:
@@ -225,11 +187,7 @@ class TraceLoop:
 
     # -- running -------------------------------------------------------------------------------
     def _team(self, spec: TeamSpec) -> Team:
-        graph = spec.graph()
-        check = None
-        if graph.decision.kind == "code_writer":
-            check = self.task.code_check()  # type: ignore[attr-defined]
-        return Team(graph, self.backend, extract=self.task.extract, code_check=check)
+        return team_for(self.task, spec.graph(), self.backend)
 
     async def run_items(self, params: ParameterSet, items: Sequence[Item], *, strict: bool = True) -> list[Episode]:
         """Run the team with `params` on `items` and score them.
@@ -360,3 +318,10 @@ class TraceLoop:
         self._save(None)
         return TraceResult(self.params, self.params.apply(self.spec), self.baseline, self.best,
                            list(self.records), self.report_path)  # fmt: skip
+
+    def fit(self, on_step: Callable[[ProposalRecord], None] | None = None) -> Artefact:
+        """Resume from out_dir if it holds a checkpoint, run the remaining steps; the best parameters."""
+        if not self.resumed:
+            self.resume()
+        result = self.run(on_step)
+        return Artefact("params", self.best_path, f"--params {self.best_path}", details=result)

@@ -59,15 +59,15 @@ class Stateful(Protocol):
 
 @dataclass(frozen=True)
 class OptoPrimeConfig:
-    memory_size: int = 3  # past (variables, feedback) pairs shown; 0 turns memory off
-    memory_value_chars: int = 800  # each remembered value is clipped to this (small contexts)
-    max_tokens: int = 1024
-    temperature: float = 0.0
+    memory_size: int = field(default=3, metadata={"help": 'Past (variables, feedback) pairs the optimiser sees; 0 turns memory off.', "flags": ("--memory",)})
+    memory_value_chars: int = field(default=800, metadata={"help": 'Each remembered value is clipped to this many characters.'})
+    max_tokens: int = field(default=1024, metadata={"help": 'Completion tokens per optimiser call.'})
+    temperature: float = field(default=0.0, metadata={"help": 'Optimiser sampling temperature.'})
     # constrain the reply to {"reasoning": str, "suggestion": {variable: value}} with the
     # trainable names as the only keys and each value's type (grammar-constrained on llama.cpp,
     # structured outputs on vLLM); small models otherwise write broken JSON or invent names
-    json_mode: bool = True
-    model: str | None = None
+    json_mode: bool = field(default=True, metadata={"help": "Constrain the optimiser's reply to a JSON schema keyed by the trainable variables (grammar on llama.cpp, structured outputs on vLLM); --free-text for servers without structured output.", "flags": ("--json-mode/--free-text",)})
+    model: str | None = field(default=None, metadata={"help": 'Model name for the optimiser (with --optimizer-base-url).'})
 
     def __post_init__(self) -> None:
         if self.memory_size < 0:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentnet.training.trace.params import ParameterSet
-
-if TYPE_CHECKING:
-    from agentnet.training.trace.loop import Evaluation, ProposalRecord
+from agentnet.training.trace.records import Evaluation, ProposalRecord
 
 
 def _cell(text: Any) -> str:

@@ -2,6 +2,7 @@ import asyncio
 from contextlib import asynccontextmanager
 
 from agentnet.agents import AgentSpec
+from agentnet.configs import TeamConfig
 from agentnet.store import RunConfig, RunStore
 from agentnet.task import Score
 from agentnet.testing import ScriptedBackend
@@ -11,7 +12,7 @@ from agentnet.training.optima.report import evaluate_policy, write_report
 from tests.training.optima.tiny_task import TinyTask
 
 DIALOGUE = Dialogue((AgentSpec("a0", "alice"), AgentSpec("a1", "bob")), rounds=1)
-RUN = RunConfig(task="tiny", topology="chain", agents=2, roles=("alice", "bob"), decision="last_agent", limit=4)
+RUN = RunConfig(task="tiny", limit=4, team=TeamConfig(topology="chain", agents=2, roles=("alice", "bob"), decision="last_agent"))
 
 
 def serve_counting(served: list[str]):

@@ -1,0 +1,192 @@
+"""CLI options generated from config dataclasses (TRL's `HfArgumentParser` idea, for Typer).
+
+A command declares parameters typed with config dataclasses; `config_options` replaces each
+by one Typer option per field — name, type, default and help (`metadata={"help": …}`) taken
+from the dataclass — and builds the dataclass from the parsed values before the command runs.
+So a new config field appears in `--help` with no CLI edit, and its validation
+(`__post_init__`) is the CLI's validation.
+
+Field metadata read here: `help`; `flags` (e.g. `("--agents", "-n")`, or `("--a/--b",)` for a
+switch); `choices`; `envvar`; `cli=False` to keep a field off the command line. Types: bool,
+int, float, str, Path, their `| None`, `Literal[…]` (choices), `tuple[str, ...]` (a
+comma-separated list) and nested config dataclasses (flattened). Two groups with a field of the
+same name and type share one option (e.g. one `--seed` for the team and the trainer); `Group`
+adds a prefix, excludes fields or changes defaults per command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+
+import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Group:
+    """How one config dataclass appears on one command."""
+
+    cls: type
+    prefix: str = ""  # added to every option's name: prefix="optimizer_" gives --optimizer-max-tokens
+    exclude: tuple[str, ...] = ()  # fields left off (their dataclass defaults apply)
+    defaults: dict[str, Any] = field(default_factory=dict)  # this command's defaults
+    panel: str | None = None  # the --help section its options are listed under
+    helps: dict[str, str] = field(default_factory=dict)  # this command's help texts (e.g. listing a registry)
+
+
+@dataclass(frozen=True)
+class _Option:
+    name: str  # the Python parameter name (prefix + field name)
+    annotation: Any
+    default: Any
+    csv: bool  # tuple[str, ...]: parsed from a comma-separated string
+    factory: bool  # the dataclass default comes from a factory: omit the value when None
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(get_args(tp)) == 2:
+            return args[0], True
+    return tp, False
+
+
+def _is_config(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _option(cls: type, f: dataclasses.Field, tp: Any, group: Group) -> _Option:
+    meta = f.metadata
+    name = group.prefix + f.name
+    base, optional = _unwrap_optional(tp)
+    csv = get_origin(base) is tuple
+    if csv and get_args(base) != (str, ...):
+        raise TypeError(f"{cls.__name__}.{f.name}: only tuple[str, ...] fields become CLI lists")
+    factory = f.default is MISSING and f.default_factory is not MISSING
+    if f.name in group.defaults:
+        default = group.defaults[f.name]
+    elif f.default is not MISSING:
+        default = f.default
+    elif factory:
+        default = None
+    else:
+        raise TypeError(f"{cls.__name__}.{f.name} has no default; exclude it or give the command a parameter")
+    if csv:
+        default = ",".join(default) if default is not None else ""
+    kwargs: dict[str, Any] = {"help": group.helps.get(f.name, meta.get("help", "")), "show_default": not factory}
+    if group.panel:
+        kwargs["rich_help_panel"] = group.panel
+    choices = meta.get("choices") or (get_args(base) if get_origin(base) is Literal else None)
+    if "envvar" in meta:
+        kwargs["envvar"] = meta["envvar"]
+    py_type: Any = str if csv else base
+    if choices:  # Typer's choices are str Enums; the command gets the plain value back
+        make_enum: Any = enum.Enum
+        py_type = make_enum(f"{name}_choices", {f"c{i}": str(c) for i, c in enumerate(choices)}, type=str)
+        default = None if default is None else py_type(str(default))
+    if optional or (factory and default is None):
+        py_type = py_type | None
+    flags = meta.get("flags")  # explicit flags win over the (prefixed) generated name
+    decls = tuple(flags) if flags else ("--" + name.replace("_", "-"),)
+    if py_type is bool and not flags:
+        decls = (f"--{name.replace('_', '-')}/--no-{name.replace('_', '-')}",)
+    return _Option(name, Annotated[py_type, typer.Option(*decls, **kwargs)], default, csv, factory)
+
+
+def _options(group: Group) -> list[tuple[_Option, tuple[str, ...]]]:
+    """(option, path of field names into the nested config) for every exposed field."""
+    out = []
+    hints = typing.get_type_hints(group.cls)
+    for f in dataclasses.fields(group.cls):
+        if f.name in group.exclude or f.metadata.get("cli") is False or not f.init:
+            continue
+        tp = hints[f.name]
+        if _is_config(tp):
+            inner = dataclasses.replace(group, cls=tp)
+            out += [(opt, (f.name, *path)) for opt, path in _options(inner)]
+        else:
+            out.append((_option(group.cls, f, tp, group), (f.name,)))
+    return out
+
+
+def _build(cls: type, values: dict[tuple[str, ...], Any]) -> Any:
+    """The config from {field path: value}; nested configs built first."""
+    kwargs: dict[str, Any] = {}
+    nested: dict[str, dict[tuple[str, ...], Any]] = {}
+    for path, value in values.items():
+        if len(path) == 1:
+            kwargs[path[0]] = value
+        else:
+            nested.setdefault(path[0], {})[path[1:]] = value
+    hints = typing.get_type_hints(cls)
+    for name, sub in nested.items():
+        kwargs[name] = _build(hints[name], sub)
+    return cls(**kwargs)
+
+
+def config_options(**groups: type | Group) -> Callable[[F], F]:
+    """Expand the command's parameters named in `groups` into one option per config field."""
+    specs = {name: g if isinstance(g, Group) else Group(g) for name, g in groups.items()}
+
+    def decorate(fn: F) -> F:
+        hints = typing.get_type_hints(fn, include_extras=True)
+        own = inspect.signature(fn).parameters
+        options: dict[str, _Option] = {}
+        routes: dict[str, list[tuple[str, tuple[str, ...]]]] = {}  # option -> [(group, field path)]
+        for gname, group in specs.items():
+            if gname not in own:
+                raise TypeError(f"{fn.__name__} has no parameter {gname!r} for {group.cls.__name__}")
+            for opt, path in _options(group):
+                seen = options.get(opt.name)
+                if seen is not None and get_args(seen.annotation)[0] != get_args(opt.annotation)[0]:
+                    raise TypeError(f"{fn.__name__}: option {opt.name!r} is declared with two types")
+                if opt.name in own:
+                    raise TypeError(f"{fn.__name__}: option {opt.name!r} clashes with a parameter")
+                options.setdefault(opt.name, opt)
+                routes.setdefault(opt.name, []).append((gname, path))
+        params = [
+            inspect.Parameter(p.name, p.kind, default=p.default, annotation=hints.get(p.name, p.annotation))
+            for p in own.values() if p.name not in specs
+        ]  # fmt: skip
+        kw = inspect.Parameter.KEYWORD_ONLY
+        params += [inspect.Parameter(o.name, kw, default=o.default, annotation=o.annotation) for o in options.values()]
+        params.sort(key=lambda p: p.kind == kw)  # arguments first, as Python requires
+
+        @functools.wraps(fn)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            values: dict[str, dict[tuple[str, ...], Any]] = {g: {} for g in specs}
+            for name, opt in options.items():
+                value = kwargs.pop(name)
+                if isinstance(value, enum.Enum):
+                    value = value.value
+                if opt.csv:
+                    value = tuple(v.strip() for v in (value or "").split(",") if v.strip())
+                if opt.factory and value is None:
+                    continue
+                for gname, path in routes[name]:
+                    values[gname][path] = value
+            configs = {g: _build(specs[g].cls, values[g]) for g in specs}
+            return fn(*args, **kwargs, **configs)
+
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command  # type: ignore[return-value]
+
+    return decorate
+
+
+def option_names(fn: Callable[..., Any]) -> list[str]:
+    """The parameter names of a (decorated) command, for tests and docs."""
+    return list(inspect.signature(fn).parameters)
+
+
+__all__ = ["Group", "config_options", "option_names"]

@@ -1,0 +1,34 @@
+"""A server and a backend for a command: start (or reach) it, check it answers, hand out the backend."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+from agentnet.llm import LLMBackend
+from agentnet.serving import ServeConfig, Server, start
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """How commands talk to the server."""
+
+    timeout: float = field(default=120.0, metadata={"help": "Seconds per LLM call before it is retried."})
+
+
+def serve_config(config: ServeConfig) -> ServeConfig:
+    """A `--base-url` means an external server, whatever the engine option says."""
+    return replace(config, engine="external") if config.base_url and config.engine != "external" else config
+
+
+@contextmanager
+def connect(config: ServeConfig, client: ClientConfig = ClientConfig()) -> Iterator[tuple[Server, LLMBackend]]:
+    """The server `config` describes (started for the block, stopped after it) and a backend
+    for it; an external URL is asked for its models first, so a wrong one fails at once."""
+    with start(serve_config(config)) as server:
+        backend = server.backend(timeout_s=client.timeout)
+        if server.process is None:
+            asyncio.run(backend.list_models())
+        yield server, backend

@@ -1,0 +1,97 @@
+"""Agents, decision, topology and `Team` from a `TeamConfig` and a task."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agentnet.agents import AgentSpec
+from agentnet.answers import extract_answer
+from agentnet.decisions import decision_info
+from agentnet.errors import ConfigError
+from agentnet.graph import CommGraph, Decision, ReceiveGate, Topology
+from agentnet.llm import LLMBackend
+from agentnet.runtime import Team
+from agentnet.task import CodeCheck, Task
+from agentnet.configs import TeamConfig
+from agentnet.topologies.fixed import FIXED
+from agentnet.topologies.registry import resolve
+
+# `agentnet run` without a task: G-Designer's GSM8K roles (a solver, an analyst, an inspector)
+DEFAULT_ROLES = ("math_solver", "mathematical_analyst", "inspector")
+
+
+def agents_for(config: TeamConfig, task: Task | None = None) -> tuple[AgentSpec, ...]:
+    """Agents a0…a(n-1), cycling through the configured roles (else the task's, else the defaults)."""
+    roles = config.roles or (task.roles if task is not None else DEFAULT_ROLES)
+    settings = config.settings()
+    return tuple(AgentSpec(f"a{i}", roles[i % len(roles)], settings) for i in range(config.agents))
+
+
+def decision_for(config: TeamConfig, task: Task | None = None) -> Decision:
+    """The configured decision (else the task's, else the last agent's output), with its role."""
+    info = decision_info(config.decision or (task.decision if task is not None else "last_agent"))
+    return Decision(info.kind, role=info.role, settings=config.settings())
+
+
+def topology_for(config: TeamConfig, task: Task | None = None) -> tuple[CommGraph | Topology, ReceiveGate | None]:
+    """The configured topology with its receive gate (learned temporal gating), if any."""
+    shape = config.topology.partition(":")[0]
+    params: dict[str, Any] = {}
+    if shape in FIXED:
+        if shape == "random":
+            params["seed"] = config.seed
+        if config.temporal:
+            params["temporal"] = config.temporal
+    elif config.temporal:
+        raise ConfigError(f"--temporal {config.temporal} applies to fixed shapes; {config.topology} brings its own")
+    return resolve(config.topology, agents_for(config, task), config.rounds, decision_for(config, task), **params)
+
+
+def _decision_of(topology: CommGraph | Topology) -> Decision:
+    decision = topology.decision if isinstance(topology, CommGraph) else getattr(topology, "decision", None)
+    if not isinstance(decision, Decision):
+        raise ConfigError(f"{type(topology).__name__} has no `decision`; a topology must say how its team answers")
+    return decision
+
+
+def code_check_for(task: Task | None, decision: Decision) -> CodeCheck | None:
+    """The task's code check when the decision needs one; a task without one is an error."""
+    if not decision_info(decision.kind).needs_code_check:
+        return None
+    make = getattr(task, "code_check", None)
+    if make is None:
+        where = f"task {task.name!r}" if task is not None else "a free-form question"
+        raise ConfigError(f"decision {decision.kind!r} checks code, and {where} has no code check; "
+                          "use it with a code task (e.g. humaneval) or pick another --decision")  # fmt: skip
+    check: CodeCheck = make()
+    return check
+
+
+def team_for(
+    task: Task | None,
+    topology: str | CommGraph | Topology,
+    backend: LLMBackend | Mapping[str, LLMBackend],
+    config: TeamConfig = TeamConfig(),
+    *,
+    receive_gate: ReceiveGate | None = None,
+    checkpoint: str | Path | Any = None,
+) -> Team:
+    """A Team for `task` (None: a free-form question) on `topology`: a spec string resolved with
+    `config` (`config.topology` is ignored then), or a graph/topology object (e.g. a sampled graph
+    during training, with its `receive_gate`). The task's extraction and, where the decision needs
+    it, its code check are wired in; `config.early_stop` applies."""
+    if isinstance(topology, str):
+        from dataclasses import replace
+
+        topology, gate = topology_for(replace(config, topology=topology), task)
+        receive_gate = receive_gate or gate
+    return Team(
+        topology, backend,
+        extract=task.extract if task is not None else extract_answer,
+        early_stop=config.early_stop,
+        code_check=code_check_for(task, _decision_of(topology)),
+        checkpoint=checkpoint,
+        receive_gate=receive_gate,
+    )  # fmt: skip

@@ -1,0 +1,93 @@
+"""The topology registries: fixed shapes (`FIXED`, from `fixed`) and learned kinds (`LEARNED`).
+
+A learned kind names the module and class that implement `LearnedTopology`; the module (and so
+torch) is imported only when that kind is used. Adding a learned topology: its module, plus one
+`LearnedKind` entry here — the trainer, `agentnet train KIND`, `--topology KIND:PATH` and
+`agentnet topo show` pick it up from this entry.
+
+`resolve` turns a topology spec into something `Team` runs: a fixed shape's name, a learned
+`KIND:PATH`, or a CommGraph JSON file (`graph.json`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from agentnet.agents import AgentSpec
+from agentnet.errors import ConfigError, UnknownNameError
+from agentnet.graph import CommGraph, Decision, ReceiveGate, Topology
+from agentnet.topologies.fixed import FIXED, fixed
+
+
+@dataclass(frozen=True)
+class LearnedKind:
+    name: str
+    module: str  # import path of the module holding the class
+    class_name: str
+    help: str
+
+    def model_class(self) -> Any:
+        """The `LearnedTopology` class (imports its module, and torch)."""
+        return getattr(import_module(self.module), self.class_name)
+
+
+LEARNED: dict[str, LearnedKind] = {
+    k.name: k
+    for k in (
+        LearnedKind("gdesigner", "agentnet.topologies.gdesigner", "GDesigner",
+                    "G-Designer: a variational graph auto-encoder with a task node designs each query's graph"),
+        LearnedKind("commformer", "agentnet.topologies.commformer", "CommFormer",
+                    "CommFormer: learnable sparse adjacency (per-row top-k) plus temporal receive gating"),
+    )
+}  # fmt: skip
+
+
+def learned_kind(name: str) -> LearnedKind:
+    kind = LEARNED.get(name)
+    if kind is None:
+        raise UnknownNameError("learned topology", name, list(LEARNED))
+    return kind
+
+
+def topology_help() -> str:
+    learned = " / ".join(f"{k}:PATH" for k in LEARNED)
+    return f"Graph: {', '.join(FIXED)}; a trained {learned}; or a CommGraph JSON file."
+
+
+def load_learned(spec: str, embedder: Any = None) -> Any:
+    """`KIND:PATH` -> the trained topology."""
+    name, _, path = spec.partition(":")
+    kind = learned_kind(name)
+    if not path:
+        raise ConfigError(f"topology {spec!r} needs a model file: {name}:PATH (from `agentnet train {name}`)")
+    if not Path(path).is_file():
+        raise ConfigError(f"no trained topology at {path}; train one with `agentnet train {name} --out DIR`")
+    return kind.model_class().load(path, embedder)
+
+
+def resolve(
+    spec: str,
+    agents: Sequence[AgentSpec],
+    rounds: int,
+    decision: Decision,
+    **params: Any,
+) -> tuple[CommGraph | Topology, ReceiveGate | None]:
+    """A fixed shape name -> its CommGraph; a learned `KIND:PATH` -> the trained topology; a
+    `.json` file -> the CommGraph in it. Either goes straight into `Team`, with the receive gate
+    (learned temporal gating) if any.
+
+    Learned topologies and graph files bring their own agents, rounds and decision.
+    """
+    name = spec.partition(":")[0]
+    if name in LEARNED:
+        topology = load_learned(spec)
+        return topology, topology.inference_gate
+    if spec.endswith(".json"):
+        return CommGraph.load(spec), None
+    if name not in FIXED:
+        raise UnknownNameError("topology", spec, [*FIXED, *(f"{k}:PATH" for k in LEARNED), "FILE.json"])
+    return fixed(name, agents, rounds=rounds, decision=decision, **params), None

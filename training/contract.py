@@ -1,0 +1,33 @@
+"""The one trainer contract (DSPy's `compile` spirit): `fit(on_step) -> Artefact`.
+
+Every trainer keeps its state in an output directory. `fit` first resumes from that directory
+when it holds a checkpoint of the same run (a checkpoint of a different run is an error naming
+the difference), runs the remaining steps, checkpointing each, and returns the saved artefact,
+which the CLI's `--topology`, `--params` or `--model` accepts as `use`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+
+@dataclass(frozen=True)
+class Artefact:
+    kind: Literal["topology", "params", "model"]
+    path: Path
+    use: str  # the option that takes it, e.g. "--topology gdesigner:runs/model.pt"
+    details: Any = field(default=None, compare=False)  # the trainer's own result (scores, policy…)
+
+
+class Trainer(Protocol):
+    out_dir: Path
+
+    @property
+    def resumed(self) -> bool:
+        """Whether `fit` continued a run found in `out_dir` (set once `fit` has started)."""
+        ...
+
+    def fit(self, on_step: Callable[[Any], None] | None = None) -> Artefact: ...
