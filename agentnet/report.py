@@ -13,11 +13,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentnet.decisions import decision_info
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph
 from agentnet.prompts import load_role
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 MAX_FAILURES = 5
 EXCERPT_CHARS = 160
-LLM_DECISIONS = ("final_refer", "code_writer")
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ def _note(s: RunStats) -> str:
 
 def _run_section(s: RunStats, drawing: str | None) -> list[Block]:
     run = s.summary.run
-    config = {k: _value(v) for k, v in asdict(run.config).items()}
+    config = {k: _value(v) for k, v in run.config.settings().items()}
     meta = {"status": run.status, "created": _when(run.created), "items selected": str(run.total_items)}
     blocks: list[Block] = [
         ("h2", f"Run {run.id}"),
@@ -386,7 +386,7 @@ def _layout(graph: CommGraph) -> tuple[dict[tuple[str, int], Point], Point, floa
 
 def _decision_label(graph: CommGraph) -> str:
     kind = graph.decision.kind
-    return f"decision\n{load_role(graph.decision.role).title if kind in LLM_DECISIONS else kind.replace('_', ' ')}"
+    return f"decision\n{load_role(graph.decision.role).title if decision_info(kind).llm_call else kind.replace('_', ' ')}"
 
 
 def draw_topology(graph: CommGraph, path: Path, title: str = "") -> Path:
@@ -395,7 +395,7 @@ def draw_topology(graph: CommGraph, path: Path, title: str = "") -> Path:
     boxes, so heads stay visible whatever the label widths."""
     pos, dec_xy, width = _layout(graph)
     fig, ax = _figure(2.2 + 1.5 * graph.rounds * width, 1.6 + 0.9 * len(graph.names))
-    llm = graph.decision.kind in LLM_DECISIONS
+    llm = decision_info(graph.decision.kind).llm_call
     nodes = {
         key: ax.text(*xy, f"{key[0]}\n{graph.agent(key[0]).title}", ha="center", va="center", fontsize=8,
                      bbox=dict(boxstyle="round,pad=0.4", fc="#e8f0fb", ec="#1f5fa8"))

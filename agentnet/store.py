@@ -76,6 +76,11 @@ class RunConfig:
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
+    def settings(self) -> dict[str, Any]:
+        """Every setting by name, the team's beside the run's (for reports)."""
+        flat = asdict(self)
+        return {**{k: v for k, v in flat.items() if k != "team"}, **flat["team"]}
+
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
         data = json.loads(text)

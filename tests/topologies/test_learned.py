@@ -61,3 +61,36 @@ def test_temporal_bernoulli_edges_include_self_edges() -> None:
     probs = torch.tensor([[0.999, 0.001], [0.001, 0.999]])
     edges, logp = bernoulli_edges(probs, torch.Generator().manual_seed(0))
     assert edges == {(0, 0), (1, 1)} and float(logp) == pytest.approx(4 * math.log(0.999), abs=1e-3)
+
+
+def test_a_topology_file_that_runs_code_when_unpickled_is_refused_without_running_it(tmp_path) -> None:
+    import pickle
+
+    import pytest
+
+    from agentnet.errors import ConfigError
+    from agentnet.topologies.registry import load_learned
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"kind": "gdesigner", "state": Payload()}))
+    with pytest.raises(ConfigError, match="is not an agentnet gdesigner topology"):
+        load_learned(f"gdesigner:{evil}")
+    assert not marker.exists()
+
+
+def test_a_json_file_passed_as_a_topology_is_one_clear_error(tmp_path) -> None:
+    import pytest
+
+    from agentnet.errors import ConfigError
+    from agentnet.topologies.registry import load_learned
+
+    path = tmp_path / "graph.json"
+    path.write_text('{"agents": []}')
+    with pytest.raises(ConfigError, match="graph.json is not an agentnet commformer topology"):
+        load_learned(f"commformer:{path}")

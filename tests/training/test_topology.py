@@ -82,3 +82,23 @@ def test_training_is_checkpointed_logged_and_resumable(tmp_path: Path) -> None:
     loaded = GDesigner.load(model, HashEmbedder(16))
     query = next(task.items()).question
     assert loaded.graph_for(query) == second.topology.graph_for(query)
+
+
+def test_training_on_humaneval_runs_the_code_writer_with_the_tasks_check(tmp_path: Path) -> None:
+    """Episodes are built by team_for, so a code task's decision gets its code check (before,
+    every HumanEval episode failed with a swallowed ConfigError and every reward was 0)."""
+    from agentnet.assembly import agents_for, decision_for
+    from agentnet.configs import TeamConfig
+    from agentnet.tasks.humaneval import HumanEval
+    from agentnet.testing import ScriptedBackend
+
+    task = HumanEval()
+    item = next(task.items())
+    solution = f"```python\n{item.meta['prompt']}{item.answer}```"
+    team = TeamConfig(agents=2, max_tokens=512)  # the scripted solution fits: no cut-off
+    topology = GDesigner(agents_for(team, task), 1, decision_for(team, task), GDesignerConfig(), HashEmbedder(16))
+    assert topology.decision.kind == "code_writer"
+    config = TopologyTrainConfig(steps=1, batch=1, lambda_tokens=0.0)
+    trainer = TopologyTrainer(topology, task, [item], ScriptedBackend([solution], cycle=True), config, tmp_path)
+    metrics = trainer.train_step()
+    assert metrics.accuracy == 1.0 and metrics.reward == 1.0
