@@ -8,7 +8,6 @@ texts are the single source of truth, and their validation is the CLI's. Teams a
 from __future__ import annotations
 
 import asyncio
-import functools
 import signal
 import sys
 import time
@@ -22,13 +21,15 @@ from rich.console import Console
 from rich.table import Table
 
 from agentnet.assembly import team_for, topology_for
-from agentnet.assembly.items import load_items, train_val_split
+from agentnet.assembly.items import load_items
 from agentnet.assembly.server import ClientConfig, connect
 from agentnet.configs import ItemsConfig, TeamConfig
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph
-from agentnet.options import Group, config_options
-from agentnet.serving import NAMED_MODELS, ServeConfig, Server, default_cache_dir
+from agentnet.options import Group
+from agentnet.options import command as options_command
+from agentnet.display import announce
+from agentnet.serving import NAMED_MODELS, ServeConfig, default_cache_dir
 from agentnet.store import RunConfig
 from agentnet.tasks import TaskConfig
 from agentnet.topologies.registry import LEARNED, resolve, topology_help
@@ -54,40 +55,8 @@ StoreOpt = Annotated[Path, typer.Option("--store", envvar="AGENTNET_STORE", help
 DEFAULT_STORE = Path("agentnet_runs.sqlite")
 
 
-def user_errors(fn: F) -> F:
-    """Expected failures print one line (plus a log tail where there is one) and exit 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except AgentNetError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def command(group: typer.Typer = app, name: str | None = None, **configs: type | Group) -> Callable[[F], F]:
-    """A command whose config parameters become options, with user errors as one line."""
-
-    def decorate(fn: F) -> F:
-        group.command(name)(user_errors(config_options(**configs)(fn)))
-        return fn
-
-    return decorate
-
-
-def _announce(server: Server) -> None:
-    for note in server.notes:
-        err.print(f"[yellow]note:[/] {note}")
-    if server.process is not None:
-        err.print(f"[dim]{server.engine} serving {server.model} at {server.base_url} "
-                  f"(ready in {server.startup_s:.1f}s; log {server.log_path})[/]")  # fmt: skip
-
-
-def _task_config(data: TaskConfig, seed: int) -> TaskConfig:
-    return replace(data, seed=seed)
+def command(group: typer.Typer = app, name: str | None = None, help: str | None = None, **configs: type | Group) -> Callable[[F], F]:
+    return options_command(group, err, name, help, **configs)
 
 
 @command(serve=Group(ServeConfig, exclude=("extra_args", "base_url", "api_key_env")))
@@ -99,7 +68,7 @@ def serve(
     from agentnet.serving import start
 
     with start(replace(serve, extra_args=tuple(extra or ()))) as server:
-        _announce(server)
+        announce(server, err)
         out.print(f"{server.base_url}", highlight=False)
         err.print(f"[dim]try: curl {server.base_url}/chat/completions -H 'Content-Type: application/json' -d "
                   f"'{{\"model\": \"{server.model}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hi\"}}]}}'[/]")  # fmt: skip
@@ -147,7 +116,7 @@ def run(
     if show_graph:
         out.print(render_graph(topology if isinstance(topology, CommGraph) else topology.graph_for(query)))
     with connect(serve, client) as (server, backend):
-        _announce(server)
+        announce(server, err)
         the_team = team_for(None, topology, backend, team, receive_gate=gate, checkpoint=checkpoint)
         if stream:
             trajectory = print_stream(the_team.stream(query, thread_id=thread_id), out)
@@ -197,19 +166,10 @@ def bench(
     from agentnet.report import summary_table
     from agentnet.store import RunStore
 
-    if resume:
-        if not store_path.exists():
-            raise ConfigError(f"no run store at {store_path}; pass the --store that holds run {resume}")
-        with RunStore(store_path) as store:
-            config = store.run(resume).config
-        serve = replace(serve, engine=config.engine, model=config.model, base_url=serve.base_url or config.base_url)
-    elif task is None:
-        raise ConfigError("name a task (e.g. `agentnet bench gsm8k --limit 20`) or pass --resume RUN_ID")
-    else:
-        config = replace(run, task=task, engine=serve.engine, model=serve.model, base_url=serve.base_url,
-                         data_dir=str(data.data_dir) if data.data_dir else None)  # fmt: skip
-    task_config = TaskConfig(Path(config.data_dir) if config.data_dir else None, data.strict, config.team.seed)
-    the_task, items = load_items(ItemsConfig(config.task, config.split, config.limit), task_config)
+    from agentnet.assembly.runs import run_settings
+
+    config, serve, data = run_settings(run, serve, data, task, resume, store_path)
+    the_task, items = load_items(ItemsConfig(config.task, config.split, config.limit), data)
     topology, gate = topology_for(config.team, the_task)  # every input is checked before the store is touched
     with RunStore(store_path) as store:
         run_id = resume or store.create_run(config, len(items))
@@ -218,7 +178,7 @@ def bench(
         err.print(f"[bold]run {run_id}[/]: {config.task}/{config.split} · {len(items)} items ({todo} to go) · "
                   f"{t.topology} × {t.agents} agents × {t.rounds} round(s)")  # fmt: skip
         with connect(serve, client) as (server, backend):
-            _announce(server)
+            announce(server, err)
             the_team = team_for(the_task, topology, backend, t, receive_gate=gate)
             with BenchProgress(len(items), len(items) - todo, store.summary(run_id), err) as progress:
                 try:
@@ -286,7 +246,8 @@ TRAIN_ITEMS = Group(ItemsConfig, panel="Data", defaults={"split": "train"})
 def _train_topology(kind: str) -> None:
     learned = LEARNED[kind]
 
-    @command(train_app, kind, items=TRAIN_ITEMS, team=TRAIN_TEAM, train=TopologyTrainConfig,
+    @command(train_app, kind, help=f"Train {kind} with REINFORCE on a task's training items (resumable per step). {learned.help}.",
+             items=TRAIN_ITEMS, team=TRAIN_TEAM, train=TopologyTrainConfig,
              topo=Group(learned.model_class().config_class, panel=kind), serve=SERVE, client=CLIENT, data=DATA)  # fmt: skip
     def train_topology(items: ItemsConfig, team: TeamConfig, train: TopologyTrainConfig, topo: Any,
                        serve: ServeConfig, client: ClientConfig, data: TaskConfig,
@@ -297,11 +258,11 @@ def _train_topology(kind: str) -> None:
         from agentnet.topologies.embeddings import MiniLMEmbedder
         from agentnet.training.topology import TopologyTrainer
 
-        the_task, the_items = load_items(items, _task_config(data, team.seed))
+        the_task, the_items = load_items(items, replace(data, seed=team.seed))
         topology = learned.model_class()(agents_for(team, the_task), team.rounds, decision_for(team, the_task),
                                          topo, MiniLMEmbedder())  # fmt: skip
         with connect(serve, client) as (server, backend):
-            _announce(server)
+            announce(server, err)
             trainer = TopologyTrainer(topology, the_task, the_items, backend, train, out_dir)
             if trainer.resume():
                 err.print(f"[yellow]resuming[/] {out_dir} at step {trainer.step}/{train.steps}")
@@ -315,7 +276,6 @@ def _train_topology(kind: str) -> None:
                 artefact = trainer.fit(on_step)
         out.print(f"model: {artefact.path}\nmetrics: {trainer.metrics_path}\nuse it: {artefact.use}", highlight=False)
 
-    train_topology.__doc__ = f"Train {kind} with REINFORCE on a task's training items (resumable per step). {learned.help}."
 
 
 for _kind in LEARNED:
@@ -339,48 +299,21 @@ def train_optima(
     """Optima: train the agents on their own best conversations (SFT / DPO with LoRA), then compare."""
     from rich.progress import Progress
 
-    from agentnet.assembly import agents_for
-    from agentnet.store import RunStore
-    from agentnet.training.optima.finetune import BaseModelNLL, quiet
-    from agentnet.training.optima.generate import Dialogue
-    from agentnet.training.optima.loop import OptimaTrainer
-    from agentnet.training.optima.policy import LoRALearner, base_policy, serve_policies
-    from agentnet.training.optima.report import evaluate_before_after, write_report
-    from agentnet.graph import Decision
+    from agentnet.training.optima.report import write_report
+    from agentnet.training.optima.session import OptimaSession, run_session
 
-    tune = replace(tune, lora_alpha=2 * tune.lora_r)
-    quiet()
-    the_task, the_items = load_items(items, _task_config(data, optima.seed))
-    roles = team.roles or the_task.roles
-    team = replace(team, roles=roles, agents=len(roles), temperature=optima.temperature)
-    dialogue = Dialogue(agents_for(team, the_task), team.rounds, Decision("last_agent"))
-    base = base_policy(serve.model)
-    policies = serve_policies(serve.engine, lora_rank=tune.lora_r, timeout_s=client.timeout)
-    learner = LoRALearner(base, tune, keep_merged=optima.mode != "sft")
-    err.print(f"[bold]optima[/] {optima.mode} · {items.task}/{items.split} · {len(the_items)} items × {optima.samples} "
-              f"samples · {optima.iterations} iteration(s) · {base.name} on {serve.engine} · {out_dir}")  # fmt: skip
+    session = OptimaSession(items, optima, tune, team, serve, data, client.timeout, eval_limit, eval_split)
     with Progress(console=err) as progress:
         bar = progress.add_task("optima", total=None)
-        trainer = OptimaTrainer(the_task, the_items, dialogue, base, policies, learner, BaseModelNLL(Path(base.hf_dir)),
-                                optima, out_dir, on_conversation=lambda s: progress.update(
-                                    bar, advance=1, description=f"conversations · last score {s.score:.0f}"))  # fmt: skip
-        if trainer.resumed:
-            err.print(f"[yellow]resuming[/] {out_dir} after iteration {trainer.completed}/{optima.iterations}")
-        final = trainer.fit(lambda m: err.print(f"iteration {m.iteration} ({m.mode}): score {m.score:.3f} · tokens "
-                                                f"{m.tokens:.1f} · reward {m.reward:+.3f} · {m.rows} rows · {m.train}")).details  # fmt: skip
-        evaluations = []
-        if eval_limit > 0:
-            eval_task, eval_items = load_items(ItemsConfig(items.task, eval_split, eval_limit), _task_config(data, optima.seed))
-            run = RunConfig(task=items.task, split=eval_split, limit=eval_limit, concurrency=optima.concurrency,
-                            team=replace(team, topology="chain", decision="last_agent", early_stop=True, temporal="complete",
-                                         temperature=0.0, seed=optima.seed), engine=serve.engine)  # fmt: skip
-            with RunStore(store_path) as store:
-                evaluations = asyncio.run(evaluate_before_after(
-                    policies, [("before", base), ("after", final)], dialogue, eval_task, eval_items, store, run,
-                    out_dir / "eval-runs.json", lambda label, p: progress.update(bar, description=f"evaluating {label} ({p.name})")))  # fmt: skip
-    report_path = write_report(out_dir / "report.md", optima, trainer.metrics(), evaluations, " ".join(sys.argv))
+        done = run_session(
+            session, out_dir, store_path, announce=lambda line: err.print(line, highlight=False),
+            on_conversation=lambda c: progress.update(bar, advance=1, description=f"conversations · last score {c.score:.0f}"),
+            on_iteration=lambda m: err.print(f"iteration {m.iteration} ({m.mode}): score {m.score:.3f} · tokens {m.tokens:.1f}"
+                                             f" · reward {m.reward:+.3f} · {m.rows} rows · {m.train}"),
+            on_evaluation=lambda label, p: progress.update(bar, description=f"evaluating {label} ({p.name})"))  # fmt: skip
+    report_path = write_report(out_dir / "report.md", optima, done.trainer.metrics(), done.evaluations, " ".join(sys.argv))
     out.print(report_path.read_text(), highlight=False)
-    out.print(f"report: {report_path}\nfinal policy: {final.gguf or final.adapter or final.hf_dir}", highlight=False)
+    out.print(f"report: {report_path}\nfinal policy: {done.final.gguf or done.final.adapter or done.final.hf_dir}", highlight=False)
 
 
 @command(name="optimize", items=Group(ItemsConfig, panel="Data", exclude=("limit",), defaults={"split": "train"}),
@@ -403,27 +336,13 @@ def optimize(
     scores its proposal on the validation items and keeps it only if it is better (score
     first, then tokens). Every proposal is checkpointed and listed in OUT/report.md.
     """
-    import os
+    from agentnet.training.trace.session import TraceSession, trace_loop
 
-    from agentnet.assembly import agents_for, decision_for
-    from agentnet.llm import OpenAIBackend
-    from agentnet.tasks import make_task
-    from agentnet.topologies.fixed import FIXED
-    from agentnet.training.trace import OPTIMIZERS, TeamSpec, TraceLoop, team_parameters
-
-    if team.topology not in FIXED:
-        raise ConfigError(f"--topology {team.topology!r}: optimize trains fixed shapes ({', '.join(FIXED)})")
-    the_task = make_task(items.task, _task_config(data, team.seed))
-    train_items, val_items = train_val_split(the_task, items.split, train, val, team.seed)
-    spec = TeamSpec(team.topology, agents_for(team, the_task), team.rounds, decision_for(team, the_task))
-    trainable = team_parameters(spec, [p.strip() for p in params.split(",") if p.strip()], max_rounds=max_rounds)
+    session = TraceSession(items, team, trace, opt, data, tuple(p.strip() for p in params.split(",") if p.strip()),
+                           train, val, max_rounds, optimizer_base_url, serve.api_key_env, client.timeout)  # fmt: skip
     with connect(serve, client) as (server, backend):
-        _announce(server)
-        opt_backend = backend if optimizer_base_url is None else OpenAIBackend(
-            optimizer_base_url, model=opt.model, api_key=os.environ.get(serve.api_key_env), name="optimizer",
-            timeout_s=client.timeout)  # fmt: skip
-        loop = TraceLoop(spec, trainable, the_task, train_items, val_items, backend,
-                         OPTIMIZERS["optoprime"](opt_backend, opt), trace, out_dir)  # fmt: skip
+        announce(server, err)
+        loop = trace_loop(session, backend, out_dir)
         if loop.resume():
             err.print(f"[yellow]resuming[/] {out_dir} at step {loop.step}/{trace.steps}")
         with err.status("scoring the initial parameters on the validation items…"):
@@ -432,8 +351,7 @@ def optimize(
 
         def on_step(r: Any) -> None:
             val_text = "–" if r.val_score is None else f"{r.val_score:.3f} ({r.val_tokens:.0f} tok)"
-            best = loop.best.score if loop.best else 0.0
-            err.print(f"step {r.step}: {r.verdict:<9} val {val_text} · best {best:.3f} · "
+            err.print(f"step {r.step}: {r.verdict:<9} val {val_text} · best {loop.best.score if loop.best else 0:.3f} · "
                       f"{', '.join(r.changes) or '–'} · {r.reason}", highlight=False)  # fmt: skip
 
         result = loop.fit(on_step).details

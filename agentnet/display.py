@@ -115,3 +115,12 @@ class BenchProgress:
 
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
+
+
+def announce(server: Any, console: Console) -> None:
+    """The server's notes, and where a started one serves and logs."""
+    for note in server.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    if server.process is not None:
+        console.print(f"[dim]{server.engine} serving {server.model} at {server.base_url} "
+                      f"(ready in {server.startup_s:.1f}s; log {server.log_path})[/]")  # fmt: skip

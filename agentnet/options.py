@@ -27,6 +27,9 @@ from dataclasses import MISSING, dataclass, field
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import typer
+from rich.console import Console
+
+from agentnet.errors import AgentNetError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -189,4 +192,30 @@ def option_names(fn: Callable[..., Any]) -> list[str]:
     return list(inspect.signature(fn).parameters)
 
 
-__all__ = ["Group", "config_options", "option_names"]
+def user_errors(fn: F, console: Console) -> F:
+    """Expected failures (`AgentNetError`) print one line on `console` and exit 2; anything else
+    is a bug and keeps its traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AgentNetError as e:
+            console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def command(app: typer.Typer, console: Console, name: str | None = None, help: str | None = None,
+            **configs: type | Group) -> Callable[[F], F]:  # fmt: skip
+    """Register a command whose config parameters become options and whose user errors are one line."""
+
+    def decorate(fn: F) -> F:
+        app.command(name, help=help)(user_errors(config_options(**configs)(fn), console))
+        return fn
+
+    return decorate
+
+
+__all__ = ["Group", "command", "config_options", "option_names", "user_errors"]
