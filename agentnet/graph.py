@@ -1,8 +1,12 @@
-"""`CommGraph`: who reads whom, per round. Plain data, validated once, JSON and networkx round-trips.
+"""`CommGraph`: who runs and who reads whom, per round. Plain data, validated once, JSON and
+networkx round-trips.
 
 Spatial edges run inside a round and must be acyclic there (a receiver waits for its
 senders). Temporal edges run from round t-1 to round t; `temporal[i]` holds the edges from
 round i to round i+1, and may include self-edges (an agent rereads its own last output).
+`active[t]` names the agents that run in round t (an inactive agent makes no call and sends
+nothing, so an edge from or to it is an error); `decide=False` skips the decision step, and
+the team's answer is then the final-round output of its last active agent.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ if TYPE_CHECKING:
 Edge = tuple[str, str]
 # (agent, round, the agent's own last output, query) -> does it read its senders this round?
 ReceiveGate = Callable[[str, int, str, str], bool]
+# (round just finished, {agent: its output in that round}, query) -> does the team stop here?
+StopGate = Callable[[int, dict[str, str], str], bool]
 MAX_AGENTS = 64  # a team larger than this is almost certainly a typo; graph algorithms stay linear in edges
 
 
@@ -65,6 +71,8 @@ class CommGraph:
     spatial: tuple[tuple[Edge, ...], ...]  # one edge set per round
     temporal: tuple[tuple[Edge, ...], ...] = ()  # rounds-1 edge sets: round i → i+1
     decision: Decision = field(default_factory=Decision)
+    active: tuple[tuple[str, ...], ...] = ()  # per round, the agents that run; () = all, every round
+    decide: bool = True  # False: no decision step; the last active agent's final output answers
 
     def __post_init__(self) -> None:
         names = [a.name for a in self.agents]
@@ -94,6 +102,7 @@ class CommGraph:
             load_role(a.prompt or a.role)  # an unknown role fails here, listing the known ones
         load_role(self.decision.role)
         known = set(names)
+        self._check_active(names, rank)
         for kind, per_round in (("spatial", self.spatial), ("temporal", self.temporal)):
             for t, edges in enumerate(per_round):
                 for u, v in edges:
@@ -103,6 +112,13 @@ class CommGraph:
                                 f"{kind} edge {u}->{v} (round {t}) names unknown agent {end!r}; "
                                 f"agents: {', '.join(names)}"
                             )
+                    ends = ((u, t), (v, t)) if kind == "spatial" else ((u, t), (v, t + 1))
+                    for end, r in ends:
+                        if end not in self.active[r]:
+                            raise ConfigError(
+                                f"{kind} edge {u}->{v} (round {t}) touches {end}, which is inactive in round {r}; "
+                                "make it active there or drop the edge"
+                            )
                 if kind == "spatial":
                     cycle = find_cycle(names, edges)
                     if cycle:
@@ -110,6 +126,24 @@ class CommGraph:
                             f"spatial edges of round {t} form a cycle {' -> '.join(cycle)}; "
                             "spatial edges must be acyclic within a round (use temporal edges across rounds)"
                         )
+
+    def _check_active(self, names: list[str], rank: dict[str, int]) -> None:
+        if not self.active:  # everyone, every round
+            object.__setattr__(self, "active", tuple(tuple(names) for _ in self.spatial))
+            return
+        if len(self.active) != self.rounds:
+            raise ConfigError(f"active lists {len(self.active)} rounds for a {self.rounds}-round graph; give one per round")
+        canon = []
+        for t, who in enumerate(self.active):
+            unknown = sorted(set(who) - set(names))
+            if unknown:
+                raise ConfigError(f"active agents of round {t} name unknown {', '.join(unknown)}; agents: {', '.join(names)}")
+            if not who:
+                raise ConfigError(f"no agent is active in round {t}; a round needs at least one "
+                                  f"(use a graph with {t} round(s) to stop earlier)" if t else
+                                  "no agent is active in round 0; a team needs at least one agent that runs")  # fmt: skip
+            canon.append(tuple(sorted(set(who), key=rank.__getitem__)))
+        object.__setattr__(self, "active", tuple(canon))
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -154,10 +188,17 @@ class CommGraph:
         senders = {u for u, v in self.temporal[round - 1] if v == name}
         return [n for n in self.names if n in senders]
 
+    def is_active(self, name: str, round: int) -> bool:
+        return name in self.active[round]
+
+    def calls(self) -> int:
+        """LLM calls the graph plans if every round runs (a code writer's rewrites not counted)."""
+        return sum(len(a) for a in self.active) + int(self.decide and decision_info(self.decision.kind).llm_call)
+
     def layers(self, round: int) -> list[list[str]]:
-        """Topological layers of a round (each layer's agents can run at once), in agent order;
-        Kahn's algorithm, linear in agents plus edges."""
-        names = self.names
+        """Topological layers of a round's active agents (each layer can run at once), in agent
+        order; Kahn's algorithm, linear in agents plus edges."""
+        names = list(self.active[round])
         waiting = {n: 0 for n in names}
         out_edges: dict[str, list[str]] = {n: [] for n in names}
         for u, v in self.spatial[round]:
@@ -187,6 +228,8 @@ class CommGraph:
             "spatial": [[list(e) for e in edges] for edges in self.spatial],
             "temporal": [[list(e) for e in edges] for edges in self.temporal],
             "decision": asdict(self.decision),
+            "active": [list(a) for a in self.active],
+            "decide": self.decide,
         }
 
     @classmethod
@@ -205,6 +248,8 @@ class CommGraph:
                 tuple(tuple((u, v) for u, v in edges) for edges in data["spatial"]),
                 tuple(tuple((u, v) for u, v in edges) for edges in data.get("temporal", [])),
                 decision,
+                tuple(tuple(a) for a in data.get("active", ())),  # graphs stored before: everyone active
+                bool(data.get("decide", True)),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"not a CommGraph document ({e}); expected keys agents, spatial, temporal") from e
@@ -238,9 +283,9 @@ class CommGraph:
         """Nodes are agents (with their spec); edges carry `kind` and `round` (receiving round)."""
         import networkx as nx
 
-        g = nx.MultiDiGraph(decision=asdict(self.decision), rounds=self.rounds)
+        g = nx.MultiDiGraph(decision=asdict(self.decision), rounds=self.rounds, decide=self.decide)
         for a in self.agents:
-            g.add_node(a.name, spec=asdict(a))
+            g.add_node(a.name, spec=asdict(a), active=[t for t in range(self.rounds) if self.is_active(a.name, t)])
         for t, edges in enumerate(self.spatial):
             g.add_edges_from(edges, kind="spatial", round=t)
         for t, edges in enumerate(self.temporal):
@@ -254,12 +299,15 @@ class CommGraph:
         temporal: list[list[Edge]] = [[] for _ in range(rounds - 1)]
         for u, v, d in g.edges(data=True):
             (spatial[d["round"]] if d["kind"] == "spatial" else temporal[d["round"] - 1]).append((u, v))
+        active = [[n for n in g.nodes if t in g.nodes[n].get("active", range(rounds))] for t in range(rounds)]
         return cls.from_dict(
             {
                 "agents": [g.nodes[n]["spec"] for n in g.nodes],
                 "spatial": spatial,
                 "temporal": temporal,
                 "decision": g.graph["decision"],
+                "active": active,
+                "decide": g.graph.get("decide", True),
             }
         )
 

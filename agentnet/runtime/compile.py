@@ -1,9 +1,11 @@
 """Compile a `CommGraph` into a LangGraph `StateGraph`.
 
-One node per (agent, round), named `agent@round`; an agent waits for its spatial senders
-(a LangGraph join), so each topological layer runs as one concurrent superstep. A barrier
-node `round@t` closes each round and routes to the next round's source agents, or to
-`decide` when every agent already agrees (early stop). Every state key written in
+One node per active (agent, round), named `agent@round` (an inactive agent has no node, so
+it makes no call); an agent waits for its spatial senders (a LangGraph join), so each
+topological layer runs as one concurrent superstep. A barrier node `round@t` closes each
+round and routes to the next round's source agents, or to `decide` when the team stops
+there: every agent already agrees (early stop) or a learned stop gate says so. Without a
+decision step (`graph.decide=False`) `decide` passes on the last active agent's output. Every state key written in
 parallel has a reducer. State holds plain data only, so any checkpointer can store it.
 """
 
@@ -53,17 +55,23 @@ def _agent_node(graph: CommGraph, ctx: RunContext, name: str, round: int) -> Cal
 
 def _barrier(graph: CommGraph, ctx: RunContext, round: int) -> Callable[[RunState], dict]:
     def node(state: RunState) -> dict:
-        if not ctx.early_stop or round == graph.rounds - 1:
+        if round == graph.rounds - 1 or not (ctx.early_stop or ctx.stop_gate):
             return {}
         outputs = state.get("outputs", {})
-        answers = {ctx.extract(outputs.get(key(n, round), "")) for n in graph.names}
-        return {"stop_after": round} if len(answers) == 1 and "" not in answers else {}
+        said = {n: outputs.get(key(n, round), "") for n in graph.active[round]}
+        if ctx.early_stop:
+            answers = {ctx.extract(text) for text in said.values()}
+            if len(answers) == 1 and "" not in answers:
+                return {"stop_after": round}
+        if ctx.stop_gate is not None and ctx.stop_gate(round, said, state["query"]):
+            return {"stop_after": round}
+        return {}
 
     return node
 
 
 def _decide_node(graph: CommGraph, ctx: RunContext) -> Callable[..., Awaitable[dict]]:
-    decider = DECIDERS[graph.decision.kind]
+    decider = DECIDERS[graph.decision.kind] if graph.decide else DECIDERS["last_agent"]
 
     async def node(state: RunState, config: RunnableConfig) -> dict:
         last = state.get("stop_after", graph.rounds - 1)
@@ -80,23 +88,23 @@ def build(graph: CommGraph, ctx: RunContext) -> Any:
 
     builder = StateGraph(RunState)
     for t in range(graph.rounds):
-        for name in graph.names:
+        for name in graph.active[t]:
             builder.add_node(key(name, t), _agent_node(graph, ctx, name, t))
         barrier: Any = _barrier(graph, ctx, t)  # a plain state -> update function; LangGraph's overloads miss it
         builder.add_node(key("round", t), barrier)
     builder.add_node("decide", _decide_node(graph, ctx))
 
     def sources(t: int) -> list[str]:
-        return [key(n, t) for n in graph.names if not graph.spatial_preds(n, t)]
+        return [key(n, t) for n in graph.active[t] if not graph.spatial_preds(n, t)]
 
     for t in range(graph.rounds):
-        for name in graph.names:
+        for name in graph.active[t]:
             preds = [key(p, t) for p in graph.spatial_preds(name, t)]
             if preds:
                 builder.add_edge(preds if len(preds) > 1 else preds[0], key(name, t))
             elif t == 0:
                 builder.add_edge(START, key(name, t))
-        builder.add_edge([key(n, t) for n in graph.names], key("round", t))
+        builder.add_edge([key(n, t) for n in graph.active[t]], key("round", t))
         if t < graph.rounds - 1:
             nxt = sources(t + 1)
 

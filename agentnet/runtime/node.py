@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
 from agentnet.errors import BackendError
-from agentnet.graph import ReceiveGate
+from agentnet.graph import ReceiveGate, StopGate
 from agentnet.llm import LLMBackend
 from agentnet.task import CodeCheck
 from agentnet.trajectory import MessageRecord
@@ -42,6 +42,7 @@ class RunContext:
     early_stop: bool = False
     code_check: CodeCheck | None = None
     receive_gate: ReceiveGate | None = None
+    stop_gate: StopGate | None = None
 
 
 def key(agent: str, round: int) -> str:

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentnet.answers import extract_answer
+from agentnet.decisions import decision_info
 from agentnet.errors import BackendError, ConfigError
-from agentnet.graph import CommGraph, ReceiveGate, Topology
+from agentnet.graph import CommGraph, ReceiveGate, StopGate, Topology
 from agentnet.llm import LLMBackend
 from agentnet.runtime.compile import build, step_limit
 from agentnet.runtime.node import Extract, RunContext, RunState
@@ -56,8 +57,9 @@ class Team:
     the agents' specs. With `checkpoint` (an SQLite path, or any LangGraph
     `BaseCheckpointSaver`), every superstep is saved under the run's thread id and a run
     killed mid-way resumes with `arun(query, thread_id=…)`, re-running only the agents that
-    had not finished. A `receive_gate` (CommFormer's
-    temporal gating) decides per agent and round whether it reads its senders at all.
+    had not finished. A `receive_gate` (CommFormer's temporal gating) decides per agent and
+    round whether it reads its senders at all; a `stop_gate` (a learned stop head) decides
+    after each round whether the team goes on.
     """
 
     def __init__(
@@ -70,10 +72,11 @@ class Team:
         code_check: CodeCheck | None = None,
         checkpoint: str | Path | BaseCheckpointSaver | None = None,
         receive_gate: ReceiveGate | None = None,
+        stop_gate: StopGate | None = None,
     ):
         self.topology: Topology = _Fixed(topology) if isinstance(topology, CommGraph) else topology
         self.backends = backends if isinstance(backends, Mapping) else {"default": backends}
-        self.context = RunContext(self.backends, extract, early_stop, code_check, receive_gate)
+        self.context = RunContext(self.backends, extract, early_stop, code_check, receive_gate, stop_gate)
         self.checkpoint = Path(checkpoint) if isinstance(checkpoint, (str, Path)) else None
         self.saver = checkpoint if checkpoint is not None and self.checkpoint is None else None
         self._builders: dict[CommGraph, Any] = {}
@@ -85,8 +88,9 @@ class Team:
         missing = sorted(names - set(self.backends))
         if missing:
             raise ConfigError(f"agents name backend(s) {', '.join(missing)}; the team has {', '.join(self.backends)}")
-        if graph.decision.kind == "code_writer" and self.context.code_check is None:
-            raise ConfigError("decision 'code_writer' needs code_check= (the task's example tests)")
+        info = decision_info(graph.decision.kind)
+        if graph.decide and info.needs_code_check and self.context.code_check is None:
+            raise ConfigError(f"decision {info.kind!r} needs code_check= (the task's example tests)")
 
     def _builder(self, graph: CommGraph) -> Any:
         if graph not in self._builders:

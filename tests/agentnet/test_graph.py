@@ -71,3 +71,55 @@ def test_not_a_graph_document() -> None:
 def test_unknown_decision() -> None:
     with pytest.raises(ConfigError, match="unknown decision 'vote'"):
         Decision("vote")  # type: ignore[arg-type]
+
+
+def _active(active, spatial=((), ()), temporal=((),), decide=True) -> CommGraph:
+    return CommGraph(AGENTS[:3], tuple(spatial), tuple(temporal), Decision("final_refer"), active=tuple(active), decide=decide)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: _active([(), ("a0",)]), "no agent is active in round 0; a team needs at least one agent that runs"),
+    (lambda: _active([("a0",), ()]), "no agent is active in round 1; a round needs at least one"),
+    (lambda: _active([("a0",)]), "active lists 1 rounds for a 2-round graph"),
+    (lambda: _active([("a0", "zz"), ("a0",)]), "round 0 name unknown zz"),
+    (lambda: _active([("a0",), ("a0",)], spatial=((("a0", "a1"),), ())), "spatial edge a0->a1 .round 0. touches a1, which is inactive in round 0"),
+    (lambda: _active([("a0", "a1"), ("a0",)], temporal=((("a1", "a1"),),)), "temporal edge a1->a1 .round 0. touches a1, which is inactive in round 1"),
+    (lambda: _active([("a0",), ("a0", "a2")], temporal=((("a2", "a0"),),)), "touches a2, which is inactive in round 0"),
+])  # fmt: skip
+def test_activity_is_validated_once_with_a_clear_error(build, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build()
+
+
+def test_who_runs_round_trips_through_json_and_networkx() -> None:
+    g = _active([("a2", "a0"), ("a1",)], spatial=((("a0", "a2"),), ()), temporal=((("a0", "a1"),),), decide=False)
+    assert g.active == (("a0", "a2"), ("a1",))  # agent order
+    assert CommGraph.from_json(g.to_json()) == g == CommGraph.from_networkx(g.to_networkx())
+    assert g.layers(0) == [["a0"], ["a2"]] and g.layers(1) == [["a1"]]
+    assert g.calls() == 3  # no decision call
+    full = CommGraph.uniform(AGENTS, rounds=2)
+    assert full.active == (tuple(full.names),) * 2 and full.calls() == 9
+    old = full.to_dict()
+    del old["active"], old["decide"]  # graphs stored before activity existed
+    assert CommGraph.from_dict(old) == full
+
+
+def test_layers_stay_fast_on_the_largest_team() -> None:
+    import time
+
+    from agentnet.graph import MAX_AGENTS
+
+    agents = tuple(AgentSpec(f"a{i}", "math_solver") for i in range(MAX_AGENTS))
+    chain = CommGraph.uniform(agents, [(f"a{i}", f"a{i + 1}") for i in range(MAX_AGENTS - 1)])
+    started = time.perf_counter()
+    assert len(chain.layers(0)) == MAX_AGENTS
+    assert time.perf_counter() - started < 1.0  # was cubic: a 1000-agent chain took 17 s
+    with pytest.raises(ConfigError, match="more than the 64 a team may have"):
+        CommGraph.uniform(agents + (AgentSpec("extra", "critic"),))
+
+
+def test_from_json_errors_are_config_errors(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="invalid JSON"):
+        CommGraph.from_json("{nope")
+    with pytest.raises(ConfigError, match="cannot read the graph file"):
+        CommGraph.load(tmp_path / "missing.json")

@@ -276,3 +276,34 @@ def test_private_facts_may_come_as_lists_by_position() -> None:
     Team(g, backend).run("q", context=[["fact one", "fact two"], ["fact three"]])
     prompts = sorted(c.messages[-1].content for c in backend.calls)
     assert any("fact one\nfact two" in p for p in prompts) and any(p.endswith("fact three") for p in prompts)
+
+
+def test_inactive_agents_make_no_call_and_a_skipped_decision_makes_none() -> None:
+    g = CommGraph(tuple(agents(3)), ((("a0", "a2"),), ()), ((("a2", "a2"),),), Decision("final_refer"),
+                  active=(("a0", "a2"), ("a2",)), decide=False)  # fmt: skip
+    backend = ScriptedBackend(lambda m, s: f"{who(m)} says 4")
+    t = Team(g, backend).run("q")
+    assert [(m.agent, m.round) for m in t.messages] == [("a0", 0), ("a2", 0), ("a2", 1)]
+    assert len(backend.calls) == 3 == t.calls and t.answer.endswith("says 4")
+    assert "a1" not in t.usage_by_agent()
+
+
+def test_a_stop_gate_ends_the_team_after_the_round_it_says() -> None:
+    seen: list[tuple[int, dict[str, str]]] = []
+
+    def stop(round: int, said: dict[str, str], query: str) -> bool:
+        seen.append((round, said))
+        return round == 1
+
+    g = CommGraph.uniform(agents(2), [("a0", "a1")], [("a0", "a0"), ("a1", "a1")], rounds=4, decision=Decision("last_agent"))
+    t = Team(g, ScriptedBackend(["x"], cycle=True), stop_gate=stop).run("q")
+    assert t.rounds_run == 2 and t.calls == 4 and t.stopped_early
+    assert [r for r, _ in seen] == [0, 1] and set(seen[0][1]) == {"a0", "a1"}
+
+
+def test_a_resumed_run_keeps_who_runs(tmp_path: Path) -> None:
+    g = CommGraph(tuple(agents(3)), ((), ()), ((("a1", "a1"),),), Decision("last_agent"), active=(("a1",), ("a1",)))
+    first = Team(g, ScriptedBackend(["one", "two"]), checkpoint=tmp_path / "c.sqlite")
+    t = first.run("q", thread_id="t1")
+    again = Team(CommGraph.uniform(agents(3)), ScriptedBackend([]), checkpoint=tmp_path / "c.sqlite").run("q", thread_id="t1")
+    assert t.answer == "two" and again.answer == "two" and again.graph.active == (("a1",), ("a1",))
