@@ -5,6 +5,7 @@ import logging
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -14,9 +15,11 @@ import pytest
 from agentnet.agents import AgentSpec
 from agentnet.cache import CacheConfig, CachedBackend, cache_key
 from agentnet.errors import ConfigError
-from agentnet.graph import CommGraph
+from agentnet.graph import CommGraph, Decision
 from agentnet.runtime import Team
+from agentnet.serving import Server
 from agentnet.testing import ScriptedBackend
+from agentnet.trajectory import Trajectory
 from agentnet.types import GenerationSettings, Message
 from tests.agentnet.mounts import fill, remount, tmpfs
 
@@ -202,3 +205,28 @@ def test_cache_config_wraps_only_when_a_path_is_given(tmp_path: Path) -> None:
     assert all(f.metadata.get("help") for f in fields(CacheConfig))  # the CLI generates --cache from these
     with pytest.raises(ConfigError, match="cache mode 'sometimes' unknown; use one of deterministic, all"):
         CacheConfig(tmp_path / "c.sqlite", "sometimes")  # type: ignore[arg-type]
+
+
+@pytest.mark.integration
+def test_a_second_run_on_the_embedded_model_is_served_from_the_cache(smollm2_server: Server, tmp_path: Path) -> None:
+    settings = GenerationSettings(temperature=0.0, max_tokens=24)
+    specs = (AgentSpec("a0", "math_solver", settings), AgentSpec("a1", "inspector", settings))
+    graph = CommGraph.uniform(specs, [("a0", "a1")], decision=Decision("final_refer", settings=settings))
+    queries = ["What is 2 + 3?", "What is 10 - 4?"]
+
+    def run() -> tuple[list[Trajectory], CachedBackend, float]:
+        cached = CachedBackend(smollm2_server.backend(), tmp_path / "cache.sqlite", namespace="llama-cpp")
+        started = time.perf_counter()
+        trajectories = Team(graph, cached).batch(queries, concurrency=2)
+        cached.close()
+        return trajectories, cached, time.perf_counter() - started
+
+    first, cold, cold_s = run()
+    second, warm, warm_s = run()
+    assert not any(t.errors for t in first + second)
+    assert (cold.hits, cold.misses) == (0, 6)  # 2 agents + the decision, per query
+    assert warm.hit_rate is not None and warm.hit_rate >= 0.95
+    assert [t.answer for t in second] == [t.answer for t in first]
+    assert [t.usage for t in second] == [t.usage for t in first]  # spent tokens: the same
+    assert warm_s < cold_s
+    print(f"cold {cold_s:.2f}s, cached {warm_s:.3f}s, hit rate {warm.hit_rate:.0%}")
