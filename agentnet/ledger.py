@@ -13,6 +13,10 @@ CUT_OFF_WARN_SHARE = 0.05  # above this share of calls stopped at max_tokens, ac
 UNKNOWN = "unknown"
 
 
+def share_cell(share: float | None) -> str:
+    return UNKNOWN if share is None else f"{100 * share:.1f}%"
+
+
 def failed_cell(s: RunSummary) -> str:
     """Failed items beside the accuracy: they count as 0 in its mean."""
     return f"{s.failed} (scored 0)" if s.failed else "0"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph
-from agentnet.ledger import cut_off_cell, failed_cell, hit_rate_cell, served_cell, truncation_warning
+from agentnet.ledger import cut_off_cell, failed_cell, hit_rate_cell, served_cell, share_cell, truncation_warning
 from agentnet.prompts import load_role
 from agentnet.store import ResultRow, RunStore, RunSummary
 
@@ -466,23 +466,28 @@ def write_report(store: RunStore, run_ids: Sequence[str], out_dir: Path, *, pric
 
 
 def summary_table(summaries: Sequence[RunSummary]) -> Table:
-    """The runs at a glance, for the end of a bench run and for `agentnet runs`."""
+    """The runs at a glance, for the end of a bench run and for `agentnet runs`. The cached column
+    (response cache hit rate) appears once some run used the cache."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="runs", caption="failed items score 0 in the accuracy; cut off: calls stopped at max_tokens")
-    names = ("run", "task", "topology", "model", "scored/total", "accuracy", "failed", "cut off", "cache hits",
-             "tokens/query", "status")  # fmt: skip
-    for name in names:
+    cache = any(s.cached_calls for s in summaries)
+    caption = "failed: items that errored, scored 0 in the accuracy; cut off: calls stopped at max_tokens"
+    caption += "; cached: calls the response cache answered" if cache else ""
+    table = Table(title="runs", caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    names = ["run", "task", "topology", "model", "scored", "accuracy", "failed", "cut off", "cached", "tok/query",
+             "status"]  # fmt: skip
+    for name in names if cache else [n for n in names if n != "cached"]:
         numeric = name not in ("run", "task", "topology", "model", "status")
-        # ids and numbers are what people copy: never wrap or cut them
-        table.add_column(name, justify="right" if numeric else "left", no_wrap=name == "run" or numeric)
+        # ids and numbers are what people copy: never wrap or cut them; names fold, never vanish
+        fixed = name == "run" or numeric
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=fixed, min_width=None if fixed else 5,
+                         overflow="ellipsis" if fixed else "fold")  # fmt: skip
     for s in summaries:
         c = s.run.config
-        figures = (
-            [f"{_pct(s.accuracy)}%", failed_cell(s), cut_off_cell(s), hit_rate_cell(s), f"{s.tokens_per_query:,.0f}"]
-            if s.scored
-            else ["—"] * 5
-        )
+        figures = [f"{_pct(s.accuracy)}%", str(s.failed), share_cell(s.cut_off_share)]
+        figures += [share_cell(s.hit_rate)] if cache else []
+        figures = figures + [f"{s.tokens_per_query:,.0f}"] if s.scored else ["—"] * (len(figures) + 1)
         table.add_row(s.run.id, f"{c.task}/{c.split}", c.topology, c.model, f"{s.scored}/{s.run.total_items}",
                       *figures, s.run.status)  # fmt: skip
     return table
