@@ -30,6 +30,10 @@ class ModelError(AgentNetError):
     """A model that cannot be found, assembled or verified."""
 
 
+class StoreError(AgentNetError):
+    """A run store that cannot be read or written (disk full, locked, read-only); names the file and the fix."""
+
+
 class MissingDependencyError(AgentNetError, ImportError):
     """An optional extra is not installed; the message says which `pip install` fixes it."""
 

@@ -17,6 +17,9 @@ from agentnet.trajectory import Trajectory
 
 
 def result_row(position: int, item: Item, trajectory: Trajectory, score_value: float, extracted: str) -> ResultRow:
+    """The stored result of one item: spent tokens (every call) plus the call ledger (cache hits,
+    calls cut off at max_tokens, tokens the servers actually served)."""
+    served = trajectory.served_usage
     return ResultRow(
         item_id=item.id,
         position=position,
@@ -31,6 +34,12 @@ def result_row(position: int, item: Item, trajectory: Trajectory, score_value: f
         edges=trajectory.graph.to_dict(),
         error=trajectory.error,
         trajectory=trajectory.to_dict(),
+        calls=trajectory.calls,
+        cached_calls=trajectory.cached_calls,
+        cut_off_calls=trajectory.cut_off_calls,
+        unknown_finish_calls=trajectory.unknown_finish_calls,
+        served_prompt_tokens=served.prompt_tokens,
+        served_completion_tokens=served.completion_tokens,
     )
 
 

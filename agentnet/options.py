@@ -69,7 +69,8 @@ def _is_config(tp: Any) -> bool:
 
 def _option(cls: type, f: dataclasses.Field, tp: Any, group: Group) -> _Option:
     meta = f.metadata
-    name = group.prefix + f.name
+    flags = meta.get("flags")  # explicit flags win over the (prefixed) generated name, and name the parameter
+    name = flags[0].split("/")[0].lstrip("-").replace("-", "_") if flags else group.prefix + f.name
     base, optional = _unwrap_optional(tp)
     csv = get_origin(base) is tuple
     if csv and get_args(base) != (str, ...):
@@ -98,7 +99,6 @@ def _option(cls: type, f: dataclasses.Field, tp: Any, group: Group) -> _Option:
         default = None if default is None else py_type(str(default))
     if optional or (factory and default is None):
         py_type = py_type | None
-    flags = meta.get("flags")  # explicit flags win over the (prefixed) generated name
     decls = tuple(flags) if flags else ("--" + name.replace("_", "-"),)
     if py_type is bool and not flags:
         decls = (f"--{name.replace('_', '-')}/--no-{name.replace('_', '-')}",)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from agentnet.decisions import decision_info
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph
+from agentnet.ledger import cut_off_cell, failed_cell, hit_rate_cell, served_cell, share_cell, truncation_warning
 from agentnet.prompts import load_role
 from agentnet.store import ResultRow, RunStore, RunSummary
 
@@ -60,7 +61,8 @@ class ReportFiles:
 
 @dataclass(frozen=True)
 class RunStats:
-    """One run's numbers, as the report shows them. Failed items count as scored and wrong."""
+    """One run's numbers, as the report shows them. Failed items count as scored and wrong (0), and
+    the tables say how many beside the accuracy; `summary` also holds the call ledger."""
 
     summary: RunSummary
     prompt_tokens: int  # totals over the run
@@ -184,11 +186,14 @@ def _document(stats: Sequence[RunStats], prices: Prices, store: RunStore, topo: 
         ("h1", "AgentNet report: accuracy versus tokens"),
         ("p", f"Generated at {now} from {store.path}."),
         ("p", f"Costs use {_usd(prices.prompt_per_m)} / {_usd(prices.completion_per_m)} per 1M prompt / completion "
-              "tokens (defaults: gpt-4o-mini list prices, for a rough scale). Failed items count as wrong."),
+              "tokens (defaults: gpt-4o-mini list prices, for a rough scale). Failed items count as wrong (score 0): "
+              "the failed column beside the accuracy says how many. Cut off: calls that stopped at max_tokens. "
+              "Tokens are those the team spent, cache hits included; cache hits: calls the response cache "
+              "answered."),
         ("h2", "Runs"),
         ("table", (_RUN_HEAD, [_run_row(s, prices) for s in stats])),
     ]  # fmt: skip
-    notes = [note for s in stats if (note := _note(s))]
+    notes = [note for s in stats for note in (_note(s), truncation_warning(s.summary)) if note]
     if notes:
         doc.append(("ul", notes))
     doc.append(("img", ("accuracy_vs_tokens.png", "accuracy versus tokens per query")))
@@ -205,8 +210,8 @@ def _document(stats: Sequence[RunStats], prices: Prices, store: RunStore, topo: 
 
 
 _RUN_HEAD = (
-    "run", "task/split", "topology", "agents×rounds", "model", "scored/selected (failed)",
-    "accuracy % (95% CI)", "solved", "prompt tok/query", "completion tok/query", "total tokens",
+    "run", "task/split", "topology", "agents×rounds", "model", "scored/selected", "accuracy % (95% CI)",
+    "failed", "solved", "cut off", "cache hits", "prompt tok/query", "completion tok/query", "total tokens",
     "cost/query", "cost/run", "latency/query",
 )  # fmt: skip
 
@@ -215,11 +220,12 @@ def _run_row(s: RunStats, prices: Prices) -> list[str]:
     sm, c = s.summary, s.summary.run.config
     lo, hi = s.interval
     head = [s.id, f"{c.task}/{c.split}", c.topology, f"{c.team.agents}×{c.team.rounds}", c.model,
-            f"{sm.scored}/{sm.run.total_items} ({sm.failed})"]  # fmt: skip
+            f"{sm.scored}/{sm.run.total_items}"]  # fmt: skip
     if not sm.scored:
         return head + ["—"] * (len(_RUN_HEAD) - len(head))
     return head + [
-        f"{_pct(sm.accuracy)} ({_pct(lo)}–{_pct(hi)})", f"{sm.solved}/{sm.scored}",
+        f"{_pct(sm.accuracy)} ({_pct(lo)}–{_pct(hi)})", failed_cell(sm), f"{sm.solved}/{sm.scored}",
+        cut_off_cell(sm), hit_rate_cell(sm),
         f"{sm.prompt_tokens_per_query:,.1f}", f"{sm.completion_tokens_per_query:,.1f}",
         f"{s.prompt_tokens + s.completion_tokens:,}",
         _usd(prices.cost(sm.prompt_tokens_per_query, sm.completion_tokens_per_query)),
@@ -239,7 +245,9 @@ def _note(s: RunStats) -> str:
 def _run_section(s: RunStats, drawing: str | None) -> list[Block]:
     run = s.summary.run
     config = {k: _value(v) for k, v in run.config.settings().items()}
-    meta = {"status": run.status, "created": _when(run.created), "items selected": str(run.total_items)}
+    meta = {"status": run.status, "created": _when(run.created), "items selected": str(run.total_items),
+            "failed items (scored 0)": str(s.summary.failed), "calls cut off at max_tokens": cut_off_cell(s.summary),
+            "response cache hits": hit_rate_cell(s.summary), "tokens served/query": served_cell(s.summary)}  # fmt: skip
     blocks: list[Block] = [
         ("h2", f"Run {run.id}"),
         ("table", (("setting", "value"), [[k, v] for k, v in {**meta, **config}.items()])),
@@ -458,18 +466,28 @@ def write_report(store: RunStore, run_ids: Sequence[str], out_dir: Path, *, pric
 
 
 def summary_table(summaries: Sequence[RunSummary]) -> Table:
-    """The runs at a glance, for the end of a bench run and for `agentnet runs`."""
+    """The runs at a glance, for the end of a bench run and for `agentnet runs`. The cached column
+    (response cache hit rate) appears once some run used the cache."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="runs")
-    for name in ("run", "task", "topology", "model", "scored/total", "accuracy", "tokens/query", "status"):
-        numeric = name in ("scored/total", "accuracy", "tokens/query")
-        # ids and numbers are what people copy: never wrap or cut them
-        table.add_column(name, justify="right" if numeric else "left", no_wrap=name == "run" or numeric)
+    cache = any(s.cached_calls for s in summaries)
+    caption = "failed: items that errored, scored 0 in the accuracy; cut off: calls stopped at max_tokens"
+    caption += "; cached: calls the response cache answered" if cache else ""
+    table = Table(title="runs", caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    names = ["run", "task", "topology", "model", "scored", "accuracy", "failed", "cut off", "cached", "tok/query",
+             "status"]  # fmt: skip
+    for name in names if cache else [n for n in names if n != "cached"]:
+        numeric = name not in ("run", "task", "topology", "model", "status")
+        # ids and numbers are what people copy: never wrap or cut them; names fold, never vanish
+        fixed = name == "run" or numeric
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=fixed, min_width=None if fixed else 5,
+                         overflow="ellipsis" if fixed else "fold")  # fmt: skip
     for s in summaries:
         c = s.run.config
-        scored = f"{s.scored}/{s.run.total_items}" + (f" ({s.failed} failed)" if s.failed else "")
-        accuracy = f"{_pct(s.accuracy)}%" if s.scored else "—"
-        tokens = f"{s.tokens_per_query:,.0f}" if s.scored else "—"
-        table.add_row(s.run.id, f"{c.task}/{c.split}", c.topology, c.model, scored, accuracy, tokens, s.run.status)
+        figures = [f"{_pct(s.accuracy)}%", str(s.failed), share_cell(s.cut_off_share)]
+        figures += [share_cell(s.hit_rate)] if cache else []
+        figures = figures + [f"{s.tokens_per_query:,.0f}"] if s.scored else ["—"] * (len(figures) + 1)
+        table.add_row(s.run.id, f"{c.task}/{c.split}", c.topology, c.model, f"{s.scored}/{s.run.total_items}",
+                      *figures, s.run.status)  # fmt: skip
     return table

@@ -1,21 +1,30 @@
 """The run store: evaluation runs and their per-item results in one SQLite file.
 
 Each result is written the moment it is scored, so a killed run loses nothing; the
-(run, item) primary key means a resumed run duplicates nothing.
+(run, item) primary key means a resumed run duplicates nothing. Every write is one
+transaction, so a write that fails (disk full, locked, read-only) leaves the file as it was
+and surfaces as one `StoreError` line naming the file and the fix.
+
+Columns added after the first release (the call ledger: calls, cache hits, calls cut off
+at max_tokens, served tokens) are added to older stores when they are opened; their old
+results keep NULL there, which summaries report as unknown rather than as zero.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from agentnet.configs import TeamConfig, check_limit
-from agentnet.errors import ConfigError, UnknownNameError, require_at_least_one
+from agentnet.errors import ConfigError, StoreError, UnknownNameError, require_at_least_one
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -49,6 +58,19 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (run_id, item_id)
 );
 """
+# The call ledger, added later (ALTER TABLE on older stores; NULL there means "not recorded").
+LEDGER_COLUMNS = (
+    "calls",                     # LLM calls the item took
+    "cached_calls",              # of them, answered from the response cache
+    "cut_off_calls",             # of them, stopped at max_tokens (finish reason "length")
+    "unknown_finish_calls",      # of them, with no finish reason recorded
+    "served_prompt_tokens",      # tokens of the calls a server answered (not the cache)
+    "served_completion_tokens",
+)  # fmt: skip
+BASE_COLUMNS = (
+    "run_id", "item_id", "position", "answer", "gold", "extracted", "score", "prompt_tokens",
+    "completion_tokens", "agent_tokens", "latency_s", "edges", "error", "trajectory", "created",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -116,6 +138,13 @@ class ResultRow:
     edges: dict[str, Any]
     error: str | None
     trajectory: dict[str, Any] = field(repr=False, default_factory=dict)
+    # the call ledger; None: not recorded (results written before it existed)
+    calls: int | None = None
+    cached_calls: int | None = None
+    cut_off_calls: int | None = None
+    unknown_finish_calls: int | None = None
+    served_prompt_tokens: int | None = None
+    served_completion_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,19 +157,72 @@ class RunSummary:
     completion_tokens_per_query: float
     latency_s_per_query: float
     solved: int = 0  # items with the full score (1.0): exact answers even where the score gives partial credit
+    # the call ledger, over the `accounted` results that recorded it (0 for older stores)
+    accounted: int = 0
+    calls: int = 0
+    cached_calls: int = 0
+    cut_off_calls: int = 0
+    unknown_finish_calls: int = 0
+    served_tokens_per_query: float | None = None  # tokens servers answered (spent minus cache hits)
 
     @property
     def tokens_per_query(self) -> float:
+        """Tokens spent per query, cache hits included: what the team costs."""
         return self.prompt_tokens_per_query + self.completion_tokens_per_query
+
+    @property
+    def hit_rate(self) -> float | None:
+        """The share of calls the response cache answered; None when not recorded."""
+        return self.cached_calls / self.calls if self.calls else None
+
+    @property
+    def cut_off_share(self) -> float | None:
+        """The share of calls (with a known finish reason) cut off at max_tokens; None when unknown."""
+        known = self.calls - self.unknown_finish_calls
+        return self.cut_off_calls / known if known > 0 else None
 
 
 class RunStore:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"run store {self.path}: cannot create its directory ({e.strerror}); "
+                             "pass --store PATH in a writable directory") from e  # fmt: skip
+        with self._guard("opening it"):
+            if self.path.exists() and not _writable(self.path):
+                self._db = _open_read_only(self.path)  # reports still work; writes raise StoreError
+                self._columns = {r[1] for r in self._db.execute("PRAGMA table_info(results)")}
+                return
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
+            self._columns = self._migrate()
+
+    def _migrate(self) -> set[str]:
+        """Add the ledger columns an older store lacks; a read-only store is read as it is."""
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(results)")}
+        missing = [c for c in LEDGER_COLUMNS if c not in have]
+        if missing:
+            try:
+                with self._db:
+                    for column in missing:
+                        self._db.execute(f"ALTER TABLE results ADD COLUMN {column} INTEGER")
+                have.update(missing)
+            except sqlite3.OperationalError:
+                pass  # cannot write (read-only, locked): reports treat the ledger as unknown; writes raise
+        return have
+
+    @contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        """sqlite3's failures as one StoreError line; `with self._db` has already rolled back."""
+        try:
+            yield
+        except (sqlite3.ProgrammingError, sqlite3.IntegrityError):
+            raise  # a bug here, not a problem with the file
+        except sqlite3.DatabaseError as e:
+            raise StoreError(_explain(self.path, doing, e)) from e
 
     def close(self) -> None:
         self._db.close()
@@ -155,60 +237,80 @@ class RunStore:
     def create_run(self, config: RunConfig, total_items: int) -> str:
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
         now = time.time()
-        with self._db:
+        with self._guard("creating a run"), self._db:
             self._db.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
                 (run_id, now, config.task, config.split, config.topology, config.model, config.to_json(), total_items, now),
-            )
+            )  # fmt: skip
         return run_id
 
     def set_status(self, run_id: str, status: str) -> None:
-        with self._db:
+        with self._guard(f"marking run {run_id} {status}"), self._db:
             self._db.execute("UPDATE runs SET status = ?, updated = ? WHERE id = ?", (status, time.time(), run_id))
 
     def run(self, run_id: str) -> RunRecord:
-        row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        with self._guard("reading runs"):
+            row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             recent = [r.id for r in self.runs()[:5]]
             raise UnknownNameError("run", run_id, recent + (["… (agentnet runs lists all)"] if recent else []))
         return _run_record(row)
 
     def runs(self) -> list[RunRecord]:
-        rows = self._db.execute("SELECT * FROM runs ORDER BY created DESC").fetchall()
+        with self._guard("reading runs"):
+            rows = self._db.execute("SELECT * FROM runs ORDER BY created DESC").fetchall()
         return [_run_record(r) for r in rows]
 
     # -- results ---------------------------------------------------------------------------
     def add_result(self, run_id: str, row: ResultRow) -> None:
         """Insert or replace (a resumed run re-runs items whose run had failed)."""
-        with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id, row.item_id, row.position, row.answer, row.gold, row.extracted, row.score,
-                    row.prompt_tokens, row.completion_tokens, json.dumps(row.agent_tokens), row.latency_s,
-                    json.dumps(row.edges), row.error, json.dumps(row.trajectory), time.time(),
-                ),
-            )  # fmt: skip
+        values = {
+            "run_id": run_id, "item_id": row.item_id, "position": row.position, "answer": row.answer,
+            "gold": row.gold, "extracted": row.extracted, "score": row.score, "prompt_tokens": row.prompt_tokens,
+            "completion_tokens": row.completion_tokens, "agent_tokens": json.dumps(row.agent_tokens),
+            "latency_s": row.latency_s, "edges": json.dumps(row.edges), "error": row.error,
+            "trajectory": json.dumps(row.trajectory), "created": time.time(),
+            **{c: getattr(row, c) for c in LEDGER_COLUMNS},
+        }  # fmt: skip
+        names = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        with self._guard(f"storing item {row.item_id} of run {run_id}"), self._db:
+            self._db.execute(f"INSERT OR REPLACE INTO results ({names}) VALUES ({marks})", tuple(values.values()))
             self._db.execute("UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
 
     def finished_items(self, run_id: str) -> set[str]:
         """Items scored without error: a resume skips these."""
-        rows = self._db.execute("SELECT item_id FROM results WHERE run_id = ? AND error IS NULL", (run_id,))
-        return {r[0] for r in rows}
+        with self._guard("reading results"):
+            rows = self._db.execute("SELECT item_id FROM results WHERE run_id = ? AND error IS NULL", (run_id,))
+            return {r[0] for r in rows}
 
     def results(self, run_id: str, with_trajectories: bool = False) -> list[ResultRow]:
-        rows = self._db.execute("SELECT * FROM results WHERE run_id = ? ORDER BY position", (run_id,)).fetchall()
+        columns = ", ".join(BASE_COLUMNS + tuple(self._column(c) for c in LEDGER_COLUMNS))
+        with self._guard("reading results"):
+            rows = self._db.execute(
+                f"SELECT {columns} FROM results WHERE run_id = ? ORDER BY position", (run_id,)
+            ).fetchall()
         return [_result_row(r, with_trajectories) for r in rows]
 
     def summary(self, run_id: str) -> RunSummary:
         run = self.run(run_id)
-        (n, failed, score, prompt, completion, latency, solved) = self._db.execute(
-            "SELECT COUNT(*), SUM(error IS NOT NULL), AVG(score), AVG(prompt_tokens), AVG(completion_tokens), "
-            "AVG(latency_s), SUM(score >= 1.0) FROM results WHERE run_id = ?",
-            (run_id,),
-        ).fetchone()
+        c = self._column
+        with self._guard("reading results"):
+            (n, failed, score, prompt, completion, latency, solved, accounted, calls, cached, cut_off, unknown,
+             served) = self._db.execute(
+                "SELECT COUNT(*), SUM(error IS NOT NULL), AVG(score), AVG(prompt_tokens), AVG(completion_tokens), "
+                f"AVG(latency_s), SUM(score >= 1.0), COUNT({c('calls')}), SUM({c('calls')}), "
+                f"SUM({c('cached_calls')}), SUM({c('cut_off_calls')}), SUM({c('unknown_finish_calls')}), "
+                f"AVG({c('served_prompt_tokens')} + {c('served_completion_tokens')}) FROM results WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()  # fmt: skip
         return RunSummary(run, n, failed or 0, score or 0.0, prompt or 0.0, completion or 0.0, latency or 0.0,
-                          solved or 0)  # fmt: skip
+                          solved or 0, accounted, calls or 0, cached or 0, cut_off or 0, unknown or 0,
+                          served)  # fmt: skip
+
+    def _column(self, name: str) -> str:
+        """The column, or NULL in a read-only older store that could not gain it."""
+        return name if name in self._columns else "NULL"
 
 
 def _run_record(row: tuple) -> RunRecord:
@@ -222,8 +324,45 @@ def _run_record(row: tuple) -> RunRecord:
 
 def _result_row(row: tuple, with_trajectory: bool) -> ResultRow:
     (_run, item_id, position, answer, gold, extracted, score, prompt, completion, agent_tokens,
-     latency, edges, error, trajectory, _created) = row  # fmt: skip
+     latency, edges, error, trajectory, _created) = row[: len(BASE_COLUMNS)]  # fmt: skip
     return ResultRow(
         item_id, position, answer, gold, extracted, score, prompt, completion, json.loads(agent_tokens),
         latency, json.loads(edges), error, json.loads(trajectory) if with_trajectory else {},
+        *row[len(BASE_COLUMNS):],
     )  # fmt: skip
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)  # WAL writes files beside it
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A store on a read-only file or filesystem. WAL mode needs its -shm file; where that cannot
+    be created, `immutable` reads the file as it is (nothing can write it anyway)."""
+    uri = path.resolve().as_uri()
+    db = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+    try:
+        db.execute("SELECT COUNT(*) FROM runs").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        db.close()
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True)
+
+
+def _explain(path: Path, doing: str, error: sqlite3.DatabaseError) -> str:
+    """One line: what went wrong with which file, and what to do about it."""
+    text = str(error)
+    low = text.lower()
+    if "full" in low:
+        why, fix = "the disk is full", "free space there or pass --store PATH on another disk"
+    elif "locked" in low or "busy" in low:
+        why, fix = "another process holds it locked", "wait for that process (another bench?) or pass another --store"
+    elif "readonly" in low or "read-only" in low:
+        why, fix = "it is read-only", "make the file and its directory writable or pass --store PATH elsewhere"
+    elif "unable to open" in low:
+        why, fix = "it cannot be opened", "check that its directory exists and is writable, or pass another --store"
+    elif "not a database" in low or "malformed" in low:
+        why, fix = "it is not an agentnet run store (or is damaged)", "pass the right --store or a new path"
+    else:
+        why, fix = text, "pass another --store"
+    return f"run store {path}: {why} while {doing} ({text}); {fix}"

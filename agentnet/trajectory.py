@@ -3,12 +3,17 @@
 Token accounting comes from the servers' `usage`: per agent, per round, per edge (the
 tokens a sender's message adds to a receiver's prompt: the sender's completion tokens),
 prompt versus completion, per query; `batch_usage` sums queries.
+
+Two ledgers: tokens *spent* (every call, answered from the response cache or not: what a
+topology costs, what reports compare) and tokens *served* (calls the server actually
+answered: what the machine paid). Each call keeps its finish reason, so the calls cut off
+at max_tokens can be counted.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +39,8 @@ class MessageRecord:
     spatial_from: tuple[str, ...] = ()  # senders whose outputs this prompt included
     temporal_from: tuple[str, ...] = ()
     gated_from: tuple[str, ...] = ()  # "agent@round" messages a receive gate shut out
+    finish_reason: str = "unknown"  # the server's: stop, length (cut off at max_tokens), error …
+    cached: bool = False  # answered from the response cache: spent, not served
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -94,6 +101,33 @@ class Trajectory:
     def errors(self) -> list[MessageRecord]:
         return [m for m in self.messages if m.error]
 
+    @property
+    def spent_usage(self) -> Usage:
+        """Tokens of every call, cached or not (the same as `usage`)."""
+        return self.usage
+
+    @property
+    def served_usage(self) -> Usage:
+        """Tokens of the calls a server answered (not the response cache)."""
+        return sum((m.usage for m in self.messages if not m.cached), Usage())
+
+    @property
+    def cached_calls(self) -> int:
+        return sum(m.cached for m in self.messages)
+
+    @property
+    def cut_off_calls(self) -> int:
+        """Calls that stopped at max_tokens: their answers may end before the answer line."""
+        return sum(m.finish_reason == "length" for m in self.messages)
+
+    @property
+    def unknown_finish_calls(self) -> int:
+        """Calls whose finish reason was not recorded (older trajectories) or not reported."""
+        return sum(m.finish_reason == "unknown" for m in self.messages)
+
+    def finish_reasons(self) -> dict[str, int]:
+        return dict(Counter(m.finish_reason for m in self.messages))
+
     def usage_by_agent(self) -> dict[str, Usage]:
         out: dict[str, Usage] = defaultdict(Usage)
         for m in self.messages:
@@ -150,11 +184,12 @@ class Trajectory:
             "error": self.error,
             "meta": self.meta,
             "usage": asdict(self.usage),
+            "served_usage": asdict(self.served_usage),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Trajectory:
-        d = {k: v for k, v in d.items() if k != "usage"}
+        d = {k: v for k, v in d.items() if k not in ("usage", "served_usage")}  # derived, not stored state
         return cls(
             **{
                 **d,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+from agentnet.cache import CacheConfig
 from agentnet.llm import LLMBackend
 from agentnet.serving import ServeConfig, Server, start
 
@@ -16,6 +17,7 @@ class ClientConfig:
     """How commands talk to the server."""
 
     timeout: float = field(default=120.0, metadata={"help": "Seconds per LLM call before it is retried."})
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
 
 def serve_config(config: ServeConfig) -> ServeConfig:
@@ -26,9 +28,11 @@ def serve_config(config: ServeConfig) -> ServeConfig:
 @contextmanager
 def connect(config: ServeConfig, client: ClientConfig = ClientConfig()) -> Iterator[tuple[Server, LLMBackend]]:
     """The server `config` describes (started for the block, stopped after it) and a backend
-    for it; an external URL is asked for its models first, so a wrong one fails at once."""
-    with start(serve_config(config)) as server:
+    for it (behind the response cache, when one is given); an external URL is asked for its
+    models first, so a wrong one fails at once."""
+    config = serve_config(config)
+    with start(config) as server:
         backend = server.backend(timeout_s=client.timeout)
         if server.process is None:
             asyncio.run(backend.list_models())
-        yield server, backend
+        yield server, client.cache.wrap(backend, namespace=config.engine)

@@ -81,6 +81,7 @@ async def call_agent(
         agent=agent, round=round, kind=kind,
         prompt=tuple(messages), output=completion.text, usage=completion.usage,
         latency_s=completion.latency_s, attempts=completion.attempts, error=error,
+        finish_reason=completion.finish_reason, cached=bool(completion.extra.get("cached", False)),
         spatial_from=spatial_from, temporal_from=temporal_from, gated_from=gated_from,
     )  # fmt: skip
     if write:

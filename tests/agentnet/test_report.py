@@ -28,6 +28,7 @@ def _row(i: int, score: float, prompt: int, completion: int, graph: CommGraph, *
         gold="7", extracted="8" if wrong else "7", score=score, prompt_tokens=prompt, completion_tokens=completion,
         agent_tokens={"a0": [prompt, completion]}, latency_s=1.5, edges=graph.to_dict(),
         error=kw.get("error"), trajectory={"query": kw.get("query", f"question {i}")},  # type: ignore[arg-type]
+        **kw.get("ledger", {}),  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -41,12 +42,19 @@ def _run(store: RunStore, topology: str, rounds: int, total: int, rows: list[Res
 
 @pytest.fixture
 def runs(tmp_path: Path) -> tuple[RunStore, dict[str, str]]:
-    """chain: 3/4 at 150 tok/q; mesh: 4/4 at 600 (learned: 2 graphs); star: 2/4 at 300 (one error); empty."""
+    """chain: 3/4 at 150 tok/q, 4 calls each, none cut off; mesh: 4/4 at 600 (learned: 2 graphs), stored
+    without the call ledger; star: 2/4 at 300 (one error), 5 calls each, 1 cut off, 2 cached; empty."""
     store = RunStore(tmp_path / "runs.sqlite")
-    chain = [_row(i, 1.0, 100, 50, CHAIN) for i in range(3)] + [_row(3, 0.0, 100, 50, CHAIN, query=SCRIPT)]
+    clean = {"calls": 4, "cached_calls": 0, "cut_off_calls": 0, "unknown_finish_calls": 0,
+             "served_prompt_tokens": 100, "served_completion_tokens": 50}  # fmt: skip
+    cut = {"calls": 5, "cached_calls": 2, "cut_off_calls": 1, "unknown_finish_calls": 0,
+           "served_prompt_tokens": 120, "served_completion_tokens": 60}  # fmt: skip
+    chain = [_row(i, 1.0, 100, 50, CHAIN, ledger=clean) for i in range(3)]
+    chain += [_row(3, 0.0, 100, 50, CHAIN, query=SCRIPT, ledger=clean)]
     mesh = [_row(i, 1.0, 400, 200, MESH) for i in range(3)] + [_row(3, 1.0, 400, 200, LEARNED)]
-    star = [_row(0, 1.0, 200, 100, STAR), _row(1, 0.0, 200, 100, STAR, error="BackendError: boom", answer="")]
-    star += [_row(2, 1.0, 200, 100, STAR), _row(3, 0.0, 200, 100, STAR, answer="<b>8</b> | x")]
+    star = [_row(0, 1.0, 200, 100, STAR, ledger=cut)]
+    star += [_row(1, 0.0, 200, 100, STAR, error="BackendError: boom", answer="", ledger=cut)]
+    star += [_row(2, 1.0, 200, 100, STAR, ledger=cut), _row(3, 0.0, 200, 100, STAR, answer="<b>8</b> | x", ledger=cut)]
     ids = {
         "chain": _run(store, "chain", 1, 4, chain),
         "mesh": _run(store, "mesh", 2, 4, mesh),
@@ -78,13 +86,19 @@ def test_markdown_table_numbers_and_pareto_front(runs: tuple[RunStore, dict[str,
     md = files.markdown.read_text()
     rows = {name: next(line for line in md.splitlines() if line.startswith(f"| {i} |")) for name, i in ids.items()}
     # chain: 3/4 right; 100+50 tokens per query; $0.15·100/1e6 + $0.60·50/1e6 = $0.000045; 4 queries: $0.00018
-    assert "| gsm8k/test | chain | 3×1 | smollm2-135m | 4/4 (0) | 75.0 (30.1–95.4) | 3/4 | 100.0 | 50.0 |" in rows["chain"]
+    assert ("| gsm8k/test | chain | 3×1 | smollm2-135m | 4/4 | 75.0 (30.1–95.4) | 0 | 3/4 | 0.0% (0/16) | 0.0% (0/16) "
+            "| 100.0 | 50.0 |") in rows["chain"]  # fmt: skip
     assert "| 600 | $0.000045 | $0.00018 | 1.50 s |" in rows["chain"]
     # mesh: 4/4; $0.15·400/1e6 + $0.60·200/1e6 = $0.00018 per query, $0.00072 per run
-    assert "| mesh | 3×2 | smollm2-135m | 4/4 (0) | 100.0 (51.0–100.0) | 4/4 | 400.0 | 200.0 |" in rows["mesh"]
+    # mesh recorded no call ledger (an older store): unknown, not 0
+    assert "| mesh | 3×2 | smollm2-135m | 4/4 | 100.0 (51.0–100.0) | 0 | 4/4 | unknown | unknown | 400.0 |" in rows["mesh"]  # fmt: skip
     assert "| 2,400 | $0.00018 | $0.00072 |" in rows["mesh"]
-    assert "| 4/4 (1) | 50.0 (15.0–85.0) | 2/4 | 200.0 | 100.0 | 1,200 | $0.00009 | $0.00036 |" in rows["star"]
-    assert rows["empty"].endswith("| 0/10 (0) | — | — | — | — | — | — | — | — |")
+    assert ("| 4/4 | 50.0 (15.0–85.0) | 1 (scored 0) | 2/4 | 20.0% (4/20) | 40.0% (8/20) | 200.0 | 100.0 | 1,200 "
+            "| $0.00009 | $0.00036 |") in rows["star"]  # fmt: skip
+    assert rows["empty"].endswith("| 0/10 | — | — | — | — | — | — | — | — | — | — | — |")
+    # star: 20% of calls cut off, past the 5% warning
+    assert f"- run {ids['star']}: 20.0% of calls (4 of 20) stopped at max_tokens=256 (more than 5%)" in md
+    assert f"- run {ids['chain']}: " not in md
     front = md.split("## Pareto front")[1].split("## Run")[0]
     assert f"- {ids['chain']} (chain): 75.0% at 150.0 tokens/query" in front
     assert f"- {ids['mesh']} (mesh): 100.0% at 600.0 tokens/query" in front
@@ -97,6 +111,7 @@ def test_sections_config_learned_graphs_and_failures(runs: tuple[RunStore, dict[
     md = write_report(store, list(ids.values()), tmp_path).markdown.read_text()
     mesh = md.split(f"## Run {ids['mesh']}")[1].split("## Run")[0]
     assert "| topology | mesh |" in mesh and "| engine | llama-cpp |" in mesh and "| roles | (task default) |" in mesh
+    assert "| calls cut off at max_tokens | unknown |" in mesh and "| tokens served/query | unknown |" in mesh
     assert "2 distinct graphs, mean 6.0 edges; the drawing shows the most common (3 items)." in mesh  # (3·7+3)/4
     assert f"![communication graph of run {ids['mesh']}](topology_{ids['mesh']}.png)" in mesh
     assert "Example failures" not in mesh
@@ -104,6 +119,8 @@ def test_sections_config_learned_graphs_and_failures(runs: tuple[RunStore, dict[
     assert "| q1 | question 1 | 7 | 8 | error: BackendError: boom |" in star
     assert "| q3 | question 3 | 7 | 8 | &lt;b&gt;8&lt;/b&gt; \\| x |" in star  # no raw HTML, no broken table
     assert "decision majority_vote" in star
+    assert "| failed items (scored 0) | 1 |" in star and "| response cache hits | 40.0% (8/20) |" in star
+    assert "| tokens served/query | 180.0 |" in star
     assert "No topology drawing: no results yet." in md.split(f"## Run {ids['empty']}")[1]
 
 
@@ -158,5 +175,18 @@ def test_summary_table_for_the_cli(runs: tuple[RunStore, dict[str, str]]) -> Non
     console = Console(record=True, width=200)
     console.print(summary_table([store.summary(i) for i in ids.values()]))
     text = console.export_text()
-    for expected in ("scored/total", "tokens/query", "75.0%", "4/4 (1 failed)", "0/10", "interrupted", "600"):
-        assert expected in text, expected
+    lines = {name: next(line for line in text.splitlines() if i in line) for name, i in ids.items()}
+    assert "failed: items that errored, scored 0 in the accuracy; cut off: calls stopped at max_tokens" in text
+    cells = {name: line.split() for name, line in lines.items()}
+    header = "run task topology model scored accuracy failed cut off cached tok/query status".split()
+    assert text.split("─")[0].split()[-len(header) :] == header
+    assert cells["chain"][4:] == ["4/4", "75.0%", "0", "0.0%", "0.0%", "150", "finished"]
+    assert cells["mesh"][4:] == ["4/4", "100.0%", "0", "unknown", "unknown", "600", "finished"]  # no ledger stored
+    assert cells["star"][4:] == ["4/4", "50.0%", "1", "20.0%", "40.0%", "300", "finished"]
+    assert cells["empty"][4:] == ["0/10", "—", "—", "—", "—", "—", "interrupted"]
+    no_cache = Console(record=True, width=120)  # no run used the response cache: no cached column
+    no_cache.print(summary_table([store.summary(ids["chain"]), store.summary(ids["mesh"])]))
+    plain = no_cache.export_text()
+    assert "cached" not in plain and "cut off" in plain
+    assert next(line for line in plain.splitlines() if ids["chain"] in line).split()[4:] == [
+        "4/4", "75.0%", "0", "0.0%", "150", "finished"]  # fmt: skip
