@@ -18,6 +18,7 @@ Modes:
   bad_chunk      a stream whose second event is not JSON
   stall          headers never come: the server waits (up to `delay_s`) until the client gives up
   cut            a stream that drops the connection after `chunks` chunks (no final chunk, no [DONE])
+  truncated      a stream that ends cleanly after `chunks` chunks, without a final chunk or [DONE]
   trickle        an answer (streamed: a word, non-streamed: a slice of the body) every `interval_s`
 """
 
@@ -33,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 
 Mode = Literal["answer", "not_json", "text_plain", "empty_choices", "null_content", "no_message",
-               "wrong_types", "bad_chunk", "stall", "cut", "trickle"]  # fmt: skip
+               "wrong_types", "bad_chunk", "stall", "cut", "truncated", "trickle"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Step:
     mode: Mode = "answer"
     chunks: int = 2  # cut: content chunks sent before the connection drops
     interval_s: float = 0.1  # trickle: the pause between pieces
+    stream_usage: bool = True  # False: like llama-cpp-python's server, no usage chunk in streams
 
 
 USAGE = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
@@ -114,6 +116,9 @@ class FaultServer:
         self.close()
 
 
+_BODY_MODES = ("not_json", "text_plain", "empty_choices", "null_content", "no_message", "wrong_types")
+
+
 def _handler(peer: FaultServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # streams use chunked transfer, as uvicorn's do
@@ -145,7 +150,7 @@ def _handler(peer: FaultServer) -> type[BaseHTTPRequestHandler]:
                 return
             if step.status != 200:
                 return self._json(step.status, {"error": {"message": f"scripted {step.status}"}}, step.headers)
-            if body.get("stream"):
+            if body.get("stream") and step.mode not in _BODY_MODES:  # a bad body is bad either way
                 return self._stream(step, bool((body.get("stream_options") or {}).get("include_usage")))
             self._reply(step)
 
@@ -182,6 +187,8 @@ def _handler(peer: FaultServer) -> type[BaseHTTPRequestHandler]:
             for i, piece in enumerate(pieces):
                 if step.mode == "cut" and i == step.chunks:
                     return self._drop()
+                if step.mode == "truncated" and i == step.chunks:
+                    return self._end()
                 if step.mode == "bad_chunk" and i == 1:
                     self._event(b"data: {not json\n\n")
                     return self._end()
@@ -191,7 +198,7 @@ def _handler(peer: FaultServer) -> type[BaseHTTPRequestHandler]:
                     return
             if step.mode == "cut":  # fewer words than `chunks`: drop before the end anyway
                 return self._drop()
-            if usage:
+            if usage and step.stream_usage:
                 self._event(_chunk([], USAGE))
             self._event(b"data: [DONE]\n\n")
             self._end()
