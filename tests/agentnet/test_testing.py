@@ -7,7 +7,7 @@ import pytest
 
 from agentnet.errors import AgentNetError, BackendError
 from agentnet.llm import LLMBackend
-from agentnet.testing import ScriptedBackend
+from agentnet.testing import Retracted, ScriptedBackend
 from agentnet.types import GenerationSettings, Message
 
 MSGS = [Message("system", "be brief"), Message("user", "what is two plus two")]
@@ -68,3 +68,13 @@ def test_concurrency_limit_and_latency() -> None:
     elapsed = asyncio.run(six())
     assert backend.peak_in_flight == 3
     assert 0.2 <= elapsed < 0.35
+
+
+def test_a_retracted_reply_streams_retracts_then_answers() -> None:
+    events: list[str] = []
+    backend = ScriptedBackend([Retracted("half an", "the answer"), Retracted("x", "plain")])
+    c = asyncio.run(backend.complete(MSGS, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")))
+    assert events == ["half", " an", "<retract>", "the", " answer"]
+    assert (c.text, c.attempts, c.usage.completion_tokens) == ("the answer", 2, 2)
+    quiet = asyncio.run(backend.complete(MSGS, GenerationSettings()))  # not streaming: only the answer
+    assert (quiet.text, quiet.attempts) == ("plain", 2)
