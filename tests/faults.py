@@ -20,13 +20,17 @@ Modes:
   cut            a stream that drops the connection after `chunks` chunks (no final chunk, no [DONE])
   truncated      a stream that ends cleanly after `chunks` chunks, without a final chunk or [DONE]
   trickle        an answer (streamed: a word, non-streamed: a slice of the body) every `interval_s`
+  die            the whole process exits at once with code 3 (run it as a child process:
+                 `python -m tests.faults PORT STEPS_JSON`, STEPS_JSON a list of Step fields)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import select
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -34,7 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 
 Mode = Literal["answer", "not_json", "text_plain", "empty_choices", "null_content", "no_message",
-               "wrong_types", "bad_chunk", "stall", "cut", "truncated", "trickle"]  # fmt: skip
+               "wrong_types", "bad_chunk", "stall", "cut", "truncated", "trickle", "die"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,13 +78,13 @@ def _delta(piece: str, finish: str | None = None) -> bytes:
 class FaultServer:
     """Use as a context manager; `requests` holds every POSTed body in arrival order."""
 
-    def __init__(self, steps: list[Step], *, lifetime_s: float = 60.0):
+    def __init__(self, steps: list[Step], *, lifetime_s: float = 60.0, port: int = 0):
         self.steps = list(steps)
         self.requests: list[dict] = []
         self.lifetime_s = lifetime_s
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._watchdog = threading.Timer(lifetime_s, self.close)
@@ -98,6 +102,10 @@ class FaultServer:
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds`; False when the server is stopping."""
         return not self._stopping.wait(seconds)
+
+    def join(self, timeout_s: float | None = None) -> None:
+        """Block until the server is closed (or `lifetime_s` ends it)."""
+        self._stopping.wait(timeout_s)
 
     def __enter__(self) -> FaultServer:
         self.thread.start()
@@ -144,6 +152,9 @@ def _handler(peer: FaultServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             step = peer.next_step(body)
+            if step.mode == "die":
+                print("fatal: scripted death", file=sys.stderr, flush=True)
+                os._exit(3)
             if step.mode == "stall":
                 return self._stall(step.delay_s or peer.lifetime_s)
             if step.delay_s and not peer.wait(step.delay_s):
@@ -240,3 +251,16 @@ def _handler(peer: FaultServer) -> type[BaseHTTPRequestHandler]:
                     return
 
     return Handler
+
+
+def main(argv: list[str]) -> None:
+    """A fault server as its own process, for tests of a server dying: PORT STEPS_JSON [LIFETIME_S]."""
+    port, steps = int(argv[0]), [Step(**fields) for fields in json.loads(argv[1])]
+    server = FaultServer(steps, port=port, lifetime_s=float(argv[2]) if len(argv) > 2 else 60.0)
+    with server:
+        print(f"fault server on {server.base_url}", flush=True)
+        server.join()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

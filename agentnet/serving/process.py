@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from agentnet.errors import ServerStartError
 
@@ -48,6 +49,13 @@ def _die_with_parent() -> None:
         pass
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 class ServerProcess:
     """A started server. Use as a context manager or call `stop()`; also stopped at exit."""
 
@@ -73,6 +81,34 @@ class ServerProcess:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        """None while it runs; else its exit code (negative: the signal that killed it)."""
+        return self.proc.poll()
+
+    def health(self, url: str, timeout_s: float = 2.0) -> str | None:
+        """None while the server runs and accepts connections at `url`'s host and port; else
+        why not, one line, then the log's tail.
+
+        Cheap enough to call after every failed request: a process check, then a TCP connect.
+        No HTTP request on purpose: llama-cpp-python's server makes a waiting request
+        interrupt the stream it is generating, and a busy server may queue one for minutes.
+        """
+        code = self.proc.poll()
+        if code is not None:
+            how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+            return f"the server (pid {self.pid}) {how} (log {self.log_path})\n{tail(self.log_path)}"
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((host, port), timeout=timeout_s).close()
+        except TimeoutError:
+            return None  # a full accept queue is busy, not dead
+        except OSError as e:
+            return (f"the server (pid {self.pid}) runs but refuses connections at {host}:{port} ({e.strerror or e}) "
+                    f"(log {self.log_path})\n{tail(self.log_path)}")  # fmt: skip
+        return None
 
     def wait_ready(self, url: str, timeout_s: float) -> float:
         """Poll `url` until it answers 200; returns the seconds it took."""
