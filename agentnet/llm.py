@@ -286,7 +286,7 @@ class OpenAIBackend:
             raise replies.StreamCut(chunks, f"{e.__cause__ or e}") from e
         except openai.APIError as e:  # an error event inside the stream
             raise replies.BadReply(f"the stream carries an error: {_short(e.message)}") from e
-        except ValueError as e:  # the SSE data of a chunk is not JSON
+        except json.JSONDecodeError as e:  # the SSE data of a chunk is not JSON
             raise replies.BadReply(f"chunk {chunks + 1} of the stream is not JSON ({e})") from e
         finally:
             await stream.close()
