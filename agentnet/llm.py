@@ -254,45 +254,13 @@ class OpenAIBackend:
         on_delta: DeltaCallback,
         started: float,
     ) -> tuple[replies.Reply, dict[str, Any]]:
-        import openai
-
-        stream = await client.chat.completions.create(
-            **kwargs, stream=True, stream_options={"include_usage": True}
-        )
-        pieces: list[str] = []
-        finish: str | None = None
-        first_token_s: float | None = None
-        usage: Usage | None = None
-        chunks = 0
+        stream = await client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
         try:
-            content_type = stream.response.headers.get("content-type", "")
-            if not content_type.startswith("text/event-stream"):
-                data = await stream.response.aread()
-                got = content_type or "an untyped reply"
-                raise replies.BadReply(f"a streamed request got {got}, not an event stream: {replies.preview(data)}")
-            async for raw in stream:
-                parts = replies.chunk(raw.to_dict(warnings=False) if isinstance(raw, openai.BaseModel) else raw)
-                chunks += 1
-                usage = parts.usage or usage
-                finish = parts.finish_reason or finish
-                for piece in parts.pieces:
-                    if first_token_s is None:
-                        first_token_s = time.perf_counter() - started
-                    pieces.append(piece)
-                    on_delta(piece)
-        except openai.APITimeoutError:
-            raise TimeoutError from None  # a read timed out mid-stream: the call's deadline
-        except openai.APIConnectionError as e:
-            raise replies.StreamCut(chunks, f"{e.__cause__ or e}") from e
-        except openai.APIError as e:  # an error event inside the stream
-            raise replies.BadReply(f"the stream carries an error: {_short(e.message)}") from e
-        except json.JSONDecodeError as e:  # the SSE data of a chunk is not JSON
-            raise replies.BadReply(f"chunk {chunks + 1} of the stream is not JSON ({e})") from e
+            got = await _read_stream(stream, on_delta, started)
         finally:
             await stream.close()
-        if finish is None:
-            raise replies.StreamCut(chunks, "it ended without a final chunk")
-        extra: dict[str, Any] = {"first_token_s": first_token_s}
+        extra: dict[str, Any] = {"first_token_s": got.first_token_s}
+        usage = got.usage
         if usage is None:
             # Some servers (llama-cpp-python's) send no usage in streams. A one-token
             # request gives the exact prompt count cheaply (the server's prefix cache holds
@@ -300,9 +268,9 @@ class OpenAIBackend:
             # can merge the tokens of one multi-byte character).
             probe = await client.chat.completions.with_raw_response.create(**{**kwargs, "max_tokens": 1})
             prompt = replies.usage(_body(probe.http_response).get("usage")) or Usage()
-            usage = Usage(prompt.prompt_tokens, len(pieces))
+            usage = Usage(prompt.prompt_tokens, len(got.pieces))
             extra["usage_source"] = "probe+chunks"
-        return replies.Reply("".join(pieces), finish, usage), extra
+        return replies.Reply("".join(got.pieces), got.finish, usage), extra
 
     async def _with_retries(
         self,
@@ -356,6 +324,48 @@ class _Failure:
     error: BackendError
     retry: bool = True
     floor_s: float = 0.0  # e.g. a 429's Retry-After
+
+
+@dataclass
+class _Streamed:
+    pieces: list[str]
+    finish: str | None = None
+    usage: Usage | None = None
+    first_token_s: float | None = None
+
+
+async def _read_stream(stream: Any, on_delta: DeltaCallback, started: float) -> _Streamed:
+    """Read a chat stream to its end, checking every chunk; a stream that stops short is a
+    `StreamCut`, a malformed one a `BadReply`, a read that times out a `TimeoutError`."""
+    import openai
+
+    got, chunks = _Streamed([]), 0
+    try:
+        content_type = stream.response.headers.get("content-type", "")
+        if not content_type.startswith("text/event-stream"):
+            data = await stream.response.aread()
+            kind = content_type or "an untyped reply"
+            raise replies.BadReply(f"a streamed request got {kind}, not an event stream: {replies.preview(data)}")
+        async for raw in stream:
+            parts = replies.chunk(raw.to_dict(warnings=False) if isinstance(raw, openai.BaseModel) else raw)
+            chunks += 1
+            got.usage, got.finish = parts.usage or got.usage, parts.finish_reason or got.finish
+            for piece in parts.pieces:
+                if got.first_token_s is None:
+                    got.first_token_s = time.perf_counter() - started
+                got.pieces.append(piece)
+                on_delta(piece)
+    except openai.APITimeoutError:
+        raise TimeoutError from None  # a read timed out mid-stream: the call's deadline
+    except openai.APIConnectionError as e:  # openai wraps a connection dropped mid-body
+        raise replies.StreamCut(chunks, f"{e.__cause__ or e}") from e
+    except openai.APIError as e:  # an error event inside the stream
+        raise replies.BadReply(f"the stream carries an error: {_short(e.message)}") from e
+    except json.JSONDecodeError as e:  # the SSE data of a chunk is not JSON
+        raise replies.BadReply(f"chunk {chunks + 1} of the stream is not JSON ({e})") from e
+    if got.finish is None:
+        raise replies.StreamCut(chunks, "it ended without a final chunk")
+    return got
 
 
 class _Attempt:
