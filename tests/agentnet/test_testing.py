@@ -45,6 +45,16 @@ def test_scripted_exception_is_raised() -> None:
         asyncio.run(backend.complete(MSGS, GenerationSettings()))
 
 
+def test_a_retracted_reply_streams_retracts_then_answers() -> None:
+    events: list[str] = []
+    backend = ScriptedBackend([Retracted("half an", "the answer"), Retracted("x", "plain")])
+    c = asyncio.run(backend.complete(MSGS, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")))
+    assert events == ["half", " an", "<retract>", "the", " answer"]
+    assert (c.text, c.attempts, c.usage.completion_tokens) == ("the answer", 2, 2)
+    quiet = asyncio.run(backend.complete(MSGS, GenerationSettings()))  # not streaming: only the answer
+    assert (quiet.text, quiet.attempts) == ("plain", 2)
+
+
 def test_max_tokens_truncates_with_length_finish() -> None:
     backend = ScriptedBackend(["one two three four"])
     c = asyncio.run(backend.complete(MSGS, GenerationSettings(max_tokens=2)))
@@ -69,12 +79,3 @@ def test_concurrency_limit_and_latency() -> None:
     assert backend.peak_in_flight == 3
     assert 0.2 <= elapsed < 0.35
 
-
-def test_a_retracted_reply_streams_retracts_then_answers() -> None:
-    events: list[str] = []
-    backend = ScriptedBackend([Retracted("half an", "the answer"), Retracted("x", "plain")])
-    c = asyncio.run(backend.complete(MSGS, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")))
-    assert events == ["half", " an", "<retract>", "the", " answer"]
-    assert (c.text, c.attempts, c.usage.completion_tokens) == ("the answer", 2, 2)
-    quiet = asyncio.run(backend.complete(MSGS, GenerationSettings()))  # not streaming: only the answer
-    assert (quiet.text, quiet.attempts) == ("plain", 2)
