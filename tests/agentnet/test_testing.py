@@ -78,4 +78,3 @@ def test_concurrency_limit_and_latency() -> None:
     elapsed = asyncio.run(six())
     assert backend.peak_in_flight == 3
     assert 0.2 <= elapsed < 0.35
-
