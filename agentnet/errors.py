@@ -62,7 +62,7 @@ class ServerDiedError(AgentNetError):
     def __init__(self, reason: str, *, run_id: str | None = None):
         first, _, rest = reason.partition("\n")
         self.reason, self.log_tail, self.run_id = first, rest, run_id
-        text = f"the model server died: {first}"
+        text = f"the model server is down: {first}"
         if run_id is not None:
             text += f"; run {run_id} is marked interrupted: finish it with `agentnet bench --resume {run_id}`"
         if rest:

@@ -41,6 +41,23 @@ def tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def unreachable(url: str, timeout_s: float = 2.0) -> str | None:
+    """None when something accepts TCP connections at `url`'s host and port, else why not.
+
+    Also a health check for an external server: `evaluate(..., health=lambda: unreachable(url))`.
+    A connect that times out counts as reachable: a full accept queue is busy, not dead.
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except TimeoutError:
+        return None
+    except OSError as e:
+        return f"{host}:{port} refuses connections ({e.strerror or e})"
+    return None
+
+
 def _die_with_parent() -> None:
     """Linux: the server gets SIGTERM if the process that started it dies, even by SIGKILL."""
     try:
@@ -99,16 +116,10 @@ class ServerProcess:
         if code is not None:
             how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
             return f"the server (pid {self.pid}) {how} (log {self.log_path})\n{tail(self.log_path)}"
-        parts = urlsplit(url)
-        host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            socket.create_connection((host, port), timeout=timeout_s).close()
-        except TimeoutError:
-            return None  # a full accept queue is busy, not dead
-        except OSError as e:
-            return (f"the server (pid {self.pid}) runs but refuses connections at {host}:{port} ({e.strerror or e}) "
-                    f"(log {self.log_path})\n{tail(self.log_path)}")  # fmt: skip
-        return None
+        problem = unreachable(url, timeout_s)
+        if problem is None:
+            return None
+        return f"the server (pid {self.pid}) runs but {problem} (log {self.log_path})\n{tail(self.log_path)}"
 
     def wait_ready(self, url: str, timeout_s: float) -> float:
         """Poll `url` until it answers 200; returns the seconds it took."""

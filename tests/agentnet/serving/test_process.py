@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentnet.errors import ServerStartError
-from agentnet.serving.process import ServerProcess, free_port, port_is_free
+from agentnet.serving.process import ServerProcess, free_port, port_is_free, unreachable
 
 
 def test_server_that_dies_reports_its_log_tail(tmp_path: Path) -> None:
@@ -103,4 +103,13 @@ def test_health_names_a_live_process_that_refuses_connections(tmp_path: Path) ->
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     with ServerProcess([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "s.log") as process:
         reason = process.health(url, timeout_s=1.0) or ""
-    assert "runs but refuses connections" in reason and url.split("/")[2] in reason
+    assert f"runs but {url.split('/')[2]} refuses connections" in reason
+
+
+def test_unreachable_tells_a_listening_port_from_a_closed_one() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        assert unreachable(f"http://127.0.0.1:{s.getsockname()[1]}/v1") is None
+    closed = free_port()
+    assert unreachable(f"http://127.0.0.1:{closed}/v1") == f"127.0.0.1:{closed} refuses connections (Connection refused)"
