@@ -43,7 +43,11 @@ def render_graph(graph: CommGraph) -> str:
 
 def print_stream(events: Iterator[TeamEvent], out: Console) -> Trajectory:
     """Agents of a layer run at once: the earliest unfinished one prints live, the others'
-    text is held and printed, whole, when their turn comes."""
+    text is held and printed, whole, when their turn comes.
+
+    A `retract` event (an attempt of that call failed after streaming some text; a retry
+    may follow) voids the call's text so far: held text is dropped, printed text is marked.
+    """
     order: list[str] = []  # calls in start order, "agent@round"
     held: dict[str, list[str]] = {}
     done: dict[str, TeamEvent] = {}
@@ -69,6 +73,11 @@ def print_stream(events: Iterator[TeamEvent], out: Console) -> Trajectory:
                 out.print(event.text, end="", highlight=False, markup=False)
             else:
                 held[call].append(event.text)
+        elif event.event == "retract":
+            if order and order[0] == call:
+                out.print("\n[yellow]↻ this attempt failed part-way: its text above is discarded[/]")
+            elif call in held:
+                held[call] = []
         elif event.event == "finish":
             done[call] = event
             while order and order[0] in done:  # the live call ended: show the next ones

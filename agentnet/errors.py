@@ -57,6 +57,23 @@ class ServerStartError(AgentNetError):
     """A model server process died or never became ready; carries the log's tail."""
 
 
+class ServerDiedError(AgentNetError):
+    """The model server a run depends on died mid-run; the run was stopped to resume later.
+
+    `reason` is the health check's first line, `log_tail` the rest (the server log's tail).
+    """
+
+    def __init__(self, reason: str, *, run_id: str | None = None):
+        first, _, rest = reason.partition("\n")
+        self.reason, self.log_tail, self.run_id = first, rest, run_id
+        text = f"the model server is down: {first}"
+        if run_id is not None:
+            text += f"; run {run_id} is marked interrupted: finish it with `agentnet bench --resume {run_id}`"
+        if rest:
+            text += f"\nlast lines of the server log:\n{rest}"
+        super().__init__(text)
+
+
 def require_at_least_one(config: object, *fields: str) -> None:
     """Config validation: each named integer field of `config` must be 1 or more."""
     for name in fields:

@@ -1,7 +1,9 @@
 """Evaluation runs: a team on a task's items, each result stored the moment it is scored.
 
 Resuming a run skips every item already scored without error, so a killed run loses
-nothing and duplicates nothing; items whose run had failed are tried again.
+nothing and duplicates nothing; items whose run had failed are tried again. With a
+`health` check, an item that fails is first checked against the server: when the server
+is dead the run stops as "interrupted" (that item unrecorded) and `ServerDiedError` says why.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from agentnet.errors import ConfigError
+from agentnet.errors import ConfigError, ServerDiedError
 from agentnet.runtime import Team
 from agentnet.store import ResultRow, RunStore, RunSummary
 from agentnet.task import Item, Task
@@ -60,15 +62,25 @@ async def evaluate(
     *,
     concurrency: int = 4,
     on_result: Callable[[ResultRow], None] | None = None,
+    health: Callable[[], str | None] | None = None,
 ) -> RunSummary:
-    """Run and score every not-yet-finished item, storing each result as it is produced."""
+    """Run and score every not-yet-finished item, storing each result as it is produced.
+
+    `health()` returns None while the server is fine, else why not (one line, then the log's
+    tail); it is called, off the event loop, after an item's run fails. A dead server stops
+    the run: it is marked "interrupted" and `ServerDiedError` is raised; items that failed
+    because of it are not stored, so a resume runs them again.
+    """
     if concurrency < 1:
         raise ConfigError(f"--concurrency {concurrency} must be at least 1")
     gate = asyncio.Semaphore(concurrency)
+    server = _Health(health) if health is not None else None
 
     async def one(position: int, item: Item) -> None:
         async with gate:
             trajectory = await team.arun_or_fail(item.question, context=item.meta.get("private"))
+            if trajectory.error and server is not None and (reason := await server.check()):
+                raise ServerDiedError(reason, run_id=run_id)
             score = await task.score(item, trajectory.answer)
         row = result_row(position, item, trajectory, score.value, score.extracted)
         store.add_result(run_id, row)
@@ -87,3 +99,16 @@ async def evaluate(
         raise
     store.set_status(run_id, "finished")
     return store.summary(run_id)
+
+
+class _Health:
+    """One health probe at a time (concurrent failures share it); a dead server stays dead."""
+
+    def __init__(self, probe: Callable[[], str | None]):
+        self._probe, self._lock, self._dead = probe, asyncio.Lock(), None
+
+    async def check(self) -> str | None:
+        async with self._lock:
+            if self._dead is None:
+                self._dead = await asyncio.to_thread(self._probe)
+            return self._dead

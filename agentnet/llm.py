@@ -2,9 +2,11 @@
 
 `OpenAIBackend` talks to vLLM, the llama.cpp server, OpenAI or Ollama alike (structured
 output is the one place they differ: `ResponseFormat`). It retries
-connection errors, timeouts, 429 and 5xx itself (the openai client's own retries are
-off) so that every `Completion` records how many attempts it took and the back-off is
-configurable; a hard failure becomes a `BackendError` naming the URL and a fix.
+connection errors, timeouts, 429, 5xx, 200 replies that are not a chat completion and
+streams cut short itself (the openai client's own retries are off) so that every
+`Completion` records how many attempts it took and the back-off is configurable; a hard
+failure becomes a `BackendError` naming the URL, what went wrong and a fix. `timeout_s`
+bounds each attempt as a whole, a slowly trickling stream included.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import json
 import random
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, get_args, runtime_checkable
 
+from agentnet import replies
 from agentnet.errors import BackendError, BackendTimeoutError, ConfigError
 from agentnet.types import Completion, GenerationSettings, Message, Usage
 
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     import openai
 
 DeltaCallback = Callable[[str], None]
+RetractCallback = Callable[[], None]
 
 # How a server takes a JSON Schema for structured output: the OpenAI API's
 # {"type": "json_schema", ...} (OpenAI, vLLM, llama.cpp's llama-server, Ollama) or
@@ -57,8 +61,15 @@ class LLMBackend(Protocol):
         settings: GenerationSettings,
         *,
         on_delta: DeltaCallback | None = None,
+        on_retract: RetractCallback | None = None,
     ) -> Completion:
-        """Answer one chat request. With `on_delta`, stream text pieces to it as they arrive."""
+        """Answer one chat request. With `on_delta`, stream text pieces to it as they arrive.
+
+        `on_retract` is called when an attempt that had already sent deltas fails (before it
+        is retried, or before the final error is raised): every piece sent since the last
+        retraction is void, and pieces that follow start the answer afresh. Backends that
+        never retry after streaming may ignore it.
+        """
         ...
 
 
@@ -185,8 +196,12 @@ class OpenAIBackend:
             await client.close()
 
     async def list_models(self) -> list[str]:
-        page = await self._with_retries(lambda c: c.models.list(), model=None)
-        return [m.id for m in page.data]
+        ids, _ = await self._with_retries(self._models, model=None)
+        return ids
+
+    async def _models(self, client: openai.AsyncOpenAI) -> list[str]:
+        raw = await client.models.with_raw_response.list()
+        return replies.model_ids(_body(raw.http_response))
 
     async def _resolve_model(self, settings: GenerationSettings) -> str:
         if settings.model:
@@ -204,47 +219,33 @@ class OpenAIBackend:
         settings: GenerationSettings,
         *,
         on_delta: DeltaCallback | None = None,
+        on_retract: RetractCallback | None = None,
     ) -> Completion:
         model = await self._resolve_model(settings)
-        kwargs: dict[str, Any] = {
-            "model": model,
-            "messages": [m.to_dict() for m in messages],
-            "temperature": settings.temperature,
-            "max_tokens": settings.max_tokens,
-            "top_p": settings.top_p,
-        }
-        if settings.stop:
-            kwargs["stop"] = list(settings.stop)
-        if settings.seed is not None:
-            kwargs["seed"] = settings.seed
-        fmt = response_format(settings, self.response_format)
-        if fmt is not None:
-            kwargs["response_format"] = fmt
-
+        kwargs = _request(model, messages, settings, self.response_format)
         async with self._limit.get():
             started = time.perf_counter()  # latency excludes waiting for a free slot
             if on_delta is None:
-                response, attempts = await self._with_retries(
-                    lambda c: c.chat.completions.create(**kwargs), model=model, count=True
-                )
-                choice = response.choices[0]
-                text = choice.message.content or ""
-                finish = choice.finish_reason
-                usage = _usage(response.usage)
+                reply, attempts = await self._with_retries(lambda c: self._answer(c, kwargs), model=model)
                 extra: dict[str, Any] = {}
             else:
-                (text, finish, usage, extra), attempts = await self._with_retries(
-                    lambda c: self._stream(c, kwargs, on_delta, started), model=model, count=True
+                attempt = _Attempt(on_delta, on_retract)
+                (reply, extra), attempts = await self._with_retries(
+                    lambda c: self._stream(c, kwargs, attempt.delta, started), model=model, on_failure=attempt.failed
                 )
         return Completion(
-            text=text,
-            finish_reason=_finish(finish),
-            usage=usage,
+            text=reply.text,
+            finish_reason=_finish(reply.finish_reason),
+            usage=reply.usage or Usage(),
             latency_s=time.perf_counter() - started,
             model=model,
             attempts=attempts,
             extra=extra,
         )
+
+    async def _answer(self, client: openai.AsyncOpenAI, kwargs: dict[str, Any]) -> replies.Reply:
+        raw = await client.chat.completions.with_raw_response.create(**kwargs)
+        return replies.completion(_body(raw.http_response))
 
     async def _stream(
         self,
@@ -252,81 +253,157 @@ class OpenAIBackend:
         kwargs: dict[str, Any],
         on_delta: DeltaCallback,
         started: float,
-    ) -> tuple[str, str | None, Usage, dict[str, Any]]:
-        stream = await client.chat.completions.create(
-            **kwargs, stream=True, stream_options={"include_usage": True}
-        )
-        pieces: list[str] = []
-        finish: str | None = None
-        first_token_s: float | None = None
-        usage: Usage | None = None
-        async for chunk in stream:
-            if chunk.usage is not None:
-                usage = _usage(chunk.usage)
-            for choice in chunk.choices:
-                piece = choice.delta.content if choice.delta else None
-                if piece:
-                    if first_token_s is None:
-                        first_token_s = time.perf_counter() - started
-                    pieces.append(piece)
-                    on_delta(piece)
-                if choice.finish_reason:
-                    finish = choice.finish_reason
-        extra: dict[str, Any] = {"first_token_s": first_token_s}
+    ) -> tuple[replies.Reply, dict[str, Any]]:
+        stream = await client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+        try:
+            got = await _read_stream(stream, on_delta, started)
+        finally:
+            await stream.close()
+        extra: dict[str, Any] = {"first_token_s": got.first_token_s}
+        usage = got.usage
         if usage is None:
             # Some servers (llama-cpp-python's) send no usage in streams. A one-token
             # request gives the exact prompt count cheaply (the server's prefix cache holds
             # the prompt); streamed chunks count completion tokens (a lower bound: a chunk
             # can merge the tokens of one multi-byte character).
-            probe = await client.chat.completions.create(**{**kwargs, "max_tokens": 1})
-            usage = Usage(_usage(probe.usage).prompt_tokens, len(pieces))
+            probe = await client.chat.completions.with_raw_response.create(**{**kwargs, "max_tokens": 1})
+            prompt = replies.usage(_body(probe.http_response).get("usage")) or Usage()
+            usage = Usage(prompt.prompt_tokens, len(got.pieces))
             extra["usage_source"] = "probe+chunks"
-        return "".join(pieces), finish, usage, extra
+        return replies.Reply("".join(got.pieces), got.finish, usage), extra
 
-    async def _with_retries(self, call: Callable[[Any], Any], *, model: str | None, count: bool = False) -> Any:
-        import openai
-
+    async def _with_retries(
+        self,
+        call: Callable[[Any], Awaitable[T]],
+        *,
+        model: str | None,
+        on_failure: Callable[[], None] | None = None,
+    ) -> tuple[T, int]:
+        """`call(client)` until it succeeds, each attempt within `timeout_s`; (result, attempts)."""
         client = self._clients.get()
         for retry in range(self._retry.max_retries + 1):
-            last = retry == self._retry.max_retries
             try:
-                result = await call(client)
-                return (result, retry + 1) if count else result
-            except openai.APITimeoutError as e:
-                if last:
-                    raise BackendTimeoutError(
-                        f"no answer within {self._timeout_s:g}s after {retry + 1} attempts",
-                        url=self.base_url,
-                        hint="raise the timeout (timeout_s / --timeout) or lower max_tokens",
-                    ) from e
-                wait = self._retry.delay(retry, self._rng)
-            except openai.APIConnectionError as e:
-                if last:
-                    raise BackendError(
-                        f"cannot connect after {retry + 1} attempts ({e.__cause__ or e})",
-                        url=self.base_url,
-                        hint="is the server running? start one with `agentnet serve` or check --base-url",
-                    ) from e
-                wait = self._retry.delay(retry, self._rng)
-            except openai.APIStatusError as e:
-                status = e.status_code
-                retryable = status in _RETRYABLE_STATUS or status >= 500
-                if last or not retryable:
-                    raise BackendError(
-                        f"HTTP {status} after {retry + 1} attempts: {_short(e.message)}",
-                        url=self.base_url,
-                        status=status,
-                        hint=_status_hint(status, model, self.base_url),
-                    ) from e
-                wait = max(self._retry.delay(retry, self._rng), _retry_after(e))
-            await asyncio.sleep(wait)
+                async with asyncio.timeout(self._timeout_s):
+                    return await call(client), retry + 1
+            except Exception as e:
+                failure = self._failure(e, retry + 1, model)
+                if on_failure is not None:
+                    on_failure()
+                if retry == self._retry.max_retries or not failure.retry:
+                    raise failure.error from e
+            await asyncio.sleep(max(self._retry.delay(retry, self._rng), failure.floor_s))
         raise AssertionError("unreachable")  # the loop always returns or raises
 
+    def _failure(self, e: Exception, attempts: int, model: str | None) -> _Failure:
+        """What a failed attempt means: the error to raise, whether to retry, the least wait."""
+        import openai
 
-def _usage(raw: Any) -> Usage:
-    if raw is None:
-        return Usage()
-    return Usage(int(raw.prompt_tokens or 0), int(raw.completion_tokens or 0))
+        url, tried = self.base_url, f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+        if isinstance(e, (TimeoutError, openai.APITimeoutError)):
+            hint = "raise the timeout (timeout_s / --timeout) or lower max_tokens"
+            return _Failure(BackendTimeoutError(f"no complete answer within {self._timeout_s:g}s {tried}", url=url, hint=hint))
+        if isinstance(e, openai.APIConnectionError):
+            hint = "is the server running? start one with `agentnet serve` or check --base-url"
+            return _Failure(BackendError(f"cannot connect {tried} ({e.__cause__ or e})", url=url, hint=hint))
+        if isinstance(e, openai.APIStatusError):
+            status, hint = e.status_code, _status_hint(e.status_code, model, url)
+            error = BackendError(f"HTTP {status} {tried}: {_short(e.message)}", url=url, status=status, hint=hint)
+            return _Failure(error, status in _RETRYABLE_STATUS or status >= 500, _retry_after(e))
+        if isinstance(e, replies.StreamCut):
+            return _Failure(BackendError(f"{e} {tried}", url=url, hint="the server dropped the connection mid-answer; see its log"))
+        if isinstance(e, replies.BadReply):
+            hint = "the server (or a proxy before it) answered 200 without a chat completion; see its log"
+            return _Failure(BackendError(f"bad reply {tried}: {e}", url=url, status=200, hint=hint))
+        if isinstance(e, openai.APIError):
+            return _Failure(BackendError(f"{_short(e.message)} {tried}", url=url, hint="see the server's log"))
+        raise e  # anything else is a bug: keep its traceback
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: BackendError
+    retry: bool = True
+    floor_s: float = 0.0  # e.g. a 429's Retry-After
+
+
+@dataclass
+class _Streamed:
+    pieces: list[str]
+    finish: str | None = None
+    usage: Usage | None = None
+    first_token_s: float | None = None
+
+
+async def _read_stream(stream: Any, on_delta: DeltaCallback, started: float) -> _Streamed:
+    """Read a chat stream to its end, checking every chunk; a stream that stops short is a
+    `StreamCut`, a malformed one a `BadReply`, a read that times out a `TimeoutError`."""
+    import openai
+
+    got, chunks = _Streamed([]), 0
+    try:
+        content_type = stream.response.headers.get("content-type", "")
+        if not content_type.startswith("text/event-stream"):
+            data = await stream.response.aread()
+            kind = content_type or "an untyped reply"
+            raise replies.BadReply(f"a streamed request got {kind}, not an event stream: {replies.preview(data)}")
+        async for raw in stream:
+            parts = replies.chunk(raw.to_dict(warnings=False) if isinstance(raw, openai.BaseModel) else raw)
+            chunks += 1
+            got.usage, got.finish = parts.usage or got.usage, parts.finish_reason or got.finish
+            for piece in parts.pieces:
+                if got.first_token_s is None:
+                    got.first_token_s = time.perf_counter() - started
+                got.pieces.append(piece)
+                on_delta(piece)
+    except openai.APITimeoutError:
+        raise TimeoutError from None  # a read timed out mid-stream: the call's deadline
+    except openai.APIConnectionError as e:  # openai wraps a connection dropped mid-body
+        raise replies.StreamCut(chunks, f"{e.__cause__ or e}") from e
+    except openai.APIError as e:  # an error event inside the stream
+        raise replies.BadReply(f"the stream carries an error: {_short(e.message)}") from e
+    except json.JSONDecodeError as e:  # the SSE data of a chunk is not JSON
+        raise replies.BadReply(f"chunk {chunks + 1} of the stream is not JSON ({e})") from e
+    if got.finish is None:
+        raise replies.StreamCut(chunks, "it ended without a final chunk")
+    return got
+
+
+class _Attempt:
+    """Counts one attempt's streamed deltas, so a failed attempt's text can be retracted."""
+
+    def __init__(self, on_delta: DeltaCallback, on_retract: RetractCallback | None):
+        self._on_delta, self._on_retract, self.sent = on_delta, on_retract, 0
+
+    def delta(self, piece: str) -> None:
+        self.sent += 1
+        self._on_delta(piece)
+
+    def failed(self) -> None:
+        if self.sent and self._on_retract is not None:
+            self._on_retract()
+        self.sent = 0
+
+
+def _request(model: str, messages: Sequence[Message], settings: GenerationSettings, style: ResponseFormat) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "messages": [m.to_dict() for m in messages],
+        "temperature": settings.temperature,
+        "max_tokens": settings.max_tokens,
+        "top_p": settings.top_p,
+    }
+    if settings.stop:
+        kwargs["stop"] = list(settings.stop)
+    if settings.seed is not None:
+        kwargs["seed"] = settings.seed
+    fmt = response_format(settings, style)
+    if fmt is not None:
+        kwargs["response_format"] = fmt
+    return kwargs
+
+
+def _body(response: Any) -> dict[str, Any]:
+    return replies.json_object(response.content, response.headers.get("content-type", ""))
 
 
 def _finish(raw: str | None) -> Any:

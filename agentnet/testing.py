@@ -8,10 +8,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agentnet.errors import AgentNetError
-from agentnet.llm import DeltaCallback, concurrency_limit
+from agentnet.llm import DeltaCallback, RetractCallback, concurrency_limit
 from agentnet.types import Completion, GenerationSettings, Message, Usage
 
-Reply = str | BaseException
+
+@dataclass(frozen=True)
+class Retracted:
+    """A scripted reply whose first streamed attempt sent `partial`, failed, and was retried.
+
+    Streaming, the words of `partial` go to `on_delta`, then `on_retract` is called, then
+    `then` is answered as usual (`attempts` is 2); without streaming only `then` is seen.
+    """
+
+    partial: str
+    then: str
+
+
+Reply = str | Retracted | BaseException
 ReplyFn = Callable[[Sequence[Message], GenerationSettings], Reply]
 
 
@@ -31,8 +44,9 @@ class ScriptedBackend:
     """An `LLMBackend` that answers from a list (in order) or from a function of the messages.
 
     A reply that is an exception instance is raised instead of answered, which scripts
-    error paths. Tokens are counted with `count_tokens`: prompt tokens over all message
-    contents, completion tokens over the reply. `latency_s` is awaited per call (inside
+    error paths; a `Retracted` reply scripts a stream retried after a partial answer.
+    Tokens are counted with `count_tokens`: prompt tokens over all message contents,
+    completion tokens over the reply. `latency_s` is awaited per call (inside
     the concurrency limit), so concurrency behaves as against a real server.
     """
 
@@ -79,6 +93,7 @@ class ScriptedBackend:
         settings: GenerationSettings,
         *,
         on_delta: DeltaCallback | None = None,
+        on_retract: RetractCallback | None = None,
     ) -> Completion:
         async with self._limit.get():
             started = time.perf_counter()  # latency excludes waiting for a free slot
@@ -92,13 +107,19 @@ class ScriptedBackend:
                 self.in_flight -= 1
         if isinstance(reply, BaseException):
             raise reply
+        attempts = 1
+        if isinstance(reply, Retracted):
+            if on_delta is not None:
+                _stream_words(reply.partial, on_delta)
+                if on_retract is not None:
+                    on_retract()
+            reply, attempts = reply.then, 2
         if count_tokens(reply) > settings.max_tokens:
             reply, finish = " ".join(reply.split()[: settings.max_tokens]), "length"
         else:
             finish = "stop"
         if on_delta is not None:
-            for i, word in enumerate(reply.split(" ")):
-                on_delta(word if i == 0 else " " + word)
+            _stream_words(reply, on_delta)
         self.calls.append(ScriptedCall(tuple(messages), settings, reply))
         usage = Usage(sum(count_tokens(m.content) for m in messages), count_tokens(reply))
         return Completion(
@@ -107,4 +128,10 @@ class ScriptedBackend:
             usage=usage,
             latency_s=time.perf_counter() - started,
             model=self.model,
+            attempts=attempts,
         )
+
+
+def _stream_words(text: str, on_delta: DeltaCallback) -> None:
+    for i, word in enumerate(text.split(" ")):
+        on_delta(word if i == 0 else " " + word)

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from agentnet.errors import ServerStartError
 
@@ -40,12 +41,36 @@ def tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def unreachable(url: str, timeout_s: float = 2.0) -> str | None:
+    """None when something accepts TCP connections at `url`'s host and port, else why not.
+
+    Also a health check for an external server: `evaluate(..., health=lambda: unreachable(url))`.
+    A connect that times out counts as reachable: a full accept queue is busy, not dead.
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except TimeoutError:
+        return None
+    except OSError as e:
+        return f"{host}:{port} refuses connections ({e.strerror or e})"
+    return None
+
+
 def _die_with_parent() -> None:
     """Linux: the server gets SIGTERM if the process that started it dies, even by SIGKILL."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 class ServerProcess:
@@ -73,6 +98,28 @@ class ServerProcess:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    @property
+    def exit_code(self) -> int | None:
+        """None while it runs; else its exit code (negative: the signal that killed it)."""
+        return self.proc.poll()
+
+    def health(self, url: str, timeout_s: float = 2.0) -> str | None:
+        """None while the server runs and accepts connections at `url`'s host and port; else
+        why not, one line, then the log's tail.
+
+        Cheap enough to call after every failed request: a process check, then a TCP connect.
+        No HTTP request on purpose: llama-cpp-python's server makes a waiting request
+        interrupt the stream it is generating, and a busy server may queue one for minutes.
+        """
+        code = self.proc.poll()
+        if code is not None:
+            how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+            return f"the server (pid {self.pid}) {how} (log {self.log_path})\n{tail(self.log_path)}"
+        problem = unreachable(url, timeout_s)
+        if problem is None:
+            return None
+        return f"the server (pid {self.pid}) runs but {problem} (log {self.log_path})\n{tail(self.log_path)}"
 
     def wait_ready(self, url: str, timeout_s: float) -> float:
         """Poll `url` until it answers 200; returns the seconds it took."""

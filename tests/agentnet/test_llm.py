@@ -158,3 +158,110 @@ def test_stream_takes_usage_from_the_server_when_it_sends_it() -> None:
         assert len(peer.requests) == 1  # no usage probe
     assert pieces == ["a", " b", " c"] and c.text == "a b c" and c.finish_reason == "stop"
     assert (c.usage.prompt_tokens, c.usage.completion_tokens) == (7, 2) and "usage_source" not in c.extra
+
+
+# -- faults: bad 200 replies, cut and slow streams (tests/faults.py) ---------------------------
+
+BAD_200 = {
+    "not_json": "not JSON (application/json",
+    "text_plain": "not JSON (text/plain",
+    "empty_choices": "'choices' is empty",
+    "null_content": "content is null",
+    "no_message": "has no message",
+    "wrong_types": "'choices' is a str, not a list",
+}
+
+
+@pytest.mark.parametrize("mode", sorted(BAD_200))
+def test_a_bad_200_is_retried_like_a_5xx(mode: str) -> None:
+    with OpenAIPeer([Step(mode=mode), Step(text="fine")]) as peer:  # type: ignore[arg-type]
+        completion = asyncio.run(OpenAIBackend(peer.base_url, model="m", retry=FAST).complete(HELLO, GenerationSettings()))
+    assert (completion.text, completion.attempts) == ("fine", 2)
+
+
+@pytest.mark.parametrize("mode", sorted(BAD_200))
+def test_a_persistent_bad_200_is_a_backend_error_saying_what_was_wrong(mode: str) -> None:
+    with OpenAIPeer([Step(mode=mode)] * 3) as peer:  # type: ignore[arg-type]
+        backend = OpenAIBackend(peer.base_url, model="m", retry=FAST)
+        with pytest.raises(BackendError) as info:
+            asyncio.run(backend.complete(HELLO, GenerationSettings()))
+    text = str(info.value)
+    assert BAD_200[mode] in text and "bad reply after 3 attempts" in text and peer.base_url in text
+    assert info.value.status == 200 and len(peer.requests) == 3
+
+
+@pytest.mark.parametrize(("mode", "says"), [("bad_chunk", "chunk 2 of the stream is not JSON"), ("text_plain", "got text/plain, not an event stream")])
+def test_a_bad_stream_is_a_backend_error(mode: str, says: str) -> None:
+    with OpenAIPeer([Step(mode=mode, text="a b c")] * 3) as peer:  # type: ignore[arg-type]
+        backend = OpenAIBackend(peer.base_url, model="m", retry=FAST)
+        with pytest.raises(BackendError, match=says):
+            asyncio.run(backend.complete(HELLO, GenerationSettings(), on_delta=lambda piece: None))
+
+
+@pytest.mark.parametrize(("mode", "how"), [("cut", "incomplete chunked read"), ("truncated", "without a final chunk")])
+def test_a_cut_stream_is_named_as_such(mode: str, how: str) -> None:
+    with OpenAIPeer([Step(mode=mode, text="a b c d", chunks=2)] * 3) as peer:  # type: ignore[arg-type]
+        backend = OpenAIBackend(peer.base_url, model="m", retry=FAST)
+        with pytest.raises(BackendError) as info:
+            asyncio.run(backend.complete(HELLO, GenerationSettings(), on_delta=lambda piece: None))
+    text = str(info.value)
+    assert "the stream was cut after 2 chunks" in text and how in text and "after 3 attempts" in text
+    assert "cannot connect" not in text
+
+
+def test_a_retried_stream_retracts_the_failed_attempts_text() -> None:
+    events: list[str] = []
+    steps = [Step(mode="cut", text="wrong half answer", chunks=2), Step(500), Step(text="right answer")]
+    with OpenAIPeer(steps) as peer:
+        c = asyncio.run(OpenAIBackend(peer.base_url, model="m", retry=FAST).complete(
+            HELLO, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")))  # fmt: skip
+    # one retraction: after the cut attempt's two pieces; the 500 had sent nothing
+    assert events == ["wrong", " half", "<retract>", "right", " answer"]
+    assert c.text == "right answer" and c.attempts == 3
+
+
+def test_a_stream_that_fails_for_good_retracts_its_text_too() -> None:
+    events: list[str] = []
+    with OpenAIPeer([Step(mode="cut", text="a b c", chunks=1)] * 2) as peer:
+        backend = OpenAIBackend(peer.base_url, model="m", retry=RetryPolicy(max_retries=1, base_delay_s=0.01))
+        with pytest.raises(BackendError):
+            asyncio.run(backend.complete(HELLO, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")))
+    assert events == ["a", "<retract>", "a", "<retract>"]
+
+
+def test_timeout_bounds_a_trickling_stream_as_a_whole() -> None:
+    # a word every 0.15 s never trips a per-read timeout of 0.5 s; the whole 2 s answer must
+    steps = [Step(mode="trickle", text=" ".join("w" * 14), interval_s=0.15)] * 2
+    events: list[str] = []
+    with OpenAIPeer(steps) as peer:
+        backend = OpenAIBackend(peer.base_url, model="m", timeout_s=0.5, retry=RetryPolicy(max_retries=1, base_delay_s=0.01))
+        started = time.monotonic()
+        with pytest.raises(BackendTimeoutError, match="no complete answer within 0.5s after 2 attempts"):
+            asyncio.run(backend.complete(HELLO, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")))
+    assert time.monotonic() - started < 1.5
+    assert events.count("<retract>") == 2 and len(events) > 2
+
+
+def test_timeout_bounds_a_trickling_body_as_a_whole() -> None:
+    with OpenAIPeer([Step(mode="trickle", interval_s=0.2)] * 2) as peer:  # ten slices: 2 s
+        backend = OpenAIBackend(peer.base_url, model="m", timeout_s=0.5, retry=RetryPolicy(max_retries=1, base_delay_s=0.01))
+        started = time.monotonic()
+        with pytest.raises(BackendTimeoutError):
+            asyncio.run(backend.complete(HELLO, GenerationSettings()))
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_stalled_stream_times_out() -> None:
+    with OpenAIPeer([Step(mode="stall", delay_s=5)] * 2) as peer:
+        backend = OpenAIBackend(peer.base_url, model="m", timeout_s=0.3, retry=RetryPolicy(max_retries=1, base_delay_s=0.01))
+        started = time.monotonic()
+        with pytest.raises(BackendTimeoutError, match="0.3s after 2 attempts"):
+            asyncio.run(backend.complete(HELLO, GenerationSettings(), on_delta=lambda piece: None))
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_stream_without_usage_takes_the_prompt_count_from_a_one_token_request() -> None:
+    with OpenAIPeer([Step(text="a b c", stream_usage=False), Step(text="x")]) as peer:
+        c = asyncio.run(OpenAIBackend(peer.base_url, model="m").complete(HELLO, GenerationSettings(), on_delta=lambda piece: None))
+    assert len(peer.requests) == 2 and peer.requests[1]["max_tokens"] == 1 and not peer.requests[1].get("stream")
+    assert (c.usage.prompt_tokens, c.usage.completion_tokens) == (7, 3) and c.extra["usage_source"] == "probe+chunks"

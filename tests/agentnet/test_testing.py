@@ -7,7 +7,7 @@ import pytest
 
 from agentnet.errors import AgentNetError, BackendError
 from agentnet.llm import LLMBackend
-from agentnet.testing import ScriptedBackend
+from agentnet.testing import Retracted, ScriptedBackend
 from agentnet.types import GenerationSettings, Message
 
 MSGS = [Message("system", "be brief"), Message("user", "what is two plus two")]
@@ -43,6 +43,16 @@ def test_scripted_exception_is_raised() -> None:
     backend = ScriptedBackend([BackendError("down", url="http://x")])
     with pytest.raises(BackendError, match="down"):
         asyncio.run(backend.complete(MSGS, GenerationSettings()))
+
+
+def test_a_retracted_reply_streams_retracts_then_answers() -> None:
+    events: list[str] = []
+    backend = ScriptedBackend([Retracted("half an", "the answer"), Retracted("x", "plain")])
+    c = asyncio.run(backend.complete(MSGS, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")))
+    assert events == ["half", " an", "<retract>", "the", " answer"]
+    assert (c.text, c.attempts, c.usage.completion_tokens) == ("the answer", 2, 2)
+    quiet = asyncio.run(backend.complete(MSGS, GenerationSettings()))  # not streaming: only the answer
+    assert (quiet.text, quiet.attempts) == ("plain", 2)
 
 
 def test_max_tokens_truncates_with_length_finish() -> None:

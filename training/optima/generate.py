@@ -18,7 +18,7 @@ from importlib import resources
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import CommGraph, Decision
-from agentnet.llm import DeltaCallback, LLMBackend
+from agentnet.llm import DeltaCallback, LLMBackend, RetractCallback
 from agentnet.prompts import load_role
 from agentnet.runtime import Team
 from agentnet.task import Item, Task
@@ -50,12 +50,17 @@ class Replay:
         self.calls = 0
 
     async def complete(
-        self, messages: Sequence[Message], settings: GenerationSettings, *, on_delta: DeltaCallback | None = None
+        self,
+        messages: Sequence[Message],
+        settings: GenerationSettings,
+        *,
+        on_delta: DeltaCallback | None = None,
+        on_retract: RetractCallback | None = None,
     ) -> Completion:
         index, self.calls = self.calls, self.calls + 1
         if index < len(self.prefix):
             return self.prefix[index]
-        return await self.inner.complete(messages, settings, on_delta=on_delta)
+        return await self.inner.complete(messages, settings, on_delta=on_delta, on_retract=on_retract)
 
 
 def sequential(graph: CommGraph) -> bool:

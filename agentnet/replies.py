@@ -1,0 +1,138 @@
+"""What an OpenAI-compatible server's 200 reply must look like, checked before it is used.
+
+A server (or a proxy in front of it) can answer 200 with an HTML error page, a text/plain
+note, `"choices": []`, a null message or a stream that stops half-way. Each becomes a
+`BadReply` or `StreamCut` naming what was wrong; `OpenAIBackend` retries both like a 5xx
+and finally raises a `BackendError`, so no JSONDecodeError/AttributeError/IndexError
+escapes the LLM boundary.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from agentnet.types import Usage
+
+
+class BadReply(Exception):
+    """A 200 reply that is not a valid chat completion (the message says what was wrong)."""
+
+
+class StreamCut(Exception):
+    """A stream that ended before its last chunk (the connection dropped, or no finish)."""
+
+    def __init__(self, chunks: int, how: str):
+        self.chunks = chunks
+        super().__init__(f"the stream was cut after {chunks} chunk{'s' if chunks != 1 else ''} ({how})")
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    finish_reason: str | None
+    usage: Usage | None  # None: the server sent none
+
+
+@dataclass(frozen=True)
+class ChunkParts:
+    pieces: tuple[str, ...]
+    finish_reason: str | None
+    usage: Usage | None
+
+
+def preview(data: bytes | str, limit: int = 80) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def json_object(data: bytes, content_type: str) -> dict[str, Any]:
+    """The body as a JSON object, or `BadReply` saying what it was instead."""
+    kind = content_type.split(";")[0].strip() or "no content type"
+    if not data.strip():
+        raise BadReply(f"the 200 reply is empty ({kind})")
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise BadReply(f"the 200 reply is not JSON ({kind}, {len(data)} bytes: {preview(data)})") from None
+    if not isinstance(body, dict):
+        raise BadReply(f"the 200 reply is a JSON {type(body).__name__}, not an object: {preview(data)}")
+    if body.get("error"):
+        raise BadReply(f"the 200 reply carries an error: {preview(json.dumps(body['error']))}")
+    return body
+
+
+def usage(raw: Any) -> Usage | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise BadReply(f"'usage' is a {type(raw).__name__}, not an object")
+    counts = [raw.get("prompt_tokens") or 0, raw.get("completion_tokens") or 0]
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+        raise BadReply(f"'usage' token counts are not counts: {preview(json.dumps(raw))}")
+    return Usage(counts[0], counts[1])
+
+
+def _finish(choice: dict[str, Any]) -> str | None:
+    finish = choice.get("finish_reason")
+    if finish is not None and not isinstance(finish, str):
+        raise BadReply(f"'finish_reason' is a {type(finish).__name__}, not a string")
+    return finish
+
+
+def _choices(body: dict[str, Any], *, may_be_empty: bool) -> list[dict[str, Any]]:
+    choices = body.get("choices")
+    if choices is None and may_be_empty:
+        return []
+    if not isinstance(choices, list):
+        what = "missing" if choices is None else f"a {type(choices).__name__}, not a list"
+        raise BadReply(f"'choices' is {what}")
+    if not choices and not may_be_empty:
+        raise BadReply("'choices' is empty")
+    if not all(isinstance(c, dict) for c in choices):
+        raise BadReply("a choice is not an object")
+    return choices
+
+
+def completion(body: dict[str, Any]) -> Reply:
+    """The first choice's text of a chat completion body."""
+    choice = _choices(body, may_be_empty=False)[0]
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise BadReply("the first choice has no message" if message is None else "the first choice's message is not an object")
+    content = message.get("content")
+    if content is None:
+        raise BadReply("the first choice's message content is null")
+    if not isinstance(content, str):
+        raise BadReply(f"the first choice's message content is a {type(content).__name__}, not a string")
+    return Reply(content, _finish(choice), usage(body.get("usage")))
+
+
+def chunk(body: Any) -> ChunkParts:
+    """The text pieces, finish reason and usage of one streamed chunk (choices may be empty)."""
+    if not isinstance(body, dict):
+        raise BadReply(f"a chunk is a JSON {type(body).__name__}, not an object")
+    if body.get("error"):
+        raise BadReply(f"the stream carries an error: {preview(json.dumps(body['error']))}")
+    pieces: list[str] = []
+    finish: str | None = None
+    for choice in _choices(body, may_be_empty=True):
+        delta = choice.get("delta")
+        if delta is not None and not isinstance(delta, dict):
+            raise BadReply(f"a chunk's delta is a {type(delta).__name__}, not an object")
+        piece = (delta or {}).get("content")
+        if piece is not None and not isinstance(piece, str):
+            raise BadReply(f"a chunk's content is a {type(piece).__name__}, not a string")
+        if piece:
+            pieces.append(piece)
+        finish = _finish(choice) or finish
+    return ChunkParts(tuple(pieces), finish, usage(body.get("usage")))
+
+
+def model_ids(body: dict[str, Any]) -> list[str]:
+    data = body.get("data")
+    if not isinstance(data, list) or not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in data):
+        raise BadReply(f"the model list's 'data' is not a list of models: {preview(json.dumps(data))}")
+    return [m["id"] for m in data]
