@@ -6,6 +6,7 @@ import re
 
 _ANSWER_IS = re.compile(r"answer is[:\s]*([^\n]+)", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+_CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
 
 
 def normalise_number(text: str) -> str:
@@ -28,3 +29,9 @@ def extract_answer(text: str) -> str:
         return normalise_number(numbers[-1])
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
+
+
+def code_from(text: str) -> str:
+    """The last fenced code block, or the whole text when there is none."""
+    blocks = _CODE_BLOCK.findall(text)
+    return (blocks[-1] if blocks else text).strip()

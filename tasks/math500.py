@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from agentnet.errors import ConfigError
 from agentnet.graph import DecisionKind
 from agentnet.task import Item, Score
-from agentnet.tasks.base import HubSource, TaskConfig, load_records
+from agentnet.tasks.base import FileTask, HubSource
+from agentnet.tasks.records import require
 from agentnet.tasks.math_word import MATH_ROLES
 
 INSTRUCTION = (
@@ -393,25 +393,27 @@ def math_equal(predicted: str, gold: str) -> bool:
 
 
 @dataclass
-class MATH500:
+class MATH500(FileTask):
     """The 500-problem MATH test subset of Lightman et al. (2023), one JSON line per problem."""
 
-    config: TaskConfig = field(default_factory=TaskConfig)
     name: ClassVar[str] = "math500"
     roles: ClassVar[tuple[str, ...]] = MATH_ROLES
     decision: ClassVar[DecisionKind] = "final_refer"
     splits: ClassVar[dict[str, tuple[str, ...]]] = {"test": ("math/math500.jsonl",)}
+    hub: ClassVar[dict[str, HubSource]] = {"test": HubSource("HuggingFaceH4/MATH-500", None, "test")}
 
     def items(self, split: str = "test") -> Iterator[Item]:
         """Items in file order; the id carries MATH's own `unique_id` (e.g. precalculus/807)."""
-        if split not in self.splits:
-            raise ConfigError(f"{self.name} has no split {split!r}; splits: {', '.join(self.splits)}")
-        hub = HubSource("HuggingFaceH4/MATH-500", None, "test") if split == "test" else None
-        for _, r in load_records(self.config, self.name, self.splits[split], ("problem", "answer", "unique_id"), hub):
+        split = self.canonical_split(split)
+
+        def parse(_: int, record: dict[str, Any]) -> Item:
+            r = require(record, "problem", "answer", "unique_id")
             uid = str(r["unique_id"]).removesuffix(".json").removeprefix("test/")
             meta = {k: r.get(k, "") for k in ("subject", "level", "unique_id", "solution")}
             question = f"{str(r['problem']).strip()}\n\n{INSTRUCTION}"
-            yield Item(f"{self.name}/{split}/{uid}", question, str(r["answer"]).strip(), meta)
+            return Item(f"{self.name}/{split}/{uid}", question, str(r["answer"]).strip(), meta)
+
+        yield from self.records(split, parse)
 
     def extract(self, output: str) -> str:
         """The normalised answer, so votes and early stops count "\\dfrac12" and "\\frac{1}{2}" as one."""

@@ -209,6 +209,7 @@ def test_aqua_malformed_lines_are_skipped_or_fail_under_strict(tmp_path: Path) -
 
 def test_missing_data_names_every_path_tried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTNET_DATA_DIR", str(tmp_path / "env"))
+    (tmp_path / "flag").mkdir()  # a --data-dir that does not exist is refused at construction
     config = TaskConfig(data_dir=tmp_path / "flag")
     with pytest.raises(DataNotFoundError) as info:
         next(MMLU(config).items("val"))

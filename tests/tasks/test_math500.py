@@ -175,6 +175,7 @@ def test_malformed_lines_are_skipped_with_a_count_or_fail_under_strict(tmp_path:
 
 def test_missing_data_and_unknown_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTNET_DATA_DIR", str(tmp_path / "env"))
+    (tmp_path / "flag").mkdir()  # a --data-dir that does not exist is refused at construction
     with pytest.raises(DataNotFoundError) as info:
         next(MATH500(TaskConfig(data_dir=tmp_path / "flag")).items())
     message = str(info.value)

@@ -40,6 +40,7 @@ def test_numeric_scoring(shared_data: Path, output: str, score: float) -> None:
 
 def test_missing_data_names_every_path_tried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTNET_DATA_DIR", str(tmp_path / "env"))
+    (tmp_path / "flag").mkdir()  # a --data-dir that does not exist is refused at construction
     with pytest.raises(DataNotFoundError) as info:
         next(make_task("gsm8k", TaskConfig(data_dir=tmp_path / "flag")).items())
     message = str(info.value)
@@ -73,8 +74,10 @@ def test_item_ids_are_stable(shared_data: Path) -> None:
     assert first == [i.id for i in itertools.islice(task.items(), 3)] == ["gsm8k/test/1", "gsm8k/test/2", "gsm8k/test/3"]
 
 
-def test_hub_fallback_is_named_when_no_file_is_found(tmp_path: Path) -> None:
+def test_hub_fallback_is_named_when_no_file_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
+
+    monkeypatch.delenv("AGENTNET_DATA_DIR", raising=False)  # else the real files are found there
 
     with pytest.raises(DataNotFoundError) as info:
         next(make_task("gsm8k", TaskConfig(data_dir=tmp_path)).items())
