@@ -9,14 +9,16 @@ an unreachable hub fails at once with the "no data" message.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
-from agentnet.tasks.records import REJECTED, DataNotFoundError, Parse, Skips, Strictness, T, reason_of
+from agentnet.tasks.records import DataNotFoundError, Parse, Skips, Strictness, T
 
 PROBE_SECONDS = 3.0
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -55,22 +57,16 @@ def unreachable(timeout: float = PROBE_SECONDS) -> str | None:
 
 def hub_records(source: HubSource, config: Strictness, parse: Parse[T], missing: DataNotFoundError) -> Iterator[T]:
     """`parse(row number, row)` over the hub copy; `missing` (why no file was found) heads any error."""
-    try:
-        from datasets import load_dataset
-    except ImportError:
-        raise DataNotFoundError(f"{missing}; or `pip install datasets` to fetch {source.path} from the hub") from None
+    if importlib.util.find_spec("datasets") is None:
+        raise DataNotFoundError(f"{missing}; or `pip install datasets` to fetch {source.path} from the hub")
+    # probed before `datasets` is imported: it reads HF_HUB_OFFLINE once, at import
     if not offline() and (why := unreachable()) is not None:
-        raise DataNotFoundError(f"{missing}; the hub copy {source.path} failed too: {why}") from None
+        raise DataNotFoundError(f"{missing}; the hub copy {source.path} failed too: {why}")
+    from datasets import load_dataset
+
     try:
         rows = load_dataset(source.path, source.name, split=source.split)
     except Exception as e:  # datasets raises many kinds (connection, missing split, cache miss…)
         raise DataNotFoundError(f"{missing}; the hub copy {source.path} failed too: {str(e)[:200]}") from e
     skips = Skips(f"{source.path} (hub, split {source.split})", config.strict, "row")
-    for number, row in enumerate(rows, start=1):
-        try:
-            parsed = parse(number, dict(row))
-        except REJECTED as e:
-            skips.reject(number, reason_of(e))
-            continue
-        yield parsed
-    skips.warn()
+    yield from skips.each((number, partial(parse, number, dict(row))) for number, row in enumerate(rows, start=1))

@@ -15,7 +15,8 @@ import gzip
 import io
 import json
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -59,13 +60,25 @@ class Skips:
             raise MalformedDataError(f"{self.path}:{number}: malformed {self.unit} ({reason})")
         self.numbers.append(number)
 
+    def each(self, attempts: Iterable[tuple[int, Callable[[], T]]]) -> Iterator[T]:
+        """Each attempt's value; one that raises a `REJECTED` error is the malformed `number`.
+        Warns once at the end about the ones skipped."""
+        for number, attempt in attempts:
+            try:
+                value = attempt()
+            except REJECTED as e:
+                self.reject(number, reason_of(e))
+                continue
+            yield value
+        self.warn()
+
     def warn(self) -> None:
         if self.numbers:
             warnings.warn(
                 f"{self.path}: skipped {len(self.numbers)} malformed {self.unit}(s) "
                 f"(first: {self.unit} {self.numbers[0]}); --strict makes this an error",
                 MalformedDataWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
 
@@ -147,59 +160,57 @@ def _json_document(path: Path, raw: bytes, strict: bool, container_key: str | No
     return data
 
 
+def _checked(parse: Parse[T], number: int, record: Any) -> T:
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    if _has_escapes(record):
+        raise ValueError("not valid UTF-8")
+    return parse(number, record)
+
+
 def read_records(path: Path, config: Strictness, parse: Parse[T], *, container_key: str | None = None) -> Iterator[T]:
     """`parse(number, record)` for each record of a JSON-lines file (number: its line) or of a
     JSON list, or of `{container_key: [...]}` (number: its position from 1).
 
-    A record that is not a JSON
-    object, or that `parse` rejects (raising one of `REJECTED`), is malformed.
+    A record that is not a JSON object, or that `parse` rejects (raising one of `REJECTED`),
+    is malformed.
     """
     raw = read_bytes(path)
     if container_key is not None or raw.lstrip()[:1] == b"[":
         skips = Skips(path, config.strict, "record")
-        entries: Iterator[tuple[int, Any]] = iter(
-            enumerate(_json_document(path, raw, config.strict, container_key), start=1)
-        )
+        entries: Iterable[tuple[int, Any]] = enumerate(_json_document(path, raw, config.strict, container_key), 1)
     else:
         skips = Skips(path, config.strict, "line")
         entries = _json_lines(raw, skips)
-    for number, record in entries:
-        try:
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-            if _has_escapes(record):
-                raise ValueError("not valid UTF-8")
-            parsed = parse(number, record)
-        except REJECTED as e:
-            skips.reject(number, reason_of(e))
-            continue
-        yield parsed
-    skips.warn()
+    yield from skips.each((number, partial(_checked, parse, number, record)) for number, record in entries)
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, int, list[str]]]:
+    """(line the record starts on, record position, fields), blank lines left out."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    position, line = 0, 1
+    for fields in reader:
+        start, line = line, reader.line_num + 1
+        if any(f.strip() for f in fields):  # blank lines are layout, not records
+            position += 1
+            yield start, position, fields
+
+
+def _checked_fields(parse: Callable[[int, list[str]], T], position: int, fields: list[str]) -> T:
+    if any(_has_escapes(f) for f in fields):
+        raise ValueError("not valid UTF-8")
+    return parse(position, fields)
 
 
 def read_csv(path: Path, config: Strictness, parse: Callable[[int, list[str]], T]) -> Iterator[T]:
     """`parse(position, fields)` for each record of a headerless CSV file (position from 1,
     malformed records included, blank lines not). Records may span lines (quoted newlines),
     so a malformed one is named by the line it starts on."""
-    raw = read_bytes(path)
-    text = raw.decode("utf-8", "surrogateescape")  # a record holding bad bytes is malformed, not the file
+    text = read_bytes(path).decode("utf-8", "surrogateescape")  # bad bytes spoil their record, not the file
     skips = Skips(path, config.strict, "line")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    position, line = 0, 1
     try:
-        for fields in reader:
-            start, line = line, reader.line_num + 1
-            if not any(f.strip() for f in fields):
-                continue  # blank lines are layout, not records
-            position += 1
-            try:
-                if any(_has_escapes(f) for f in fields):
-                    raise ValueError("not valid UTF-8")
-                parsed = parse(position, fields)
-            except REJECTED as e:
-                skips.reject(start, reason_of(e))
-                continue
-            yield parsed
+        yield from skips.each(
+            (start, partial(_checked_fields, parse, position, fields)) for start, position, fields in _csv_rows(text)
+        )
     except csv.Error as e:
         raise MalformedDataError(f"{path}: not a readable CSV ({e}); fix or replace the file") from e
-    skips.warn()
