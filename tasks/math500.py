@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar
 
+from agentnet.answers import BOX_COMMAND, last_boxed
 from agentnet.graph import DecisionKind
 from agentnet.task import Item, Score
 from agentnet.tasks.base import FileTask, HubSource
@@ -29,7 +30,6 @@ INSTRUCTION = (
 # ---------------------------------------------------------------------------------------------
 # Extraction
 
-_BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _ANSWER_IS = re.compile(r"answer\s*(?:is|:)\s*:?\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 
@@ -53,41 +53,13 @@ def _braced(text: str, start: int) -> tuple[str, int] | None:
     return None
 
 
-def _closing_braces(text: str) -> dict[int, int]:
-    """Index of each `{` -> index of its `}`, in one pass (escaped `\\{`, `\\}` skipped)."""
-    pairs, open_at, i = {}, [], 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "{":
-            open_at.append(i)
-        elif char == "}" and open_at:
-            pairs[open_at.pop()] = i
-        i += 1
-    return pairs
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last complete `\\boxed{…}` or `\\fbox{…}` (also `\\boxed 5`).
-
-    A box cut off by a length limit does not count; an earlier complete one does.
-    """
-    pairs: dict[int, int] | None = None  # built once, so many open boxes stay linear
-    for match in reversed(list(_BOX_COMMAND.finditer(text))):
-        i = match.end()
-        while i < len(text) and text[i] == " ":
-            i += 1
-        if i < len(text) and text[i] == "{":
-            pairs = _closing_braces(text) if pairs is None else pairs
-            if i in pairs:
-                return text[i + 1 : pairs[i]].strip()
-        elif i > match.end():  # "\\boxed 5": one token
-            token = re.match(r"[^\s$]+", text[i:])
-            if token:
-                return token.group(0).rstrip(".")
-    return None
+def _unescaped(text: str, closer: str, start: int) -> int:
+    """Where `closer` first occurs from `start` other than as an escape (`\\$` is a dollar sign
+    inside `$…$`, not its end), or -1."""
+    end = text.find(closer, start)
+    while end > 0 and closer == "$" and text[end - 1] == "\\":
+        end = text.find(closer, end + 1)
+    return end
 
 
 def _math_span(tail: str) -> str:
@@ -95,7 +67,7 @@ def _math_span(tail: str) -> str:
     tail = tail.strip().strip("*").strip()  # "**Final answer:** 5"
     for opener, closer in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
         if tail.startswith(opener):
-            end = tail.find(closer, len(opener))
+            end = _unescaped(tail, closer, len(opener))
             if end > 0:
                 return tail[len(opener) : end].strip()
     return tail.splitlines()[0].strip().rstrip(".").strip() if tail else ""
@@ -132,6 +104,10 @@ _TRAILING_WORD_UNIT = re.compile(r"(?<=[\d}])\s+" + _UNIT_WORDS + r"(?:\^\{?\d\}
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textrm|textbf|textit|mbox|mathrm|mathbf|operatorname)\{([^{}]*)\}")
 _VARIABLE_PREFIX = re.compile(r"^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?\s*(?:=|\\in(?![A-Za-z]))\s*(?=\S)")
 _SPACING = re.compile(r"\\\\|\\[!,;:> ]|\\q?quad(?![A-Za-z])|\\displaystyle(?![A-Za-z])")  # matrix row breaks are kept
+_UNICODE_MINUS = str.maketrans({"\u2212": "-"})
+# "288\cdot\pi" is "288\pi": a product sign after a number and before a symbol says nothing.
+# Not before a digit ("2\cdot 3" is 6, not 23) nor a fraction ("2\cdot\frac13" is not 2 1/3).
+_COEFFICIENT_PRODUCT = re.compile(r"(?<=\d)\s*\\(?:cdot|times)(?![A-Za-z])\s*(?=[A-Za-z]|\\(?![dt]?frac(?![A-Za-z])))")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 # MATH answers are short; past this length an answer is compared as one string, so a runaway
 # output (thousands of nested or listed parts) costs linear time, not quadratic.
@@ -148,7 +124,7 @@ def _strip_delimiters(text: str) -> str:
                 text = text[len(opener) : -len(closer)].strip()
                 break
         else:
-            box = _BOX_COMMAND.match(text)
+            box = BOX_COMMAND.match(text)
             group = _braced(text, box.end()) if box and text[box.end() : box.end() + 1] == "{" else None
             if group is None or group[1] != len(text):
                 return text
@@ -205,13 +181,16 @@ def normalise_math(answer: str) -> str:
 
     Drops what does not change the value (spacing commands, `\\left`/`\\right`, degree marks,
     dollar and percent signs, trailing units, a leading "x =" or "x \\in", a final period,
-    thousands separators) and spells fractions and roots one way (`\\dfrac` and `\\tfrac` ->
+    thousands separators, also `{,}`, a product sign between a number and a symbol) and the
+    unicode minus (as "-"), and spells fractions and roots one way (`\\dfrac` and `\\tfrac` ->
     `\\frac`, `\\frac12` -> `\\frac{1}{2}`, `\\sqrt2` -> `\\sqrt{2}`, `a/b` -> `\\frac{a}{b}`).
     """
-    s = _strip_delimiters(str(answer).replace("\n", " "))
+    s = _strip_delimiters(str(answer).replace("\n", " ").translate(_UNICODE_MINUS))
+    s = s.replace("{,}", ",")  # "10{,}080": a thousands separator, braced so TeX adds no space
     s = _SPACING.sub(lambda m: m.group(0) if m.group(0) == "\\\\" else " ", s)
     s = re.sub(r"\\[dt]frac(?![A-Za-z])", r"\\frac", s)
     s = re.sub(r"\\(?:left|right|big|Big|bigl|bigr|Bigl|Bigr)(?![A-Za-z])", "", s)
+    s = _COEFFICIENT_PRODUCT.sub("", s)
     s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?|°|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])", "", s)
     s = s.replace("\\$", "").replace("$", "").replace("\\%", "").replace("%", "")
     s = s.strip().rstrip(".").strip()
