@@ -47,6 +47,11 @@ class TaskConfig:
         default=True,
         metadata={"help": "with no data file found, fetch the split from the Hugging Face hub (needs `datasets`)"},
     )
+    math_verify: bool = field(
+        default=False,
+        metadata={"help": "MATH-500: also accept answers HF's math-verify proves algebraically equal "
+                          "(e.g. \\frac{1}{\\sqrt3} = \\frac{\\sqrt3}{3}); needs agentnet[math]"},
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         # checked here, not when the first item is read: a mistyped --data-dir must not fall

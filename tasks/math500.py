@@ -19,6 +19,7 @@ from agentnet.answers import BOX_COMMAND, last_boxed
 from agentnet.graph import DecisionKind
 from agentnet.task import Item, Score
 from agentnet.tasks.base import FileTask, HubSource
+from agentnet.tasks.symbolic import require_math_verify, symbolic_equal
 from agentnet.tasks.records import require
 from agentnet.tasks.math_word import MATH_ROLES
 
@@ -381,6 +382,10 @@ class MATH500(FileTask):
     splits: ClassVar[dict[str, tuple[str, ...]]] = {"test": ("math/math500.jsonl",)}
     hub: ClassVar[dict[str, HubSource]] = {"test": HubSource("HuggingFaceH4/MATH-500", None, "test")}
 
+    def __post_init__(self) -> None:
+        if self.config.math_verify:
+            require_math_verify()  # at construction, not at the first wrong answer
+
     def items(self, split: str = "test") -> Iterator[Item]:
         """Items in file order; the id carries MATH's own `unique_id` (e.g. precalculus/807)."""
         split = self.canonical_split(split)
@@ -403,6 +408,14 @@ class MATH500(FileTask):
             return written
 
     async def score(self, item: Item, output: str) -> Score:
+        """Exact under `math_equal`; with `config.math_verify`, also what math-verify proves
+        equal where `math_equal` is not exact (`details["by"]` says which decided)."""
         written = extract_math_answer(output)
-        correct = math_equal(written, item.answer)
-        return Score(1.0 if correct else 0.0, self.extract(output), {"written": written})
+        correct, by = math_equal(written, item.answer), "agentnet"
+        if not correct and self.config.math_verify:
+            try:
+                predicted, gold = normalise_math(written), normalise_math(item.answer)
+            except RecursionError:
+                predicted = gold = ""
+            correct, by = symbolic_equal(predicted, gold), "math-verify"
+        return Score(1.0 if correct else 0.0, self.extract(output), {"written": written, "by": by})
