@@ -50,7 +50,7 @@ class TaskConfig:
     math_verify: bool = field(
         default=False,
         metadata={"help": "MATH-500: also accept answers HF's math-verify proves algebraically equal "
-                          "(e.g. \\frac{1}{\\sqrt3} = \\frac{\\sqrt3}{3}); needs agentnet[math]"},
+                          "(e.g. 1/sqrt(3) = sqrt(3)/3); needs the `math` extra of agentnet"},
     )  # fmt: skip
 
     def __post_init__(self) -> None:
