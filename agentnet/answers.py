@@ -39,9 +39,10 @@ def normalise_number(text: str) -> str:
     return value or "0"
 
 
-def _closing_braces(text: str) -> dict[int, int]:
-    """Index of each `{` -> index of its `}`, in one pass (escaped `\\{`, `\\}` skipped)."""
-    pairs, open_at, i = {}, [], 0
+def closing_braces(text: str, start: int = 0, *, first_only: bool = False) -> dict[int, int]:
+    """Index of each `{` from `start` -> index of its `}`, in one pass (escaped `\\{`, `\\}`
+    skipped). With `first_only`, stops once the brace at `start` closes (a group's end)."""
+    pairs, open_at, i = {}, [], start
     while i < len(text):
         char = text[i]
         if char == "\\":
@@ -51,6 +52,8 @@ def _closing_braces(text: str) -> dict[int, int]:
             open_at.append(i)
         elif char == "}" and open_at:
             pairs[open_at.pop()] = i
+            if first_only and not open_at:
+                break
         i += 1
     return pairs
 
@@ -64,7 +67,7 @@ def last_boxed_at(text: str) -> tuple[int, str] | None:
         while i < len(text) and text[i] == " ":
             i += 1
         if i < len(text) and text[i] == "{":
-            pairs = _closing_braces(text) if pairs is None else pairs
+            pairs = closing_braces(text) if pairs is None else pairs
             if i in pairs:
                 return match.start(), text[i + 1 : pairs[i]].strip()
         elif i > match.end():  # "\\boxed 5": one token

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, ClassVar
 
-from agentnet.answers import BOX_COMMAND, last_boxed
+from agentnet.answers import BOX_COMMAND, closing_braces, last_boxed
 from agentnet.graph import DecisionKind
 from agentnet.task import Item, Score
 from agentnet.tasks.base import FileTask, HubSource
@@ -38,20 +38,8 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 def _braced(text: str, start: int) -> tuple[str, int] | None:
     """The content of the `{…}` group opening at `start` and the index after it (braces nest;
     `\\{` and `\\}` are characters, not braces), or None if it never closes."""
-    depth, i = 0, start
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i], i + 1
-        i += 1
-    return None
+    end = closing_braces(text, start, first_only=True).get(start)
+    return None if end is None else (text[start + 1 : end], end + 1)
 
 
 def _unescaped(text: str, closer: str, start: int) -> int:
