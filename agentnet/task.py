@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from agentnet.graph import DecisionKind
 
@@ -32,6 +32,7 @@ class Score:
         return self.value >= 1.0
 
 
+@runtime_checkable
 class Task(Protocol):
     name: str
     roles: tuple[str, ...]  # the default team roles for this task
@@ -51,3 +52,20 @@ class Task(Protocol):
 
 
 CodeCheck = Callable[[str, str], Awaitable[tuple[bool, str]]]  # (code, query) -> (passed, report)
+
+
+@runtime_checkable
+class CodeTask(Task, Protocol):
+    """A task whose answers are code: it can check a candidate before the answer is final.
+
+    The `code_writer` decision needs its `code_check()`; team assembly asks `is_code_task`.
+    """
+
+    def code_check(self) -> CodeCheck:
+        """A check of (code, the query it answers) -> (passed, a report for the model)."""
+        ...
+
+
+def is_code_task(task: object) -> bool:
+    """Whether `task` is a `CodeTask` (has the Task members and a callable `code_check`)."""
+    return isinstance(task, CodeTask) and callable(getattr(task, "code_check", None))

@@ -25,7 +25,7 @@ from typing import ClassVar, Literal
 from agentnet.errors import ConfigError
 from agentnet.graph import DecisionKind
 from agentnet.task import Item, Score
-from agentnet.tasks.base import TaskConfig
+from agentnet.tasks.base import TaskConfig, check_split
 from agentnet.tasks.qa import extract_qa_answer, qa_score
 
 Key = tuple[str, str]  # (entity, attribute)
@@ -289,9 +289,7 @@ class Asymmetric:
 
     def items(self, split: str = "test") -> Iterator[Item]:
         sizes = {"train": self.train_size, "test": self.test_size}
-        if split not in sizes:
-            raise ConfigError(f"{self.name} has no split {split!r}; splits: train, test")
-        for index in range(sizes[split]):
+        for index in range(sizes[check_split(self.name, split, sizes)]):
             yield self.item(split, index)
 
     def item(self, split: str, index: int) -> Item:

@@ -1,44 +1,78 @@
-"""What every task shares: finding its data, reading it tolerantly, numeric scoring, the registry."""
+"""What every task shares: its options, finding its data, its splits, numeric scoring.
+
+The registry of tasks by name is `agentnet.tasks.registry` (it imports every task module,
+which import this one, so this module imports none of them).
+"""
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 from agentnet.answers import normalise_number
-from agentnet.errors import ConfigError, UnknownNameError
-from agentnet.task import Task
+from agentnet.errors import ConfigError
+from agentnet.tasks.hub import HubSource, hub_records
+from agentnet.tasks.records import DataNotFoundError, MalformedDataError, Parse, T, read_records
 
 DATA_ENV = "AGENTNET_DATA_DIR"
 
+__all__ = [
+    "DATA_ENV", "DataDirError", "DataNotFoundError", "FileTask", "HubSource", "MalformedDataError",
+    "TaskConfig", "check_split", "data_roots", "find_data", "numbers_match", "to_number",
+]  # fmt: skip
 
-class DataNotFoundError(ConfigError):
-    """No data file where we looked; the message lists every path tried and how to point at one."""
 
-
-class MalformedDataError(ConfigError):
-    """A data line that does not parse, under --strict."""
+class DataDirError(ConfigError):
+    """A `--data-dir` that is not an existing directory."""
 
 
 @dataclass(frozen=True)
 class TaskConfig:
     """Options every task accepts. Parsed from CLI flags at the edge."""
 
-    data_dir: Path | None = None  # --data-dir; else $AGENTNET_DATA_DIR
-    strict: bool = False  # malformed lines are errors (with their line number), not skipped
-    seed: int = 0  # for generated tasks
+    data_dir: Path | None = field(
+        default=None,
+        metadata={"help": f"directory of benchmark files (DIR/<task>/...), searched before ${DATA_ENV}"},
+    )
+    strict: bool = field(
+        default=False,
+        metadata={"help": "a malformed data line is an error naming its file and line, not skipped with a count"},
+    )
+    seed: int = field(default=0, metadata={"help": "seed of generated tasks (asymmetric)"})
+    hub: bool = field(
+        default=True,
+        metadata={"help": "with no data file found, fetch the split from the Hugging Face hub (needs `datasets`)"},
+    )
+    math_verify: bool = field(
+        default=False,
+        metadata={"help": "MATH-500: also accept answers HF's math-verify proves algebraically equal "
+                          "(e.g. 1/sqrt(3) = sqrt(3)/3); needs the `math` extra of agentnet"},
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        # checked here, not when the first item is read: a mistyped --data-dir must not fall
+        # through silently to $AGENTNET_DATA_DIR and be recorded with the run
+        if self.data_dir is None:
+            return
+        path = Path(self.data_dir).expanduser()
+        if not path.is_dir():
+            what = "is not a directory" if path.exists() else "does not exist"
+            raise DataDirError(
+                f"data directory {path} {what}; pass --data-dir an existing directory laid out as "
+                f"DIR/<task>/<file>, or leave it out to use ${DATA_ENV}"
+            )
+        object.__setattr__(self, "data_dir", path)
 
 
 def data_roots(config: TaskConfig) -> list[Path]:
+    """Where data files are looked for, in order: --data-dir, then $AGENTNET_DATA_DIR."""
     roots = []
     if config.data_dir is not None:
-        roots.append(Path(config.data_dir).expanduser())
+        roots.append(Path(config.data_dir))
     if os.environ.get(DATA_ENV):
         roots.append(Path(os.environ[DATA_ENV]).expanduser())
     return roots
@@ -57,81 +91,51 @@ def find_data(config: TaskConfig, task: str, *relative: str) -> Path:
     )
 
 
-def read_records(
-    path: Path, config: TaskConfig, required: tuple[str, ...] = ()
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for a JSON-lines file, or (position, record) for a JSON list.
+def check_split(task: str, split: str, splits: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
+    """The canonical name of `split` (aliases resolved), or an error listing the task's splits."""
+    aliases = aliases or {}
+    known = list(splits)
+    canonical = aliases.get(split, split)
+    if canonical not in known:
+        listed = ", ".join([*known, *(f"{alias} (= {target})" for alias, target in aliases.items())])
+        raise ConfigError(f"{task} has no split {split!r}; splits: {listed}")
+    return canonical
 
-    A line that does not parse, or a record missing a `required` key, is malformed: skipped
-    with one warning that counts them, or an error naming its line under `strict`.
+
+@dataclass
+class FileTask:
+    """A task whose splits are data files under the data directory, or hub datasets.
+
+    Subclasses name their `splits` (split -> candidate paths relative to a data root, first
+    found wins), optional `aliases` (another name -> a split), optional `hub` copies of
+    splits, and read records with `self.records(split, parse)`.
     """
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
+
+    config: TaskConfig = field(default_factory=TaskConfig)
+    name: ClassVar[str] = ""
+    splits: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    aliases: ClassVar[Mapping[str, str]] = {}
+    hub: ClassVar[Mapping[str, HubSource]] = {}
+    container_key: ClassVar[str | None] = None  # a JSON file holding {container_key: [records]}
+
+    def canonical_split(self, split: str) -> str:
+        return check_split(self.name, split, self.splits, self.aliases)
+
+    def data_path(self, split: str) -> Path:
+        """The split's data file (`split` canonical)."""
+        return find_data(self.config, self.name, *self.splits[split])
+
+    def records(self, split: str, parse: Parse[T]) -> Iterator[T]:
+        """`parse(number, record)` over the split's file, else its hub copy (see `read_records`)."""
         try:
-            lines: list[tuple[int, Any]] = list(enumerate(json.loads(text), start=1))
-        except ValueError as e:
-            raise MalformedDataError(f"{path} is not valid JSON ({e}); fix or replace the file") from e
-    else:
-        lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    skipped: list[int] = []
-    for number, raw in lines:
-        try:
-            record = json.loads(raw) if isinstance(raw, str) else raw
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-            missing = [k for k in required if k not in record]
-            if missing:
-                raise ValueError(f"missing {', '.join(missing)}")
-        except ValueError as e:
-            if config.strict:
-                raise MalformedDataError(f"{path}:{number}: malformed line ({e})") from e
-            skipped.append(number)
-            continue
-        yield number, record
-    if skipped:
-        warnings.warn(
-            f"{path}: skipped {len(skipped)} malformed line(s) (first: line {skipped[0]}); "
-            "--strict makes this an error",
-            stacklevel=2,
-        )
-
-
-@dataclass(frozen=True)
-class HubSource:
-    """Where the same records live on the Hugging Face hub (same field names as the files)."""
-
-    path: str
-    name: str | None
-    split: str
-
-
-def load_records(
-    config: TaskConfig,
-    task: str,
-    relative: tuple[str, ...],
-    required: tuple[str, ...] = (),
-    hub: HubSource | None = None,
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Records from the first data file found; else from the hub through `datasets`, where the
-    network allows; else a `DataNotFoundError` naming every place tried."""
-    try:
-        path = find_data(config, task, *relative)
-    except DataNotFoundError as missing:
-        if hub is None:
-            raise
-        try:
-            from datasets import load_dataset
-        except ImportError:
-            raise DataNotFoundError(f"{missing}; or `pip install datasets` to fetch {hub.path} from the hub") from None
-        try:
-            rows = load_dataset(hub.path, hub.name, split=hub.split)
-        except Exception as e:  # datasets raises many kinds (connection, missing split…)
-            raise DataNotFoundError(f"{missing}; the hub copy {hub.path} failed too: {str(e)[:200]}") from e
-        for number, record in enumerate(rows, start=1):
-            if all(k in record for k in required):
-                yield number, dict(record)
-        return
-    yield from read_records(path, config, required)
+            path = self.data_path(split)
+        except DataNotFoundError as missing:
+            source = self.hub.get(split)
+            if source is None or not self.config.hub:
+                raise
+            yield from hub_records(source, self.config, parse, missing)
+            return
+        yield from read_records(path, self.config, parse, container_key=self.container_key)
 
 
 def to_number(text: str) -> float | None:
@@ -147,21 +151,3 @@ def numbers_match(extracted: str, gold: str, rel_tol: float = 1e-6) -> bool:
     if a is None or b is None:
         return False
     return math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-9)
-
-
-TaskFactory = Callable[[TaskConfig], Task]
-
-
-def registry() -> dict[str, TaskFactory]:
-    """Every task by name (imports each task module)."""
-    from agentnet.tasks import REGISTRY
-
-    return REGISTRY
-
-
-def make_task(name: str, config: TaskConfig | None = None) -> Task:
-    factories = registry()
-    factory = factories.get(name)
-    if factory is None:
-        raise UnknownNameError("task", name, sorted(factories))
-    return factory(config or TaskConfig())

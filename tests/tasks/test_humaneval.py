@@ -195,3 +195,21 @@ def test_malformed_lines_are_skipped_or_fail_under_strict(tmp_path: Path) -> Non
         assert [i.id for i in HumanEval(TaskConfig(data_dir=tmp_path)).items()] == ["Toy/0"]
     with pytest.raises(MalformedDataError, match=r"HumanEval.jsonl.gz:1: malformed line"):
         list(HumanEval(TaskConfig(data_dir=tmp_path, strict=True)).items())
+
+
+def test_invalid_utf8_lines_in_the_gzip_are_malformed_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "humaneval" / "HumanEval.jsonl.gz"
+    path.parent.mkdir(parents=True)
+    bad = json.dumps({**TOY, "task_id": "Toy/1"}).encode().replace(b"Add two", b"Add tw\xff")
+    path.write_bytes(gzip.compress(bad + b"\n" + json.dumps(TOY).encode() + b"\n"))
+    with pytest.warns(UserWarning, match=r"skipped 1 malformed line\(s\) \(first: line 1\)"):
+        assert [i.id for i in HumanEval(TaskConfig(data_dir=tmp_path)).items()] == ["Toy/0"]
+    with pytest.raises(MalformedDataError, match=r"HumanEval.jsonl.gz:1: malformed line \(not valid UTF-8"):
+        list(HumanEval(TaskConfig(data_dir=tmp_path, strict=True)).items())
+
+
+def test_humaneval_is_a_code_task() -> None:
+    from agentnet.task import CodeTask, is_code_task
+
+    task = HumanEval()
+    assert is_code_task(task) and isinstance(task, CodeTask)

@@ -99,6 +99,20 @@ def test_normalisation_is_idempotent_on_every_gold_answer(shared_data: Path) -> 
         ("C", "\\text{(C)}", True),
         ("(D)", "\\text{(C)}", False),
         ("", "0", False),
+        # checked against peer graders: "{,}" separators, the unicode minus, coefficient products
+        ("10{,}080", "10080", True),
+        ("10{,}080", "10,\\!080", True),
+        ("\u22125", "-5", True),
+        ("\\frac{\u22121}{2}", "-\\frac12", True),
+        ("288\\cdot\\pi", "288\\pi", True),
+        ("3 \\cdot \\sqrt{2}", "3\\sqrt2", True),
+        ("4\\times\\pi", "4\\pi", True),
+        ("2\\cdot3", "23", False),  # a product of two numbers is not their digits side by side
+        ("2\\cdot\\frac13", "2\\frac13", False),  # nor a number times a fraction a mixed number
+        # ours, kept where it was better than math-verify's
+        ("2\\,220", "2220", True),
+        ("3.1415927", "\\pi", False),  # no rounding to 6 decimals
+        ("0.333333", "\\frac13", False),
     ],
 )
 def test_answer_equivalence(predicted: str, gold: str, equal: bool) -> None:
@@ -121,6 +135,9 @@ def test_answer_equivalence(predicted: str, gold: str, equal: bool) -> None:
         ("**Final Answer:** $-\\frac{3}{8}$", "-\\frac{3}{8}"),
         ("x is 3, and then 4", "4"),
         ("nothing here", ""),
+        # an escaped dollar inside $...$ is the answer's, not the span's end
+        ("The answer is $\\$18.90$.", "\\$18.90"),
+        ("The answer is $$\\$5$$", "\\$5"),
     ],
 )
 def test_extraction(output: str, extracted: str) -> None:
@@ -175,6 +192,7 @@ def test_malformed_lines_are_skipped_with_a_count_or_fail_under_strict(tmp_path:
 
 def test_missing_data_and_unknown_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTNET_DATA_DIR", str(tmp_path / "env"))
+    (tmp_path / "flag").mkdir()  # a --data-dir that does not exist is refused at construction
     with pytest.raises(DataNotFoundError) as info:
         next(MATH500(TaskConfig(data_dir=tmp_path / "flag")).items())
     message = str(info.value)

@@ -40,6 +40,7 @@ def test_numeric_scoring(shared_data: Path, output: str, score: float) -> None:
 
 def test_missing_data_names_every_path_tried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTNET_DATA_DIR", str(tmp_path / "env"))
+    (tmp_path / "flag").mkdir()  # a --data-dir that does not exist is refused at construction
     with pytest.raises(DataNotFoundError) as info:
         next(make_task("gsm8k", TaskConfig(data_dir=tmp_path / "flag")).items())
     message = str(info.value)
@@ -73,8 +74,10 @@ def test_item_ids_are_stable(shared_data: Path) -> None:
     assert first == [i.id for i in itertools.islice(task.items(), 3)] == ["gsm8k/test/1", "gsm8k/test/2", "gsm8k/test/3"]
 
 
-def test_hub_fallback_is_named_when_no_file_is_found(tmp_path: Path) -> None:
+def test_hub_fallback_is_named_when_no_file_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
+
+    monkeypatch.delenv("AGENTNET_DATA_DIR", raising=False)  # else the real files are found there
 
     with pytest.raises(DataNotFoundError) as info:
         next(make_task("gsm8k", TaskConfig(data_dir=tmp_path)).items())
@@ -82,3 +85,27 @@ def test_hub_fallback_is_named_when_no_file_is_found(tmp_path: Path) -> None:
         assert "pip install datasets` to fetch openai/gsm8k from the hub" in str(info.value)
     else:  # installed, but this machine reaches no hub
         assert "the hub copy openai/gsm8k failed too" in str(info.value)
+
+
+def test_invalid_utf8_lines_are_malformed_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "gsm8k").mkdir()
+    (tmp_path / "gsm8k" / "test.jsonl").write_bytes(
+        b'{"question": "1+1?", "answer": "#### 2"}\n{"question": "\xff?", "answer": "#### 3"}\n'
+        b'{"question": "2+2?", "answer": "#### 4"}\n'
+    )
+    with pytest.warns(UserWarning, match="skipped 1 malformed line\\(s\\) \\(first: line 2\\)"):
+        items = list(make_task("gsm8k", TaskConfig(data_dir=tmp_path)).items())
+    assert [i.id for i in items] == ["gsm8k/test/1", "gsm8k/test/3"]
+    with pytest.raises(MalformedDataError, match="test.jsonl:2: malformed line \\(not valid UTF-8: byte 0xff"):
+        list(make_task("gsm8k", TaskConfig(data_dir=tmp_path, strict=True)).items())
+
+
+def test_invalid_utf8_in_a_json_list_is_malformed_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "svamp").mkdir()
+    record = '{{"ID": "chal-{0}", "Body": "{1}", "Question": "How many?", "Answer": {0}}}'
+    body = ",\n".join([record.format(1, "Ann has 1."), record.format(2, "Bea has \xff."), record.format(3, "Cy has 3.")])
+    (tmp_path / "svamp" / "SVAMP.json").write_bytes(f"[{body}]".encode("utf-8").replace(b"\xc3\xbf", b"\xff"))
+    with pytest.warns(UserWarning, match="skipped 1 malformed record\\(s\\) \\(first: record 2\\)"):
+        assert [i.answer for i in make_task("svamp", TaskConfig(data_dir=tmp_path)).items()] == ["1", "3"]
+    with pytest.raises(MalformedDataError, match="SVAMP.json:2: not valid UTF-8: byte 0xff"):
+        list(make_task("svamp", TaskConfig(data_dir=tmp_path, strict=True)).items())

@@ -262,3 +262,16 @@ def test_score_uses_item_aliases() -> None:
     item = Item("x/1", "Who?", "Robert Zimmerman", {"aliases": ["Bob Dylan"]})
     score = asyncio.run(HotpotQA().score(item, "<A>Bob Dylan</A>"))
     assert score.correct and score.details["em"] == 1.0
+
+
+def test_invalid_utf8_in_triviaqa_records_is_malformed_not_a_traceback(tmp_path: Path) -> None:
+    def record(qid: str, question: str) -> dict:
+        return {"Question": question, "QuestionId": qid, "Answer": {"Value": "Paris", "Aliases": []}}
+
+    text = json.dumps({"Data": [record("tq1", "Capital?"), record("tq2", "Caf\u00e9?")]}, ensure_ascii=False)
+    path = _write(tmp_path / "triviaqa" / "unfiltered-web-dev.json", "")
+    path.write_bytes(text.encode().replace(b"\xc3\xa9", b"\xe9"))
+    with pytest.warns(UserWarning, match="skipped 1 malformed record\\(s\\) \\(first: record 2\\)"):
+        assert [i.id for i in TriviaQA(TaskConfig(data_dir=tmp_path)).items()] == ["triviaqa/dev/tq1"]
+    with pytest.raises(MalformedDataError, match="unfiltered-web-dev.json:1: not valid UTF-8: byte 0xe9"):
+        list(TriviaQA(TaskConfig(data_dir=tmp_path, strict=True)).items())
