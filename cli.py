@@ -8,13 +8,13 @@ texts are the single source of truth, and their validation is the CLI's. Teams a
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,13 +22,13 @@ from rich.table import Table
 
 from agentnet.assembly import team_for, topology_for
 from agentnet.assembly.items import load_items
-from agentnet.assembly.server import ClientConfig, connect
+from agentnet.assembly.server import ClientConfig, connect, server_health
 from agentnet.configs import ItemsConfig, TeamConfig
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph
 from agentnet.options import Group
 from agentnet.options import command as options_command
-from agentnet.display import announce
+from agentnet.display import announce, curl_hint
 from agentnet.serving import NAMED_MODELS, ServeConfig, default_cache_dir
 from agentnet.store import RunConfig
 from agentnet.tasks import TaskConfig
@@ -44,7 +44,7 @@ app = typer.Typer(name="agentnet", help="Teams of LLM agents that communicate ov
 # piped output (logs, CI) gets room for the wide tables instead of rich's 80-column default
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-F = TypeVar("F", bound=Callable[..., Any])
+command = functools.partial(options_command, console=err)  # options from configs, user errors as one line
 
 # option groups shared by the commands (panels in --help)
 TEAM = Group(TeamConfig, panel="Team", helps={"topology": topology_help()})
@@ -55,11 +55,7 @@ StoreOpt = Annotated[Path, typer.Option("--store", envvar="AGENTNET_STORE", help
 DEFAULT_STORE = Path("agentnet_runs.sqlite")
 
 
-def command(group: typer.Typer = app, name: str | None = None, help: str | None = None, **configs: type | Group) -> Callable[[F], F]:
-    return options_command(group, err, name, help, **configs)
-
-
-@command(serve=Group(ServeConfig, exclude=("extra_args", "base_url", "api_key_env")))
+@command(app, serve=Group(ServeConfig, exclude=("extra_args", "base_url", "api_key_env")))
 def serve(
     serve: ServeConfig,
     extra: Annotated[list[str] | None, typer.Argument(help="Extra engine flags, after `--`.")] = None,
@@ -70,8 +66,7 @@ def serve(
     with start(replace(serve, extra_args=tuple(extra or ()))) as server:
         announce(server, err)
         out.print(f"{server.base_url}", highlight=False)
-        err.print(f"[dim]try: curl {server.base_url}/chat/completions -H 'Content-Type: application/json' -d "
-                  f"'{{\"model\": \"{server.model}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hi\"}}]}}'[/]")  # fmt: skip
+        err.print(f"[dim]try: {curl_hint(server)}[/]", highlight=False)
         try:
             while server.process is not None and server.process.alive():
                 time.sleep(0.5)
@@ -81,7 +76,7 @@ def serve(
     raise AgentNetError(f"the server exited unexpectedly; see its log {server.log_path}")
 
 
-@command()
+@command(app)
 def models(cache_dir: Annotated[Path | None, typer.Option(help="Cache dir (default $AGENTNET_CACHE_DIR or ~/.cache/agentnet).")] = None) -> None:
     """List the named local models and whether they are installed."""
     from agentnet.serving.models import model_status
@@ -92,7 +87,7 @@ def models(cache_dir: Annotated[Path | None, typer.Option(help="Cache dir (defau
     out.print(table)
 
 
-@command(team=TEAM, serve=SERVE, client=CLIENT)
+@command(app, team=TEAM, serve=SERVE, client=CLIENT)
 def run(
     query: Annotated[str, typer.Argument(help="The task for the team.")],
     team: TeamConfig,
@@ -138,7 +133,7 @@ def run(
         err.print(f"[dim]trajectory written to {save}[/]")
 
 
-@command()
+@command(app)
 def roles() -> None:
     """List the role library."""
     from agentnet.prompts import load_role, role_ids
@@ -150,7 +145,7 @@ def roles() -> None:
     out.print(table)
 
 
-@command(run=Group(RunConfig, panel="Team", helps={"topology": topology_help()}), serve=SERVE, client=CLIENT, data=DATA)
+@command(app, run=Group(RunConfig, panel="Team", helps={"topology": topology_help()}), serve=SERVE, client=CLIENT, data=DATA)
 def bench(
     run: RunConfig,
     serve: ServeConfig,
@@ -163,6 +158,7 @@ def bench(
     """Evaluate a team on a benchmark; every result is stored as it is scored (resumable)."""
     from agentnet.display import BenchProgress
     from agentnet.evaluation import evaluate
+    from agentnet.ledger import truncation_warning
     from agentnet.report import summary_table
     from agentnet.store import RunStore
 
@@ -182,12 +178,19 @@ def bench(
             the_team = team_for(the_task, topology, backend, t, receive_gate=gate)
             with BenchProgress(len(items), len(items) - todo, store.summary(run_id), err) as progress:
                 try:
-                    asyncio.run(evaluate(the_team, the_task, items, store, run_id,
-                                         concurrency=config.concurrency, on_result=progress.update))  # fmt: skip
+                    asyncio.run(evaluate(the_team, the_task, items, store, run_id, concurrency=config.concurrency,
+                                         on_result=progress.update, health=server_health(server)))  # fmt: skip
                 except KeyboardInterrupt:
                     err.print(f"\n[yellow]interrupted[/]: resume with `agentnet bench --resume {run_id}`")
                     raise typer.Exit(130) from None
-        out.print(summary_table([store.summary(run_id)]))
+        summary = store.summary(run_id)
+    out.print(summary_table([summary]))
+    if warning := truncation_warning(summary):
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if summary.failed:
+        err.print(f"[yellow]{summary.failed} item(s) failed[/] and count as 0 in the accuracy; "
+                  f"see `agentnet report {run_id}`", highlight=False)  # fmt: skip
+        raise typer.Exit(1)
 
 
 def _store(path: Path) -> Any:
@@ -198,7 +201,7 @@ def _store(path: Path) -> Any:
     return RunStore(path)
 
 
-@command()
+@command(app)
 def runs(store_path: StoreOpt = DEFAULT_STORE) -> None:
     """List evaluation runs with their accuracy and tokens per query."""
     from agentnet.report import summary_table
@@ -207,7 +210,7 @@ def runs(store_path: StoreOpt = DEFAULT_STORE) -> None:
         out.print(summary_table([store.summary(r.id) for r in store.runs()]))
 
 
-@command()
+@command(app)
 def report(
     run_ids: Annotated[list[str], typer.Argument(help="Run ids to compare (see `agentnet runs`).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for report.md, report.html and PNGs.")] = Path("report"),
@@ -224,7 +227,7 @@ def report(
         out.print(str(path), highlight=False)
 
 
-@command()
+@command(app)
 def tasks() -> None:
     """List the benchmark tasks."""
     from agentnet.tasks import REGISTRY
@@ -246,7 +249,7 @@ TRAIN_ITEMS = Group(ItemsConfig, panel="Data", defaults={"split": "train"})
 def _train_topology(kind: str) -> None:
     learned = LEARNED[kind]
 
-    @command(train_app, kind, help=f"Train {kind} with REINFORCE on a task's training items (resumable per step). {learned.help}.",
+    @command(train_app, name=kind, help=f"Train {kind} with REINFORCE on a task's training items (resumable per step). {learned.help}.",
              items=TRAIN_ITEMS, team=TRAIN_TEAM, train=TopologyTrainConfig,
              topo=Group(learned.model_class().config_class, panel=kind), serve=SERVE, client=CLIENT, data=DATA)  # fmt: skip
     def train_topology(items: ItemsConfig, team: TeamConfig, train: TopologyTrainConfig, topo: Any,
@@ -282,7 +285,7 @@ for _kind in LEARNED:
     _train_topology(_kind)
 
 
-@command(train_app, "optima", items=Group(ItemsConfig, panel="Data", defaults={"task": "asymmetric", "split": "train", "limit": 16}),
+@command(train_app, name="optima", items=Group(ItemsConfig, panel="Data", defaults={"task": "asymmetric", "split": "train", "limit": 16}),
          optima=OptimaConfig, tune=Group(FinetuneConfig, panel="Fine-tuning", exclude=("lora_alpha",)),
          team=Group(TeamConfig, panel="Team", exclude=("topology", "agents", "decision", "early_stop", "temporal", "temperature"),
                     defaults={"rounds": 2, "max_tokens": 128}),
@@ -316,7 +319,7 @@ def train_optima(
     out.print(f"report: {report_path}\nfinal policy: {done.final.gguf or done.final.adapter or done.final.hf_dir}", highlight=False)
 
 
-@command(name="optimize", items=Group(ItemsConfig, panel="Data", exclude=("limit",), defaults={"split": "train"}),
+@command(app, name="optimize", items=Group(ItemsConfig, panel="Data", exclude=("limit",), defaults={"split": "train"}),
          team=Group(TeamConfig, panel="Team", helps={"topology": "A fixed shape (learned ones are trained by `train`)."}),
          trace=TraceConfig, opt=Group(OptoPrimeConfig, prefix="optimizer_", panel="Optimiser"),
          serve=SERVE, client=CLIENT, data=DATA)  # fmt: skip
@@ -364,7 +367,7 @@ topo_app = typer.Typer(help="Inspect topologies.", no_args_is_help=True)
 app.add_typer(topo_app, name="topo")
 
 
-@command(topo_app, "show")
+@command(topo_app, name="show")
 def topo_show(
     spec: Annotated[str, typer.Argument(help="A trained topology (KIND:PATH), a graph .json file or a fixed shape.")],
     query: Annotated[str, typer.Option(help="The query to design a graph for.")] = "What is 12+7?",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -133,3 +134,9 @@ def announce(server: Any, console: Console) -> None:
     if server.process is not None:
         console.print(f"[dim]{server.engine} serving {server.model} at {server.base_url} "
                       f"(ready in {server.startup_s:.1f}s; log {server.log_path})[/]")  # fmt: skip
+
+
+def curl_hint(server: Any) -> str:
+    """A request to try against a started server."""
+    body = json.dumps({"model": server.model, "messages": [{"role": "user", "content": "Hi"}]})
+    return f"curl {server.base_url}/chat/completions -H 'Content-Type: application/json' -d '{body}'"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -36,3 +36,13 @@ def connect(config: ServeConfig, client: ClientConfig = ClientConfig()) -> Itera
         if server.process is None:
             asyncio.run(backend.list_models())
         yield server, client.cache.wrap(backend, namespace=config.engine)
+
+
+def server_health(server: Server) -> Callable[[], str | None]:
+    """What the runner asks after a failed item: None while the server is up, else why it is not."""
+    from agentnet.serving.process import unreachable
+
+    if server.process is not None:
+        process = server.process
+        return lambda: process.health(server.base_url)
+    return lambda: unreachable(server.base_url)

@@ -99,7 +99,8 @@ def test_bench_stores_results_resumes_and_reports(tmp_path, shared_data_dir) -> 
     assert (tmp_path / "rep" / "report.html").exists() and (tmp_path / "rep" / "accuracy_vs_tokens.png").exists()
 
 
-def test_bench_without_data_names_the_paths_and_the_flag(tmp_path) -> None:
+def test_bench_without_data_names_the_paths_and_the_flag(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("AGENTNET_DATA_DIR", raising=False)
     result = runner.invoke(app, ["bench", "gsm8k", "--data-dir", str(tmp_path), "--store", str(tmp_path / "r.sqlite"),
                                  "--base-url", "http://127.0.0.1:1/v1"])  # fmt: skip
     assert result.exit_code == 2

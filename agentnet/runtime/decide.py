@@ -3,13 +3,13 @@ keyed like `agentnet.decisions.DECISIONS` (which carries each kind's metadata)."
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from agentnet.agents import AgentSpec, PeerOutput, build_messages
+from agentnet.answers import code_from
 from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph
 from agentnet.runtime.node import RunContext, RunState, call_agent, key
@@ -60,15 +60,6 @@ async def final_refer(graph: CommGraph, ctx: RunContext, state: RunState, last: 
         spatial_from=tuple(p.name for p in peers), stream=stream,
     )  # fmt: skip
     return Decided(text, [record])
-
-
-_CODE_BLOCK = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
-
-
-def code_from(text: str) -> str:
-    """The last fenced code block, or the whole text when there is none."""
-    blocks = _CODE_BLOCK.findall(text)
-    return (blocks[-1] if blocks else text).strip()
 
 
 async def code_writer(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:

@@ -73,7 +73,9 @@ async def call_agent(
     started = time.perf_counter()
     error = None
     try:
-        completion = await ctx.backends[backend].complete(messages, settings, on_delta=on_delta)
+        # a failed attempt's partial text is withdrawn before a retry (only asked of streaming calls)
+        retract = {"on_retract": lambda: write({"event": "retract", "agent": agent, "round": round})} if write else {}
+        completion = await ctx.backends[backend].complete(messages, settings, on_delta=on_delta, **retract)
     except BackendError as e:
         error = str(e)
         completion = Completion("", "error", Usage(), time.perf_counter() - started)
