@@ -17,8 +17,9 @@ demo: $(VENV)/bin/python
 	$(VENV)/bin/agentnet run "$(QUESTION)"
 
 install-dev: $(VENV)/bin/python
-	$(INSTALL) -e '.[local,graph,train,dev]'
+	$(INSTALL) -e '.[local,graph,train,math,dev]'
 
 test: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest

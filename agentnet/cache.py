@@ -24,7 +24,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -151,12 +151,15 @@ class CachedBackend:
         settings: GenerationSettings,
         *,
         on_delta: DeltaCallback | None = None,
+        on_retract: Callable[[], None] | None = None,
     ) -> Completion:
+        # a miss is the inner backend's call: its retries withdraw their partial text themselves
+        retract: dict[str, Any] = {"on_retract": on_retract} if on_retract is not None else {}
         if not self.caches(settings):
-            return await self.inner.complete(messages, settings, on_delta=on_delta)
+            return await self.inner.complete(messages, settings, on_delta=on_delta, **retract)
         model = settings.model or self.model
         if model is None:  # the inner backend learns its default model on its first call
-            completion = await self.inner.complete(messages, settings, on_delta=on_delta)
+            completion = await self.inner.complete(messages, settings, on_delta=on_delta, **retract)
             self.misses += 1
             await self._store(cache_key(self.namespace, completion.model, messages, settings), completion)
             return completion
@@ -168,7 +171,7 @@ class CachedBackend:
             shared = await asyncio.shield(leader)  # shield: a cancelled follower must not cancel it
             if shared is not None:
                 return self._hit(shared, started, on_delta)
-            return await self._miss(key, messages, settings, on_delta)  # it failed: errors are not shared
+            return await self._miss(key, messages, settings, on_delta, retract)  # it failed: errors are not shared
         future: asyncio.Future[Completion | None] = asyncio.get_running_loop().create_future()
         in_flight[key] = future
         try:
@@ -176,7 +179,7 @@ class CachedBackend:
             if stored is not None:
                 future.set_result(stored)
                 return self._hit(stored, started, on_delta)
-            answer = await self._miss(key, messages, settings, on_delta)
+            answer = await self._miss(key, messages, settings, on_delta, retract)
             future.set_result(answer)
             return answer
         finally:
@@ -193,9 +196,10 @@ class CachedBackend:
         return replace(stored, latency_s=time.perf_counter() - started, attempts=0, extra=extra)
 
     async def _miss(
-        self, key: str, messages: Sequence[Message], settings: GenerationSettings, on_delta: DeltaCallback | None
-    ) -> Completion:
-        completion = await self.inner.complete(messages, settings, on_delta=on_delta)
+        self, key: str, messages: Sequence[Message], settings: GenerationSettings, on_delta: DeltaCallback | None,
+        retract: dict[str, Any],
+    ) -> Completion:  # fmt: skip
+        completion = await self.inner.complete(messages, settings, on_delta=on_delta, **retract)
         self.misses += 1
         await self._store(key, completion)
         return completion

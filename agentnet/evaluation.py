@@ -105,7 +105,8 @@ class _Health:
     """One health probe at a time (concurrent failures share it); a dead server stays dead."""
 
     def __init__(self, probe: Callable[[], str | None]):
-        self._probe, self._lock, self._dead = probe, asyncio.Lock(), None
+        self._probe, self._lock = probe, asyncio.Lock()
+        self._dead: str | None = None
 
     async def check(self) -> str | None:
         async with self._lock:

@@ -185,7 +185,7 @@ class OpenAIBackend:
         import httpx
         import openai
 
-        timeout = httpx.Timeout(self._timeout_s, connect=self._connect_timeout_s)
+        timeout: Any = httpx.Timeout(self._timeout_s, connect=self._connect_timeout_s)  # openai's stubs name its own httpx fork
         return openai.AsyncOpenAI(
             base_url=self.base_url, api_key=self._api_key, timeout=timeout, max_retries=0
         )

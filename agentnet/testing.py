@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from agentnet.errors import AgentNetError
 from agentnet.llm import DeltaCallback, RetractCallback, concurrency_limit
-from agentnet.types import Completion, GenerationSettings, Message, Usage
+from agentnet.types import FinishReason, Completion, GenerationSettings, Message, Usage
 
 
 @dataclass(frozen=True)
@@ -114,10 +114,9 @@ class ScriptedBackend:
                 if on_retract is not None:
                     on_retract()
             reply, attempts = reply.then, 2
+        finish: FinishReason = "stop"
         if count_tokens(reply) > settings.max_tokens:
             reply, finish = " ".join(reply.split()[: settings.max_tokens]), "length"
-        else:
-            finish = "stop"
         if on_delta is not None:
             _stream_words(reply, on_delta)
         self.calls.append(ScriptedCall(tuple(messages), settings, reply))

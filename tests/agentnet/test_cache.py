@@ -229,3 +229,14 @@ def test_a_second_run_on_the_embedded_model_is_served_from_the_cache(smollm2_ser
     assert [t.usage for t in second] == [t.usage for t in first]  # spent tokens: the same
     assert warm_s < cold_s
     print(f"cold {cold_s:.2f}s, cached {warm_s:.3f}s, hit rate {warm.hit_rate:.0%}")
+
+
+def test_a_streamed_miss_passes_the_retraction_through(tmp_path: Path) -> None:
+    from agentnet.testing import Retracted
+    from agentnet.types import Message as Msg
+
+    cached = CachedBackend(ScriptedBackend([Retracted("half an", "The answer is 4")]), tmp_path / "c.sqlite")
+    events: list[str] = []
+    c = asyncio.run(cached.complete([Msg("user", "q")], GenerationSettings(), on_delta=events.append,
+                                    on_retract=lambda: events.append("<retract>")))  # fmt: skip
+    assert c.text == "The answer is 4" and events[:3] == ["half", " an", "<retract>"]
