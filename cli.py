@@ -107,12 +107,12 @@ def run(
 
     if not query.strip():
         raise ConfigError("the query is empty; ask the team something, e.g. agentnet run \"What is 12+7?\"")
-    topology, gate = topology_for(team)
+    topology = topology_for(team)
     if show_graph:
         out.print(render_graph(topology if isinstance(topology, CommGraph) else topology.graph_for(query)))
     with connect(serve, client) as (server, backend):
         announce(server, err)
-        the_team = team_for(None, topology, backend, team, receive_gate=gate, checkpoint=checkpoint)
+        the_team = team_for(None, topology, backend, team, checkpoint=checkpoint)
         if stream:
             trajectory = print_stream(the_team.stream(query, thread_id=thread_id), out)
         else:
@@ -166,7 +166,7 @@ def bench(
 
     config, serve, data = run_settings(run, serve, data, task, resume, store_path)
     the_task, items = load_items(ItemsConfig(config.task, config.split, config.limit), data)
-    topology, gate = topology_for(config.team, the_task)  # every input is checked before the store is touched
+    topology = topology_for(config.team, the_task)  # every input is checked before the store is touched
     with RunStore(store_path) as store:
         run_id = resume or store.create_run(config, len(items))
         todo = len(items) - len(store.finished_items(run_id))
@@ -175,7 +175,7 @@ def bench(
                   f"{t.topology} × {t.agents} agents × {t.rounds} round(s)")  # fmt: skip
         with connect(serve, client) as (server, backend):
             announce(server, err)
-            the_team = team_for(the_task, topology, backend, t, receive_gate=gate)
+            the_team = team_for(the_task, topology, backend, t)
             with BenchProgress(len(items), len(items) - todo, store.summary(run_id), err) as progress:
                 try:
                     asyncio.run(evaluate(the_team, the_task, items, store, run_id, concurrency=config.concurrency,
@@ -381,7 +381,7 @@ def topo_show(
     from agentnet.report import draw_topology
 
     team = TeamConfig(topology=spec, agents=agents, rounds=rounds, roles=("math_solver",))
-    chosen, _ = resolve(spec, agents_for(team), rounds, decision_for(team))
+    chosen = resolve(spec, agents_for(team), rounds, decision_for(team))
     graph = chosen if isinstance(chosen, CommGraph) else chosen.graph_for(query)
     out.print(render_graph(graph))
     out.print(str(draw_topology(graph, out_png, title=f"{spec} · {query[:60]}")), highlight=False)

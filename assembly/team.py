@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from agentnet.agents import AgentSpec
 from agentnet.answers import extract_answer
 from agentnet.decisions import decision_info
 from agentnet.errors import ConfigError
-from agentnet.graph import CommGraph, Decision, ReceiveGate, Topology
+from agentnet.graph import CommGraph, Decision, ReceiveGate, StopGate, Topology
 from agentnet.llm import LLMBackend
 from agentnet.runtime import Team
 from agentnet.task import CodeCheck, CodeTask, Task, is_code_task
@@ -35,8 +36,8 @@ def decision_for(config: TeamConfig, task: Task | None = None) -> Decision:
     return Decision(info.kind, role=info.role, settings=config.settings())
 
 
-def topology_for(config: TeamConfig, task: Task | None = None) -> tuple[CommGraph | Topology, ReceiveGate | None]:
-    """The configured topology with its receive gate (learned temporal gating), if any."""
+def topology_for(config: TeamConfig, task: Task | None = None) -> CommGraph | Topology:
+    """The configured topology: a fixed shape's graph, a graph file's, or a trained topology."""
     shape = config.topology.partition(":")[0]
     params: dict[str, Any] = {}
     if shape in FIXED:
@@ -75,17 +76,19 @@ def team_for(
     config: TeamConfig = TeamConfig(),
     *,
     receive_gate: ReceiveGate | None = None,
+    stop_gate: StopGate | None = None,
     checkpoint: str | Path | Any = None,
 ) -> Team:
     """A Team for `task` (None: a free-form question) on `topology`: a spec string resolved with
     `config` (`config.topology` is ignored then), or a graph/topology object (e.g. a sampled graph
-    during training, with its `receive_gate`). The task's extraction and, where the decision needs
-    it, its code check are wired in; `config.early_stop` applies."""
+    during training, with the gates it sampled). A trained topology's inference gates are used
+    unless gates are given. The task's extraction and, where the decision needs it, its code
+    check are wired in; `config.early_stop` applies."""
     if isinstance(topology, str):
-        from dataclasses import replace
-
-        topology, gate = topology_for(replace(config, topology=topology), task)
-        receive_gate = receive_gate or gate
+        topology = topology_for(replace(config, topology=topology), task)
+    if not isinstance(topology, CommGraph):
+        receive_gate = receive_gate or getattr(topology, "inference_gate", None)
+        stop_gate = stop_gate or getattr(topology, "inference_stop_gate", None)
     return Team(
         topology, backend,
         extract=task.extract if task is not None else extract_answer,
@@ -93,4 +96,5 @@ def team_for(
         code_check=code_check_for(task, _decision_of(topology)),
         checkpoint=checkpoint,
         receive_gate=receive_gate,
+        stop_gate=stop_gate,
     )  # fmt: skip

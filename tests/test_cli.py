@@ -167,7 +167,7 @@ def test_topo_show_prints_and_draws_a_fixed_shape_and_a_graph_file(tmp_path) -> 
     from agentnet.assembly import topology_for
     from agentnet.configs import TeamConfig
 
-    graph, _ = topology_for(TeamConfig(topology="chain", agents=2))
+    graph = topology_for(TeamConfig(topology="chain", agents=2))
     (tmp_path / "g.json").write_text(graph.to_json())
     result = runner.invoke(app, ["topo", "show", str(tmp_path / "g.json"), "--out", str(tmp_path / "g.png")])
     assert result.exit_code == 0 and "round 0 spatial: a0→a1" in result.output

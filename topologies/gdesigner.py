@@ -24,16 +24,19 @@ from torch import nn
 
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError
-from agentnet.graph import CommGraph, Decision
+from agentnet.graph import CommGraph, Decision, StopGate
 from agentnet.prompts import load_role
 from agentnet.topologies.embeddings import Embedder
+from agentnet.topologies.heads import HeadsConfig, Plan, TeamHeads, plan_stats
 from agentnet.topologies.learned import (
+    Pairs,
     ParamGroup,
     Persistent,
     Sample,
     bernoulli_edges,
     build_graph,
     check_agents,
+    coactive,
     sample_dag,
     threshold_dag,
 )
@@ -53,6 +56,7 @@ class GDesignerConfig:
     lambda_logit: float = field(default=1e-2, metadata={"help": 'L2 on edge logits: keeps sigmoids off saturation, so REINFORCE can still move them.'})
     lr: float = field(default=1e-2, metadata={"help": 'Learning rate (Adam).'})
     init_logstd: float = field(default=-3.0, metadata={"help": 'Initial log σ of the latents (little noise: edges explore first).'})
+    heads: HeadsConfig = field(default_factory=HeadsConfig)  # adaptive teams: who runs, when to stop, the decision
     public_code: bool = field(default=False, metadata={"help": "Reproduce the authors' public code (deterministic encoder, symmetric scaled decoder)."})
     seed: int = field(default=0, metadata={"help": 'Seed for initialisation and sampling.'})
 
@@ -114,6 +118,7 @@ class GDesigner(Persistent, nn.Module):
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
             torch.manual_seed(config.seed)
             self._init_layers(n, d, config)
+            self.heads = TeamHeads(n, rounds, d, config.heads) if config.heads.any else None
         self._generator = torch.Generator().manual_seed(config.seed)
 
     def _init_layers(self, n: int, d: int, config: GDesignerConfig) -> None:
@@ -138,9 +143,12 @@ class GDesigner(Persistent, nn.Module):
         self.t_bias = nn.Parameter(torch.zeros(()))
 
     # -- model --------------------------------------------------------------------------
+    def query_features(self, query: str) -> torch.Tensor:
+        return self.embedder.encode([query]).detach()[0]
+
     def encode(self, query: str) -> tuple[torch.Tensor, torch.Tensor]:
         """μ and log σ for the agent nodes (the virtual node only carries the query)."""
-        x = torch.cat([self.role_features, self.embedder.encode([query])], dim=0)
+        x = torch.cat([self.role_features, self.query_features(query)[None]], dim=0)
         x = torch.cat([x, self.node_id.weight], dim=1)
         h = torch.relu(self.conv(x, self.edge_index))
         n = len(self.agents)
@@ -181,32 +189,56 @@ class GDesigner(Persistent, nn.Module):
         return total, {"kl": float(kl.detach()), "mean_edge_prob": float(sparsity.detach()), "anchor_bce": float(anchor.detach())}
 
     # -- the topology contract ------------------------------------------------------------
+    def _plan(self, query: str, sample: bool) -> Plan:
+        n = len(self.agents)
+        if self.heads is None:
+            return Plan([set(range(n)) for _ in range(self.rounds)], True, torch.zeros(()))
+        q = self.query_features(query)
+        return self.heads.sample(q, self._generator) if sample else self.heads.deterministic(q)
+
     def sample(self, query: str) -> Sample:
         z, kl = self.latent(query, sample=True)
         spatial_p, temporal_p = self.decode(z)
-        spatial, logp = sample_dag(spatial_p, self._generator)
-        temporal, logp_t = self._temporal(temporal_p, sample=True)
+        plan = self._plan(query, sample=True)
+        allowed_s, allowed_t = coactive(plan.active)
+        spatial, logp = sample_dag(spatial_p, self._generator, allowed_s)
+        temporal, logp_t = self._temporal(temporal_p, sample=True, allowed=allowed_t)
         penalty, stats = self.penalty(spatial_p, kl)
         n = len(self.agents)
-        stats |= {"spatial_edges": len(spatial), "temporal_edges": len(temporal), "density": len(spatial) / (n * (n - 1))}
-        graph = build_graph(self.agents, spatial, temporal, self.rounds, self.decision)
-        return Sample(graph, logp + logp_t, penalty, stats)
+        graph = build_graph(self.agents, spatial, temporal, self.rounds, self.decision, plan.active, plan.decide)
+        stats |= {"spatial_edges": len(spatial), "temporal_edges": len(temporal), "density": len(spatial) / (n * (n - 1)),
+                  "planned_calls": float(graph.calls()), **plan_stats(plan, n)}  # fmt: skip
+        out = Sample(graph, logp + logp_t + plan.log_prob, penalty, stats)
+        if self.heads is not None and self.config.heads.stop:
+            out.stop_gate = self.heads.sampling_stop_gate(self.query_features(query), self._generator,
+                                                          out.gate_log_probs, out.stats)  # fmt: skip
+        return out
 
-    def _temporal(self, probs: torch.Tensor, sample: bool) -> tuple[set[tuple[int, int]], torch.Tensor]:
+    def _temporal(self, probs: torch.Tensor, sample: bool, allowed: Pairs) -> tuple[Pairs, torch.Tensor]:
         if self.rounds == 1:
             return set(), probs.new_zeros(())
         if not self.config.temporal:
-            return {(i, i) for i in range(len(self.agents))}, probs.new_zeros(())
+            return {(i, i) for i in range(len(self.agents)) if (i, i) in allowed}, probs.new_zeros(())
         if sample:
-            return bernoulli_edges(probs, self._generator)
-        return {(int(i), int(j)) for i, j in (probs > self.config.threshold).nonzero().tolist()}, probs.new_zeros(())
+            return bernoulli_edges(probs, self._generator, allowed)
+        above = {(int(i), int(j)) for i, j in (probs > self.config.threshold).nonzero().tolist()}
+        return above & allowed, probs.new_zeros(())
 
     @torch.no_grad()
     def graph_for(self, query: str) -> CommGraph:
         z, _ = self.latent(query, sample=False)
         spatial_p, temporal_p = self.decode(z)
-        temporal, _ = self._temporal(temporal_p, sample=False)
-        return build_graph(self.agents, threshold_dag(spatial_p, self.config.threshold), temporal, self.rounds, self.decision)
+        plan = self._plan(query, sample=False)
+        allowed_s, allowed_t = coactive(plan.active)
+        temporal, _ = self._temporal(temporal_p, sample=False, allowed=allowed_t)
+        spatial = threshold_dag(spatial_p, self.config.threshold, allowed_s)
+        return build_graph(self.agents, spatial, temporal, self.rounds, self.decision, plan.active, plan.decide)
+
+    @property
+    def inference_stop_gate(self) -> StopGate | None:
+        if self.heads is None or not self.config.heads.stop:
+            return None
+        return self.heads.inference_stop_gate(self.query_features)
 
     def param_groups(self) -> list[ParamGroup]:
         return [{"name": "all", "params": list(self.parameters()), "lr": self.config.lr}]

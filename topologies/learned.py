@@ -8,13 +8,13 @@ A learned topology is a `torch.nn.Module` registered by kind in `agentnet.topolo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict
 
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError
-from agentnet.graph import CommGraph, Decision, Edge, ReceiveGate
+from agentnet.graph import CommGraph, Decision, Edge, ReceiveGate, StopGate
 
 if TYPE_CHECKING:
     import torch
@@ -27,7 +27,8 @@ class Sample:
     penalty: torch.Tensor  # scalar, differentiable: regularisers added to the loss as they are
     stats: dict[str, float] = field(default_factory=dict)  # edge density etc., for the metrics log
     gate: ReceiveGate | None = None  # decides during the run (temporal gating)
-    gate_log_probs: list[torch.Tensor] = field(default_factory=list)  # filled by `gate` as it decides
+    gate_log_probs: list[torch.Tensor] = field(default_factory=list)  # filled by the gates as they decide
+    stop_gate: StopGate | None = None  # decides after each round whether the team stops (a stop head)
 
     def total_log_prob(self) -> torch.Tensor:
         return self.log_prob + sum(self.gate_log_probs) if self.gate_log_probs else self.log_prob
@@ -63,6 +64,11 @@ class LearnedTopology(Protocol):
         """The deterministic receive gate to run with `graph_for`, if the topology has one."""
         ...
 
+    @property
+    def inference_stop_gate(self) -> StopGate | None:
+        """The deterministic stop head to run with `graph_for`, if the topology has one."""
+        ...
+
     def param_groups(self) -> list[ParamGroup]: ...
 
     def active_groups(self, step: int) -> list[str]:
@@ -95,14 +101,18 @@ def pair_order(n: int) -> list[tuple[int, int]]:
     return [(i, j) for i in range(n) for j in range(n) if i != j]
 
 
-def dag_log_prob(probs: torch.Tensor, edges: set[tuple[int, int]]) -> torch.Tensor:
+Pairs = set[tuple[int, int]]
+
+
+def dag_log_prob(probs: torch.Tensor, edges: Pairs, allowed: Pairs | None = None) -> torch.Tensor:
     """The exact log-probability that `sample_dag` returns `edges`.
 
     Edges are decided one by one in `pair_order`; an edge that would close a cycle with the
     edges already taken is skipped (probability 1 of absence), every other one is a
     Bernoulli(p_ij). So the process only yields DAGs, and the log-probability of a DAG is
     the sum over the edges it could still take of log p or log(1-p); an impossible `edges`
-    (one that the process would have skipped) gets -inf.
+    (one that the process would have skipped) gets -inf. Pairs outside `allowed` (when given:
+    e.g. agents that never run together) are never candidates.
     """
     import torch
 
@@ -111,6 +121,10 @@ def dag_log_prob(probs: torch.Tensor, edges: set[tuple[int, int]]) -> torch.Tens
     logp = probs.new_zeros(())
     eps = 1e-6
     for i, j in pair_order(n):
+        if allowed is not None and (i, j) not in allowed:
+            if (i, j) in edges:
+                return probs.new_tensor(float("-inf"))
+            continue
         if _reaches(adj, j, i):  # i -> j would close a cycle
             if (i, j) in edges:
                 return probs.new_tensor(float("-inf"))
@@ -124,7 +138,9 @@ def dag_log_prob(probs: torch.Tensor, edges: set[tuple[int, int]]) -> torch.Tens
     return logp
 
 
-def sample_dag(probs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[set[tuple[int, int]], torch.Tensor]:
+def sample_dag(
+    probs: torch.Tensor, generator: torch.Generator | None = None, allowed: Pairs | None = None
+) -> tuple[Pairs, torch.Tensor]:
     """Sample a DAG edge by edge (see `dag_log_prob`); returns the edges and their log-probability."""
     import torch
 
@@ -134,34 +150,60 @@ def sample_dag(probs: torch.Tensor, generator: torch.Generator | None = None) ->
         draws = torch.rand(n, n, generator=generator)
     edges: set[tuple[int, int]] = set()
     for i, j in pair_order(n):
+        if allowed is not None and (i, j) not in allowed:
+            continue
         if not _reaches(adj, j, i) and draws[i, j] < probs[i, j].detach():
             edges.add((i, j))
             adj[i].add(j)
-    return edges, dag_log_prob(probs, edges)
+    return edges, dag_log_prob(probs, edges, allowed)
 
 
-def threshold_dag(probs: torch.Tensor, threshold: float = 0.5) -> set[tuple[int, int]]:
+def threshold_dag(probs: torch.Tensor, threshold: float = 0.5, allowed: Pairs | None = None) -> Pairs:
     """The deterministic graph: edges above `threshold`, most probable first, skipping cycles."""
     n = probs.shape[0]
     adj: list[set[int]] = [set() for _ in range(n)]
     ranked = sorted(pair_order(n), key=lambda e: -float(probs[e[0], e[1]]))
     edges: set[tuple[int, int]] = set()
     for i, j in ranked:
+        if allowed is not None and (i, j) not in allowed:
+            continue
         if float(probs[i, j]) > threshold and not _reaches(adj, j, i):
             edges.add((i, j))
             adj[i].add(j)
     return edges
 
 
-def bernoulli_edges(probs: torch.Tensor, generator: torch.Generator | None = None) -> tuple[set[tuple[int, int]], torch.Tensor]:
-    """Independent Bernoulli edges over all ordered pairs (self-edges included): temporal edges."""
+def bernoulli_edges(
+    probs: torch.Tensor, generator: torch.Generator | None = None, allowed: Pairs | None = None
+) -> tuple[Pairs, torch.Tensor]:
+    """Independent Bernoulli edges over all ordered pairs (self-edges included; only `allowed`
+    ones when given): temporal edges."""
     import torch
 
     with torch.no_grad():
-        taken = torch.rand(probs.shape, generator=generator) < probs.detach()
+        draws = torch.rand(probs.shape, generator=generator)
+    mask = torch.ones_like(probs, dtype=torch.bool) if allowed is None else pair_mask(probs.shape[0], allowed)
+    taken = (draws < probs.detach()) & mask
     p = probs.clamp(1e-6, 1 - 1e-6)
-    logp = torch.where(taken, torch.log(p), torch.log1p(-p)).sum()
+    logp = torch.where(taken, torch.log(p), torch.log1p(-p))[mask].sum()
     return {(int(i), int(j)) for i, j in taken.nonzero().tolist()}, logp
+
+
+def pair_mask(n: int, pairs: Pairs) -> torch.Tensor:
+    import torch
+
+    mask = torch.zeros(n, n, dtype=torch.bool)
+    for i, j in pairs:
+        mask[i, j] = True
+    return mask
+
+
+def coactive(active: Sequence[set[int]]) -> tuple[Pairs, Pairs]:
+    """The spatial pairs that run together in some round, and the temporal pairs (sender active
+    in some round t, receiver in t + 1): the only edges a graph with this activity can carry."""
+    spatial = {(i, j) for a in active for i in a for j in a if i != j}
+    temporal = {(i, j) for a, b in zip(active, active[1:]) for i in a for j in b}
+    return spatial, temporal
 
 
 def named(agents: Sequence[AgentSpec], edges: set[tuple[int, int]]) -> list[Edge]:
@@ -170,13 +212,23 @@ def named(agents: Sequence[AgentSpec], edges: set[tuple[int, int]]) -> list[Edge
 
 def build_graph(
     agents: Sequence[AgentSpec],
-    spatial: set[tuple[int, int]],
-    temporal: set[tuple[int, int]],
+    spatial: Pairs,
+    temporal: Pairs,
     rounds: int,
     decision: Decision,
+    active: Sequence[set[int]] | None = None,
+    decide: bool = True,
 ) -> CommGraph:
-    """One spatial edge set for every round, one temporal set between every pair of rounds."""
-    return CommGraph.uniform(agents, named(agents, spatial), named(agents, temporal), rounds, decision)
+    """One spatial edge set for every round, one temporal set between every pair of rounds; with
+    `active` (agent indices per round), each round keeps the edges among the agents that run."""
+    if active is None:
+        graph = CommGraph.uniform(agents, named(agents, spatial), named(agents, temporal), rounds, decision)
+        return graph if decide else replace(graph, decide=False)
+    per_round = tuple(tuple(named(agents, {(i, j) for i, j in spatial if {i, j} <= a})) for a in active)
+    across = tuple(tuple(named(agents, {(i, j) for i, j in temporal if i in a and j in b}))
+                   for a, b in zip(active, active[1:]))  # fmt: skip
+    runs = tuple(tuple(agents[i].name for i in sorted(a)) for a in active)
+    return CommGraph(tuple(agents), per_round, across, decision, active=runs, decide=decide)
 
 
 def check_agents(agents: Sequence[AgentSpec], rounds: int) -> None:
@@ -215,6 +267,22 @@ def load_file(path: str | Path, what: str) -> dict[str, Any]:
     return data
 
 
+def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """A (possibly nested) config dataclass from its `asdict`; fields it lacks keep their defaults."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            value = data[f.name]
+            kind: Any = hints[f.name]
+            nested = isinstance(kind, type) and dataclasses.is_dataclass(kind) and isinstance(value, dict)
+            kwargs[f.name] = config_from_dict(kind, value) if nested else value
+    return cls(**kwargs)
+
+
 class Persistent:
     """save/load for learned topologies (kind, config, the team they were built for, weights),
     plus the contract's defaults: no receive gate, no schedule, every group active.
@@ -228,6 +296,10 @@ class Persistent:
 
     @property
     def inference_gate(self) -> ReceiveGate | None:
+        return None
+
+    @property
+    def inference_stop_gate(self) -> StopGate | None:
         return None
 
     def set_step(self, step: int, total: int | None = None) -> None:
@@ -254,7 +326,7 @@ class Persistent:
             raise ConfigError(f"{path} holds a {data.get('kind')!r} topology, not {cls.kind!r}")
         try:
             agents, rounds, decision = team_from_spec(data["team"])
-            config = cls.config_class(**data["config"])
+            config = config_from_dict(cls.config_class, data["config"])
         except (KeyError, TypeError) as e:
             raise ConfigError(f"{path} is not a complete {cls.kind} topology ({e}); retrain it") from None
         model: Any = cls(agents, rounds, decision, config, embedder)  # type: ignore[call-arg]

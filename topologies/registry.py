@@ -19,7 +19,7 @@ from typing import Any
 
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, UnknownNameError
-from agentnet.graph import CommGraph, Decision, ReceiveGate, Topology
+from agentnet.graph import CommGraph, Decision, Topology
 from agentnet.topologies.fixed import FIXED, fixed
 
 
@@ -75,19 +75,17 @@ def resolve(
     rounds: int,
     decision: Decision,
     **params: Any,
-) -> tuple[CommGraph | Topology, ReceiveGate | None]:
-    """A fixed shape name -> its CommGraph; a learned `KIND:PATH` -> the trained topology; a
-    `.json` file -> the CommGraph in it. Either goes straight into `Team`, with the receive gate
-    (learned temporal gating) if any.
-
-    Learned topologies and graph files bring their own agents, rounds and decision.
+) -> CommGraph | Topology:
+    """A fixed shape name -> its CommGraph; a learned `KIND:PATH` -> the trained topology (which
+    brings its inference gates, `inference_gate` and `inference_stop_gate`); a `.json` file -> the
+    CommGraph in it. Learned topologies and graph files bring their own agents, rounds and decision.
     """
     name = spec.partition(":")[0]
     if name in LEARNED:
-        topology = load_learned(spec)
-        return topology, topology.inference_gate
+        topology: Topology = load_learned(spec)
+        return topology
     if spec.endswith(".json"):
-        return CommGraph.load(spec), None
+        return CommGraph.load(spec)
     if name not in FIXED:
         raise UnknownNameError("topology", spec, [*FIXED, *(f"{k}:PATH" for k in LEARNED), "FILE.json"])
-    return fixed(name, agents, rounds=rounds, decision=decision, **params), None
+    return fixed(name, agents, rounds=rounds, decision=decision, **params)

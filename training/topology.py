@@ -113,7 +113,7 @@ class TopologyTrainer:
 
     async def _episode(self, item: Item, gate: asyncio.Semaphore) -> tuple[Sample, float, int]:
         sample = self.topology.sample(item.question)
-        team = team_for(self.task, sample.graph, self.backend, receive_gate=sample.gate)
+        team = team_for(self.task, sample.graph, self.backend, receive_gate=sample.gate, stop_gate=sample.stop_gate)
         async with gate:
             trajectory = await team.arun_or_fail(item.question, context=item.meta.get("private"))
         score = await self.task.score(item, trajectory.answer)

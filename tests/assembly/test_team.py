@@ -41,18 +41,18 @@ def test_a_code_decision_without_a_code_task_fails_loudly(task) -> None:
 
 
 def test_temporal_modes_apply_to_fixed_shapes_only() -> None:
-    graph, _ = topology_for(TeamConfig(topology="chain", rounds=2, temporal="complete", agents=2))
+    graph = topology_for(TeamConfig(topology="chain", rounds=2, temporal="complete", agents=2))
     assert isinstance(graph, CommGraph) and len(graph.temporal[0]) == 4
     with pytest.raises(ConfigError, match="applies to fixed shapes"):
         topology_for(TeamConfig(topology="gdesigner:x.pt", temporal="self"))
 
 
 def test_a_graph_file_is_a_topology(tmp_path) -> None:
-    graph, _ = topology_for(TeamConfig(topology="star", agents=3))
+    graph = topology_for(TeamConfig(topology="star", agents=3))
     path = tmp_path / "g.json"
     path.write_text(graph.to_json())
-    loaded, gate = topology_for(TeamConfig(topology=str(path)))
-    assert loaded == graph and gate is None
+    loaded = topology_for(TeamConfig(topology=str(path)))
+    assert loaded == graph
     path.write_text("{not json")
     with pytest.raises(ConfigError, match="g.json: not a CommGraph document: invalid JSON"):
         topology_for(TeamConfig(topology=str(path)))
@@ -64,7 +64,7 @@ def test_a_graph_file_is_a_topology(tmp_path) -> None:
 def test_a_multi_agent_shape_refuses_a_single_agent() -> None:
     with pytest.raises(ConfigError, match="star needs at least 2 agents, got 1"):
         topology_for(TeamConfig(topology="star", agents=1))
-    graph, _ = topology_for(TeamConfig(topology="single", agents=1))
+    graph = topology_for(TeamConfig(topology="single", agents=1))
     assert isinstance(graph, CommGraph) and graph.names == ["a0"]
 
 

@@ -1,0 +1,138 @@
+"""Adaptive-team heads: per query, which agents run in each round, whether the decision call is
+made, and — during the run, after each round — whether the team stops there.
+
+Every choice is sampled with its exact log-probability (for REINFORCE) and is deterministic at
+inference (probability > 0.5). A round never runs empty: when no agent is drawn, the most
+probable one runs, and the log-probability counts both ways of arriving at that team. The heads
+read the query embedding (and, for the stop head, the round and how much the round's answers
+agree), so different queries get different teams. Utility stays score − λ_tok · tokens: an
+agent that is switched off is rewarded exactly by the tokens it saves.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from agentnet.answers import extract_answer
+from agentnet.errors import ConfigError
+from agentnet.graph import StopGate
+
+
+@dataclass(frozen=True)
+class HeadsConfig:
+    activation: bool = field(default=False, metadata={
+        "help": "Learn which agents run, per query (and per round when rounds > 1)."})
+    stop: bool = field(default=False, metadata={
+        "help": "Learn after each round, from its outputs, whether the team stops (rounds > 1)."})
+    skip_decision: bool = field(default=False, metadata={"help": "Learn per query whether the decision call is made."})
+    activation_init: float = field(default=2.0, metadata={"help": "Initial logit of an agent running (2.0: P ≈ 0.88)."})
+    stop_init: float = field(default=-2.0, metadata={"help": "Initial logit of stopping after a round (-2.0: P ≈ 0.12)."})
+    decide_init: float = field(default=2.0, metadata={"help": "Initial logit of making the decision call (2.0: P ≈ 0.88)."})
+
+    @property
+    def any(self) -> bool:
+        return self.activation or self.stop or self.skip_decision
+
+
+@dataclass
+class Plan:
+    """Who runs in each round (agent indices) and whether the decision is made, with log p."""
+
+    active: list[set[int]]
+    decide: bool
+    log_prob: torch.Tensor
+
+
+def _active_log_prob(p: torch.Tensor, chosen: set[int]) -> torch.Tensor:
+    """log P(the round's team is `chosen`) when an empty draw becomes {argmax p}."""
+    p = p.clamp(1e-6, 1 - 1e-6)
+    mask = torch.zeros_like(p, dtype=torch.bool)
+    mask[list(chosen)] = True
+    drawn = torch.where(mask, torch.log(p), torch.log1p(-p)).sum()
+    if len(chosen) == 1 and next(iter(chosen)) == int(p.argmax()):
+        return torch.logaddexp(drawn, torch.log1p(-p).sum())  # or nobody was drawn
+    return drawn
+
+
+class TeamHeads(nn.Module):
+    def __init__(self, n_agents: int, rounds: int, dim: int, config: HeadsConfig):
+        super().__init__()
+        if config.stop and rounds < 2:
+            raise ConfigError("a stop head needs rounds > 1: a 1-round team has no round to stop after; "
+                              "use --rounds 2 or more, or leave --stop off")  # fmt: skip
+        self.n, self.rounds, self.config = n_agents, rounds, config
+        self.act = nn.Linear(dim, n_agents * rounds)
+        self.stop = nn.Linear(dim + rounds + 1, 1)  # query, round (one-hot), agreement of the round's answers
+        self.decide = nn.Linear(dim, 1)
+        for layer, bias in ((self.act, config.activation_init), (self.stop, config.stop_init), (self.decide, config.decide_init)):
+            nn.init.zeros_(layer.weight)  # every query starts from the same prior; the query features then move it
+            nn.init.constant_(layer.bias, bias)
+
+    # -- before the run ----------------------------------------------------------------------
+    def activation_probs(self, q: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.act(q)).reshape(self.rounds, self.n)
+
+    def decide_prob(self, q: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decide(q))[0]
+
+    def sample(self, q: torch.Tensor, generator: torch.Generator) -> Plan:
+        logp = q.new_zeros(())
+        active: list[set[int]] = [set(range(self.n)) for _ in range(self.rounds)]
+        if self.config.activation:
+            probs = self.activation_probs(q)
+            for t in range(self.rounds):
+                with torch.no_grad():
+                    drawn = {i for i in range(self.n) if float(torch.rand((), generator=generator)) < float(probs[t, i].detach())}
+                active[t] = drawn or {int(probs[t].argmax())}
+                logp = logp + _active_log_prob(probs[t], active[t])
+        decide = True
+        if self.config.skip_decision:
+            p = self.decide_prob(q).clamp(1e-6, 1 - 1e-6)
+            decide = float(torch.rand((), generator=generator)) < float(p.detach())
+            logp = logp + (torch.log(p) if decide else torch.log1p(-p))
+        return Plan(active, decide, logp)
+
+    @torch.no_grad()
+    def deterministic(self, q: torch.Tensor) -> Plan:
+        active: list[set[int]] = [set(range(self.n)) for _ in range(self.rounds)]
+        if self.config.activation:
+            probs = self.activation_probs(q)
+            active = [{i for i in range(self.n) if probs[t, i] > 0.5} or {int(probs[t].argmax())} for t in range(self.rounds)]
+        decide = not self.config.skip_decision or bool(self.decide_prob(q) > 0.5)
+        return Plan(active, decide, q.new_zeros(()))
+
+    # -- during the run ----------------------------------------------------------------------
+    def stop_prob(self, q: torch.Tensor, round: int, said: dict[str, str]) -> torch.Tensor:
+        answers = [a for a in (extract_answer(text) for text in said.values()) if a]
+        agreement = Counter(answers).most_common(1)[0][1] / len(said) if answers else 0.0
+        features = torch.cat([q, nn.functional.one_hot(torch.tensor(round), self.rounds).float(), q.new_tensor([agreement])])
+        return torch.sigmoid(self.stop(features))[0]
+
+    def sampling_stop_gate(self, q: torch.Tensor, generator: torch.Generator, log_probs: list[torch.Tensor],
+                           stats: dict[str, float]) -> StopGate:  # fmt: skip
+        """A stop gate that samples, appending each decision's log-probability to `log_probs`."""
+
+        def gate(round: int, said: dict[str, str], query: str) -> bool:
+            p = self.stop_prob(q, round, said).clamp(1e-6, 1 - 1e-6)
+            stop = float(torch.rand((), generator=generator)) < float(p.detach())
+            log_probs.append(torch.log(p) if stop else torch.log1p(-p))
+            stats["stopped_after"] = float(round) if stop else stats.get("stopped_after", float(self.rounds - 1))
+            return stop
+
+        return gate
+
+    def inference_stop_gate(self, embed: Callable[[str], torch.Tensor]) -> StopGate:
+        def gate(round: int, said: dict[str, str], query: str) -> bool:
+            with torch.no_grad():
+                return bool(self.stop_prob(embed(query), round, said) > 0.5)
+
+        return gate
+
+
+def plan_stats(plan: Plan, n: int) -> dict[str, float]:
+    return {"active_share": sum(len(a) for a in plan.active) / (n * len(plan.active)), "decide": float(plan.decide)}
