@@ -45,9 +45,10 @@ from torch import nn
 
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, require_at_least_one
-from agentnet.graph import CommGraph, Decision, ReceiveGate
+from agentnet.graph import CommGraph, Decision, ReceiveGate, StopGate
 from agentnet.topologies.embeddings import Embedder
-from agentnet.topologies.learned import ParamGroup, Persistent, Sample, build_graph, check_agents
+from agentnet.topologies.heads import HeadsConfig, Plan, TeamHeads, plan_stats
+from agentnet.topologies.learned import ParamGroup, Persistent, Sample, build_graph, check_agents, coactive, pair_mask
 
 MAX_K = 12  # the exact set probability sums 2^k subsets per row
 
@@ -66,6 +67,8 @@ class CommFormerConfig:
     edge_every: int = field(default=2, metadata={"help": 'Edges train on steps with step % edge_every == 0, the gate on the others.'})
     freeze_after: float | None = field(default=None, metadata={"help": 'Fraction of training after which the graph stops changing (default: never).'})
     sparsity: float = field(default=0.0, metadata={"help": 'Coefficient of the (straight-through) number of spatial edges.'})
+    heads: HeadsConfig = field(default_factory=HeadsConfig)  # adaptive teams: who runs, when to stop, the decision
+    heads_lr: float = field(default=5e-2, metadata={"help": "Learning rate of the adaptive-team heads (Adam)."})
     seed: int = field(default=0, metadata={"help": 'Seed for initialisation and sampling.'})
 
     def __post_init__(self) -> None:
@@ -195,11 +198,18 @@ class CommFormer(Persistent, nn.Module):
         self.gate_net: nn.Sequential | None = None
         self.gate_bias: nn.Parameter | None = None
         self.embedder: Embedder | None = embedder
-        if config.gate:
-            if embedder is None:
-                from agentnet.topologies.embeddings import MiniLMEmbedder
+        if (config.gate or config.heads.any) and embedder is None:
+            from agentnet.topologies.embeddings import MiniLMEmbedder
 
-                embedder = self.embedder = MiniLMEmbedder()
+            embedder = self.embedder = MiniLMEmbedder()
+        self.heads: TeamHeads | None = None
+        if config.heads.any:
+            assert embedder is not None
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(config.seed + 1)
+                self.heads = TeamHeads(n, rounds, embedder.dim, config.heads)
+        if config.gate:
+            assert embedder is not None
             with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
                 torch.manual_seed(config.seed)
                 d = embedder.dim
@@ -224,36 +234,65 @@ class CommFormer(Persistent, nn.Module):
         return f is not None and self._total is not None and step >= f * self._total
 
     def active_groups(self, step: int) -> list[str]:
+        heads = ["heads"] if self.heads is not None else []  # who runs is learned at every step
         gate = ["gate"] if self.config.gate else []
         if self.warming_up(step) or self.frozen(step):
-            return gate
+            return gate + heads
         if not gate or self.config.edge_every == 1:
-            return ["edges", *gate]
-        return ["edges"] if step % self.config.edge_every == 0 else gate
+            return ["edges", *gate, *heads]
+        return (["edges"] if step % self.config.edge_every == 0 else gate) + heads
 
     def param_groups(self) -> list[ParamGroup]:
         gate = [*self.gate_net.parameters(), self.gate_bias] if self.gate_net is not None else []
-        return [
+        groups: list[ParamGroup] = [
             {"name": "edges", "params": [self.spatial, self.temporal], "lr": self.config.edge_lr},
             {"name": "gate", "params": gate, "lr": self.config.gate_lr},
         ]
+        if self.heads is not None:
+            groups.append({"name": "heads", "params": list(self.heads.parameters()), "lr": self.config.heads_lr})
+        return groups
 
     # -- graphs -----------------------------------------------------------------------------
-    def _graph(self, spatial: torch.Tensor, temporal: torch.Tensor | None) -> CommGraph:
+    def _graph(self, spatial: torch.Tensor, temporal: torch.Tensor | None, plan: Plan) -> CommGraph:
         """Selections (row = receiver) → graph; the spatial diagonal (no message) is dropped."""
         s = {(j, i) for i, j in spatial.nonzero().tolist() if j != i}
         t = {(j, i) for i, j in temporal.nonzero().tolist()} if temporal is not None else set()
-        return build_graph(self.agents, s, t, self.rounds, self.decision)
+        return build_graph(self.agents, s, t, self.rounds, self.decision, plan.active, plan.decide)
 
-    def _deterministic(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        s = _top(self.spatial.detach(), self.spatial_allowed, _slots(self.spatial_allowed, self.k))
-        t = _top(self.temporal.detach(), self.temporal_allowed, _slots(self.temporal_allowed, self.k))
+    def _plan(self, query: str, sample: bool) -> Plan:
+        if self.heads is None or self.embedder is None:
+            return Plan([set(range(len(self.agents))) for _ in range(self.rounds)], True, torch.zeros(()))
+        q = self.embedder.encode([query]).detach()[0]
+        return self.heads.sample(q, self._generator) if sample else self.heads.deterministic(q)
+
+    def _allowed(self, plan: Plan) -> tuple[torch.Tensor, torch.Tensor]:
+        """The selectable entries (row = receiver) given who runs: senders that share a round with
+        the receiver. A row left without a choice keeps only its diagonal, which carries nothing."""
+        n, eye = len(self.agents), torch.eye(len(self.agents), dtype=torch.bool)
+        pairs_s, pairs_t = coactive(plan.active)
+        spatial = self.spatial_allowed & (pair_mask(n, {(v, u) for u, v in pairs_s}) | eye)
+        temporal = self.temporal_allowed & pair_mask(n, {(v, u) for u, v in pairs_t})
+        temporal[~temporal.any(1)] = eye[~temporal.any(1)]
+        return spatial, temporal
+
+    def _deterministic(self, plan: Plan) -> tuple[torch.Tensor, torch.Tensor | None]:
+        s_allowed, t_allowed = self._allowed(plan)
+        s = _top(self.spatial.detach(), s_allowed, _slots(s_allowed, self.k))
+        t = _top(self.temporal.detach(), t_allowed, _slots(t_allowed, self.k))
         return s, t if self.rounds > 1 else None
 
     @torch.no_grad()
     def graph_for(self, query: str) -> CommGraph:
-        """The inference graph: each row's deterministic top-k (the query does not change it)."""
-        return self._graph(*self._deterministic())
+        """The inference graph: who runs from the heads (if any), then each row's deterministic top-k."""
+        plan = self._plan(query, sample=False)
+        return self._graph(*self._deterministic(plan), plan)
+
+    @property
+    def inference_stop_gate(self) -> StopGate | None:
+        if self.heads is None or self.embedder is None or not self.config.heads.stop:
+            return None
+        embedder = self.embedder
+        return self.heads.inference_stop_gate(lambda query: embedder.encode([query]).detach()[0])
 
     def graph_log_prob(self, graph: CommGraph) -> torch.Tensor:
         """The exact log-probability that a post-warm-up `sample` returns `graph` (-inf if it cannot)."""
@@ -278,21 +317,24 @@ class CommFormer(Persistent, nn.Module):
     def sample(self, query: str) -> CommFormerSample:
         n, step = len(self.agents), self._step
         zero = (self.spatial.sum() + self.temporal.sum()) * 0.0  # keeps log_prob/penalty in the graph
+        plan = self._plan(query, sample=True)
+        s_allowed, t_allowed = self._allowed(plan)
         if self.warming_up(step):
-            s_hard = self.spatial_allowed & ~torch.eye(n, dtype=torch.bool)
-            t_hard = self.temporal_allowed if self.rounds > 1 else None
+            s_hard = s_allowed & ~torch.eye(n, dtype=torch.bool)
+            t_hard = t_allowed if self.rounds > 1 else None
             s_st, t_st, logp = s_hard.float(), None if t_hard is None else t_hard.float(), zero
         elif self.frozen(step):
-            s_hard, t_hard = self._deterministic()
+            s_hard, t_hard = self._deterministic(plan)
             s_st, t_st, logp = s_hard.float(), None if t_hard is None else t_hard.float(), zero
         else:
             c = self.config
-            s_hard, s_st = gumbel_top_k(self.spatial, self.spatial_allowed, self.k, c.tau, self._generator)
-            logp = top_k_log_prob(self.spatial, self.spatial_allowed, s_hard, self.k)
+            s_hard, s_st = gumbel_top_k(self.spatial, s_allowed, self.k, c.tau, self._generator)
+            logp = top_k_log_prob(self.spatial, s_allowed, s_hard, self.k)
             t_hard = t_st = None
             if self.rounds > 1:
-                t_hard, t_st = gumbel_top_k(self.temporal, self.temporal_allowed, self.k, c.tau, self._generator)
-                logp = logp + top_k_log_prob(self.temporal, self.temporal_allowed, t_hard, self.k)
+                t_hard, t_st = gumbel_top_k(self.temporal, t_allowed, self.k, c.tau, self._generator)
+                logp = logp + top_k_log_prob(self.temporal, t_allowed, t_hard, self.k)
+        logp = logp + plan.log_prob
         real = s_st * ~torch.eye(n, dtype=torch.bool)
         spatial_edges = int((s_hard & ~torch.eye(n, dtype=torch.bool)).sum())
         temporal_edges = int(t_hard.sum()) if t_hard is not None else 0
@@ -301,11 +343,17 @@ class CommFormer(Persistent, nn.Module):
             "spatial_edges": float(spatial_edges),
             "temporal_edges": float(temporal_edges),
             "warmup": float(self.warming_up(step)),
+            **plan_stats(plan, n),
         }
+        graph = self._graph(s_hard, t_hard, plan)
+        stats["planned_calls"] = float(graph.calls())
         out = CommFormerSample(
-            self._graph(s_hard, t_hard), logp, zero + self.config.sparsity * real.sum(), stats,
+            graph, logp, zero + self.config.sparsity * real.sum(), stats,
             spatial_select=s_st, temporal_select=t_st, gate_decisions=[],
         )  # fmt: skip
+        if self.heads is not None and self.embedder is not None and self.config.heads.stop:
+            q = self.embedder.encode([query]).detach()[0]
+            out.stop_gate = self.heads.sampling_stop_gate(q, self._generator, out.gate_log_probs, out.stats)
         if self.gate_net is not None:
             out.gate = self._sampling_gate(out)
         return out
