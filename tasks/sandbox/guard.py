@@ -87,6 +87,9 @@ def confine_kernel(cfg: dict, root: str, reads: list[str]) -> tuple[dict[str, st
     layers = [("capabilities", confine.drop_capabilities)] if os.geteuid() == 0 or confine.effective_capabilities() else []
     layers += [("landlock", lambda: confine.landlock([root], reads[1:], list(WRITE_FILES))), ("seccomp", confine.seccomp)]
     for name, apply in layers:
+        if name not in cfg.get("layers", (name,)):
+            missing[name] = "left out by Sandbox(kernel_layers=...)"
+            continue
         try:
             active[name] = apply()
         except (confine.Unavailable, OSError, AttributeError) as e:
@@ -233,7 +236,7 @@ def make_hook(root: str, reads: list[str], pid: int, pgid: int, path_types: tupl
         raise PermissionError("sandbox: %s is blocked (%s)" % (what, why))
 
     def may_read(path, what, resolve=resolve, beneath=beneath, readable=readable, refuse=refuse, str=str, pid=pid,
-                 Exception=Exception):  # fmt: skip
+                 len=len, Exception=Exception):  # fmt: skip
         try:
             real = resolve(path)
         except Exception:
@@ -246,11 +249,11 @@ def make_hook(root: str, reads: list[str], pid: int, pgid: int, path_types: tupl
 
     def check_open(path, mode, flags, text=text, resolve=resolve, beneath=beneath, readable=readable, refuse=refuse,
                    may_read=may_read, stat=posix.stat, isdir=_stat.S_ISDIR, ischr=_stat.S_ISCHR, isblk=_stat.S_ISBLK,
-                   str=str, type=type, int=int, any=any, write_flags=write_flags, WRITE_FILES=WRITE_FILES,
+                   str=str, type=type, int=int, write_flags=write_flags, WRITE_FILES=WRITE_FILES,
                    Exception=Exception):  # fmt: skip
         if type(path) is int:
             return  # an fd already open: the checks ran when it was opened
-        writing = bool(flags & write_flags) or (type(mode) is str and any(c in mode for c in "wax+"))
+        writing = flags & write_flags != 0 or (type(mode) is str and ("w" in mode or "a" in mode or "x" in mode or "+" in mode))
         try:
             written = text(path)
             real = resolve(written)

@@ -65,6 +65,7 @@ STRICT_EXIT = 97  # guard.STRICT_EXIT (guard.py is not imported here: it is the 
 _NEW_TASKS = 64  # RLIMIT_NPROC headroom over the uid's current task count (non-root only)
 _MAX_FILES = 10_000  # entries the code may create in its directory
 _UID_BASE, _UID_SPAN = 0x5A000000, 1 << 16  # fresh uids as root: far above any account's
+KERNEL_LAYERS = ("capabilities", "landlock", "seccomp")
 _PROBE = "import decimal, json, zlib"  # stdlib modules and shared libraries the uid must be able to load
 
 
@@ -147,6 +148,10 @@ class Sandbox:
         default=None,
         metadata={"help": "As root: the uid/gid to run code as (None: a fresh unused one per run; 0: stay root, without capabilities)."},
     )
+    kernel_layers: tuple[str, ...] = field(
+        default=KERNEL_LAYERS,
+        metadata={"help": "Kernel layers the child applies (leaving one out warns like an unavailable one; tests use () to check the audit hook alone)."},
+    )
     _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False, compare=False
     )
@@ -161,6 +166,8 @@ class Sandbox:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise SandboxConfigError(f"Sandbox {name}={value!r} must be an integer of at least {least}")
+        if not (isinstance(self.kernel_layers, tuple) and set(self.kernel_layers) <= set(KERNEL_LAYERS)):
+            raise SandboxConfigError(f"Sandbox kernel_layers={self.kernel_layers!r} must be a tuple drawn from {KERNEL_LAYERS}")
         if self.uid is not None and (not isinstance(self.uid, int) or isinstance(self.uid, bool) or not 0 <= self.uid < 2**32 - 1):
             raise SandboxConfigError(f"Sandbox uid={self.uid!r} must be None (a fresh uid per run) or a uid from 0 to 4294967294")
 
@@ -263,6 +270,7 @@ class Sandbox:
             "report_fd": report_w,
             "strict": self.strict,
             "parent_uid": os.getuid(),
+            "layers": list(self.kernel_layers),
         }
         env = {
             "PATH": "/usr/bin:/bin",
