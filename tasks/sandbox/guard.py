@@ -189,7 +189,9 @@ def make_hook(root: str, reads: list[str], pid: int, pgid: int, path_types: tupl
                                  "_xxsubinterpreters", "cffi", "_cffi_backend"))  # fmt: skip
     refused = frozenset(("gc.get_objects", "gc.get_referrers", "gc.get_referents", "resource.setrlimit",
                          "resource.prlimit", "os.symlink", "os.link", "code.__new__"))  # fmt: skip
-    frozen_attributes = frozenset(("__code__", "__defaults__", "__kwdefaults__"))
+    # __code__ of any function (stdlib never swaps it); the defaults only of the hook's own helpers
+    # (namedtuple sets __new__.__defaults__)
+    frozen_attributes = frozenset(("__defaults__", "__kwdefaults__"))
     protected_types = frozenset(c for t in path_types or () for c in t.__mro__ if c is not object)
     # event -> ((index of a path argument, index of its dir_fd argument or None), ...)
     mutations = MappingProxyType({
@@ -281,8 +283,10 @@ def make_hook(root: str, reads: list[str], pid: int, pgid: int, path_types: tupl
             refuse("opening the directory %r" % (written,))
         may_read(written, "reading")
 
-    def hook(event, args, check_open=check_open, inside=inside, refuse=refuse, may_read=may_read, mutations=mutations,
-             processes=processes, blocked_imports=blocked_imports, refused=refused, frozen=frozen_attributes,
+    guarded = frozenset((realpath, text, resolve, beneath, inside, refuse, may_read, check_open))
+
+    def hook(event, args, guarded=guarded, check_open=check_open, inside=inside, refuse=refuse, may_read=may_read,
+             mutations=mutations, processes=processes, blocked_imports=blocked_imports, refused=refused, frozen=frozen_attributes,
              protected=protected_types, pid=pid, pgid=pgid, PermissionError=PermissionError, ImportError=ImportError,
              type=type, int=int):  # fmt: skip
         if event == "open":
@@ -306,7 +310,8 @@ def make_hook(root: str, reads: list[str], pid: int, pgid: int, path_types: tupl
                 raise ImportError("sandbox: importing %s is blocked" % args[0])
         elif event in refused:
             raise PermissionError("sandbox: %s is blocked" % event)
-        elif event == "object.__setattr__" and (args[1] in frozen or args[0] in protected):
+        elif event == "object.__setattr__" and (args[1] == "__code__" or args[1] in frozen and args[0] in guarded
+                                                or args[0] in protected):
             raise PermissionError("sandbox: replacing %s of %r is blocked" % (args[1], args[0]))
         elif event == "os.kill":
             if args[0] not in (0, pid, -pgid):

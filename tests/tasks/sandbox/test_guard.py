@@ -121,9 +121,12 @@ def test_path_objects_that_answer_twice_are_refused(hook, run_dir: Path) -> None
 
 
 def test_the_hook_refuses_tampering_with_functions_and_pathlib(hook) -> None:
-    f = guard.make_realpath()
+    helper = hook.__defaults__[1]  # check_open: what a traceback frame of the hook exposes
     for name in ("__code__", "__defaults__", "__kwdefaults__"):
-        assert refused(hook, "object.__setattr__", f, name, None)
+        assert refused(hook, "object.__setattr__", helper, name, None)
+    mine = guard.make_realpath()
+    assert refused(hook, "object.__setattr__", mine, "__code__", None)
+    assert not refused(hook, "object.__setattr__", mine, "__defaults__", None)  # namedtuple does this
     assert refused(hook, "object.__setattr__", pathlib.PurePath, "__fspath__", None)
     assert not refused(hook, "object.__setattr__", type("Mine", (), {}), "x", 1)
 
