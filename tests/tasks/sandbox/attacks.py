@@ -61,6 +61,17 @@ WRITES = {
         "import os\nfd = os.open(os.path.dirname({target!r}), os.O_TMPFILE | os.O_WRONLY)\n"
         "os.link('/proc/self/fd/%d' % fd, {target!r}); print('ESCAPED')"
     ),
+    "sqlite-attach": (  # sqlite opens its files in C: no open event
+        "import sqlite3\nc = sqlite3.connect(':memory:')\nc.execute('ATTACH DATABASE ? AS x', ({target!r},))\n"
+        "c.execute('CREATE TABLE x.t(a)'); c.commit(); print('ESCAPED')"
+    ),
+    "readline-history": "import readline\nreadline.write_history_file({target!r}); print('ESCAPED')",
+    "dbm-gnu": "import dbm.gnu\ndbm.gnu.open({target!r}, 'c').close(); print('ESCAPED')",
+    "rename-victim-in": "import os\nos.rename({victim!r}, 'stolen'); print('ESCAPED')",
+    "utime-victim": "import os\nos.utime({victim!r}, (0, 0)); print('ESCAPED')",
+    "xattr-victim": "import os\nos.setxattr({victim!r}, 'user.x', b'1'); print('ESCAPED')",
+    "r-plus-victim": "f = open({victim!r}, 'r+')\nf.write('pwned'); print('ESCAPED')",
+    "mkstemp-outside": "import tempfile, os\ntempfile.mkstemp(dir=os.path.dirname({target!r})); print('ESCAPED')",
     "guard-globals": (  # the guard's module dict is reachable through frames; the hook must not use it
         "import sys\nf = sys._getframe()\nwhile f is not None:\n"
         "    g = f.f_globals\n    if 'WRITE_FILES' in g:\n        g['WRITE_FILES'] = ({target!r},)\n"
@@ -151,6 +162,9 @@ SIGNALS_AND_LIMITS = {
     "device-node": "import os\nos.mknod('dev', 0o20666, os.makedev(1, 1)); print('ESCAPED')",
     "dev-mem": "open('/dev/mem', 'rb').read(1); print('ESCAPED')",
     "dev-shm": "open('/dev/shm/agentnet-escape', 'w'); print('ESCAPED')",
+    "posix-shm": "import _posixshmem\n_posixshmem.shm_open('/agentnet-escape', 0o102, 0o600); print('ESCAPED')",
+    "syslog": "import syslog\nsyslog.syslog('agentnet sandbox escape'); print('ESCAPED')",
+    "shadow-file": "import spwd\nprint('ESCAPED', spwd.getspall()[:1])",
 }
 
 # -- the parent's secrets (the parent process has AGENTNET_TEST_SECRET in its environment) --------
