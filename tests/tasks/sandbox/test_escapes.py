@@ -63,7 +63,9 @@ async def test_processes_network_signals_and_foreign_code_fail(name: str, mode: 
 
 
 _PARENT = """
-import asyncio, json, os, sys
+import asyncio, json, os, site, sys
+for path in json.loads(sys.argv[3]):  # this test's site-packages, also when its python is not the venv's
+    site.addsitedir(path)
 from agentnet.tasks.sandbox import Sandbox
 secret = os.environ["AGENTNET_TEST_SECRET"].encode()
 assert secret in open("/proc/self/environ", "rb").read()  # the attack has something to find
@@ -81,7 +83,8 @@ def test_the_parents_secrets_stay_secret(mode: str) -> None:
     secret = f"s3cr3t-{uuid.uuid4().hex}"
     env = {**os.environ, "AGENTNET_TEST_SECRET": secret, "PYTHONWARNINGS": "ignore"}
     layers = json.dumps(list(MODES[mode].kernel_layers))
-    parent = subprocess.run([sys.executable, "-c", _PARENT, json.dumps(SECRETS), layers], env=env,
+    sites = json.dumps([p for p in sys.path if p.endswith("site-packages")])
+    parent = subprocess.run([sys.executable, "-c", _PARENT, json.dumps(SECRETS), layers, sites], env=env,
                             capture_output=True, text=True, timeout=120, cwd=REPO)  # fmt: skip
     assert parent.returncode == 0, parent.stderr
     results = json.loads(parent.stdout)
