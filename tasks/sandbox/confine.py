@@ -21,6 +21,7 @@ import os
 import stat
 
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 _CAP_VERSION_3 = 0x20080522
@@ -63,6 +64,19 @@ def no_new_privs() -> None:
     grant privileges (setuid bits, file capabilities)."""
     if _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise _fail("prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def die_with_parent(parent_pid: int) -> str:
+    """SIGKILL this process when the thread that started it exits (a SIGKILLed evaluator would
+    otherwise leave a sleeping child behind). The runner's worker thread waits for the child, so
+    it outlives it in every normal run."""
+    import signal
+
+    if _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise _fail("prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent_pid:  # the parent died before the line above: nobody will wait for us
+        os._exit(137)
+    return "killed with its parent"
 
 
 # --- capabilities ----------------------------------------------------------------------------

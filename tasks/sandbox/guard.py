@@ -84,6 +84,11 @@ def confine_kernel(cfg: dict, root: str, reads: list[str]) -> tuple[dict[str, st
     uid = os.getuid()
     if uid not in (0, cfg.get("parent_uid", uid)):
         active["uid"] = f"uid {uid}, a fresh unprivileged user"
+    if "parent_pid" in cfg:
+        try:
+            active["parent-death"] = confine.die_with_parent(cfg["parent_pid"])
+        except (confine.Unavailable, OSError, AttributeError) as e:
+            missing["parent-death"] = str(e)
     layers = [("capabilities", confine.drop_capabilities)] if os.geteuid() == 0 or confine.effective_capabilities() else []
     layers += [("landlock", lambda: confine.landlock([root], reads[1:], list(WRITE_FILES))), ("seccomp", confine.seccomp)]
     for name, apply in layers:

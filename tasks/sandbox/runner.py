@@ -267,6 +267,7 @@ class Sandbox:
             "report_fd": report_w,
             "strict": self.strict,
             "parent_uid": os.getuid(),
+            "parent_pid": os.getpid(),
             "layers": list(self.kernel_layers),
         }
         env = {

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -67,3 +69,44 @@ async def test_strict_refuses_to_run_without_a_layer(tmp_path) -> None:
 def test_bad_containment_settings_are_config_errors(settings: dict, named: str) -> None:
     with pytest.raises(SandboxConfigError, match=named):
         Sandbox(**settings)
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_evaluator_takes_its_sleeping_child_along() -> None:
+    program = "import time\nprint('started', flush=True)\ntime.sleep(60)"
+    evaluator = subprocess.Popen(
+        [sys.executable, "-W", "ignore", "-c",
+         f"import asyncio\nfrom agentnet.tasks.sandbox import Sandbox\nasyncio.run(Sandbox(timeout_s=60).run_python({program!r}))"],
+        start_new_session=True,
+    )  # fmt: skip
+    children: list[int] = []
+    for _ in range(200):
+        time.sleep(0.05)
+        if children := _children_of(evaluator.pid):
+            break
+    assert len(children) == 1
+    time.sleep(0.5)  # past the guard's start-up
+    evaluator.kill()
+    evaluator.wait()
+    for _ in range(40):
+        if not _alive(children[0]):
+            break
+        time.sleep(0.05)
+    assert not _alive(children[0])  # without PR_SET_PDEATHSIG it would sleep on for a minute
