@@ -89,7 +89,11 @@ def confine_kernel(cfg: dict, root: str, reads: list[str]) -> tuple[dict[str, st
             active["parent-death"] = confine.die_with_parent(cfg["parent_pid"])
         except (confine.Unavailable, OSError, AttributeError) as e:
             missing["parent-death"] = str(e)
-    layers = [("capabilities", confine.drop_capabilities)] if os.geteuid() == 0 or confine.effective_capabilities() else []
+    try:
+        privileged = os.geteuid() == 0 or confine.effective_capabilities() != 0
+    except (OSError, ValueError):  # no /proc: assume the worst, dropping is harmless
+        privileged = True
+    layers = [("capabilities", confine.drop_capabilities)] if privileged else []
     layers += [("landlock", lambda: confine.landlock([root], reads[1:], list(WRITE_FILES))), ("seccomp", confine.seccomp)]
     for name, apply in layers:
         if name not in cfg.get("layers", (name,)):
@@ -380,7 +384,8 @@ def forget_ctypes() -> None:
 def main(argv: list[str]) -> None:
     cfg = json.loads(argv[1])
     root = os.path.realpath(os.getcwd())
-    del sys.path[0]  # this file's directory: the program's imports must not see agentnet's files
+    if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.dirname(os.path.realpath(__file__)):
+        del sys.path[0]  # this file's directory: the program's imports must not see agentnet's files
     for which, (soft, hard) in limits_for(cfg, os.getuid(), user_tasks(os.getuid()) if os.getuid() else 0).items():
         set_limit(which, soft, hard)
     reads = read_roots(root, sys.path)

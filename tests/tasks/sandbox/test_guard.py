@@ -192,3 +192,14 @@ def test_user_tasks_counts_threads_of_that_uid(tmp_path: Path) -> None:
 def test_read_roots_put_the_run_first_and_drop_relative_entries() -> None:
     roots = guard.read_roots("/run/x", ["", "rel", "/usr/lib/python3.11"])
     assert roots[:2] == ["/run/x", "/usr/lib/python3.11"] and "/etc/ld.so.cache" in roots and "rel" not in roots
+
+
+def test_left_out_layers_are_reported_missing_and_nothing_is_applied(run_dir: Path) -> None:
+    before = open("/proc/self/status").read()
+    active, missing = guard.confine_kernel({"layers": [], "parent_uid": os.getuid()}, str(run_dir), [str(run_dir)])
+    assert active == {} and set(missing) >= {"landlock", "seccomp"}
+    assert all(why == "left out by Sandbox(kernel_layers=...)" for why in missing.values())
+    status = open("/proc/self/status").read()
+    assert [ln for ln in status.splitlines() if ln.startswith(("Seccomp:", "CapEff:", "NoNewPrivs:"))] == [
+        ln for ln in before.splitlines() if ln.startswith(("Seccomp:", "CapEff:", "NoNewPrivs:"))
+    ]
