@@ -72,6 +72,11 @@ WRITES = {
     "xattr-victim": "import os\nos.setxattr({victim!r}, 'user.x', b'1'); print('ESCAPED')",
     "r-plus-victim": "f = open({victim!r}, 'r+')\nf.write('pwned'); print('ESCAPED')",
     "mkstemp-outside": "import tempfile, os\ntempfile.mkstemp(dir=os.path.dirname({target!r})); print('ESCAPED')",
+    "proc-self-mem": (  # patch the interpreter's own memory (e.g. to switch the hook off)
+        "f = open('/proc/self/mem', 'r+b', buffering=0)\nf.seek(id(open))\nf.write(b'x'); print('ESCAPED')"
+    ),
+    "sysrq-trigger": "open('/proc/sysrq-trigger', 'w').write('h'); print('ESCAPED')",
+    "write-sysfs": "open('/sys/kernel/mm/transparent_hugepage/enabled', 'w').write('never'); print('ESCAPED')",
     "guard-globals": (  # the guard's module dict is reachable through frames; the hook must not use it
         "import sys\nf = sys._getframe()\nwhile f is not None:\n"
         "    g = f.f_globals\n    if 'WRITE_FILES' in g:\n        g['WRITE_FILES'] = ({target!r},)\n"
