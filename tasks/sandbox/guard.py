@@ -29,7 +29,7 @@ import types
 try:
     from . import confine  # imported in-process as agentnet.tasks.sandbox.guard
 except ImportError:
-    import confine  # run by path: this directory is sys.path[0] (removed before the program runs)
+    import confine  # type: ignore[no-redef]  # run by path: this directory is sys.path[0] (removed before the program runs)
 
 # Reads allowed beside the stdlib (sys.path) and the run directory: shared libraries that
 # stdlib extension modules load, the loader's cache, time zones, and the random/null devices.
@@ -132,7 +132,7 @@ def stub_unaudited() -> None:
     def blocked(*args: object, **kwargs: object) -> None:
         raise PermissionError("sandbox: this call is blocked (no processes, no files outside the run's directory)")
 
-    _posixsubprocess.fork_exec = blocked
+    _posixsubprocess.fork_exec = blocked  # type: ignore[assignment]
     for module, names in ((os, ("mkfifo", "mknod", "chroot", "pidfd_open")), (posix, ("mkfifo", "mknod", "chroot",
                           "pidfd_open")), (signal, ("pidfd_send_signal",)), (_signal, ("pidfd_send_signal",))):  # fmt: skip
         for name in names:
