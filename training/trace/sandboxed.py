@@ -1,8 +1,8 @@
 """Run a code-valued parameter (the answer-extraction function) on many outputs, in the sandbox.
 
 The optimiser writes this code, so it never runs in our process: one child process per
-evaluation (agentnet.tasks.sandbox: resource limits, no network, no writes outside its
-directory) runs `extract` on every output and prints the results as one marked JSON line.
+evaluation (agentnet.tasks.sandbox: resource limits, kernel containment with Landlock and
+seccomp, no network, no processes, no writes outside its directory) runs `extract` on every output and prints the results as one marked JSON line.
 """
 
 from __future__ import annotations

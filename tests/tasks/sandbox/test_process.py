@@ -1,0 +1,41 @@
+"""The parent's disk watch and usage count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentnet.tasks.sandbox.process import Capture, DiskWatch, usage
+
+
+def test_usage_counts_allocated_bytes_and_entries(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a").write_bytes(b"x" * 10_000)
+    with open(tmp_path / "sparse", "wb") as f:
+        f.truncate(2**30)  # a 1 GiB hole allocates nothing
+    used, files = usage(str(tmp_path))
+    assert files == 3 and 10_000 <= used < 2**20
+
+
+def test_disk_watch_walks_only_after_a_drop_and_names_the_limit(tmp_path: Path) -> None:
+    watch = DiskWatch(str(tmp_path), limit_bytes=2**20, max_files=5)
+    assert watch() is None
+    (tmp_path / "big").write_bytes(b"x" * (2 * 2**20))
+    assert watch() == "killed: its files took more than the 1 MiB disk limit"
+    other = DiskWatch(str(tmp_path / "big").rsplit("/", 1)[0], limit_bytes=2**30, max_files=5)
+    for i in range(10):
+        (tmp_path / str(i)).touch()
+    other.inodes += 100  # as if 100 inodes went elsewhere: the walk finds 11 entries here
+    assert other() == "killed: it created more than 5 files"
+
+
+def test_disk_watch_moves_its_baseline_when_others_used_the_disk(tmp_path: Path) -> None:
+    watch = DiskWatch(str(tmp_path), limit_bytes=2**20, max_files=5)
+    watch.free += 10 * 2**20  # someone else's 10 MiB
+    assert watch() is None and watch() is None
+
+
+def test_capture_keeps_both_ends() -> None:
+    capture = Capture(10)
+    for chunk in (b"start", b"-" * 100, b"end"):
+        capture.add(chunk)
+    assert capture.text() == "start\n[... 98 bytes omitted ...]\n--end"  # 5 bytes of head, 5 of tail
