@@ -68,7 +68,6 @@ class CommFormerConfig:
     freeze_after: float | None = field(default=None, metadata={"help": 'Fraction of training after which the graph stops changing (default: never).'})
     sparsity: float = field(default=0.0, metadata={"help": 'Coefficient of the (straight-through) number of spatial edges.'})
     heads: HeadsConfig = field(default_factory=HeadsConfig)  # adaptive teams: who runs, when to stop, the decision
-    heads_lr: float = field(default=5e-2, metadata={"help": "Learning rate of the adaptive-team heads (Adam)."})
     seed: int = field(default=0, metadata={"help": 'Seed for initialisation and sampling.'})
 
     def __post_init__(self) -> None:
@@ -249,7 +248,7 @@ class CommFormer(Persistent, nn.Module):
             {"name": "gate", "params": gate, "lr": self.config.gate_lr},
         ]
         if self.heads is not None:
-            groups.append({"name": "heads", "params": list(self.heads.parameters()), "lr": self.config.heads_lr})
+            groups.append({"name": "heads", "params": list(self.heads.parameters()), "lr": self.config.heads.heads_lr})
         return groups
 
     # -- graphs -----------------------------------------------------------------------------

@@ -241,4 +241,9 @@ class GDesigner(Persistent, nn.Module):
         return self.heads.inference_stop_gate(self.query_features)
 
     def param_groups(self) -> list[ParamGroup]:
-        return [{"name": "all", "params": list(self.parameters()), "lr": self.config.lr}]
+        heads = list(self.heads.parameters()) if self.heads is not None else []
+        rest = [p for p in self.parameters() if all(p is not h for h in heads)]
+        groups: list[ParamGroup] = [{"name": "all", "params": rest, "lr": self.config.lr}]
+        if heads:
+            groups.append({"name": "heads", "params": heads, "lr": self.config.heads.heads_lr})
+        return groups

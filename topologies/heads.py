@@ -33,6 +33,7 @@ class HeadsConfig:
     activation_init: float = field(default=2.0, metadata={"help": "Initial logit of an agent running (2.0: P ≈ 0.88)."})
     stop_init: float = field(default=-2.0, metadata={"help": "Initial logit of stopping after a round (-2.0: P ≈ 0.12)."})
     decide_init: float = field(default=2.0, metadata={"help": "Initial logit of making the decision call (2.0: P ≈ 0.88)."})
+    heads_lr: float = field(default=5e-2, metadata={"help": "Learning rate of the adaptive-team heads (Adam)."})
 
     @property
     def any(self) -> bool:
@@ -48,7 +49,7 @@ class Plan:
     log_prob: torch.Tensor
 
 
-def _active_log_prob(p: torch.Tensor, chosen: set[int]) -> torch.Tensor:
+def round_team_log_prob(p: torch.Tensor, chosen: set[int]) -> torch.Tensor:
     """log P(the round's team is `chosen`) when an empty draw becomes {argmax p}."""
     p = p.clamp(1e-6, 1 - 1e-6)
     mask = torch.zeros_like(p, dtype=torch.bool)
@@ -89,7 +90,7 @@ class TeamHeads(nn.Module):
                 with torch.no_grad():
                     drawn = {i for i in range(self.n) if float(torch.rand((), generator=generator)) < float(probs[t, i].detach())}
                 active[t] = drawn or {int(probs[t].argmax())}
-                logp = logp + _active_log_prob(probs[t], active[t])
+                logp = logp + round_team_log_prob(probs[t], active[t])
         decide = True
         if self.config.skip_decision:
             p = self.decide_prob(q).clamp(1e-6, 1 - 1e-6)

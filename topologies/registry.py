@@ -42,6 +42,12 @@ LEARNED: dict[str, LearnedKind] = {
                     "G-Designer: a variational graph auto-encoder with a task node designs each query's graph"),
         LearnedKind("commformer", "agentnet.topologies.commformer", "CommFormer",
                     "CommFormer: learnable sparse adjacency (per-row top-k) plus temporal receive gating"),
+        LearnedKind("gptswarm", "agentnet.topologies.gptswarm", "GPTSwarm",
+                    "GPTSwarm: one learned logit per potential edge, the same graph for every query"),
+        LearnedKind("agentprune", "agentnet.topologies.agentprune", "AgentPrune",
+                    "AgentPrune: GPTSwarm's spatial and temporal edge logits, the lowest pruned on a schedule"),
+        LearnedKind("agentdropout", "agentnet.topologies.agentdropout", "AgentDropout",
+                    "AgentDropout: per-round node dropout and edge dropout on intra- and inter-round adjacency"),
     )
 }  # fmt: skip
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -34,6 +34,9 @@ class TopologyTrainConfig:
     lambda_tokens: float = field(default=0.1, metadata={"help": "Utility = score - lambda_tokens * tokens / token_scale."})
     token_scale: float = field(default=1000.0, metadata={"help": "Tokens that cost lambda_tokens in utility."})
     baseline_momentum: float = field(default=0.9, metadata={"help": "Momentum of the moving-average reward baseline."})
+    baseline: Literal["moving", "per_item"] = field(default="moving", metadata={
+        "help": "moving: one moving average of all rewards; per_item: one per training item (queries whose rewards "
+                "differ, e.g. easy and hard ones, then do not push each other's choices)."})
     concurrency: int = field(default=4, metadata={"help": "Queries in flight at once."})
     seed: int = field(default=0, metadata={"help": "Seed for sampling and item order."})
 
@@ -74,6 +77,7 @@ class TopologyTrainer:
             g["name"]: torch.optim.Adam(g["params"], lr=g["lr"]) for g in topology.param_groups() if g["params"]
         }
         self.baseline: float | None = None
+        self.item_baselines: dict[str, float] = {}
         self.step = 0
         self.resumed = False
         self._batches = Minibatches(self.items, config.batch, config.seed)
@@ -108,31 +112,34 @@ class TopologyTrainer:
         except (KeyError, RuntimeError, ValueError) as e:
             raise ConfigError(f"{self.checkpoint_path} does not fit this topology ({str(e)[:160]}); use another --out") from None
         self.baseline, self.step = data["baseline"], data["step"]
+        self.item_baselines = dict(data.get("item_baselines", {}))
         self.resumed = True
         return True
 
-    async def _episode(self, item: Item, gate: asyncio.Semaphore) -> tuple[Sample, float, int]:
+    async def _episode(self, item: Item, gate: asyncio.Semaphore) -> tuple[Sample, float, int, str]:
         sample = self.topology.sample(item.question)
         team = team_for(self.task, sample.graph, self.backend, receive_gate=sample.gate, stop_gate=sample.stop_gate)
         async with gate:
             trajectory = await team.arun_or_fail(item.question, context=item.meta.get("private"))
         score = await self.task.score(item, trajectory.answer)
-        return sample, score.value, trajectory.usage.total_tokens
+        return sample, score.value, trajectory.usage.total_tokens, item.id
 
     def train_step(self) -> StepMetrics:
         c = self.config
         self.topology.set_step(self.step, c.steps)
         gate = asyncio.Semaphore(c.concurrency)
 
-        async def batch() -> list[tuple[Sample, float, int]]:
+        async def batch() -> list[tuple[Sample, float, int, str]]:
             return list(await asyncio.gather(*(self._episode(item, gate) for item in self._batches.at(self.step))))
 
         episodes = asyncio.run(batch())
-        rewards = [score - c.lambda_tokens * tokens / c.token_scale for _, score, tokens in episodes]
+        rewards = [score - c.lambda_tokens * tokens / c.token_scale for _, score, tokens, _ in episodes]
         mean_reward = sum(rewards) / len(rewards)
         baseline = mean_reward if self.baseline is None else self.baseline
+        baselines = [self.item_baselines.get(i, r) if c.baseline == "per_item" else baseline
+                     for (*_, i), r in zip(episodes, rewards)]  # fmt: skip
         loss = sum(
-            -(r - baseline) * s.total_log_prob() + s.penalty for (s, _, _), r in zip(episodes, rewards)
+            -(r - b) * s.total_log_prob() + s.penalty for (s, *_), r, b in zip(episodes, rewards, baselines)
         ) / len(episodes)
         active = set(self.topology.active_groups(self.step))
         for opt in self.optimisers.values():
@@ -143,8 +150,10 @@ class TopologyTrainer:
                 opt.step()
         m = c.baseline_momentum
         self.baseline = mean_reward if self.baseline is None else m * self.baseline + (1 - m) * mean_reward
+        for (*_, i), r in zip(episodes, rewards):
+            self.item_baselines[i] = m * self.item_baselines[i] + (1 - m) * r if i in self.item_baselines else r
         stats: dict[str, list[float]] = {}
-        for s, _, _ in episodes:
+        for s, *_ in episodes:
             for k, v in s.stats.items():
                 stats.setdefault(k, []).append(float(v))
         extra = {k: sum(v) / len(v) for k, v in stats.items()}
@@ -163,6 +172,7 @@ class TopologyTrainer:
             "model": self.topology.state_dict(),
             "optimisers": {k: o.state_dict() for k, o in self.optimisers.items()},
             "baseline": self.baseline,
+            "item_baselines": self.item_baselines,
             "step": self.step,
         }
         tmp = self.checkpoint_path.with_suffix(".tmp")

@@ -40,3 +40,30 @@ class PlantedTask:
     async def score(self, item: Item, output: str) -> Score:
         got = self.extract(output)
         return Score(float(got == item.answer), got)
+
+
+# Two kinds of query for adaptive rounds: on an EASY one the solver a1 answers alone; on a HARD
+# one it needs a second round in which it reads the helper a0's first-round hint. The helper
+# never answers itself; the solver runs last in a round, so its answer is the team's.
+ROUNDS_AGENTS = (AgentSpec("a0", "knowledgeable_expert", GenerationSettings(max_tokens=16)),
+                 AgentSpec("a1", "math_solver", GenerationSettings(max_tokens=16)))  # fmt: skip
+HINT = "Hint: the key number is forty-two, think again"
+
+
+def rounds_reply(messages: Sequence[Message], settings: GenerationSettings) -> str:
+    if messages[0].content.startswith("You are a knowledgeable expert"):
+        return HINT
+    task, _, previous = messages[-1].content.partition("in the previous round:")
+    return "The answer is 42" if "EASY" in task or HINT in previous else "The answer is 7"
+
+
+def rounds_backend() -> ScriptedBackend:
+    return ScriptedBackend(rounds_reply)
+
+
+class EasyHardTask(PlantedTask):
+    name = "planted-rounds"
+
+    def items(self, split: str = "train"):
+        return iter([Item(f"{kind}/{i}", f"{kind} question number {i}: what is the answer?", "42")
+                     for i in range(3) for kind in ("EASY", "HARD")])  # fmt: skip

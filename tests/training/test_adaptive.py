@@ -1,0 +1,113 @@
+"""Planted optima for the learners of who runs (ScriptedBackend, deterministic): a learner must
+find the team the environment rewards, from five seeds, and hold it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="SKIPPED LOUDLY: torch missing; install the [graph] extra")
+pytest.importorskip("torch_geometric", reason="SKIPPED LOUDLY: torch-geometric missing; install the [graph] extra")
+
+from agentnet.assembly import team_for  # noqa: E402
+from agentnet.graph import Decision  # noqa: E402
+from agentnet.topologies.agentdropout import AgentDropout, AgentDropoutConfig  # noqa: E402
+from agentnet.topologies.agentprune import AgentPrune, AgentPruneConfig  # noqa: E402
+from agentnet.topologies.commformer import CommFormer, CommFormerConfig  # noqa: E402
+from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
+from agentnet.topologies.gdesigner import GDesigner, GDesignerConfig  # noqa: E402
+from agentnet.topologies.gptswarm import GPTSwarm, GPTSwarmConfig  # noqa: E402
+from agentnet.topologies.heads import HeadsConfig  # noqa: E402
+from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer  # noqa: E402
+from tests.topologies import planted  # noqa: E402
+
+torch.set_num_threads(1)
+DROP = HeadsConfig(activation=True, skip_decision=True)
+
+
+def run_all(topology, task) -> tuple[float, int, int]:
+    """Accuracy, the most calls and the most spatial edges of any query's inference team."""
+    scores, calls, edges = [], [], []
+    for item in task.items():
+        t = asyncio.run(team_for(task, topology, planted.backend()).arun(item.question))
+        scores.append(asyncio.run(task.score(item, t.answer)).value)
+        calls.append(t.calls)
+        edges.append(sum(len(e) for e in t.graph.spatial))
+    return sum(scores) / len(scores), max(calls), max(edges)
+
+
+def train_until(topology, goal, seed: int, tmp_path: Path, steps: int = 150, hold: int = 3) -> tuple:
+    """Train until `goal(inference graphs)` has held for `hold` consecutive steps (or the budget
+    runs out); then run the inference teams once: (accuracy, most calls, most edges), steps."""
+    task = planted.PlantedTask()
+    config = TopologyTrainConfig(steps=steps, batch=4, lambda_tokens=2.0, token_scale=100.0, seed=seed)
+    trainer = TopologyTrainer(topology, task, list(task.items()), planted.backend(), config, tmp_path)
+    held = 0
+    while trainer.step < steps and held < hold:
+        trainer.train_step()
+        held = held + 1 if all(goal(topology.graph_for(item.question)) for item in task.items()) else 0
+    return run_all(topology, task), trainer.step
+
+
+LEARNERS_OF_WHO_RUNS = {
+    "gdesigner": lambda seed: GDesigner(planted.AGENTS, 1, Decision("final_refer"),
+                                        GDesignerConfig(seed=seed, lr=0.05, heads=DROP), HashEmbedder(32)),
+    "commformer": lambda seed: CommFormer(planted.AGENTS, 1, Decision("final_refer"),
+                                          CommFormerConfig(seed=seed, edge_lr=0.15, gate=False, heads=DROP), HashEmbedder(32)),
+    "agentdropout": lambda seed: AgentDropout(planted.AGENTS, 1, Decision("final_refer"),
+                                              AgentDropoutConfig(seed=seed, skip_decision=True)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("kind", sorted(LEARNERS_OF_WHO_RUNS))
+def test_planted_the_one_agent_who_knows_runs_alone_without_a_decision_call(kind: str, seed: int, tmp_path: Path) -> None:
+    """Only a0 knows the answer; every other call (and the final-refer decision) only costs tokens:
+    the learner ends with a0 alone and no decision, 1 call per query."""
+    topology = LEARNERS_OF_WHO_RUNS[kind](seed)
+    (accuracy, calls, _), steps = train_until(topology, lambda g: g.active == (("a0",),) and not g.decide, seed, tmp_path)
+    graph = topology.graph_for(next(planted.PlantedTask().items()).question)
+    assert (accuracy, calls, graph.active, graph.decide) == (1.0, 1, (("a0",),), False), f"{kind} seed {seed} after {steps} steps"
+
+
+EDGE_LEARNERS = {
+    "gptswarm": lambda seed: GPTSwarm(planted.AGENTS, 1, planted.DECISION, GPTSwarmConfig(seed=seed)),
+    "agentprune": lambda seed: AgentPrune(planted.AGENTS, 1, planted.DECISION, AgentPruneConfig(seed=seed)),
+}
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("kind", sorted(EDGE_LEARNERS))
+def test_planted_edge_learners_find_the_single_edge_optimum(kind: str, seed: int, tmp_path: Path) -> None:
+    """The answering agent must hear a0; one edge does it and every extra message costs tokens."""
+    topology = EDGE_LEARNERS[kind](seed)
+    def one_edge_from_a0(graph) -> bool:
+        return len(graph.spatial[0]) == 1 and graph.spatial[0][0][0] == "a0"
+
+    (accuracy, calls, edges), steps = train_until(topology, one_edge_from_a0, seed, tmp_path, hold=5)
+    assert (accuracy, edges) == (1.0, 1), f"{kind} seed {seed}: {edges} edges after {steps} steps"
+
+
+def test_agentprune_masks_the_lowest_edges_on_its_schedule_and_keeps_them_masked(tmp_path: Path) -> None:
+    topology = AgentPrune(planted.AGENTS, 2, planted.DECISION, AgentPruneConfig(prune_every=2, max_prunes=2))
+    with torch.no_grad():
+        topology.spatial_logits += torch.arange(9.0).reshape(3, 3)  # the lowest logits: a0->a1, a0->a2, a1->a0…
+    topology.set_step(1)
+    assert int(topology.spatial_mask.sum()) == 6  # not due yet
+    topology.set_step(2)
+    assert not topology.spatial_mask[0, 1] and not topology.spatial_mask[0, 2] and int(topology.spatial_mask.sum()) == 4
+    topology.set_step(9)
+    assert int(topology.spatial_mask.sum()) == 3 and int(topology.prunes) == 2  # max_prunes reached
+    path = topology.save(tmp_path / "p.pt")
+    loaded = AgentPrune.load(path)
+    loaded.set_step(9)
+    assert torch.equal(loaded.spatial_mask, topology.spatial_mask)  # a resumed run does not prune again
+
+
+def test_a_stop_head_on_a_one_round_team_is_refused() -> None:
+    from agentnet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="a stop head needs rounds > 1"):
+        GDesigner(planted.AGENTS, 1, planted.DECISION, GDesignerConfig(heads=HeadsConfig(stop=True)), HashEmbedder(8))
