@@ -2,8 +2,9 @@
 
 Every trainer keeps its state in an output directory. `fit` first resumes from that directory
 when it holds a checkpoint of the same run (a checkpoint of a different run is an error naming
-the difference), runs the remaining steps, checkpointing each, and returns the saved artefact,
-which the CLI's `--topology`, `--params` or `--model` accepts as `use`.
+the difference), runs the remaining steps, checkpointing each, and returns the saved artefact with `use`: how
+to use it (`--topology KIND:PATH` or `--model PATH` on the CLI; for Trace's parameters, the
+Python call that applies them to the team — no CLI option takes a parameter file yet).
 """
 
 from __future__ import annotations

@@ -324,4 +324,5 @@ class TraceLoop:
         if not self.resumed:
             self.resume()
         result = self.run(on_step)
-        return Artefact("params", self.best_path, f"--params {self.best_path}", details=result)
+        use = f"ParameterSet.from_dict(json.loads(Path({str(self.best_path)!r}).read_text())).apply(spec)"
+        return Artefact("params", self.best_path, use, details=result)
