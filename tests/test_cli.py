@@ -240,3 +240,21 @@ def test_every_option_of_every_command_has_help() -> None:
                for p in cmd.params if p.param_type_name == "option"]  # fmt: skip
     assert len(options) > 200
     assert [name for name, help in options if not (help or "").strip()] == []
+
+
+@pytest.mark.integration
+def test_a_cached_bench_rerun_is_served_from_the_cache_with_the_same_answers(tmp_path, shared_data_dir) -> None:
+    from agentnet.store import RunStore
+    from tests.conftest import _require_local
+
+    _require_local()
+    store = tmp_path / "runs.sqlite"
+    args = ["bench", "gsm8k", "--limit", "2", "--agents", "2", "--decision", "last_agent", "--max-tokens", "32",
+            "--cache", str(tmp_path / "calls.sqlite"), "--store", str(store), "--data-dir", str(shared_data_dir)]
+    first, second = runner.invoke(app, args), runner.invoke(app, args)
+    assert first.exit_code in (0, 1) and second.exit_code == first.exit_code, second.output
+    with RunStore(store) as s:
+        a, b = (s.summary(r.id) for r in s.runs())
+        rows = [{r.item_id: (r.answer, r.prompt_tokens, r.completion_tokens) for r in s.results(x.run.id)} for x in (a, b)]
+    assert rows[0] == rows[1]  # identical answers and the same tokens spent
+    assert b.hit_rate is not None and b.hit_rate >= 0.95 and (a.hit_rate or 0.0) < 0.5

@@ -26,9 +26,8 @@ import torch
 from torch import nn
 
 from agentnet.agents import AgentSpec
-from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph, Decision
-from agentnet.topologies.agentprune import prune_lowest
+from agentnet.topologies.agentprune import PruneSchedule, prune_lowest
 from agentnet.topologies.embeddings import Embedder
 from agentnet.topologies.heads import round_team_log_prob
 from agentnet.topologies.learned import Pairs, ParamGroup, Persistent, Sample, check_agents, named, sample_dag, threshold_dag
@@ -40,15 +39,8 @@ class AgentDropoutConfig:
     node_init: float = field(default=2.0, metadata={"help": "Initial node logit (2.0: an agent runs with P ≈ 0.88)."})
     skip_decision: bool = field(default=False, metadata={"help": "Learn whether the decision call is made."})
     decide_init: float = field(default=2.0, metadata={"help": "Initial logit of making the decision call."})
-    prune_every: int = field(default=5, metadata={"help": "Steps between edge droppings."})
-    prune_ratio: float = field(default=0.25, metadata={"help": "Share of each round's unmasked edges dropped each time."})
-    max_prunes: int = field(default=2, metadata={"help": "Edge droppings in all."})
+    prune: PruneSchedule = field(default_factory=PruneSchedule)  # edge dropout
     seed: int = field(default=0, metadata={"help": "Seed for sampling."})
-
-    def __post_init__(self) -> None:
-        if self.prune_every < 1 or self.max_prunes < 0 or not 0.0 < self.prune_ratio < 1.0:
-            raise ConfigError(f"prune_every={self.prune_every}, max_prunes={self.max_prunes}, prune_ratio="
-                              f"{self.prune_ratio}: use prune_every >= 1, max_prunes >= 0, 0 < prune_ratio < 1")  # fmt: skip
 
 
 class AgentDropout(Persistent, nn.Module):
@@ -82,12 +74,12 @@ class AgentDropout(Persistent, nn.Module):
     # -- edge dropout -----------------------------------------------------------------------
     @torch.no_grad()
     def set_step(self, step: int, total: int | None = None) -> None:
-        c = self.config
-        while int(self.prunes) < min(step // c.prune_every, c.max_prunes):
+        schedule = self.config.prune
+        while int(self.prunes) < schedule.due(step):
             for t in range(self.rounds):
-                prune_lowest(self.intra[t], self.intra_mask[t], c.prune_ratio)
+                prune_lowest(self.intra[t], self.intra_mask[t], schedule.prune_ratio)
             for t in range(self.rounds - 1):
-                prune_lowest(self.inter[t], self.inter_mask[t], c.prune_ratio)
+                prune_lowest(self.inter[t], self.inter_mask[t], schedule.prune_ratio)
             self.prunes += 1
 
     # -- graphs -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ pytest.importorskip("torch_geometric", reason="SKIPPED LOUDLY: torch-geometric m
 from agentnet.assembly import team_for  # noqa: E402
 from agentnet.graph import Decision  # noqa: E402
 from agentnet.topologies.agentdropout import AgentDropout, AgentDropoutConfig  # noqa: E402
-from agentnet.topologies.agentprune import AgentPrune, AgentPruneConfig  # noqa: E402
+from agentnet.topologies.agentprune import AgentPrune, AgentPruneConfig, PruneSchedule  # noqa: E402
 from agentnet.topologies.commformer import CommFormer, CommFormerConfig  # noqa: E402
 from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
 from agentnet.topologies.gdesigner import GDesigner, GDesignerConfig  # noqa: E402
@@ -91,7 +91,7 @@ def test_planted_edge_learners_find_the_single_edge_optimum(kind: str, seed: int
 
 
 def test_agentprune_masks_the_lowest_edges_on_its_schedule_and_keeps_them_masked(tmp_path: Path) -> None:
-    topology = AgentPrune(planted.AGENTS, 2, planted.DECISION, AgentPruneConfig(prune_every=2, max_prunes=2))
+    topology = AgentPrune(planted.AGENTS, 2, planted.DECISION, AgentPruneConfig(prune=PruneSchedule(prune_every=2, max_prunes=2)))
     with torch.no_grad():
         topology.spatial_logits += torch.arange(9.0).reshape(3, 3)  # the lowest logits: a0->a1, a0->a2, a1->a0…
     topology.set_step(1)
