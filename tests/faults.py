@@ -84,6 +84,7 @@ class FaultServer:
         self.lifetime_s = lifetime_s
         self._stopping = threading.Event()
         self._lock = threading.Lock()
+        self._open: dict[threading.Thread, socket.socket] = {}  # handler thread -> its connection
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -119,9 +120,40 @@ class FaultServer:
         self._watchdog.cancel()
         self.server.shutdown()
         self.server.server_close()
+        self._end_handlers()
+
+    def _end_handlers(self, timeout_s: float = 5.0) -> None:
+        """Hang up on every open connection and wait for its handler thread: a client that keeps
+        its connection alive (httpx's pool, until garbage collection) would otherwise leave the
+        thread blocked reading a next request, alive into later tests (the sandbox guard refuses
+        path objects while another thread runs, see tests/tasks/sandbox/test_guard.py)."""
+        with self._lock:
+            handlers = list(self._open.items())
+        for _, connection in handlers:
+            _hang_up(connection)  # the blocked read returns EOF
+        for thread, _ in handlers:
+            thread.join(timeout_s)
+
+    def opened(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._open[threading.current_thread()] = connection
+            late = self._stopping.is_set()  # accepted just before shutdown, after _end_handlers looked
+        if late:
+            _hang_up(connection)
+
+    def closed(self) -> None:
+        with self._lock:
+            self._open.pop(threading.current_thread(), None)
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _hang_up(connection: socket.socket) -> None:
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # the client hung up first
 
 
 _BODY_MODES = ("not_json", "text_plain", "empty_choices", "null_content", "no_message", "wrong_types")
@@ -133,6 +165,14 @@ def _handler(peer: FaultServer) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, *args: object) -> None:
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            peer.opened(self.connection)
+
+        def finish(self) -> None:
+            peer.closed()
+            super().finish()
 
         def _send(self, status: int, data: bytes, content_type: str = "application/json", headers: tuple = ()) -> None:
             self.send_response(status)

@@ -32,6 +32,18 @@ def test_a_stall_ends_when_the_client_gives_up() -> None:
         assert threading.active_count() == before  # the handler thread has returned
 
 
+def test_closing_ends_the_handler_of_a_connection_the_client_keeps_alive() -> None:
+    """A leftover handler thread would outlive its test (and make the sandbox guard refuse
+    path objects in later tests of this process)."""
+    with httpx.Client() as client:  # its pool keeps the connection open after the reply
+        with FaultServer([]) as peer:
+            assert client.post(f"{peer.base_url}/chat/completions", json=CHAT).status_code == 200
+            # socketserver names a handler thread after its target
+            handlers = [t for t in threading.enumerate() if t.name.endswith("(process_request_thread)")]
+            assert len(handlers) == 1  # waiting for the connection's next request
+        assert not handlers[0].is_alive()
+
+
 def test_a_cut_stream_drops_the_connection_mid_body() -> None:
     with FaultServer([Step(mode="cut", text="a b c d", chunks=2)]) as peer:
         lines: list[str] = []

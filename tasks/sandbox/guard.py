@@ -184,7 +184,10 @@ def make_hook(root: str, reads: list[str], pid: int, pgid: int, path_types: tupl
     `path_types`: the path-object classes to accept (pathlib's). An event carries the object the
     program passed, and a path object's `__fspath__` runs again when the hook converts it, so a
     program could answer differently the second time; None accepts any (Landlock is on and
-    checks the path the kernel really opens). Only `str` and `bytes` content is immutable."""
+    checks the path the kernel really opens). Only `str` and `bytes` content is immutable.
+    Even pathlib's objects are refused while another Python thread runs (`_thread._count()`):
+    it could change one between the hook's look and the open's. In the child every such
+    thread is the program's; in a test process, any leftover thread counts."""
     from types import MappingProxyType
 
     import _thread

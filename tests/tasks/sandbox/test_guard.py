@@ -8,7 +8,9 @@ import dis
 import os
 import pathlib
 import resource
+import subprocess
 import sys
+import threading
 import types
 from pathlib import Path
 
@@ -37,6 +39,30 @@ def refused(hook, event: str, *args: object) -> bool:
     except (PermissionError, ImportError):
         return True
     return False
+
+
+# The hook accepts a pathlib object only while no other Python thread runs (one could change
+# it between the hook's look and the open's). pytest's process may hold threads other tests
+# left behind (tqdm's monitor, an HTTP peer's handler), so that case runs where the guard
+# itself runs: a fresh interpreter whose only thread is the main one.
+_ALONE = """
+import _thread, os, pathlib, sys
+from agentnet.tasks.sandbox import guard
+root = os.getcwd()
+hook = guard.make_hook(root, guard.read_roots(root, sys.path), os.getpid(), os.getpgrp(), guard.pathlib_types())
+assert _thread._count() == 0, "a thread runs already"
+try:
+    hook("open", (eval(sys.argv[1]), "w", 0))
+except PermissionError as e:
+    print(e)
+"""
+
+
+def refused_alone(run_dir: Path, path: str) -> bool:
+    """Whether a single-threaded process's hook refuses opening `path` (an expression) for writing."""
+    done = subprocess.run([sys.executable, "-c", _ALONE, path], cwd=run_dir, capture_output=True, text=True,
+                          timeout=60, check=True)  # fmt: skip
+    return "sandbox:" in done.stdout
 
 
 def test_realpath_agrees_with_posixpath(tmp_path: Path) -> None:
@@ -117,7 +143,22 @@ def test_path_objects_that_answer_twice_are_refused(hook, run_dir: Path) -> None
     assert refused(hook, "open", Flip(), "w", 0)
     assert refused(hook, "open", Sly("/tmp/escaped"), "w", 0)
     assert refused(hook, "open", b"/tmp/escaped", "w", 0)
-    assert not refused(hook, "open", pathlib.Path("sub/x"), "w", 0)  # pathlib itself is fine
+    assert not refused_alone(run_dir, 'pathlib.Path("sub/x")')  # pathlib itself is fine
+    assert refused_alone(run_dir, 'pathlib.Path("/tmp/escaped")')
+
+
+def test_path_objects_are_refused_while_another_thread_runs(hook) -> None:
+    """Whatever else runs in this process: the test's own thread is enough."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, args=(60,))
+    thread.start()
+    try:
+        assert refused(hook, "open", pathlib.Path("sub/x"), "w", 0)
+        assert refused(hook, "open", pathlib.PurePosixPath("sub/x"), "w", 0)
+        assert not refused(hook, "open", "sub/x", "w", 0)  # a str cannot change under the hook
+    finally:
+        stop.set()
+        thread.join()
 
 
 def test_the_hook_refuses_tampering_with_functions_and_pathlib(hook) -> None:
