@@ -102,14 +102,21 @@ async def evaluate(
 
 
 class _Health:
-    """One health probe at a time (concurrent failures share it); a dead server stays dead."""
+    """One health probe at a time (concurrent failures share it); a dead server stays dead.
 
-    def __init__(self, probe: Callable[[], str | None]):
-        self._probe, self._lock = probe, asyncio.Lock()
+    A server that is dying may still accept a connection for a moment after the request that
+    failed, so a healthy answer is checked once more after `settle_s` before the failure is
+    recorded as the item's own."""
+
+    def __init__(self, probe: Callable[[], str | None], settle_s: float = 1.0):
+        self._probe, self._lock, self._settle_s = probe, asyncio.Lock(), settle_s
         self._dead: str | None = None
 
     async def check(self) -> str | None:
         async with self._lock:
             if self._dead is None:
+                self._dead = await asyncio.to_thread(self._probe)
+            if self._dead is None:
+                await asyncio.sleep(self._settle_s)
                 self._dead = await asyncio.to_thread(self._probe)
             return self._dead
