@@ -133,15 +133,15 @@ def test_a_failure_while_the_server_is_healthy_is_recorded(tmp_path: Path) -> No
     run_id = store.create_run(RunConfig(task="sums"), 4)
     probes: list[int] = []
 
-    def health() -> str | None:  # healthy at the first failure, dead at the second
+    def health() -> str | None:  # healthy at the first failure (probed twice: it may be dying), dead at the second
         probes.append(1)
-        return None if len(probes) == 1 else "the server (pid 1) exited with code 9\nlast words"
+        return None if len(probes) <= 2 else "the server (pid 1) exited with code 9\nlast words"
 
     def reply(messages, settings):
         return BackendError("cannot connect", url="http://x") if "1+1" in messages[-1].content or "3+3" in messages[-1].content else solver(messages, settings)
 
     with pytest.raises(ServerDiedError, match="exited with code 9") as info:
         asyncio.run(evaluate(team(ScriptedBackend(reply)), task, list(task.items()), store, run_id, concurrency=1, health=health))
-    assert info.value.log_tail == "last words" and len(probes) == 2
+    assert info.value.log_tail == "last words" and len(probes) == 3
     rows = {r.item_id: r.error for r in store.results(run_id)}
     assert set(rows) == {"sums/0", "sums/1", "sums/2"} and rows["sums/1"] and rows["sums/0"] is None
