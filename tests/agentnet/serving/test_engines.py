@@ -217,3 +217,71 @@ def test_vllm_serves_smollm2_with_stream_usage() -> None:
     assert "".join(pieces) == streamed.text
     assert "usage_source" not in streamed.extra  # vLLM reports usage in streams itself
     assert streamed.usage.prompt_tokens == plain.usage.prompt_tokens
+
+
+@pytest.fixture(scope="module")
+def llama_server_smollm2(tmp_path_factory: pytest.TempPathFactory):
+    """The real llama-server binary serving SmolLM2-135M with 4 slots (skips loudly without it)."""
+    from agentnet.serving.llama_server import BUILD_HINT, find_binary
+    from agentnet.serving.models import default_cache_dir, model_status
+    from agentnet.serving.models import NAMED_MODELS as MODELS
+
+    if find_binary() is None:
+        pytest.skip(f"SKIPPED LOUDLY: no llama-server binary; {BUILD_HINT}")
+    status = model_status(MODELS["smollm2-135m"], default_cache_dir())
+    if status != "ready":
+        pytest.skip(f"SKIPPED LOUDLY: smollm2-135m {status}")
+    config = ServeConfig(engine="llama-server", model="smollm2-135m", ctx_size=1024, parallel=4, fallback=False,
+                         cache_dir=tmp_path_factory.mktemp("cache"))  # fmt: skip
+    with start(config) as server:
+        yield server
+
+
+@pytest.mark.integration
+def test_llama_server_streams_exact_usage_and_takes_openai_schemas(llama_server_smollm2: Server) -> None:
+    server = llama_server_smollm2
+    assert server.engine == "llama-server" and server.slots == 4 and server.notes == []
+    backend = server.backend()
+    plain = asyncio.run(backend.complete(ASK, GenerationSettings(max_tokens=24)))
+    pieces: list[str] = []
+    streamed = asyncio.run(backend.complete(ASK, GenerationSettings(max_tokens=24), on_delta=pieces.append))
+    assert plain.text.strip() and plain.text == streamed.text == "".join(pieces)  # greedy
+    assert "usage_source" not in streamed.extra  # the server reports usage in the stream itself
+    assert streamed.usage == plain.usage and plain.usage.prompt_tokens > 5 and plain.usage.completion_tokens > 0
+    assert_schema_reply(backend)
+
+
+@pytest.mark.integration
+def test_llama_server_decodes_a_layer_together_and_stops_with_its_group(llama_server_smollm2: Server) -> None:
+    import os
+
+    server = llama_server_smollm2
+    backend = server.backend()
+
+    async def layer() -> list:
+        asks = [[Message("user", f"Count from {i} to {i + 20}.")] for i in range(4)]
+        return await asyncio.gather(*(backend.complete(a, GenerationSettings(max_tokens=24)) for a in asks))
+
+    done = asyncio.run(layer())
+    assert all(c.usage.completion_tokens > 0 and c.text for c in done)
+    log = server.log_path.read_text(errors="replace")
+    assert "n_slots = 4" in log or "n_parallel = 4" in log or "slots" in log
+    pgid = os.getpgid(server.process.pid)
+    server.stop()
+    assert server.process.proc.returncode is not None
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pgid, 0)  # the whole group is gone
+
+
+@pytest.mark.integration
+def test_without_the_binary_the_default_engine_falls_back_with_a_note(tmp_path: Path) -> None:
+    from tests.conftest import _require_local
+
+    _require_local()
+    config = ServeConfig(model="smollm2-135m", ctx_size=512, binary=str(tmp_path / "absent"), cache_dir=tmp_path)
+    with start(config) as server:
+        assert server.engine == "llama-cpp" and server.backend().max_concurrency == 1
+        assert server.notes[0].startswith("llama-server is not available (binary=")
+        assert "serving with llama-cpp" in server.notes[0]
+        c = asyncio.run(server.backend().complete(ASK, GenerationSettings(max_tokens=8)))
+    assert c.usage.completion_tokens > 0
