@@ -233,6 +233,7 @@ def llama_server_args(config: ServeConfig, model_path: str, model_name: str, por
         "--threads", str(threads),
         "--threads-batch", str(config.threads_batch or threads),
         "--cont-batching",
+        "--kv-unified",  # one KV pool for all slots: a long conversation may use what short ones leave
         "--cache-reuse", str(config.cache_reuse),
         "--jinja",  # the GGUF's own chat template
         "--no-webui",

@@ -265,7 +265,7 @@ def test_llama_server_decodes_a_layer_together_and_stops_with_its_group(llama_se
     done = asyncio.run(layer())
     assert all(c.usage.completion_tokens > 0 and c.text for c in done)
     log = server.log_path.read_text(errors="replace")
-    assert "n_slots = 4" in log or "n_parallel = 4" in log or "slots" in log
+    assert "n_slots = 4" in log and "kv_unified = 'true'" in log  # four slots over one KV pool
     pgid = os.getpgid(server.process.pid)
     server.stop()
     assert server.process.proc.returncode is not None
