@@ -141,6 +141,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--ubatch-size", type=int)
     parser.add_argument("--ctx-size", type=int, default=2048, help="per slot")
+    parser.add_argument("--extra", default="", help="extra engine flags, e.g. --extra='--poll 0'")
     parser.add_argument("--max-load", type=float, default=1.5)
     parser.add_argument("--max-wait-s", type=float, default=900)
     return parser.parse_args(argv)
@@ -158,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 engine=engine, model=model, base_url=args.base_url, ctx_size=args.ctx_size,
                 parallel=args.parallel or max(args.levels), threads=args.threads, threads_batch=args.threads_batch,
                 batch_size=args.batch_size, ubatch_size=args.ubatch_size, fallback=False,
+                extra_args=tuple(args.extra.split()),
             )  # fmt: skip
             found, layer = bench(config, args, console)
             rows += found
