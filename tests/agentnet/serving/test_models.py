@@ -98,6 +98,8 @@ def test_parts_in_packages_are_assembled_once_into_the_cache(tmp_path: Path, mon
     model = _model(("tiny_part1", "tiny_part2"), b"GGUF-weights")
     path = from_parts(model, tmp_path / "cache")
     assert path == tmp_path / "cache" / "models" / "tiny.gguf" and path.read_bytes() == b"GGUF-weights"
+    ledger = json.loads((tmp_path / "cache" / "verified.json").read_text())
+    assert ledger[str(path.resolve())].endswith(_sha(b"GGUF-weights"))  # remembered: not hashed again at start
     (site / "tiny_part2" / "data" / "part02.bin").unlink()
     assert from_parts(model, tmp_path / "cache") == path  # assembled once: the parts are not read again
 
