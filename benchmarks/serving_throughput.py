@@ -11,7 +11,10 @@ tokens/s of all requests together and p50/p95 latency. "layer x" is the wall tim
 same calls made one at a time: 4.0 means no batching at all, 1.0 perfect batching.
 
 The machine may be shared: before each measurement it waits (up to `--max-wait-s`) until the
-1-minute load average is below `--max-load`, and prints the load it measured at.
+1-minute load average is below `--max-load`, and prints the load it measured at. Each
+measurement is repeated `--repeats` times and the fastest kept: other processes holding a
+core for a moment slow llama.cpp's threads several-fold, and the best of N is the run
+they disturbed least.
 """
 
 from __future__ import annotations
@@ -86,10 +89,10 @@ def measure_level(server: Server, level: int, requests: int, max_tokens: int) ->
     return asyncio.run(_batch(server, [PROMPT] * requests, level, max_tokens))
 
 
-def layer_ratio(server: Server, max_tokens: int) -> tuple[float, float]:
-    """(mean wall of one agent's call alone, wall of the 4-agent layer at once)."""
-    singles = [asyncio.run(_batch(server, [p], 1, max_tokens))[0] for p in LAYER]
-    layer, _, _ = asyncio.run(_batch(server, LAYER, len(LAYER), max_tokens))
+def layer_ratio(server: Server, max_tokens: int, repeats: int) -> tuple[float, float]:
+    """(mean wall of one agent's call alone, wall of the 4-agent layer at once), each the best of `repeats`."""
+    singles = [min(asyncio.run(_batch(server, [p], 1, max_tokens))[0] for _ in range(repeats)) for p in LAYER]
+    layer = min(asyncio.run(_batch(server, LAYER, len(LAYER), max_tokens))[0] for _ in range(repeats))
     return statistics.mean(singles), layer
 
 
@@ -102,12 +105,13 @@ def bench(config: ServeConfig, args: argparse.Namespace, console: Console) -> tu
         for level in args.levels:
             requests = args.requests_per_level or 2 * level
             load = wait_for_quiet(args.max_load, args.max_wait_s, console)
-            wall, tokens, latencies = measure_level(server, level, requests, args.max_tokens)
+            runs = [measure_level(server, level, requests, args.max_tokens) for _ in range(args.repeats)]
+            wall, tokens, latencies = min(runs, key=lambda run: run[0] / max(run[1], 1))  # best tok/s
             rows.append(Row(server.engine, config.model, level, requests, wall, tokens / wall,
                             percentile(latencies, 0.5), percentile(latencies, 0.95), load))  # fmt: skip
             console.print(f"[dim]{server.engine} {config.model} x{level}: {tokens / wall:.1f} tok/s (load {load:.2f})[/]")
         load = wait_for_quiet(args.max_load, args.max_wait_s, console)
-        single, layer = layer_ratio(server, args.max_tokens)
+        single, layer = layer_ratio(server, args.max_tokens, args.repeats)
     return rows, (single, layer, load)
 
 
@@ -142,6 +146,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ubatch-size", type=int)
     parser.add_argument("--ctx-size", type=int, default=2048, help="per slot")
     parser.add_argument("--extra", default="", help="extra engine flags, e.g. --extra='--poll 0'")
+    parser.add_argument("--repeats", type=int, default=3, help="keep the fastest of this many runs")
     parser.add_argument("--max-load", type=float, default=1.5)
     parser.add_argument("--max-wait-s", type=float, default=900)
     return parser.parse_args(argv)
