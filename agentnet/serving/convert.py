@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 from pathlib import Path
+from typing import Any
 
 from agentnet.errors import MissingDependencyError
 from agentnet.serving.models import ResolvedModel
@@ -31,7 +32,7 @@ def gguf_to_hf(model: ResolvedModel, cache_dir: Path, dtype: str = "bfloat16") -
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    weights = AutoModelForCausalLM.from_pretrained(
+    weights: Any = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, dtype=getattr(torch, dtype)
     )
     # transformers dequantises GGUF into plain layers but keeps a GGUF quantizer marker

@@ -77,7 +77,7 @@ def from_parts(model: NamedModel, cache_dir: Path) -> Path:
     if missing:
         shown = ", ".join(missing) if len(missing) <= 3 else f"{missing[0]} and {len(missing) - 1} more"
         raise ModelError(f"{model.name} is not installed (missing {shown}): run `{model.install}`")
-    parts = [d / "data" / f"part{i:02d}.bin" for i, d in enumerate(dirs.values(), start=1)]
+    parts = [d / "data" / f"part{i:02d}.bin" for i, d in enumerate(dirs.values(), start=1) if d is not None]
     assemble(parts, target, model.sha256, model.size)
     verify(target, model.sha256, cache_dir, hashed=True)  # hashed while assembling: not twice
     return target
