@@ -192,6 +192,19 @@ def model_status(model: NamedModel, cache_dir: Path) -> str:
     return f"not installed: {model.install}" if missing else "ready"
 
 
+def check_gguf(path: Path) -> None:
+    """A ModelError unless `path` starts like a GGUF file (the engine's own error is a long traceback)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise ModelError(f"cannot read {path} ({e}); pass a readable .gguf model file") from None
+    if head != b"GGUF":
+        what = "is empty" if not head else f"starts with {head!r}, not the GGUF magic b'GGUF'"
+        raise ModelError(f"{path} {what}: it is not a GGUF model; pass a real .gguf file (or a named model, "
+                         "see `agentnet models`)")  # fmt: skip
+
+
 def resolve(spec: str, cache_dir: Path | None = None) -> ResolvedModel:
     """A named model (located and verified), a .gguf path, an HF-format dir or an HF id."""
     cache_dir = cache_dir or default_cache_dir()
@@ -206,6 +219,7 @@ def resolve(spec: str, cache_dir: Path | None = None) -> ResolvedModel:
     if path.suffix == ".gguf":
         if not path.is_file():
             raise ModelError(f"GGUF file {path} does not exist; pass an existing .gguf path")
+        check_gguf(path)
         return ResolvedModel(path.stem, str(path.resolve()), "gguf")
     if path.is_dir():
         if not (path / "config.json").exists():

@@ -101,7 +101,7 @@ def test_a_server_that_dies_at_start_up_reports_its_log(tmp_path: Path) -> None:
     # a real child process standing in for the binary: it prints its flags and exits 3
     binary = _script(tmp_path / "llama-server", 'echo "flags: $@"; echo "error: bad model" >&2; exit 3\n')
     gguf = tmp_path / "tiny.gguf"
-    gguf.write_bytes(b"x")
+    gguf.write_bytes(b"GGUF-not-really")  # passes the magic check, then the server dies
     config = ServeConfig(model=str(gguf), binary=binary, parallel=2, ctx_size=512, cache_dir=tmp_path)
     with pytest.raises(ServerStartError) as info:
         start(config)

@@ -59,7 +59,7 @@ def test_assemble_concatenates_and_verifies(tmp_path: Path) -> None:
 
 def test_paths_and_hub_ids(tmp_path: Path) -> None:
     gguf = tmp_path / "tiny.gguf"
-    gguf.write_bytes(b"x")
+    gguf.write_bytes(b"GGUF\x03\x00")
     assert resolve(str(gguf), tmp_path).format == "gguf"
     with pytest.raises(ModelError, match="does not exist"):
         resolve(str(tmp_path / "missing.gguf"), tmp_path)
@@ -109,3 +109,11 @@ def test_missing_part_packages_name_the_install_command(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as info:
         from_parts(model, tmp_path)
     assert str(info.value) == "tiny is not installed (missing no-such-part1 and 4 more): run `pip install tiny`"
+
+
+@pytest.mark.parametrize("content, message", [(b"", "is empty"), (b"<html>oops</html>", "not the GGUF magic")])
+def test_a_fake_or_empty_gguf_is_one_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
+    fake = tmp_path / "fake.gguf"
+    fake.write_bytes(content)
+    with pytest.raises(ModelError, match=f"{message}.*not a GGUF model"):
+        resolve(str(fake), tmp_path)
