@@ -475,8 +475,8 @@ def summary_table(summaries: Sequence[RunSummary]) -> Table:
     caption = "failed: items that errored, scored 0 in the accuracy; cut off: calls stopped at max_tokens"
     caption += "; cached: calls the response cache answered" if cache else ""
     table = Table(title="runs", caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
-    names = ["run", "task", "topology", "model", "scored", "accuracy", "failed", "cut off", "cached", "tok/query",
-             "status"]  # fmt: skip
+    names = ["run", "task", "topology", "model", "scored", "accuracy", "failed", "cut off", "cached", "calls/query",
+             "tok/query", "status"]  # fmt: skip
     for name in names if cache else [n for n in names if n != "cached"]:
         numeric = name not in ("run", "task", "topology", "model", "status")
         # ids and numbers are what people copy: never wrap or cut them; names fold, never vanish
@@ -487,7 +487,8 @@ def summary_table(summaries: Sequence[RunSummary]) -> Table:
         c = s.run.config
         figures = [f"{_pct(s.accuracy)}%", str(s.failed), share_cell(s.cut_off_share)]
         figures += [share_cell(s.hit_rate)] if cache else []
-        figures = figures + [f"{s.tokens_per_query:,.0f}"] if s.scored else ["—"] * (len(figures) + 1)
+        calls = f"{s.calls / s.accounted:.1f}" if s.accounted else "—"  # adaptive teams make fewer calls per query
+        figures = figures + [calls, f"{s.tokens_per_query:,.0f}"] if s.scored else ["—"] * (len(figures) + 2)
         table.add_row(s.run.id, f"{c.task}/{c.split}", c.topology, c.model, f"{s.scored}/{s.run.total_items}",
                       *figures, s.run.status)  # fmt: skip
     return table

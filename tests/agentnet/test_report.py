@@ -178,15 +178,15 @@ def test_summary_table_for_the_cli(runs: tuple[RunStore, dict[str, str]]) -> Non
     lines = {name: next(line for line in text.splitlines() if i in line) for name, i in ids.items()}
     assert "failed: items that errored, scored 0 in the accuracy; cut off: calls stopped at max_tokens" in text
     cells = {name: line.split() for name, line in lines.items()}
-    header = "run task topology model scored accuracy failed cut off cached tok/query status".split()
+    header = "run task topology model scored accuracy failed cut off cached calls/query tok/query status".split()
     assert text.split("─")[0].split()[-len(header) :] == header
-    assert cells["chain"][4:] == ["4/4", "75.0%", "0", "0.0%", "0.0%", "150", "finished"]
-    assert cells["mesh"][4:] == ["4/4", "100.0%", "0", "unknown", "unknown", "600", "finished"]  # no ledger stored
-    assert cells["star"][4:] == ["4/4", "50.0%", "1", "20.0%", "40.0%", "300", "finished"]
-    assert cells["empty"][4:] == ["0/10", "—", "—", "—", "—", "—", "interrupted"]
+    assert cells["chain"][4:] == ["4/4", "75.0%", "0", "0.0%", "0.0%", "4.0", "150", "finished"]
+    assert cells["mesh"][4:] == ["4/4", "100.0%", "0", "unknown", "unknown", "—", "600", "finished"]  # no ledger stored
+    assert cells["star"][4:] == ["4/4", "50.0%", "1", "20.0%", "40.0%", "5.0", "300", "finished"]
+    assert cells["empty"][4:] == ["0/10", "—", "—", "—", "—", "—", "—", "interrupted"]
     no_cache = Console(record=True, width=120)  # no run used the response cache: no cached column
     no_cache.print(summary_table([store.summary(ids["chain"]), store.summary(ids["mesh"])]))
     plain = no_cache.export_text()
     assert "cached" not in plain and "cut off" in plain
     assert next(line for line in plain.splitlines() if ids["chain"] in line).split()[4:] == [
-        "4/4", "75.0%", "0", "0.0%", "150", "finished"]  # fmt: skip
+        "4/4", "75.0%", "0", "0.0%", "4.0", "150", "finished"]  # fmt: skip
