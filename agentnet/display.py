@@ -26,6 +26,9 @@ def token_table(trajectory: Trajectory) -> Table:
     total = trajectory.usage
     table.add_row("total", "", str(trajectory.calls), str(total.prompt_tokens), str(total.completion_tokens),
                   f"wall {trajectory.wall_s:.2f}", style="bold")  # fmt: skip
+    skipped = trajectory.skipped()
+    if skipped:
+        table.caption = f"skipped: {', '.join(skipped)}"
     return table
 
 

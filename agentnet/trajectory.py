@@ -97,6 +97,14 @@ class Trajectory:
     def calls(self) -> int:
         return len(self.messages)
 
+    def skipped(self) -> list[str]:
+        """The calls the graph did not make: inactive agents ("a1@0"), the rounds a stop skipped
+        ("round 2"), and the decision when it was skipped ("decision")."""
+        g = self.graph
+        out = [f"{a}@{t}" for t in range(min(self.rounds_run, g.rounds)) for a in g.names if not g.is_active(a, t)]
+        out += [f"round {t}" for t in range(self.rounds_run, g.rounds)]
+        return out + ([] if g.decide else ["decision"])
+
     @property
     def errors(self) -> list[MessageRecord]:
         return [m for m in self.messages if m.error]

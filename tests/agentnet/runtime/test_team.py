@@ -307,3 +307,10 @@ def test_a_resumed_run_keeps_who_runs(tmp_path: Path) -> None:
     t = first.run("q", thread_id="t1")
     again = Team(CommGraph.uniform(agents(3)), ScriptedBackend([]), checkpoint=tmp_path / "c.sqlite").run("q", thread_id="t1")
     assert t.answer == "two" and again.answer == "two" and again.graph.active == (("a1",), ("a1",))
+
+
+def test_the_trajectory_names_what_was_skipped() -> None:
+    g = CommGraph(tuple(agents(3)), ((), (), ()), ((("a1", "a1"),), (("a1", "a1"),)), Decision("final_refer"),
+                  active=(("a0", "a1"), ("a1",), ("a1",)), decide=False)  # fmt: skip
+    t = Team(g, ScriptedBackend(["x"], cycle=True), stop_gate=lambda r, said, q: r == 1).run("q")
+    assert t.skipped() == ["a2@0", "a0@1", "a2@1", "round 2", "decision"] and t.calls == 3
