@@ -187,11 +187,6 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
     return decorate
 
 
-def option_names(fn: Callable[..., Any]) -> list[str]:
-    """The parameter names of a (decorated) command, for tests and docs."""
-    return list(inspect.signature(fn).parameters)
-
-
 def user_errors(fn: F, console: Console) -> F:
     """Expected failures (`AgentNetError`) print one line on `console` and exit 2; anything else
     is a bug and keeps its traceback."""
@@ -218,4 +213,4 @@ def command(app: typer.Typer, console: Console, name: str | None = None, help: s
     return decorate
 
 
-__all__ = ["Group", "command", "config_options", "option_names", "user_errors"]
+__all__ = ["Group", "command", "config_options", "user_errors"]
