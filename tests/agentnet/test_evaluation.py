@@ -109,7 +109,9 @@ def test_a_server_that_dies_mid_run_stops_it_for_a_resume(tmp_path: Path) -> Non
     run_id = store.create_run(RunConfig(task="sums"), 5)
     port = free_port()
     base = f"http://127.0.0.1:{port}/v1"
-    steps = json.dumps([{"text": "it is 0"}, {"text": "it is 2"}, {"mode": "die"}])
+    # two items are in flight when the server dies: whichever request reaches it after the
+    # first death (before the process is gone) dies too, instead of getting a default answer
+    steps = json.dumps([{"text": "it is 0"}, {"text": "it is 2"}] + [{"mode": "die"}] * 3)
     cmd = [sys.executable, "-m", "tests.faults", str(port), steps]
     with ServerProcess(cmd, tmp_path / "server.log", env={"PYTHONPATH": str(ROOT)}) as server:
         server.wait_ready(f"{base}/models", timeout_s=30)
