@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable, TypeGuard
 
 from agentnet.graph import DecisionKind
 
@@ -66,6 +66,6 @@ class CodeTask(Task, Protocol):
         ...
 
 
-def is_code_task(task: object) -> bool:
+def is_code_task(task: object) -> TypeGuard[CodeTask]:
     """Whether `task` is a `CodeTask` (has the Task members and a callable `code_check`)."""
     return isinstance(task, CodeTask) and callable(getattr(task, "code_check", None))

@@ -14,7 +14,7 @@ from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph, Decision, ReceiveGate, StopGate, Topology
 from agentnet.llm import LLMBackend
 from agentnet.runtime import Team
-from agentnet.task import CodeCheck, CodeTask, Task, is_code_task
+from agentnet.task import CodeCheck, Task, is_code_task
 from agentnet.configs import TeamConfig
 from agentnet.topologies.fixed import FIXED
 from agentnet.topologies.registry import resolve
@@ -61,12 +61,11 @@ def code_check_for(task: Task | None, decision: Decision) -> CodeCheck | None:
     """The task's code check when the decision needs one; a task without one is an error."""
     if not decision_info(decision.kind).needs_code_check:
         return None
-    if not is_code_task(task):
-        where = f"task {task.name!r}" if task is not None else "a free-form question"
-        raise ConfigError(f"decision {decision.kind!r} checks code, and {where} has no code check; "
-                          "use it with a code task (e.g. humaneval) or pick another --decision")  # fmt: skip
-    assert isinstance(task, CodeTask)
-    return task.code_check()
+    if is_code_task(task):
+        return task.code_check()
+    where = f"task {task.name!r}" if task is not None else "a free-form question"
+    raise ConfigError(f"decision {decision.kind!r} checks code, and {where} has no code check; "
+                      "use it with a code task (e.g. humaneval) or pick another --decision")  # fmt: skip
 
 
 def team_for(

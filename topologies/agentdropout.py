@@ -30,7 +30,17 @@ from agentnet.graph import CommGraph, Decision
 from agentnet.topologies.agentprune import PruneSchedule, prune_lowest
 from agentnet.topologies.embeddings import Embedder
 from agentnet.topologies.heads import round_team_log_prob
-from agentnet.topologies.learned import Pairs, ParamGroup, Persistent, Sample, check_agents, named, sample_dag, threshold_dag
+from agentnet.topologies.learned import (
+    Pairs,
+    ParamGroup,
+    Persistent,
+    Sample,
+    bernoulli_edges,
+    check_agents,
+    named,
+    sample_dag,
+    threshold_dag,
+)
 
 
 @dataclass(frozen=True)
@@ -108,10 +118,9 @@ class AgentDropout(Persistent, nn.Module):
             logp = logp + lp
         for t in range(self.rounds - 1):
             allowed = self._allowed(self.inter_mask[t], active[t], active[t + 1])
-            p = torch.sigmoid(self.inter[t]).clamp(1e-6, 1 - 1e-6)
-            taken = {e for e in allowed if float(torch.rand((), generator=g)) < float(p[e].detach())}
-            logp = logp + sum((torch.log(p[e]) if e in taken else torch.log1p(-p[e]) for e in allowed), p.sum() * 0.0)
+            taken, lp = bernoulli_edges(torch.sigmoid(self.inter[t]), g, allowed)
             temporal.append(taken)
+            logp = logp + lp
         decide = True
         if self.config.skip_decision:
             pd = torch.sigmoid(self.decide_logit).clamp(1e-6, 1 - 1e-6)
