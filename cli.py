@@ -383,8 +383,9 @@ def topo_show(
     team = TeamConfig(topology=spec, agents=agents, rounds=rounds, roles=("math_solver",))
     chosen = resolve(spec, agents_for(team), rounds, decision_for(team))
     graph = chosen if isinstance(chosen, CommGraph) else chosen.graph_for(query)
-    out.print(render_graph(graph))
-    out.print(str(draw_topology(graph, out_png, title=f"{spec} · {query[:60]}")), highlight=False)
+    stop = getattr(chosen, "inference_stop_gate", None) is not None
+    out.print(render_graph(graph, stop="a learned stop head decides from this round's outputs" if stop else ""))
+    out.print(str(draw_topology(graph, out_png, title=f"{spec} · {query[:60]}", stop=stop)), highlight=False)
 
 
 def main() -> None:

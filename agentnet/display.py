@@ -32,16 +32,25 @@ def token_table(trajectory: Trajectory) -> Table:
     return table
 
 
-def render_graph(graph: CommGraph) -> str:
+def render_graph(graph: CommGraph, stop: str = "") -> str:
+    """The graph as text: per round who runs (and who is skipped), its edges, and the decision.
+    `stop` describes a learned stop head (decided during a run, after each round)."""
+
     def edges(es: tuple[tuple[str, str], ...]) -> str:
         return ", ".join(f"{u}→{v}" for u, v in es) or "(none)"
 
     lines = ["agents: " + ", ".join(f"{a.name} ({a.title})" for a in graph.agents)]
     for t in range(graph.rounds):
+        skipped = [n for n in graph.names if not graph.is_active(n, t)]
+        lines.append(f"round {t} runs: {', '.join(graph.active[t])}" + (f"  (skipped: {', '.join(skipped)})" if skipped else ""))
         lines.append(f"round {t} spatial: {edges(graph.spatial[t])}")
         if t > 0:
             lines.append(f"round {t} temporal: {edges(graph.temporal[t - 1])}")
-    lines.append(f"decision: {graph.decision.kind}")
+        if stop and t < graph.rounds - 1:
+            lines.append(f"after round {t}: {stop}")
+    last = graph.layers(graph.rounds - 1)[-1][-1]
+    lines.append(f"decision: {graph.decision.kind}" if graph.decide else f"decision: skipped ({last}'s answer is the team's)")
+    lines.append(f"calls: {graph.calls()}" + (" at most" if stop else ""))
     return "\n".join(lines)
 
 

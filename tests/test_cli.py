@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -188,6 +190,53 @@ def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path, monkeypatch,
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []  # no run store, no files
+
+
+def _graph_file(path, **changes) -> str:
+    from agentnet.assembly import topology_for
+    from agentnet.configs import TeamConfig
+
+    data = topology_for(TeamConfig(topology="chain", agents=2, rounds=2)).to_dict() | changes
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"active": [[], ["a0", "a1"]]}, "no agent is active in round 0"),
+    ({"active": [["a0"], ["a0", "a1"]]}, "touches a1, which is inactive in round 0"),
+])  # fmt: skip
+def test_a_graph_file_with_a_bad_team_is_one_line_exit_2(tmp_path, monkeypatch, shared_data_dir, changes, message) -> None:
+    graph = _graph_file(tmp_path / "g.json", **changes)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for args in (["run", "q", "--topology", graph], ["bench", "gsm8k", "--topology", graph, "--data-dir", str(shared_data_dir)],
+                 ["topo", "show", graph]):
+        result = runner.invoke(app, [*args, *(["--base-url", "http://127.0.0.1:1/v1"] if args[0] != "topo" else [])])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output and "Traceback" not in result.output
+    assert list(work.iterdir()) == []
+
+
+def test_a_stop_head_on_a_one_round_team_is_one_line_exit_2(tmp_path, monkeypatch, shared_data_dir) -> None:
+    pytest.importorskip("torch_geometric", reason="SKIPPED LOUDLY: the [graph] extra is missing")
+    monkeypatch.chdir(tmp_path)
+    for kind in ("gdesigner", "commformer"):
+        result = runner.invoke(app, ["train", kind, "--rounds", "1", "--stop", "--limit", "2", "--out", "run",
+                                     "--data-dir", str(shared_data_dir), "--base-url", "http://127.0.0.1:1/v1"])  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert "a stop head needs rounds > 1" in result.output and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_topo_show_names_the_skipped_agents_and_the_skipped_decision(tmp_path) -> None:
+    graph = _graph_file(tmp_path / "g.json", active=[["a0", "a1"], ["a1"]], spatial=[[["a0", "a1"]], []],
+                        temporal=[[["a0", "a1"]]], decide=False)
+    result = runner.invoke(app, ["topo", "show", graph, "--out", str(tmp_path / "g.png")])
+    assert result.exit_code == 0, result.output
+    assert "round 1 runs: a1  (skipped: a0)" in result.output
+    assert "decision: skipped (a1's answer is the team's)" in result.output and "calls: 3" in result.output
+    assert (tmp_path / "g.png").stat().st_size > 0
 
 
 def test_train_gdesigner_then_use_the_model_in_bench_and_topo_show(tmp_path, shared_data_dir) -> None:

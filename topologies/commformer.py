@@ -206,7 +206,7 @@ class CommFormer(Persistent, nn.Module):
             assert embedder is not None
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(config.seed + 1)
-                self.heads = TeamHeads(n, rounds, embedder.dim, config.heads)
+                self.heads = TeamHeads(n, rounds, embedder, config.heads)
         if config.gate:
             assert embedder is not None
             with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
@@ -290,8 +290,7 @@ class CommFormer(Persistent, nn.Module):
     def inference_stop_gate(self) -> StopGate | None:
         if self.heads is None or self.embedder is None or not self.config.heads.stop:
             return None
-        embedder = self.embedder
-        return self.heads.inference_stop_gate(lambda query: embedder.encode([query]).detach()[0])
+        return self.heads.inference_stop_gate()
 
     def graph_log_prob(self, graph: CommGraph) -> torch.Tensor:
         """The exact log-probability that a post-warm-up `sample` returns `graph` (-inf if it cannot)."""

@@ -118,7 +118,7 @@ class GDesigner(Persistent, nn.Module):
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
             torch.manual_seed(config.seed)
             self._init_layers(n, d, config)
-            self.heads = TeamHeads(n, rounds, d, config.heads) if config.heads.any else None
+            self.heads = TeamHeads(n, rounds, embedder, config.heads) if config.heads.any else None
         self._generator = torch.Generator().manual_seed(config.seed)
 
     def _init_layers(self, n: int, d: int, config: GDesignerConfig) -> None:
@@ -238,7 +238,7 @@ class GDesigner(Persistent, nn.Module):
     def inference_stop_gate(self) -> StopGate | None:
         if self.heads is None or not self.config.heads.stop:
             return None
-        return self.heads.inference_stop_gate(self.query_features)
+        return self.heads.inference_stop_gate()
 
     def param_groups(self) -> list[ParamGroup]:
         heads = list(self.heads.parameters()) if self.heads is not None else []

@@ -4,15 +4,15 @@ made, and — during the run, after each round — whether the team stops there.
 Every choice is sampled with its exact log-probability (for REINFORCE) and is deterministic at
 inference (probability > 0.5). A round never runs empty: when no agent is drawn, the most
 probable one runs, and the log-probability counts both ways of arriving at that team. The heads
-read the query embedding (and, for the stop head, the round and how much the round's answers
-agree), so different queries get different teams. Utility stays score − λ_tok · tokens: an
+read the query embedding; the stop head also reads the round's outputs (their mean embedding),
+the round, and how much the round's answers agree — so different queries get different teams,
+and a round whose answer looks settled can end the run. Utility stays score − λ_tok · tokens: an
 agent that is switched off is rewarded exactly by the tokens it saves.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -21,6 +21,7 @@ from torch import nn
 from agentnet.answers import extract_answer
 from agentnet.errors import ConfigError
 from agentnet.graph import StopGate
+from agentnet.topologies.embeddings import Embedder
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,23 @@ def round_team_log_prob(p: torch.Tensor, chosen: set[int]) -> torch.Tensor:
 
 
 class TeamHeads(nn.Module):
-    def __init__(self, n_agents: int, rounds: int, dim: int, config: HeadsConfig):
+    def __init__(self, n_agents: int, rounds: int, embedder: Embedder, config: HeadsConfig):
         super().__init__()
         if config.stop and rounds < 2:
             raise ConfigError("a stop head needs rounds > 1: a 1-round team has no round to stop after; "
                               "use --rounds 2 or more, or leave --stop off")  # fmt: skip
-        self.n, self.rounds, self.config = n_agents, rounds, config
+        self.n, self.rounds, self.config, self.embedder = n_agents, rounds, config, embedder
+        dim = embedder.dim
         self.act = nn.Linear(dim, n_agents * rounds)
-        self.stop = nn.Linear(dim + rounds + 1, 1)  # query, round (one-hot), agreement of the round's answers
+        # query, the round's outputs (mean embedding), round (one-hot), agreement of its answers;
+        # centred by their running mean, so what all queries share moves the bias alone and the
+        # weights only learn what tells queries apart (with Adam, uncentred features that every
+        # query shares push the logit by lr per feature and step, and the head collapses)
+        self.stop = nn.Linear(2 * dim + rounds + 1, 1)
+        self.stop_mean: torch.Tensor
+        self.stop_seen: torch.Tensor
+        self.register_buffer("stop_mean", torch.zeros(2 * dim + rounds + 1))
+        self.register_buffer("stop_seen", torch.zeros(()))
         self.decide = nn.Linear(dim, 1)
         for layer, bias in ((self.act, config.activation_init), (self.stop, config.stop_init), (self.decide, config.decide_init)):
             nn.init.zeros_(layer.weight)  # every query starts from the same prior; the query features then move it
@@ -108,18 +118,31 @@ class TeamHeads(nn.Module):
         return Plan(active, decide, q.new_zeros(()))
 
     # -- during the run ----------------------------------------------------------------------
-    def stop_prob(self, q: torch.Tensor, round: int, said: dict[str, str]) -> torch.Tensor:
+    def query_features(self, query: str) -> torch.Tensor:
+        return self.embedder.encode([query]).detach()[0]
+
+    def stop_features(self, q: torch.Tensor, round: int, said: dict[str, str]) -> torch.Tensor:
         answers = [a for a in (extract_answer(text) for text in said.values()) if a]
         agreement = Counter(answers).most_common(1)[0][1] / len(said) if answers else 0.0
-        features = torch.cat([q, nn.functional.one_hot(torch.tensor(round), self.rounds).float(), q.new_tensor([agreement])])
-        return torch.sigmoid(self.stop(features))[0]
+        outputs = self.embedder.encode(list(said.values())).detach().mean(0) if said else torch.zeros_like(q)
+        round_1h = nn.functional.one_hot(torch.tensor(round), self.rounds).float()
+        return torch.cat([q, outputs, round_1h, q.new_tensor([agreement])])
+
+    def stop_prob(self, q: torch.Tensor, round: int, said: dict[str, str], learn: bool = False) -> torch.Tensor:
+        """P(stop after `round`); `learn` (training) first moves the running feature mean."""
+        x = self.stop_features(q, round, said)
+        if learn:
+            with torch.no_grad():
+                self.stop_seen += 1
+                self.stop_mean += (x - self.stop_mean) / torch.clamp(self.stop_seen, max=100.0)
+        return torch.sigmoid(self.stop(x - self.stop_mean))[0]
 
     def sampling_stop_gate(self, q: torch.Tensor, generator: torch.Generator, log_probs: list[torch.Tensor],
                            stats: dict[str, float]) -> StopGate:  # fmt: skip
         """A stop gate that samples, appending each decision's log-probability to `log_probs`."""
 
         def gate(round: int, said: dict[str, str], query: str) -> bool:
-            p = self.stop_prob(q, round, said).clamp(1e-6, 1 - 1e-6)
+            p = self.stop_prob(q, round, said, learn=True).clamp(1e-6, 1 - 1e-6)
             stop = float(torch.rand((), generator=generator)) < float(p.detach())
             log_probs.append(torch.log(p) if stop else torch.log1p(-p))
             stats["stopped_after"] = float(round) if stop else stats.get("stopped_after", float(self.rounds - 1))
@@ -127,10 +150,10 @@ class TeamHeads(nn.Module):
 
         return gate
 
-    def inference_stop_gate(self, embed: Callable[[str], torch.Tensor]) -> StopGate:
+    def inference_stop_gate(self) -> StopGate:
         def gate(round: int, said: dict[str, str], query: str) -> bool:
             with torch.no_grad():
-                return bool(self.stop_prob(embed(query), round, said) > 0.5)
+                return bool(self.stop_prob(self.query_features(query), round, said) > 0.5)
 
         return gate
 

@@ -1,0 +1,282 @@
+"""The adaptive-teams experiment: does learning who runs, whom they hear, how many rounds and
+whether a decision call is made pay, against fixed teams and the literature's learners?
+
+    AGENTNET_DATA_DIR=../shared/data .venv/bin/python benchmarks/adaptive_teams.py
+    AGENTNET_DATA_DIR=../shared/data .venv/bin/python benchmarks/adaptive_teams.py --test-limit 50 --rows single,complete,gdesigner-adaptive
+
+GSM8K; learners trained on the *train* split; every row evaluated on the same first N *test*
+items with the same model, engine and server (one server for the whole experiment, its
+response cache in OUT/cache.sqlite). The team: 4 agents (math_solver, mathematical_analyst,
+programming_expert, inspector) + final_refer, up to 2 rounds.
+
+Resumable at every level: rerun the same command. A finished row is kept in OUT/rows/NAME.json
+(and skipped), a training resumes from its checkpoint in OUT/train/NAME, a bench resumes its
+run in OUT/runs.sqlite (the row→run id map is OUT/runs.json). The report (report.md,
+report.html, accuracy_vs_tokens.png, the topology drawings, and headline.md with the training
+costs) is rewritten into OUT/report after every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from agentnet.assembly import agents_for, decision_for, team_for, topology_for
+from agentnet.assembly.items import load_items
+from agentnet.assembly.server import ClientConfig, connect, server_health
+from agentnet.cache import CacheConfig
+from agentnet.configs import ItemsConfig, TeamConfig
+from agentnet.evaluation import evaluate
+from agentnet.llm import LLMBackend
+from agentnet.serving import ServeConfig
+from agentnet.store import RunConfig, RunStore
+from agentnet.tasks import TaskConfig
+
+ROLES = ("math_solver", "mathematical_analyst", "programming_expert", "inspector")
+console = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    topology: str  # a fixed shape, or a learned kind (trained first)
+    agents: int = 4
+    rounds: int = 2
+    temporal: str = ""
+    decision: str = "final_refer"
+    learner: dict[str, Any] = field(default_factory=dict)  # the learned kind's config fields
+    help: str = ""
+
+
+ADAPTIVE = {"heads": {"activation": True, "stop": True, "skip_decision": True}}
+ROWS = {r.name: r for r in (
+    Row("single", "single", agents=1, rounds=1, decision="last_agent", help="one math_solver, one call"),
+    Row("chain", "chain", rounds=1, help="4 agents in a chain, then final_refer"),
+    Row("complete", "complete", temporal="complete", help="the densest team: complete spatial and temporal edges"),
+    Row("debate", "debate", help="every agent hears every other's previous round"),
+    Row("gptswarm", "gptswarm"),
+    Row("agentprune", "agentprune"),
+    Row("agentdropout", "agentdropout", learner={"skip_decision": True}),
+    Row("gdesigner", "gdesigner", help="G-Designer, edges only"),
+    Row("gdesigner-adaptive", "gdesigner", learner=ADAPTIVE, help="G-Designer + who runs, stop head, decision skip"),
+    Row("commformer-adaptive", "commformer", learner={"gate": False, **ADAPTIVE},
+        help="CommFormer + who runs, stop head, decision skip"),
+)}  # fmt: skip
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 0.0
+    p = k / n
+    d = 1 + z * z / n
+    centre, half = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+class Experiment:
+    def __init__(self, args: argparse.Namespace):
+        self.args, self.out = args, Path(args.out)
+        self.data = TaskConfig(seed=0)
+        self.team = TeamConfig(topology="complete", agents=4, rounds=2, roles=ROLES, max_tokens=args.max_tokens,
+                               temperature=args.temperature)  # fmt: skip
+        self.train_items = load_items(ItemsConfig("gsm8k", "train", args.train_limit), self.data)[1]
+        self.task, self.test_items = load_items(ItemsConfig("gsm8k", "test", args.test_limit), self.data)
+        self.serve = ServeConfig(engine=args.engine, model=args.model, parallel=args.parallel, ctx_size=args.ctx_size,
+                                 threads=args.threads)  # fmt: skip
+
+    # -- bookkeeping --------------------------------------------------------------------------
+    def _json(self, path: Path, default: Any) -> Any:
+        return json.loads(path.read_text()) if path.exists() else default
+
+    def _write(self, path: Path, value: Any) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(value, indent=1))
+        tmp.replace(path)
+
+    def row_team(self, row: Row, topology: str) -> TeamConfig:
+        return replace(self.team, topology=topology, agents=row.agents, rounds=row.rounds, temporal=row.temporal,
+                       decision=row.decision, roles=ROLES[: row.agents])  # fmt: skip
+
+    # -- training -----------------------------------------------------------------------------
+    def train(self, row: Row, backend: LLMBackend) -> tuple[str, dict[str, float]]:
+        from agentnet.topologies.embeddings import MiniLMEmbedder
+        from agentnet.topologies.learned import config_from_dict
+        from agentnet.topologies.registry import LEARNED
+        from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer
+
+        out = self.out / "train" / row.name
+        cost_path = out / "cost.json"
+        cost = self._json(cost_path, {"tokens": 0.0, "wall_s": 0.0, "steps": 0})
+        model = out / "model.pt"
+        if model.exists():
+            return f"{row.topology}:{model}", cost
+        a = self.args
+        kind = LEARNED[row.topology].model_class()
+        learner_config = config_from_dict(kind.config_class, {"seed": 0, **row.learner})
+        team = self.row_team(row, row.topology)
+        topology = kind(agents_for(team, self.task), team.rounds, decision_for(team, self.task), learner_config, MiniLMEmbedder())
+        train = TopologyTrainConfig(steps=a.steps, batch=a.batch, lambda_tokens=a.lambda_tokens, token_scale=a.token_scale,
+                                    concurrency=a.concurrency, baseline="per_item", seed=0)  # fmt: skip
+        trainer = TopologyTrainer(topology, self.task, self.train_items, backend, train, out)
+        if trainer.resume():
+            console.print(f"  resuming training at step {trainer.step}/{a.steps}")
+        started = time.monotonic()
+
+        def on_step(m: Any) -> None:
+            nonlocal started
+            now = time.monotonic()
+            cost["tokens"] += m.tokens * a.batch
+            cost["wall_s"] += now - started
+            cost["steps"] = m.step
+            started = now
+            self._write(cost_path, cost)
+            console.print(f"  {row.name} step {m.step + 1}/{a.steps}: reward {m.reward:+.3f} acc {m.accuracy:.2f} "
+                          f"tokens {m.tokens:.0f} {json.dumps({k: round(v, 2) for k, v in m.extra.items()})}")  # fmt: skip
+
+        artefact = trainer.fit(on_step)
+        return f"{row.topology}:{artefact.path}", cost
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def bench(self, row: Row, topology: str, store: RunStore, backend: LLMBackend, health: Callable[[], str | None]) -> str:
+        ids_path = self.out / "runs.json"
+        ids = self._json(ids_path, {})
+        team = self.row_team(row, topology)
+        config = RunConfig(task="gsm8k", split="test", limit=self.args.test_limit, concurrency=self.args.concurrency,
+                           team=team, engine=self.serve.engine, model=self.serve.model,
+                           data_dir=str(self.data.data_dir) if self.data.data_dir else None)  # fmt: skip
+        run_id = ids.get(row.name)
+        if run_id is None:
+            run_id = ids[row.name] = store.create_run(config, len(self.test_items))
+            self._write(ids_path, ids)
+        the_team = team_for(self.task, topology_for(team, self.task), backend, team)
+        done = [len(store.finished_items(run_id))]
+
+        def progress(result: Any) -> None:
+            done[0] += 1
+            if done[0] % 10 == 0:
+                console.print(f"  {row.name}: {done[0]}/{len(self.test_items)}")
+
+        asyncio.run(evaluate(the_team, self.task, self.test_items, store, run_id, concurrency=self.args.concurrency,
+                             on_result=progress, health=health))  # fmt: skip
+        return run_id
+
+    def finish_row(self, row: Row, run_id: str, store: RunStore, training: dict[str, float] | None) -> dict[str, Any]:
+        s = store.summary(run_id)
+        results = store.results(run_id)
+        k, n = s.solved, len(self.test_items)
+        low, high = wilson(k, n)
+        summary = {
+            "row": row.name, "run_id": run_id, "topology": row.topology, "help": row.help, "solved": k, "n": n,
+            "accuracy": k / n, "ci95": [low, high], "tokens_per_query": s.tokens_per_query,
+            "calls_per_query": s.calls / max(s.accounted, 1), "wall_per_query_s": s.latency_s_per_query,
+            "cut_off_share": s.cut_off_share or 0.0, "failed": s.failed, "hit_rate": s.hit_rate,
+            "training": training, "items": {r.item_id: [r.score, r.prompt_tokens + r.completion_tokens, r.calls] for r in results},
+        }  # fmt: skip
+        self._write(self.out / "rows" / f"{row.name}.json", summary)
+        return summary
+
+    def run(self, names: list[str]) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        client = _client(self.out)
+        with RunStore(self.out / "runs.sqlite") as store, connect(self.serve, client) as (server, backend):
+            console.print(f"server: {server.base_url} ({self.serve.engine}, {self.serve.model})")
+            for name in names:
+                row = ROWS[name]
+                if (self.out / "rows" / f"{name}.json").exists():
+                    console.print(f"[dim]{name}: done[/]")
+                    continue
+                console.print(f"[bold]{name}[/]: {row.help or row.topology}")
+                topology, training = row.topology, None
+                if row.topology not in _fixed():
+                    topology, training = self.train(row, backend)
+                run_id = self.bench(row, topology, store, backend, server_health(server))
+                s = self.finish_row(row, run_id, store, training)
+                console.print(f"  {name}: {s['solved']}/{s['n']} · {s['tokens_per_query']:.0f} tok/query · "
+                              f"{s['calls_per_query']:.2f} calls/query · cut off {s['cut_off_share']:.1%}")  # fmt: skip
+                self.report(store)
+            self.report(store)
+
+    # -- report -------------------------------------------------------------------------------
+    def report(self, store: RunStore) -> None:
+        from agentnet.report import write_report
+
+        rows = [self._json(self.out / "rows" / f"{n}.json", None) for n in ROWS]
+        rows = [r for r in rows if r is not None]
+        if not rows:
+            return
+        write_report(store, [r["run_id"] for r in rows], self.out / "report")
+        (self.out / "report" / "headline.md").write_text(headline(rows, self.args))
+
+
+def headline(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    dense = next((r for r in rows if r["row"] == "complete"), None)
+    lines = [
+        f"GSM8K test, first {args.test_limit} items · {args.model} on {args.engine} · max_tokens {args.max_tokens} · "
+        f"T {args.temperature} · learners: {args.steps} steps × {args.batch} train items, λ_tok {args.lambda_tokens} "
+        f"per {args.token_scale:.0f} tokens",
+        "",
+        "| row | accuracy (95% CI) | solved | tokens/query | vs complete | calls/query | wall/query | cut off | "
+        "training tokens | training wall |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        t = r["training"]
+        ratio = f"{r['tokens_per_query'] / dense['tokens_per_query']:.2f}×" if dense and dense["tokens_per_query"] else "–"
+        tokens = f"{t['tokens']:,.0f}" if t else "–"
+        wall = f"{t['wall_s'] / 60:.0f} min" if t else "–"
+        lines.append(
+            f"| {r['row']} | {r['accuracy']:.2f} ({r['ci95'][0]:.2f}–{r['ci95'][1]:.2f}) | {r['solved']}/{r['n']} | "
+            f"{r['tokens_per_query']:.0f} | {ratio} | {r['calls_per_query']:.2f} | {r['wall_per_query_s']:.1f} s | "
+            f"{r['cut_off_share']:.1%} | {tokens} | {wall} |"
+        )  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _fixed() -> set[str]:
+    from agentnet.topologies.fixed import FIXED
+
+    return set(FIXED)
+
+
+def _client(out: Path) -> ClientConfig:
+    return ClientConfig(timeout=600.0, cache=CacheConfig(path=out / "cache.sqlite"))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="runs/adaptive-teams", help="Experiment directory (rerun to resume).")
+    p.add_argument("--rows", default=",".join(ROWS), help=f"Comma-separated rows, in order: {', '.join(ROWS)}.")
+    p.add_argument("--test-limit", type=int, default=100, help="The first N GSM8K test items, for every row.")
+    p.add_argument("--train-limit", type=int, default=200, help="GSM8K train items the learners draw from.")
+    p.add_argument("--steps", type=int, default=16, help="Training steps per learner.")
+    p.add_argument("--batch", type=int, default=4, help="Train items per step.")
+    p.add_argument("--lambda-tokens", type=float, default=0.5, help="Utility = score − λ · tokens / token_scale.")
+    p.add_argument("--token-scale", type=float, default=1000.0)
+    p.add_argument("--model", default="qwen2.5-coder-0.5b")
+    p.add_argument("--engine", default="llama-server")
+    p.add_argument("--parallel", type=int, default=8, help="Server slots.")
+    p.add_argument("--ctx-size", type=int, default=4096, help="Context per slot.")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--concurrency", type=int, default=4, help="Queries in flight.")
+    p.add_argument("--max-tokens", type=int, default=512, help="Completion tokens per call.")
+    p.add_argument("--temperature", type=float, default=0.0, help="0: greedy, and every call is cacheable.")
+    args = p.parse_args()
+    names = [n.strip() for n in args.rows.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ROWS]
+    if unknown:
+        p.error(f"unknown row(s) {', '.join(unknown)}; choose from {', '.join(ROWS)}")
+    Experiment(args).run(names)
+
+
+if __name__ == "__main__":
+    main()
