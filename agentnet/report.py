@@ -24,6 +24,7 @@ from agentnet.graph import CommGraph
 from agentnet.ledger import cut_off_cell, failed_cell, hit_rate_cell, served_cell, share_cell, truncation_warning
 from agentnet.prompts import load_role
 from agentnet.store import ResultRow, RunStore, RunSummary
+from agentnet.trajectory import Trajectory
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -74,6 +75,7 @@ class RunStats:
     mean_edges: float
     graph_error: str
     failures: tuple[tuple[ResultRow, str], ...]  # (row, question excerpt)
+    skipped: Counter[str] = field(default_factory=Counter)  # "a1@0", "round 1", "decision": items that skipped it
 
     @property
     def id(self) -> str:
@@ -110,6 +112,13 @@ def run_stats(store: RunStore, run_id: str) -> RunStats:
     rows = store.results(run_id, with_trajectories=True)  # the question text lives in the trajectory
     graph, used, distinct, mean_edges, error = _graph_stats(rows)
     failures = [r for r in rows if r.error or r.score < 1.0][:MAX_FAILURES]
+    skipped: Counter[str] = Counter()
+    for r in rows:
+        if r.trajectory.get("graph"):
+            try:
+                skipped.update(Trajectory.from_dict(r.trajectory).skipped())
+            except (AgentNetError, KeyError, TypeError, ValueError):  # a trajectory an older version wrote
+                pass
     return RunStats(
         summary,
         sum(r.prompt_tokens for r in rows),
@@ -117,6 +126,7 @@ def run_stats(store: RunStore, run_id: str) -> RunStats:
         wilson_interval(summary.accuracy, summary.scored),
         graph, used, distinct, mean_edges, error,
         tuple((r, str(r.trajectory.get("query", ""))) for r in failures),
+        skipped,
     )  # fmt: skip
 
 
@@ -211,7 +221,7 @@ def _document(stats: Sequence[RunStats], prices: Prices, store: RunStore, topo: 
 
 _RUN_HEAD = (
     "run", "task/split", "topology", "agents×rounds", "model", "scored/selected", "accuracy % (95% CI)",
-    "failed", "solved", "cut off", "cache hits", "prompt tok/query", "completion tok/query", "total tokens",
+    "failed", "solved", "cut off", "cache hits", "calls/query", "prompt tok/query", "completion tok/query", "total tokens",
     "cost/query", "cost/run", "latency/query",
 )  # fmt: skip
 
@@ -225,7 +235,7 @@ def _run_row(s: RunStats, prices: Prices) -> list[str]:
         return head + ["—"] * (len(_RUN_HEAD) - len(head))
     return head + [
         f"{_pct(sm.accuracy)} ({_pct(lo)}–{_pct(hi)})", failed_cell(sm), f"{sm.solved}/{sm.scored}",
-        cut_off_cell(sm), hit_rate_cell(sm),
+        cut_off_cell(sm), hit_rate_cell(sm), f"{sm.calls / sm.accounted:.2f}" if sm.accounted else "—",
         f"{sm.prompt_tokens_per_query:,.1f}", f"{sm.completion_tokens_per_query:,.1f}",
         f"{s.prompt_tokens + s.completion_tokens:,}",
         _usd(prices.cost(sm.prompt_tokens_per_query, sm.completion_tokens_per_query)),
@@ -263,6 +273,8 @@ def _run_section(s: RunStats, drawing: str | None) -> list[Block]:
         if s.graph_error:
             text += f" Some stored graphs could not be read ({s.graph_error})."
         blocks.append(("p", text))
+        if s.skipped:
+            blocks.append(("p", skipped_text(s)))
         if drawing:
             blocks.append(("img", (drawing, f"communication graph of run {run.id}")))
     if s.failures:
@@ -270,6 +282,16 @@ def _run_section(s: RunStats, drawing: str | None) -> list[Block]:
         blocks += [("h3", f"Example failures of {run.id}"),
                    ("table", (("question id", "question", "gold", "extracted", "output"), rows))]  # fmt: skip
     return blocks
+
+
+def skipped_text(s: RunStats) -> str:
+    """What the team did not run, per query: agents' calls, rounds a stop cut, the decision call."""
+    n = max(s.summary.scored, 1)
+    agents = sum(c for k, c in s.skipped.items() if "@" in k)
+    rounds = sum(c for k, c in s.skipped.items() if k.startswith("round "))
+    common = ", ".join(f"{k} ({c})" for k, c in s.skipped.most_common(4))
+    return (f"Skipped per query: {agents / n:.2f} agent calls, {rounds / n:.2f} rounds, the decision call on "
+            f"{s.skipped['decision'] / n:.0%} of queries. Most often skipped (items): {common}.")  # fmt: skip
 
 
 def _output(r: ResultRow) -> str:

@@ -87,15 +87,15 @@ def test_markdown_table_numbers_and_pareto_front(runs: tuple[RunStore, dict[str,
     rows = {name: next(line for line in md.splitlines() if line.startswith(f"| {i} |")) for name, i in ids.items()}
     # chain: 3/4 right; 100+50 tokens per query; $0.15·100/1e6 + $0.60·50/1e6 = $0.000045; 4 queries: $0.00018
     assert ("| gsm8k/test | chain | 3×1 | smollm2-135m | 4/4 | 75.0 (30.1–95.4) | 0 | 3/4 | 0.0% (0/16) | 0.0% (0/16) "
-            "| 100.0 | 50.0 |") in rows["chain"]  # fmt: skip
+            "| 4.00 | 100.0 | 50.0 |") in rows["chain"]  # fmt: skip
     assert "| 600 | $0.000045 | $0.00018 | 1.50 s |" in rows["chain"]
     # mesh: 4/4; $0.15·400/1e6 + $0.60·200/1e6 = $0.00018 per query, $0.00072 per run
     # mesh recorded no call ledger (an older store): unknown, not 0
-    assert "| mesh | 3×2 | smollm2-135m | 4/4 | 100.0 (51.0–100.0) | 0 | 4/4 | unknown | unknown | 400.0 |" in rows["mesh"]  # fmt: skip
+    assert "| mesh | 3×2 | smollm2-135m | 4/4 | 100.0 (51.0–100.0) | 0 | 4/4 | unknown | unknown | — | 400.0 |" in rows["mesh"]  # fmt: skip
     assert "| 2,400 | $0.00018 | $0.00072 |" in rows["mesh"]
-    assert ("| 4/4 | 50.0 (15.0–85.0) | 1 (scored 0) | 2/4 | 20.0% (4/20) | 40.0% (8/20) | 200.0 | 100.0 | 1,200 "
+    assert ("| 4/4 | 50.0 (15.0–85.0) | 1 (scored 0) | 2/4 | 20.0% (4/20) | 40.0% (8/20) | 5.00 | 200.0 | 100.0 | 1,200 "
             "| $0.00009 | $0.00036 |") in rows["star"]  # fmt: skip
-    assert rows["empty"].endswith("| 0/10 | — | — | — | — | — | — | — | — | — | — | — |")
+    assert rows["empty"].endswith("| 0/10 | — | — | — | — | — | — | — | — | — | — | — | — |")
     # star: 20% of calls cut off, past the 5% warning
     assert f"- run {ids['star']}: 20.0% of calls (4 of 20) stopped at max_tokens=256 (more than 5%)" in md
     assert f"- run {ids['chain']}: " not in md
@@ -122,6 +122,22 @@ def test_sections_config_learned_graphs_and_failures(runs: tuple[RunStore, dict[
     assert "| failed items (scored 0) | 1 |" in star and "| response cache hits | 40.0% (8/20) |" in star
     assert "| tokens served/query | 180.0 |" in star
     assert "No topology drawing: no results yet." in md.split(f"## Run {ids['empty']}")[1]
+
+
+def test_the_run_section_says_what_an_adaptive_team_skipped(tmp_path: Path) -> None:
+    from agentnet.trajectory import Trajectory
+
+    alone = CommGraph(AGENTS, [[], []], [[]], active=[["a0"], ["a0"]], decide=False)
+    rows = []
+    for i, rounds_run in enumerate((1, 2)):  # the first query stopped after round 0
+        t = Trajectory(f"question {i}", alone, [], "The answer is 7", rounds_run)
+        rows.append(ResultRow(f"q{i}", i, t.answer, "7", "7", 1.0, 10, 5, {}, 1.0, alone.to_dict(), None, t.to_dict()))
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        run_id = _run(store, "gdesigner:m.pt", 2, 2, rows)
+        md = write_report(store, [run_id], tmp_path / "out").markdown.read_text()
+    # a1, a2 skipped in round 0 of both queries and in round 1 of the second; round 1 of the first
+    assert ("Skipped per query: 3.00 agent calls, 0.50 rounds, the decision call on 100% of queries. "
+            "Most often skipped (items): a1@0 (2), a2@0 (2), decision (2), round 1 (1).") in md
 
 
 def test_pngs_are_written_and_valid(runs: tuple[RunStore, dict[str, str]], tmp_path: Path) -> None:
