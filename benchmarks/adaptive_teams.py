@@ -42,6 +42,9 @@ from agentnet.store import RunConfig, RunStore
 from agentnet.tasks import TaskConfig
 
 ROLES = ("math_solver", "mathematical_analyst", "programming_expert", "inspector")
+# the arguments that decide the results: a resume with other values would mix two experiments
+IDENTITY = ("test_limit", "train_limit", "steps", "batch", "lambda_tokens", "token_scale", "model", "engine",
+            "max_tokens", "temperature")
 console = Console(stderr=True)
 
 
@@ -185,8 +188,22 @@ class Experiment:
         self._write(self.out / "rows" / f"{row.name}.json", summary)
         return summary
 
+    def check_identity(self) -> None:
+        path = self.out / "settings.json"
+        mine = {k: getattr(self.args, k) for k in IDENTITY}
+        saved = self._json(path, None)
+        if saved is None:
+            self._write(path, mine)
+            return
+        diff = {k: (saved.get(k), v) for k, v in mine.items() if saved.get(k) != v}
+        if diff:
+            shown = ", ".join(f"--{k.replace('_', '-')} {new} (it ran with {old})" for k, (old, new) in diff.items())
+            raise SystemExit(f"error: {self.out} holds an experiment with other settings: {shown}; "
+                             "rerun with its settings to resume, or pass another --out")  # fmt: skip
+
     def run(self, names: list[str]) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
+        self.check_identity()
         client = _client(self.out)
         with RunStore(self.out / "runs.sqlite") as store, connect(self.serve, client) as (server, backend):
             console.print(f"server: {server.base_url} ({self.serve.engine}, {self.serve.model})")
@@ -256,16 +273,17 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="runs/adaptive-teams", help="Experiment directory (rerun to resume).")
     p.add_argument("--rows", default=",".join(ROWS), help=f"Comma-separated rows, in order: {', '.join(ROWS)}.")
-    p.add_argument("--test-limit", type=int, default=100, help="The first N GSM8K test items, for every row.")
+    p.add_argument("--test-limit", type=int, default=50, help="The first N GSM8K test items, for every row.")
     p.add_argument("--train-limit", type=int, default=200, help="GSM8K train items the learners draw from.")
     p.add_argument("--steps", type=int, default=16, help="Training steps per learner.")
     p.add_argument("--batch", type=int, default=4, help="Train items per step.")
-    p.add_argument("--lambda-tokens", type=float, default=0.5, help="Utility = score − λ · tokens / token_scale.")
+    p.add_argument("--lambda-tokens", type=float, default=0.3, help="Utility = score − λ · tokens / token_scale.")
     p.add_argument("--token-scale", type=float, default=1000.0)
     p.add_argument("--model", default="qwen2.5-coder-0.5b")
     p.add_argument("--engine", default="llama-server")
     p.add_argument("--parallel", type=int, default=8, help="Server slots.")
-    p.add_argument("--ctx-size", type=int, default=4096, help="Context per slot.")
+    p.add_argument("--ctx-size", type=int, default=8192, help="Context per slot (a complete team's round-2 prompts "
+                   "carry 7 messages of up to max_tokens each).")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--concurrency", type=int, default=4, help="Queries in flight.")
     p.add_argument("--max-tokens", type=int, default=512, help="Completion tokens per call.")
