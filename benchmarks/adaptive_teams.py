@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -37,6 +36,7 @@ from agentnet.cache import CacheConfig
 from agentnet.configs import ItemsConfig, TeamConfig
 from agentnet.evaluation import evaluate
 from agentnet.llm import LLMBackend
+from agentnet.report import wilson_interval
 from agentnet.serving import ServeConfig
 from agentnet.store import RunConfig, RunStore
 from agentnet.tasks import TaskConfig
@@ -74,15 +74,6 @@ ROWS = {r.name: r for r in (
     Row("commformer-adaptive", "commformer", learner={"gate": False, **ADAPTIVE},
         help="CommFormer + who runs, stop head, decision skip"),
 )}  # fmt: skip
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 0.0
-    p = k / n
-    d = 1 + z * z / n
-    centre, half = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 class Experiment:
@@ -177,7 +168,7 @@ class Experiment:
         s = store.summary(run_id)
         results = store.results(run_id)
         k, n = s.solved, len(self.test_items)
-        low, high = wilson(k, n)
+        low, high = wilson_interval(k / n, n)
         summary = {
             "row": row.name, "run_id": run_id, "topology": row.topology, "help": row.help, "solved": k, "n": n,
             "accuracy": k / n, "ci95": [low, high], "tokens_per_query": s.tokens_per_query,

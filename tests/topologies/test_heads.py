@@ -1,0 +1,65 @@
+"""The adaptive-team heads: exact probabilities of who runs, and the stop head's centred features."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="SKIPPED LOUDLY: torch missing; install the [graph] extra")
+
+from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
+from agentnet.topologies.heads import HeadsConfig, TeamHeads, round_team_log_prob  # noqa: E402
+
+
+def test_the_probabilities_of_every_non_empty_team_sum_to_one() -> None:
+    """An empty draw runs the most probable agent, so the non-empty teams carry all the mass."""
+    p = torch.tensor([0.3, 0.05, 0.6, 0.2])
+    teams = [set(c) for k in range(1, 5) for c in itertools.combinations(range(4), k)]
+    total = sum(math.exp(float(round_team_log_prob(p, team))) for team in teams)
+    assert total == pytest.approx(1.0, abs=1e-5)
+    nobody = float(torch.prod(1 - p))
+    assert math.exp(float(round_team_log_prob(p, {2}))) == pytest.approx(0.6 * 0.7 * 0.95 * 0.8 + nobody, abs=1e-6)
+
+
+def test_sampled_plans_never_run_an_empty_round_and_inference_is_deterministic() -> None:
+    heads = TeamHeads(3, 2, HashEmbedder(16), HeadsConfig(activation=True, skip_decision=True, activation_init=-4.0))
+    q = heads.query_features("What is 2+2?")
+    g = torch.Generator().manual_seed(0)
+    plans = [heads.sample(q, g) for _ in range(20)]
+    assert all(all(team for team in plan.active) for plan in plans)
+    assert all(torch.isfinite(plan.log_prob) for plan in plans)
+    once, again = heads.deterministic(q), heads.deterministic(q)
+    assert once.active == again.active and all(len(team) == 1 for team in once.active)  # p ≈ 0.02: the argmax alone
+
+
+def test_the_stop_gate_records_the_log_probability_of_what_it_decided() -> None:
+    heads = TeamHeads(2, 3, HashEmbedder(16), HeadsConfig(stop=True, stop_init=0.0))
+    q = heads.query_features("q")
+    log_probs: list[torch.Tensor] = []
+    stats: dict[str, float] = {}
+    gate = heads.sampling_stop_gate(q, torch.Generator().manual_seed(1), log_probs, stats)
+    said = {"a0": "The answer is 4", "a1": "The answer is 5"}
+    decisions = [gate(0, said, "q") for _ in range(10)]
+    p = float(heads.stop_prob(q, 0, said).detach())
+    for stopped, lp in zip(decisions, log_probs):
+        assert float(lp) == pytest.approx(math.log(p) if stopped else math.log(1 - p), abs=1e-5)
+    assert len(set(decisions)) == 2  # p = 0.5 at the start: both happen in ten draws
+
+
+def test_the_stop_features_are_centred_by_a_mean_kept_with_the_model() -> None:
+    heads = TeamHeads(2, 2, HashEmbedder(16), HeadsConfig(stop=True))
+    q = heads.query_features("q")
+    said = {"a0": "The answer is 4"}
+    x = heads.stop_features(q, 0, said)
+    before = heads.stop_prob(q, 0, said)  # inference does not move the mean
+    assert int(heads.stop_seen) == 0
+    heads.stop_prob(q, 0, said, learn=True)
+    assert torch.allclose(heads.stop_mean, x) and int(heads.stop_seen) == 1
+    # the features seen so far are now the centre: only the bias speaks for them
+    assert float(heads.stop_prob(q, 0, said).detach()) == pytest.approx(float(torch.sigmoid(heads.stop.bias.detach())[0]))
+    assert float(before.detach()) == pytest.approx(float(torch.sigmoid(heads.stop.bias.detach())[0]))  # zero weights at the start
+    loaded = TeamHeads(2, 2, HashEmbedder(16), HeadsConfig(stop=True))
+    loaded.load_state_dict(heads.state_dict())
+    assert torch.equal(loaded.stop_mean, heads.stop_mean)
