@@ -44,7 +44,7 @@ def test_the_stop_gate_records_the_log_probability_of_what_it_decided() -> None:
     decisions = [gate(0, said, "q") for _ in range(10)]
     p = float(heads.stop_prob(q, 0, said).detach())
     for stopped, lp in zip(decisions, log_probs):
-        assert float(lp) == pytest.approx(math.log(p) if stopped else math.log(1 - p), abs=1e-5)
+        assert float(lp.detach()) == pytest.approx(math.log(p) if stopped else math.log(1 - p), abs=1e-5)
     assert len(set(decisions)) == 2  # p = 0.5 at the start: both happen in ten draws
 
 
