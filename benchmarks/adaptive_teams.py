@@ -131,7 +131,7 @@ class Experiment:
             now = time.monotonic()
             cost["tokens"] += m.tokens * a.batch
             cost["wall_s"] += now - started
-            cost["steps"] = m.step
+            cost["steps"] = m.step + 1
             started = now
             self._write(cost_path, cost)
             console.print(f"  {row.name} step {m.step + 1}/{a.steps}: reward {m.reward:+.3f} acc {m.accuracy:.2f} "
