@@ -11,9 +11,14 @@ programming_expert, inspector) + final_refer, up to 2 rounds.
 
 Resumable at every level: rerun the same command. A finished row is kept in OUT/rows/NAME.json
 (and skipped), a training resumes from its checkpoint in OUT/train/NAME, a bench resumes its
-run in OUT/runs.sqlite (the row→run id map is OUT/runs.json). The report (report.md,
-report.html, accuracy_vs_tokens.png, the topology drawings, and headline.md with the training
-costs) is rewritten into OUT/report after every row.
+run in OUT/runs.sqlite (the row→run id map is OUT/runs.json). OUT/headline.md (the table, with
+the training costs) and OUT/report (report.md, report.html, accuracy_vs_tokens.png, the
+topology drawings) are rewritten after every row.
+
+On another machine, the rows, trainings and response cache are enough to continue: a row
+finished elsewhere is replayed from the cache (every call a hit, seconds) to rebuild the run
+store the report reads — the store holds the benchmark's questions, so it is not kept in the
+repository; the row keeps the figures measured when it ran.
 """
 
 from __future__ import annotations
@@ -168,11 +173,15 @@ class Experiment:
         s = store.summary(run_id)
         results = store.results(run_id)
         k, n = s.solved, len(self.test_items)
+        # wall time over the items the server answered in full: a call replayed from the cache
+        # (a resume on another machine, a row whose calls another row made) takes ~0 s
+        served = [r.latency_s for r in results if not r.cached_calls]
+        wall = sum(served) / len(served) if served else s.latency_s_per_query
         low, high = wilson_interval(k / n, n)
         summary = {
             "row": row.name, "run_id": run_id, "topology": row.topology, "help": row.help, "solved": k, "n": n,
             "accuracy": k / n, "ci95": [low, high], "tokens_per_query": s.tokens_per_query,
-            "calls_per_query": s.calls / max(s.accounted, 1), "wall_per_query_s": s.latency_s_per_query,
+            "calls_per_query": s.calls / max(s.accounted, 1), "wall_per_query_s": wall, "wall_items": len(served),
             "cut_off_share": s.cut_off_share or 0.0, "failed": s.failed, "hit_rate": s.hit_rate,
             "training": training, "items": {r.item_id: [r.score, r.prompt_tokens + r.completion_tokens, r.calls] for r in results},
         }  # fmt: skip
@@ -199,15 +208,22 @@ class Experiment:
         with RunStore(self.out / "runs.sqlite") as store, connect(self.serve, client) as (server, backend):
             console.print(f"server: {server.base_url} ({self.serve.engine}, {self.serve.model})")
             for name in names:
-                row = ROWS[name]
-                if (self.out / "rows" / f"{name}.json").exists():
+                row, path = ROWS[name], self.out / "rows" / f"{name}.json"
+                done = self._json(path, None)
+                if done is not None and name in self._json(self.out / "runs.json", {}):
                     console.print(f"[dim]{name}: done[/]")
                     continue
-                console.print(f"[bold]{name}[/]: {row.help or row.topology}")
+                if done is not None:  # finished on another machine: its store is not kept, its calls are
+                    console.print(f"[dim]{name}: done; replaying it from the response cache for the report[/]")
+                else:
+                    console.print(f"[bold]{name}[/]: {row.help or row.topology}")
                 topology, training = row.topology, None
                 if row.topology not in _fixed():
                     topology, training = self.train(row, backend)
                 run_id = self.bench(row, topology, store, backend, server_health(server))
+                if done is not None:  # the row keeps what was measured then (a replay's wall time is ~0)
+                    self._write(path, {**done, "run_id": run_id})
+                    continue
                 s = self.finish_row(row, run_id, store, training)
                 console.print(f"  {name}: {s['solved']}/{s['n']} · {s['tokens_per_query']:.0f} tok/query · "
                               f"{s['calls_per_query']:.2f} calls/query · cut off {s['cut_off_share']:.1%}")  # fmt: skip
@@ -223,7 +239,7 @@ class Experiment:
         if not rows:
             return
         write_report(store, [r["run_id"] for r in rows], self.out / "report")
-        (self.out / "report" / "headline.md").write_text(headline(rows, self.args))
+        (self.out / "headline.md").write_text(headline(rows, self.args))
 
 
 def headline(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
