@@ -49,7 +49,7 @@ from agentnet.tasks import TaskConfig
 ROLES = ("math_solver", "mathematical_analyst", "programming_expert", "inspector")
 # the arguments that decide the results: a resume with other values would mix two experiments
 IDENTITY = ("test_limit", "train_limit", "steps", "batch", "lambda_tokens", "token_scale", "model", "engine",
-            "max_tokens", "temperature")
+            "max_tokens", "temperature", "baseline")
 console = Console(stderr=True)
 
 
@@ -125,7 +125,7 @@ class Experiment:
         team = self.row_team(row, row.topology)
         topology = kind(agents_for(team, self.task), team.rounds, decision_for(team, self.task), learner_config, MiniLMEmbedder())
         train = TopologyTrainConfig(steps=a.steps, batch=a.batch, lambda_tokens=a.lambda_tokens, token_scale=a.token_scale,
-                                    concurrency=a.concurrency, baseline="per_item", seed=0)  # fmt: skip
+                                    concurrency=a.concurrency, baseline=a.baseline, seed=0)  # fmt: skip
         trainer = TopologyTrainer(topology, self.task, self.train_items, backend, train, out)
         if trainer.resume():
             console.print(f"  resuming training at step {trainer.step}/{a.steps}")
@@ -286,6 +286,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=4, help="Train items per step.")
     p.add_argument("--lambda-tokens", type=float, default=0.3, help="Utility = score − λ · tokens / token_scale.")
     p.add_argument("--token-scale", type=float, default=1000.0)
+    p.add_argument("--baseline", choices=("moving", "per_item"), default="moving",
+                   help="REINFORCE baseline; per_item only helps when items repeat (steps × batch > train items).")
     p.add_argument("--model", default="qwen2.5-coder-0.5b")
     p.add_argument("--engine", default="llama-server")
     p.add_argument("--parallel", type=int, default=8, help="Server slots.")

@@ -70,6 +70,12 @@ class TopologyTrainer:
     ):
         if not items:
             raise ConfigError("no training items; check the task's split and --limit")
+        if config.baseline == "per_item" and config.steps * config.batch <= len(items):
+            raise ConfigError(
+                f"baseline=per_item learns nothing here: steps × batch = {config.steps * config.batch} episodes over "
+                f"{len(items)} items visit no item twice, and an item's first reward is its own baseline "
+                "(advantage 0); use --baseline moving, or fewer items (--limit) or more steps"
+            )
         self.topology, self.task, self.items, self.backend = topology, task, list(items), backend
         self.config, self.out_dir = config, Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)

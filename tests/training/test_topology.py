@@ -102,3 +102,15 @@ def test_training_on_humaneval_runs_the_code_writer_with_the_tasks_check(tmp_pat
     trainer = TopologyTrainer(topology, task, [item], ScriptedBackend([solution], cycle=True), config, tmp_path)
     metrics = trainer.train_step()
     assert metrics.accuracy == 1.0 and metrics.reward == 1.0
+
+
+def test_a_per_item_baseline_that_would_never_see_an_item_twice_is_refused(tmp_path: Path) -> None:
+    from agentnet.errors import ConfigError
+
+    task = planted.PlantedTask()  # 4 items
+    topology = GDesigner(planted.AGENTS, 1, planted.DECISION, GDesignerConfig(), HashEmbedder(8))
+    config = TopologyTrainConfig(steps=2, batch=2, baseline="per_item")
+    with pytest.raises(ConfigError, match="4 episodes over 4 items visit no item twice"):
+        TopologyTrainer(topology, task, list(task.items()), planted.backend(), config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    TopologyTrainer(topology, task, list(task.items()), planted.backend(), TopologyTrainConfig(steps=3, batch=2, baseline="per_item"), tmp_path / "ok")
