@@ -65,7 +65,10 @@ class Row:
     help: str = ""
 
 
-ADAPTIVE = {"heads": {"activation": True, "stop": True, "skip_decision": True}}
+# every choice starts at probability 0.5 (no prior for a big team): cheaper episodes early, and
+# the learner finds out from the rewards which agents, rounds and decision calls pay
+ADAPTIVE = {"heads": {"activation": True, "stop": True, "skip_decision": True,
+                      "activation_init": 0.0, "stop_init": 0.0, "decide_init": 0.0}}
 ROWS = {r.name: r for r in (
     Row("single", "single", agents=1, rounds=1, decision="last_agent", help="one math_solver, one call"),
     Row("chain", "chain", rounds=1, help="4 agents in a chain, then final_refer"),
