@@ -379,7 +379,7 @@ def topo_show(
     """Print and draw (PNG) the graph a topology designs for QUERY."""
     from agentnet.assembly import agents_for, decision_for
     from agentnet.display import render_graph
-    from agentnet.report import draw_topology
+    from agentnet.drawing import draw_topology
 
     team = TeamConfig(topology=spec, agents=agents, rounds=rounds, roles=("math_solver",))
     chosen = resolve(spec, agents_for(team), rounds, decision_for(team))

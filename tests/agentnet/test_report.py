@@ -9,7 +9,8 @@ from rich.console import Console
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import CommGraph, Decision
-from agentnet.report import Prices, draw_topology, summary_table, wilson_interval, write_report
+from agentnet.drawing import draw_topology
+from agentnet.report import Prices, summary_table, wilson_interval, write_report
 from agentnet.configs import TeamConfig
 from agentnet.store import ResultRow, RunConfig, RunStore
 
