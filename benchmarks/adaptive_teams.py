@@ -2,7 +2,7 @@
 whether a decision call is made pay, against fixed teams and the literature's learners?
 
     AGENTNET_DATA_DIR=../shared/data .venv/bin/python benchmarks/adaptive_teams.py
-    AGENTNET_DATA_DIR=../shared/data .venv/bin/python benchmarks/adaptive_teams.py --test-limit 50 --rows single,complete,gdesigner-adaptive
+    AGENTNET_DATA_DIR=../shared/data .venv/bin/python benchmarks/adaptive_teams.py --out runs/mine --rows single,complete
 
 GSM8K; learners trained on the *train* split; every row evaluated on the same first N *test*
 items with the same model, engine and server (one server for the whole experiment, its
@@ -281,7 +281,8 @@ def _client(out: Path) -> ClientConfig:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="runs/adaptive-teams", help="Experiment directory (rerun to resume).")
+    p.add_argument("--out", default="benchmarks/results/adaptive-teams",
+                   help="Experiment directory (rerun to resume; the default holds the kept results).")
     p.add_argument("--rows", default=",".join(ROWS), help=f"Comma-separated rows, in order: {', '.join(ROWS)}.")
     p.add_argument("--test-limit", type=int, default=50, help="The first N GSM8K test items, for every row.")
     p.add_argument("--train-limit", type=int, default=200, help="GSM8K train items the learners draw from.")
