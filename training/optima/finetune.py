@@ -1,7 +1,9 @@
 """Fine-tuning with TRL (SFT, DPO) and peft LoRA, plus the base model's NLL for readability.
 
-The same code runs on a GPU with a bigger model; on a CPU bf16 is 2–3× faster than fp32 and
-SmolLM2-135M trains in seconds. Learning rates default to LoRA-sized values (Optima's 1e-6 /
+The same code runs on a GPU with a bigger model. `dtype="auto"` trains in bf16 on a GPU and on
+CPUs with native bf16 (AVX512-BF16/AMX: 2–3× faster than fp32, SmolLM2-135M trains in
+seconds) and in fp32 elsewhere: on an AVX2-only CPU bf16 is emulated and one SFT step of
+SmolLM2 took minutes (measured on an AMD EPYC with AVX2). Learning rates default to LoRA-sized values (Optima's 1e-6 /
 5e-7 are for full fine-tuning of an 8B model). Heavy imports happen inside the functions:
 `pip install -c constraints.txt -e '.[train]'`.
 """
@@ -29,13 +31,16 @@ class FinetuneConfig:
     dpo_epochs: float = field(default=1.0, metadata={"help": "DPO epochs per iteration."})
     batch_size: int = field(default=4, metadata={"help": "Rows per optimiser step."})
     max_length: int = field(default=1024, metadata={"help": "Tokens per row (longer rows are truncated)."})
-    dtype: str = field(default="bfloat16", metadata={"help": "bfloat16 or float32."})
+    dtype: str = field(default="auto", metadata={
+        "help": "auto (bfloat16 on a GPU or a CPU with native bf16, else float32), bfloat16 or float32."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (big models on a GPU)."})
     seed: int = field(default=0, metadata={"help": "Seed for generated tasks, sampling and item order."})
 
     def __post_init__(self) -> None:
-        if self.dtype not in ("bfloat16", "float32"):
-            raise ConfigError(f"dtype={self.dtype!r}: use bfloat16 or float32")
+        if self.dtype not in ("auto", "bfloat16", "float32"):
+            raise ConfigError(f"dtype={self.dtype!r}: use auto, bfloat16 or float32")
+        if self.dtype == "auto":
+            object.__setattr__(self, "dtype", native_dtype())
         require_at_least_one(self, "lora_r", "batch_size")
 
 
@@ -57,6 +62,19 @@ def _torch() -> Any:
             f"fine-tuning needs {e.name}: run `pip install -c constraints.txt -e '.[train]'`"
         ) from None
     return torch
+
+
+def native_dtype() -> str:
+    """bfloat16 where the hardware computes it natively, else float32."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "bfloat16"
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return "float32"
+    return "bfloat16" if {"avx512_bf16", "amx_bf16"} & set(flags) else "float32"
 
 
 def load(model_dir: Path, dtype: str = "bfloat16") -> tuple[Any, Any]:
@@ -161,10 +179,10 @@ def save_merged_hf(peft_model: Any, model_dir: Path, out: Path, dtype: str = "bf
 class BaseModelNLL:
     """Mean per-token NLL of a message given its prompt, under the base model (cached)."""
 
-    def __init__(self, model_dir: Path, dtype: str = "bfloat16"):
+    def __init__(self, model_dir: Path, dtype: str = "auto"):
         torch = _torch()
         self.torch = torch
-        self.model, self.tokenizer = load(model_dir, dtype)
+        self.model, self.tokenizer = load(model_dir, native_dtype() if dtype == "auto" else dtype)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model.to(self.device).eval()
         self.cache: dict[tuple[tuple[Message, ...], str], float] = {}

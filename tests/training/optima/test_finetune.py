@@ -88,3 +88,14 @@ def test_dpo_trains_on_top_of_the_sft_policy_and_exports_from_its_gguf(base, tmp
     dpo_policy, info = learner.learn(sft_policy, "dpo", pairs, tmp_path / "iter-1")
     assert dpo_policy.hf_dir == sft_policy.merged_hf  # DPO starts from the current policy, not the base
     assert info["rows"] == len(pairs) and Path(dpo_policy.gguf).stat().st_size > 50_000_000
+
+
+def test_auto_dtype_is_bf16_only_where_the_hardware_computes_it() -> None:
+    from agentnet.training.optima.finetune import FinetuneConfig, native_dtype
+
+    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
+    import torch
+
+    native = torch.cuda.is_available() or bool({"avx512_bf16", "amx_bf16"} & flags)
+    assert native_dtype() == ("bfloat16" if native else "float32")
+    assert FinetuneConfig().dtype == native_dtype() and FinetuneConfig(dtype="float32").dtype == "float32"
