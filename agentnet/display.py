@@ -48,7 +48,7 @@ def render_graph(graph: CommGraph, stop: str = "") -> str:
             lines.append(f"round {t} temporal: {edges(graph.temporal[t - 1])}")
         if stop and t < graph.rounds - 1:
             lines.append(f"after round {t}: {stop}")
-    last = graph.layers(graph.rounds - 1)[-1][-1]
+    last = graph.last_agent(graph.rounds - 1)
     lines.append(f"decision: {graph.decision.kind}" if graph.decide else f"decision: skipped ({last}'s answer is the team's)")
     lines.append(f"calls: {graph.calls()}" + (" at most" if stop else ""))
     return "\n".join(lines)

@@ -42,7 +42,7 @@ def _layout(graph: CommGraph) -> tuple[dict[tuple[str, int], Point], Point, floa
 def _decision_label(graph: CommGraph) -> str:
     kind = graph.decision.kind
     if not graph.decide:
-        return f"no decision call\n{graph.layers(graph.rounds - 1)[-1][-1]} answers"
+        return f"no decision call\n{graph.last_agent(graph.rounds - 1)} answers"
     return f"decision\n{load_role(graph.decision.role).title if decision_info(kind).llm_call else kind.replace('_', ' ')}"
 
 
@@ -81,7 +81,7 @@ def draw_topology(graph: CommGraph, path: Path, title: str = "", stop: bool = Fa
             arrow(nodes[u, t], nodes[v, t + 1], color="#a05a00", lw=1.1, ls="--", connectionstyle="arc3,rad=0.1")
     last = graph.rounds - 1
     one = graph.decision.kind == "last_agent" or not graph.decide
-    for n in [graph.layers(last)[-1][-1]] if one else graph.active[last]:
+    for n in [graph.last_agent(last)] if one else graph.active[last]:
         arrow(nodes[n, last], decision, color="#555", lw=0.9)
     for t in range(graph.rounds):
         ax.text(t * (width + 1.0) + (width - 1) / 2, 0.8, f"round {t + 1}", ha="center", fontsize=9, weight="bold")

@@ -195,6 +195,11 @@ class CommGraph:
         """LLM calls the graph plans if every round runs (a code writer's rewrites not counted)."""
         return sum(len(a) for a in self.active) + int(self.decide and decision_info(self.decision.kind).llm_call)
 
+    def last_agent(self, round: int) -> str:
+        """The round's last active agent in topological order: its output answers when the
+        decision is last_agent or skipped."""
+        return self.layers(round)[-1][-1]
+
     def layers(self, round: int) -> list[list[str]]:
         """Topological layers of a round's active agents (each layer can run at once), in agent
         order; Kahn's algorithm, linear in agents plus edges."""

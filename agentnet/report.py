@@ -23,7 +23,7 @@ from agentnet.drawing import draw_topology, figure
 from agentnet.graph import CommGraph
 from agentnet.ledger import cut_off_cell, failed_cell, hit_rate_cell, served_cell, share_cell, truncation_warning
 from agentnet.store import ResultRow, RunStore, RunSummary
-from agentnet.trajectory import Trajectory
+from agentnet.trajectory import skipped_calls
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -108,15 +108,14 @@ def pareto_front(stats: Sequence[RunStats]) -> list[RunStats]:
 def run_stats(store: RunStore, run_id: str) -> RunStats:
     summary = store.summary(run_id)  # unknown id: the store's UnknownNameError
     rows = store.results(run_id, with_trajectories=True)  # the question text lives in the trajectory
-    graph, used, distinct, mean_edges, error = _graph_stats(rows)
+    parsed, parse_error = _parse_graphs(rows)
+    graph, used, distinct, mean_edges, error = _graph_stats(rows, parsed, parse_error)
     failures = [r for r in rows if r.error or r.score < 1.0][:MAX_FAILURES]
     skipped: Counter[str] = Counter()
-    for r in rows:
-        if r.trajectory.get("graph"):
-            try:
-                skipped.update(Trajectory.from_dict(r.trajectory).skipped())
-            except (AgentNetError, KeyError, TypeError, ValueError):  # a trajectory an older version wrote
-                pass
+    for r in rows:  # graphs parsed once per distinct document; rounds_run from the trajectory
+        g, rounds_run = parsed.get(_key(r.edges)) if r.edges else None, r.trajectory.get("rounds_run")
+        if g is not None and isinstance(rounds_run, int):
+            skipped.update(skipped_calls(g, rounds_run))
     return RunStats(
         summary,
         sum(r.prompt_tokens for r in rows),
@@ -128,19 +127,22 @@ def run_stats(store: RunStore, run_id: str) -> RunStats:
     )  # fmt: skip
 
 
-def _graph_stats(rows: Sequence[ResultRow]) -> tuple[CommGraph | None, int, int, float, str]:
-    """The most common graph, its item count, the distinct count and the mean edge count.
-
-    Each distinct document is parsed once: learned topologies give every item its own dict,
-    but most runs repeat one graph."""
-    keys = Counter(_key(r.edges) for r in rows if r.edges)
+def _parse_graphs(rows: Sequence[ResultRow]) -> tuple[dict[str, CommGraph], str]:
+    """Each distinct graph document, parsed once (learned topologies give every item its own
+    dict, but most runs repeat one graph), and the last parse error."""
     parsed: dict[str, CommGraph] = {}
     error = ""
-    for key in keys:
+    for key in dict.fromkeys(_key(r.edges) for r in rows if r.edges):
         try:
             parsed[key] = CommGraph.from_json(key)
         except AgentNetError as e:  # e.g. a role this version lacks: report it, draw nothing
             error = f"{type(e).__name__}: {e}"
+    return parsed, error
+
+
+def _graph_stats(rows: Sequence[ResultRow], parsed: dict[str, CommGraph], error: str) -> tuple[CommGraph | None, int, int, float, str]:
+    """The most common graph, its item count, the distinct count and the mean edge count."""
+    keys = Counter(_key(r.edges) for r in rows if r.edges)
     graphs: Counter[CommGraph] = Counter()
     for key, n in keys.items():
         if key in parsed:
@@ -233,7 +235,7 @@ def _run_row(s: RunStats, prices: Prices) -> list[str]:
         return head + ["—"] * (len(_RUN_HEAD) - len(head))
     return head + [
         f"{_pct(sm.accuracy)} ({_pct(lo)}–{_pct(hi)})", failed_cell(sm), f"{sm.solved}/{sm.scored}",
-        cut_off_cell(sm), hit_rate_cell(sm), f"{sm.calls / sm.accounted:.2f}" if sm.accounted else "—",
+        cut_off_cell(sm), hit_rate_cell(sm), f"{sm.calls_per_query:.2f}" if sm.calls_per_query is not None else "—",
         f"{sm.prompt_tokens_per_query:,.1f}", f"{sm.completion_tokens_per_query:,.1f}",
         f"{s.prompt_tokens + s.completion_tokens:,}",
         _usd(prices.cost(sm.prompt_tokens_per_query, sm.completion_tokens_per_query)),
@@ -437,7 +439,7 @@ def summary_table(summaries: Sequence[RunSummary]) -> Table:
         c = s.run.config
         figures = [f"{_pct(s.accuracy)}%", str(s.failed), share_cell(s.cut_off_share)]
         figures += [share_cell(s.hit_rate)] if cache else []
-        calls = f"{s.calls / s.accounted:.1f}" if s.accounted else "—"  # adaptive teams make fewer calls per query
+        calls = f"{s.calls_per_query:.1f}" if s.calls_per_query is not None else "—"  # adaptive teams make fewer calls per query
         figures = figures + [calls, f"{s.tokens_per_query:,.0f}"] if s.scored else ["—"] * (len(figures) + 2)
         table.add_row(s.run.id, f"{c.task}/{c.split}", c.topology, c.model, f"{s.scored}/{s.run.total_items}",
                       *figures, s.run.status)  # fmt: skip

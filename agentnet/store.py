@@ -176,6 +176,11 @@ class RunSummary:
         return self.cached_calls / self.calls if self.calls else None
 
     @property
+    def calls_per_query(self) -> float | None:
+        """LLM calls per query over the results that recorded them; None when none did."""
+        return self.calls / self.accounted if self.accounted else None
+
+    @property
     def cut_off_share(self) -> float | None:
         """The share of calls (with a known finish reason) cut off at max_tokens; None when unknown."""
         known = self.calls - self.unknown_finish_calls

@@ -100,10 +100,7 @@ class Trajectory:
     def skipped(self) -> list[str]:
         """The calls the graph did not make: inactive agents ("a1@0"), the rounds a stop skipped
         ("round 2"), and the decision when it was skipped ("decision")."""
-        g = self.graph
-        out = [f"{a}@{t}" for t in range(min(self.rounds_run, g.rounds)) for a in g.names if not g.is_active(a, t)]
-        out += [f"round {t}" for t in range(self.rounds_run, g.rounds)]
-        return out + ([] if g.decide else ["decision"])
+        return skipped_calls(self.graph, self.rounds_run)
 
     @property
     def errors(self) -> list[MessageRecord]:
@@ -218,3 +215,10 @@ class Trajectory:
 
 def batch_usage(trajectories: Iterable[Trajectory]) -> Usage:
     return sum((t.usage for t in trajectories), Usage())
+
+
+def skipped_calls(g: CommGraph, rounds_run: int) -> list[str]:
+    """`Trajectory.skipped` from a graph and the rounds that ran (what a stored result keeps)."""
+    out = [f"{a}@{t}" for t in range(min(rounds_run, g.rounds)) for a in g.names if not g.is_active(a, t)]
+    out += [f"round {t}" for t in range(rounds_run, g.rounds)]
+    return out + ([] if g.decide else ["decision"])

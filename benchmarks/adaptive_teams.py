@@ -184,7 +184,7 @@ class Experiment:
         summary = {
             "row": row.name, "run_id": run_id, "topology": row.topology, "help": row.help, "solved": k, "n": n,
             "accuracy": k / n, "ci95": [low, high], "tokens_per_query": s.tokens_per_query,
-            "calls_per_query": s.calls / max(s.accounted, 1), "wall_per_query_s": wall, "wall_items": len(served),
+            "calls_per_query": s.calls_per_query or 0.0, "wall_per_query_s": wall, "wall_items": len(served),
             "cut_off_share": s.cut_off_share or 0.0, "failed": s.failed, "hit_rate": s.hit_rate,
             "training": training, "items": {r.item_id: [r.score, r.prompt_tokens + r.completion_tokens, r.calls] for r in results},
         }  # fmt: skip

@@ -37,7 +37,7 @@ def _decision_agent(graph: CommGraph) -> AgentSpec:
 
 
 async def last_agent(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
-    name = graph.layers(last)[-1][-1]
+    name = graph.last_agent(last)
     return Decided(state.get("outputs", {}).get(key(name, last), ""), [])
 
 
