@@ -24,6 +24,7 @@ from rich.text import Text
 from agentnet.assembly import team_for, topology_for
 from agentnet.assembly.items import load_items
 from agentnet.assembly.server import ClientConfig, connect, server_health
+from agentnet.adversaries import AttackConfig
 from agentnet.configs import ItemsConfig, TeamConfig
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph
@@ -33,7 +34,7 @@ from agentnet.display import announce, curl_hint
 from agentnet.serving import NAMED_MODELS, ServeConfig, default_cache_dir
 from agentnet.store import RunConfig
 from agentnet.tasks import TaskConfig
-from agentnet.topologies.registry import LEARNED, resolve, topology_help
+from agentnet.topologies.registry import LEARNED, topology_help
 from agentnet.training.optima.finetune import FinetuneConfig
 from agentnet.training.optima.loop import OptimaConfig
 from agentnet.training.topology import TopologyTrainConfig
@@ -48,7 +49,7 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 command = functools.partial(options_command, console=err)  # options from configs, user errors as one line
 
 # option groups shared by the commands (panels in --help)
-TEAM = Group(TeamConfig, panel="Team", helps={"topology": topology_help()})
+TEAM = Group(TeamConfig, panel="Team", helps={"topology": topology_help()})  # with the attack's options (--adversaries …)
 SERVE = Group(ServeConfig, panel="Server", exclude=("extra_args", "host", "port"))
 CLIENT = Group(ClientConfig, panel="Server")
 DATA = Group(TaskConfig, panel="Data", exclude=("seed",))  # the seed is the team's
@@ -267,7 +268,7 @@ def _train_topology(kind: str) -> None:
                                          topo, MiniLMEmbedder())  # fmt: skip
         with connect(serve, client) as (server, backend):
             announce(server, err)
-            trainer = TopologyTrainer(topology, the_task, the_items, backend, train, out_dir)
+            trainer = TopologyTrainer(topology, the_task, the_items, backend, train, out_dir, attack=team.attack)
             if trainer.resume():
                 err.print(f"[yellow]resuming[/] {out_dir} at step {trainer.step}/{train.steps}")
             with Progress(console=err) as progress:
@@ -288,7 +289,7 @@ for _kind in LEARNED:
 
 @command(train_app, name="optima", items=Group(ItemsConfig, panel="Data", defaults={"task": "asymmetric", "split": "train", "limit": 16}),
          optima=OptimaConfig, tune=Group(FinetuneConfig, panel="Fine-tuning", exclude=("lora_alpha",)),
-         team=Group(TeamConfig, panel="Team", exclude=("topology", "agents", "decision", "early_stop", "temporal", "temperature"),
+         team=Group(TeamConfig, panel="Team", exclude=("topology", "agents", "decision", "early_stop", "temporal", "temperature", "attack"),
                     defaults={"rounds": 2, "max_tokens": 128}),
          serve=Group(ServeConfig, panel="Server", exclude=("extra_args", "host", "port", "base_url", "api_key_env")),
          client=CLIENT, data=DATA)  # fmt: skip
@@ -321,7 +322,7 @@ def train_optima(
 
 
 @command(app, name="optimize", items=Group(ItemsConfig, panel="Data", exclude=("limit",), defaults={"split": "train"}),
-         team=Group(TeamConfig, panel="Team", helps={"topology": "A fixed shape (learned ones are trained by `train`)."}),
+         team=Group(TeamConfig, panel="Team", exclude=("attack",), helps={"topology": "A fixed shape (learned ones are trained by `train`)."}),
          trace=TraceConfig, opt=Group(OptoPrimeConfig, prefix="optimizer_", panel="Optimiser"),
          serve=SERVE, client=CLIENT, data=DATA)  # fmt: skip
 def optimize(
@@ -368,21 +369,20 @@ topo_app = typer.Typer(help="Inspect topologies.", no_args_is_help=True)
 app.add_typer(topo_app, name="topo")
 
 
-@command(topo_app, name="show")
+@command(topo_app, name="show", attack=Group(AttackConfig, panel="Adversaries"))
 def topo_show(
     spec: Annotated[str, typer.Argument(help="A trained topology (KIND:PATH), a graph .json file or a fixed shape.")],
+    attack: AttackConfig,
     query: Annotated[str, typer.Option(help="The query to design a graph for.")] = "What is 12+7?",
     out_png: Annotated[Path, typer.Option("--out", "-o", help="Where to write the drawing.")] = Path("topology.png"),
     agents: Annotated[int, typer.Option("--agents", "-n", help="Agents, for a fixed shape.")] = 4,
     rounds: Annotated[int, typer.Option("--rounds", "-r", help="Rounds, for a fixed shape.")] = 2,
 ) -> None:
     """Print and draw (PNG) the graph a topology designs for QUERY."""
-    from agentnet.assembly import agents_for, decision_for
     from agentnet.display import render_graph
     from agentnet.drawing import draw_topology
 
-    team = TeamConfig(topology=spec, agents=agents, rounds=rounds, roles=("math_solver",))
-    chosen = resolve(spec, agents_for(team), rounds, decision_for(team))
+    chosen = topology_for(TeamConfig(topology=spec, agents=agents, rounds=rounds, roles=("math_solver",), attack=attack))
     graph = chosen if isinstance(chosen, CommGraph) else chosen.graph_for(query)
     stop = getattr(chosen, "inference_stop_gate", None) is not None
     out.print(render_graph(graph, stop="a learned stop head decides from this round's outputs" if stop else ""))

@@ -22,6 +22,7 @@ class AgentSpec:
     backend: str = "default"  # key into the team's backends
     prompt: str | None = None  # system-prompt template id; None: the role's own
     system: str | None = None  # literal system prompt; overrides `prompt` (trainers write it)
+    adversary: str = ""  # the adversary kind planted here (agentnet.adversaries); "" for an honest agent
 
     @property
     def title(self) -> str:

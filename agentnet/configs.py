@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agentnet.adversaries import AttackConfig
 from agentnet.decisions import DECISIONS, decision_info
 from agentnet.errors import ConfigError, require_at_least_one
 from agentnet.graph import MAX_AGENTS
@@ -37,9 +38,12 @@ class TeamConfig:
     max_tokens: int = field(default=256, metadata={"help": "Completion tokens per agent call."})
     temperature: float = field(default=0.0, metadata={"help": "Sampling temperature."})
     seed: int = field(default=0, metadata={"help": "Seed for random topologies, generated tasks and sampling."})
+    attack: AttackConfig = field(default_factory=AttackConfig)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "roles", tuple(self.roles))
+        if isinstance(self.attack, dict):  # a stored run's config
+            object.__setattr__(self, "attack", AttackConfig(**self.attack))
         require_at_least_one(self, "agents", "rounds")
         if self.agents > MAX_AGENTS:
             raise ConfigError(f"agents={self.agents} is more than the {MAX_AGENTS} a team may have; use fewer")
@@ -52,6 +56,8 @@ class TeamConfig:
         if self.temporal and self.temporal not in TEMPORAL_MODES:
             raise ConfigError(f"temporal={self.temporal!r}; use {', '.join(TEMPORAL_MODES)} (or leave it empty)")
         self.settings()  # max_tokens and temperature ranges
+        if ":" not in self.topology and not self.topology.endswith(".json"):
+            self.attack.check(self.agents)  # a trained topology or a graph file brings its own team: checked there
 
     def settings(self) -> GenerationSettings:
         return GenerationSettings(temperature=self.temperature, max_tokens=self.max_tokens)

@@ -39,7 +39,8 @@ def render_graph(graph: CommGraph, stop: str = "") -> str:
     def edges(es: tuple[tuple[str, str], ...]) -> str:
         return ", ".join(f"{u}→{v}" for u, v in es) or "(none)"
 
-    lines = ["agents: " + ", ".join(f"{a.name} ({a.title})" for a in graph.agents)]
+    lines = ["agents: " + ", ".join(f"{a.name} ({a.title}{', adversary: ' + a.adversary if a.adversary else ''})"
+                                    for a in graph.agents)]  # fmt: skip
     for t in range(graph.rounds):
         skipped = [n for n in graph.names if not graph.is_active(n, t)]
         lines.append(f"round {t} runs: {', '.join(graph.active[t])}" + (f"  (skipped: {', '.join(skipped)})" if skipped else ""))

@@ -51,13 +51,21 @@ def draw_topology(graph: CommGraph, path: Path, title: str = "", stop: bool = Fa
     round (every agent, or only the last one for last_agent or a skipped decision). Agents that
     do not run in a round are drawn grey and dotted; `stop` marks the learned stop decision
     between rounds. Arrows are clipped to the node boxes, so heads stay visible whatever the
-    label widths."""
+    label widths. Planted adversaries are drawn red, their kind under their title."""
     pos, dec_xy, width = _layout(graph)
     fig, ax = figure(2.2 + 1.5 * graph.rounds * width, 1.6 + 0.9 * len(graph.names))
     llm = graph.decide and decision_info(graph.decision.kind).llm_call
+
+    def label(name: str) -> str:
+        agent = graph.agent(name)
+        return f"{name}\n{agent.title}" + (f"\nadversary: {agent.adversary}" if agent.adversary else "")
+
+    def box(name: str) -> dict:
+        bad = bool(graph.agent(name).adversary)
+        return dict(boxstyle="round,pad=0.4", fc="#fbe4e4" if bad else "#e8f0fb", ec="#b03030" if bad else "#1f5fa8")
+
     nodes = {
-        key: ax.text(*xy, f"{key[0]}\n{graph.agent(key[0]).title}", ha="center", va="center", fontsize=8,
-                     bbox=dict(boxstyle="round,pad=0.4", fc="#e8f0fb", ec="#1f5fa8"))
+        key: ax.text(*xy, label(key[0]), ha="center", va="center", fontsize=8, bbox=box(key[0]))
         for key, xy in pos.items()
     }  # fmt: skip
     for t in range(graph.rounds):

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from agentnet.adversaries import INJECTION_BACKEND, Attacked, InjectionBackend
 from agentnet.agents import AgentSpec
 from agentnet.answers import extract_answer
 from agentnet.decisions import decision_info
@@ -37,7 +38,8 @@ def decision_for(config: TeamConfig, task: Task | None = None) -> Decision:
 
 
 def topology_for(config: TeamConfig, task: Task | None = None) -> CommGraph | Topology:
-    """The configured topology: a fixed shape's graph, a graph file's, or a trained topology."""
+    """The configured topology: a fixed shape's graph, a graph file's, or a trained topology —
+    with `config.attack`'s adversaries planted (a trained topology's gates stay readable)."""
     shape = config.topology.partition(":")[0]
     params: dict[str, Any] = {}
     if shape in FIXED:
@@ -47,7 +49,14 @@ def topology_for(config: TeamConfig, task: Task | None = None) -> CommGraph | To
             params["temporal"] = config.temporal
     elif config.temporal:
         raise ConfigError(f"--temporal {config.temporal} applies to fixed shapes; {config.topology} brings its own")
-    return resolve(config.topology, agents_for(config, task), config.rounds, decision_for(config, task), **params)
+    topology = resolve(config.topology, agents_for(config, task), config.rounds, decision_for(config, task), **params)
+    if not config.attack.active:
+        return topology
+    if isinstance(topology, CommGraph):
+        return config.attack.apply(topology)
+    config.attack.check(len(getattr(topology, "agents", ())))
+    return Attacked(topology, config.attack)
+
 
 
 def _decision_of(topology: CommGraph | Topology) -> Decision:
@@ -88,8 +97,10 @@ def team_for(
     if not isinstance(topology, CommGraph):
         receive_gate = receive_gate or getattr(topology, "inference_gate", None)
         stop_gate = stop_gate or getattr(topology, "inference_stop_gate", None)
+    backends = dict(backend) if isinstance(backend, Mapping) else {"default": backend}
+    backends.setdefault(INJECTION_BACKEND, InjectionBackend())  # what planted injection adversaries name
     return Team(
-        topology, backend,
+        topology, backends,
         extract=task.extract if task is not None else extract_answer,
         early_stop=config.early_stop,
         code_check=code_check_for(task, _decision_of(topology)),

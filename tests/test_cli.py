@@ -192,6 +192,11 @@ def test_topo_show_prints_and_draws_a_fixed_shape_and_a_graph_file(tmp_path) -> 
     (["run", "q", "--topology", "missing.json"], "cannot read the graph file missing.json"),
     (["bench", "gsm8k", "--limit", "-1"], "limit=-1 is negative"),
     (["bench", "gsm8k", "--concurrency", "0"], "concurrency=0 must be at least 1"),
+    (["bench", "gsm8k", "--agents", "4", "--adversaries", "4"], "adversaries=4 leaves no honest agent in a team of 4"),
+    (["bench", "gsm8k", "--adversaries", "-1"], "adversaries=-1 is negative"),
+    (["run", "q", "--adversaries", "1", "--adversary-answer", " "], "give one value on one line"),
+    (["run", "q", "--adversary-role", "saboteur"], "saboteur"),
+    (["train", "gdesigner", "--agents", "2", "--adversaries", "2"], "adversaries=2 leaves no honest agent"),
 ])  # fmt: skip
 def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path, monkeypatch, args, message) -> None:
     monkeypatch.chdir(tmp_path)
@@ -334,3 +339,10 @@ def test_train_every_learned_kind_from_the_registry(tmp_path, shared_data_dir, k
     assert f"use it: --topology {kind}:{tmp_path / kind / 'model.pt'}" in result.output
     lines = (tmp_path / kind / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2 and '"planned_calls"' in lines[0]
+
+
+def test_topo_show_marks_the_planted_adversary(tmp_path) -> None:
+    result = runner.invoke(app, ["topo", "show", "complete", "--agents", "3", "--adversaries", "1", "--adversary-seed", "0",
+                                 "--out", str(tmp_path / "g.png")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "adversary: liar" in result.output and (tmp_path / "g.png").stat().st_size > 0

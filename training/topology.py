@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import torch
 
+from agentnet.adversaries import AttackConfig
 from agentnet.assembly import team_for
 from agentnet.errors import ConfigError, require_at_least_one
 from agentnet.llm import LLMBackend
@@ -67,6 +68,8 @@ class TopologyTrainer:
         backend: LLMBackend,
         config: TopologyTrainConfig,
         out_dir: str | Path,
+        *,
+        attack: AttackConfig = AttackConfig(),
     ):
         if not items:
             raise ConfigError("no training items; check the task's split and --limit")
@@ -78,6 +81,8 @@ class TopologyTrainer:
             )
         self.topology, self.task, self.items, self.backend = topology, task, list(items), backend
         self.config, self.out_dir = config, Path(out_dir)
+        attack.check(len(topology.agents))
+        self.attack = attack  # adversaries planted in every sampled graph: the learner pays for hearing them
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.optimisers = {
             g["name"]: torch.optim.Adam(g["params"], lr=g["lr"]) for g in topology.param_groups() if g["params"]
@@ -99,8 +104,11 @@ class TopologyTrainer:
     def _identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed by this trainer."""
         t: Any = self.topology
-        return {"kind": t.kind, "agents": [a.name for a in t.agents], "rounds": t.rounds,
-                "task": getattr(self.task, "name", "")}  # fmt: skip
+        identity = {"kind": t.kind, "agents": [a.name for a in t.agents], "rounds": t.rounds,
+                    "task": getattr(self.task, "name", "")}  # fmt: skip
+        if self.attack.active:  # (clean runs keep the identity checkpoints had before adversaries existed)
+            identity["attack"] = asdict(self.attack)
+        return identity
 
     def resume(self) -> bool:
         """Load the last checkpoint in out_dir, if any; True when one was found."""
@@ -109,8 +117,8 @@ class TopologyTrainer:
         data = load_file(self.checkpoint_path, "topology training checkpoint")
         saved = data.get("identity")
         if saved is not None and saved != self._identity():
-            raise ConfigError(f"{self.out_dir} holds a run of another team ({saved}); "
-                              "use another --out, or the same task, topology, agents and rounds to resume")  # fmt: skip
+            raise ConfigError(f"{self.out_dir} holds a run of another team ({saved}); use another --out, "
+                              "or the same task, topology, agents, rounds and adversaries to resume")  # fmt: skip
         try:
             self.topology.load_state_dict(data["model"])
             for name, state in data["optimisers"].items():
@@ -124,7 +132,8 @@ class TopologyTrainer:
 
     async def _episode(self, item: Item, gate: asyncio.Semaphore) -> tuple[Sample, float, int, str]:
         sample = self.topology.sample(item.question)
-        team = team_for(self.task, sample.graph, self.backend, receive_gate=sample.gate, stop_gate=sample.stop_gate)
+        graph = self.attack.apply(sample.graph)
+        team = team_for(self.task, graph, self.backend, receive_gate=sample.gate, stop_gate=sample.stop_gate)
         async with gate:
             trajectory = await team.arun_or_fail(item.question, context=item.meta.get("private"))
         score = await self.task.score(item, trajectory.answer)

@@ -67,3 +67,30 @@ class EasyHardTask(PlantedTask):
     def items(self, split: str = "train"):
         return iter([Item(f"{kind}/{i}", f"{kind} question number {i}: what is the answer?", "42")
                      for i in range(3) for kind in ("EASY", "HARD")])  # fmt: skip
+
+
+# A liar in the team (the robustness experiment): as in the first environment only a0 knows the
+# answer and the others copy what they hear, but one agent is planted as a liar (AttackConfig
+# with LIAR_ATTACK_SEED) and a liar's answer flips whoever hears it, directly or through a copier.
+# A team answers right only if the answering agent hears a0 and nothing from the liar.
+LIAR_AGENTS = tuple(AgentSpec(f"a{i}", r, GenerationSettings(max_tokens=16)) for i, r in enumerate(ROLES[:4]))
+LIAR_ATTACK_SEED = 1  # draws a1 of a0…a3 (the test checks it)
+
+
+def liar_reply(messages: Sequence[Message], settings: GenerationSettings) -> str:
+    system, heard = messages[0].content, messages[-1].content
+    if system.startswith("You are a deceptive agent"):
+        return "The answer is 7"
+    if "The answer is 7" in heard:
+        return "The answer is 7"
+    if system.startswith("You are a knowledgeable expert") or "The answer is 42" in heard:
+        return "The answer is 42"
+    return "The answer is 5"
+
+
+def liar_backend() -> ScriptedBackend:
+    return ScriptedBackend(liar_reply)
+
+
+class LiarTask(PlantedTask):
+    name, roles = "planted-liar", ROLES[:4]
