@@ -84,6 +84,12 @@ class AttackConfig:
     def active(self) -> bool:
         return self.adversaries > 0
 
+    def describe(self) -> str:
+        """E.g. "1 liar (seed 0)"; "" for a clean team."""
+        if not self.active:
+            return ""
+        return f"{self.adversaries} {self.adversary_role}{'s' if self.adversaries > 1 else ''} (seed {self.adversary_seed})"
+
     def check(self, agents: int) -> None:
         """A team of `agents` agents can hold this many adversaries (at least one honest agent)."""
         if self.adversaries >= agents:

@@ -13,17 +13,18 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentnet.adversaries import AttackConfig, adversaries_of
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.drawing import draw_topology, figure
 from agentnet.graph import CommGraph
 from agentnet.ledger import cut_off_cell, failed_cell, hit_rate_cell, served_cell, share_cell, truncation_warning
-from agentnet.store import ResultRow, RunStore, RunSummary
-from agentnet.trajectory import skipped_calls
+from agentnet.store import ResultRow, RunConfig, RunStore, RunSummary
+from agentnet.trajectory import heard_from, skipped_calls
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -74,6 +75,9 @@ class RunStats:
     graph_error: str
     failures: tuple[tuple[ResultRow, str], ...]  # (row, question excerpt)
     skipped: Counter[str] = field(default_factory=Counter)  # "a1@0", "round 1", "decision": items that skipped it
+    scores: dict[str, float] = field(default_factory=dict)  # item id -> score
+    adversaries: dict[str, str] = field(default_factory=dict)  # planted agent -> kind (from the stored graphs)
+    reached: Counter[str] = field(default_factory=Counter)  # who heard an adversary directly: items
 
     @property
     def id(self) -> str:
@@ -112,10 +116,15 @@ def run_stats(store: RunStore, run_id: str) -> RunStats:
     graph, used, distinct, mean_edges, error = _graph_stats(rows, parsed, parse_error)
     failures = [r for r in rows if r.error or r.score < 1.0][:MAX_FAILURES]
     skipped: Counter[str] = Counter()
+    adversaries: dict[str, str] = {}
+    reached: Counter[str] = Counter()
     for r in rows:  # graphs parsed once per distinct document; rounds_run from the trajectory
         g, rounds_run = parsed.get(_key(r.edges)) if r.edges else None, r.trajectory.get("rounds_run")
         if g is not None and isinstance(rounds_run, int):
             skipped.update(skipped_calls(g, rounds_run))
+        if g is not None and (planted := adversaries_of(g)):
+            adversaries.update(planted)
+            reached.update(heard_from(r.trajectory.get("messages", ()), set(planted)))
     return RunStats(
         summary,
         sum(r.prompt_tokens for r in rows),
@@ -123,7 +132,7 @@ def run_stats(store: RunStore, run_id: str) -> RunStats:
         wilson_interval(summary.accuracy, summary.scored),
         graph, used, distinct, mean_edges, error,
         tuple((r, str(r.trajectory.get("query", ""))) for r in failures),
-        skipped,
+        skipped, {r.item_id: r.score for r in rows}, adversaries, reached,
     )  # fmt: skip
 
 
@@ -214,9 +223,55 @@ def _document(stats: Sequence[RunStats], prices: Prices, store: RunStore, topo: 
         ("ul", [f"{s.id} ({s.summary.run.config.topology}): {_pct(s.summary.accuracy)}% at "
                 f"{s.summary.tokens_per_query:,.1f} tokens/query" for s in front] or ["(no scored runs)"]),
     ]  # fmt: skip
+    doc += _robustness(stats)
     for s in stats:
         doc += _run_section(s, topo.get(s.id))
     return doc
+
+
+def _clean_twin(attacked: RunStats, stats: Sequence[RunStats]) -> RunStats | None:
+    """The report's clean run of the same team, task, split, items and model."""
+    a = attacked.summary.run.config
+    want = replace(a, team=replace(a.team, attack=AttackConfig()))
+    same = [s for s in stats if replace(s.summary.run.config, concurrency=a.concurrency, base_url=a.base_url) == want]
+    return same[0] if same else None
+
+
+def _robustness(stats: Sequence[RunStats]) -> list[Block]:
+    """Clean and attacked runs of one team side by side: accuracy on the items both scored, the
+    drop, and whom the adversary's messages reached."""
+    attacked = [s for s in stats if s.summary.run.config.team.attack.active]
+    if not attacked:
+        return []
+    rows = []
+    for a in attacked:
+        attack, clean = a.summary.run.config.team.attack, _clean_twin(a, stats)
+        n = max(a.summary.scored, 1)
+        heard = ", ".join(f"{k} {c / n:.0%}" for k, c in sorted(a.reached.items())) or "nobody"
+        who = ", ".join(f"{k} ({v})" for k, v in a.adversaries.items()) or f"{attack.adversaries} {attack.adversary_role}"
+        who += f", seed {attack.adversary_seed}"
+        if clean is None:
+            rows.append([a.summary.run.config.topology, who, "—", "—", a.id, _acc(a.summary.accuracy, a.interval),
+                         "— (no clean run of this team here)", str(a.summary.scored), heard])  # fmt: skip
+            continue
+        common = sorted(set(a.scores) & set(clean.scores))
+        acc_c = sum(clean.scores[i] for i in common) / max(len(common), 1)
+        acc_a = sum(a.scores[i] for i in common) / max(len(common), 1)
+        rows.append([a.summary.run.config.topology, who, clean.id, _acc(acc_c, wilson_interval(acc_c, len(common))),
+                     a.id, _acc(acc_a, wilson_interval(acc_a, len(common))), f"{100 * (acc_c - acc_a):+.1f}",
+                     str(len(common)), heard])  # fmt: skip
+    return [
+        ("h2", "Robustness: clean versus attacked"),
+        ("p", "Each attacked run beside the clean run of the same team, task, items and model; accuracies over "
+              "the items both scored. Drop: clean minus attacked, in points. Heard by: the share of items on "
+              "which an agent (or the decision call) read an adversary's message directly."),
+        ("table", (("topology", "adversaries", "clean run", "clean accuracy % (95% CI)", "attacked run",
+                    "attacked accuracy % (95% CI)", "drop (points)", "items", "adversary heard by"), rows)),
+    ]  # fmt: skip
+
+
+def _acc(accuracy: float, interval: tuple[float, float]) -> str:
+    return f"{_pct(accuracy)} ({_pct(interval[0])}–{_pct(interval[1])})"
 
 
 _RUN_HEAD = (
@@ -228,19 +283,24 @@ _RUN_HEAD = (
 
 def _run_row(s: RunStats, prices: Prices) -> list[str]:
     sm, c = s.summary, s.summary.run.config
-    lo, hi = s.interval
-    head = [s.id, f"{c.task}/{c.split}", c.topology, f"{c.team.agents}×{c.team.rounds}", c.model,
+    head = [s.id, f"{c.task}/{c.split}", topology_cell(c), f"{c.team.agents}×{c.team.rounds}", c.model,
             f"{sm.scored}/{sm.run.total_items}"]  # fmt: skip
     if not sm.scored:
         return head + ["—"] * (len(_RUN_HEAD) - len(head))
     return head + [
-        f"{_pct(sm.accuracy)} ({_pct(lo)}–{_pct(hi)})", failed_cell(sm), f"{sm.solved}/{sm.scored}",
+        _acc(sm.accuracy, s.interval), failed_cell(sm), f"{sm.solved}/{sm.scored}",
         cut_off_cell(sm), hit_rate_cell(sm), f"{sm.calls_per_query:.2f}" if sm.calls_per_query is not None else "—",
         f"{sm.prompt_tokens_per_query:,.1f}", f"{sm.completion_tokens_per_query:,.1f}",
         f"{s.prompt_tokens + s.completion_tokens:,}",
         _usd(prices.cost(sm.prompt_tokens_per_query, sm.completion_tokens_per_query)),
         _usd(prices.cost(s.prompt_tokens, s.completion_tokens)), f"{sm.latency_s_per_query:.2f} s",
     ]  # fmt: skip
+
+
+def topology_cell(c: RunConfig) -> str:
+    """The run's topology, and its planted adversaries if any."""
+    attack = c.team.attack.describe()
+    return f"{c.topology} + {attack}" if attack else c.topology
 
 
 def _note(s: RunStats) -> str:
@@ -441,6 +501,6 @@ def summary_table(summaries: Sequence[RunSummary]) -> Table:
         figures += [share_cell(s.hit_rate)] if cache else []
         calls = f"{s.calls_per_query:.1f}" if s.calls_per_query is not None else "—"  # adaptive teams make fewer calls per query
         figures = figures + [calls, f"{s.tokens_per_query:,.0f}"] if s.scored else ["—"] * (len(figures) + 2)
-        table.add_row(s.run.id, f"{c.task}/{c.split}", c.topology, c.model, f"{s.scored}/{s.run.total_items}",
+        table.add_row(s.run.id, f"{c.task}/{c.split}", topology_cell(c), c.model, f"{s.scored}/{s.run.total_items}",
                       *figures, s.run.status)  # fmt: skip
     return table

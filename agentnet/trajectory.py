@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -222,3 +222,12 @@ def skipped_calls(g: CommGraph, rounds_run: int) -> list[str]:
     out = [f"{a}@{t}" for t in range(min(rounds_run, g.rounds)) for a in g.names if not g.is_active(a, t)]
     out += [f"round {t}" for t in range(rounds_run, g.rounds)]
     return out + ([] if g.decide else ["decision"])
+
+
+def heard_from(messages: Iterable[Mapping[str, Any]], senders: set[str]) -> set[str]:
+    """Who read a message of `senders` directly (agents and the decision call), from a stored
+    trajectory's message records: how far a planted adversary's messages reached."""
+    return {
+        m["agent"] for m in messages
+        if m["agent"] not in senders and senders & {*m.get("spatial_from", ()), *m.get("temporal_from", ())}
+    }  # fmt: skip

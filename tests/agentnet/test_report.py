@@ -207,3 +207,33 @@ def test_summary_table_for_the_cli(runs: tuple[RunStore, dict[str, str]]) -> Non
     assert "cached" not in plain and "cut off" in plain
     assert next(line for line in plain.splitlines() if ids["chain"] in line).split()[4:] == [
         "4/4", "75.0%", "0", "0.0%", "4.0", "150", "finished"]  # fmt: skip
+
+
+def test_the_robustness_section_sets_attacked_runs_beside_their_clean_twin(tmp_path: Path) -> None:
+    import asyncio
+    from dataclasses import replace
+
+    from agentnet.adversaries import AttackConfig
+    from agentnet.assembly import team_for, topology_for
+    from agentnet.evaluation import evaluate
+    from tests.topologies import planted
+
+    task = planted.LiarTask()
+    items = list(task.items())
+    clean = TeamConfig(topology="complete", agents=4, roles=planted.ROLES[:4], decision="last_agent")
+    attacked = replace(clean, attack=AttackConfig(adversaries=1, adversary_seed=planted.LIAR_ATTACK_SEED))  # a1 lies
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        ids = []
+        for team in (clean, attacked):
+            run_id = store.create_run(RunConfig("planted-liar", limit=4, team=team), len(items))
+            the_team = team_for(task, topology_for(team, task), planted.liar_backend(), team)  # type: ignore[arg-type]
+            asyncio.run(evaluate(the_team, task, items, store, run_id))  # type: ignore[arg-type]
+            ids.append(run_id)
+        md = write_report(store, ids, tmp_path / "out").markdown.read_text()
+        table = summary_table([store.summary(i) for i in ids])
+    assert "## Robustness: clean versus attacked" in md
+    # everyone after the liar in the complete order hears it and flips: 4/4 → 0/4
+    assert f"| complete | a1 (liar), seed 1 | {ids[0]} | 100.0 (51.0–100.0) | {ids[1]} | 0.0 (0.0–49.0) | +100.0 | 4 | a2 100%, a3 100% |" in md
+    console = Console(width=200, record=True)
+    console.print(table)
+    assert "complete + 1 liar (seed 1)" in console.export_text()
