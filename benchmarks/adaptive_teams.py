@@ -9,6 +9,10 @@ items with the same model, engine and server (one server for the whole experimen
 response cache in OUT/cache.sqlite). The team: 4 agents (math_solver, mathematical_analyst,
 programming_expert, inspector) + final_refer, up to 2 rounds.
 
+The robustness rows (issue: adversaries) plant one liar among the 4 agents (`LIAR`): the
+complete and chain teams, the adaptive G-Designer trained clean, and one trained with the liar
+present — each beside its clean row on the same items (the second table of headline.md).
+
 Resumable at every level: rerun the same command. A finished row is kept in OUT/rows/NAME.json
 (and skipped), a training resumes from its checkpoint in OUT/train/NAME, a bench resumes its
 run in OUT/runs.sqlite (the row→run id map is OUT/runs.json). OUT/headline.md (the table, with
@@ -34,6 +38,7 @@ from typing import Any
 
 from rich.console import Console
 
+from agentnet.adversaries import AttackConfig
 from agentnet.assembly import agents_for, decision_for, team_for, topology_for
 from agentnet.assembly.items import load_items
 from agentnet.assembly.server import ClientConfig, connect, server_health
@@ -63,12 +68,24 @@ class Row:
     decision: str = "final_refer"
     learner: dict[str, Any] = field(default_factory=dict)  # the learned kind's config fields
     help: str = ""
+    attack: bool = False  # LIAR planted at evaluation
+    train_attack: bool = False  # LIAR planted in every training episode
+    train_as: str = ""  # the training (OUT/train/NAME) this row evaluates; default: its own
+    clean: str = ""  # for an attacked row: the clean row it is compared with
+
+    @property
+    def training(self) -> str:
+        return self.train_as or self.name
 
 
 # every choice starts at probability 0.5 (no prior for a big team): cheaper episodes early, and
 # the learner finds out from the rewards which agents, rounds and decision calls pay
 ADAPTIVE = {"heads": {"activation": True, "stop": True, "skip_decision": True,
                       "activation_init": 0.0, "stop_init": 0.0, "decide_init": 0.0}}
+# The robustness rows: one liar among the 4 agents. The draw (seed 1) plants it in a1, the
+# mathematical analyst, which hears a0 and is heard by a2 and a3 in a chain or a complete team
+# (seed 0 would draw a3, which in a chain only the decision hears).
+LIAR = AttackConfig(adversaries=1, adversary_role="liar", adversary_seed=1)
 ROWS = {r.name: r for r in (
     Row("single", "single", agents=1, rounds=1, decision="last_agent", help="one math_solver, one call"),
     Row("chain", "chain", rounds=1, help="4 agents in a chain, then final_refer"),
@@ -81,6 +98,14 @@ ROWS = {r.name: r for r in (
     Row("gdesigner-adaptive", "gdesigner", learner=ADAPTIVE, help="G-Designer + who runs, stop head, decision skip"),
     Row("commformer-adaptive", "commformer", learner={"gate": False, **ADAPTIVE},
         help="CommFormer + who runs, stop head, decision skip"),
+    Row("complete-liar", "complete", temporal="complete", attack=True, clean="complete", help="complete, a1 lies"),
+    Row("chain-liar", "chain", rounds=1, attack=True, clean="chain", help="chain, a1 lies"),
+    Row("gdesigner-adaptive-liar", "gdesigner", learner=ADAPTIVE, attack=True, train_as="gdesigner-adaptive",
+        clean="gdesigner-adaptive", help="adaptive G-Designer trained clean, a1 lies"),
+    Row("gdesigner-adaptive-trained-liar", "gdesigner", learner=ADAPTIVE, attack=True, train_attack=True,
+        clean="gdesigner-adaptive-trained-clean", help="adaptive G-Designer trained with a1 lying, a1 lies"),
+    Row("gdesigner-adaptive-trained-clean", "gdesigner", learner=ADAPTIVE, train_attack=True,
+        train_as="gdesigner-adaptive-trained-liar", help="adaptive G-Designer trained with a1 lying, a1 honest"),
 )}  # fmt: skip
 
 
@@ -105,9 +130,9 @@ class Experiment:
         tmp.write_text(json.dumps(value, indent=1))
         tmp.replace(path)
 
-    def row_team(self, row: Row, topology: str) -> TeamConfig:
+    def row_team(self, row: Row, topology: str, attacked: bool = False) -> TeamConfig:
         return replace(self.team, topology=topology, agents=row.agents, rounds=row.rounds, temporal=row.temporal,
-                       decision=row.decision, roles=ROLES[: row.agents])  # fmt: skip
+                       decision=row.decision, roles=ROLES[: row.agents], attack=LIAR if attacked else AttackConfig())  # fmt: skip
 
     # -- training -----------------------------------------------------------------------------
     def train(self, row: Row, backend: LLMBackend) -> tuple[str, dict[str, float]]:
@@ -116,7 +141,7 @@ class Experiment:
         from agentnet.topologies.registry import LEARNED
         from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer
 
-        out = self.out / "train" / row.name
+        out = self.out / "train" / row.training
         cost_path = out / "cost.json"
         cost = self._json(cost_path, {"tokens": 0.0, "wall_s": 0.0, "steps": 0})
         model = out / "model.pt"
@@ -129,7 +154,8 @@ class Experiment:
         topology = kind(agents_for(team, self.task), team.rounds, decision_for(team, self.task), learner_config, MiniLMEmbedder())
         train = TopologyTrainConfig(steps=a.steps, batch=a.batch, lambda_tokens=a.lambda_tokens, token_scale=a.token_scale,
                                     concurrency=a.concurrency, baseline=a.baseline, seed=0)  # fmt: skip
-        trainer = TopologyTrainer(topology, self.task, self.train_items, backend, train, out)
+        attack = LIAR if row.train_attack else AttackConfig()
+        trainer = TopologyTrainer(topology, self.task, self.train_items, backend, train, out, attack=attack)
         if trainer.resume():
             console.print(f"  resuming training at step {trainer.step}/{a.steps}")
         started = time.monotonic()
@@ -152,7 +178,7 @@ class Experiment:
     def bench(self, row: Row, topology: str, store: RunStore, backend: LLMBackend, health: Callable[[], str | None]) -> str:
         ids_path = self.out / "runs.json"
         ids = self._json(ids_path, {})
-        team = self.row_team(row, topology)
+        team = self.row_team(row, topology, attacked=row.attack)
         config = RunConfig(task="gsm8k", split="test", limit=self.args.test_limit, concurrency=self.args.concurrency,
                            team=team, engine=self.serve.engine, model=self.serve.model,
                            data_dir=str(self.data.data_dir) if self.data.data_dir else None)  # fmt: skip
@@ -266,7 +292,31 @@ def headline(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"{r['tokens_per_query']:.0f} | {ratio} | {r['calls_per_query']:.2f} | {r['wall_per_query_s']:.1f} s | "
             f"{r['cut_off_share']:.1%} | {tokens} | {wall} |"
         )  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + robustness(rows)) + "\n"
+
+
+def robustness(rows: list[dict[str, Any]]) -> list[str]:
+    """Clean against attacked rows on the items both scored; the drop beside the complete team's."""
+    by_name = {r["row"]: r for r in rows}
+    pairs = [(by_name[ROWS[r["row"]].clean], r) for r in rows if ROWS[r["row"]].clean in by_name]
+    if not pairs:
+        return []
+
+    def drop(clean: dict[str, Any], attacked: dict[str, Any]) -> tuple[float, float, float, int]:
+        common = sorted(set(clean["items"]) & set(attacked["items"]))
+        n = max(len(common), 1)
+        c, a = (sum(r["items"][i][0] for i in common) / n for r in (clean, attacked))
+        return c, a, c - a, len(common)
+
+    dense = next((drop(c, a)[2] for c, a in pairs if a["row"] == "complete-liar"), None)
+    out = ["", f"One liar among the 4 agents (a1, {LIAR.describe()}), same items:", "",
+           "| attacked row | clean row | clean accuracy | attacked accuracy | drop (points) | drop ÷ complete's | items |",
+           "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for clean, attacked in pairs:
+        c, a, d, n = drop(clean, attacked)
+        ratio = f"{d / dense:.2f}" if dense else "–"
+        out.append(f"| {attacked['row']} | {clean['row']} | {c:.2f} | {a:.2f} | {100 * d:+.0f} | {ratio} | {n} |")
+    return out
 
 
 def _fixed() -> set[str]:
