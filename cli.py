@@ -174,8 +174,7 @@ def bench(
         todo = len(items) - len(store.finished_items(run_id))
         t = config.team
         err.print(f"[bold]run {run_id}[/]: {config.task}/{config.split} · {len(items)} items ({todo} to go) · "
-                  f"{t.topology} × {t.agents} agents × {t.rounds} round(s)"
-                  + (f" · adversaries: {t.attack.describe()}" if t.attack.active else ""))  # fmt: skip
+                  f"{t.topology} × {t.agents} agents × {t.rounds} round(s){' · ' * t.attack.active}{t.attack.describe()}")  # fmt: skip
         with connect(serve, client) as (server, backend):
             announce(server, err)
             the_team = team_for(the_task, topology, backend, t)

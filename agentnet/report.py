@@ -7,7 +7,6 @@ agentnet` stays light and reports render on machines without a display.
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentnet.adversaries import AttackConfig, adversaries_of
 from agentnet.errors import AgentNetError, ConfigError
+from agentnet.document import Block, to_html, to_markdown
 from agentnet.drawing import draw_topology, figure
 from agentnet.graph import CommGraph
 from agentnet.ledger import cut_off_cell, failed_cell, hit_rate_cell, served_cell, share_cell, truncation_warning
@@ -196,9 +196,6 @@ def _file_safe(run_id: str) -> str:
 
 
 # -- the document -----------------------------------------------------------------------------
-Block = tuple[str, Any]  # (kind, payload): h1 h2 h3 p ul table img
-
-
 def _document(stats: Sequence[RunStats], prices: Prices, store: RunStore, topo: dict[str, str]) -> list[Block]:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     doc: list[Block] = [
@@ -369,55 +366,6 @@ def _value(v: Any) -> str:
 
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-# -- rendering --------------------------------------------------------------------------------
-def _md_text(text: str) -> str:
-    """Cells hold model output: no raw HTML, no table-breaking pipes or newlines."""
-    return " ".join(str(text).replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").split())
-
-
-def to_markdown(doc: Sequence[Block]) -> str:
-    out: list[str] = []
-    for kind, payload in doc:
-        if kind in ("h1", "h2", "h3"):
-            out.append("#" * int(kind[1]) + " " + _md_text(payload))
-        elif kind == "p":
-            out.append(_md_text(payload))
-        elif kind == "ul":
-            out.append("\n".join(f"- {_md_text(item)}" for item in payload))
-        elif kind == "img":
-            out.append(f"![{_md_text(payload[1])}]({payload[0]})")
-        elif kind == "table":
-            head, rows = payload
-            lines = [head, ["---"] * len(head), *rows]
-            out.append("\n".join("| " + " | ".join(_md_text(c) for c in line) + " |" for line in lines))
-    return "\n\n".join(out) + "\n"
-
-
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:.9em}th{background:#f3f3f3}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
-tr:nth-child(even) td{background:#fafafa}img{max-width:100%;border:1px solid #eee}"""
-
-
-def to_html(doc: Sequence[Block], title: str = "AgentNet report") -> str:
-    e = html.escape
-    body: list[str] = []
-    for kind, payload in doc:
-        if kind in ("h1", "h2", "h3", "p"):
-            body.append(f"<{kind}>{e(payload)}</{kind}>")
-        elif kind == "ul":
-            body.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in payload) + "</ul>")
-        elif kind == "img":
-            body.append(f'<p><img src="{e(payload[0])}" alt="{e(payload[1])}"></p>')
-        elif kind == "table":
-            head, rows = payload
-            cells = "".join(f"<th>{e(h)}</th>" for h in head)
-            trs = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-            body.append(f"<table><thead><tr>{cells}</tr></thead><tbody>{trs}</tbody></table>")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
-            f"<style>{_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
 
 
 # -- figures ----------------------------------------------------------------------------------
