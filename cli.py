@@ -32,7 +32,7 @@ from agentnet.options import Group
 from agentnet.options import command as options_command
 from agentnet.display import announce, curl_hint
 from agentnet.serving import NAMED_MODELS, ServeConfig, default_cache_dir
-from agentnet.store import RunConfig
+from agentnet.store import RunConfig, RunStore
 from agentnet.tasks import TaskConfig
 from agentnet.topologies.registry import LEARNED, topology_help
 from agentnet.training.optima.finetune import FinetuneConfig
@@ -105,7 +105,7 @@ def run(
 
     Without --base-url an embedded server is started for the run and stopped afterwards.
     """
-    from agentnet.display import print_stream, render_graph, token_table
+    from agentnet.display import print_result, print_stream, render_graph
 
     if not query.strip():
         raise ConfigError("the query is empty; ask the team something, e.g. agentnet run \"What is 12+7?\"")
@@ -120,19 +120,7 @@ def run(
         else:
             with err.status(f"{team.topology} team on {server.model}…"):
                 trajectory = the_team.run(query, thread_id=thread_id)
-    if trajectory.messages and len(trajectory.errors) == len(trajectory.messages):
-        raise AgentNetError(f"every agent call failed; the first: {trajectory.errors[0].error}")
-    out.print(f"[bold]Answer:[/] {trajectory.answer.strip()}", highlight=False)
-    out.print(token_table(trajectory))
-    if trajectory.stopped_early:
-        out.print(f"stopped early after round {trajectory.rounds_run}; ~{trajectory.tokens_saved_estimate} tokens saved")
-    for m in trajectory.errors:
-        err.print(f"[yellow]{m.agent}@{m.round} failed:[/] {m.error}", highlight=False)
-    if checkpoint:
-        err.print(f"[dim]thread id {trajectory.thread_id} (resume with --thread-id)[/]")
-    if save:
-        trajectory.save(save)
-        err.print(f"[dim]trajectory written to {save}[/]")
+    print_result(trajectory, out, err, checkpointed=checkpoint is not None, save=save)
 
 
 @command(app)
@@ -162,7 +150,6 @@ def bench(
     from agentnet.evaluation import evaluate
     from agentnet.ledger import truncation_warning
     from agentnet.report import summary_table
-    from agentnet.store import RunStore
 
     from agentnet.assembly.runs import run_settings
 
@@ -195,20 +182,12 @@ def bench(
         raise typer.Exit(1)
 
 
-def _store(path: Path) -> Any:
-    from agentnet.store import RunStore
-
-    if not path.exists():
-        raise ConfigError(f"no run store at {path}; run `agentnet bench` first or pass --store")
-    return RunStore(path)
-
-
 @command(app)
 def runs(store_path: StoreOpt = DEFAULT_STORE) -> None:
     """List evaluation runs with their accuracy and tokens per query."""
     from agentnet.report import summary_table
 
-    with _store(store_path) as store:
+    with RunStore.existing(store_path) as store:
         out.print(summary_table([store.summary(r.id) for r in store.runs()]))
 
 
@@ -223,10 +202,26 @@ def report(
     """Write a Markdown + HTML report: accuracy vs tokens (with the Pareto front) and topology drawings."""
     from agentnet.report import Prices, write_report
 
-    with _store(store_path) as store:
+    with RunStore.existing(store_path) as store:
         files = write_report(store, run_ids, out_dir, prices=Prices(prompt_price, completion_price))
     for path in files.paths:
         out.print(str(path), highlight=False)
+
+
+@command(app)
+def show(
+    run_id: Annotated[str, typer.Argument(help="The run to see (see `agentnet runs`).")],
+    item: Annotated[str | None, typer.Argument(help="Only this item's page (default: every item).")] = None,
+    compare: Annotated[list[str] | None, typer.Option(help="Another run to show beside it, item by item (repeatable).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the pages (default show/RUN_ID).")] = None,
+    store_path: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """Write HTML pages to see a run in the browser: each item's team as it ran, every message a click away."""
+    from agentnet.viewer import write_viewer
+
+    with RunStore.existing(store_path) as store:
+        pages = out_dir or Path("show") / "-vs-".join([run_id, *(compare or [])])
+        out.print(str(write_viewer(store, run_id, pages, item=item, compare=tuple(compare or ()))), highlight=False)
 
 
 @command(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -153,3 +154,22 @@ def curl_hint(server: Any) -> str:
     """A request to try against a started server."""
     body = json.dumps({"model": server.model, "messages": [{"role": "user", "content": "Hi"}]})
     return f"curl {server.base_url}/chat/completions -H 'Content-Type: application/json' -d '{body}'"
+
+
+def print_result(trajectory: Trajectory, out: Console, err: Console, *, checkpointed: bool = False,
+                 save: Path | None = None) -> None:  # fmt: skip
+    """What `agentnet run` prints after a run: the answer, the token table, early stops, failed
+    calls, the thread id to resume; the trajectory saved as JSON when asked."""
+    if trajectory.messages and len(trajectory.errors) == len(trajectory.messages):
+        raise AgentNetError(f"every agent call failed; the first: {trajectory.errors[0].error}")
+    out.print(f"[bold]Answer:[/] {trajectory.answer.strip()}", highlight=False)
+    out.print(token_table(trajectory))
+    if trajectory.stopped_early:
+        out.print(f"stopped early after round {trajectory.rounds_run}; ~{trajectory.tokens_saved_estimate} tokens saved")
+    for m in trajectory.errors:
+        err.print(f"[yellow]{m.agent}@{m.round} failed:[/] {m.error}", highlight=False)
+    if checkpointed:
+        err.print(f"[dim]thread id {trajectory.thread_id} (resume with --thread-id)[/]")
+    if save:
+        trajectory.save(save)
+        err.print(f"[dim]trajectory written to {save}[/]")

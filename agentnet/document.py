@@ -1,4 +1,5 @@
-"""A report as plain blocks — `(kind, payload)` with kind h1 h2 h3 p ul table img — and its two
+"""A report as plain blocks — `(kind, payload)` with kind h1 h2 h3 p ul table img link; a table
+cell or a `link` block may be a `Link` — and its two
 renderings: Markdown (model output made inert: no raw HTML, no table-breaking pipes) and one
 self-contained, escaped HTML page."""
 
@@ -6,9 +7,24 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 Block = tuple[str, Any]
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    href: str  # relative to the report's directory
+
+
+def _md_cell(c: Any) -> str:
+    return f"[{_md_text(c.text)}]({c.href.replace(' ', '%20')})" if isinstance(c, Link) else _md_text(c)
+
+
+def _html_cell(c: Any) -> str:
+    return f'<a href="{html.escape(c.href)}">{html.escape(c.text)}</a>' if isinstance(c, Link) else html.escape(str(c))
 
 
 def _md_text(text: str) -> str:
@@ -27,10 +43,12 @@ def to_markdown(doc: Sequence[Block]) -> str:
             out.append("\n".join(f"- {_md_text(item)}" for item in payload))
         elif kind == "img":
             out.append(f"![{_md_text(payload[1])}]({payload[0]})")
+        elif kind == "link":
+            out.append(_md_cell(payload))
         elif kind == "table":
             head, rows = payload
             lines = [head, ["---"] * len(head), *rows]
-            out.append("\n".join("| " + " | ".join(_md_text(c) for c in line) + " |" for line in lines))
+            out.append("\n".join("| " + " | ".join(_md_cell(c) for c in line) + " |" for line in lines))
     return "\n\n".join(out) + "\n"
 
 
@@ -50,10 +68,12 @@ def to_html(doc: Sequence[Block], title: str = "AgentNet report") -> str:
             body.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in payload) + "</ul>")
         elif kind == "img":
             body.append(f'<p><img src="{e(payload[0])}" alt="{e(payload[1])}"></p>')
+        elif kind == "link":
+            body.append(f"<p>{_html_cell(payload)}</p>")
         elif kind == "table":
             head, rows = payload
             cells = "".join(f"<th>{e(h)}</th>" for h in head)
-            trs = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+            trs = "".join("<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>" for row in rows)
             body.append(f"<table><thead><tr>{cells}</tr></thead><tbody>{trs}</tbody></table>")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
             f"<style>{_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")  # fmt: skip

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from agentnet.adversaries import AttackConfig, adversaries_of
 from agentnet.errors import AgentNetError, ConfigError
-from agentnet.document import Block, to_html, to_markdown
+from agentnet.document import Block, Link, to_html, to_markdown
 from agentnet.drawing import draw_topology, figure
 from agentnet.graph import CommGraph
 from agentnet.ledger import cut_off_cell, failed_cell, hit_rate_cell, served_cell, share_cell, truncation_warning
 from agentnet.store import ResultRow, RunConfig, RunStore, RunSummary
 from agentnet.trajectory import heard_from, skipped_calls
+from agentnet.viewer import write_viewer
+from agentnet.viewer.data import file_name
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -191,6 +193,10 @@ def _short(run_id: str) -> str:
     return tail if 0 < len(tail) < len(run_id) else run_id[-6:]
 
 
+def _viewer_dir(run_id: str) -> str:
+    return f"show/{_file_safe(run_id)}"
+
+
 def _file_safe(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
 
@@ -334,8 +340,12 @@ def _run_section(s: RunStats, drawing: str | None) -> list[Block]:
             blocks.append(("p", skipped_text(s)))
         if drawing:
             blocks.append(("img", (drawing, f"communication graph of run {run.id}")))
+    blocks.append(("link", Link(f"Every item of {run.id}, as the team ran it (messages, edges, tokens)",
+                                f"{_viewer_dir(run.id)}/index.html")))  # fmt: skip
     if s.failures:
-        rows = [[r.item_id, _excerpt(q, 100), r.gold, r.extracted, _output(r)] for r, q in s.failures]
+        pages = f"{_viewer_dir(run.id)}/items"
+        rows = [[Link(r.item_id, f"{pages}/{file_name(r.item_id)}"), _excerpt(q, 100), r.gold, r.extracted, _output(r)]
+                for r, q in s.failures]  # fmt: skip
         blocks += [("h3", f"Example failures of {run.id}"),
                    ("table", (("question id", "question", "gold", "extracted", "output"), rows))]  # fmt: skip
     return blocks
@@ -417,6 +427,8 @@ def write_report(store: RunStore, run_ids: Sequence[str], out_dir: Path, *, pric
             if s.distinct_graphs > 1:
                 title += f" (most common of {s.distinct_graphs} graphs, {s.graph_items} items)"
             topologies[s.id] = draw_topology(s.graph, out_dir / f"topology_{_file_safe(s.id)}.png", title)
+    for run_id in ids:  # each run's items, browsable: the report links its failures there
+        write_viewer(store, run_id, out_dir / _viewer_dir(run_id))
     scatter = plot_accuracy_vs_tokens(stats, out_dir / "accuracy_vs_tokens.png")
     doc = _document(stats, prices, store, {k: p.name for k, p in topologies.items()})
     md, page = out_dir / "report.md", out_dir / "report.html"

@@ -18,7 +18,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -204,6 +204,23 @@ class RunStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
             self._columns = self._migrate()
+
+    @classmethod
+    def existing(cls, path: str | Path) -> RunStore:
+        """A store that `agentnet bench` wrote (for reading commands): a missing file, or an SQLite
+        file without agentnet's tables, is an error — its schema is not added to someone else's file."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"no run store at {path}; run `agentnet bench` first or pass --store")
+        try:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as e:
+            raise StoreError(_explain(path, "opening it", e)) from e
+        if not {"runs", "results"} <= tables:
+            raise ConfigError(f"{path} is not an agentnet run store (no runs and results tables); "
+                              "pass the --store that `agentnet bench` wrote")  # fmt: skip
+        return cls(path)
 
     def _migrate(self) -> set[str]:
         """Add the ledger columns an older store lacks; a read-only store is read as it is."""

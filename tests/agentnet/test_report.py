@@ -13,6 +13,7 @@ from agentnet.drawing import draw_topology
 from agentnet.report import Prices, summary_table, wilson_interval, write_report
 from agentnet.configs import TeamConfig
 from agentnet.store import ResultRow, RunConfig, RunStore
+from agentnet.viewer.data import file_name
 
 AGENTS = (AgentSpec("a0", "math_solver"), AgentSpec("a1", "math_solver"), AgentSpec("a2", "inspector"))
 CHAIN = CommGraph.uniform(AGENTS, [("a0", "a1"), ("a1", "a2")])
@@ -117,8 +118,11 @@ def test_sections_config_learned_graphs_and_failures(runs: tuple[RunStore, dict[
     assert f"![communication graph of run {ids['mesh']}](topology_{ids['mesh']}.png)" in mesh
     assert "Example failures" not in mesh
     star = md.split(f"## Run {ids['star']}")[1].split("## Run")[0]
-    assert "| q1 | question 1 | 7 | 8 | error: BackendError: boom |" in star
-    assert "| q3 | question 3 | 7 | 8 | &lt;b&gt;8&lt;/b&gt; \\| x |" in star  # no raw HTML, no broken table
+    pages = f"show/{ids['star']}/items"
+    assert f"| [q1]({pages}/{file_name('q1')}) | question 1 | 7 | 8 | error: BackendError: boom |" in star
+    assert f"| [q3]({pages}/{file_name('q3')}) | question 3 | 7 | 8 | &lt;b&gt;8&lt;/b&gt; \\| x |" in star  # no raw HTML
+    assert (tmp_path / pages / file_name("q1")).is_file()  # the link leads to the item's page
+    assert f"[Every item of {ids['star']}, as the team ran it (messages, edges, tokens)](show/{ids['star']}/index.html)" in star
     assert "decision majority_vote" in star
     assert "| failed items (scored 0) | 1 |" in star and "| response cache hits | 40.0% (8/20) |" in star
     assert "| tokens served/query | 180.0 |" in star

@@ -1,0 +1,112 @@
+"""What the viewer shows, as plain data read from the run store: per item, the team as it ran
+(calls, skipped agents, edges that carried a message, were gated off or stayed silent, tokens
+per edge and agent, the decision) and the item's question, gold, answer, score and errors.
+
+It reads stored rows as they are: a result written by an older version (no `active` lists, no
+finish reasons, no trajectory at all) still shows what it has; nothing here raises on a
+missing key."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agentnet.errors import ConfigError
+from agentnet.graph import CommGraph
+from agentnet.store import ResultRow
+from agentnet.trajectory import DECISION
+
+Call = dict[str, Any]
+
+
+def file_name(item_id: str) -> str:
+    """A file name for an item id: readable, and distinct for ids that differ only in punctuation."""
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", item_id).strip("_")[:60] or "item"
+    return f"{readable}-{hashlib.sha1(item_id.encode()).hexdigest()[:6]}.html"
+
+
+def _graph(row: ResultRow) -> CommGraph | None:
+    for doc in (row.trajectory.get("graph"), row.edges):
+        if isinstance(doc, Mapping) and doc:
+            try:
+                return CommGraph.from_dict(dict(doc))
+            except ConfigError:
+                continue
+    return None
+
+
+def _usage(m: Mapping[str, Any]) -> tuple[int, int]:
+    u = m.get("usage") or {}
+    return int(u.get("prompt_tokens", 0) or 0), int(u.get("completion_tokens", 0) or 0)
+
+
+def _call(m: Mapping[str, Any]) -> Call:
+    prompt, completion = _usage(m)
+    return {
+        "id": f"{m.get('agent', '?')}@{m.get('round', 0)}",
+        "agent": str(m.get("agent", "?")), "round": int(m.get("round", 0) or 0), "kind": str(m.get("kind", "agent")),
+        "prompt": [{"role": str(p.get("role", "")), "content": str(p.get("content", ""))} for p in m.get("prompt", ())
+                   if isinstance(p, Mapping)],
+        "output": str(m.get("output", "")), "tokens": [prompt, completion],
+        "latency_s": float(m.get("latency_s", 0.0) or 0.0), "error": m.get("error"),
+        "finish": str(m.get("finish_reason", "unknown")), "cached": bool(m.get("cached", False)),
+        "spatial_from": list(m.get("spatial_from", ())), "temporal_from": list(m.get("temporal_from", ())),
+        "gated_from": list(m.get("gated_from", ())),
+    }  # fmt: skip
+
+
+def _edges(graph: CommGraph, calls: Mapping[str, Call], rounds_run: int) -> list[dict[str, Any]]:
+    """Every edge of the graph in the rounds that ran: carried (with the sender's completion
+    tokens), gated (a receive gate shut it out) or silent (the sender said nothing)."""
+    out = []
+    for t in range(min(rounds_run, graph.rounds)):
+        planned = [("spatial", u, v, t) for u, v in graph.spatial[t]]
+        planned += [("temporal", u, v, t - 1) for u, v in graph.temporal[t - 1]] if t > 0 else []
+        for kind, u, v, sent_round in planned:
+            receiver, sender = calls.get(f"{v}@{t}"), calls.get(f"{u}@{sent_round}")
+            heard = receiver is not None and u in receiver[f"{kind}_from"]
+            gated = receiver is not None and f"{u}@{sent_round}" in receiver["gated_from"]
+            state = "carried" if heard else "gated" if gated else "silent"
+            tokens = sender["tokens"][1] if sender is not None and state != "silent" else 0
+            out.append({"kind": kind, "from": f"{u}@{sent_round}", "to": f"{v}@{t}", "state": state, "tokens": tokens})
+    return out
+
+
+def item_data(row: ResultRow, run_id: str) -> dict[str, Any]:
+    """One item of one run, for its page."""
+    t = row.trajectory
+    messages = [m for m in t.get("messages", ()) if isinstance(m, Mapping)]
+    calls = {c["id"]: c for c in map(_call, messages) if c["kind"] == "agent"}
+    decision = next((_call(m) for m in messages if m.get("kind") == "decision" or m.get("agent") == DECISION), None)
+    graph = _graph(row)
+    stored = t.get("rounds_run")
+    rounds_run: int = stored if isinstance(stored, int) else (graph.rounds if graph else 0)
+    data: dict[str, Any] = {
+        "run": run_id, "item": row.item_id, "file": file_name(row.item_id),
+        "question": str(t.get("query", "")), "gold": row.gold, "extracted": row.extracted, "score": row.score,
+        "answer": row.answer, "error": row.error, "latency_s": row.latency_s,
+        "tokens": [row.prompt_tokens, row.completion_tokens], "rounds_run": rounds_run,
+        "calls": list(calls.values()), "decision": decision, "stored_trajectory": bool(messages),
+    }  # fmt: skip
+    if graph is None:
+        return {**data, "graph": None, "agents": [], "edges": [], "rounds": 0, "decide": decision is not None}
+    return {
+        **data,
+        "graph": True, "rounds": graph.rounds, "decide": graph.decide, "decision_kind": graph.decision.kind,
+        "answering": graph.last_agent(max(min(rounds_run, graph.rounds) - 1, 0)),
+        "agents": [{"name": a.name, "title": a.title, "role": a.role, "adversary": a.adversary,
+                    "active": [graph.is_active(a.name, r) for r in range(graph.rounds)]} for a in graph.agents],
+        "edges": _edges(graph, calls, rounds_run),
+    }  # fmt: skip
+
+
+def index_data(rows: Sequence[ResultRow]) -> list[dict[str, Any]]:
+    """One line per item for the run's index: small, so thousands of items stay responsive."""
+    return [
+        {"item": r.item_id, "file": file_name(r.item_id), "score": r.score, "tokens": r.prompt_tokens + r.completion_tokens,
+         "calls": r.calls if r.calls is not None else len(r.trajectory.get("messages", ())), "latency_s": r.latency_s,
+         "failed": bool(r.error), "gold": r.gold, "extracted": r.extracted}
+        for r in rows
+    ]  # fmt: skip
