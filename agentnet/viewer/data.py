@@ -59,7 +59,7 @@ def _call(m: Mapping[str, Any]) -> Call:
 
 def _edges(graph: CommGraph, calls: Mapping[str, Call], rounds_run: int) -> list[dict[str, Any]]:
     """Every edge of the graph in the rounds that ran: carried (with the sender's completion
-    tokens), gated (a receive gate shut it out) or silent (the sender said nothing)."""
+    tokens), gated (a receive gate shut it out: the tokens it saved) or silent (nothing sent)."""
     out = []
     for t in range(min(rounds_run, graph.rounds)):
         planned = [("spatial", u, v, t) for u, v in graph.spatial[t]]

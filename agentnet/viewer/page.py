@@ -83,7 +83,7 @@ def _edge(d: dict[str, Any], edge: dict[str, Any]) -> str:
         x1, x2 = x1 + BOX_W / 2, x2 - BOX_W / 2
         path = f"M{x1},{y1} L{x2},{y2}"
         lx, ly = x1 + (x2 - x1) * 0.78, y1 + (y2 - y1) * 0.78 - 4  # near the receiver: labels of a fan stay apart
-    label = f"{edge['tokens']} tok" if edge["state"] == "carried" else edge["state"]
+    label = {"carried": f"{edge['tokens']} tok", "gated": f"gated ({edge['tokens']} saved)"}.get(edge["state"], "silent")
     return (f'<g class="edge {e(edge["state"])} {e(edge["kind"])}" data-from="{e(edge["from"])}" data-to="{e(edge["to"])}">'
             f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.6" stroke-dasharray="{dash}" '
             f'marker-end="url(#arrow)"/><text x="{lx}" y="{ly}" text-anchor="middle" fill="{colour}">{e(label)}</text></g>')  # fmt: skip

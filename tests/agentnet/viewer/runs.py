@@ -41,7 +41,7 @@ def make_store(path: Path) -> dict[str, str]:
     ids = {}
     with RunStore(path) as store:
         for name, team, topology, gate in (
-            ("attacked", complete, topology_for(complete, task), lambda agent, round, own, query: agent != "a2"),
+            ("attacked", complete, topology_for(complete, task), lambda agent, round, own, query: (agent, round) != ("a2", 1)),
             ("adaptive", replace(complete, attack=AttackConfig(), topology="graph.json"), adaptive, None),
         ):
             run_id = store.create_run(RunConfig("planted-liar", limit=len(items), team=team), len(items))
