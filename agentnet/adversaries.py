@@ -152,7 +152,6 @@ class Attacked:
     def __init__(self, topology: Topology, attack: AttackConfig):
         self.topology, self.attack = topology, attack
         self.decision = getattr(topology, "decision", None)
-        self.agents = getattr(topology, "agents", ())
 
     def graph_for(self, query: str) -> CommGraph:
         return self.attack.apply(self.topology.graph_for(query))

@@ -42,8 +42,6 @@ class TeamConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "roles", tuple(self.roles))
-        if isinstance(self.attack, dict):  # a stored run's config
-            object.__setattr__(self, "attack", AttackConfig(**self.attack))
         require_at_least_one(self, "agents", "rounds")
         if self.agents > MAX_AGENTS:
             raise ConfigError(f"agents={self.agents} is more than the {MAX_AGENTS} a team may have; use fewer")

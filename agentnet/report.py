@@ -111,9 +111,11 @@ def pareto_front(stats: Sequence[RunStats]) -> list[RunStats]:
     return sorted(front, key=lambda s: (s.summary.tokens_per_query, -s.summary.accuracy))
 
 
-def run_stats(store: RunStore, run_id: str) -> RunStats:
+def run_stats(store: RunStore, run_id: str, rows: Sequence[ResultRow] | None = None) -> RunStats:
+    """`rows`: the run's results with trajectories, when the caller has read them already."""
     summary = store.summary(run_id)  # unknown id: the store's UnknownNameError
-    rows = store.results(run_id, with_trajectories=True)  # the question text lives in the trajectory
+    if rows is None:
+        rows = store.results(run_id, with_trajectories=True)  # the question text lives in the trajectory
     parsed, parse_error = _parse_graphs(rows)
     graph, used, distinct, mean_edges, error = _graph_stats(rows, parsed, parse_error)
     failures = [r for r in rows if r.error or r.score < 1.0][:MAX_FAILURES]
@@ -258,8 +260,7 @@ def _robustness(stats: Sequence[RunStats]) -> list[Block]:
                          "— (no clean run of this team here)", str(a.summary.scored), heard])  # fmt: skip
             continue
         common = sorted(set(a.scores) & set(clean.scores))
-        acc_c = sum(clean.scores[i] for i in common) / max(len(common), 1)
-        acc_a = sum(a.scores[i] for i in common) / max(len(common), 1)
+        acc_c, acc_a = (sum(s.scores[i] for i in common) / max(len(common), 1) for s in (clean, a))
         rows.append([a.summary.run.config.topology, who, clean.id, _acc(acc_c, wilson_interval(acc_c, len(common))),
                      a.id, _acc(acc_a, wilson_interval(acc_a, len(common))), f"{100 * (acc_c - acc_a):+.1f}",
                      str(len(common)), heard])  # fmt: skip
@@ -419,7 +420,11 @@ def write_report(store: RunStore, run_ids: Sequence[str], out_dir: Path, *, pric
         store.run(run_id)  # an unknown id raises UnknownNameError listing recent runs
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stats = [run_stats(store, run_id) for run_id in ids]
+    stats = []
+    for run_id in ids:  # each run's results read once: its numbers, and its browsable items the report links
+        rows = store.results(run_id, with_trajectories=True)
+        stats.append(run_stats(store, run_id, rows))
+        write_viewer(store, run_id, out_dir / _viewer_dir(run_id), rows=rows)
     topologies: dict[str, Path] = {}
     for s in stats:
         if s.graph is not None:
@@ -427,8 +432,6 @@ def write_report(store: RunStore, run_ids: Sequence[str], out_dir: Path, *, pric
             if s.distinct_graphs > 1:
                 title += f" (most common of {s.distinct_graphs} graphs, {s.graph_items} items)"
             topologies[s.id] = draw_topology(s.graph, out_dir / f"topology_{_file_safe(s.id)}.png", title)
-    for run_id in ids:  # each run's items, browsable: the report links its failures there
-        write_viewer(store, run_id, out_dir / _viewer_dir(run_id))
     scatter = plot_accuracy_vs_tokens(stats, out_dir / "accuracy_vs_tokens.png")
     doc = _document(stats, prices, store, {k: p.name for k, p in topologies.items()})
     md, page = out_dir / "report.md", out_dir / "report.html"

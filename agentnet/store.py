@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from agentnet.adversaries import AttackConfig
 from agentnet.configs import TeamConfig, check_limit
 from agentnet.errors import ConfigError, StoreError, UnknownNameError, require_at_least_one
 
@@ -110,6 +111,7 @@ class RunConfig:
         # runs stored before the team had its own config kept its fields at the top level
         team = {**{k: data.pop(k) for k in list(data) if k in team_keys}, **data.pop("team", {})}
         known = {f.name for f in fields(cls)}
+        team["attack"] = AttackConfig(**team.get("attack", {}))  # runs stored before adversaries have none
         return cls(**{k: v for k, v in data.items() if k in known}, team=TeamConfig(**team))
 
 

@@ -58,7 +58,6 @@ def topology_for(config: TeamConfig, task: Task | None = None) -> CommGraph | To
     return Attacked(topology, config.attack)
 
 
-
 def _decision_of(topology: CommGraph | Topology) -> Decision:
     decision = topology.decision if isinstance(topology, CommGraph) else getattr(topology, "decision", None)
     if not isinstance(decision, Decision):

@@ -19,9 +19,9 @@ from agentnet.viewer.data import file_name, index_data, item_data
 from agentnet.viewer.page import index_page, item_page
 
 
-def _rows(store: RunStore, run_id: str) -> dict[str, ResultRow]:
+def _rows(store: RunStore, run_id: str, rows: Sequence[ResultRow] | None = None) -> dict[str, ResultRow]:
     store.run(run_id)  # an unknown id: one line naming the recent ones
-    return {r.item_id: r for r in store.results(run_id, with_trajectories=True)}
+    return {r.item_id: r for r in (rows if rows is not None else store.results(run_id, with_trajectories=True))}
 
 
 def _unknown_item(item: str, run_id: str, known: Sequence[str]) -> ConfigError:
@@ -30,13 +30,15 @@ def _unknown_item(item: str, run_id: str, known: Sequence[str]) -> ConfigError:
 
 
 def write_viewer(
-    store: RunStore, run_id: str, out_dir: Path, *, item: str | None = None, compare: Sequence[str] = ()
+    store: RunStore, run_id: str, out_dir: Path, *, item: str | None = None, compare: Sequence[str] = (),
+    rows: Sequence[ResultRow] | None = None,
 ) -> Path:
-    """Write the pages; returns the page to open (the item's, or the index)."""
+    """Write the pages; returns the page to open (the item's, or the index). `rows`: `run_id`'s
+    results with trajectories, when the caller has read them already."""
     runs = [run_id, *compare]
     if len(set(runs)) < len(runs):
         raise ConfigError(f"--compare repeats a run ({', '.join(runs)}); compare different runs")
-    results = {r: _rows(store, r) for r in runs}  # every input checked before a file is written
+    results = {r: _rows(store, r, rows if r == run_id else None) for r in runs}  # all checked before a file is written
     main = results[run_id]
     if item is not None:
         for r in runs:

@@ -78,8 +78,9 @@ def item_data(row: ResultRow, run_id: str) -> dict[str, Any]:
     """One item of one run, for its page."""
     t = row.trajectory
     messages = [m for m in t.get("messages", ()) if isinstance(m, Mapping)]
-    calls = {c["id"]: c for c in map(_call, messages) if c["kind"] == "agent"}
-    decision = next((_call(m) for m in messages if m.get("kind") == "decision" or m.get("agent") == DECISION), None)
+    parsed = [_call(m) for m in messages]
+    calls = {c["id"]: c for c in parsed if c["kind"] == "agent"}
+    decision = next((c for c in parsed if c["kind"] == "decision" or c["agent"] == DECISION), None)
     graph = _graph(row)
     stored = t.get("rounds_run")
     rounds_run: int = stored if isinstance(stored, int) else (graph.rounds if graph else 0)
