@@ -3,7 +3,10 @@
 # so llama-cpp-python compiles once (~5-10 min on 2 cores) and re-runs take seconds.
 PYTHON ?= python3
 VENV := .venv
-INSTALL := $(VENV)/bin/pip install -q -c constraints.txt
+# llama.cpp compiles with -march=native; where the CPU advertises AMX its kernels are left out
+# (they fault on some VMs: agentnet/serving/cpu_flags.py says why and how to keep them).
+NATIVE_FLAGS := $(shell $(PYTHON) agentnet/serving/cpu_flags.py)
+INSTALL := $(if $(NATIVE_FLAGS),CFLAGS="$(NATIVE_FLAGS)" CXXFLAGS="$(NATIVE_FLAGS)" )$(VENV)/bin/pip install -q -c constraints.txt
 QUESTION ?= A farmer has 3 pens with 4 sheep in each pen. How many sheep does the farmer have?
 
 .PHONY: demo test install-dev

@@ -25,6 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from agentnet.errors import MissingDependencyError, ServerStartError
+from agentnet.serving.cpu_flags import native_flags
 from agentnet.serving.models import default_cache_dir, package_dir
 
 ENV_VAR = "AGENTNET_LLAMA_SERVER"
@@ -102,7 +103,9 @@ def build(cache_dir: Path | None = None, sdist: Path | None = None, jobs: int | 
         source = fetch_source(work, sdist)
         build_dir = work / "build"
         generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-        _run(["cmake", "-S", str(source), "-B", str(build_dir), *generator, *CMAKE_FLAGS])
+        extra = " ".join(native_flags())
+        flags = [f"-DCMAKE_C_FLAGS={extra}", f"-DCMAKE_CXX_FLAGS={extra}"] if extra else []
+        _run(["cmake", "-S", str(source), "-B", str(build_dir), *generator, *CMAKE_FLAGS, *flags])
         _run(["cmake", "--build", str(build_dir), "--target", "llama-server", "-j", str(jobs or os.cpu_count() or 1)])
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")

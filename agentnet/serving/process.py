@@ -17,6 +17,15 @@ from urllib.parse import urlsplit
 
 from agentnet.errors import ServerStartError
 
+# a native crash at start-up is almost always a llama.cpp build for another CPU (pip's wheel
+# cache reuses a wheel compiled elsewhere) or for CPU features this machine cannot run
+CRASHES = (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)
+CRASH_HINT = (
+    "; a native crash while loading usually means llama.cpp was compiled for another CPU: rebuild it here "
+    "with `.venv/bin/pip cache remove 'llama_cpp_python*'`, a fresh `make install-dev`, and "
+    "`python -m agentnet.serving build-llama-server` (see agentnet/serving/cpu_flags.py)"
+)
+
 
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -129,9 +138,11 @@ class ServerProcess:
         while True:
             if not self.alive():
                 self._close_log()
+                code = self.proc.returncode
+                how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
                 raise ServerStartError(
-                    f"server exited with code {self.proc.returncode} during start-up "
-                    f"(log {self.log_path}):\n{tail(self.log_path)}"
+                    f"server {how} during start-up (log {self.log_path}){CRASH_HINT if code in CRASHES else ''}:\n"
+                    f"{tail(self.log_path)}"
                 )
             try:
                 if httpx.get(url, timeout=2.0).status_code == 200:

@@ -69,3 +69,30 @@ def test_building_without_cmake_names_the_install(no_binaries: Path) -> None:
     with pytest.raises(MissingDependencyError, match=r"needs cmake: install it \(e.g. `apt-get install cmake g\+\+`\)"):
         build(no_binaries / "cache")
     assert not cached_binary(no_binaries / "cache").exists()
+
+
+def _fake_sdist(tmp_path: Path) -> Path:
+    sdist = tmp_path / "llama_cpp_python-9.9.9.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        info = tarfile.TarInfo("llama_cpp_python-9.9.9/vendor/llama.cpp/CMakeLists.txt")
+        tar.addfile(info, io.BytesIO(b""))
+    return sdist
+
+
+@pytest.mark.parametrize("extra", [(), ("-mno-amx-tile", "-mno-amx-int8")])
+def test_the_build_passes_this_machines_native_flags_to_cmake(
+    no_binaries: Path, monkeypatch: pytest.MonkeyPatch, extra: tuple[str, ...]
+) -> None:
+    """A fake cmake records its arguments and 'builds' the binary; AMX flags reach both compilers."""
+    log = no_binaries / "cmake.log"
+    cmake = _executable(no_binaries / "path" / "cmake")
+    cmake.write_text(f'#!/bin/sh\necho "$@" >> {log}\n[ "$1" = --build ] && mkdir -p "$2/bin" && echo built > "$2/bin/llama-server"\nexit 0\n')
+    _executable(no_binaries / "path" / "c++")
+    monkeypatch.setenv("PATH", f"{no_binaries / 'path'}:/usr/bin:/bin")
+    monkeypatch.setattr("agentnet.serving.llama_server.native_flags", lambda: extra)
+    target = build(no_binaries / "cache", sdist=_fake_sdist(no_binaries))
+    assert target.read_text() == "built\n"
+    configure = log.read_text().splitlines()[0]
+    wanted = " ".join(extra)
+    assert (f"-DCMAKE_C_FLAGS={wanted} -DCMAKE_CXX_FLAGS={wanted}" in configure) == bool(extra)
+    assert "-DGGML_NATIVE=ON" in configure and ("CMAKE_C_FLAGS" in configure) == bool(extra)
