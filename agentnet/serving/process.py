@@ -82,6 +82,11 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _ended(code: int) -> str:
+    """How a process with this return code ended: "exited with code 3", "was killed by SIGSEGV"."""
+    return f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+
+
 class ServerProcess:
     """A started server. Use as a context manager or call `stop()`; also stopped at exit."""
 
@@ -123,8 +128,7 @@ class ServerProcess:
         """
         code = self.proc.poll()
         if code is not None:
-            how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
-            return f"the server (pid {self.pid}) {how} (log {self.log_path})\n{tail(self.log_path)}"
+            return f"the server (pid {self.pid}) {_ended(code)} (log {self.log_path})\n{tail(self.log_path)}"
         problem = unreachable(url, timeout_s)
         if problem is None:
             return None
@@ -139,9 +143,8 @@ class ServerProcess:
             if not self.alive():
                 self._close_log()
                 code = self.proc.returncode
-                how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
                 raise ServerStartError(
-                    f"server {how} during start-up (log {self.log_path}){CRASH_HINT if code in CRASHES else ''}:\n"
+                    f"server {_ended(code)} during start-up (log {self.log_path}){CRASH_HINT if code in CRASHES else ''}:\n"
                     f"{tail(self.log_path)}"
                 )
             try:

@@ -51,13 +51,18 @@ def test_the_path_command_says_how_to_build_when_there_is_none(no_binaries: Path
     assert capsys.readouterr().out.strip() == str(no_binaries / "path" / "llama-server")
 
 
-def test_the_source_tree_comes_out_of_the_sdist(tmp_path: Path) -> None:
+def _fake_sdist(tmp_path: Path, cmakelists: bytes = b"") -> Path:
+    """A llama-cpp-python sdist holding only vendor/llama.cpp/CMakeLists.txt."""
     sdist = tmp_path / "llama_cpp_python-9.9.9.tar.gz"
     with tarfile.open(sdist, "w:gz") as tar:
-        data = b"project(llama.cpp)\n"
         info = tarfile.TarInfo("llama_cpp_python-9.9.9/vendor/llama.cpp/CMakeLists.txt")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
+        info.size = len(cmakelists)
+        tar.addfile(info, io.BytesIO(cmakelists))
+    return sdist
+
+
+def test_the_source_tree_comes_out_of_the_sdist(tmp_path: Path) -> None:
+    sdist = _fake_sdist(tmp_path, b"project(llama.cpp)\n")
     work = tmp_path / "work"
     work.mkdir()
     root = fetch_source(work, sdist)
@@ -69,14 +74,6 @@ def test_building_without_cmake_names_the_install(no_binaries: Path) -> None:
     with pytest.raises(MissingDependencyError, match=r"needs cmake: install it \(e.g. `apt-get install cmake g\+\+`\)"):
         build(no_binaries / "cache")
     assert not cached_binary(no_binaries / "cache").exists()
-
-
-def _fake_sdist(tmp_path: Path) -> Path:
-    sdist = tmp_path / "llama_cpp_python-9.9.9.tar.gz"
-    with tarfile.open(sdist, "w:gz") as tar:
-        info = tarfile.TarInfo("llama_cpp_python-9.9.9/vendor/llama.cpp/CMakeLists.txt")
-        tar.addfile(info, io.BytesIO(b""))
-    return sdist
 
 
 @pytest.mark.parametrize("extra", [(), ("-mno-amx-tile", "-mno-amx-int8")])

@@ -13,12 +13,16 @@ from agentnet.errors import ServerStartError
 from agentnet.serving.process import ServerProcess, free_port, port_is_free, unreachable
 
 
-def test_server_that_dies_reports_its_log_tail(tmp_path: Path) -> None:
-    script = "import sys; print('loading weights'); print('fatal: bad magic'); sys.exit(3)"
+def _start_up_error(script: str, tmp_path: Path) -> str:
+    """The error of waiting for a server that runs `script` and dies before it answers."""
     process = ServerProcess([sys.executable, "-c", script], tmp_path / "s.log")
     with pytest.raises(ServerStartError) as info:
         process.wait_ready("http://127.0.0.1:1/v1/models", timeout_s=30)
-    text = str(info.value)
+    return str(info.value)
+
+
+def test_server_that_dies_reports_its_log_tail(tmp_path: Path) -> None:
+    text = _start_up_error("import sys; print('loading weights'); print('fatal: bad magic'); sys.exit(3)", tmp_path)
     assert "code 3" in text and "fatal: bad magic" in text and str(tmp_path / "s.log") in text
     assert "compiled for another CPU" not in text
 
@@ -26,10 +30,7 @@ def test_server_that_dies_reports_its_log_tail(tmp_path: Path) -> None:
 def test_a_native_crash_at_start_up_says_how_to_rebuild_llama_cpp(tmp_path: Path) -> None:
     """Seen on a VM whose CPU advertises AMX: llama.cpp died with SIGSEGV loading the model."""
     script = "import os, signal; print('llama threadpool init'); os.kill(os.getpid(), signal.SIGSEGV)"
-    process = ServerProcess([sys.executable, "-c", script], tmp_path / "s.log")
-    with pytest.raises(ServerStartError) as info:
-        process.wait_ready("http://127.0.0.1:1/v1/models", timeout_s=30)
-    text = str(info.value)
+    text = _start_up_error(script, tmp_path)
     assert "was killed by SIGSEGV during start-up" in text and "llama threadpool init" in text
     assert "compiled for another CPU" in text and "pip cache remove 'llama_cpp_python*'" in text
 
