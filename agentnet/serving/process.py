@@ -23,7 +23,7 @@ CRASHES = (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)
 CRASH_HINT = (
     "; a native crash while loading usually means llama.cpp was compiled for another CPU: rebuild it here "
     "with `.venv/bin/pip cache remove 'llama_cpp_python*'`, a fresh `make install-dev`, and "
-    "`python -m agentnet.serving build-llama-server` (see agentnet/serving/cpu_flags.py)"
+    "`python -m agentnet.serving build-llama-server --force` (see agentnet/serving/cpu_flags.py)"
 )
 
 
