@@ -248,7 +248,7 @@ def _train_topology(kind: str) -> None:
 
     @command(train_app, name=kind, help=f"Train {kind} with REINFORCE on a task's training items (resumable per step). {learned.help}.",
              items=TRAIN_ITEMS, team=TRAIN_TEAM, train=TopologyTrainConfig,
-             topo=Group(learned.model_class().config_class, panel=kind), serve=SERVE, client=CLIENT, data=DATA)  # fmt: skip
+             topo=Group(learned.config_class, panel=kind), serve=SERVE, client=CLIENT, data=DATA)  # fmt: skip
     def train_topology(items: ItemsConfig, team: TeamConfig, train: TopologyTrainConfig, topo: Any,
                        serve: ServeConfig, client: ClientConfig, data: TaskConfig,
                        out_dir: OutOpt = Path("topology-run")) -> None:  # fmt: skip

@@ -156,7 +156,7 @@ class Experiment:
             return f"{row.topology}:{model}", cost
         a = self.args
         kind = LEARNED[row.topology].model_class()
-        learner_config = config_from_dict(kind.config_class, {"seed": 0, **row.learner})
+        learner_config = config_from_dict(LEARNED[row.topology].config_class, {"seed": 0, **row.learner})
         team = self.row_team(row, row.topology)
         topology = kind(agents_for(team, self.task), team.rounds, decision_for(team, self.task), learner_config, MiniLMEmbedder())
         train = TopologyTrainConfig(steps=a.steps, batch=a.batch, lambda_tokens=a.lambda_tokens, token_scale=a.token_scale,
@@ -209,15 +209,11 @@ class Experiment:
         s = store.summary(run_id)
         results = store.results(run_id)
         k, n = s.solved, len(self.test_items)
-        # wall time over the items the server answered in full: a call replayed from the cache
-        # (a resume on another machine, a row whose calls another row made) takes ~0 s
-        served = [r.latency_s for r in results if not r.cached_calls]
-        wall = sum(served) / len(served) if served else s.latency_s_per_query
         low, high = wilson_interval(k / n, n)
         summary = {
             "row": row.name, "run_id": run_id, "topology": row.topology, "help": row.help, "solved": k, "n": n,
             "accuracy": k / n, "ci95": [low, high], "tokens_per_query": s.tokens_per_query,
-            "calls_per_query": s.calls_per_query or 0.0, "wall_per_query_s": wall, "wall_items": len(served),
+            "calls_per_query": s.calls_per_query or 0.0, "wall_per_query_s": s.latency_s_per_query,
             "cut_off_share": s.cut_off_share or 0.0, "failed": s.failed, "hit_rate": s.hit_rate,
             "training": training, "items": {r.item_id: [r.score, r.prompt_tokens + r.completion_tokens, r.calls] for r in results},
         }  # fmt: skip
@@ -285,9 +281,9 @@ def headline(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"T {args.temperature} · learners: {args.steps} steps × {args.batch} train items, λ_tok {args.lambda_tokens} "
         f"per {args.token_scale:.0f} tokens",
         "",
-        "| row | accuracy (95% CI) | solved | tokens/query | vs complete | calls/query | wall/query | cut off | "
-        "training tokens | training wall |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| row | accuracy (95% CI) | solved | tokens/query | vs complete | calls/query | wall/query | cache hits | "
+        "cut off | training tokens | training wall |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         t = r["training"]
@@ -297,7 +293,7 @@ def headline(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         lines.append(
             f"| {r['row']} | {r['accuracy']:.2f} ({r['ci95'][0]:.2f}–{r['ci95'][1]:.2f}) | {r['solved']}/{r['n']} | "
             f"{r['tokens_per_query']:.0f} | {ratio} | {r['calls_per_query']:.2f} | {r['wall_per_query_s']:.1f} s | "
-            f"{r['cut_off_share']:.1%} | {tokens} | {wall} |"
+            f"{r['hit_rate'] or 0:.0%} | {r['cut_off_share']:.1%} | {tokens} | {wall} |"
         )  # fmt: skip
     return "\n".join(lines + robustness(rows)) + "\n"
 

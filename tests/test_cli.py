@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -10,6 +12,19 @@ from agentnet.serving.process import free_port
 from tests.openai_peer import OpenAIPeer, Step
 
 runner = CliRunner()
+
+
+def test_cli_starts_without_the_training_extras() -> None:
+    # `make demo` installs only [local,qwen]: torch, PyG, transformers and TRL must stay lazy
+    blocked = ("torch", "torch_geometric", "sentence_transformers", "transformers", "trl", "peft")
+    code = (f"import sys; sys.modules.update(dict.fromkeys({blocked!r}))\n"
+            "from typer.testing import CliRunner\nfrom agentnet.cli import app\n"
+            "r = CliRunner().invoke(app, ['train', 'gdesigner', '--help'])\n"
+            "assert r.exit_code == 0 and '--skip-decision' in r.output, r.output\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in " + repr(blocked) + " and sys.modules[m]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
 
 
 def test_models_lists_named_models() -> None:

@@ -20,14 +20,14 @@ decision call, which their code always makes, can be learned away with `skip_dec
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from agentnet.agents import AgentSpec
 from agentnet.graph import CommGraph, Decision
-from agentnet.topologies.agentprune import PruneSchedule, prune_lowest
+from agentnet.topologies.agentprune import prune_lowest
+from agentnet.topologies.configs import AgentDropoutConfig
 from agentnet.topologies.embeddings import Embedder
 from agentnet.topologies.heads import round_team_log_prob
 from agentnet.topologies.learned import (
@@ -41,16 +41,6 @@ from agentnet.topologies.learned import (
     sample_dag,
     threshold_dag,
 )
-
-
-@dataclass(frozen=True)
-class AgentDropoutConfig:
-    lr: float = field(default=0.1, metadata={"help": "Learning rate of the edge and node logits (Adam; AgentDropout: 0.1)."})
-    node_init: float = field(default=2.0, metadata={"help": "Initial node logit (2.0: an agent runs with P ≈ 0.88)."})
-    skip_decision: bool = field(default=False, metadata={"help": "Learn whether the decision call is made."})
-    decide_init: float = field(default=2.0, metadata={"help": "Initial logit of making the decision call."})
-    prune: PruneSchedule = field(default_factory=PruneSchedule)  # edge dropout
-    seed: int = field(default=0, metadata={"help": "Seed for sampling."})
 
 
 class AgentDropout(Persistent, nn.Module):

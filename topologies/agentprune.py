@@ -11,39 +11,11 @@ earlier version of their code had (and later removed) is not used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import torch
 
-from agentnet.errors import ConfigError
+from agentnet.topologies.configs import AgentPruneConfig
 from agentnet.topologies.gptswarm import GPTSwarm
-
-
-@dataclass(frozen=True)
-class PruneSchedule:
-    """When edges are masked for good (AgentPrune's schedule; AgentDropout's edge dropout)."""
-
-    prune_every: int = field(default=5, metadata={"help": "Steps between prunings (AgentPrune: 5)."})
-    prune_ratio: float = field(default=0.25, metadata={"help": "Share of the unmasked edges masked at each pruning."})
-    max_prunes: int = field(default=2, metadata={"help": "Prunings in all (AgentPrune's default run prunes twice)."})
-
-    def __post_init__(self) -> None:
-        if self.prune_every < 1 or self.max_prunes < 0 or not 0.0 < self.prune_ratio < 1.0:
-            raise ConfigError(f"prune_every={self.prune_every}, max_prunes={self.max_prunes}, prune_ratio="
-                              f"{self.prune_ratio}: use prune_every >= 1, max_prunes >= 0, 0 < prune_ratio < 1")  # fmt: skip
-
-    def due(self, step: int) -> int:
-        """Prunings that should have happened by `step`."""
-        return min(step // self.prune_every, self.max_prunes)
-
-
-@dataclass(frozen=True)
-class AgentPruneConfig:
-    lr: float = field(default=0.1, metadata={"help": "Learning rate of the edge logits (Adam; AgentPrune: 0.1)."})
-    init_prob: float = field(default=0.5, metadata={"help": "Initial probability of every edge."})
-    temporal: bool = field(default=True, metadata={"help": "Learn cross-round edges (else every agent rereads itself)."})
-    prune: PruneSchedule = field(default_factory=PruneSchedule)
-    seed: int = field(default=0, metadata={"help": "Seed for sampling."})
 
 
 def prune_lowest(logits: torch.Tensor, mask: torch.Tensor, ratio: float) -> None:

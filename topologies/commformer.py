@@ -38,52 +38,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from agentnet.agents import AgentSpec
-from agentnet.errors import ConfigError, require_at_least_one
+from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph, Decision, ReceiveGate, StopGate
 from agentnet.topologies.embeddings import Embedder
-from agentnet.topologies.heads import HeadsConfig, Plan, TeamHeads, plan_stats
+from agentnet.topologies.configs import CommFormerConfig
+from agentnet.topologies.heads import Plan, TeamHeads, plan_stats
 from agentnet.topologies.learned import ParamGroup, Persistent, Sample, build_graph, check_agents, coactive, pair_mask
 
 MAX_K = 12  # the exact set probability sums 2^k subsets per row
-
-
-@dataclass(frozen=True)
-class CommFormerConfig:
-    ratio: float = field(default=0.4, metadata={"help": 'ρ: each agent reads k = max(⌊ρ·N⌋, 1) senders.'})
-    warmup_steps: int = field(default=2, metadata={"help": 'Dense graph (edges untrained) for this many steps.'})
-    tau: float = field(default=1.0, metadata={"help": 'Gumbel-softmax temperature of the straight-through relaxation.'})
-    edge_init: float = field(default=1.0, metadata={"help": 'Initial edge parameter.'})
-    gate: bool = field(default=True, metadata={"help": 'Temporal gating: each agent decides whether to read its senders.'})
-    gate_hidden: int = field(default=32, metadata={"help": 'Hidden width of the gate network.'})
-    gate_init: float = field(default=2.0, metadata={"help": 'Initial gate logit bias (2.0: P(receive) ≈ 0.88, near the dense start).'})
-    edge_lr: float = field(default=1e-2, metadata={"help": 'Learning rate of the edges (Adam).'})
-    gate_lr: float = field(default=1e-2, metadata={"help": 'Learning rate of the gate (Adam).'})
-    edge_every: int = field(default=2, metadata={"help": 'Edges train on steps with step % edge_every == 0, the gate on the others.'})
-    freeze_after: float | None = field(default=None, metadata={"help": 'Fraction of training after which the graph stops changing (default: never).'})
-    sparsity: float = field(default=0.0, metadata={"help": 'Coefficient of the (straight-through) number of spatial edges.'})
-    heads: HeadsConfig = field(default_factory=HeadsConfig)  # adaptive teams: who runs, when to stop, the decision
-    seed: int = field(default=0, metadata={"help": 'Seed for initialisation and sampling.'})
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.ratio <= 1.0:
-            raise ConfigError(f"ratio={self.ratio} must be in (0, 1]; CommFormer uses 0.4")
-        if self.tau <= 0:
-            raise ConfigError(f"tau={self.tau} must be positive; use 1.0")
-        for name in ("warmup_steps", "sparsity"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name}={getattr(self, name)} must be at least 0")
-        require_at_least_one(self, "gate_hidden", "edge_every")
-        for name in ("edge_lr", "gate_lr"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name}={getattr(self, name)} must be positive")
-        if self.freeze_after is not None and not 0.0 < self.freeze_after <= 1.0:
-            raise ConfigError(f"freeze_after={self.freeze_after} must be in (0, 1] (a fraction of training) or None")
 
 
 @dataclass

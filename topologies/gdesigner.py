@@ -17,17 +17,16 @@ to [-1, 1] before the sigmoid, so probabilities stay within about [0.27, 0.73].
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from agentnet.agents import AgentSpec
-from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph, Decision, StopGate
 from agentnet.prompts import load_role
 from agentnet.topologies.embeddings import Embedder
-from agentnet.topologies.heads import HeadsConfig, Plan, TeamHeads, plan_stats
+from agentnet.topologies.configs import GDesignerConfig
+from agentnet.topologies.heads import Plan, TeamHeads, plan_stats
 from agentnet.topologies.learned import (
     Pairs,
     ParamGroup,
@@ -42,30 +41,6 @@ from agentnet.topologies.learned import (
 )
 
 
-@dataclass(frozen=True)
-class GDesignerConfig:
-    hidden: int = field(default=32, metadata={"help": 'GCN hidden width.'})
-    latent: int = field(default=16, metadata={"help": 'Latent size per node.'})
-    id_dim: int = field(default=8, metadata={"help": 'Learned per-node identity features (0: role embeddings only, as in the paper).'})
-    anchor: str = field(default="chain", metadata={"help": 'The fixed shape whose edges the encoder runs over: chain, star, complete or none.'})
-    temporal: bool = field(default=True, metadata={"help": 'Learn cross-round edges (else every agent rereads only itself).'})
-    threshold: float = field(default=0.5, metadata={"help": 'Inference: keep edges above this probability.'})
-    lambda_kl: float = field(default=1e-3, metadata={"help": 'Weight of the VGAE KL term.'})
-    lambda_sparse: float = field(default=1e-2, metadata={"help": 'Weight of the mean decoded edge probability (sparsity).'})
-    lambda_anchor: float = field(default=0.0, metadata={"help": "Weight of the BCE of the decoded adjacency towards the anchor's."})
-    lambda_logit: float = field(default=1e-2, metadata={"help": 'L2 on edge logits: keeps sigmoids off saturation, so REINFORCE can still move them.'})
-    lr: float = field(default=1e-2, metadata={"help": 'Learning rate (Adam).'})
-    init_logstd: float = field(default=-3.0, metadata={"help": 'Initial log σ of the latents (little noise: edges explore first).'})
-    heads: HeadsConfig = field(default_factory=HeadsConfig)  # adaptive teams: who runs, when to stop, the decision
-    public_code: bool = field(default=False, metadata={"help": "Reproduce the authors' public code (deterministic encoder, symmetric scaled decoder)."})
-    seed: int = field(default=0, metadata={"help": 'Seed for initialisation and sampling.'})
-
-    def __post_init__(self) -> None:
-        if self.anchor not in ANCHORS:
-            raise ConfigError(f"anchor={self.anchor!r}; use one of {', '.join(ANCHORS)}")
-        if not 0.0 < self.threshold < 1.0:
-            raise ConfigError(f"threshold={self.threshold} must be in (0, 1)")
-
 
 def _anchor_edges(kind: str, n: int) -> list[tuple[int, int]]:
     if kind == "chain":
@@ -75,9 +50,6 @@ def _anchor_edges(kind: str, n: int) -> list[tuple[int, int]]:
     if kind == "complete":
         return [(i, j) for i in range(n) for j in range(i + 1, n)]
     return []
-
-
-ANCHORS = ("chain", "star", "complete", "none")
 
 
 class GDesigner(Persistent, nn.Module):

@@ -14,13 +14,13 @@ optional learned node order and the prompt optimiser of GPTSwarm are not reprodu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from agentnet.agents import AgentSpec
 from agentnet.graph import CommGraph, Decision
+from agentnet.topologies.configs import GPTSwarmConfig
 from agentnet.topologies.embeddings import Embedder
 from agentnet.topologies.learned import (
     Pairs,
@@ -33,14 +33,6 @@ from agentnet.topologies.learned import (
     sample_dag,
     threshold_dag,
 )
-
-
-@dataclass(frozen=True)
-class GPTSwarmConfig:
-    lr: float = field(default=0.1, metadata={"help": "Learning rate of the edge logits (Adam; GPTSwarm: 0.1)."})
-    init_prob: float = field(default=0.5, metadata={"help": "Initial probability of every edge (GPTSwarm: 0.5)."})
-    temporal: bool = field(default=True, metadata={"help": "Learn cross-round edges (else every agent rereads itself)."})
-    seed: int = field(default=0, metadata={"help": "Seed for sampling."})
 
 
 class GPTSwarm(Persistent, nn.Module):

@@ -13,7 +13,7 @@ agent that is switched off is rewarded exactly by the tokens it saves.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -21,24 +21,8 @@ from torch import nn
 from agentnet.answers import extract_answer
 from agentnet.errors import ConfigError
 from agentnet.graph import StopGate
+from agentnet.topologies.configs import HeadsConfig
 from agentnet.topologies.embeddings import Embedder
-
-
-@dataclass(frozen=True)
-class HeadsConfig:
-    activation: bool = field(default=False, metadata={
-        "help": "Learn which agents run, per query (and per round when rounds > 1)."})
-    stop: bool = field(default=False, metadata={
-        "help": "Learn after each round, from its outputs, whether the team stops (rounds > 1)."})
-    skip_decision: bool = field(default=False, metadata={"help": "Learn per query whether the decision call is made."})
-    activation_init: float = field(default=2.0, metadata={"help": "Initial logit of an agent running (2.0: P ≈ 0.88)."})
-    stop_init: float = field(default=-2.0, metadata={"help": "Initial logit of stopping after a round (-2.0: P ≈ 0.12)."})
-    decide_init: float = field(default=2.0, metadata={"help": "Initial logit of making the decision call (2.0: P ≈ 0.88)."})
-    heads_lr: float = field(default=5e-2, metadata={"help": "Learning rate of the adaptive-team heads (Adam)."})
-
-    @property
-    def any(self) -> bool:
-        return self.activation or self.stop or self.skip_decision
 
 
 @dataclass

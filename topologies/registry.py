@@ -1,9 +1,10 @@
 """The topology registries: fixed shapes (`FIXED`, from `fixed`) and learned kinds (`LEARNED`).
 
-A learned kind names the module and class that implement `LearnedTopology`; the module (and so
-torch) is imported only when that kind is used. Adding a learned topology: its module, plus one
-`LearnedKind` entry here — the trainer, `agentnet train KIND`, `--topology KIND:PATH` and
-`agentnet topo show` pick it up from this entry.
+A learned kind names the module and class that implement `LearnedTopology` and carries its
+settings dataclass (from `configs`, which imports no torch); the module (and so torch) is
+imported only when that kind is used. Adding a learned topology: its module, its config in
+`configs`, plus one `LearnedKind` entry here — the trainer, `agentnet train KIND`,
+`--topology KIND:PATH` and `agentnet topo show` pick it up from this entry.
 
 `resolve` turns a topology spec into something `Team` runs: a fixed shape's name, a learned
 `KIND:PATH`, or a CommGraph JSON file (`graph.json`).
@@ -20,6 +21,7 @@ from typing import Any
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import CommGraph, Decision, Topology
+from agentnet.topologies import configs
 from agentnet.topologies.fixed import FIXED, fixed
 
 
@@ -28,6 +30,7 @@ class LearnedKind:
     name: str
     module: str  # import path of the module holding the class
     class_name: str
+    config_class: type  # the settings dataclass: `agentnet train KIND` options are generated from it
     help: str
 
     def model_class(self) -> Any:
@@ -38,15 +41,15 @@ class LearnedKind:
 LEARNED: dict[str, LearnedKind] = {
     k.name: k
     for k in (
-        LearnedKind("gdesigner", "agentnet.topologies.gdesigner", "GDesigner",
+        LearnedKind("gdesigner", "agentnet.topologies.gdesigner", "GDesigner", configs.GDesignerConfig,
                     "G-Designer: a variational graph auto-encoder with a task node designs each query's graph"),
-        LearnedKind("commformer", "agentnet.topologies.commformer", "CommFormer",
+        LearnedKind("commformer", "agentnet.topologies.commformer", "CommFormer", configs.CommFormerConfig,
                     "CommFormer: learnable sparse adjacency (per-row top-k) plus temporal receive gating"),
-        LearnedKind("gptswarm", "agentnet.topologies.gptswarm", "GPTSwarm",
+        LearnedKind("gptswarm", "agentnet.topologies.gptswarm", "GPTSwarm", configs.GPTSwarmConfig,
                     "GPTSwarm: one learned logit per potential edge, the same graph for every query"),
-        LearnedKind("agentprune", "agentnet.topologies.agentprune", "AgentPrune",
+        LearnedKind("agentprune", "agentnet.topologies.agentprune", "AgentPrune", configs.AgentPruneConfig,
                     "AgentPrune: GPTSwarm's spatial and temporal edge logits, the lowest pruned on a schedule"),
-        LearnedKind("agentdropout", "agentnet.topologies.agentdropout", "AgentDropout",
+        LearnedKind("agentdropout", "agentnet.topologies.agentdropout", "AgentDropout", configs.AgentDropoutConfig,
                     "AgentDropout: per-round node dropout and edge dropout on intra- and inter-round adjacency"),
     )
 }  # fmt: skip

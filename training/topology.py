@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
-
 from agentnet.adversaries import AttackConfig
 from agentnet.assembly import team_for
 from agentnet.errors import ConfigError, require_at_least_one
@@ -84,6 +82,8 @@ class TopologyTrainer:
         attack.check(len(topology.agents))
         self.attack = attack  # adversaries planted in every sampled graph: the learner pays for hearing them
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        import torch  # here, not at import: the CLI reads TopologyTrainConfig without the [graph] extra
+
         self.optimisers = {
             g["name"]: torch.optim.Adam(g["params"], lr=g["lr"]) for g in topology.param_groups() if g["params"]
         }
@@ -191,6 +191,8 @@ class TopologyTrainer:
             "step": self.step,
         }
         tmp = self.checkpoint_path.with_suffix(".tmp")
+        import torch
+
         torch.save(data, tmp)
         tmp.replace(self.checkpoint_path)
         with self.metrics_path.open("a") as f:

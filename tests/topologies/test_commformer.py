@@ -18,7 +18,8 @@ from agentnet.errors import ConfigError  # noqa: E402
 from agentnet.graph import CommGraph, Decision  # noqa: E402
 from agentnet.runtime import Team  # noqa: E402
 from agentnet.testing import ScriptedBackend  # noqa: E402
-from agentnet.topologies.commformer import CommFormer, CommFormerConfig, gumbel_top_k  # noqa: E402
+from agentnet.topologies.configs import CommFormerConfig  # noqa: E402
+from agentnet.topologies.commformer import CommFormer, gumbel_top_k  # noqa: E402
 from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
 from agentnet.topologies.learned import build_graph  # noqa: E402
 

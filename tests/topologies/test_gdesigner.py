@@ -11,7 +11,8 @@ from agentnet.agents import AgentSpec  # noqa: E402
 from agentnet.errors import ConfigError  # noqa: E402
 from agentnet.graph import Decision  # noqa: E402
 from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
-from agentnet.topologies.gdesigner import GDesigner, GDesignerConfig  # noqa: E402
+from agentnet.topologies.configs import GDesignerConfig  # noqa: E402
+from agentnet.topologies.gdesigner import GDesigner  # noqa: E402
 
 torch.set_num_threads(1)
 AGENTS = [AgentSpec(f"a{i}", r) for i, r in enumerate(["math_solver", "mathematical_analyst", "programming_expert", "inspector"])]

@@ -10,7 +10,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="SKIPPED LOUDLY: torch missing; install the [graph] extra")
 
 from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
-from agentnet.topologies.heads import HeadsConfig, TeamHeads, round_team_log_prob  # noqa: E402
+from agentnet.topologies.configs import HeadsConfig  # noqa: E402
+from agentnet.topologies.heads import TeamHeads, round_team_log_prob  # noqa: E402
 
 
 def test_the_probabilities_of_every_non_empty_team_sum_to_one() -> None:

@@ -13,13 +13,13 @@ pytest.importorskip("torch_geometric", reason="SKIPPED LOUDLY: torch-geometric m
 
 from agentnet.assembly import team_for  # noqa: E402
 from agentnet.graph import Decision  # noqa: E402
-from agentnet.topologies.agentdropout import AgentDropout, AgentDropoutConfig  # noqa: E402
-from agentnet.topologies.agentprune import AgentPrune, AgentPruneConfig, PruneSchedule  # noqa: E402
-from agentnet.topologies.commformer import CommFormer, CommFormerConfig  # noqa: E402
+from agentnet.topologies.configs import AgentDropoutConfig, AgentPruneConfig, CommFormerConfig, GDesignerConfig, GPTSwarmConfig, HeadsConfig, PruneSchedule  # noqa: E402
+from agentnet.topologies.agentdropout import AgentDropout  # noqa: E402
+from agentnet.topologies.agentprune import AgentPrune  # noqa: E402
+from agentnet.topologies.commformer import CommFormer  # noqa: E402
 from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
-from agentnet.topologies.gdesigner import GDesigner, GDesignerConfig  # noqa: E402
-from agentnet.topologies.gptswarm import GPTSwarm, GPTSwarmConfig  # noqa: E402
-from agentnet.topologies.heads import HeadsConfig  # noqa: E402
+from agentnet.topologies.gdesigner import GDesigner  # noqa: E402
+from agentnet.topologies.gptswarm import GPTSwarm  # noqa: E402
 from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer  # noqa: E402
 from tests.topologies import planted  # noqa: E402
 

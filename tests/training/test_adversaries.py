@@ -16,11 +16,11 @@ pytest.importorskip("torch_geometric", reason="SKIPPED LOUDLY: torch-geometric m
 from agentnet.adversaries import Attacked, AttackConfig  # noqa: E402
 from agentnet.assembly import team_for  # noqa: E402
 from agentnet.graph import CommGraph  # noqa: E402
-from agentnet.topologies.agentdropout import AgentDropout, AgentDropoutConfig  # noqa: E402
-from agentnet.topologies.commformer import CommFormer, CommFormerConfig  # noqa: E402
+from agentnet.topologies.configs import AgentDropoutConfig, CommFormerConfig, GDesignerConfig, HeadsConfig  # noqa: E402
+from agentnet.topologies.agentdropout import AgentDropout  # noqa: E402
+from agentnet.topologies.commformer import CommFormer  # noqa: E402
 from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
-from agentnet.topologies.gdesigner import GDesigner, GDesignerConfig  # noqa: E402
-from agentnet.topologies.heads import HeadsConfig  # noqa: E402
+from agentnet.topologies.gdesigner import GDesigner  # noqa: E402
 from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer  # noqa: E402
 from tests.topologies import planted  # noqa: E402
 

@@ -11,8 +11,9 @@ pytest.importorskip("torch_geometric", reason="SKIPPED LOUDLY: torch-geometric m
 
 from agentnet.runtime import Team  # noqa: E402
 from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
-from agentnet.topologies.commformer import CommFormer, CommFormerConfig  # noqa: E402
-from agentnet.topologies.gdesigner import GDesigner, GDesignerConfig  # noqa: E402
+from agentnet.topologies.configs import CommFormerConfig, GDesignerConfig  # noqa: E402
+from agentnet.topologies.commformer import CommFormer  # noqa: E402
+from agentnet.topologies.gdesigner import GDesigner  # noqa: E402
 from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer  # noqa: E402
 from tests.topologies import planted  # noqa: E402
 
