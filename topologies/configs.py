@@ -1,6 +1,6 @@
 """The learned topologies' settings, apart from the torch modules that use them.
 
-The CLI generates `agentnet train KIND` options from these dataclasses (`LearnedKind.config`),
+The CLI generates `agentnet train KIND` options from these dataclasses (`LearnedKind.config_class`),
 so they import nothing heavy: `agentnet run` and `agentnet bench` work without the [graph]
 extra, and every command starts without loading torch.
 """
