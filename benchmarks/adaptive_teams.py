@@ -10,7 +10,7 @@ response cache in OUT/cache.sqlite). The team: 4 agents (math_solver, mathematic
 programming_expert, inspector) + final_refer, up to 2 rounds.
 
 The robustness rows (issue: adversaries) plant one liar among the 4 agents (`LIAR`): the
-complete and chain teams, the adaptive G-Designer trained clean, and one trained with the liar
+complete and chain teams, the adaptive G-Designer and CommFormer trained clean, and a G-Designer trained with the liar
 present — each beside its clean row on the same items (the second table of headline.md).
 
 Resumable at every level: rerun the same command. A finished row is kept in OUT/rows/NAME.json
@@ -118,6 +118,8 @@ ROWS = {r.name: r for r in (
     Row("chain-liar", "chain", rounds=1, attack=True, clean="chain", help="chain, a1 lies"),
     Row("gdesigner-adaptive-liar", "gdesigner", learner=ADAPTIVE, attack=True, train_as="gdesigner-adaptive",
         clean="gdesigner-adaptive", help="adaptive G-Designer trained clean, a1 lies"),
+    Row("commformer-adaptive-liar", "commformer", learner={"gate": False, **ADAPTIVE}, attack=True,
+        train_as="commformer-adaptive", clean="commformer-adaptive", help="adaptive CommFormer trained clean, a1 lies"),
     Row("gdesigner-adaptive-trained-liar", "gdesigner", learner=ADAPTIVE, attack=True, train_attack=True,
         clean="gdesigner-adaptive-trained-clean", help="adaptive G-Designer trained with a1 lying, a1 lies"),
     Row("gdesigner-adaptive-trained-clean", "gdesigner", learner=ADAPTIVE, train_attack=True,
