@@ -94,6 +94,10 @@ ADAPTIVE_LR = {"heads": {**ADAPTIVE["heads"], "heads_lr": 0.25}}
 # against a per-item baseline, so an episode is compared with other teams on the same question;
 # at temperature 0 a team that recurs on an item costs nothing the second time (response cache).
 REPEAT = {"steps": 48, "batch": 4, "baseline": "per_item"}
+# The fourth compares teams on the same question within a step: 4 graphs sampled per query, each
+# against the mean of the other 3 (leave-one-out, as in RLOO); 1 query per step keeps the 64
+# episodes of the first adaptive row.
+GROUP = {"steps": 16, "batch": 1, "samples": 4, "baseline": "group"}
 # The robustness rows: one liar among the 4 agents. The draw (seed 1) plants it in a1, the
 # mathematical analyst, which hears a0 and is heard by a2 and a3 in a chain or a complete team
 # (seed 0 would draw a3, which in a chain only the decision hears).
@@ -112,6 +116,8 @@ ROWS = {r.name: r for r in (
         help="adaptive G-Designer with heads lr 0.25 instead of 0.05"),
     Row("gdesigner-adaptive-repeat", "gdesigner", learner=ADAPTIVE, schedule=REPEAT, train_items=16,
         help="adaptive G-Designer, 48 steps over 16 recurring train items, per-item baseline"),
+    Row("gdesigner-adaptive-group", "gdesigner", learner=ADAPTIVE, schedule=GROUP,
+        help="adaptive G-Designer, 4 graphs per query against each other (leave-one-out baseline)"),
     Row("commformer-adaptive", "commformer", learner={"gate": False, **ADAPTIVE},
         help="CommFormer + who runs, stop head, decision skip"),
     Row("complete-liar", "complete", temporal="complete", attack=True, clean="complete", help="complete, a1 lies"),

@@ -1,6 +1,9 @@
 """Train a learned topology with REINFORCE: sample a graph per query, run the team on it,
 reward task score minus normalised tokens, and push up the log-probability of graphs that beat
-a moving-average baseline. The regularisers in `Sample.penalty` are added as they are.
+a baseline: a moving average of all rewards, one per training item, or (with several graphs
+sampled per query) the other samples' mean for the same query, as in RLOO — the last compares
+teams on the same question, so how hard a question is no longer drowns which team paid. The
+regularisers in `Sample.penalty` are added as they are.
 
 Every step is checkpointed (model, optimisers, baseline, step) and logged as one JSON line,
 so a killed run resumes where it stopped (the `training.contract` semantics). Episodes run on
@@ -33,14 +36,20 @@ class TopologyTrainConfig:
     lambda_tokens: float = field(default=0.1, metadata={"help": "Utility = score - lambda_tokens * tokens / token_scale."})
     token_scale: float = field(default=1000.0, metadata={"help": "Tokens that cost lambda_tokens in utility."})
     baseline_momentum: float = field(default=0.9, metadata={"help": "Momentum of the moving-average reward baseline."})
-    baseline: Literal["moving", "per_item"] = field(default="moving", metadata={
+    baseline: Literal["moving", "per_item", "group"] = field(default="moving", metadata={
         "help": "moving: one moving average of all rewards; per_item: one per training item (queries whose rewards "
-                "differ, e.g. easy and hard ones, then do not push each other's choices)."})
+                "differ, e.g. easy and hard ones, then do not push each other's choices); group: the mean reward of "
+                "the other graphs sampled for the same query in the same step (leave-one-out; needs --samples >= 2)."})
+    samples: int = field(default=1, metadata={
+        "help": "Graphs sampled per query per step (episodes per step = batch × samples)."})
     concurrency: int = field(default=4, metadata={"help": "Queries in flight at once."})
     seed: int = field(default=0, metadata={"help": "Seed for sampling and item order."})
 
     def __post_init__(self) -> None:
-        require_at_least_one(self, "steps", "batch", "concurrency")
+        require_at_least_one(self, "steps", "batch", "concurrency", "samples")
+        if self.baseline == "group" and self.samples < 2:
+            raise ConfigError(f"baseline=group compares graphs sampled for the same query: samples={self.samples} "
+                              "leaves none to compare with; use --samples 2 or more")  # fmt: skip
         if self.token_scale <= 0:
             raise ConfigError(f"token_scale={self.token_scale} must be positive")
 
@@ -55,6 +64,15 @@ class StepMetrics:
     loss: float
     edge_density: float
     extra: dict[str, float]
+
+
+def leave_one_out(rewards: Sequence[float], k: int) -> list[float]:
+    """Each reward's baseline: the mean of the other rewards in its run of `k` (the graphs
+    sampled for the same query; episodes come in such runs)."""
+    if k < 2 or len(rewards) % k:
+        raise ValueError(f"{len(rewards)} rewards do not split into groups of {k} >= 2")
+    sums = [sum(rewards[j - j % k : j - j % k + k]) for j in range(len(rewards))]
+    return [(total - r) / (k - 1) for total, r in zip(sums, rewards)]
 
 
 class TopologyTrainer:
@@ -145,14 +163,18 @@ class TopologyTrainer:
         gate = asyncio.Semaphore(c.concurrency)
 
         async def batch() -> list[tuple[Sample, float, int, str]]:
-            return list(await asyncio.gather(*(self._episode(item, gate) for item in self._batches.at(self.step))))
+            items = [item for item in self._batches.at(self.step) for _ in range(c.samples)]
+            return list(await asyncio.gather(*(self._episode(item, gate) for item in items)))
 
         episodes = asyncio.run(batch())
         rewards = [score - c.lambda_tokens * tokens / c.token_scale for _, score, tokens, _ in episodes]
         mean_reward = sum(rewards) / len(rewards)
         baseline = mean_reward if self.baseline is None else self.baseline
-        baselines = [self.item_baselines.get(i, r) if c.baseline == "per_item" else baseline
-                     for (*_, i), r in zip(episodes, rewards)]  # fmt: skip
+        if c.baseline == "group":
+            baselines = leave_one_out(rewards, c.samples)
+        else:
+            baselines = [self.item_baselines.get(i, r) if c.baseline == "per_item" else baseline
+                         for (*_, i), r in zip(episodes, rewards)]  # fmt: skip
         loss = sum(
             -(r - b) * s.total_log_prob() + s.penalty for (s, *_), r, b in zip(episodes, rewards, baselines)
         ) / len(episodes)

@@ -38,11 +38,12 @@ def run_all(topology, task) -> tuple[float, int, int]:
     return sum(scores) / len(scores), max(calls), max(edges)
 
 
-def train_until(topology, goal, seed: int, tmp_path: Path, steps: int = 150, hold: int = 3) -> tuple:
+def train_until(topology, goal, seed: int, tmp_path: Path, steps: int = 150, hold: int = 3, **schedule) -> tuple:
     """Train until `goal(inference graphs)` has held for `hold` consecutive steps (or the budget
     runs out); then run the inference teams once: (accuracy, most calls, most edges), steps."""
     task = planted.PlantedTask()
-    config = TopologyTrainConfig(steps=steps, batch=4, lambda_tokens=2.0, token_scale=100.0, seed=seed)
+    config = TopologyTrainConfig(**{"steps": steps, "batch": 4, "lambda_tokens": 2.0, "token_scale": 100.0, "seed": seed,
+                                    **schedule})  # fmt: skip
     trainer = TopologyTrainer(topology, task, list(task.items()), planted.backend(), config, tmp_path)
     held = 0
     while trainer.step < steps and held < hold:
@@ -70,6 +71,15 @@ def test_planted_the_one_agent_who_knows_runs_alone_without_a_decision_call(kind
     (accuracy, calls, _), steps = train_until(topology, lambda g: g.active == (("a0",),) and not g.decide, seed, tmp_path)
     graph = topology.graph_for(next(planted.PlantedTask().items()).question)
     assert (accuracy, calls, graph.active, graph.decide) == (1.0, 1, (("a0",),), False), f"{kind} seed {seed} after {steps} steps"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_planted_with_the_group_baseline_the_one_agent_who_knows_runs_alone(seed: int, tmp_path: Path) -> None:
+    """The same optimum with 4 graphs per query compared with each other (leave-one-out), 1 query per step."""
+    topology = LEARNERS_OF_WHO_RUNS["gdesigner"](seed)
+    (accuracy, calls, _), steps = train_until(topology, lambda g: g.active == (("a0",),) and not g.decide, seed, tmp_path,
+                                              batch=1, samples=4, baseline="group")  # fmt: skip
+    assert (accuracy, calls) == (1.0, 1), f"seed {seed} after {steps} steps"
 
 
 EDGE_LEARNERS = {

@@ -14,7 +14,7 @@ from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
 from agentnet.topologies.configs import CommFormerConfig, GDesignerConfig  # noqa: E402
 from agentnet.topologies.commformer import CommFormer  # noqa: E402
 from agentnet.topologies.gdesigner import GDesigner  # noqa: E402
-from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer  # noqa: E402
+from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer, leave_one_out  # noqa: E402
 from tests.topologies import planted  # noqa: E402
 
 torch.set_num_threads(1)
@@ -115,3 +115,18 @@ def test_a_per_item_baseline_that_would_never_see_an_item_twice_is_refused(tmp_p
         TopologyTrainer(topology, task, list(task.items()), planted.backend(), config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
     TopologyTrainer(topology, task, list(task.items()), planted.backend(), TopologyTrainConfig(steps=3, batch=2, baseline="per_item"), tmp_path / "ok")
+
+
+def test_the_group_baseline_is_the_mean_of_the_other_samples_of_the_same_query() -> None:
+    assert leave_one_out([1.0, 0.0, 0.5, 2.0, 2.0, 5.0], 3) == [0.25, 0.75, 0.5, 3.5, 3.5, 2.0]
+    assert leave_one_out([1.0, 3.0], 2) == [3.0, 1.0]
+    with pytest.raises(ValueError):
+        leave_one_out([1.0, 2.0, 3.0], 2)
+
+
+def test_a_group_baseline_with_one_sample_per_query_is_refused() -> None:
+    from agentnet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="samples=1 leaves none to compare with; use --samples 2"):
+        TopologyTrainConfig(baseline="group")
+    assert TopologyTrainConfig(baseline="group", samples=2).samples == 2
