@@ -10,8 +10,9 @@ response cache in OUT/cache.sqlite). The team: 4 agents (math_solver, mathematic
 programming_expert, inspector) + final_refer, up to 2 rounds.
 
 The robustness rows (issue: adversaries) plant one liar among the 4 agents (`LIAR`): the
-complete and chain teams, the adaptive G-Designer and CommFormer trained clean, and a G-Designer trained with the liar
-present — each beside its clean row on the same items (the second table of headline.md).
+complete and chain teams, the adaptive G-Designer and CommFormer trained clean, and a
+G-Designer trained with the liar present — each beside its clean row on the same items (the
+second table of headline.md).
 
 Resumable at every level: rerun the same command. A finished row is kept in OUT/rows/NAME.json
 (and skipped), a training resumes from its checkpoint in OUT/train/NAME, a bench resumes its
@@ -172,8 +173,9 @@ class Experiment:
         if model.exists():
             return f"{row.topology}:{model}", cost
         a = self.args
-        kind = LEARNED[row.topology].model_class()
-        learner_config = config_from_dict(LEARNED[row.topology].config_class, {"seed": 0, **row.learner})
+        learned = LEARNED[row.topology]
+        kind = learned.model_class()
+        learner_config = config_from_dict(learned.config_class, {"seed": 0, **row.learner})
         team = self.row_team(row, row.topology)
         topology = kind(agents_for(team, self.task), team.rounds, decision_for(team, self.task), learner_config, MiniLMEmbedder())
         train = TopologyTrainConfig(**{"steps": a.steps, "batch": a.batch, "lambda_tokens": a.lambda_tokens,
