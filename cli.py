@@ -256,11 +256,12 @@ def _train_topology(kind: str) -> None:
 
         from agentnet.assembly import agents_for, decision_for
         from agentnet.topologies.embeddings import MiniLMEmbedder
-        from agentnet.training.topology import TopologyTrainer
+        from agentnet.training.topology import TopologyTrainer, check_screen
 
         the_task, the_items = load_items(items, replace(data, seed=team.seed))
         topology = learned.model_class()(agents_for(team, the_task), team.rounds, decision_for(team, the_task),
                                          topo, MiniLMEmbedder())  # fmt: skip
+        check_screen(topology, len(the_items), train)
         with connect(serve, client) as (server, backend):
             announce(server, err)
             trainer = TopologyTrainer(topology, the_task, the_items, backend, train, out_dir, attack=team.attack)

@@ -99,6 +99,11 @@ REPEAT = {"steps": 48, "batch": 4, "baseline": "per_item"}
 # against the mean of the other 3 (leave-one-out, as in RLOO); 1 query per step keeps the 64
 # episodes of the first adaptive row.
 GROUP = {"steps": 16, "batch": 1, "samples": 4, "baseline": "group"}
+# The fifth screens first: every agent alone on 16 train queries (64 calls), the activation head
+# started from their solo utilities (training.screening), then the first row's 16 steps. Added
+# after the rows above had chosen a2 alone from noise: a product-Bernoulli policy draws a given
+# solo team 6% of the time, so the solo comparison that decides this task was almost never made.
+SCREEN = {"screen": 16}
 # The robustness rows: one liar among the 4 agents. The draw (seed 1) plants it in a1, the
 # mathematical analyst, which hears a0 and is heard by a2 and a3 in a chain or a complete team
 # (seed 0 would draw a3, which in a chain only the decision hears).
@@ -119,6 +124,8 @@ ROWS = {r.name: r for r in (
         help="adaptive G-Designer, 48 steps over 16 recurring train items, per-item baseline"),
     Row("gdesigner-adaptive-group", "gdesigner", learner=ADAPTIVE, schedule=GROUP,
         help="adaptive G-Designer, 4 graphs per query against each other (leave-one-out baseline)"),
+    Row("gdesigner-adaptive-screen", "gdesigner", learner=ADAPTIVE, schedule=SCREEN,
+        help="adaptive G-Designer started from every agent alone on 16 train queries"),
     Row("commformer-adaptive", "commformer", learner={"gate": False, **ADAPTIVE},
         help="CommFormer + who runs, stop head, decision skip"),
     Row("complete-liar", "complete", temporal="complete", attack=True, clean="complete", help="complete, a1 lies"),
@@ -191,7 +198,7 @@ class Experiment:
         def on_step(m: Any) -> None:
             nonlocal started
             now = time.monotonic()
-            cost["tokens"] += m.tokens * train.batch
+            cost["tokens"] += m.tokens * train.batch * train.samples
             cost["wall_s"] += now - started
             cost["steps"] = m.step + 1
             started = now
@@ -199,7 +206,15 @@ class Experiment:
             console.print(f"  {row.name} step {m.step + 1}/{train.steps}: reward {m.reward:+.3f} acc {m.accuracy:.2f} "
                           f"tokens {m.tokens:.0f} {json.dumps({k: round(v, 2) for k, v in m.extra.items()})}")  # fmt: skip
 
-        artefact = trainer.fit(on_step)
+        def on_screen(screening: Any) -> None:
+            if "screen_tokens" not in cost:  # (a resume replays the kept screening: counted once)
+                cost["screen_tokens"] = screening.total_tokens
+                cost["tokens"] += screening.total_tokens
+                self._write(cost_path, cost)
+            solo = ", ".join(f"{a} {acc:.2f}/{t:.0f} tok" for a, acc, t in zip(screening.agents, screening.accuracy, screening.tokens))
+            console.print(f"  {row.name} screening on {screening.items} queries: {solo}")
+
+        artefact = trainer.fit(on_step, on_screen)
         return f"{row.topology}:{artefact.path}", cost
 
     # -- evaluation ---------------------------------------------------------------------------

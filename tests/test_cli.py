@@ -258,6 +258,21 @@ def test_a_stop_head_on_a_one_round_team_is_one_line_exit_2(tmp_path, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--screen", "2"], "use --activation (G-Designer or CommFormer) or --screen 0"),
+    (["--screen", "3", "--activation"], "use --screen 2 or fewer"),
+    (["--screen", "-1", "--activation"], "screen=-1 must be 0 (off)"),
+])  # fmt: skip
+def test_a_bad_screening_is_one_line_exit_2_before_any_server(tmp_path, monkeypatch, shared_data_dir, args, message) -> None:
+    pytest.importorskip("torch_geometric", reason="SKIPPED LOUDLY: the [graph] extra is missing")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["train", "gdesigner", *args, "--limit", "2", "--out", "run",
+                                 "--data-dir", str(shared_data_dir), "--base-url", "http://127.0.0.1:1/v1"])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_topo_show_names_the_skipped_agents_and_the_skipped_decision(tmp_path) -> None:
     graph = _graph_file(tmp_path / "g.json", active=[["a0", "a1"], ["a1"]], spatial=[[["a0", "a1"]], []],
                         temporal=[[["a0", "a1"]]], decide=False)

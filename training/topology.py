@@ -27,6 +27,7 @@ from agentnet.task import Item, Task
 from agentnet.topologies.learned import LearnedTopology, Sample, load_file
 from agentnet.training.contract import Artefact
 from agentnet.training.minibatches import Minibatches
+from agentnet.training.screening import Screening, heads_of, screen, warm_start
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,16 @@ class TopologyTrainConfig:
         "help": "Graphs sampled per query per step (episodes per step = batch × samples)."})
     concurrency: int = field(default=4, metadata={"help": "Queries in flight at once."})
     seed: int = field(default=0, metadata={"help": "Seed for sampling and item order."})
+    screen: int = field(default=0, metadata={
+        "help": "Before the first step, run every agent alone on this many training queries and start the "
+                "activation head from their solo utilities (needs --activation; 0: off)."})
+    screen_scale: float = field(default=10.0, metadata={
+        "help": "Screening: an agent's starting logit moves this much per unit of utility above the agents' mean."})
 
     def __post_init__(self) -> None:
         require_at_least_one(self, "steps", "batch", "concurrency", "samples")
+        if self.screen < 0:
+            raise ConfigError(f"screen={self.screen} must be 0 (off) or a number of training queries")
         if self.baseline == "group" and self.samples < 2:
             raise ConfigError(f"baseline=group compares graphs sampled for the same query: samples={self.samples} "
                               "leaves none to compare with; use --samples 2 or more")  # fmt: skip
@@ -75,6 +83,15 @@ def leave_one_out(rewards: Sequence[float], k: int) -> list[float]:
     return [(total - r) / (k - 1) for total, r in zip(sums, rewards)]
 
 
+def check_screen(topology: LearnedTopology, n_items: int, config: TopologyTrainConfig) -> None:
+    """`--screen` needs an activation head and that many training queries (checked before any server starts)."""
+    if config.screen:
+        heads_of(topology)
+        if config.screen > n_items:
+            raise ConfigError(f"screen={config.screen} asks for more training queries than the {n_items} given; "
+                              f"use --screen {n_items} or fewer")  # fmt: skip
+
+
 class TopologyTrainer:
     def __init__(
         self,
@@ -97,6 +114,7 @@ class TopologyTrainer:
             )
         self.topology, self.task, self.items, self.backend = topology, task, list(items), backend
         self.config, self.out_dir = config, Path(out_dir)
+        check_screen(topology, len(items), config)
         attack.check(len(topology.agents))
         self.attack = attack  # adversaries planted in every sampled graph: the learner pays for hearing them
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -220,17 +238,41 @@ class TopologyTrainer:
         with self.metrics_path.open("a") as f:
             f.write(json.dumps(asdict(metrics)) + "\n")
 
-    def train(self, on_step: Callable[[StepMetrics], None] | None = None) -> Path:
-        """Run the remaining steps (no resume); returns the path of the final model."""
+    @property
+    def screen_path(self) -> Path:
+        return self.out_dir / "screen.json"
+
+    def screen(self) -> Screening:
+        """The solo runs of `--screen` (kept in out_dir: a resumed run does not pay twice), and
+        the activation head started from them."""
+        c = self.config
+        if self.screen_path.exists():
+            screening = Screening.load(self.screen_path)
+        else:
+            screening = asyncio.run(screen(self.task, self.topology, self.items[: c.screen], self.backend,
+                                           lambda_tokens=c.lambda_tokens, token_scale=c.token_scale,
+                                           concurrency=c.concurrency))  # fmt: skip
+            screening.save(self.screen_path)
+        warm_start(self.topology, screening, c.screen_scale)
+        return screening
+
+    def train(self, on_step: Callable[[StepMetrics], None] | None = None,
+              on_screen: Callable[[Screening], None] | None = None) -> Path:  # fmt: skip
+        """Run the remaining steps (no resume), screening first when asked; returns the path of the final model."""
+        if self.config.screen and self.step == 0:
+            screening = self.screen()
+            if on_screen:
+                on_screen(screening)
         while self.step < self.config.steps:
             metrics = self.train_step()
             if on_step:
                 on_step(metrics)
         return self.topology.save(self.out_dir / "model.pt")
 
-    def fit(self, on_step: Callable[[StepMetrics], None] | None = None) -> Artefact:
+    def fit(self, on_step: Callable[[StepMetrics], None] | None = None,
+            on_screen: Callable[[Screening], None] | None = None) -> Artefact:  # fmt: skip
         """Resume from out_dir if it holds a checkpoint, run the remaining steps, save the model."""
         if not self.resumed:
             self.resume()
-        path = self.train(on_step)
+        path = self.train(on_step, on_screen)
         return Artefact("topology", path, f"--topology {self.topology.kind}:{path}")

@@ -1,0 +1,88 @@
+"""Screening before REINFORCE: every agent alone on a few training queries, and the activation
+head starts from what that showed.
+
+A policy that samples each agent independently with probability 1/2 draws a given solo team
+1/2^n of the time (6% with 4 agents), so the comparison that decides a task where one agent does
+the work — which agent, alone, pays best — is almost never made in a few dozen episodes, and
+the token term alone then decides who survives. Screening makes that comparison once, on
+purpose: agent i alone (1 round, no decision call) on each screening query, utility = score −
+λ_tok · tokens / token_scale as in training, and every round's activation logit of agent i
+starts at `activation_init + scale · (u_i − mean u)`. REINFORCE then goes on from that prior;
+the screening calls are part of the learner's training cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from agentnet.assembly import team_for
+from agentnet.errors import ConfigError
+from agentnet.llm import LLMBackend
+from agentnet.task import Item, Task
+from agentnet.topologies.learned import build_graph
+
+
+@dataclass(frozen=True)
+class Screening:
+    """Per agent (in the topology's order): solo accuracy, tokens per query and utility."""
+
+    agents: list[str]
+    accuracy: list[float]
+    tokens: list[float]
+    utility: list[float]
+    items: int
+
+    @property
+    def total_tokens(self) -> float:
+        return sum(self.tokens) * self.items
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def load(cls, path: Path) -> Screening:
+        return cls(**json.loads(path.read_text()))
+
+
+def heads_of(topology: object):  # -> TeamHeads (imported lazily: torch)
+    heads = getattr(topology, "heads", None)
+    if heads is None or not heads.config.activation:
+        raise ConfigError(f"screening starts the activation head from solo runs: {getattr(topology, 'kind', topology)} "
+                          "has none; use --activation (G-Designer or CommFormer) or --screen 0")  # fmt: skip
+    return heads
+
+
+async def screen(task: Task, topology: object, items: Sequence[Item], backend: LLMBackend, *,
+                 lambda_tokens: float, token_scale: float, concurrency: int) -> Screening:  # fmt: skip
+    """Run every agent of `topology` alone on every item; nothing is learned here."""
+    heads_of(topology)
+    agents, decision = getattr(topology, "agents"), getattr(topology, "decision")
+    gate = asyncio.Semaphore(concurrency)
+
+    async def solo(i: int, item: Item) -> tuple[float, int]:
+        graph = build_graph(agents, set(), set(), 1, decision, active=[{i}], decide=False)
+        async with gate:
+            trajectory = await team_for(task, graph, backend).arun_or_fail(item.question, context=item.meta.get("private"))
+        return (await task.score(item, trajectory.answer)).value, trajectory.usage.total_tokens
+
+    runs = await asyncio.gather(*(solo(i, item) for i in range(len(agents)) for item in items))
+    k = len(items)
+    accuracy = [sum(s for s, _ in runs[i * k : (i + 1) * k]) / k for i in range(len(agents))]
+    tokens = [sum(t for _, t in runs[i * k : (i + 1) * k]) / k for i in range(len(agents))]
+    utility = [a - lambda_tokens * t / token_scale for a, t in zip(accuracy, tokens)]
+    return Screening([a.name for a in agents], accuracy, tokens, utility, k)
+
+
+def warm_start(topology: object, screening: Screening, scale: float) -> None:
+    """Every round's activation bias of agent i := activation_init + scale · (u_i − mean u)."""
+    import torch
+
+    heads = heads_of(topology)
+    u = torch.tensor(screening.utility)
+    logits = heads.config.activation_init + scale * (u - u.mean())
+    with torch.no_grad():
+        heads.act.bias.copy_(logits.repeat(heads.rounds))
