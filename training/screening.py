@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from agentnet.adversaries import AttackConfig
 from agentnet.assembly import team_for
 from agentnet.errors import ConfigError
 from agentnet.llm import LLMBackend
@@ -57,14 +58,16 @@ def heads_of(topology: object):  # -> TeamHeads (imported lazily: torch)
 
 
 async def screen(task: Task, topology: object, items: Sequence[Item], backend: LLMBackend, *,
-                 lambda_tokens: float, token_scale: float, concurrency: int) -> Screening:  # fmt: skip
-    """Run every agent of `topology` alone on every item; nothing is learned here."""
+                 lambda_tokens: float, token_scale: float, concurrency: int,
+                 attack: AttackConfig = AttackConfig()) -> Screening:  # fmt: skip
+    """Run every agent of `topology` alone on every item (with the training's adversaries
+    planted, so a liar screens as what it is); nothing is learned here."""
     heads_of(topology)
     agents, decision = getattr(topology, "agents"), getattr(topology, "decision")
     gate = asyncio.Semaphore(concurrency)
 
     async def solo(i: int, item: Item) -> tuple[float, int]:
-        graph = build_graph(agents, set(), set(), 1, decision, active=[{i}], decide=False)
+        graph = attack.apply(build_graph(agents, set(), set(), 1, decision, active=[{i}], decide=False))
         async with gate:
             trajectory = await team_for(task, graph, backend).arun_or_fail(item.question, context=item.meta.get("private"))
         return (await task.score(item, trajectory.answer)).value, trajectory.usage.total_tokens

@@ -251,7 +251,7 @@ class TopologyTrainer:
         else:
             screening = asyncio.run(screen(self.task, self.topology, self.items[: c.screen], self.backend,
                                            lambda_tokens=c.lambda_tokens, token_scale=c.token_scale,
-                                           concurrency=c.concurrency))  # fmt: skip
+                                           concurrency=c.concurrency, attack=self.attack))  # fmt: skip
             screening.save(self.screen_path)
         warm_start(self.topology, screening, c.screen_scale)
         return screening
