@@ -6,7 +6,8 @@ whether a decision call is made pay, against fixed teams and the literature's le
 
 GSM8K; learners trained on the *train* split; every row evaluated on the same first N *test*
 items with the same model, engine and server (one server for the whole experiment, its
-response cache in OUT/cache.sqlite). The team: 4 agents (math_solver, mathematical_analyst,
+response cache in `--cache`, by default ~/.cache/agentnet/experiments/adaptive-teams/cache.sqlite:
+outside the repository, since it grows with every row). The team: 4 agents (math_solver, mathematical_analyst,
 programming_expert, inspector) + final_refer, up to 2 rounds.
 
 The robustness rows (issue: adversaries) plant one liar among the 4 agents (`LIAR`): the
@@ -20,7 +21,7 @@ run in OUT/runs.sqlite (the row→run id map is OUT/runs.json). OUT/headline.md 
 the training costs) and OUT/report (report.md, report.html, accuracy_vs_tokens.png, the
 topology drawings) are rewritten after every row.
 
-On another machine, the rows, trainings and response cache are enough to continue: a row
+On another machine, the rows, trainings and response cache (copy it over) are enough to continue: a row
 finished elsewhere is replayed from the cache (every call a hit, seconds) to rebuild the run
 store the report reads — the store holds the benchmark's questions, so it is not kept in the
 repository; the row keeps the figures measured when it ran.
@@ -44,6 +45,8 @@ from agentnet.assembly import agents_for, decision_for, team_for, topology_for
 from agentnet.assembly.items import load_items
 from agentnet.assembly.server import ClientConfig, connect, server_health
 from agentnet.cache import CacheConfig
+from agentnet.errors import ConfigError
+from agentnet.serving.models import default_cache_dir
 from agentnet.configs import ItemsConfig, TeamConfig
 from agentnet.evaluation import evaluate
 from agentnet.llm import LLMBackend
@@ -269,10 +272,9 @@ class Experiment:
             raise SystemExit(f"error: {self.out} holds an experiment with other settings: {shown}; "
                              "rerun with its settings to resume, or pass another --out")  # fmt: skip
 
-    def run(self, names: list[str]) -> None:
+    def run(self, names: list[str], client: ClientConfig) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         self.check_identity()
-        client = _client(self.out)
         with RunStore(self.out / "runs.sqlite") as store, connect(self.serve, client) as (server, backend):
             console.print(f"server: {server.base_url} ({self.serve.engine}, {self.serve.model})")
             for name in names:
@@ -364,14 +366,16 @@ def _fixed() -> set[str]:
     return set(FIXED)
 
 
-def _client(out: Path) -> ClientConfig:
-    return ClientConfig(timeout=600.0, cache=CacheConfig(path=out / "cache.sqlite"))
+def _client(cache: Path) -> ClientConfig:
+    return ClientConfig(timeout=600.0, cache=CacheConfig(path=cache))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="benchmarks/results/adaptive-teams",
                    help="Experiment directory (rerun to resume; the default holds the kept results).")
+    p.add_argument("--cache", default=str(default_cache_dir() / "experiments" / "adaptive-teams" / "cache.sqlite"),
+                   help="Response cache (SQLite); its directory must exist.")
     p.add_argument("--rows", default=",".join(ROWS), help=f"Comma-separated rows, in order: {', '.join(ROWS)}.")
     p.add_argument("--test-limit", type=int, default=50, help="The first N GSM8K test items, for every row.")
     p.add_argument("--train-limit", type=int, default=200, help="GSM8K train items the learners draw from.")
@@ -395,7 +399,13 @@ def main() -> None:
     unknown = [n for n in names if n not in ROWS]
     if unknown:
         p.error(f"unknown row(s) {', '.join(unknown)}; choose from {', '.join(ROWS)}")
-    Experiment(args).run(names)
+    if args.cache == p.get_default("cache"):  # the experiment's own place: made here, a path given must exist
+        Path(args.cache).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        client = _client(Path(args.cache))  # a cache path in a missing or read-only directory: one line, before OUT is made
+    except ConfigError as e:
+        p.error(str(e))
+    Experiment(args).run(names, client)
 
 
 if __name__ == "__main__":
