@@ -4,7 +4,9 @@ made, and — during the run, after each round — whether the team stops there.
 Every choice is sampled with its exact log-probability (for REINFORCE) and is deterministic at
 inference (probability > 0.5). A round never runs empty: when no agent is drawn, the most
 probable one runs, and the log-probability counts both ways of arriving at that team. The heads
-read the query embedding; the stop head also reads the round's outputs (their mean embedding),
+read the query embedding, centred by its running mean during training (so what every query
+shares moves a head's bias alone — the bias that `--screen` sets — and the weights learn only
+what tells queries apart); the stop head also reads the round's outputs (their mean embedding),
 the round, and how much the round's answers agree — so different queries get different teams,
 and a round whose answer looks settled can end the run. Utility stays score − λ_tok · tokens: an
 agent that is switched off is rewarded exactly by the tokens it saves.
@@ -64,18 +66,37 @@ class TeamHeads(nn.Module):
         self.register_buffer("stop_mean", torch.zeros(2 * dim + rounds + 1))
         self.register_buffer("stop_seen", torch.zeros(()))
         self.decide = nn.Linear(dim, 1)
+        # the activation and decision heads read the query centred the same way (a model saved
+        # before the centring loads with a zero mean: the uncentred head it was trained as)
+        self.query_mean: torch.Tensor
+        self.query_seen: torch.Tensor
+        self.register_buffer("query_mean", torch.zeros(dim))
+        self.register_buffer("query_seen", torch.zeros(()))
         for layer, bias in ((self.act, config.activation_init), (self.stop, config.stop_init), (self.decide, config.decide_init)):
             nn.init.zeros_(layer.weight)  # every query starts from the same prior; the query features then move it
             nn.init.constant_(layer.bias, bias)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for name in ("query_mean", "query_seen"):
+            state_dict.setdefault(prefix + name, getattr(self, name).clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     # -- before the run ----------------------------------------------------------------------
     def activation_probs(self, q: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.act(q)).reshape(self.rounds, self.n)
+        """P(agent i runs in round t), from the centred query."""
+        return torch.sigmoid(self.act(q - self.query_mean)).reshape(self.rounds, self.n)
 
     def decide_prob(self, q: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decide(q))[0]
+        return torch.sigmoid(self.decide(q - self.query_mean))[0]
+
+    @torch.no_grad()
+    def _see_query(self, q: torch.Tensor) -> None:
+        self.query_seen += 1
+        self.query_mean += (q - self.query_mean) / torch.clamp(self.query_seen, max=100.0)
 
     def sample(self, q: torch.Tensor, generator: torch.Generator) -> Plan:
+        """A plan drawn for training (which first moves the running query mean)."""
+        self._see_query(q)
         logp = q.new_zeros(())
         active: list[set[int]] = [set(range(self.n)) for _ in range(self.rounds)]
         if self.config.activation:

@@ -64,3 +64,31 @@ def test_the_stop_features_are_centred_by_a_mean_kept_with_the_model() -> None:
     loaded = TeamHeads(2, 2, HashEmbedder(16), HeadsConfig(stop=True))
     loaded.load_state_dict(heads.state_dict())
     assert torch.equal(loaded.stop_mean, heads.stop_mean)
+
+
+def test_the_activation_and_decision_heads_read_the_query_centred_by_its_training_mean() -> None:
+    """What every training query shares moves the bias alone: with all queries alike, a weight
+    change leaves the probabilities where the bias puts them."""
+    heads = TeamHeads(2, 1, HashEmbedder(16), HeadsConfig(activation=True, skip_decision=True))
+    q = heads.query_features("the one query")
+    heads.deterministic(q)  # inference does not move the mean
+    assert int(heads.query_seen) == 0
+    heads.sample(q, torch.Generator().manual_seed(0))
+    assert torch.allclose(heads.query_mean, q) and int(heads.query_seen) == 1
+    with torch.no_grad():
+        heads.act.weight.fill_(3.0)
+        heads.decide.weight.fill_(-3.0)
+    assert torch.allclose(heads.activation_probs(q), torch.sigmoid(heads.act.bias).reshape(1, 2))
+    assert float(heads.decide_prob(q)) == pytest.approx(float(torch.sigmoid(heads.decide.bias)), abs=1e-6)
+
+
+def test_heads_saved_before_the_query_centring_load_as_the_uncentred_heads_they_were() -> None:
+    heads = TeamHeads(2, 1, HashEmbedder(16), HeadsConfig(activation=True))
+    with torch.no_grad():
+        heads.act.weight.fill_(1.0)
+    old = {k: v for k, v in heads.state_dict().items() if not k.startswith("query_")}
+    loaded = TeamHeads(2, 1, HashEmbedder(16), HeadsConfig(activation=True))
+    loaded.load_state_dict(old)  # strict: the missing mean is filled, not an error
+    q = loaded.query_features("q")
+    assert torch.allclose(loaded.query_mean, torch.zeros(16))
+    assert torch.allclose(loaded.activation_probs(q), torch.sigmoid(heads.act(q)).reshape(1, 2))
