@@ -76,7 +76,7 @@ class TeamHeads(nn.Module):
             nn.init.zeros_(layer.weight)  # every query starts from the same prior; the query features then move it
             nn.init.constant_(layer.bias, bias)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for name in ("query_mean", "query_seen"):
             state_dict.setdefault(prefix + name, getattr(self, name).clone())
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
