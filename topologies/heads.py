@@ -4,7 +4,7 @@ made, and — during the run, after each round — whether the team stops there.
 Every choice is sampled with its exact log-probability (for REINFORCE) and is deterministic at
 inference (probability > 0.5). A round never runs empty: when no agent is drawn, the most
 probable one runs, and the log-probability counts both ways of arriving at that team. The heads
-read the query embedding, centred by its running mean during training (so what every query
+read the query embedding — with `centre_query`, centred by its running training mean (so what every query
 shares moves a head's bias alone — the bias that `--screen` sets — and the weights learn only
 what tells queries apart); the stop head also reads the round's outputs (their mean embedding),
 the round, and how much the round's answers agree — so different queries get different teams,
@@ -91,6 +91,8 @@ class TeamHeads(nn.Module):
 
     @torch.no_grad()
     def _see_query(self, q: torch.Tensor) -> None:
+        if not self.config.centre_query:
+            return  # the mean stays zero: the raw query
         self.query_seen += 1
         self.query_mean += (q - self.query_mean) / torch.clamp(self.query_seen, max=100.0)
 

@@ -69,7 +69,7 @@ def test_the_stop_features_are_centred_by_a_mean_kept_with_the_model() -> None:
 def test_the_activation_and_decision_heads_read_the_query_centred_by_its_training_mean() -> None:
     """What every training query shares moves the bias alone: with all queries alike, a weight
     change leaves the probabilities where the bias puts them."""
-    heads = TeamHeads(2, 1, HashEmbedder(16), HeadsConfig(activation=True, skip_decision=True))
+    heads = TeamHeads(2, 1, HashEmbedder(16), HeadsConfig(activation=True, skip_decision=True, centre_query=True))
     q = heads.query_features("the one query")
     heads.deterministic(q)  # inference does not move the mean
     assert int(heads.query_seen) == 0
