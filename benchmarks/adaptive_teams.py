@@ -111,15 +111,16 @@ SCREEN = {"screen": 16}
 # 0.34, a2 alone 0.16): the sixth screens on 64 (the first 16 are the fifth's, cached), enough to
 # tell apart agents 0.15 apart (≈ 2 standard errors), then the same 16 steps.
 SCREEN64 = {"screen": 64}
-ADAPTIVE_CENTRED = {"heads": {**ADAPTIVE["heads"], "centre_query": True}}
 # It ranked a1 first (0.375 alone; a0 0.30, a2 0.25), and yet all 50 test queries opened with a2:
 # the activation head read the raw query embedding (its mean over queries has norm 0.59), and
 # with Adam each of its 384 weights moves ~lr per step, so what every query shares outweighed the
 # screened bias: round-0 logits on the test queries were bias + (-2.9, -2.5, +0.4, -3.1) ± 0.6,
 # against biases of (-0.5, +0.3, -0.4, -0.7). The heads can now read the query centred by its
-# running mean (centre_query, opt-in: the liar planted test's seed 3 fails with it), as the stop head did; rows above this one were trained without it
-# (their saved models load as the uncentred heads they were). The seventh row is the sixth again
-# with the centring: the screening is the sixth's (cached), the 16 steps are new.
+# running mean, as the stop head does (centre_query, opt-in: the liar planted test's seed 3 fails
+# with it); rows above this one were trained without it (their saved models load as the
+# uncentred heads they were). The seventh row is the sixth again with the centring: the
+# screening is the sixth's (cached), the 16 steps are new.
+ADAPTIVE_CENTRED = {"heads": {**ADAPTIVE["heads"], "centre_query": True}}
 # The robustness rows: one liar among the 4 agents. The draw (seed 1) plants it in a1, the
 # mathematical analyst, which hears a0 and is heard by a2 and a3 in a chain or a complete team
 # (seed 0 would draw a3, which in a chain only the decision hears).

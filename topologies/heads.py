@@ -4,9 +4,9 @@ made, and — during the run, after each round — whether the team stops there.
 Every choice is sampled with its exact log-probability (for REINFORCE) and is deterministic at
 inference (probability > 0.5). A round never runs empty: when no agent is drawn, the most
 probable one runs, and the log-probability counts both ways of arriving at that team. The heads
-read the query embedding — with `centre_query`, centred by its running training mean (so what every query
-shares moves a head's bias alone — the bias that `--screen` sets — and the weights learn only
-what tells queries apart); the stop head also reads the round's outputs (their mean embedding),
+read the query embedding — with `centre_query` centred by its running training mean, so what
+every query shares moves a head's bias alone (the bias `--screen` sets) and the weights learn
+only what tells queries apart; the stop head also reads the round's outputs (their mean embedding),
 the round, and how much the round's answers agree — so different queries get different teams,
 and a round whose answer looks settled can end the run. Utility stays score − λ_tok · tokens: an
 agent that is switched off is rewarded exactly by the tokens it saves.
@@ -47,6 +47,13 @@ def round_team_log_prob(p: torch.Tensor, chosen: set[int]) -> torch.Tensor:
     return drawn
 
 
+@torch.no_grad()
+def move_running_mean(mean: torch.Tensor, seen: torch.Tensor, x: torch.Tensor) -> None:
+    """In place: the mean of the features seen so far, of the last 100 once more have been seen."""
+    seen += 1
+    mean += (x - mean) / torch.clamp(seen, max=100.0)
+
+
 class TeamHeads(nn.Module):
     def __init__(self, n_agents: int, rounds: int, embedder: Embedder, config: HeadsConfig):
         super().__init__()
@@ -83,22 +90,16 @@ class TeamHeads(nn.Module):
 
     # -- before the run ----------------------------------------------------------------------
     def activation_probs(self, q: torch.Tensor) -> torch.Tensor:
-        """P(agent i runs in round t), from the centred query."""
+        """P(agent i runs in round t), from the query (centred with `centre_query`)."""
         return torch.sigmoid(self.act(q - self.query_mean)).reshape(self.rounds, self.n)
 
     def decide_prob(self, q: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decide(q - self.query_mean))[0]
 
-    @torch.no_grad()
-    def _see_query(self, q: torch.Tensor) -> None:
-        if not self.config.centre_query:
-            return  # the mean stays zero: the raw query
-        self.query_seen += 1
-        self.query_mean += (q - self.query_mean) / torch.clamp(self.query_seen, max=100.0)
-
     def sample(self, q: torch.Tensor, generator: torch.Generator) -> Plan:
-        """A plan drawn for training (which first moves the running query mean)."""
-        self._see_query(q)
+        """A plan drawn for training (which first moves the running query mean, if centred)."""
+        if self.config.centre_query:  # otherwise the mean stays zero: the raw query
+            move_running_mean(self.query_mean, self.query_seen, q)
         logp = q.new_zeros(())
         active: list[set[int]] = [set(range(self.n)) for _ in range(self.rounds)]
         if self.config.activation:
@@ -139,9 +140,7 @@ class TeamHeads(nn.Module):
         """P(stop after `round`); `learn` (training) first moves the running feature mean."""
         x = self.stop_features(q, round, said)
         if learn:
-            with torch.no_grad():
-                self.stop_seen += 1
-                self.stop_mean += (x - self.stop_mean) / torch.clamp(self.stop_seen, max=100.0)
+            move_running_mean(self.stop_mean, self.stop_seen, x)
         return torch.sigmoid(self.stop(x - self.stop_mean))[0]
 
     def sampling_stop_gate(self, q: torch.Tensor, generator: torch.Generator, log_probs: list[torch.Tensor],
