@@ -121,6 +121,12 @@ SCREEN64 = {"screen": 64}
 # uncentred heads they were). The seventh row is the sixth again with the centring: the
 # screening is the sixth's (cached), the 16 steps are new.
 ADAPTIVE_CENTRED = {"heads": {**ADAPTIVE["heads"], "centre_query": True}}
+# It followed its screening (a1 opened 45 of the 50 test queries) and solved 8/50: alone, a1 was
+# right on 7 of those 45, not 0.375. Debate's round 0 (each agent alone on the test items) gives
+# a0 0.34, a1 0.22, a3 0.22, a2 0.10: on 64 queries two standard errors of a difference are ±0.16,
+# wider than these gaps. The eighth row screens on 192 train queries (±0.09; the first 64 are the
+# sixth's, cached) with the centred heads, then the same 16 steps.
+SCREEN192 = {"screen": 192}
 # The robustness rows: one liar among the 4 agents. The draw (seed 1) plants it in a1, the
 # mathematical analyst, which hears a0 and is heard by a2 and a3 in a chain or a complete team
 # (seed 0 would draw a3, which in a chain only the decision hears).
@@ -147,6 +153,8 @@ ROWS = {r.name: r for r in (
         help="adaptive G-Designer started from every agent alone on 64 train queries"),
     Row("gdesigner-adaptive-centred", "gdesigner", learner=ADAPTIVE_CENTRED, schedule=SCREEN64,
         help="the screen64 row with the heads reading the centred query"),
+    Row("gdesigner-adaptive-screen192", "gdesigner", learner=ADAPTIVE_CENTRED, schedule=SCREEN192,
+        help="the centred row screened on 192 train queries"),
     Row("commformer-adaptive", "commformer", learner={"gate": False, **ADAPTIVE},
         help="CommFormer + who runs, stop head, decision skip"),
     Row("complete-liar", "complete", temporal="complete", attack=True, clean="complete", help="complete, a1 lies"),
