@@ -85,9 +85,10 @@ class Row:
 
 
 # every choice starts at probability 0.5 (no prior for a big team): cheaper episodes early, and
-# the learner finds out from the rewards which agents, rounds and decision calls pay
+# the learner finds out from the rewards which agents, rounds and decision calls pay. These rows
+# were trained before the heads centred the query (see the seventh row), so they say so.
 ADAPTIVE = {"heads": {"activation": True, "stop": True, "skip_decision": True,
-                      "activation_init": 0.0, "stop_init": 0.0, "decide_init": 0.0}}
+                      "activation_init": 0.0, "stop_init": 0.0, "decide_init": 0.0, "centre_query": False}}
 # Adam moves a head's logit by at most ~lr per step: with 16 steps and the default heads_lr 0.05 a
 # choice that starts at 0.5 ends between 0.31 and 0.69 however clear the rewards, so training
 # episodes stay near the expensive prior. The second adaptive row gives the heads lr 0.25 (a logit
@@ -115,17 +116,19 @@ SCREEN64 = {"screen": 64}
 # the activation head read the raw query embedding (its mean over queries has norm 0.59), and
 # with Adam each of its 384 weights moves ~lr per step, so what every query shares outweighed the
 # screened bias: round-0 logits on the test queries were bias + (-2.9, -2.5, +0.4, -3.1) ± 0.6,
-# against biases of (-0.5, +0.3, -0.4, -0.7). The heads can now read the query centred by its
-# running mean, as the stop head does (centre_query, opt-in: the liar planted test's seed 3 fails
-# with it); rows above this one were trained without it (their saved models load as the
-# uncentred heads they were). The seventh row is the sixth again with the centring: the
-# screening is the sixth's (cached), the 16 steps are new.
+# against biases of (-0.5, +0.3, -0.4, -0.7). The heads now read the query centred by its
+# running mean, as the stop head does (`centre_query`, the default since); the rows above were
+# trained without it (their saved models load as the uncentred heads they were). The seventh row
+# is the sixth again with the centring: the screening is the sixth's (cached), the 16 steps new.
 ADAPTIVE_CENTRED = {"heads": {**ADAPTIVE["heads"], "centre_query": True}}
 # It followed its screening (a1 opened 45 of the 50 test queries) and solved 8/50: alone, a1 was
 # right on 7 of those 45, not 0.375. Debate's round 0 (each agent alone on the test items) gives
 # a0 0.34, a1 0.22, a3 0.22, a2 0.10: on 64 queries two standard errors of a difference are ±0.16,
 # wider than these gaps. The eighth row screens on 192 train queries (±0.09; the first 64 are the
-# sixth's, cached) with the centred heads, then the same 16 steps.
+# sixth's, cached) with the centred heads, then the same 16 steps. It ranked a0 0.31, a1 0.31, a3
+# 0.28, a2 0.19 and solved 13/50 at 0.18×, with 13 different plans. Every row so far was trained
+# with the old empty-draw rule (the most probable agent ran, and got no gradient); rows trained
+# from now on draw a round's team given that someone runs (`heads.draw_round_team`).
 SCREEN192 = {"screen": 192}
 # The robustness rows: one liar among the 4 agents. The draw (seed 1) plants it in a1, the
 # mathematical analyst, which hears a0 and is heard by a2 and a3 in a chain or a complete team

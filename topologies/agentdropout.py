@@ -3,8 +3,8 @@ intra-round and inter-round adjacency.
 
 Each round t has its own intra-round edge logits A_t and (to round t+1) inter-round logits B_t,
 all starting at probability 0.5 as in their code, and its own node logits ν_t. A sampled team
-drops agents per round (agent i runs with probability σ(ν_t,i); an empty round runs its most
-probable agent), then draws edges among the agents that run (spatial ones acyclic, decided in a
+drops agents per round (agent i runs with probability σ(ν_t,i), drawn given that someone runs),
+then draws edges among the agents that run (spatial ones acyclic, decided in a
 fixed order). Edge dropout follows their schedule: every `prune_every` steps the lowest-logit
 `prune_ratio` of each round's unmasked edges are masked for good, `max_prunes` times. At
 inference an agent runs when σ(ν) > 0.5 and an edge is kept when its probability exceeds 0.5.
@@ -29,7 +29,7 @@ from agentnet.graph import CommGraph, Decision
 from agentnet.topologies.agentprune import prune_lowest
 from agentnet.topologies.configs import AgentDropoutConfig
 from agentnet.topologies.embeddings import Embedder
-from agentnet.topologies.heads import round_team_log_prob
+from agentnet.topologies.heads import draw_round_team, round_team_log_prob
 from agentnet.topologies.learned import (
     Pairs,
     ParamGroup,
@@ -98,9 +98,7 @@ class AgentDropout(Persistent, nn.Module):
         active, spatial, temporal = [], [], []
         node_p = torch.sigmoid(self.nodes)
         for t in range(self.rounds):
-            with torch.no_grad():
-                drawn = {i for i in range(n) if float(torch.rand((), generator=g)) < float(node_p[t, i].detach())}
-            active.append(drawn or {int(node_p[t].argmax())})
+            active.append(draw_round_team(node_p[t], g))
             logp = logp + round_team_log_prob(node_p[t], active[t])
         for t in range(self.rounds):
             edges, lp = sample_dag(torch.sigmoid(self.intra[t]), g, self._allowed(self.intra_mask[t], active[t], active[t]))

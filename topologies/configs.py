@@ -23,8 +23,9 @@ class HeadsConfig:
     stop_init: float = field(default=-2.0, metadata={"help": "Initial logit of stopping after a round (-2.0: P ≈ 0.12)."})
     decide_init: float = field(default=2.0, metadata={"help": "Initial logit of making the decision call (2.0: P ≈ 0.88)."})
     heads_lr: float = field(default=5e-2, metadata={"help": "Learning rate of the adaptive-team heads (Adam)."})
-    centre_query: bool = field(default=False, metadata={
-        "help": "The activation and decision heads read the query centred by its running training mean."})
+    centre_query: bool = field(default=True, metadata={
+        "help": "The activation and decision heads read the query centred by its running training mean "
+                "(off: the raw query, whose shared direction Adam turns into a drift of every logit)."})
 
     @property
     def any(self) -> bool:

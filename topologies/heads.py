@@ -2,11 +2,11 @@
 made, and — during the run, after each round — whether the team stops there.
 
 Every choice is sampled with its exact log-probability (for REINFORCE) and is deterministic at
-inference (probability > 0.5). A round never runs empty: when no agent is drawn, the most
-probable one runs, and the log-probability counts both ways of arriving at that team. The heads
-read the query embedding — with `centre_query` centred by its running training mean, so what
-every query shares moves a head's bias alone (the bias `--screen` sets) and the weights learn
-only what tells queries apart; the stop head also reads the round's outputs (their mean embedding),
+inference (probability > 0.5). A round never runs empty: training draws a round's team
+conditioned on someone running (its log-probability is exact), inference runs the most probable
+agent when none is above 0.5. The heads read the query embedding — with `centre_query` centred
+by its running training mean, so what every query shares moves a head's bias alone (the bias
+`--screen` sets) and the weights learn only what tells queries apart; the stop head also reads the round's outputs (their mean embedding),
 the round, and how much the round's answers agree — so different queries get different teams,
 and a round whose answer looks settled can end the run. Utility stays score − λ_tok · tokens: an
 agent that is switched off is rewarded exactly by the tokens it saves.
@@ -36,15 +36,28 @@ class Plan:
     log_prob: torch.Tensor
 
 
+def draw_round_team(p: torch.Tensor, generator: torch.Generator) -> set[int]:
+    """Each agent independently with its probability, conditioned on someone running.
+
+    Exact, without rejection loops: the first agent to run is k with probability ∝ p_k Π_{j<k}(1 − p_j),
+    and every agent after it is then drawn on its own."""
+    p = p.detach().clamp(1e-6, 1 - 1e-6)
+    first = p * torch.cat([p.new_ones(1), torch.cumprod(1 - p, 0)[:-1]])
+    k = int(torch.multinomial(first, 1, generator=generator))
+    return {k} | {i for i in range(k + 1, len(p)) if float(torch.rand((), generator=generator)) < float(p[i])}
+
+
 def round_team_log_prob(p: torch.Tensor, chosen: set[int]) -> torch.Tensor:
-    """log P(the round's team is `chosen`) when an empty draw becomes {argmax p}."""
+    """log P(the round's team is `chosen` | it is not empty), as `draw_round_team` samples it.
+
+    (An empty draw replaced by the most probable agent — the rule before — gives that agent no
+    gradient once every probability is below 0.5: its team is as likely whatever its own p, so a
+    rewarded solo agent could not rise and the inference team, the argmax, drifted.)"""
     p = p.clamp(1e-6, 1 - 1e-6)
     mask = torch.zeros_like(p, dtype=torch.bool)
     mask[list(chosen)] = True
     drawn = torch.where(mask, torch.log(p), torch.log1p(-p)).sum()
-    if len(chosen) == 1 and next(iter(chosen)) == int(p.argmax()):
-        return torch.logaddexp(drawn, torch.log1p(-p).sum())  # or nobody was drawn
-    return drawn
+    return drawn - torch.log(-torch.expm1(torch.log1p(-p).sum()))  # ÷ P(someone runs)
 
 
 @torch.no_grad()
@@ -105,9 +118,7 @@ class TeamHeads(nn.Module):
         if self.config.activation:
             probs = self.activation_probs(q)
             for t in range(self.rounds):
-                with torch.no_grad():
-                    drawn = {i for i in range(self.n) if float(torch.rand((), generator=generator)) < float(probs[t, i].detach())}
-                active[t] = drawn or {int(probs[t].argmax())}
+                active[t] = draw_round_team(probs[t], generator)
                 logp = logp + round_team_log_prob(probs[t], active[t])
         decide = True
         if self.config.skip_decision:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 
 import pytest
 
@@ -11,17 +12,32 @@ torch = pytest.importorskip("torch", reason="SKIPPED LOUDLY: torch missing; inst
 
 from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
 from agentnet.topologies.configs import HeadsConfig  # noqa: E402
-from agentnet.topologies.heads import TeamHeads, round_team_log_prob  # noqa: E402
+from agentnet.topologies.heads import TeamHeads, draw_round_team, round_team_log_prob  # noqa: E402
 
 
 def test_the_probabilities_of_every_non_empty_team_sum_to_one() -> None:
-    """An empty draw runs the most probable agent, so the non-empty teams carry all the mass."""
+    """A round's team is drawn given that someone runs: the non-empty teams carry all the mass."""
     p = torch.tensor([0.3, 0.05, 0.6, 0.2])
     teams = [set(c) for k in range(1, 5) for c in itertools.combinations(range(4), k)]
     total = sum(math.exp(float(round_team_log_prob(p, team))) for team in teams)
     assert total == pytest.approx(1.0, abs=1e-5)
-    nobody = float(torch.prod(1 - p))
-    assert math.exp(float(round_team_log_prob(p, {2}))) == pytest.approx(0.6 * 0.7 * 0.95 * 0.8 + nobody, abs=1e-6)
+    someone = 1 - float(torch.prod(1 - p))
+    assert math.exp(float(round_team_log_prob(p, {2}))) == pytest.approx(0.7 * 0.95 * 0.6 * 0.8 / someone, abs=1e-6)
+
+
+def test_teams_are_drawn_with_the_probabilities_the_log_probability_gives() -> None:
+    p, g = torch.tensor([0.1, 0.05, 0.15]), torch.Generator().manual_seed(0)
+    draws = Counter(frozenset(draw_round_team(p, g)) for _ in range(20000))
+    assert frozenset() not in draws
+    for team, n in draws.items():
+        assert n / 20000 == pytest.approx(math.exp(float(round_team_log_prob(p, set(team)))), abs=0.015)
+
+
+def test_a_rewarded_solo_agent_gains_probability_even_when_every_agent_is_below_one_half() -> None:
+    """Under the old rule (an empty draw runs the argmax) this gradient was zero."""
+    logits = torch.tensor([-1.0, -2.0, -1.5], requires_grad=True)
+    round_team_log_prob(torch.sigmoid(logits), {0}).backward()
+    assert logits.grad is not None and logits.grad[0] > 0 and (logits.grad[1:] < 0).all()
 
 
 def test_sampled_plans_never_run_an_empty_round_and_inference_is_deterministic() -> None:
