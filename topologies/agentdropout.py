@@ -29,7 +29,7 @@ from agentnet.graph import CommGraph, Decision
 from agentnet.topologies.agentprune import prune_lowest
 from agentnet.topologies.configs import AgentDropoutConfig
 from agentnet.topologies.embeddings import Embedder
-from agentnet.topologies.heads import draw_round_team, round_team_log_prob
+from agentnet.topologies.heads import draw_round_team, likeliest_round_team, round_team_log_prob
 from agentnet.topologies.learned import (
     Pairs,
     ParamGroup,
@@ -123,8 +123,7 @@ class AgentDropout(Persistent, nn.Module):
     @torch.no_grad()
     def graph_for(self, query: str) -> CommGraph:
         node_p = torch.sigmoid(self.nodes)
-        active = [{i for i in range(len(self.agents)) if node_p[t, i] > 0.5} or {int(node_p[t].argmax())}
-                  for t in range(self.rounds)]  # fmt: skip
+        active = [likeliest_round_team(node_p[t]) for t in range(self.rounds)]
         spatial = [threshold_dag(torch.sigmoid(self.intra[t]), 0.5, self._allowed(self.intra_mask[t], active[t], active[t]))
                    for t in range(self.rounds)]  # fmt: skip
         temporal = [{e for e in self._allowed(self.inter_mask[t], active[t], active[t + 1])

@@ -6,10 +6,11 @@ inference (probability > 0.5). A round never runs empty: training draws a round'
 conditioned on someone running (its log-probability is exact), inference runs the most probable
 agent when none is above 0.5. The heads read the query embedding — with `centre_query` centred
 by its running training mean, so what every query shares moves a head's bias alone (the bias
-`--screen` sets) and the weights learn only what tells queries apart; the stop head also reads the round's outputs (their mean embedding),
-the round, and how much the round's answers agree — so different queries get different teams,
-and a round whose answer looks settled can end the run. Utility stays score − λ_tok · tokens: an
-agent that is switched off is rewarded exactly by the tokens it saves.
+`--screen` sets) and the weights learn only what tells queries apart; the stop head also reads
+the round's outputs (their mean embedding), the round, and how much the round's answers agree —
+so different queries get different teams, and a round whose answer looks settled can end the run.
+Utility stays score − λ_tok · tokens: an agent that is switched off is rewarded exactly by the
+tokens it saves.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ def draw_round_team(p: torch.Tensor, generator: torch.Generator) -> set[int]:
     first = p * torch.cat([p.new_ones(1), torch.cumprod(1 - p, 0)[:-1]])
     k = int(torch.multinomial(first, 1, generator=generator))
     return {k} | {i for i in range(k + 1, len(p)) if float(torch.rand((), generator=generator)) < float(p[i])}
+
+
+def likeliest_round_team(p: torch.Tensor) -> set[int]:
+    """Inference: the agents above 0.5, or the most probable one alone when none is."""
+    return {i for i in range(len(p)) if p[i] > 0.5} or {int(p.argmax())}
 
 
 def round_team_log_prob(p: torch.Tensor, chosen: set[int]) -> torch.Tensor:
@@ -132,7 +138,7 @@ class TeamHeads(nn.Module):
         active: list[set[int]] = [set(range(self.n)) for _ in range(self.rounds)]
         if self.config.activation:
             probs = self.activation_probs(q)
-            active = [{i for i in range(self.n) if probs[t, i] > 0.5} or {int(probs[t].argmax())} for t in range(self.rounds)]
+            active = [likeliest_round_team(probs[t]) for t in range(self.rounds)]
         decide = not self.config.skip_decision or bool(self.decide_prob(q) > 0.5)
         return Plan(active, decide, q.new_zeros(()))
 
