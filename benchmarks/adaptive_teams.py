@@ -21,10 +21,12 @@ run in OUT/runs.sqlite (the row→run id map is OUT/runs.json). OUT/headline.md 
 the training costs) and OUT/report (report.md, report.html, accuracy_vs_tokens.png, the
 topology drawings) are rewritten after every row.
 
-On another machine, the rows, trainings and response cache (copy it over) are enough to continue: a row
-finished elsewhere is replayed from the cache (every call a hit, seconds) to rebuild the run
-store the report reads — the store holds the benchmark's questions, so it is not kept in the
-repository; the row keeps the figures measured when it ran.
+On another machine, the kept rows and trainings are enough to continue: a row finished elsewhere
+is kept as measured (headline.md shows it; OUT/report shows the rows run with this machine's
+store). With `--replay` and the response cache copied over, such a row is replayed from the
+cache (every call a hit, seconds) to rebuild the run store the report reads — the store holds
+the benchmark's questions, so it is not kept in the repository; the row keeps the figures
+measured when it ran.
 """
 
 from __future__ import annotations
@@ -312,7 +314,11 @@ class Experiment:
                 if done is not None and name in self._json(self.out / "runs.json", {}):
                     console.print(f"[dim]{name}: done[/]")
                     continue
-                if done is not None:  # finished on another machine: its store is not kept, its calls are
+                if done is not None and not self.args.replay:  # finished on another machine: kept as measured
+                    console.print(f"[dim]{name}: done elsewhere; kept (--replay with its response cache rebuilds "
+                                  "its trajectories here)[/]")  # fmt: skip
+                    continue
+                if done is not None:  # its store is not kept, its calls are
                     console.print(f"[dim]{name}: done; replaying it from the response cache for the report[/]")
                 else:
                     console.print(f"[bold]{name}[/]: {row.help or row.topology}")
@@ -337,7 +343,10 @@ class Experiment:
         rows = [r for r in rows if r is not None]
         if not rows:
             return
-        write_report(store, [r["run_id"] for r in rows], self.out / "report")
+        here = self._json(self.out / "runs.json", {})  # the rows run (or replayed) with this store
+        ids = [here[r["row"]] for r in rows if r["row"] in here]
+        if ids:
+            write_report(store, ids, self.out / "report")
         (self.out / "headline.md").write_text(headline(rows, self.args))
 
 
@@ -423,6 +432,8 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=4, help="Queries in flight.")
     p.add_argument("--max-tokens", type=int, default=512, help="Completion tokens per call.")
     p.add_argument("--temperature", type=float, default=0.0, help="0: greedy, and every call is cacheable.")
+    p.add_argument("--replay", action="store_true", help="Replay rows finished on another machine from the response "
+                   "cache (copy it over first: without it every call is made again), so the report shows them.")
     args = p.parse_args()
     names = [n.strip() for n in args.rows.split(",") if n.strip()]
     unknown = [n for n in names if n not in ROWS]
