@@ -388,6 +388,7 @@ def headline(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         ratio = f"{r['tokens_per_query'] / dense['tokens_per_query']:.2f}×" if dense and dense["tokens_per_query"] else "–"
         tokens = f"{t['tokens']:,.0f}" if t else "–"
         wall = f"{t['wall_s'] / 60:.0f} min" if t else "–"
+        wall += f" + {t['screen_from']}'s screening" if t and t.get("screen_from") else ""
         lines.append(
             f"| {r['row']} | {r['accuracy']:.2f} ({r['ci95'][0]:.2f}–{r['ci95'][1]:.2f}) | {r['solved']}/{r['n']} | "
             f"{r['tokens_per_query']:.0f} | {ratio} | {r['calls_per_query']:.2f} | {r['wall_per_query_s']:.1f} s | "
