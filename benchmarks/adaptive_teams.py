@@ -307,7 +307,7 @@ class Experiment:
             "accuracy": k / n, "ci95": [low, high], "tokens_per_query": s.tokens_per_query,
             "calls_per_query": s.calls_per_query or 0.0, "wall_per_query_s": s.latency_s_per_query,
             "cut_off_share": s.cut_off_share or 0.0, "failed": s.failed, "hit_rate": s.hit_rate,
-            "training": training, "items": {r.item_id: [r.score, r.prompt_tokens + r.completion_tokens, r.calls] for r in results},
+            "training": training, "llama_cpp_python": _version("llama-cpp-python"), "items": {r.item_id: [r.score, r.prompt_tokens + r.completion_tokens, r.calls] for r in results},
         }  # fmt: skip
         self._write(self.out / "rows" / f"{row.name}.json", summary)
         return summary
@@ -425,6 +425,16 @@ def _fixed() -> set[str]:
     from agentnet.topologies.fixed import FIXED
 
     return set(FIXED)
+
+
+def _version(package: str) -> str | None:
+    """The installed version (llama-server is built from llama-cpp-python's vendored source)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 def _client(cache: Path) -> ClientConfig:
