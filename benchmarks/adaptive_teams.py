@@ -241,10 +241,14 @@ class Experiment:
                                        "baseline": a.baseline, "seed": 0, **row.schedule})  # fmt: skip
         attack = LIAR if row.train_attack else AttackConfig()
         items = self.train_items[: row.train_items or None]
-        shared = self.out / "train" / row.screen_from / "screen.json"
-        if row.screen_from and not (out / "screen.json").exists():
-            out.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(shared, out / "screen.json")
+        if row.screen_from:
+            shared = self.out / "train" / row.screen_from / "screen.json"
+            if not (out / "screen.json").exists():
+                if not shared.exists():
+                    raise SystemExit(f"error: {row.name} starts from {row.screen_from}'s screening, and {shared} "
+                                     f"is missing; run --rows {row.screen_from} first")  # fmt: skip
+                out.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(shared, out / "screen.json")
             cost["screen_from"] = row.screen_from
         trainer = TopologyTrainer(topology, self.task, items, backend, train, out, attack=attack)
         if trainer.resume():
