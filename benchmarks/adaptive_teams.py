@@ -49,6 +49,7 @@ from agentnet.assembly.items import load_items
 from agentnet.assembly.server import ClientConfig, connect, server_health
 from agentnet.cache import CacheConfig
 from agentnet.errors import ConfigError
+from agentnet.serving.llama_server import binary_version, find_binary
 from agentnet.serving.models import default_cache_dir
 from agentnet.configs import ItemsConfig, TeamConfig
 from agentnet.evaluation import evaluate
@@ -202,6 +203,8 @@ class Experiment:
         self.task, self.test_items = load_items(ItemsConfig("gsm8k", "test", args.test_limit), self.data)
         self.serve = ServeConfig(engine=args.engine, model=args.model, parallel=args.parallel, ctx_size=args.ctx_size,
                                  threads=args.threads)  # fmt: skip
+        binary = find_binary(self.serve.cache_dir, self.serve.binary) if args.engine == "llama-server" else None
+        self.engine_build = binary_version(binary) if binary else None  # recorded with every row
 
     # -- bookkeeping --------------------------------------------------------------------------
     def _json(self, path: Path, default: Any) -> Any:
@@ -311,7 +314,7 @@ class Experiment:
             "accuracy": k / n, "ci95": [low, high], "tokens_per_query": s.tokens_per_query,
             "calls_per_query": s.calls_per_query or 0.0, "wall_per_query_s": s.latency_s_per_query,
             "cut_off_share": s.cut_off_share or 0.0, "failed": s.failed, "hit_rate": s.hit_rate,
-            "training": training, "llama_cpp_python": _version("llama-cpp-python"), "items": {r.item_id: [r.score, r.prompt_tokens + r.completion_tokens, r.calls] for r in results},
+            "training": training, "engine_build": self.engine_build, "items": {r.item_id: [r.score, r.prompt_tokens + r.completion_tokens, r.calls] for r in results},
         }  # fmt: skip
         self._write(self.out / "rows" / f"{row.name}.json", summary)
         return summary
@@ -429,16 +432,6 @@ def _fixed() -> set[str]:
     from agentnet.topologies.fixed import FIXED
 
     return set(FIXED)
-
-
-def _version(package: str) -> str | None:
-    """The installed version (llama-server is built from llama-cpp-python's vendored source)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
 
 
 def _client(cache: Path) -> ClientConfig:
