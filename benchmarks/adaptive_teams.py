@@ -246,10 +246,7 @@ class Experiment:
         items = self.train_items[: row.train_items or None]
         if row.screen_from:
             shared = self.out / "train" / row.screen_from / "screen.json"
-            if not (out / "screen.json").exists():
-                if not shared.exists():
-                    raise SystemExit(f"error: {row.name} starts from {row.screen_from}'s screening, and {shared} "
-                                     f"is missing; run --rows {row.screen_from} first")  # fmt: skip
+            if not (out / "screen.json").exists():  # (its presence is checked before anything runs)
                 out.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(shared, out / "screen.json")
             cost["screen_from"] = row.screen_from
@@ -332,7 +329,17 @@ class Experiment:
             raise SystemExit(f"error: {self.out} holds an experiment with other settings: {shown}; "
                              "rerun with its settings to resume, or pass another --out")  # fmt: skip
 
+    def check_screenings(self, names: list[str]) -> None:
+        """A row that starts from another's screening needs it kept, or that row run before it."""
+        for i, name in enumerate(names):
+            row, train = ROWS[name], self.out / "train"
+            if row.screen_from and row.screen_from not in names[:i] and not any(
+                    (train / n / "screen.json").exists() for n in (row.training, row.screen_from)):
+                raise SystemExit(f"error: {name} starts from {row.screen_from}'s screening, which "
+                                 f"{train / row.screen_from} does not hold; put {row.screen_from} before it in --rows")  # fmt: skip
+
     def run(self, names: list[str], client: ClientConfig) -> None:
+        self.check_screenings(names)
         self.out.mkdir(parents=True, exist_ok=True)
         self.check_identity()
         with RunStore(self.out / "runs.sqlite") as store, connect(self.serve, client) as (server, backend):
