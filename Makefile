@@ -25,4 +25,5 @@ install-dev: $(VENV)/bin/python
 test: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
 	$(VENV)/bin/python -m pytest
