@@ -8,6 +8,8 @@
   link to its page, and a link to any other repository file outside docs/ (a script, a test,
   kept results) becomes the file's path in code, since the site does not carry it. A link to
   nothing stays as written, so `mkdocs build --strict` fails on it.
+- The `cli-help` marker in cli.md becomes `agentnet COMMAND --help` of every command, run
+  through Typer's test runner when the site is built (so it needs agentnet installed).
 - `{count:NAME}` is replaced by a number computed from the code when the site is built
   (COUNTS below), so no count in the docs is typed by hand. An unknown NAME fails the build.
 """
@@ -135,7 +137,35 @@ def _results_list() -> str:
     return "\n".join(f"- [{title}]({name}.md)" for name, title in experiments()) + "\n"
 
 
+def _commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command path of a click group, depth first, the group itself first."""
+    out = [path]
+    for name in sorted(getattr(command, "commands", {}) or {}):
+        out += _commands(command.commands[name], (*path, name))
+    return out
+
+
+def _cli_help() -> str:
+    try:
+        import typer
+        from typer.testing import CliRunner
+
+        from agentnet.cli import app
+    except ImportError as error:
+        raise PluginError(f"docs: the CLI reference needs agentnet installed ({error}); run `make install-dev`")
+    runner, sections = CliRunner(), []
+    for path in _commands(typer.main.get_command(app)):
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
+        if result.exit_code != 0:
+            raise PluginError(f"docs: `agentnet {' '.join(path)} --help` exited {result.exit_code}: {result.output}")
+        title = " ".join(("agentnet", *path))
+        sections.append(f"### {title}\n\n```text\n{result.output.rstrip()}\n```\n")
+    return "\n".join(sections)
+
+
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     if page.file.src_uri == "results/index.md":
         markdown = re.sub(r"<!-- results-list.*?-->\n?", lambda _: _results_list(), markdown)
+    if page.file.src_uri == "cli.md":
+        markdown = re.sub(r"<!-- cli-help.*?-->\n?", lambda _: _cli_help(), markdown)
     return _fill_counts(_rewrite_links(markdown, page))
