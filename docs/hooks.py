@@ -10,6 +10,10 @@
   nothing stays as written, so `mkdocs build --strict` fails on it.
 - The `cli-help` marker in cli.md becomes `agentnet COMMAND --help` of every command, run
   through Typer's test runner when the site is built (so it needs agentnet installed).
+- The API reference reads the source statically (mkdocstrings, griffe), but the folders install
+  under other names (`topologies/` as `agentnet.topologies`, pyproject's package-dir), which
+  griffe cannot follow; so `build/docs-src/agentnet` is made as the installed tree of
+  symlinks, and mkdocs.yml points mkdocstrings there.
 - `{count:NAME}` is replaced by a number computed from the code when the site is built
   (COUNTS below), so no count in the docs is typed by hand. An unknown NAME fails the build.
 """
@@ -17,8 +21,11 @@
 from __future__ import annotations
 
 import ast
+import os
 import posixpath
 import re
+import shutil
+import tomllib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -68,18 +75,88 @@ def experiments() -> list[tuple[str, str]]:
     return out
 
 
+SOURCE_TREE = REPO / "build" / "docs-src"
+
+
+def make_source_tree() -> Path:
+    """build/docs-src/agentnet: the package as installed, as symlinks into the repository."""
+    mapping = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    root = SOURCE_TREE / "agentnet"
+    shutil.rmtree(SOURCE_TREE, ignore_errors=True)
+    root.mkdir(parents=True)
+    for child in (REPO / mapping["agentnet"]).iterdir():
+        if child.name != "__pycache__":
+            (root / child.name).symlink_to(child)
+    for name, folder in mapping.items():
+        parts = name.split(".")
+        if len(parts) == 2 and parts[0] == "agentnet":
+            (root / parts[1]).symlink_to(REPO / folder)
+        elif name != "agentnet":
+            raise PluginError(f"docs/hooks.py: package-dir entry {name!r} is not agentnet.X; extend make_source_tree")
+    return SOURCE_TREE
+
+
+# API reference pages: (page, title, the module prefixes it holds); the first match wins.
+REFERENCE = (
+    ("serving", "Serving", ("agentnet.serving",)),
+    ("topologies", "Topologies", ("agentnet.topologies",)),
+    ("tasks", "Tasks", ("agentnet.tasks",)),
+    ("training", "Assembly and training", ("agentnet.assembly", "agentnet.training")),
+    ("core", "Core", ("agentnet",)),
+)
+NOT_REFERENCED = ("agentnet.cli", "agentnet.serving.__main__", "agentnet.tasks.sandbox.guard")  # scripts
+
+
+def modules() -> list[str]:
+    """Every module of the installed agentnet tree, dotted, sorted (packages before their modules)."""
+    root = SOURCE_TREE / "agentnet"
+    names = []
+    paths = [Path(d) / f for d, _, files in os.walk(root, followlinks=True) for f in files if f.endswith(".py")]
+    for path in paths:
+        parts = path.relative_to(SOURCE_TREE).with_suffix("").parts
+        if "__pycache__" in parts or not all(p.isidentifier() for p in parts):
+            continue
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if name not in NOT_REFERENCED:
+            names.append(name)
+    return sorted(set(names))
+
+
+def reference_pages() -> dict[str, tuple[str, list[str]]]:
+    pages: dict[str, tuple[str, list[str]]] = {page: (title, []) for page, title, _ in REFERENCE}
+    for name in modules():
+        for page, _, prefixes in REFERENCE:
+            if any(name == p or name.startswith(p + ".") for p in prefixes):
+                pages[page][1].append(name)
+                break
+    return pages
+
+
+def _reference_markdown(title: str, names: list[str]) -> str:
+    body = "\n".join(f"::: {name}\n" for name in names)
+    return f"# {title}\n\nGenerated from the docstrings of every module below.\n\n{body}"
+
+
+def on_startup(command: str, dirty: bool) -> None:
+    make_source_tree()  # before mkdocstrings reads its paths (in its on_config)
+
+
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    reference: list[Any] = [{title: f"reference/{page}.md"} for page, title, _ in REFERENCE]
     pages: list[Any] = [{title: f"results/{name}.md"} for name, title in experiments()]
     for entry in config.nav or []:
-        if isinstance(entry, dict) and "Results" in entry:
-            head = entry["Results"]
-            entry["Results"] = ([head] if isinstance(head, str) else list(head)) + pages
+        for section, extra in (("Results", pages), ("API reference", reference)):
+            if isinstance(entry, dict) and section in entry:
+                head = entry[section]
+                entry[section] = ([head] if isinstance(head, str) else list(head)) + extra
     return config
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     for name, _ in experiments():
         files.append(File.generated(config, f"results/{name}.md", abs_src_path=str(RESULTS / name / "README.md")))
+    for page, (title, names) in reference_pages().items():
+        files.append(File.generated(config, f"reference/{page}.md", content=_reference_markdown(title, names)))
     return files
 
 
