@@ -2,7 +2,8 @@
 
 - Each experiment's `benchmarks/results/<experiment>/README.md` becomes the page
   `results/<experiment>.md`, listed under Results in the nav and in `results/index.md`
-  (where the `results-list` marker is). The READMEs stay where the experiments keep their
+  (where the `results-list` marker is), described by its row in README.md's Results table (a
+  results folder without a row there fails the build). The READMEs stay where the experiments keep their
   results, so they read the same on a repository browser.
 - Links are written as they resolve in the repository: a link to a results README becomes a
   link to its page, and a link to any other repository file outside docs/ (a script, a test,
@@ -210,8 +211,22 @@ def _fill_counts(markdown: str) -> str:
     return COUNT.sub(fill, markdown)
 
 
+def _readme_results() -> dict[str, str]:
+    """name -> what it measures, from the README's Results table (rows linking a results README)."""
+    row = re.compile(r"^\| \[[^\]]+\]\(benchmarks/results/(?P<name>[^/]+)/README\.md\) \| (?P<what>.*?) \|$", re.M)
+    return {m["name"]: m["what"] for m in row.finditer((REPO / "README.md").read_text())}
+
+
 def _results_list() -> str:
-    return "\n".join(f"- [{title}]({name}.md)" for name, title in experiments()) + "\n"
+    described = _readme_results()
+    missing = [name for name, _ in experiments() if name not in described]
+    if missing:
+        raise PluginError(f"docs: README.md's Results table has no row for {', '.join(missing)}; add one")
+    return "\n".join(f"| [{title}]({name}.md) | {described[name]} |" for name, title in experiments())
+
+
+def _results_table() -> str:
+    return "| experiment | what it measures |\n|---|---|\n" + _results_list() + "\n"
 
 
 def _commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -242,7 +257,7 @@ def _cli_help() -> str:
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     if page.file.src_uri == "results/index.md":
-        markdown = re.sub(r"<!-- results-list.*?-->\n?", lambda _: _results_list(), markdown)
+        markdown = re.sub(r"<!-- results-list.*?-->\n?", lambda _: _results_table(), markdown)
     if page.file.src_uri == "cli.md":
         markdown = re.sub(r"<!-- cli-help.*?-->\n?", lambda _: _cli_help(), markdown)
     return _fill_counts(_rewrite_links(markdown, page))
