@@ -1,4 +1,5 @@
-"""Kernel-enforced containment for the sandbox child: capabilities, Landlock and seccomp.
+"""Kernel-enforced containment for the sandbox child: a private tmpfs, a separate uid,
+capabilities, Landlock and seccomp.
 
 The guard calls these before any untrusted code runs; each returns a one-line description of
 what it enforced, or raises `Unavailable` with why and how to get the layer. After them the
@@ -22,6 +23,7 @@ import stat
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_CAPBSET_DROP = 24
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 _CAP_VERSION_3 = 0x20080522
@@ -206,10 +208,52 @@ def _add_rule(libc: ctypes.CDLL, ruleset: int, path: str, rights: int) -> None:
         os.close(fd)
 
 
+# --- a private tmpfs and a separate uid ------------------------------------------------------
+
+CLONE_NEWNS = 0x00020000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
+
+
+def private_tmpfs(path: str, size_bytes: int, inodes: int, uid: int) -> str:
+    """Mount a tmpfs of `size_bytes` and `inodes` over `path`, in a mount namespace of this
+    process alone (it goes away with the process; nothing shows on the host).
+
+    Why: the kernel then refuses (ENOSPC) a write or a new file past the limit, counting what
+    a walk of the directory cannot see: files unlinked while kept open, or kept mapped. Needs
+    CAP_SYS_ADMIN (root), so it runs before the uid switch and the capability drop; the
+    process must be single-threaded (unshare(CLONE_NEWNS) also unshares the cwd).
+    """
+    libc = _libc()
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    if libc.unshare(CLONE_NEWNS) != 0:
+        raise _fail("unshare(CLONE_NEWNS) (a tmpfs needs root with CAP_SYS_ADMIN)")
+    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:  # else the mount propagates to the host
+        raise _fail("making the mounts private")
+    options = f"size={size_bytes},nr_inodes={inodes},mode=0700,uid={uid},gid={uid}"
+    if libc.mount(b"agentnet-sandbox", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.encode()) != 0:
+        raise _fail(f"mount -t tmpfs -o {options}")
+    os.chdir(path)  # the old cwd is the directory under the mount
+    return f"{size_bytes // 2**20} MiB, {inodes} inodes, counting unlinked-but-open files"
+
+
+def switch_user(uid: int) -> None:
+    """Become `uid`/`uid` with no supplementary groups (as root, before the program runs).
+
+    A credential change clears the dumpable flag, which would make /proc/self root's; exec (what
+    Popen's `user=` does) sets it again, so this does too. Another process of this uid could then
+    ptrace this one: the uid is fresh per run, and seccomp refuses ptrace anyway."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if _libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0:
+        raise _fail("prctl(PR_SET_DUMPABLE)")
+    os.umask(0o077)
+
+
 # --- seccomp ---------------------------------------------------------------------------------
 
 _ACT_ALLOW = 0x7FFF0000
-_CMP_NE, _CMP_EQ, _CMP_MASKED_EQ = 1, 4, 7
+_CMP_NE, _CMP_MASKED_EQ = 1, 7
 CLONE_THREAD = 0x00010000
 _CLONE_NAMESPACES = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080)
 _TIOCSTI, _TIOCLINUX = 0x5412, 0x541C  # push characters into a terminal's input; console tricks
@@ -227,8 +271,24 @@ DENIED = (
     "keyctl", "add_key", "request_key", "kexec_load", "kexec_file_load", "init_module", "finit_module",
     "delete_module", "iopl", "ioperm", "swapon", "swapoff", "reboot", "syslog", "acct", "quotactl", "quotactl_fd",
     "setrlimit", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname",
-    "vhangup", "uselib",
+    "vhangup", "uselib", "memfd_create", "memfd_secret",
 )  # fmt: skip
+
+# Metadata changes, refused on every path: Landlock (to ABI 7) has no right for them, seccomp
+# cannot read a path, and a uid-0 child without capabilities owns every root file outside (a
+# separate uid owns nothing there, so file permissions refuse these too). Programs lose chmod,
+# utime and xattrs inside their directory as well (shutil.copy2's copystat fails; copy works).
+METADATA = (
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "utime", "utimes", "utimensat", "futimesat",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "setxattrat", "removexattrat",
+    "file_setattr",
+)  # fmt: skip
+# Syscalls newer than the libseccomp a distribution may ship (2.5.4 knows none of these): the
+# numbers of the generic table, which every architecture shares from 424 on.
+NEWER = {"fchmodat2": 452, "setxattrat": 463, "removexattrat": 466, "file_setattr": 469}
+# File attribute ioctls a file's owner may use: chattr flags, project ids, the inode version.
+_FS_IOC = (0x40086602, 0x40046602, 0x401C5820, 0x40087602, 0x40047602)  # SETFLAGS(32), FSSETXATTR, SETVERSION(32)
 
 
 class _ArgCmp(ctypes.Structure):
@@ -240,9 +300,10 @@ def _errno_action(code: int) -> int:
 
 
 def seccomp() -> str:
-    """Load a filter (default: allow) that refuses DENIED, clone without CLONE_THREAD or with a
+    """Load a filter (default: allow) that refuses DENIED, METADATA, clone without CLONE_THREAD or with a
     namespace flag (threads stay possible), clone3 (ENOSYS: glibc falls back to clone, whose flags
-    a filter can read), signals to any other process, prlimit64 that sets a limit, and TIOCSTI.
+    a filter can read), signals to any other process, prlimit64 that sets a limit, TIOCSTI and
+    the file-attribute ioctls.
     Other architectures' syscalls (i386 `int 0x80`, x32) kill the process: libseccomp's default."""
     try:
         lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
@@ -262,6 +323,8 @@ def seccomp() -> str:
         for name, action, conditions in _rules(os.getpid(), eperm):
             number = lib.seccomp_syscall_resolve_name(name.encode())
             if number < 0:
+                number = NEWER.get(name, -1)
+            if number < 0:
                 continue  # not a syscall on this architecture (e.g. fork on aarch64)
             cmps = (_ArgCmp * max(1, len(conditions)))(*[_ArgCmp(*c) for c in conditions])
             rc = lib.seccomp_rule_add_array(ctx, action, number, len(conditions), cmps)
@@ -273,17 +336,19 @@ def seccomp() -> str:
             raise Unavailable(f"seccomp: loading the filter failed ({os.strerror(-rc)}); {_SECCOMP_HINT}")
     finally:
         lib.seccomp_release(ctx)
-    return f"{count} rules: no processes, sockets, signals to others, namespaces, mounts or raised limits"
+    return (f"{count} rules: no processes, sockets, signals to others, namespaces, mounts, raised limits or "
+            "metadata changes (chmod, chown, utime, xattr, chattr)")
 
 
 def _rules(pid: int, eperm: int) -> list[tuple[str, int, list[tuple[int, int, int, int]]]]:
     """(syscall, action, [(arg, op, a, b), ...]) — the conditions of one rule are ANDed."""
-    rules: list[tuple[str, int, list[tuple[int, int, int, int]]]] = [(name, eperm, []) for name in DENIED]
+    rules: list[tuple[str, int, list[tuple[int, int, int, int]]]] = [(name, eperm, []) for name in DENIED + METADATA]
     rules.append(("clone3", _errno_action(errno.ENOSYS), []))
     rules.append(("clone", eperm, [(0, _CMP_MASKED_EQ, CLONE_THREAD, 0)]))  # a new process, not a thread
     rules += [("clone", eperm, [(0, _CMP_MASKED_EQ, flag, flag)]) for flag in _CLONE_NAMESPACES]
     for name in ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
         rules.append((name, eperm, [(0, _CMP_NE, pid, 0)]))  # the first argument is the target process
     rules.append(("prlimit64", eperm, [(2, _CMP_NE, 0, 0)]))  # a new limit (glibc's getrlimit passes NULL)
-    rules += [("ioctl", eperm, [(1, _CMP_EQ, request, 0)]) for request in (_TIOCSTI, _TIOCLINUX)]
+    # the kernel reads the request as 32 bits: compare those only, or high bits set by a raw syscall slip past
+    rules += [("ioctl", eperm, [(1, _CMP_MASKED_EQ, 0xFFFFFFFF, request)]) for request in (_TIOCSTI, _TIOCLINUX, *_FS_IOC)]
     return rules

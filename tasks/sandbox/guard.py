@@ -1,9 +1,10 @@
 """agentnet sandbox guard: the child's first code, run by path as `python -S -s -B guard.py SETTINGS`.
 
-In order, before one line of the untrusted program runs: resource limits; the kernel layers
-of confine.py (capabilities, Landlock, seccomp), each recorded as active or missing in a
-report written to an inherited pipe; Python-level stubs; an audit hook as the second layer;
-then the program itself (`solution.py` in the run directory, the working directory).
+In order, before one line of the untrusted program runs: as root, a private tmpfs over the
+run directory and the switch to the run's uid; resource limits; the kernel layers of
+confine.py (capabilities, Landlock, seccomp), each recorded as active or missing in a report
+written to an inherited pipe; Python-level stubs; an audit hook as the second layer; then the
+program itself (`solution.py` in the run directory, the working directory).
 
 The hook must survive a program that tampers with everything it can reach, so every function
 it calls is captured here at start-up as a C-level builtin (posix.lstat, not os.path.realpath,
@@ -65,6 +66,7 @@ def limits_for(cfg: dict, uid: int, tasks: int) -> dict[int, tuple[int, int]]:
         resource.RLIMIT_CPU: (cfg["cpu_s"], cfg["cpu_s"] + 1),  # SIGXCPU at the soft limit, SIGKILL 1 s later
         resource.RLIMIT_AS: (cfg["memory_bytes"], cfg["memory_bytes"]),
         resource.RLIMIT_FSIZE: (cfg["file_bytes"], cfg["file_bytes"]),
+        resource.RLIMIT_NOFILE: (cfg["open_files"], cfg["open_files"]),  # bounds unlinked-but-open files too
         resource.RLIMIT_CORE: (0, 0),
     }
     if uid != 0:
@@ -83,7 +85,7 @@ def confine_kernel(cfg: dict, root: str, reads: list[str]) -> tuple[dict[str, st
     missing: dict[str, str] = {}
     uid = os.getuid()
     if uid not in (0, cfg.get("parent_uid", uid)):
-        active["uid"] = f"uid {uid}, a fresh unprivileged user"
+        active["uid"] = f"uid {uid}, a fresh unprivileged user, running {sys.executable}"
     if "parent_pid" in cfg:
         try:
             active["parent-death"] = confine.die_with_parent(cfg["parent_pid"])
@@ -104,6 +106,26 @@ def confine_kernel(cfg: dict, root: str, reads: list[str]) -> tuple[dict[str, st
         except (confine.Unavailable, OSError, AttributeError) as e:
             missing[name] = str(e)
     return active, missing
+
+
+def private_disk(cfg: dict, root: str) -> tuple[dict[str, str], dict[str, str]]:
+    """As root, mount the run's tmpfs over `root` (which becomes the cwd) and copy the program in."""
+    if "tmpfs" not in cfg.get("layers", ("tmpfs",)):
+        return {}, {"tmpfs": "left out by Sandbox(kernel_layers=...)"}
+    bound = "disk use is bounded by RLIMIT_FSIZE x RLIMIT_NOFILE for unlinked-but-open files, plus the parent's watch"
+    if os.geteuid() != 0:
+        return {}, {"tmpfs": f"mounting one needs root; {bound}"}
+    with open(cfg["file"], "rb") as f:
+        source = f.read()
+    try:
+        done = confine.private_tmpfs(root, cfg["disk_bytes"], cfg["disk_inodes"], cfg.get("uid") or 0)
+    except (confine.Unavailable, OSError, AttributeError) as e:
+        return {}, {"tmpfs": f"{e}; {bound}"}
+    with open(cfg["file"], "xb") as f:  # as root, before the limits: the run's inode budget counts it
+        f.write(source)
+    if cfg.get("uid"):
+        os.chown(cfg["file"], cfg["uid"], cfg["uid"])
+    return {"tmpfs": done}, {}
 
 
 def stub_network() -> None:
@@ -389,21 +411,28 @@ def main(argv: list[str]) -> None:
     root = os.path.realpath(os.getcwd())
     if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.dirname(os.path.realpath(__file__)):
         del sys.path[0]  # this file's directory: the program's imports must not see agentnet's files
+    disk_active, disk_missing = private_disk(cfg, root)
+    if cfg.get("uid") is not None:  # started as root: the tmpfs first, then nothing of root's stays
+        confine.switch_user(cfg["uid"])
     for which, (soft, hard) in limits_for(cfg, os.getuid(), user_tasks(os.getuid()) if os.getuid() else 0).items():
         set_limit(which, soft, hard)
     reads = read_roots(root, sys.path)
     active, missing = confine_kernel(cfg, root, reads)
+    active, missing = {**disk_active, **active}, {**disk_missing, **missing}
     forget_ctypes()
-    refuse = bool(cfg.get("strict") and missing)
+    # without a tmpfs the kernel still bounds disk use (RLIMIT_FSIZE x RLIMIT_NOFILE): not a reason to refuse
+    lacking = [layer for layer in missing if layer != "tmpfs"]
+    refuse = bool(cfg.get("strict") and lacking)
     report(cfg["report_fd"], active, missing, refuse)
     if refuse:
-        sys.stderr.write("sandbox: strict containment: missing %s; the code was not run\n" % ", ".join(missing))
+        sys.stderr.write("sandbox: strict containment: missing %s; the code was not run\n" % ", ".join(lacking))
         sys.stderr.flush()
         os._exit(STRICT_EXIT)
-    stub_network()
-    stub_unaudited()
-    path_types = None if "landlock" in active else pathlib_types()
-    sys.addaudithook(make_hook(root, reads, os.getpid(), os.getpgrp(), path_types))
+    if cfg.get("audit", True):  # off only in tests of the kernel layers alone
+        stub_network()
+        stub_unaudited()
+        path_types = None if "landlock" in active else pathlib_types()
+        sys.addaudithook(make_hook(root, reads, os.getpid(), os.getpgrp(), path_types))
     run_program(cfg, root)
 
 

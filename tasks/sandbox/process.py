@@ -10,6 +10,7 @@ import contextlib
 import os
 import selectors
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -52,11 +53,15 @@ class DiskWatch:
     """Kill a run whose files outgrow `limit_bytes` or `max_files` in total (RLIMIT_FSIZE caps
     only each file). A statvfs per poll is nearly free; the directory is walked only when the
     file system's free space or inodes dropped by more than the limit (another process may have
-    used them: then the baseline moves and the run goes on). It is the parent's check, not the
-    kernel's: a fast writer can overshoot by what it writes in POLL_S."""
+    used them: then the baseline moves and the run goes on). The walk adds the files process
+    `pid` holds open after unlinking them, which no directory shows.
 
-    def __init__(self, root: str, limit_bytes: int, max_files: int):
-        self.root, self.limit_bytes, self.max_files = root, limit_bytes, max_files
+    It is the parent's check, not the kernel's: a fast writer can overshoot by what it writes in
+    POLL_S. Where the guard could mount the run's tmpfs, the kernel bounds all of it and this
+    watch sees nothing (the tmpfs is in the child's mount namespace, not on this file system)."""
+
+    def __init__(self, root: str, limit_bytes: int, max_files: int, pid: int | None = None):
+        self.root, self.limit_bytes, self.max_files, self.pid = root, limit_bytes, max_files, pid
         self.free, self.inodes = self._free()
 
     def _free(self) -> tuple[int, int]:
@@ -68,6 +73,9 @@ class DiskWatch:
         if self.free - free <= self.limit_bytes and self.inodes - inodes <= self.max_files:
             return None
         used, files = usage(self.root)
+        if self.pid is not None:
+            held, unlinked = unlinked_open(self.pid)
+            used, files = used + held, files + unlinked
         if used > self.limit_bytes:
             return f"killed: its files took more than the {self.limit_bytes // 2**20} MiB disk limit"
         if files > self.max_files:
@@ -88,6 +96,19 @@ def usage(root: str) -> tuple[int, int]:
                     if entry.is_dir(follow_symlinks=False):
                         todo.append(entry.path)
     return used, files
+
+
+def unlinked_open(pid: int, proc: str = "/proc") -> tuple[int, int]:
+    """Bytes allocated by, and the number of, regular files `pid` holds open with no name left."""
+    used, seen = 0, set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"{proc}/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                st = os.stat(f"{proc}/{pid}/fd/{fd}")  # follows the magic link to the file itself
+                if stat.S_ISREG(st.st_mode) and st.st_nlink == 0 and (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    used += st.st_blocks * 512
+    return used, len(seen)
 
 
 def pump(

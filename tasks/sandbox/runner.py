@@ -14,18 +14,22 @@ What `Sandbox.run_python` does, in order:
   with an environment built from scratch (PATH, HOME=TMPDIR=the directory, LANG,
   PYTHONHASHSEED=0, PYTHONDONTWRITEBYTECODE). Not `-I`: it implies `-E`, which ignores
   PYTHONHASHSEED, and set/dict-of-str ordering would change from run to run (flaky pass/fail).
-* as root, the child runs as a fresh unprivileged uid/gid with no supplementary groups
-  (Popen's `user=`/`group=`/`extra_groups=`, done in C between fork and exec: no preexec_fn,
-  which may deadlock in a threaded parent), owning the directory. A probe run checks once per
-  Sandbox that this uid can read the interpreter and its stdlib (not so under /root); if not,
+* as root, the guard starts as root (so it can read itself wherever the repository sits),
+  mounts a tmpfs of `disk_mb` over the directory in a mount namespace of its own, then
+  becomes a fresh unprivileged uid/gid with no supplementary groups, owning the directory
+  (in the child, after exec: no preexec_fn, which may deadlock in a threaded parent). A probe
+  run checks once per Sandbox that this uid can run the interpreter and its stdlib; the
+  default interpreter falls back to a system python3 of the same version when the running
+  one is unreachable (a pyenv build or venv under /root, mode 700). If no interpreter works,
   the child stays uid 0 and the guard drops all its capabilities, with a warning.
 * the guard (guard.py) sets rlimits, then the kernel layers (confine.py: capabilities,
   Landlock, seccomp), reports which took effect on an inherited pipe, installs the audit hook
   and runs the code. A layer the kernel refuses is reported and warned about
   (SandboxContainmentWarning), or with `strict=True` the code is not run at all ("error").
-* the parent enforces the wall-clock limit and the disk limit (all files together), kills the
-  whole process group when the run ends for any reason, and keeps at most `max_output_bytes`
-  of each stream (first and last halves, a marker between).
+* the parent enforces the wall-clock limit and watches the disk (the kernel's tmpfs limit is
+  the bound; without it, the watch plus RLIMIT_FSIZE x RLIMIT_NOFILE), kills the whole process
+  group when the run ends for any reason, and keeps at most `max_output_bytes` of each
+  stream (first and last halves, a marker between).
 
 The child is started with `subprocess.Popen` on a worker thread, not with
 `asyncio.create_subprocess_exec`: on CPython 3.11, cancelling the latter while it spawns
@@ -50,7 +54,7 @@ import threading
 import time
 import warnings
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -65,8 +69,11 @@ STRICT_EXIT = 97  # guard.STRICT_EXIT (guard.py is not imported here: it is the 
 _NEW_TASKS = 64  # RLIMIT_NPROC headroom over the uid's current task count (non-root only)
 _MAX_FILES = 10_000  # entries the code may create in its directory
 _UID_BASE, _UID_SPAN = 0x5A000000, 1 << 16  # fresh uids as root: far above any account's
-KERNEL_LAYERS = ("capabilities", "landlock", "seccomp")
-_PROBE = "import decimal, json, zlib"  # stdlib modules and shared libraries the uid must be able to load
+KERNEL_LAYERS = ("capabilities", "tmpfs", "landlock", "seccomp")
+# stdlib modules and shared libraries the uid must be able to load; the version, to match a fallback
+_PROBE = "import decimal, json, sys, zlib\nprint('%d.%d' % sys.version_info[:2])"
+_VERSION = "%d.%d" % sys.version_info[:2]
+_SYSTEM_PYTHONS = (f"/usr/bin/python{_VERSION}", "/usr/bin/python3", f"/usr/local/bin/python{_VERSION}", "/usr/local/bin/python3")
 
 
 class SandboxConfigError(ConfigError):
@@ -116,12 +123,18 @@ def _default_concurrency() -> int:
 
 
 class _UidProbe:
-    """Once per Sandbox, as root: can a fresh uid run the interpreter? (None until probed.)"""
+    """Once per process and setting, as root: which interpreter can a fresh uid run? (None until probed.)"""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.failure: str | None = None
+        self.python: str | None = None  # the interpreter runs use, once probed
+        self.note: str | None = None  # why it is not the requested one
         self.done = False
+
+
+_PROBES: dict[tuple[str, bool, int | None], _UidProbe] = {}  # (interpreter, may fall back, Sandbox.uid) -> probe
+_PROBES_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -138,8 +151,19 @@ class Sandbox:
     max_output_bytes: int = 65536  # kept per stream (stdout, stderr)
     file_size_mb: int = 16  # RLIMIT_FSIZE: the largest file the code may write
     max_concurrency: int = field(default_factory=_default_concurrency)  # also bounded by the loop's default executor
-    python: str = sys.executable
-    disk_mb: int = field(default=64, metadata={"help": "MiB the code's files may take in total (the parent kills it past this)."})
+    python: str | None = field(
+        default=None,
+        metadata={"help": "The child's interpreter (None: this one, or as root a system python3 of the same version when a separate uid cannot run this one)."},
+    )
+    disk_mb: int = field(
+        default=64,
+        metadata={"help": "MiB the code's files may take in total, unlinked-but-open ones included (the run's tmpfs size)."},
+    )
+    max_open_files: int = field(default=64, metadata={"help": "RLIMIT_NOFILE of the child (Python starts with a dozen)."})
+    audit_hook: bool = field(
+        default=True,
+        metadata={"help": "Install the audit hook (tests turn it off to check the kernel layers alone, as if crafted bytecode had)."},
+    )
     strict: bool = field(
         default=False,
         metadata={"help": "Refuse to run code (status 'error') when a containment layer is unavailable, instead of warning."},
@@ -155,13 +179,12 @@ class Sandbox:
     _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False, compare=False
     )
-    _probe: _UidProbe = field(default_factory=_UidProbe, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.timeout_s, (int, float)) and math.isfinite(self.timeout_s) and self.timeout_s > 0):
             raise SandboxConfigError(f"Sandbox timeout_s={self.timeout_s!r} must be a positive number of seconds")
         minimums = {"cpu_s": 1, "memory_mb": 64, "max_output_bytes": 256, "file_size_mb": 1, "max_concurrency": 1,
-                    "disk_mb": 1}  # fmt: skip
+                    "disk_mb": 1, "max_open_files": 16}  # fmt: skip
         for name, least in minimums.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
@@ -170,6 +193,10 @@ class Sandbox:
             raise SandboxConfigError(f"Sandbox kernel_layers={self.kernel_layers!r} must be a tuple drawn from {KERNEL_LAYERS}")
         if self.uid is not None and (not isinstance(self.uid, int) or isinstance(self.uid, bool) or not 0 <= self.uid < 2**32 - 1):
             raise SandboxConfigError(f"Sandbox uid={self.uid!r} must be None (a fresh uid per run) or a uid from 0 to 4294967294")
+        if self.python is not None and not (isinstance(self.python, str) and self.python):
+            raise SandboxConfigError(f"Sandbox python={self.python!r} must be None or the path of an interpreter")
+        if not isinstance(self.audit_hook, bool):
+            raise SandboxConfigError(f"Sandbox audit_hook={self.audit_hook!r} must be True or False")
 
     def _gate(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -206,56 +233,72 @@ class Sandbox:
 
     def _run_reported(self, code: str, main: bool, cancel: threading.Event) -> tuple[SandboxResult, Containment]:
         started = time.monotonic()
-        uid, uid_missing = self._run_as()
+        uid, python, uid_missing, note = self._run_as()
         if cancel.is_set():  # cancelled while the uid probe ran
             return SandboxResult("timeout", None, "", "[sandbox: cancelled]", _since(started)), Containment({}, {})
-        result, report = self._run_once(code, main, cancel, uid, started)
+        result, report = self._run_once(code, main, cancel, uid, started, python)
         if uid_missing:  # not for strict: uid 0 without capabilities, under Landlock and seccomp, is contained
             report = Containment(report.active, {"uid": uid_missing, **report.missing})
+        elif note and "uid" in report.active:
+            report = Containment({**report.active, "uid": f"{report.active['uid']} ({note})"}, report.missing)
         return result, report
 
-    def _run_as(self) -> tuple[int | None, str | None]:
-        """(uid to run as, or None; why root could not be left, or None)."""
+    def _run_as(self) -> tuple[int | None, str, str | None, str | None]:
+        """(uid to run as, or None; the interpreter; why root could not be left, or None; why the
+        interpreter is not the requested one, or None)."""
+        requested = self.python or sys.executable
         if os.geteuid() != 0:
-            return None, None
+            return None, requested, None, None
         if self.uid == 0:
-            return None, "Sandbox(uid=0) keeps uid 0; capabilities are still dropped"
-        probe = self._probe
+            return None, requested, "Sandbox(uid=0) keeps uid 0; capabilities are still dropped", None
+        with _PROBES_LOCK:
+            probe = _PROBES.setdefault((requested, self.python is None, self.uid), _UidProbe())
         with probe.lock:
             if not probe.done:
-                result, _ = self._run_once(_PROBE, True, threading.Event(), self.uid or _fresh_uid(), time.monotonic())
-                if not result.passed and result.returncode != STRICT_EXIT:  # strict: another layer's doing
-                    tail = (result.stderr.strip().splitlines() or [result.status])[-1]
-                    probe.failure = (
-                        f"a separate uid cannot run {self.python} and its stdlib ({tail[:200]}); runs stay uid 0 "
-                        "without capabilities. Fix: an interpreter every user can read (e.g. a venv made from "
-                        "/usr/bin/python3, or world-searchable directories above it)"
-                    )
+                self._probe_interpreters(probe, requested)
                 probe.done = True
-        if probe.failure:
-            return None, probe.failure
-        return self.uid or _fresh_uid(), None
+        if probe.failure or probe.python is None:
+            return None, requested, probe.failure, None
+        return self.uid or _fresh_uid(), probe.python, None, probe.note
+
+    def _probe_interpreters(self, probe: _UidProbe, requested: str) -> None:
+        """Run the probe as a fresh uid with `requested`, then (default interpreter only) with a
+        system python3 of the same major.minor: the child runs with -S, it needs only the stdlib."""
+        candidates = [requested] + ([] if self.python else _system_pythons())
+        tails = []
+        prober = replace(self, strict=False, kernel_layers=KERNEL_LAYERS, audit_hook=True)  # the result is shared
+        for python in candidates:
+            result, _ = prober._run_once(_PROBE, True, threading.Event(), self.uid or _fresh_uid(), time.monotonic(), python)
+            if result.passed and (python == requested or result.stdout.strip() == _VERSION):
+                probe.python = python
+                if python != requested:
+                    probe.note = f"a separate uid cannot run {requested}"
+                return
+            tails.append(f"{python}: {(result.stderr.strip().splitlines() or [result.stdout.strip() or result.status])[-1][:200]}")
+        probe.failure = (
+            f"a separate uid cannot run {' nor '.join(candidates)} with its stdlib ({'; '.join(tails)}); runs stay uid 0 "
+            "without capabilities. Fix: an interpreter every user can read (e.g. a venv made from "
+            "/usr/bin/python3, or world-searchable directories above it)"
+        )
 
     def _run_once(
-        self, code: str, main: bool, cancel: threading.Event, uid: int | None, started: float
+        self, code: str, main: bool, cancel: threading.Event, uid: int | None, started: float, python: str
     ) -> tuple[SandboxResult, Containment]:
         try:
             with tempfile.TemporaryDirectory(prefix="agentnet-sandbox-", ignore_cleanup_errors=True) as tmp:
-                return self._run_in(os.path.realpath(tmp), code, main, cancel, uid, started)
+                return self._run_in(os.path.realpath(tmp), code, main, cancel, uid, started, python)
         except OSError as e:  # no temp dir, no interpreter, fork failed: the machine's problem
             missing = {"guard": "the child did not start"}
             stderr = f"sandbox could not run the code: {e}"
             return SandboxResult("error", None, "", stderr, _since(started)), Containment({}, missing)
 
     def _run_in(
-        self, tmp: str, code: str, main: bool, cancel: threading.Event, uid: int | None, started: float
+        self, tmp: str, code: str, main: bool, cancel: threading.Event, uid: int | None, started: float, python: str
     ) -> tuple[SandboxResult, Containment]:
         with open(os.path.join(tmp, CODE_FILE), "w", encoding="utf-8", errors="surrogatepass") as f:
             f.write(code)
-        as_user = {}
-        if uid is not None:
+        if uid is not None:  # the guard switches to it (after mounting the tmpfs): this is for a run without one
             os.chown(tmp, uid, uid)
-            as_user = {"user": uid, "group": uid, "extra_groups": [], "umask": 0o077}
         report_r, report_w = os.pipe()
         settings = {
             "file": CODE_FILE,
@@ -263,6 +306,11 @@ class Sandbox:
             "cpu_s": self.cpu_s,
             "memory_bytes": self.memory_mb * 2**20,
             "file_bytes": self.file_size_mb * 2**20,
+            "disk_bytes": self.disk_mb * 2**20,
+            "disk_inodes": _MAX_FILES + 2,  # the directory itself and solution.py count too
+            "open_files": self.max_open_files,
+            "uid": uid,
+            "audit": self.audit_hook,
             "new_tasks": _NEW_TASKS,
             "report_fd": report_w,
             "strict": self.strict,
@@ -281,9 +329,9 @@ class Sandbox:
         out, err = Capture(self.max_output_bytes), Capture(self.max_output_bytes)
         try:
             proc = subprocess.Popen(
-                [self.python, "-S", "-s", "-B", GUARD_PATH, json.dumps(settings)],
+                [python, "-S", "-s", "-B", GUARD_PATH, json.dumps(settings)],
                 cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                start_new_session=True, pass_fds=(report_w,), **as_user,  # type: ignore[call-overload]
+                start_new_session=True, pass_fds=(report_w,),
             )  # fmt: skip
         except BaseException:
             os.close(report_r)
@@ -291,7 +339,7 @@ class Sandbox:
         finally:
             os.close(report_w)
         try:
-            watch = DiskWatch(tmp, self.disk_mb * 2**20, _MAX_FILES)
+            watch = DiskWatch(tmp, self.disk_mb * 2**20, _MAX_FILES, proc.pid)
             stop = pump(proc, out, err, started + self.timeout_s, cancel, watch)
         finally:  # whatever happened, nothing of the run outlives it
             kill_group(proc.pid)
@@ -302,7 +350,7 @@ class Sandbox:
             report = _read_report(report_r)
         status, note = _status(proc.returncode, stop, self, report)
         stderr = err.text() + (f"\n[sandbox: {note}]" if note else "")
-        hooked = report.active and status != "error"  # the guard got past its layers and installed the hook
+        hooked = self.audit_hook and report.active and status != "error"  # the guard got past its layers and installed the hook
         layers = tuple(report.active) + (("audit",) if hooked else ())
         return SandboxResult(status, proc.returncode, out.text(), stderr, _since(started), layers), report
 
@@ -313,6 +361,18 @@ async def run_python(
     """One run in a fresh `Sandbox` (no concurrency bound: share a Sandbox to get one)."""
     sandbox = Sandbox(timeout_s=timeout_s, cpu_s=cpu_s, memory_mb=memory_mb, max_output_bytes=max_output_bytes)
     return await sandbox.run_python(code)
+
+
+def _system_pythons() -> list[str]:
+    """System interpreters of this major.minor that are not this one (distinct files)."""
+    seen = {os.path.realpath(sys.executable)}
+    found = []
+    for path in _SYSTEM_PYTHONS:
+        real = os.path.realpath(path)
+        if real not in seen and os.access(real, os.X_OK):
+            seen.add(real)
+            found.append(path)
+    return found
 
 
 def _fresh_uid() -> int:

@@ -32,7 +32,7 @@ async def test_passing_code_prints_and_exits_zero() -> None:
     )
     assert result.status == "passed" and result.passed and result.returncode == 0
     assert json.loads(result.stdout) == [6, "d41d8cd98f00b204e9800998ecf8427e"] and result.stderr == ""
-    assert 0 < result.duration_s < 10
+    assert result.duration_s > 0
 
 
 async def test_failing_assert_is_failed_with_a_traceback_into_the_code() -> None:
@@ -52,10 +52,9 @@ async def test_syntax_error_and_sys_exit() -> None:
 
 
 async def test_infinite_loop_times_out_and_its_process_group_is_gone() -> None:
-    started = time.monotonic()
     result = await run_python("import os\nprint(os.getpid(), flush=True)\nwhile True:\n    pass\n", timeout_s=1.0)
     assert result.status == "timeout" and result.returncode == -signal.SIGKILL
-    assert 1.0 <= result.duration_s < 3.0 and time.monotonic() - started < 5.0
+    assert result.duration_s >= 1.0  # (how soon after the limit it ends is a benchmark's business)
     assert "1 s wall-clock limit" in result.stderr
     pid = int(result.stdout.split()[0])  # printed before the loop: partial output survives a kill
     assert gone(pid)
@@ -66,7 +65,7 @@ async def test_infinite_loop_times_out_and_its_process_group_is_gone() -> None:
 async def test_cpu_limit_ends_a_busy_loop_as_timeout() -> None:
     result = await run_python("while True:\n    pass\n", timeout_s=20.0, cpu_s=1)
     assert result.status == "timeout" and result.returncode == -signal.SIGXCPU
-    assert result.duration_s < 5.0 and "1 s CPU limit" in result.stderr
+    assert "1 s CPU limit" in result.stderr
 
 
 async def test_a_crash_is_reported_not_raised() -> None:
@@ -233,9 +232,12 @@ async def test_concurrent_runs_are_bounded_by_the_sandbox() -> None:
 
 
 async def test_unbounded_runs_go_at_once() -> None:
-    started = time.monotonic()
-    results = await asyncio.gather(*(run_python("import time\ntime.sleep(0.5)") for _ in range(4)))
-    assert all(r.passed for r in results) and time.monotonic() - started < 1.9
+    """Four runs of the module-level function (a fresh Sandbox each) are all asleep at one moment."""
+    code = "import time\nstart = time.time()\ntime.sleep(2.0)\nprint(start, time.time())"
+    results = await asyncio.gather(*(run_python(code) for _ in range(4)))
+    assert all(r.passed for r in results)
+    spans = [tuple(map(float, r.stdout.split())) for r in results]
+    assert max(s for s, _ in spans) < min(e for _, e in spans)  # the last to start began before the first ended
 
 
 def test_one_sandbox_serves_several_event_loops() -> None:

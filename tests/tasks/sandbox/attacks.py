@@ -196,3 +196,70 @@ SECRETS = {
 
 # Needs a kernel layer: the audit hook alone does not see these (README: what is not contained).
 KERNEL_ONLY = {"socketpair"}  # no audit event; harmless anyway: two connected sockets that reach nothing
+
+# -- metadata of outside files, with the audit hook off (the kernel layers alone must refuse) --------
+# `{victim}` is a file outside owned by the parent's uid (0 as root) with the xattr user.keep. As
+# uid 0 without capabilities the child owns it, so file permissions allow all of these: only
+# seccomp refuses them. Raw syscalls (ctypes: the hook is off) cover what `os` does not reach.
+_RAW = (
+    "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.syscall.restype = ctypes.c_long\n"
+    "def call(nr, *args):\n    if libc.syscall(nr, *args) != 0:\n"
+    "        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))\n"
+)
+_O_PATH = "import os\nfd = os.open({victim!r}, os.O_PATH)\nvia = '/proc/self/fd/%d' % fd\n"  # Landlock does not check O_PATH opens
+METADATA = {
+    "chmod": "import os\nos.chmod({victim!r}, 0o777); print('ESCAPED')",
+    "lchmod-fchmodat": "import os\nos.chmod({victim!r}, 0o777, follow_symlinks=False); print('ESCAPED')",
+    "chmod-via-o-path-fd": _O_PATH + "os.chmod(via, 0o777); print('ESCAPED')",
+    "fchmodat2-raw": _RAW + "call(452, -100, {victim!r}.encode(), 0o777, 0); print('ESCAPED')",
+    "fchmodat2-empty-path-raw": _O_PATH + _RAW + "call(452, fd, b'', 0o777, 0x1000); print('ESCAPED')",
+    "chown-to-itself": "import os\nos.chown({victim!r}, os.getuid(), os.getgid()); print('ESCAPED')",
+    "lchown": "import os\nos.lchown({victim!r}, os.getuid(), os.getgid()); print('ESCAPED')",
+    "chown-via-o-path-fd": _O_PATH + "os.chown(via, os.getuid(), os.getgid()); print('ESCAPED')",
+    "fchownat-empty-path-raw": _O_PATH + _RAW + "call(260, fd, b'', os.getuid(), os.getgid(), 0x1000); print('ESCAPED')",
+    "utime-1970": "import os\nos.utime({victim!r}, (0, 0)); print('ESCAPED')",
+    "utime-now": "import os\nos.utime({victim!r}); print('ESCAPED')",
+    "utime-nofollow": "import os\nos.utime({victim!r}, (0, 0), follow_symlinks=False); print('ESCAPED')",
+    "utime-via-o-path-fd": _O_PATH + "os.utime(via, (0, 0)); print('ESCAPED')",
+    "utimensat-empty-path-raw": _O_PATH + _RAW + "call(280, fd, b'', None, 0x1000); print('ESCAPED')",
+    "setxattr": "import os\nos.setxattr({victim!r}, 'user.x', b'1'); print('ESCAPED')",
+    "lsetxattr": "import os\nos.setxattr({victim!r}, 'user.x', b'1', follow_symlinks=False); print('ESCAPED')",
+    "setxattr-via-o-path-fd": _O_PATH + "os.setxattr(via, 'user.x', b'1'); print('ESCAPED')",
+    "removexattr": "import os\nos.removexattr({victim!r}, 'user.keep'); print('ESCAPED')",
+    "lremovexattr": "import os\nos.removexattr({victim!r}, 'user.keep', follow_symlinks=False); print('ESCAPED')",
+    "setxattrat-raw": _RAW + (  # Linux 6.13: struct xattr_args {{ u64 value; u32 size, flags; }}
+        "v = ctypes.create_string_buffer(b'1')\nargs = (ctypes.c_uint64 * 2)(ctypes.addressof(v), 1)\n"
+        "call(463, -100, {victim!r}.encode(), 0, b'user.x', args, 16); print('ESCAPED')"
+    ),
+    "removexattrat-raw": _RAW + "call(466, -100, {victim!r}.encode(), 0, b'user.keep'); print('ESCAPED')",
+    "file-setattr-nodump-raw": _RAW + (  # Linux 6.17: struct file_attr, 24 bytes; FS_XFLAG_NODUMP
+        "attr = (ctypes.c_uint64 * 3)(0x80)\ncall(469, -100, {victim!r}.encode(), attr, 24, 0); print('ESCAPED')"
+    ),
+}
+# x86_64 numbers of syscalls that aarch64 does not have at all
+METADATA_X86_64 = {
+    "utimes-raw": _RAW + "call(235, {victim!r}.encode(), None); print('ESCAPED')",
+    "utime-syscall-raw": _RAW + "call(132, {victim!r}.encode(), None); print('ESCAPED')",
+    "futimesat-raw": _RAW + "call(261, -100, {victim!r}.encode(), None); print('ESCAPED')",
+    "chmod-syscall-raw": _RAW + "call(90, {victim!r}.encode(), 0o777); print('ESCAPED')",
+}
+# Calls on a file descriptor: Landlock lets the run open only its own files for them, so these
+# show that seccomp refuses the call itself, wherever the file is (own files are fair game for
+# file permissions). The hook is off for these too.
+_OWN = "import os\nopen('own', 'w').close()\nfd = os.open('own', os.O_RDONLY)\n"
+METADATA_BY_FD = {
+    "fchmod": _OWN + "os.chmod(fd, 0o644); print('ESCAPED')",
+    "fchown": _OWN + "os.chown(fd, os.getuid(), os.getgid()); print('ESCAPED')",
+    "futimens": _OWN + "os.utime(fd, (0, 0)); print('ESCAPED')",
+    "fsetxattr": _OWN + "os.setxattr(fd, 'user.x', b'1'); print('ESCAPED')",
+    "fremovexattr": _OWN + (
+        "try:\n    os.setxattr('own', 'user.x', b'1')\nexcept OSError:\n    pass\nos.removexattr(fd, 'user.x'); print('ESCAPED')"
+    ),
+    "chattr-ioctl": (  # FS_IOC_SETFLAGS with FS_NODUMP_FL (tmpfs has it); then with the request's high bits set
+        _OWN + "import fcntl, struct\nfcntl.ioctl(fd, 0x40086602, struct.pack('l', 0x40)); print('ESCAPED')"
+    ),
+    "chattr-ioctl-high-bits-raw": _OWN + _RAW + (
+        "import platform\nnr = {{'x86_64': 16, 'aarch64': 29}}[platform.machine()]\nflags = ctypes.c_long(0x40)\n"
+        "call(nr, fd, ctypes.c_ulong(0xFFFFFFFF40086602), ctypes.byref(flags)); print('ESCAPED')"
+    ),
+}

@@ -206,9 +206,10 @@ def test_the_hook_holds_no_state_a_program_could_rewrite(hook) -> None:
 
 
 def test_limits_follow_the_settings_and_skip_nproc_for_root() -> None:
-    cfg = {"cpu_s": 3, "memory_bytes": 2**28, "file_bytes": 2**20, "new_tasks": 64}
+    cfg = {"cpu_s": 3, "memory_bytes": 2**28, "file_bytes": 2**20, "new_tasks": 64, "open_files": 40}
     as_root = guard.limits_for(cfg, 0, 500)
     assert as_root[resource.RLIMIT_CPU] == (3, 4) and as_root[resource.RLIMIT_AS] == (2**28, 2**28)
+    assert as_root[resource.RLIMIT_NOFILE] == (40, 40) and as_root[resource.RLIMIT_FSIZE] == (2**20, 2**20)
     assert resource.RLIMIT_NPROC not in as_root and as_root[resource.RLIMIT_CORE] == (0, 0)
     assert guard.limits_for(cfg, 1000, 10)[resource.RLIMIT_NPROC] == (74, 74)
 

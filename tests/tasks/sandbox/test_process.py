@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
-from agentnet.tasks.sandbox.process import Capture, DiskWatch, usage
+from agentnet.tasks.sandbox.process import Capture, DiskWatch, unlinked_open, usage
+
+_HOLDER = """
+import os, sys
+f = open(sys.argv[1], "wb")
+os.unlink(sys.argv[1])
+f.write(b"x" * 3 * 2**20)
+f.flush()
+print("ready", flush=True)
+sys.stdin.read()
+"""
 
 
 def test_usage_counts_allocated_bytes_and_entries(tmp_path: Path) -> None:
@@ -39,3 +51,18 @@ def test_capture_keeps_both_ends() -> None:
     for chunk in (b"start", b"-" * 100, b"end"):
         capture.add(chunk)
     assert capture.text() == "start\n[... 98 bytes omitted ...]\n--end"  # 5 bytes of head, 5 of tail
+
+
+def test_files_unlinked_but_held_open_are_counted(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path / "gone")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        held, files = unlinked_open(holder.pid)
+        assert files == 1 and held >= 3 * 2**20 and usage(str(tmp_path)) == (0, 0)  # no walk finds it
+        watch = DiskWatch(str(tmp_path), limit_bytes=2**20, max_files=5, pid=holder.pid)
+        watch.free += 2 * 2**20  # as if the file system's free space had dropped past the limit
+        assert watch() == "killed: its files took more than the 1 MiB disk limit"
+    finally:
+        holder.kill()
+        holder.wait()

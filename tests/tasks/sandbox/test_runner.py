@@ -23,6 +23,30 @@ async def test_a_run_names_its_active_layers() -> None:
     assert result.passed and {"landlock", "seccomp", "audit"} <= set(result.containment)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid and tmpfs layers need root")
+async def test_as_root_every_layer_is_on_with_the_default_interpreter() -> None:
+    """This machine image: the venv's python is a pyenv build under /root (mode 700); the child
+    then starts from the system python3 of the same version, and every layer holds."""
+    result = await Sandbox().run_python("print('hi')")
+    assert result.passed and {"uid", "tmpfs", "landlock", "seccomp", "audit"} <= set(result.containment), result
+    report = Sandbox().containment()
+    assert not report.missing and "a fresh unprivileged user, running /" in report.active["uid"], report
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or SYSTEM_PYTHON is None, reason="needs root and a world-readable python3")
+def test_an_unreachable_default_interpreter_falls_back_to_the_systems(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "python").symlink_to(os.path.realpath(sys.executable))
+    system = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                            capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    if system != "%d.%d" % sys.version_info[:2]:
+        pytest.skip(f"{SYSTEM_PYTHON} is Python {system}, not this one's version")
+    monkeypatch.setattr(sys, "executable", str(private / "python"))
+    report = Sandbox().containment()
+    assert "uid" in report.active and f"a separate uid cannot run {private / 'python'}" in report.active["uid"], report
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or SYSTEM_PYTHON is None, reason="needs root and a world-readable python3")
 async def test_as_root_the_code_runs_as_a_fresh_uid_without_groups(tmp_path) -> None:
     sandbox = Sandbox(python=SYSTEM_PYTHON)
@@ -64,7 +88,8 @@ async def test_strict_refuses_to_run_without_a_layer(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     "settings, named",
-    [({"disk_mb": 0}, "disk_mb=0"), ({"uid": -1}, "uid=-1"), ({"kernel_layers": ("apparmor",)}, "kernel_layers=")],
+    [({"disk_mb": 0}, "disk_mb=0"), ({"uid": -1}, "uid=-1"), ({"kernel_layers": ("apparmor",)}, "kernel_layers="),
+     ({"max_open_files": 3}, "max_open_files=3"), ({"python": ""}, "python=''"), ({"audit_hook": 0}, "audit_hook=0")],
 )
 def test_bad_containment_settings_are_config_errors(settings: dict, named: str) -> None:
     with pytest.raises(SandboxConfigError, match=named):
