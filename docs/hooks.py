@@ -245,6 +245,8 @@ def _cli_help() -> str:
         from agentnet.cli import app
     except ImportError as error:
         raise PluginError(f"docs: the CLI reference needs agentnet installed ({error}); run `make install-dev`")
+    except Exception as error:  # the CLI itself is broken: say so in one line
+        raise PluginError(f"docs: `import agentnet.cli` failed: {type(error).__name__}: {error}")
     runner, sections = CliRunner(), []
     for path in _commands(typer.main.get_command(app)):
         result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
