@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from agentnet.checks import INT64_MAX, MAX_COMPLETION_TOKENS, check_value, number
 from agentnet.errors import ConfigError
 
 Role = Literal["system", "user", "assistant"]
@@ -26,6 +27,12 @@ class Usage:
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        # counts reach SQLite and LangGraph's msgpack checkpoints, which stop at 64 bits; a server's
+        # counts are checked (with a tighter bound) where its reply is read, in agentnet.replies
+        for name in ("prompt_tokens", "completion_tokens"):
+            number(name, getattr(self, name), int, ge=0, le=INT64_MAX)
 
     @property
     def total_tokens(self) -> int:
@@ -52,19 +59,25 @@ class GenerationSettings:
     json_schema: str | None = None  # ask for JSON matching this JSON Schema (given as JSON text)
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.temperature <= 2.0:
-            raise ConfigError(f"temperature={self.temperature} is out of range; use 0.0 to 2.0")
-        if self.max_tokens < 1:
-            raise ConfigError(f"max_tokens={self.max_tokens} must be at least 1")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ConfigError(f"top_p={self.top_p} is out of range; use a value in (0, 1]")
+        # one place for every check of a call's settings, whoever made them (a flag, a topology
+        # file, a trainer): a NaN here would only fail at request time, after calls reached a server
+        if not isinstance(self.stop, tuple):
+            object.__setattr__(self, "stop", tuple(self.stop) if isinstance(self.stop, list) else self.stop)
+        check_value("model", self.model, "str", optional=True)
+        number("temperature", self.temperature, float, ge=0.0, le=2.0)
+        number("max_tokens", self.max_tokens, int, ge=1, le=MAX_COMPLETION_TOKENS)
+        number("top_p", self.top_p, float, gt=0.0, le=1.0)
+        check_value("seed", self.seed, "int", optional=True)
+        check_value("json_mode", self.json_mode, "bool")
+        if not isinstance(self.stop, tuple) or not all(isinstance(s, str) for s in self.stop):
+            raise ConfigError(f"stop={str(self.stop)[:60]} must be a list of strings")
         if self.json_schema is not None:
             try:
                 ok = isinstance(json.loads(self.json_schema), dict)
-            except ValueError:
+            except (TypeError, ValueError, RecursionError):
                 ok = False
             if not ok:
-                raise ConfigError(f"json_schema={self.json_schema[:60]!r} is not a JSON object; give a JSON Schema as text")
+                raise ConfigError(f"json_schema={str(self.json_schema)[:60]!r} is not a JSON object; give a JSON Schema as text")
 
     def with_(self, **changes: Any) -> GenerationSettings:
         return replace(self, **changes)
