@@ -7,10 +7,11 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from agentnet.tasks.sandbox import Sandbox, SandboxConfigError, SandboxContainmentWarning
+from agentnet.tasks.sandbox import GUARD_PATH, Sandbox, SandboxConfigError, SandboxContainmentWarning, runner
 
 pytestmark = pytest.mark.filterwarnings("ignore::agentnet.tasks.sandbox.SandboxContainmentWarning")
 
@@ -33,11 +34,24 @@ async def test_as_root_every_layer_is_on_with_the_default_interpreter() -> None:
     assert not report.missing and "a fresh unprivileged user, running /" in report.active["uid"], report
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the uid layer needs root")
+async def test_the_guard_runs_from_a_directory_only_root_may_enter(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clone under /root: the guard starts as root, reads its files, and only then becomes the run's uid."""
+    private = tmp_path / "clone"
+    private.mkdir(mode=0o700)
+    for name in ("guard.py", "confine.py"):
+        shutil.copy(Path(GUARD_PATH).with_name(name), private / name)
+    monkeypatch.setattr(runner, "GUARD_PATH", str(private / "guard.py"))
+    result = await Sandbox().run_python("import os\nprint(os.getuid())")
+    assert result.passed and int(result.stdout) >= 0x5A000000 and "uid" in result.containment, result
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or SYSTEM_PYTHON is None, reason="needs root and a world-readable python3")
 def test_an_unreachable_default_interpreter_falls_back_to_the_systems(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
     (private / "python").symlink_to(os.path.realpath(sys.executable))
+    assert SYSTEM_PYTHON is not None
     system = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     if system != "%d.%d" % sys.version_info[:2]:
