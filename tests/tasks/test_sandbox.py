@@ -301,4 +301,4 @@ async def test_the_sandbox_itself_failing_is_an_error_result() -> None:
 )
 def test_impossible_limits_are_config_errors(limits: dict[str, float], named: str) -> None:
     with pytest.raises(SandboxConfigError, match=named.replace(".", r"\.")):
-        Sandbox(**limits)  # type: ignore[arg-type]
+        Sandbox(**limits)
