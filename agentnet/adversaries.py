@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from agentnet.graph import ReceiveGate, StopGate, Topology
     from agentnet.llm import DeltaCallback, RetractCallback
 
-INJECTION_BACKEND = "adversary:injection"  # the backend id an injection adversary's spec names
+INJECTION_BACKEND = "adversary:injection"  # the model name an injection adversary's spec names (its backend's key)
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class AttackConfig:
         if kind.system_role:  # an LLM call with the adversary's system prompt
             turned = {"adversary": kind.name, "prompt": kind.system_role, "system": None}
         else:  # the fixed message rides in the graph, so a stored or resumed graph is self-contained
-            turned = {"adversary": kind.name, "prompt": None, "system": self.message(), "backend": INJECTION_BACKEND}
+            turned = {"adversary": kind.name, "prompt": None, "system": self.message(), "model": INJECTION_BACKEND}
         return replace(graph, agents=tuple(replace(a, **turned) if a.name in bad else a for a in graph.agents))
 
     def message(self) -> str:

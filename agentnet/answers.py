@@ -120,7 +120,12 @@ def extract_answer(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+def code_blocks(text: str) -> list[str]:
+    """The fenced ```python (or untagged) code blocks of a reply, in order."""
+    return [block.strip() for block in _CODE_BLOCK.findall(text)]
+
+
 def code_from(text: str) -> str:
     """The last fenced code block, or the whole text when there is none."""
-    blocks = _CODE_BLOCK.findall(text)
-    return (blocks[-1] if blocks else text).strip()
+    blocks = code_blocks(text)
+    return blocks[-1] if blocks else text.strip()

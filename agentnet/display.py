@@ -11,26 +11,42 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from agentnet.agents import DEFAULT_MODEL_KEY, AgentSpec
 from agentnet.errors import AgentNetError
 from agentnet.graph import CommGraph
 from agentnet.runtime.team import TeamEvent
+from agentnet.tools import ToolRun
 from agentnet.trajectory import Trajectory
 
 
 def token_table(trajectory: Trajectory) -> Table:
-    table = Table("agent", "role", "calls", "prompt tok", "completion tok", "latency s", title="Tokens per agent")
+    """Per agent: role, model, tool runs, calls, tokens, cost and latency; then the total."""
+    table = Table("agent", "role", "model", "tool", "calls", "prompt tok", "completion tok", "cost", "latency s",
+                  title="Tokens and cost per agent")  # fmt: skip
+    costs = trajectory.cost_by_agent()
     for name, usage in trajectory.usage_by_agent().items():
         msgs = [m for m in trajectory.messages if m.agent == name]
         role = next((a.title for a in trajectory.graph.agents if a.name == name), "decision")
-        table.add_row(name, role, str(len(msgs)), str(usage.prompt_tokens), str(usage.completion_tokens),
+        models = ", ".join(dict.fromkeys(m.model for m in msgs if m.model)) or "-"
+        table.add_row(name, role, models, tool_cell([r for m in msgs if (r := m.tool_run)]), str(len(msgs)),
+                      str(usage.prompt_tokens), str(usage.completion_tokens), f"{costs.get(name, 0.0):.3f}",
                       f"{sum(m.latency_s for m in msgs):.2f}")  # fmt: skip
     total = trajectory.usage
-    table.add_row("total", "", str(trajectory.calls), str(total.prompt_tokens), str(total.completion_tokens),
-                  f"wall {trajectory.wall_s:.2f}", style="bold")  # fmt: skip
+    runs = trajectory.tool_runs
+    table.add_row("total", "", "", tool_cell(runs), str(trajectory.calls), str(total.prompt_tokens),
+                  str(total.completion_tokens), f"{trajectory.cost:.3f}", f"wall {trajectory.wall_s:.2f}", style="bold")  # fmt: skip
     skipped = trajectory.skipped()
     if skipped:
         table.caption = f"skipped: {', '.join(skipped)}"
     return table
+
+
+def tool_cell(runs: list[ToolRun]) -> str:
+    """"python 2/3 ok" for the tool runs of some calls ("-" when none)."""
+    if not runs:
+        return "-"
+    kinds = ", ".join(dict.fromkeys(r.tool for r in runs))
+    return f"{kinds} {sum(r.ok for r in runs)}/{len(runs)} ok"
 
 
 def render_graph(graph: CommGraph, stop: str = "") -> str:
@@ -40,8 +56,7 @@ def render_graph(graph: CommGraph, stop: str = "") -> str:
     def edges(es: tuple[tuple[str, str], ...]) -> str:
         return ", ".join(f"{u}→{v}" for u, v in es) or "(none)"
 
-    lines = ["agents: " + ", ".join(f"{a.name} ({a.title}{', adversary: ' + a.adversary if a.adversary else ''})"
-                                    for a in graph.agents)]  # fmt: skip
+    lines = ["agents: " + ", ".join(f"{a.name} ({agent_cell(a)})" for a in graph.agents)]
     for t in range(graph.rounds):
         skipped = [n for n in graph.names if not graph.is_active(n, t)]
         lines.append(f"round {t} runs: {', '.join(graph.active[t])}" + (f"  (skipped: {', '.join(skipped)})" if skipped else ""))
@@ -54,6 +69,18 @@ def render_graph(graph: CommGraph, stop: str = "") -> str:
     lines.append(f"decision: {graph.decision.kind}" if graph.decide else f"decision: skipped ({last}'s answer is the team's)")
     lines.append(f"calls: {graph.calls()}" + (" at most" if stop else ""))
     return "\n".join(lines)
+
+
+def agent_cell(agent: AgentSpec) -> str:
+    """"Math Solver on qwen2.5-coder-0.5b, tool python": what an agent is, in a line."""
+    parts = [agent.title]
+    if agent.model != DEFAULT_MODEL_KEY:
+        parts[0] += f" on {agent.model}"
+    if agent.tool != "none":
+        parts.append(f"tool {agent.tool}")
+    if agent.adversary:
+        parts.append(f"adversary: {agent.adversary}")
+    return ", ".join(parts)
 
 
 def print_stream(events: Iterator[TeamEvent], out: Console) -> Trajectory:
@@ -93,6 +120,11 @@ def print_stream(events: Iterator[TeamEvent], out: Console) -> Trajectory:
                 out.print("\n[yellow]↻ this attempt failed part-way: its text above is discarded[/]")
             elif call in held:
                 held[call] = []
+        elif event.event == "tool":  # the agent's tool ran on its reply (before its finish event)
+            if order and order[0] == call:
+                out.print(event.text, end="", highlight=False, markup=False)
+            elif call in held:
+                held[call].append(event.text)
         elif event.event == "finish":
             done[call] = event
             while order and order[0] in done:  # the live call ended: show the next ones
@@ -142,12 +174,22 @@ class BenchProgress:
 
 
 def announce(server: Any, console: Console) -> None:
-    """The server's notes, and where a started one serves and logs."""
+    """The server's notes, and where a started one serves (or an endpoint answers) and logs."""
     for note in server.notes:
         console.print(f"[yellow]note:[/] {note}")
     if server.process is not None:
         console.print(f"[dim]{server.engine} serving {server.model} at {server.base_url} "
                       f"(ready in {server.startup_s:.1f}s; log {server.log_path})[/]")  # fmt: skip
+    elif server.model:
+        console.print(f"[dim]{server.model} served at {server.base_url}[/]")
+
+
+def announce_all(served: Any, console: Console) -> None:
+    """`announce` for every server a team runs on, after the pool's own notes."""
+    for note in served.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    for server in served.servers:
+        announce(server, console)
 
 
 def curl_hint(server: Any) -> str:

@@ -47,6 +47,7 @@ def result_row(position: int, item: Item, trajectory: Trajectory, score_value: f
 
 def pending(items: Sequence[Item], store: RunStore, run_id: str) -> list[tuple[int, Item]]:
     ids = [item.id for item in items]
+        cost=trajectory.cost,
     if len(set(ids)) != len(ids):
         raise ConfigError("the task yielded duplicate item ids; a resumable run needs unique ids")
     done = store.finished_items(run_id)

@@ -47,6 +47,7 @@ class Decision:
 
     def __post_init__(self) -> None:
         info = decision_info(self.kind)
+    model: str = ""  # the model the decision call runs on; "" = the last agent's
         if not self.role:
             object.__setattr__(self, "role", info.role)
 
@@ -243,9 +244,7 @@ class CommGraph:
             return GenerationSettings(**{**d, "stop": tuple(d.get("stop", ()))})
 
         try:
-            agents = tuple(
-                AgentSpec(**{**a, "settings": settings(a.get("settings", {}))}) for a in data["agents"]
-            )
+            agents = tuple(AgentSpec(**_agent_fields(a, settings)) for a in data["agents"])
             dec = data.get("decision", {})
             decision = Decision(**{**dec, "settings": settings(dec.get("settings", {}))})
             return cls(
@@ -318,6 +317,14 @@ class CommGraph:
 
 
 class Topology(Protocol):
+def _agent_fields(a: dict[str, Any], settings: Callable[[dict[str, Any]], GenerationSettings]) -> dict[str, Any]:
+    """An agent's stored fields; graphs written before agents named models said `backend`."""
+    fields = {k: v for k, v in a.items() if k != "backend"}
+    if "backend" in a and "model" not in a:
+        fields["model"] = a["backend"]
+    return {**fields, "settings": settings(a.get("settings", {}))}
+
+
     """Anything that designs a graph for a query: fixed shapes, G-Designer, CommFormer."""
 
     def graph_for(self, query: str) -> CommGraph: ...

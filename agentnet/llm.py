@@ -17,10 +17,11 @@ import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, get_args, runtime_checkable
 
 from agentnet import replies
+from agentnet.checks import check_fields, number
 from agentnet.errors import BackendError, BackendTimeoutError, ConfigError
 from agentnet.types import Completion, GenerationSettings, Message, Usage
 
@@ -121,9 +122,13 @@ class _Unlimited:
 class RetryPolicy:
     """Bounded retries with exponential back-off and full jitter."""
 
-    max_retries: int = 3
-    base_delay_s: float = 0.5
-    max_delay_s: float = 8.0
+    max_retries: int = field(default=3, metadata={"ge": 0, "le": 100})
+    base_delay_s: float = field(default=0.5, metadata={"ge": 0})
+    max_delay_s: float = field(default=8.0, metadata={"ge": 0})
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
 
     def delay(self, retry: int, rng: random.Random) -> float:
         cap = min(self.max_delay_s, self.base_delay_s * 2**retry)
@@ -164,8 +169,8 @@ class OpenAIBackend:
             raise ConfigError(f"base_url {base_url!r} must start with http:// or https://")
         if response_format not in RESPONSE_FORMATS:
             raise ConfigError(f"response_format={response_format!r} unknown; use one of {', '.join(RESPONSE_FORMATS)}")
-        if timeout_s <= 0:
-            raise ConfigError(f"timeout_s={timeout_s} must be positive")
+        number("timeout_s", timeout_s, float, gt=0)  # NaN would pass a `<= 0` test and bound nothing
+        number("connect_timeout_s", connect_timeout_s, float, gt=0)
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.name = name
@@ -226,13 +231,17 @@ class OpenAIBackend:
         async with self._limit.get():
             started = time.perf_counter()  # latency excludes waiting for a free slot
             if on_delta is None:
-                reply, attempts = await self._with_retries(lambda c: self._answer(c, kwargs), model=model)
+                reply, attempts = await self._with_retries(lambda c: self._answer(c, kwargs, reply_bytes(settings)), model=model)
                 extra: dict[str, Any] = {}
             else:
                 attempt = _Attempt(on_delta, on_retract)
                 (reply, extra), attempts = await self._with_retries(
-                    lambda c: self._stream(c, kwargs, attempt.delta, started), model=model, on_failure=attempt.failed
+                    lambda c: self._stream(c, kwargs, attempt.delta, started, reply_chars(settings)), model=model,
+                    on_failure=attempt.failed,
                 )
+        reply, warnings = checked_reply(reply, model, settings)
+        if warnings:
+            extra["warnings"] = [*extra.get("warnings", ()), *warnings]
         return Completion(
             text=reply.text,
             finish_reason=_finish(reply.finish_reason),
@@ -243,9 +252,16 @@ class OpenAIBackend:
             extra=extra,
         )
 
-    async def _answer(self, client: openai.AsyncOpenAI, kwargs: dict[str, Any]) -> replies.Reply:
-        raw = await client.chat.completions.with_raw_response.create(**kwargs)
-        return replies.completion(_body(raw.http_response))
+    async def _answer(self, client: openai.AsyncOpenAI, kwargs: dict[str, Any], max_bytes: int) -> replies.Reply:
+        """The reply, read up to `max_bytes` (a body past that is a `BadReply`, never held whole in memory)."""
+        async with client.chat.completions.with_streaming_response.create(**kwargs) as raw:
+            data = bytearray()
+            async for part in raw.iter_bytes():
+                data += part
+                if len(data) > max_bytes:
+                    raise replies.BadReply(f"the reply passed {max_bytes:,} bytes, far more than max_tokens="
+                                           f"{kwargs['max_tokens']} tokens can fill")  # fmt: skip
+            return replies.completion(replies.json_object(bytes(data), raw.headers.get("content-type", "")))
 
     async def _stream(
         self,
@@ -253,13 +269,17 @@ class OpenAIBackend:
         kwargs: dict[str, Any],
         on_delta: DeltaCallback,
         started: float,
+        max_chars: int,
     ) -> tuple[replies.Reply, dict[str, Any]]:
         stream = await client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
         try:
-            got = await _read_stream(stream, on_delta, started)
+            got = await _read_stream(stream, on_delta, started, max_chars)
         finally:
             await stream.close()
         extra: dict[str, Any] = {"first_token_s": got.first_token_s}
+        if got.cut:
+            extra["warnings"] = [f"the streamed reply passed {max_chars:,} characters, more than max_tokens="
+                                 f"{kwargs['max_tokens']} tokens can hold; it was cut there and the stream closed"]
         usage = got.usage
         if usage is None:
             # Some servers (llama-cpp-python's) send no usage in streams. A one-token
@@ -267,10 +287,10 @@ class OpenAIBackend:
             # the prompt); streamed chunks count completion tokens (a lower bound: a chunk
             # can merge the tokens of one multi-byte character).
             probe = await client.chat.completions.with_raw_response.create(**{**kwargs, "max_tokens": 1})
-            prompt = replies.usage(_body(probe.http_response).get("usage")) or Usage()
-            usage = Usage(prompt.prompt_tokens, len(got.pieces))
+            prompt = replies.usage(_body(probe.http_response).get("usage"))
+            usage = None if prompt is None else Usage(prompt.prompt_tokens, len(got.pieces))  # None: unknown, warned
             extra["usage_source"] = "probe+chunks"
-        return replies.Reply("".join(got.pieces), got.finish, usage), extra
+        return replies.Reply("".join(got.pieces), got.finish, usage, model=got.model), extra
 
     async def _with_retries(
         self,
@@ -332,14 +352,18 @@ class _Streamed:
     finish: str | None = None
     usage: Usage | None = None
     first_token_s: float | None = None
+    model: str | None = None
+    cut: bool = False  # the text reached the reply-size cap and the stream was closed there
 
 
-async def _read_stream(stream: Any, on_delta: DeltaCallback, started: float) -> _Streamed:
+async def _read_stream(stream: Any, on_delta: DeltaCallback, started: float, max_chars: int) -> _Streamed:
     """Read a chat stream to its end, checking every chunk; a stream that stops short is a
-    `StreamCut`, a malformed one a `BadReply`, a read that times out a `TimeoutError`."""
+    `StreamCut`, a malformed one a `BadReply`, a read that times out a `TimeoutError`. Text past
+    `max_chars` is not read: the stream ends there, `cut` and finished for "length"."""
     import openai
 
-    got, chunks = _Streamed([]), 0
+    got, chunks, chars = _Streamed([]), 0, 0
+
     try:
         content_type = stream.response.headers.get("content-type", "")
         if not content_type.startswith("text/event-stream"):
@@ -350,11 +374,19 @@ async def _read_stream(stream: Any, on_delta: DeltaCallback, started: float) -> 
             parts = replies.chunk(raw.to_dict(warnings=False) if isinstance(raw, openai.BaseModel) else raw)
             chunks += 1
             got.usage, got.finish = parts.usage or got.usage, parts.finish_reason or got.finish
+            got.model = parts.model or got.model
             for piece in parts.pieces:
                 if got.first_token_s is None:
                     got.first_token_s = time.perf_counter() - started
-                got.pieces.append(piece)
-                on_delta(piece)
+                cut = chars + len(piece) > max_chars
+                piece = piece[: max_chars - chars] if cut else piece
+                chars += len(piece)
+                if piece:
+                    got.pieces.append(piece)
+                    on_delta(piece)
+                if cut:
+                    got.cut, got.finish = True, "length"
+                    return got
     except openai.APITimeoutError:
         raise TimeoutError from None  # a read timed out mid-stream: the call's deadline
     except openai.APIConnectionError as e:  # openai wraps a connection dropped mid-body
@@ -382,6 +414,44 @@ class _Attempt:
         if self.sent and self._on_retract is not None:
             self._on_retract()
         self.sent = 0
+
+
+# The most characters one token can stand for, generously: a reply longer than max_tokens × this
+# did not come from max_tokens tokens (a 20 MB reply claiming 4 tokens grew a store to 690 MB).
+MAX_CHARS_PER_TOKEN = 32
+
+
+def reply_chars(settings: GenerationSettings) -> int:
+    """The longest reply `settings.max_tokens` tokens can produce, in characters."""
+    return settings.max_tokens * MAX_CHARS_PER_TOKEN
+
+
+def reply_bytes(settings: GenerationSettings) -> int:
+    """The largest reply body read: room for the longest text even with every character JSON-escaped
+    (up to 12 bytes each), and never under 64 MiB, so that a reply a little too long is read and cut
+    to size (with a warning) rather than refused; only a body past this fails the call."""
+    return max(64 << 20, 12 * reply_chars(settings) + (1 << 20))
+
+
+def checked_reply(reply: replies.Reply, model: str, settings: GenerationSettings) -> tuple[replies.Reply, list[str]]:
+    """The reply as it may be recorded, and one line for each thing about it that does not add up:
+    text longer than max_tokens can produce (cut to size), no token counts (counted as 0, unknown),
+    more completion tokens than max_tokens, another model than the one asked for."""
+    warnings = []
+    limit = reply_chars(settings)
+    if len(reply.text) > limit:
+        warnings.append(f"the reply was {len(reply.text):,} characters, more than max_tokens={settings.max_tokens} "
+                        f"tokens can hold ({limit:,} at {MAX_CHARS_PER_TOKEN} a token); it was cut to {limit:,}")  # fmt: skip
+        reply = replace(reply, text=reply.text[:limit], finish_reason="length")
+    if reply.usage is None:
+        warnings.append("the server reported no token usage: this call counts 0 tokens (unknown, not measured)")
+    elif reply.usage.completion_tokens > settings.max_tokens:
+        warnings.append(f"the server reports {reply.usage.completion_tokens:,} completion tokens, more than "
+                        f"max_tokens={settings.max_tokens}")  # fmt: skip
+    # a dated snapshot of the model asked for is the same model (OpenAI answers "gpt-4o" with "gpt-4o-2024-08-06")
+    if reply.model and reply.model != model and not reply.model.startswith(model):
+        warnings.append(f"the reply names the model {reply.model[:80]!r}, not {model[:80]!r} as requested")
+    return reply, warnings
 
 
 def _request(model: str, messages: Sequence[Message], settings: GenerationSettings, style: ResponseFormat) -> dict[str, Any]:

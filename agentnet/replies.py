@@ -15,6 +15,12 @@ from typing import Any
 
 from agentnet.types import Usage
 
+# The largest token count one call may report. No served context window is near 10^9 tokens, so a
+# count above it is not a count; refusing it (a failed call naming the value) rather than clamping
+# keeps made-up numbers out of every tokens-per-query figure, and sums of such counts over any
+# number of calls and items stay far inside SQLite's 64-bit integers.
+MAX_USAGE_TOKENS = 10**9
+
 
 class BadReply(Exception):
     """A 200 reply that is not a valid chat completion (the message says what was wrong)."""
@@ -28,11 +34,16 @@ class StreamCut(Exception):
         super().__init__(f"the stream was cut after {chunks} chunk{'s' if chunks != 1 else ''} ({how})")
 
 
+TokenLogprobs = tuple[tuple[str, float], ...]  # (token text, log-probability), in order
+
+
 @dataclass(frozen=True)
 class Reply:
     text: str
     finish_reason: str | None
     usage: Usage | None  # None: the server sent none
+    logprobs: TokenLogprobs | None = None  # None: the server sent none (or not in a form we read)
+    model: str | None = None  # the model the server says answered (None: it did not say)
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,27 @@ class ChunkParts:
     pieces: tuple[str, ...]
     finish_reason: str | None
     usage: Usage | None
+    logprobs: TokenLogprobs = ()
+    model: str | None = None
+
+
+def logprobs(choice: dict[str, Any]) -> TokenLogprobs | None:
+    """A choice's token log-probabilities (`logprobs.content[].{token, logprob}`), or None.
+    Optional information: a malformed block is ignored, never a failed call."""
+    block = choice.get("logprobs")
+    content = block.get("content") if isinstance(block, dict) else None
+    if not isinstance(content, list):
+        return None
+    out = []
+    for entry in content:
+        token = entry.get("token") if isinstance(entry, dict) else None
+        value = entry.get("logprob") if isinstance(entry, dict) else None
+        if not isinstance(token, str) or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if not -1e4 < value <= 0:  # NaN, +inf, a positive "log-probability": not one
+            return None
+        out.append((token, float(value)))
+    return tuple(out)
 
 
 def preview(data: bytes | str, limit: int = 80) -> str:
@@ -72,7 +104,15 @@ def usage(raw: Any) -> Usage | None:
     counts = [raw.get("prompt_tokens") or 0, raw.get("completion_tokens") or 0]
     if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
         raise BadReply(f"'usage' token counts are not counts: {preview(json.dumps(raw))}")
+    if max(counts) > MAX_USAGE_TOKENS:
+        raise BadReply(f"'usage' reports {max(counts):.3g} tokens for one call, more than any server can "
+                       f"({MAX_USAGE_TOKENS:.0e}): {preview(json.dumps(raw))}")  # fmt: skip
     return Usage(counts[0], counts[1])
+
+
+def _model(body: dict[str, Any]) -> str | None:
+    model = body.get("model")
+    return model if isinstance(model, str) else None
 
 
 def _finish(choice: dict[str, Any]) -> str | None:
@@ -107,7 +147,7 @@ def completion(body: dict[str, Any]) -> Reply:
         raise BadReply("the first choice's message content is null")
     if not isinstance(content, str):
         raise BadReply(f"the first choice's message content is a {type(content).__name__}, not a string")
-    return Reply(content, _finish(choice), usage(body.get("usage")))
+    return Reply(content, _finish(choice), usage(body.get("usage")), logprobs(choice), _model(body))
 
 
 def chunk(body: Any) -> ChunkParts:
@@ -118,7 +158,9 @@ def chunk(body: Any) -> ChunkParts:
         raise BadReply(f"the stream carries an error: {preview(json.dumps(body['error']))}")
     pieces: list[str] = []
     finish: str | None = None
+    tokens: list[tuple[str, float]] = []
     for choice in _choices(body, may_be_empty=True):
+        tokens.extend(logprobs(choice) or ())
         delta = choice.get("delta")
         if delta is not None and not isinstance(delta, dict):
             raise BadReply(f"a chunk's delta is a {type(delta).__name__}, not an object")
@@ -128,7 +170,7 @@ def chunk(body: Any) -> ChunkParts:
         if piece:
             pieces.append(piece)
         finish = _finish(choice) or finish
-    return ChunkParts(tuple(pieces), finish, usage(body.get("usage")))
+    return ChunkParts(tuple(pieces), finish, usage(body.get("usage")), tuple(tokens), _model(body))
 
 
 def model_ids(body: dict[str, Any]) -> list[str]:

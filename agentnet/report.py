@@ -281,7 +281,7 @@ def _acc(accuracy: float, interval: tuple[float, float]) -> str:
 _RUN_HEAD = (
     "run", "task/split", "topology", "agents×rounds", "model", "scored/selected", "accuracy % (95% CI)",
     "failed", "solved", "cut off", "cache hits", "calls/query", "prompt tok/query", "completion tok/query", "total tokens",
-    "cost/query", "cost/run", "latency/query",
+    "model cost/query", "cost/query", "cost/run", "latency/query",
 )  # fmt: skip
 
 
@@ -303,6 +303,7 @@ def _run_row(s: RunStats, prices: Prices) -> list[str]:
 
 def topology_cell(c: RunConfig) -> str:
     """The run's topology, and its planted adversaries if any."""
+        f"{sm.cost_per_query:.3f}" if sm.cost_per_query is not None else "—",
     attack = c.team.attack.describe()
     return f"{c.topology} + {attack}" if attack else c.topology
 
@@ -451,7 +452,7 @@ def summary_table(summaries: Sequence[RunSummary]) -> Table:
     caption += "; cached: calls the response cache answered" if cache else ""
     table = Table(title="runs", caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
     names = ["run", "task", "topology", "model", "scored", "accuracy", "failed", "cut off", "cached", "calls/query",
-             "tok/query", "status"]  # fmt: skip
+             "tok/query", "cost/query", "status"]  # fmt: skip
     for name in names if cache else [n for n in names if n != "cached"]:
         numeric = name not in ("run", "task", "topology", "model", "status")
         # ids and numbers are what people copy: never wrap or cut them; names fold, never vanish
@@ -463,7 +464,8 @@ def summary_table(summaries: Sequence[RunSummary]) -> Table:
         figures = [f"{_pct(s.accuracy)}%", str(s.failed), share_cell(s.cut_off_share)]
         figures += [share_cell(s.hit_rate)] if cache else []
         calls = f"{s.calls_per_query:.1f}" if s.calls_per_query is not None else "—"  # adaptive teams make fewer calls per query
-        figures = figures + [calls, f"{s.tokens_per_query:,.0f}"] if s.scored else ["—"] * (len(figures) + 2)
+        cost = f"{s.cost_per_query:.3f}" if s.cost_per_query is not None else "—"  # at each model's price
+        figures = figures + [calls, f"{s.tokens_per_query:,.0f}", cost] if s.scored else ["—"] * (len(figures) + 3)
         table.add_row(s.run.id, f"{c.task}/{c.split}", topology_cell(c), c.model, f"{s.scored}/{s.run.total_items}",
                       *figures, s.run.status)  # fmt: skip
     return table

@@ -71,7 +71,9 @@ LEDGER_COLUMNS = (
 BASE_COLUMNS = (
     "run_id", "item_id", "position", "answer", "gold", "extracted", "score", "prompt_tokens",
     "completion_tokens", "agent_tokens", "latency_s", "edges", "error", "trajectory", "created",
+    "cost",                      # every call's tokens at its model's price (per 1,000 tokens)
 )  # fmt: skip
+REAL_COLUMNS = {"cost"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class RunConfig:
     team: TeamConfig = field(default_factory=TeamConfig)
     engine: str = field(default="llama-cpp", metadata={"cli": False})
     model: str = field(default="smollm2-135m", metadata={"cli": False})
+    offset: int = field(default=0, metadata={"help": "Skip the split's first N items (with --limit: items N to N+limit-1)."})
     base_url: str | None = field(default=None, metadata={"cli": False})
     data_dir: str | None = field(default=None, metadata={"cli": False})
 
@@ -96,6 +99,7 @@ class RunConfig:
     def topology(self) -> str:
         return self.team.topology
 
+        check_limit(self.offset, "offset")
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
@@ -153,6 +157,7 @@ class ResultRow:
 class RunSummary:
     run: RunRecord
     scored: int
+    cost: float | None = None
     failed: int
     accuracy: float  # mean score over scored items
     prompt_tokens_per_query: float
@@ -172,6 +177,7 @@ class RunSummary:
         """Tokens spent per query, cache hits included: what the team costs."""
         return self.prompt_tokens_per_query + self.completion_tokens_per_query
 
+    cost_per_query: float | None = None  # at each model's price; None when no result recorded it
     @property
     def hit_rate(self) -> float | None:
         """The share of calls the response cache answered; None when not recorded."""
@@ -232,7 +238,8 @@ class RunStore:
             try:
                 with self._db:
                     for column in missing:
-                        self._db.execute(f"ALTER TABLE results ADD COLUMN {column} INTEGER")
+                        kind = "REAL" if column in REAL_COLUMNS else "INTEGER"
+                        self._db.execute(f"ALTER TABLE results ADD COLUMN {column} {kind}")
                 have.update(missing)
             except sqlite3.OperationalError:
                 pass  # cannot write (read-only, locked): reports treat the ledger as unknown; writes raise
@@ -321,16 +328,17 @@ class RunStore:
         c = self._column
         with self._guard("reading results"):
             (n, failed, score, prompt, completion, latency, solved, accounted, calls, cached, cut_off, unknown,
-             served) = self._db.execute(
+             served, cost) = self._db.execute(
                 "SELECT COUNT(*), SUM(error IS NOT NULL), AVG(score), AVG(prompt_tokens), AVG(completion_tokens), "
                 f"AVG(latency_s), SUM(score >= 1.0), COUNT({c('calls')}), SUM({c('calls')}), "
                 f"SUM({c('cached_calls')}), SUM({c('cut_off_calls')}), SUM({c('unknown_finish_calls')}), "
-                f"AVG({c('served_prompt_tokens')} + {c('served_completion_tokens')}) FROM results WHERE run_id = ?",
+                f"AVG({c('served_prompt_tokens')} + {c('served_completion_tokens')}), AVG({c('cost')}) "
+                "FROM results WHERE run_id = ?",
                 (run_id,),
             ).fetchone()  # fmt: skip
         return RunSummary(run, n, failed or 0, score or 0.0, prompt or 0.0, completion or 0.0, latency or 0.0,
                           solved or 0, accounted, calls or 0, cached or 0, cut_off or 0, unknown or 0,
-                          served)  # fmt: skip
+                          served, cost)  # fmt: skip
 
     def _column(self, name: str) -> str:
         """The column, or NULL in a read-only older store that could not gain it."""

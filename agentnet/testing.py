@@ -47,7 +47,9 @@ class ScriptedBackend:
     error paths; a `Retracted` reply scripts a stream retried after a partial answer.
     Tokens are counted with `count_tokens`: prompt tokens over all message contents,
     completion tokens over the reply. `latency_s` is awaited per call (inside
-    the concurrency limit), so concurrency behaves as against a real server.
+    the concurrency limit), so concurrency behaves as against a real server. With `logprob`
+    (a value, or a function of the reply) a call that asks for log-probabilities gets one per
+    word, as a server sends one per token.
     """
 
     def __init__(
@@ -59,9 +61,11 @@ class ScriptedBackend:
         max_concurrency: int | None = None,
         cycle: bool = False,
         model: str = "scripted",
+        logprob: float | Callable[[str], float] | None = None,
     ):
         self.name = name
         self.model = model
+        self.logprob = logprob
         self.latency_s = latency_s
         self.max_concurrency = max_concurrency
         self._fn = replies if callable(replies) else None
@@ -121,6 +125,10 @@ class ScriptedBackend:
             _stream_words(reply, on_delta)
         self.calls.append(ScriptedCall(tuple(messages), settings, reply))
         usage = Usage(sum(count_tokens(m.content) for m in messages), count_tokens(reply))
+        extra = {}
+        if settings.logprobs and self.logprob is not None:
+            value = self.logprob(reply) if callable(self.logprob) else self.logprob
+            extra["token_logprobs"] = [(piece, value) for piece in _words(reply)]
         return Completion(
             text=reply,
             finish_reason=finish,
@@ -128,9 +136,15 @@ class ScriptedBackend:
             latency_s=time.perf_counter() - started,
             model=self.model,
             attempts=attempts,
+            extra=extra,
         )
 
 
+def _words(text: str) -> list[str]:
+    """The text in pieces that join back to it: the first word, then " word" for each next."""
+    return [word if i == 0 else " " + word for i, word in enumerate(text.split(" "))]
+
+
 def _stream_words(text: str, on_delta: DeltaCallback) -> None:
-    for i, word in enumerate(text.split(" ")):
-        on_delta(word if i == 0 else " " + word)
+    for piece in _words(text):
+        on_delta(piece)

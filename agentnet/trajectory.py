@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agentnet.graph import CommGraph
+from agentnet.tools import ToolRun
 from agentnet.types import Message, Usage
 
 DECISION = "decision"  # the agent name under which decision calls are recorded
@@ -41,6 +42,22 @@ class MessageRecord:
     gated_from: tuple[str, ...] = ()  # "agent@round" messages a receive gate shut out
     finish_reason: str = "unknown"  # the server's: stop, length (cut off at max_tokens), error …
     cached: bool = False  # answered from the response cache: spent, not served
+    model: str = ""  # the model that answered (what the agent names; "" in older trajectories)
+    cost: float = 0.0  # the call's tokens at its model's price (per 1,000 tokens)
+    tool: dict[str, Any] | None = None  # the agent's tool execution on this reply (agentnet.tools.ToolRun)
+    logprob: float | None = None  # mean log-probability of the answer's tokens, when the server sent them
+    replica: str | None = None  # the endpoint that answered, when the model has several
+    warnings: tuple[str, ...] = ()  # what the backend noticed (another model answered, a reply cut to size…)
+
+    @property
+    def tool_run(self) -> ToolRun | None:
+        return ToolRun.from_dict(self.tool) if self.tool else None
+
+    @property
+    def said(self) -> str:
+        """What peers, the decision and the extractor read: the reply, then its tool's observation."""
+        run = self.tool_run
+        return self.output + run.observation() if run else self.output
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -57,6 +74,7 @@ class MessageRecord:
                 "spatial_from": tuple(d.get("spatial_from", ())),
                 "temporal_from": tuple(d.get("temporal_from", ())),
                 "gated_from": tuple(d.get("gated_from", ())),
+                "warnings": tuple(d.get("warnings", ())),
             }
         )
 
@@ -88,6 +106,21 @@ class Trajectory:
     @property
     def usage(self) -> Usage:
         return sum((m.usage for m in self.messages), Usage())
+
+    @property
+    def cost(self) -> float:
+        """Every call's tokens at its model's price (per 1,000 tokens)."""
+        return sum(m.cost for m in self.messages)
+
+    def cost_by_agent(self) -> dict[str, float]:
+        out: dict[str, float] = defaultdict(float)
+        for m in self.messages:
+            out[m.agent] += m.cost
+        return dict(out)
+
+    @property
+    def tool_runs(self) -> list[ToolRun]:
+        return [run for m in self.messages if (run := m.tool_run) is not None]
 
     @property
     def failed(self) -> bool:
@@ -190,11 +223,12 @@ class Trajectory:
             "meta": self.meta,
             "usage": asdict(self.usage),
             "served_usage": asdict(self.served_usage),
+            "cost": self.cost,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Trajectory:
-        d = {k: v for k, v in d.items() if k not in ("usage", "served_usage")}  # derived, not stored state
+        d = {k: v for k, v in d.items() if k not in ("usage", "served_usage", "cost")}  # derived, not stored state
         return cls(
             **{
                 **d,

@@ -57,6 +57,7 @@ class GenerationSettings:
     seed: int | None = None
     json_mode: bool = False  # ask for a JSON object
     json_schema: str | None = None  # ask for JSON matching this JSON Schema (given as JSON text)
+    logprobs: bool = False  # ask for token log-probabilities (a message keeps its answer's mean)
 
     def __post_init__(self) -> None:
         # one place for every check of a call's settings, whoever made them (a flag, a topology

@@ -14,7 +14,8 @@ from agentnet.tasks import TaskConfig, make_task
 
 def load_items(items: ItemsConfig, task_config: TaskConfig) -> tuple[Task, list[Item]]:
     task = make_task(items.task, task_config)
-    return task, list(itertools.islice(task.items(items.split), items.limit))
+    stop = None if items.limit is None else items.offset + items.limit
+    return task, list(itertools.islice(task.items(items.split), items.offset, stop))
 
 
 def train_val_split(task: Task, split: str, train: int, val: int, seed: int) -> tuple[list[Item], list[Item]]:

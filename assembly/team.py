@@ -8,15 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from agentnet.adversaries import INJECTION_BACKEND, Attacked, InjectionBackend
-from agentnet.agents import AgentSpec
+from agentnet.agents import DEFAULT_MODEL_KEY, AgentSpec
 from agentnet.answers import extract_answer
 from agentnet.decisions import decision_info
 from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph, Decision, ReceiveGate, StopGate, Topology
 from agentnet.llm import LLMBackend
 from agentnet.runtime import Team
+from agentnet.serving.models import default_price
 from agentnet.task import CodeCheck, Task, is_code_task
 from agentnet.configs import TeamConfig
+from agentnet.tasks.sandbox import Sandbox
+from agentnet.tasks.tools import SandboxTools
+from agentnet.tools import tool_info
 from agentnet.topologies.fixed import FIXED
 from agentnet.topologies.registry import resolve
 
@@ -25,16 +29,29 @@ DEFAULT_ROLES = ("math_solver", "mathematical_analyst", "inspector")
 
 
 def agents_for(config: TeamConfig, task: Task | None = None) -> tuple[AgentSpec, ...]:
-    """Agents a0…a(n-1), cycling through the configured roles (else the task's, else the defaults)."""
-    roles = config.roles or (task.roles if task is not None else DEFAULT_ROLES)
+    """The members `config.team` names (each with its model and tool), else agents a0…a(n-1)
+    cycling through the configured roles (else the task's, else the defaults) on the command's model.
+    A tool the task cannot serve (`tests` without a code task) is refused here, before anything runs."""
     settings = config.settings()
+    spec = config.team_spec()
+    if spec is not None:
+        agents = spec.agents(settings)
+        for agent in agents:
+            if tool_info(agent.tool).needs_code_task and not is_code_task(task):
+                where = f"task {task.name!r}" if task is not None else "a free-form question"
+                raise ConfigError(f"agent {agent.name} uses the {agent.tool!r} tool, and {where} has no visible "
+                                  "examples to run; use it with a code task (e.g. humaneval) or use python")  # fmt: skip
+        return agents
+    roles = config.roles or (task.roles if task is not None else DEFAULT_ROLES)
     return tuple(AgentSpec(f"a{i}", roles[i % len(roles)], settings) for i in range(config.agents))
 
 
 def decision_for(config: TeamConfig, task: Task | None = None) -> Decision:
     """The configured decision (else the task's, else the last agent's output), with its role."""
     info = decision_info(config.decision or (task.decision if task is not None else "last_agent"))
-    return Decision(info.kind, role=info.role, settings=config.settings())
+    spec = config.team_spec()
+    model = spec.decision_model if spec is not None else ""
+    return Decision(info.kind, role=info.role, settings=config.settings(), model=model)
 
 
 def topology_for(config: TeamConfig, task: Task | None = None) -> CommGraph | Topology:
@@ -85,18 +102,21 @@ def team_for(
     receive_gate: ReceiveGate | None = None,
     stop_gate: StopGate | None = None,
     checkpoint: str | Path | Any = None,
+    model: str | None = None,
 ) -> Team:
     """A Team for `task` (None: a free-form question) on `topology`: a spec string resolved with
     `config` (`config.topology` is ignored then), or a graph/topology object (e.g. a sampled graph
     during training, with the gates it sampled). A trained topology's inference gates are used
     unless gates are given. The task's extraction and, where the decision needs it, its code
-    check are wired in; `config.early_stop` applies."""
+    check are wired in; `config.early_stop` applies. Prices: `config`'s, else each model's default
+    (`agentnet.serving.default_price`); `model` names what a single backend serves, for the
+    price of agents that name no model."""
     if isinstance(topology, str):
         topology = topology_for(replace(config, topology=topology), task)
     if not isinstance(topology, CommGraph):
         receive_gate = receive_gate or getattr(topology, "inference_gate", None)
         stop_gate = stop_gate or getattr(topology, "inference_stop_gate", None)
-    backends = dict(backend) if isinstance(backend, Mapping) else {"default": backend}
+    backends = dict(backend) if isinstance(backend, Mapping) else {DEFAULT_MODEL_KEY: backend}
     backends.setdefault(INJECTION_BACKEND, InjectionBackend())  # what planted injection adversaries name
     return Team(
         topology, backends,
@@ -106,4 +126,27 @@ def team_for(
         checkpoint=checkpoint,
         receive_gate=receive_gate,
         stop_gate=stop_gate,
+        prices=prices_for(topology, config, model),
+        tools=tools_for(task),
     )  # fmt: skip
+
+
+def prices_for(topology: CommGraph | Topology, config: TeamConfig, model: str | None = None) -> dict[str, float]:
+    """Per 1,000 tokens, by the model names the team's agents use: `config`'s prices, else each
+    model's default (a named model's parameters in billions, else 1); agents that name no model
+    are priced as `model`, the one the command serves."""
+    agents = topology.agents if isinstance(topology, CommGraph) else getattr(topology, "agents", ())
+    names = {a.model for a in agents} | {DEFAULT_MODEL_KEY}
+    explicit = config.price_table()
+    prices = {name: default_price(model if name == DEFAULT_MODEL_KEY and model else name) for name in names}
+    if model and model in explicit:
+        prices[DEFAULT_MODEL_KEY] = explicit[model]
+    return {**prices, **explicit}
+
+
+def tools_for(task: Task | None) -> SandboxTools:
+    """The agents' tool runner: the task's sandbox (a code task's limits) and, for a code task,
+    its visible examples for the `tests` tool."""
+    sandbox = getattr(task, "sandbox", None)
+    code_check = task.code_check() if is_code_task(task) else None
+    return SandboxTools(sandbox if isinstance(sandbox, Sandbox) else Sandbox(), code_check)

@@ -23,7 +23,6 @@ from torch import nn
 
 from agentnet.agents import AgentSpec
 from agentnet.graph import CommGraph, Decision, StopGate
-from agentnet.prompts import load_role
 from agentnet.topologies.embeddings import Embedder
 from agentnet.topologies.configs import GDesignerConfig
 from agentnet.topologies.heads import Plan, TeamHeads, plan_stats
@@ -76,8 +75,8 @@ class GDesigner(Persistent, nn.Module):
         self.agents, self.rounds, self.decision, self.config = tuple(agents), rounds, decision, config
         self.embedder = embedder
         n, d = len(agents), embedder.dim
-        roles = [f"{load_role(a.role).title}: {load_role(a.role).system}" for a in agents]
-        self.register_buffer("role_features", embedder.encode(roles).detach().clone())
+        # what each agent is: role, and its model and tool when it names them (AgentSpec.describe)
+        self.register_buffer("role_features", embedder.encode([a.describe() for a in agents]).detach().clone())
         anchor = _anchor_edges(config.anchor, n)
         virtual = [(n, i) for i in range(n)]  # the task node, linked to every agent
         pairs = anchor + virtual

@@ -1,4 +1,5 @@
-"""Prompt templates, one file each: roles in `roles/<id>.md` (first line `# Title`, the rest
+"""Prompt templates, one file each: roles in `roles/<id>.md` (first line `# Title`, then an
+optional `tool: <kind>` line naming the tool an agent of this role uses by default, the rest
 the system prompt) and the user-prompt pieces as `string.Template` files beside this one."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class RoleCard:
     id: str
     title: str
     system: str
+    tool: str = "none"  # the tool an agent of this role uses unless its team says otherwise
 
 
 def _files() -> Any:
@@ -35,7 +37,11 @@ def load_role(role_id: str) -> RoleCard:
         raise UnknownNameError("role", role_id, list(role_ids()))
     text = (_files() / "roles" / f"{role_id}.md").read_text(encoding="utf-8")
     first, _, body = text.partition("\n")
-    return RoleCard(role_id, first.lstrip("# ").strip(), body.strip())
+    tool = "none"
+    head, _, rest = body.strip().partition("\n")
+    if head.startswith("tool:"):
+        tool, body = head.removeprefix("tool:").strip(), rest
+    return RoleCard(role_id, first.lstrip("# ").strip(), body.strip(), tool)
 
 
 @cache

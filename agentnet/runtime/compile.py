@@ -42,11 +42,12 @@ def _agent_node(graph: CommGraph, ctx: RunContext, name: str, round: int) -> Cal
                 gated = tuple(key(p.name, round) for p in heard_s) + tuple(key(p.name, round - 1) for p in heard_t)
                 heard_s, heard_t = [], []
         messages = build_messages(agent, state["query"], heard_s, heard_t, private=private)
+        stream = bool(config.get("configurable", {}).get("stream"))
         text, record = await call_agent(
-            ctx, agent=name, round=round, kind="agent", backend=agent.backend, messages=messages,
+            ctx, agent=name, round=round, kind="agent", model=agent.model, messages=messages,
             settings=agent.settings, spatial_from=tuple(p.name for p in heard_s),
-            temporal_from=tuple(p.name for p in heard_t), gated_from=gated,
-            stream=bool(config.get("configurable", {}).get("stream")),
+            temporal_from=tuple(p.name for p in heard_t), gated_from=gated, stream=stream,
+            tool=agent.tool, query=state["query"],
         )  # fmt: skip
         return {"outputs": {key(name, round): text}, "records": [record]}
 

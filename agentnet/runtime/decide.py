@@ -33,7 +33,7 @@ def _final_outputs(graph: CommGraph, state: RunState, last: int) -> list[PeerOut
 
 def _decision_agent(graph: CommGraph) -> AgentSpec:
     d = graph.decision
-    return AgentSpec(DECISION, d.role, d.settings, backend=graph.agents[-1].backend, system=d.system)
+    return AgentSpec(DECISION, d.role, d.settings, model=d.model or graph.agents[-1].model, system=d.system)
 
 
 async def last_agent(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
@@ -55,7 +55,7 @@ async def final_refer(graph: CommGraph, ctx: RunContext, state: RunState, last: 
     agent = _decision_agent(graph)
     peers = _final_outputs(graph, state, last)
     text, record = await call_agent(
-        ctx, agent=DECISION, round=last + 1, kind="decision", backend=agent.backend,
+        ctx, agent=DECISION, round=last + 1, kind="decision", model=agent.model,
         messages=build_messages(agent, state["query"], peers), settings=agent.settings,
         spatial_from=tuple(p.name for p in peers), stream=stream,
     )  # fmt: skip
@@ -70,7 +70,7 @@ async def code_writer(graph: CommGraph, ctx: RunContext, state: RunState, last: 
     for _ in range(graph.decision.max_fixes + 1):
         messages = build_messages(agent, state["query"], peers, feedback=feedback)
         text, record = await call_agent(
-            ctx, agent=DECISION, round=last + 1, kind="decision", backend=agent.backend,
+            ctx, agent=DECISION, round=last + 1, kind="decision", model=agent.model,
             messages=messages, settings=agent.settings, spatial_from=tuple(p.name for p in peers), stream=stream,
         )  # fmt: skip
         records.append(record)

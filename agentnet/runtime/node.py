@@ -6,13 +6,14 @@ from __future__ import annotations
 import operator
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
-from agentnet.errors import BackendError
+from agentnet.errors import BackendError, ConfigError
 from agentnet.graph import ReceiveGate, StopGate
 from agentnet.llm import LLMBackend
 from agentnet.task import CodeCheck
+from agentnet.tools import ToolKind, ToolRun, ToolRunner
 from agentnet.trajectory import MessageRecord
 from agentnet.types import Completion, GenerationSettings, Message, Usage
 
@@ -35,7 +36,12 @@ class RunState(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class RunContext:
-    """What the nodes need besides the state; fixed for a Team."""
+    """What the nodes need besides the state; fixed for a Team.
+
+    `backends` maps model names (what agents name) to backends; `fallback`, when set, answers
+    for every model the mapping lacks (a team given one backend). `prices` are per 1,000
+    tokens, by model (a model without one costs `default_price`). `tools` runs the agents'
+    tools (agentnet.tools); a team whose agents use none needs none."""
 
     backends: Mapping[str, LLMBackend]
     extract: Extract
@@ -43,6 +49,20 @@ class RunContext:
     code_check: CodeCheck | None = None
     receive_gate: ReceiveGate | None = None
     stop_gate: StopGate | None = None
+    fallback: LLMBackend | None = None
+    prices: Mapping[str, float] = field(default_factory=dict)
+    default_price: float = 1.0
+    tools: ToolRunner | None = None
+
+    def backend(self, model: str) -> LLMBackend:
+        found = self.backends.get(model) or self.fallback
+        if found is None:  # Team checks every graph before it runs; this is a second line
+            raise ConfigError(f"no backend for model {model!r}; the team has {', '.join(self.backends)}")
+        return found
+
+    def cost(self, model: str, usage: Usage) -> float:
+        """What a call's tokens cost at the model's price (per 1,000 tokens)."""
+        return usage.total_tokens * self.prices.get(model, self.default_price) / 1000
 
 
 def key(agent: str, round: int) -> str:
@@ -55,15 +75,18 @@ async def call_agent(
     agent: str,
     round: int,
     kind: Literal["agent", "decision"],
-    backend: str,
+    model: str,
     messages: list[Message],
     settings: GenerationSettings,
     spatial_from: tuple[str, ...] = (),
     temporal_from: tuple[str, ...] = (),
     gated_from: tuple[str, ...] = (),
     stream: bool = False,
+    tool: ToolKind = "none",
+    query: str = "",
 ) -> tuple[str, dict[str, Any]]:
-    """One LLM call as a recorded message; a backend failure is recorded, not raised."""
+    """One LLM call as a recorded message; a backend failure is recorded, not raised. With a
+    `tool`, it runs on the reply (`run_tool`) and the returned text carries its observation."""
     from langgraph.config import get_stream_writer
 
     write = get_stream_writer() if stream else None
@@ -75,18 +98,66 @@ async def call_agent(
     try:
         # a failed attempt's partial text is withdrawn before a retry (only asked of streaming calls)
         retract = {"on_retract": lambda: write({"event": "retract", "agent": agent, "round": round})} if write else {}
-        completion = await ctx.backends[backend].complete(messages, settings, on_delta=on_delta, **retract)
+        completion = await ctx.backend(model).complete(messages, settings, on_delta=on_delta, **retract)
     except BackendError as e:
         error = str(e)
         completion = Completion("", "error", Usage(), time.perf_counter() - started)
+    extra = completion.extra
     record = MessageRecord(
         agent=agent, round=round, kind=kind,
         prompt=tuple(messages), output=completion.text, usage=completion.usage,
         latency_s=completion.latency_s, attempts=completion.attempts, error=error,
-        finish_reason=completion.finish_reason, cached=bool(completion.extra.get("cached", False)),
+        finish_reason=completion.finish_reason, cached=bool(extra.get("cached", False)),
         spatial_from=spatial_from, temporal_from=temporal_from, gated_from=gated_from,
+        model=model, cost=ctx.cost(model, completion.usage),
+        logprob=answer_logprob(completion.text, extra.get("token_logprobs"), ctx.extract),
+        replica=extra.get("replica"), warnings=tuple(str(w) for w in extra.get("warnings", ())),
     )  # fmt: skip
+    text, saved = completion.text, record.to_dict()
+    if tool != "none" and error is None:
+        run = await run_tool(ctx, tool, text, query)
+        text, saved["tool"] = text + run.observation(), run.to_dict()
+        if write:
+            write({"event": "tool", "agent": agent, "round": round, "text": run.observation(), "status": run.status})
     if write:
         write({"event": "finish", "agent": agent, "round": round, "text": completion.text,
                "usage": [completion.usage.prompt_tokens, completion.usage.completion_tokens], "error": error})  # fmt: skip
-    return completion.text, record.to_dict()
+    return text, saved
+
+
+def answer_logprob(text: str, token_logprobs: object, extract: Extract) -> float | None:
+    """The mean log-probability of the tokens that state the reply's answer (the extracted
+    answer's last occurrence in the text; the last non-empty line when it cannot be found), or
+    None when the server sent no log-probabilities. `token_logprobs`: [(token text, logprob), …]."""
+    if not isinstance(token_logprobs, list) or not token_logprobs or not text:
+        return None
+    answer = extract(text).strip()
+    start = text.rfind(answer) if answer else -1
+    if start < 0:
+        stripped = text.rstrip()
+        start = stripped.rfind("\n") + 1
+        end = len(stripped)
+    else:
+        end = start + len(answer)
+    picked, at = [], 0
+    for token, logprob in token_logprobs:
+        token_end = at + len(token)
+        if token_end > start and at < end:
+            picked.append(float(logprob))
+        at = token_end
+    if not picked:  # the tokens do not add up to the text (a server that strips): the tail's mean
+        picked = [float(lp) for _, lp in token_logprobs[-8:]]
+    return sum(picked) / len(picked)
+
+
+async def run_tool(ctx: RunContext, tool: ToolKind, text: str, query: str) -> ToolRun:
+    """Run an agent's tool on its reply. What the agent "said" (for peers, the decision and
+    the extractor) then gains the run's observation. A runner that fails is recorded as the
+    tool's error, never raised: the reply stands without a fact."""
+    if ctx.tools is None:  # Team refuses a tool-using graph without a runner; a second line
+        raise ConfigError(f"an agent uses the {tool!r} tool and the team has no tool runner (tools=)")
+    started = time.perf_counter()
+    try:
+        return await ctx.tools(tool, text, query)
+    except Exception as e:  # noqa: BLE001 - a tool is code we did not write: its failure is data
+        return ToolRun(tool, "error", "", f"{type(e).__name__}: {e}", time_s=time.perf_counter() - started)

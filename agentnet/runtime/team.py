@@ -17,10 +17,12 @@ from agentnet.answers import extract_answer
 from agentnet.decisions import decision_info
 from agentnet.errors import BackendError, ConfigError
 from agentnet.graph import CommGraph, ReceiveGate, StopGate, Topology
+from agentnet.agents import DEFAULT_MODEL_KEY
 from agentnet.llm import LLMBackend
 from agentnet.runtime.compile import build, step_limit
 from agentnet.runtime.node import Extract, RunContext, RunState
 from agentnet.task import CodeCheck
+from agentnet.tools import ToolRunner
 from agentnet.trajectory import MessageRecord, Trajectory
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ class TeamEvent:
     text: str = ""
     usage: tuple[int, int] = (0, 0)
     error: str | None = None
+    status: str = ""  # a `tool` event: how the agent's tool ended (agentnet.tools.ToolStatus)
     trajectory: Trajectory | None = None
 
 
@@ -53,8 +56,11 @@ class _Fixed:
 class Team:
     """A team of agents: a topology (or one fixed graph) plus the backends its agents name.
 
-    `backends` is one backend (used for every agent) or a mapping from the backend ids in
-    the agents' specs. With `checkpoint` (an SQLite path, or any LangGraph
+    `backends` is one backend (used for every agent, whatever model it names) or a mapping
+    from the model names in the agents' specs; a mapping's `"default"` entry answers for the
+    models it does not list. `prices` (per 1,000 tokens, by model name) turn
+    each call's tokens into a cost; `tools` runs the agents' tools (`agentnet.tools`; the team
+    assembly wires the sandbox-backed runner). With `checkpoint` (an SQLite path, or any LangGraph
     `BaseCheckpointSaver`), every superstep is saved under the run's thread id and a run
     killed mid-way resumes with `arun(query, thread_id=…)`, re-running only the agents that
     had not finished. A `receive_gate` (CommFormer's temporal gating) decides per agent and
@@ -73,10 +79,18 @@ class Team:
         checkpoint: str | Path | BaseCheckpointSaver | None = None,
         receive_gate: ReceiveGate | None = None,
         stop_gate: StopGate | None = None,
+        prices: Mapping[str, float] | None = None,
+        tools: ToolRunner | None = None,
     ):
         self.topology: Topology = _Fixed(topology) if isinstance(topology, CommGraph) else topology
-        self.backends = backends if isinstance(backends, Mapping) else {"default": backends}
-        self.context = RunContext(self.backends, extract, early_stop, code_check, receive_gate, stop_gate)
+        self.backends = {DEFAULT_MODEL_KEY: backends} if not isinstance(backends, Mapping) else dict(backends)
+        for model, price in (prices or {}).items():
+            if not isinstance(price, (int, float)) or isinstance(price, bool) or not 0 <= price < float("inf"):
+                raise ConfigError(f"price {price!r} for model {model!r} must be a finite number, 0 or more")
+        self.context = RunContext(
+            self.backends, extract, early_stop, code_check, receive_gate, stop_gate,
+            fallback=self.backends.get(DEFAULT_MODEL_KEY), prices=dict(prices or {}), tools=tools,
+        )  # fmt: skip
         self.checkpoint = Path(checkpoint) if isinstance(checkpoint, (str, Path)) else None
         self.saver = checkpoint if checkpoint is not None and self.checkpoint is None else None
         self._builders: dict[CommGraph, Any] = {}
@@ -84,10 +98,16 @@ class Team:
 
     # -- graphs ------------------------------------------------------------------------------
     def _check(self, graph: CommGraph) -> None:
-        names = {a.backend for a in graph.agents}
-        missing = sorted(names - set(self.backends))
-        if missing:
-            raise ConfigError(f"agents name backend(s) {', '.join(missing)}; the team has {', '.join(self.backends)}")
+        if self.context.fallback is None:
+            names = {a.model for a in graph.agents} | ({graph.decision.model} - {""})
+            missing = sorted(names - set(self.backends))
+            if missing:
+                raise ConfigError(f"agents name model(s) {', '.join(missing)}; the team has backends for "
+                                  f"{', '.join(self.backends)}: give one per model")  # fmt: skip
+        tools = sorted({a.tool for a in graph.agents} - {"none"})
+        if tools and self.context.tools is None:
+            raise ConfigError(f"agents use the tool(s) {', '.join(tools)} and the team has no tool runner; "
+                              "pass tools= (agentnet.assembly wires the sandbox's)")  # fmt: skip
         info = decision_info(graph.decision.kind)
         if graph.decide and info.needs_code_check and self.context.code_check is None:
             raise ConfigError(f"decision {info.kind!r} needs code_check= (the task's example tests)")

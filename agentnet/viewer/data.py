@@ -54,7 +54,19 @@ def _call(m: Mapping[str, Any]) -> Call:
         "finish": str(m.get("finish_reason", "unknown")), "cached": bool(m.get("cached", False)),
         "spatial_from": list(m.get("spatial_from", ())), "temporal_from": list(m.get("temporal_from", ())),
         "gated_from": list(m.get("gated_from", ())),
+        "model": str(m.get("model", "") or ""), "cost": float(m.get("cost", 0.0) or 0.0),
+        "tool": _tool(m.get("tool")), "logprob": m.get("logprob"),
+        "warnings": [str(w) for w in m.get("warnings", ()) or ()],
     }  # fmt: skip
+
+
+def _tool(run: Any) -> dict[str, Any] | None:
+    """A call's tool execution (code, output, status, time), or None."""
+    if not isinstance(run, Mapping):
+        return None
+    return {"tool": str(run.get("tool", "")), "status": str(run.get("status", "")), "code": str(run.get("code", "")),
+            "output": str(run.get("output", "")), "result": str(run.get("result", "")),
+            "time_s": float(run.get("time_s", 0.0) or 0.0)}  # fmt: skip
 
 
 def _edges(graph: CommGraph, calls: Mapping[str, Call], rounds_run: int) -> list[dict[str, Any]]:
@@ -97,8 +109,9 @@ def item_data(row: ResultRow, run_id: str) -> dict[str, Any]:
         **data,
         "graph": True, "rounds": graph.rounds, "decide": graph.decide, "decision_kind": graph.decision.kind,
         "answering": graph.last_agent(max(min(rounds_run, graph.rounds) - 1, 0)),
-        "agents": [{"name": a.name, "title": a.title, "role": a.role, "adversary": a.adversary,
-                    "active": [graph.is_active(a.name, r) for r in range(graph.rounds)]} for a in graph.agents],
+        "agents": [{"name": a.name, "title": a.title, "role": a.role, "adversary": a.adversary, "model": a.model,
+                    "tool": a.tool, "active": [graph.is_active(a.name, r) for r in range(graph.rounds)]}
+                   for a in graph.agents],
         "edges": _edges(graph, calls, rounds_run),
     }  # fmt: skip
 

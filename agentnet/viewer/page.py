@@ -132,18 +132,32 @@ def _facts(d: dict[str, Any]) -> str:
     return f'<table class="facts">{cells}</table>'
 
 
+def _tool_run(run: dict[str, Any] | None) -> str:
+    """An agent's tool execution: what ran, how it ended, what it printed."""
+    if not run:
+        return ""
+    head = f"tool {run['tool']}: {run['status']} in {run['time_s']:.2f} s" + (f" · result {run['result']}" if run["result"] else "")
+    code = f'<div class="role">code</div><pre>{e(run["code"])}</pre>' if run["code"] else ""
+    return f'<div class="role">{e(head)}</div>{code}<div class="role">tool output</div><pre>{e(run["output"])}</pre>'
+
+
 def _message(call: dict[str, Any], prefix: str) -> str:
-    head = (f"{call['agent']} · round {call['round']} · {call['tokens'][0]}+{call['tokens'][1]} tokens · "
-            f"{call['latency_s']:.1f} s · finish {call['finish']}" + (" · cached" if call["cached"] else ""))  # fmt: skip
+    model = f" · {call['model']}" if call.get("model") and call["model"] != "default" else ""
+    head = (f"{call['agent']}{model} · round {call['round']} · {call['tokens'][0]}+{call['tokens'][1]} tokens · "
+            f"cost {call.get('cost', 0.0):.3f} · {call['latency_s']:.1f} s · finish {call['finish']}"
+            + (" · cached" if call["cached"] else "")
+            + (f" · answer logprob {call['logprob']:.2f}" if isinstance(call.get("logprob"), (int, float)) else ""))  # fmt: skip
     heard = [*call["spatial_from"], *(f"{s} (last round)" for s in call["temporal_from"])]
     notes = f'<p class="muted">heard: {e(", ".join(heard) or "nobody")}'
     notes += f" · gated off: {e(', '.join(call['gated_from']))}" if call["gated_from"] else ""
     notes += "</p>"
     prompt = "".join(f'<div class="role">{e(m["role"])}</div><pre>{e(m["content"])}</pre>' for m in call["prompt"])
     error = f'<p class="err">error: {e(str(call["error"]))}</p>' if call["error"] else ""
+    error += "".join(f'<p class="err">warning: {e(w)}</p>' for w in call.get("warnings", ()))
     return (f'<details id="{e(prefix)}call-{e(call["id"] if call["kind"] == "agent" else "decision")}">'
             f"<summary>{e(head)}</summary>{notes}{error}{prompt}"
-            f'<div class="role">output</div><pre class="output">{e(call["output"])}</pre></details>')  # fmt: skip
+            f'<div class="role">output</div><pre class="output">{e(call["output"])}</pre>'
+            f'{_tool_run(call.get("tool"))}</details>')  # fmt: skip
 
 
 def pane(d: dict[str, Any], prefix: str = "") -> str:

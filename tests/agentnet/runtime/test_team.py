@@ -129,14 +129,17 @@ def test_failed_backend_call_is_recorded_and_the_run_goes_on() -> None:
     assert "Agent a0" not in t.messages[-1].prompt[-1].content  # an empty output is not passed on
 
 
-def test_agents_can_use_different_backends() -> None:
-    specs = [AgentSpec("a0", "math_solver", backend="small"), AgentSpec("a1", "inspector", backend="big")]
+def test_agents_can_use_different_models() -> None:
+    specs = [AgentSpec("a0", "math_solver", model="small"), AgentSpec("a1", "inspector", model="big")]
     g = CommGraph.uniform(specs, [("a0", "a1")], decision=Decision("last_agent"))
     small, big = ScriptedBackend(["s"]), ScriptedBackend(["b"])
-    assert Team(g, {"small": small, "big": big}).run("q").answer == "b"
+    t = Team(g, {"small": small, "big": big}).run("q")
+    assert t.answer == "b" and [m.model for m in t.messages] == ["small", "big"]
     assert len(small.calls) == len(big.calls) == 1
-    with pytest.raises(ConfigError, match="backend\\(s\\) big, small; the team has default"):
-        Team(g, ScriptedBackend(["x"])).run("q")
+    with pytest.raises(ConfigError, match="model\\(s\\) big; the team has backends for small"):
+        Team(g, {"small": small}).run("q")
+    one = ScriptedBackend(["x", "y"])  # one backend answers for every model the agents name
+    assert Team(g, one).run("q").answer == "y"
 
 
 def test_stream_emits_agent_events_then_the_trajectory() -> None:
