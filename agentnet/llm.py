@@ -129,7 +129,6 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         check_fields(self)
 
-
     def delay(self, retry: int, rng: random.Random) -> float:
         cap = min(self.max_delay_s, self.base_delay_s * 2**retry)
         return cap / 2 + rng.uniform(0, cap / 2)
@@ -233,6 +232,8 @@ class OpenAIBackend:
             if on_delta is None:
                 reply, attempts = await self._with_retries(lambda c: self._answer(c, kwargs, reply_bytes(settings)), model=model)
                 extra: dict[str, Any] = {}
+                if reply.logprobs is not None:
+                    extra["token_logprobs"] = list(reply.logprobs)
             else:
                 attempt = _Attempt(on_delta, on_retract)
                 (reply, extra), attempts = await self._with_retries(
@@ -280,6 +281,8 @@ class OpenAIBackend:
         if got.cut:
             extra["warnings"] = [f"the streamed reply passed {max_chars:,} characters, more than max_tokens="
                                  f"{kwargs['max_tokens']} tokens can hold; it was cut there and the stream closed"]
+        if got.logprobs:
+            extra["token_logprobs"] = got.logprobs
         usage = got.usage
         if usage is None:
             # Some servers (llama-cpp-python's) send no usage in streams. A one-token
@@ -354,6 +357,7 @@ class _Streamed:
     first_token_s: float | None = None
     model: str | None = None
     cut: bool = False  # the text reached the reply-size cap and the stream was closed there
+    logprobs: list[tuple[str, float]] = field(default_factory=list)
 
 
 async def _read_stream(stream: Any, on_delta: DeltaCallback, started: float, max_chars: int) -> _Streamed:
@@ -363,7 +367,6 @@ async def _read_stream(stream: Any, on_delta: DeltaCallback, started: float, max
     import openai
 
     got, chunks, chars = _Streamed([]), 0, 0
-
     try:
         content_type = stream.response.headers.get("content-type", "")
         if not content_type.startswith("text/event-stream"):
@@ -375,6 +378,7 @@ async def _read_stream(stream: Any, on_delta: DeltaCallback, started: float, max
             chunks += 1
             got.usage, got.finish = parts.usage or got.usage, parts.finish_reason or got.finish
             got.model = parts.model or got.model
+            got.logprobs.extend(parts.logprobs)
             for piece in parts.pieces:
                 if got.first_token_s is None:
                     got.first_token_s = time.perf_counter() - started
@@ -466,6 +470,8 @@ def _request(model: str, messages: Sequence[Message], settings: GenerationSettin
         kwargs["stop"] = list(settings.stop)
     if settings.seed is not None:
         kwargs["seed"] = settings.seed
+    if settings.logprobs:
+        kwargs["logprobs"] = True
     fmt = response_format(settings, style)
     if fmt is not None:
         kwargs["response_format"] = fmt
