@@ -13,6 +13,7 @@ results keep NULL there, which summaries report as unknown rather than as zero.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agentnet.adversaries import AttackConfig
+from agentnet.checks import INT64_MAX, INT64_MIN, check_fields, show
 from agentnet.configs import TeamConfig, check_limit
 from agentnet.errors import ConfigError, StoreError, UnknownNameError, require_at_least_one
 
@@ -37,7 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
     model TEXT NOT NULL,
     config TEXT NOT NULL,          -- the run's full RunConfig as JSON
     total_items INTEGER NOT NULL,  -- items selected (after --limit)
-    status TEXT NOT NULL,          -- running | finished | interrupted
+    status TEXT NOT NULL,          -- running | finished | interrupted | failed
     updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS results (
@@ -59,6 +61,8 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (run_id, item_id)
 );
 """
+# Why a run stopped (failed or interrupted), added later: NULL in older stores and for finished runs.
+RUN_COLUMNS = ("reason",)
 # The call ledger, added later (ALTER TABLE on older stores; NULL there means "not recorded").
 LEDGER_COLUMNS = (
     "calls",                     # LLM calls the item took
@@ -67,13 +71,13 @@ LEDGER_COLUMNS = (
     "unknown_finish_calls",      # of them, with no finish reason recorded
     "served_prompt_tokens",      # tokens of the calls a server answered (not the cache)
     "served_completion_tokens",
-)  # fmt: skip
-BASE_COLUMNS = (
-    "run_id", "item_id", "position", "answer", "gold", "extracted", "score", "prompt_tokens",
-    "completion_tokens", "agent_tokens", "latency_s", "edges", "error", "trajectory", "created",
     "cost",                      # every call's tokens at its model's price (per 1,000 tokens)
 )  # fmt: skip
 REAL_COLUMNS = {"cost"}
+BASE_COLUMNS = (
+    "run_id", "item_id", "position", "answer", "gold", "extracted", "score", "prompt_tokens",
+    "completion_tokens", "agent_tokens", "latency_s", "edges", "error", "trajectory", "created",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -83,23 +87,24 @@ class RunConfig:
     task: str = field(default="", metadata={"cli": False})  # the CLI takes it as an argument
     split: str = field(default="test", metadata={"help": "Data split."})
     limit: int | None = field(default=None, metadata={"help": "Only the first N items (default: the whole split)."})
+    offset: int = field(default=0, metadata={"help": "Skip the split's first N items (with --limit: items N to N+limit-1)."})
     concurrency: int = field(default=4, metadata={"help": "Queries in flight at once."})
     team: TeamConfig = field(default_factory=TeamConfig)
     engine: str = field(default="llama-cpp", metadata={"cli": False})
     model: str = field(default="smollm2-135m", metadata={"cli": False})
-    offset: int = field(default=0, metadata={"help": "Skip the split's first N items (with --limit: items N to N+limit-1)."})
     base_url: str | None = field(default=None, metadata={"cli": False})
     data_dir: str | None = field(default=None, metadata={"cli": False})
 
     def __post_init__(self) -> None:
+        check_fields(self)
         require_at_least_one(self, "concurrency")
         check_limit(self.limit)
+        check_limit(self.offset, "offset")
 
     @property
     def topology(self) -> str:
         return self.team.topology
 
-        check_limit(self.offset, "offset")
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
@@ -111,7 +116,7 @@ class RunConfig:
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
         data = json.loads(text)
-        team_keys = {f.name for f in fields(TeamConfig)}
+        team_keys = {f.name for f in fields(TeamConfig)} - {"team"}  # "team" is the nested config itself
         # runs stored before the team had its own config kept its fields at the top level
         team = {**{k: data.pop(k) for k in list(data) if k in team_keys}, **data.pop("team", {})}
         known = {f.name for f in fields(cls)}
@@ -127,6 +132,7 @@ class RunRecord:
     total_items: int
     status: str
     updated: float
+    reason: str | None = None  # why a failed or interrupted run stopped (one line)
 
 
 @dataclass(frozen=True)
@@ -151,13 +157,13 @@ class ResultRow:
     unknown_finish_calls: int | None = None
     served_prompt_tokens: int | None = None
     served_completion_tokens: int | None = None
+    cost: float | None = None
 
 
 @dataclass(frozen=True)
 class RunSummary:
     run: RunRecord
     scored: int
-    cost: float | None = None
     failed: int
     accuracy: float  # mean score over scored items
     prompt_tokens_per_query: float
@@ -171,13 +177,13 @@ class RunSummary:
     cut_off_calls: int = 0
     unknown_finish_calls: int = 0
     served_tokens_per_query: float | None = None  # tokens servers answered (spent minus cache hits)
+    cost_per_query: float | None = None  # at each model's price; None when no result recorded it
 
     @property
     def tokens_per_query(self) -> float:
         """Tokens spent per query, cache hits included: what the team costs."""
         return self.prompt_tokens_per_query + self.completion_tokens_per_query
 
-    cost_per_query: float | None = None  # at each model's price; None when no result recorded it
     @property
     def hit_rate(self) -> float | None:
         """The share of calls the response cache answered; None when not recorded."""
@@ -234,6 +240,13 @@ class RunStore:
         """Add the ledger columns an older store lacks; a read-only store is read as it is."""
         have = {r[1] for r in self._db.execute("PRAGMA table_info(results)")}
         missing = [c for c in LEDGER_COLUMNS if c not in have]
+        have_runs = {r[1] for r in self._db.execute("PRAGMA table_info(runs)")}
+        for column in (c for c in RUN_COLUMNS if c not in have_runs):
+            try:
+                with self._db:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
+            except sqlite3.OperationalError:
+                pass  # read-only: runs read without a reason
         if missing:
             try:
                 with self._db:
@@ -270,14 +283,21 @@ class RunStore:
         now = time.time()
         with self._guard("creating a run"), self._db:
             self._db.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                "INSERT INTO runs (id, created, task, split, topology, model, config, total_items, status, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
                 (run_id, now, config.task, config.split, config.topology, config.model, config.to_json(), total_items, now),
             )  # fmt: skip
         return run_id
 
-    def set_status(self, run_id: str, status: str) -> None:
+    def set_status(self, run_id: str, status: str, reason: str | None = None) -> None:
+        """Mark the run; `reason` (one line) says why a failed or interrupted run stopped."""
         with self._guard(f"marking run {run_id} {status}"), self._db:
             self._db.execute("UPDATE runs SET status = ?, updated = ? WHERE id = ?", (status, time.time(), run_id))
+            if self._has_reason():
+                self._db.execute("UPDATE runs SET reason = ? WHERE id = ?", (reason, run_id))
+
+    def _has_reason(self) -> bool:
+        return any(r[1] == "reason" for r in self._db.execute("PRAGMA table_info(runs)"))
 
     def run(self, run_id: str) -> RunRecord:
         with self._guard("reading runs"):
@@ -303,6 +323,7 @@ class RunStore:
             "trajectory": json.dumps(row.trajectory), "created": time.time(),
             **{c: getattr(row, c) for c in LEDGER_COLUMNS},
         }  # fmt: skip
+        _check_values(self.path, row.item_id, values)
         names = ", ".join(values)
         marks = ", ".join("?" * len(values))
         with self._guard(f"storing item {row.item_id} of run {run_id}"), self._db:
@@ -346,12 +367,13 @@ class RunStore:
 
 
 def _run_record(row: tuple) -> RunRecord:
-    run_id, created, _task, _split, _topology, _model, config, total, status, updated = row
+    run_id, created, _task, _split, _topology, _model, config, total, status, updated = row[:10]
+    reason = row[10] if len(row) > 10 else None  # stores before the reason column have none
     try:
         parsed = RunConfig.from_json(config)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"run {run_id} has a config this version cannot read ({e})") from e
-    return RunRecord(run_id, created, parsed, total, status, updated)
+    return RunRecord(run_id, created, parsed, total, status, updated, reason)
 
 
 def _result_row(row: tuple, with_trajectory: bool) -> ResultRow:
@@ -362,6 +384,18 @@ def _result_row(row: tuple, with_trajectory: bool) -> ResultRow:
         latency, json.loads(edges), error, json.loads(trajectory) if with_trajectory else {},
         *row[len(BASE_COLUMNS):],
     )  # fmt: skip
+
+
+def _check_values(path: Path, item_id: str, values: dict[str, Any]) -> None:
+    """A last line before SQLite: an integer past 64 bits raises OverflowError there and a NaN becomes
+    NULL (a NOT NULL failure); either is one StoreError naming the column, and nothing is written.
+    (Servers' counts are checked where their replies are read; this catches any other producer.)"""
+    for column, value in values.items():
+        bad = (isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX) or (
+            isinstance(value, float) and not math.isfinite(value))  # fmt: skip
+        if bad:
+            raise StoreError(f"run store {path}: item {item_id} has {column}={show(value)}, which the store cannot "
+                             "hold (64-bit integers, finite numbers); it was not stored")  # fmt: skip
 
 
 def _writable(path: Path) -> bool:

@@ -22,6 +22,9 @@ Modes:
   trickle        an answer (streamed: a word, non-streamed: a slice of the body) every `interval_s`
   die            the whole process exits at once with code 3 (run it as a child process:
                  `python -m tests.faults PORT STEPS_JSON`, STEPS_JSON a list of Step fields)
+
+Any answer can also lie about itself: `usage` is the usage block it sends (None: none at all;
+counts above 2**63, negative or fractional ones as given) and `model` the model it names.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 
@@ -51,28 +54,32 @@ class Step:
     chunks: int = 2  # cut: content chunks sent before the connection drops
     interval_s: float = 0.1  # trickle: the pause between pieces
     stream_usage: bool = True  # False: like llama-cpp-python's server, no usage chunk in streams
+    usage: dict | None = field(default_factory=lambda: dict(USAGE))  # None: the reply has no usage block
+    model: str = "peer"  # the model the reply names
 
 
 USAGE = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
 _BASE = {"id": "x", "created": 0, "model": "peer"}
 
 
-def completion_body(text: str | None, *, choices: object = None) -> dict:
+def completion_body(text: str | None, *, choices: object = None, usage: dict | None = USAGE, model: str = "peer") -> dict:
     message = {"role": "assistant", "content": text}
     default = [{"index": 0, "finish_reason": "stop", "message": message}]
-    return {**_BASE, "object": "chat.completion", "usage": USAGE,
-            "choices": default if choices is None else choices}  # fmt: skip
+    body = {**_BASE, "model": model, "object": "chat.completion", "choices": default if choices is None else choices}
+    if usage is not None:
+        body["usage"] = usage
+    return body
 
 
-def _chunk(choices: list, usage: dict | None = None) -> bytes:
-    body = {**_BASE, "object": "chat.completion.chunk", "choices": choices}
+def _chunk(choices: list, usage: dict | None = None, model: str = "peer") -> bytes:
+    body = {**_BASE, "model": model, "object": "chat.completion.chunk", "choices": choices}
     if usage is not None:
         body["usage"] = usage
     return f"data: {json.dumps(body)}\n\n".encode()
 
 
-def _delta(piece: str, finish: str | None = None) -> bytes:
-    return _chunk([{"index": 0, "delta": {"content": piece}, "finish_reason": finish}])
+def _delta(piece: str, finish: str | None = None, model: str = "peer") -> bytes:
+    return _chunk([{"index": 0, "delta": {"content": piece}, "finish_reason": finish}], model=model)
 
 
 class FaultServer:
@@ -216,7 +223,7 @@ def _handler(peer: FaultServer) -> type[BaseHTTPRequestHandler]:
             }  # fmt: skip
             if step.mode in bodies:
                 return self._send(200, *bodies[step.mode])
-            data = json.dumps(completion_body(step.text)).encode()
+            data = json.dumps(completion_body(step.text, usage=step.usage, model=step.model)).encode()
             if step.mode != "trickle":
                 return self._send(200, data, headers=step.headers)
             self.send_response(200)
@@ -243,14 +250,14 @@ def _handler(peer: FaultServer) -> type[BaseHTTPRequestHandler]:
                 if step.mode == "bad_chunk" and i == 1:
                     self._event(b"data: {not json\n\n")
                     return self._end()
-                if not self._event(_delta(piece, "stop" if i == len(pieces) - 1 else None)):
+                if not self._event(_delta(piece, "stop" if i == len(pieces) - 1 else None, step.model)):
                     return
                 if step.mode == "trickle" and i < len(pieces) - 1 and not peer.wait(step.interval_s):
                     return
             if step.mode == "cut":  # fewer words than `chunks`: drop before the end anyway
                 return self._drop()
-            if usage and step.stream_usage:
-                self._event(_chunk([], USAGE))
+            if usage and step.stream_usage and step.usage is not None:
+                self._event(_chunk([], step.usage, step.model))
             self._event(b"data: [DONE]\n\n")
             self._end()
 
