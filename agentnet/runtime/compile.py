@@ -7,26 +7,36 @@ round and routes to the next round's source agents, or to `decide` when the team
 there: every agent already agrees (early stop) or a learned stop gate says so. Without a
 decision step (`graph.decide=False`) `decide` passes on the last active agent's output. Every state key written in
 parallel has a reducer. State holds plain data only, so any checkpointer can store it.
+
+What a run needs besides its state — backends, extraction, gates, tools — is LangGraph's run
+context (`context_schema=RunContext`, read by each node from its `Runtime`), not closed into
+the nodes: a compiled graph depends on its `CommGraph` alone, so one compiled graph serves every
+team, and `COMPILED` keeps a bounded number of them (a learned topology designs a graph per
+query; an unbounded cache grew by ~95 KB per graph).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
 
 from agentnet.agents import PeerOutput, build_messages
 from agentnet.graph import CommGraph
 from agentnet.runtime.decide import DECIDERS, Decided
 from agentnet.runtime.node import RunContext, RunState, call_agent, key
 
-def _agent_node(graph: CommGraph, ctx: RunContext, name: str, round: int) -> Callable[..., Awaitable[dict]]:
+def _agent_node(graph: CommGraph, name: str, round: int) -> Callable[..., Awaitable[dict]]:
     agent = graph.agent(name)
     spatial = tuple(graph.spatial_preds(name, round))
     temporal = tuple(graph.temporal_preds(name, round))
 
-    async def node(state: RunState, config: RunnableConfig) -> dict:
+    async def node(state: RunState, config: RunnableConfig, runtime: Runtime[RunContext]) -> dict:
+        ctx = runtime.context
         outputs = state.get("outputs", {})
 
         def peers(names: tuple[str, ...], r: int) -> list[PeerOutput]:
@@ -54,8 +64,9 @@ def _agent_node(graph: CommGraph, ctx: RunContext, name: str, round: int) -> Cal
     return node
 
 
-def _barrier(graph: CommGraph, ctx: RunContext, round: int) -> Callable[[RunState], dict]:
-    def node(state: RunState) -> dict:
+def _barrier(graph: CommGraph, round: int) -> Callable[..., dict]:
+    def node(state: RunState, runtime: Runtime[RunContext]) -> dict:
+        ctx = runtime.context
         if round == graph.rounds - 1 or not (ctx.early_stop or ctx.stop_gate):
             return {}
         outputs = state.get("outputs", {})
@@ -71,29 +82,29 @@ def _barrier(graph: CommGraph, ctx: RunContext, round: int) -> Callable[[RunStat
     return node
 
 
-def _decide_node(graph: CommGraph, ctx: RunContext) -> Callable[..., Awaitable[dict]]:
+def _decide_node(graph: CommGraph) -> Callable[..., Awaitable[dict]]:
     decider = DECIDERS[graph.decision.kind] if graph.decide else DECIDERS["last_agent"]
 
-    async def node(state: RunState, config: RunnableConfig) -> dict:
+    async def node(state: RunState, config: RunnableConfig, runtime: Runtime[RunContext]) -> dict:
         last = state.get("stop_after", graph.rounds - 1)
         stream = bool(config.get("configurable", {}).get("stream"))
-        decided: Decided = await decider(graph, ctx, state, last, stream)
+        decided: Decided = await decider(graph, runtime.context, state, last, stream)
         return {"answer": decided.answer, "records": decided.records}
 
     return node
 
 
-def build(graph: CommGraph, ctx: RunContext) -> Any:
-    """The uncompiled StateGraph (compile it with or without a checkpointer)."""
+def build(graph: CommGraph) -> Any:
+    """The uncompiled StateGraph; run its compiled form with `context=` a `RunContext`."""
     from langgraph.graph import END, START, StateGraph
 
-    builder = StateGraph(RunState)
+    builder = StateGraph(RunState, context_schema=RunContext)
     for t in range(graph.rounds):
         for name in graph.active[t]:
-            builder.add_node(key(name, t), _agent_node(graph, ctx, name, t))
-        barrier: Any = _barrier(graph, ctx, t)  # a plain state -> update function; LangGraph's overloads miss it
+            builder.add_node(key(name, t), _agent_node(graph, name, t))
+        barrier: Any = _barrier(graph, t)  # a plain state -> update function; LangGraph's overloads miss it
         builder.add_node(key("round", t), barrier)
-    builder.add_node("decide", _decide_node(graph, ctx))
+    builder.add_node("decide", _decide_node(graph))
 
     def sources(t: int) -> list[str]:
         return [key(n, t) for n in graph.active[t] if not graph.spatial_preds(n, t)]
@@ -122,3 +133,35 @@ def build(graph: CommGraph, ctx: RunContext) -> Any:
 def step_limit(graph: CommGraph) -> int:
     """LangGraph's recursion limit counts supersteps; a chain needs one per agent per round."""
     return graph.rounds * (len(graph.agents) + 1) + 2 * graph.decision.max_fixes + 10
+
+
+class CompiledGraphs:
+    """Compiled graphs by `CommGraph`, the `maxsize` most recently used kept (thread-safe).
+
+    A compiled graph holds no run context and no checkpointer (a run with one uses a copy that
+    binds it), so the same one serves every team and every run of its graph."""
+
+    def __init__(self, maxsize: int = 256):
+        self.maxsize = maxsize
+        self._graphs: OrderedDict[CommGraph, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, graph: CommGraph) -> Any:
+        with self._lock:
+            compiled = self._graphs.get(graph)
+            if compiled is not None:
+                self._graphs.move_to_end(graph)
+                return compiled
+        compiled = build(graph).compile()  # outside the lock: compiling takes milliseconds
+        with self._lock:
+            self._graphs[graph] = compiled
+            while len(self._graphs) > self.maxsize:
+                self._graphs.popitem(last=False)
+        return compiled
+
+    def __len__(self) -> int:
+        return len(self._graphs)
+
+
+# one process-wide memo: its values are pure functions of immutable keys, bounded in number
+COMPILED = CompiledGraphs()

@@ -19,7 +19,7 @@ from agentnet.errors import BackendError, ConfigError
 from agentnet.graph import CommGraph, ReceiveGate, StopGate, Topology
 from agentnet.agents import DEFAULT_MODEL_KEY
 from agentnet.llm import LLMBackend
-from agentnet.runtime.compile import build, step_limit
+from agentnet.runtime.compile import COMPILED, step_limit
 from agentnet.runtime.node import Extract, RunContext, RunState
 from agentnet.task import CodeCheck
 from agentnet.tools import ToolRunner
@@ -93,8 +93,6 @@ class Team:
         )  # fmt: skip
         self.checkpoint = Path(checkpoint) if isinstance(checkpoint, (str, Path)) else None
         self.saver = checkpoint if checkpoint is not None and self.checkpoint is None else None
-        self._builders: dict[CommGraph, Any] = {}
-        self._compiled: dict[CommGraph, Any] = {}
 
     # -- graphs ------------------------------------------------------------------------------
     def _check(self, graph: CommGraph) -> None:
@@ -111,12 +109,6 @@ class Team:
         info = decision_info(graph.decision.kind)
         if graph.decide and info.needs_code_check and self.context.code_check is None:
             raise ConfigError(f"decision {info.kind!r} needs code_check= (the task's example tests)")
-
-    def _builder(self, graph: CommGraph) -> Any:
-        if graph not in self._builders:
-            self._check(graph)
-            self._builders[graph] = build(graph, self.context)
-        return self._builders[graph]
 
     @asynccontextmanager
     async def _saver(self, create: bool) -> AsyncIterator[BaseCheckpointSaver | None]:
@@ -136,16 +128,17 @@ class Team:
 
     @asynccontextmanager
     async def _runnable(self, graph: CommGraph) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
-        """The compiled graph and the keyword arguments to run it with."""
+        """The compiled graph (shared, see `COMPILED`) and the keyword arguments to run it with."""
+        self._check(graph)
+        compiled = COMPILED.get(graph)
         async with self._saver(create=True) as saver:
             if saver is None:
-                if graph not in self._compiled:
-                    self._compiled[graph] = self._builder(graph).compile()
-                yield self._compiled[graph], {}
+                yield compiled, {"context": self.context}
                 return
             # "sync": each step is on disk before the next starts, so even SIGKILL loses at
             # most the calls in flight (LangGraph rejects durability without a checkpointer)
-            yield self._builder(graph).compile(checkpointer=saver), {"durability": "sync"}
+            bound = compiled.copy(update={"checkpointer": saver})
+            yield bound, {"context": self.context, "durability": "sync"}
 
     async def _saved_state(self, thread_id: str) -> RunState | None:
         async with self._saver(create=False) as saver:
@@ -192,6 +185,9 @@ class Team:
         or a list of texts for the agents in order.
         """
         graph, start, config = await self._prepare(query, thread_id, context)
+        return await self._execute(query, graph, start, config)
+
+    async def _execute(self, query: str, graph: CommGraph, start: Any, config: dict) -> Trajectory:
         started = time.perf_counter()
         async with self._runnable(graph) as (runnable, kwargs):
             state = await runnable.ainvoke(start, config, **kwargs)
@@ -200,11 +196,13 @@ class Team:
     async def arun_or_fail(self, query: str, *, context: Context | None = None) -> Trajectory:
         """`arun`, but a run whose backend fails comes back as a trajectory with `error` set.
         (A failed agent call is already recorded on its message; this catches what a decider's
-        backend raises past that.) Configuration errors are not swallowed: they propagate."""
+        backend raises past that.) Configuration errors are not swallowed: they propagate. The
+        graph is designed once: a failed run's trajectory keeps the graph that ran."""
+        graph, start, config = await self._prepare(query, None, context)
         try:
-            return await self.arun(query, context=context)
+            return await self._execute(query, graph, start, config)
         except BackendError as e:
-            return Trajectory(query, self.topology.graph_for(query), [], "", 0, error=str(e))
+            return Trajectory(query, graph, [], "", 0, error=str(e))
 
     def run(
         self, query: str, *, thread_id: str | None = None, context: Context | None = None
