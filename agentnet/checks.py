@@ -53,11 +53,21 @@ def _named(label: str, value: Any) -> str:
     return f"{label} {show(value)}" if label.startswith("-") else f"{label}={show(value)}"
 
 
+def _bound(words: str, bound: Any) -> str:
+    return f"{words} {bound:,}" if isinstance(bound, int) else f"{words} {bound:g}"
+
+
 def _range(label: str, value: float, ge: Any, gt: Any, le: Any, lt: Any, shown: Any) -> None:
-    for bound, ok, words in ((ge, lambda b: value >= b, "at least"), (gt, lambda b: value > b, "above"),
-                             (le, lambda b: value <= b, "at most"), (lt, lambda b: value < b, "below")):  # fmt: skip
-        if bound is not None and not ok(bound):
-            raise ConfigError(f"{_named(label, shown)} is out of range: it must be {words} {bound:g}")
+    """One-sided: `x=0 must be at least 1`; two-sided: `x=3 is out of range: it must be at least 0 and at most 2`."""
+    tests = [(ge, value >= ge if ge is not None else True, "at least"), (gt, value > gt if gt is not None else True, "above"),
+             (le, value <= le if le is not None else True, "at most"), (lt, value < lt if lt is not None else True, "below")]  # fmt: skip
+    given = [(b, ok, w) for b, ok, w in tests if b is not None]
+    if all(ok for _, ok, _ in given):
+        return
+    if len(given) == 1:
+        raise ConfigError(f"{_named(label, shown)} must be {_bound(given[0][2], given[0][0])}")
+    both = " and ".join(_bound(w, b) for b, _, w in given)
+    raise ConfigError(f"{_named(label, shown)} is out of range: it must be {both}")
 
 
 def number(label: str, value: Any, kind: type, *, ge: Any = None, gt: Any = None, le: Any = None, lt: Any = None) -> Any:

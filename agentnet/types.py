@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from agentnet.checks import INT64_MAX, MAX_COMPLETION_TOKENS, check_value, number
+from agentnet.checks import MAX_COMPLETION_TOKENS, check_value, number
 from agentnet.errors import ConfigError
 
 Role = Literal["system", "user", "assistant"]
@@ -32,7 +32,7 @@ class Usage:
         # counts reach SQLite and LangGraph's msgpack checkpoints, which stop at 64 bits; a server's
         # counts are checked (with a tighter bound) where its reply is read, in agentnet.replies
         for name in ("prompt_tokens", "completion_tokens"):
-            number(name, getattr(self, name), int, ge=0, le=INT64_MAX)
+            number(name, getattr(self, name), int, ge=0)  # and within 64 bits, as every int checked
 
     @property
     def total_tokens(self) -> int:
@@ -66,7 +66,8 @@ class GenerationSettings:
             object.__setattr__(self, "stop", tuple(self.stop) if isinstance(self.stop, list) else self.stop)
         check_value("model", self.model, "str", optional=True)
         number("temperature", self.temperature, float, ge=0.0, le=2.0)
-        number("max_tokens", self.max_tokens, int, ge=1, le=MAX_COMPLETION_TOKENS)
+        number("max_tokens", self.max_tokens, int, ge=1)
+        number("max_tokens", self.max_tokens, int, le=MAX_COMPLETION_TOKENS)
         number("top_p", self.top_p, float, gt=0.0, le=1.0)
         check_value("seed", self.seed, "int", optional=True)
         check_value("json_mode", self.json_mode, "bool")

@@ -41,9 +41,9 @@ def test_a_float_is_finite(value: float) -> None:
 
 
 def test_a_flag_is_named_as_typed_and_a_range_says_which_way() -> None:
-    with pytest.raises(ConfigError, match=r"^--timeout 0 is out of range: it must be above 0$"):
+    with pytest.raises(ConfigError, match=r"^--timeout 0 must be above 0$"):
         number("--timeout", 0, float, gt=0)
-    with pytest.raises(ConfigError, match=r"^p=1.5 is out of range: it must be at most 1$"):
+    with pytest.raises(ConfigError, match=r"^p=1.5 must be at most 1$"):
         number("p", 1.5, float, le=1)
     assert number("x", 2, float) == 2.0  # an int where a float goes is fine (JSON writes 2.0 as 2)
 
@@ -62,7 +62,7 @@ class Knobs:
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"rate": NAN}, "rate=nan is not a finite number"),
-    ({"rate": 0.0}, "rate=0.0 is out of range: it must be above 0"),
+    ({"rate": 0.0}, "rate=0.0 must be above 0"),
     ({"count": 3.5}, "count=3.5 is not a whole number"),
     ({"count": True}, "count=True is not a whole number"),
     ({"limit": 1.0}, "limit=1.0 is not a whole number"),
@@ -78,11 +78,11 @@ def test_check_fields_reads_types_and_metadata_bounds(change: dict, message: str
 @pytest.mark.parametrize(("change", "message"), [
     ({"max_tokens": 3.5}, "max_tokens=3.5 is not a whole number"),
     ({"max_tokens": True}, "max_tokens=True is not a whole number"),
-    ({"max_tokens": 0}, "max_tokens=0 is out of range: it must be at least 1"),
-    ({"max_tokens": 10**7}, "max_tokens=10000000 is out of range: it must be at most 1e\\+06"),
+    ({"max_tokens": 0}, "max_tokens=0 must be at least 1"),
+    ({"max_tokens": 10**7}, "max_tokens=10000000 must be at most 1,000,000"),
     ({"temperature": NAN}, "temperature=nan is not a finite number"),
     ({"temperature": INF}, "temperature=inf is not a finite number"),
-    ({"temperature": 2.5}, "temperature=2.5 is out of range"),
+    ({"temperature": 2.5}, "temperature=2.5 is out of range: it must be at least 0 and at most 2"),
     ({"top_p": NAN}, "top_p=nan is not a finite number"),
     ({"seed": NAN}, "seed=nan is not a whole number"),
     ({"seed": 2**64}, "seed=18446744073709551616 does not fit in 64 bits"),

@@ -183,7 +183,7 @@ def test_a_checkpointed_run_records_the_lying_call_as_failed(tmp_path: Path) -> 
 def test_usage_itself_refuses_what_the_store_cannot_hold() -> None:
     with pytest.raises(ConfigError, match="prompt_tokens=1180591620717411303424 does not fit in 64 bits"):
         Usage(HUGE, 0)
-    with pytest.raises(ConfigError, match="completion_tokens=-1 is out of range"):
+    with pytest.raises(ConfigError, match="completion_tokens=-1 must be at least 0"):
         Usage(0, -1)
     with pytest.raises(ConfigError, match="is not a whole number"):
         Usage(3.5, 0)  # type: ignore[arg-type]
