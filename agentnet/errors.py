@@ -34,6 +34,10 @@ class StoreError(AgentNetError):
     """A run store that cannot be read or written (disk full, locked, read-only); names the file and the fix."""
 
 
+class TrainingError(AgentNetError):
+    """A training run that cannot go on (a loss or weight turned non-finite); names the step."""
+
+
 class MissingDependencyError(AgentNetError, ImportError):
     """An optional extra is not installed; the message says which `pip install` fixes it."""
 

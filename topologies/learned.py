@@ -267,6 +267,16 @@ def load_file(path: str | Path, what: str) -> dict[str, Any]:
     return data
 
 
+def non_finite(state: dict[str, Any]) -> str | None:
+    """The name of the first floating-point tensor in `state` holding NaN or ±inf, or None."""
+    import torch
+
+    for name, t in state.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            return str(name)
+    return None
+
+
 def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
     """A (possibly nested) config dataclass from its `asdict`; fields it lacks keep their defaults."""
     import dataclasses
@@ -313,8 +323,10 @@ class Persistent:
         import torch
 
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         me: Any = self
+        if bad := non_finite(me.state_dict()):
+            raise ConfigError(f"{self.kind} weight {bad} is not finite (NaN or infinite); a model like that is never saved")
+        path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"kind": self.kind, "config": asdict(me.config),
                     "team": team_spec(me.agents, me.rounds, me.decision), "state": me.state_dict()}, path)  # fmt: skip
         return path
@@ -329,6 +341,11 @@ class Persistent:
             config = config_from_dict(cls.config_class, data["config"])
         except (KeyError, TypeError) as e:
             raise ConfigError(f"{path} is not a complete {cls.kind} topology ({e}); retrain it") from None
+        except ConfigError as e:  # a value its config or team refuses (NaN, a wrong type…)
+            raise ConfigError(f"{path}: {e}") from None
         model: Any = cls(agents, rounds, decision, config, embedder)  # type: ignore[call-arg]
+        if isinstance(data.get("state"), dict) and (bad := non_finite(data["state"])):
+            raise ConfigError(f"{path}: weight {bad} is not finite (NaN or infinite), so every graph it designs "
+                              "would be arbitrary; retrain it")  # fmt: skip
         model.load_state_dict(data["state"])
         return model

@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from agentnet.adversaries import AttackConfig
 from agentnet.assembly import team_for
-from agentnet.errors import ConfigError, require_at_least_one
+from agentnet.checks import check_fields
+from agentnet.errors import ConfigError, TrainingError, require_at_least_one
 from agentnet.llm import LLMBackend
 from agentnet.task import Item, Task
 from agentnet.topologies.learned import LearnedTopology, Sample, load_file
@@ -34,9 +35,9 @@ from agentnet.training.screening import Screening, heads_of, screen, warm_start
 class TopologyTrainConfig:
     steps: int = field(default=20, metadata={"help": "Optimisation steps."})
     batch: int = field(default=4, metadata={"help": "Queries per step."})
-    lambda_tokens: float = field(default=0.1, metadata={"help": "Utility = score - lambda_tokens * tokens / token_scale."})
-    token_scale: float = field(default=1000.0, metadata={"help": "Tokens that cost lambda_tokens in utility."})
-    baseline_momentum: float = field(default=0.9, metadata={"help": "Momentum of the moving-average reward baseline."})
+    lambda_tokens: float = field(default=0.1, metadata={"ge": 0, "help": "Utility = score - lambda_tokens * tokens / token_scale."})
+    token_scale: float = field(default=1000.0, metadata={"gt": 0, "help": "Tokens that cost lambda_tokens in utility."})
+    baseline_momentum: float = field(default=0.9, metadata={"ge": 0, "le": 1, "help": "Momentum of the moving-average reward baseline."})
     baseline: Literal["moving", "per_item", "group"] = field(default="moving", metadata={
         "help": "moving: one moving average of all rewards; per_item: one per training item (queries whose rewards "
                 "differ, e.g. easy and hard ones, then do not push each other's choices); group: the mean reward of "
@@ -48,10 +49,11 @@ class TopologyTrainConfig:
     screen: int = field(default=0, metadata={
         "help": "Before the first step, run every agent alone on this many training queries and start the "
                 "activation head from their solo utilities (needs --activation; 0: off)."})
-    screen_scale: float = field(default=10.0, metadata={
+    screen_scale: float = field(default=10.0, metadata={"ge": 0,
         "help": "Screening: an agent's starting logit moves this much per unit of utility above the agents' mean."})
 
     def __post_init__(self) -> None:
+        check_fields(self)
         require_at_least_one(self, "steps", "batch", "concurrency", "samples")
         if self.screen < 0:
             raise ConfigError(f"screen={self.screen} must be 0 (off) or a number of training queries")
@@ -196,13 +198,17 @@ class TopologyTrainer:
         loss = sum(
             -(r - b) * s.total_log_prob() + s.penalty for (s, *_), r, b in zip(episodes, rewards, baselines)
         ) / len(episodes)
+        self._finite("loss", float(loss.detach()))
         active = set(self.topology.active_groups(self.step))
         for opt in self.optimisers.values():
             opt.zero_grad()
         loss.backward()
+        module: Any = self.topology  # a torch.nn.Module
+        self._finite_tensors("gradient", {n: p.grad for n, p in module.named_parameters() if p.grad is not None})
         for name, opt in self.optimisers.items():
             if name in active:
                 opt.step()
+        self._finite_tensors("weight", dict(module.named_parameters()))
         m = c.baseline_momentum
         self.baseline = mean_reward if self.baseline is None else m * self.baseline + (1 - m) * mean_reward
         for (*_, i), r in zip(episodes, rewards):
@@ -220,6 +226,23 @@ class TopologyTrainer:
         self.step += 1
         self._save(metrics)
         return metrics
+
+    def _finite(self, what: str, value: float) -> None:
+        """Stop the run at a non-finite number: the last checkpoint (the step before) stays the saved state."""
+        import math
+
+        if not math.isfinite(value):
+            kept = f"the checkpoint of step {self.step} is kept" if self.step else "nothing was saved"
+            raise TrainingError(f"step {self.step + 1}: the {what} became {value}; training stopped and {kept} "
+                                "(never a NaN model); lower the learning rates or check the hyper-parameters")  # fmt: skip
+
+    def _finite_tensors(self, what: str, tensors: dict[str, Any]) -> None:
+        import torch
+
+        for name, t in tensors.items():
+            if not bool(torch.isfinite(t).all()):
+                bad = t[~torch.isfinite(t)].flatten()[0].item()
+                self._finite(f"{what} {name}", bad)
 
     def _save(self, metrics: StepMetrics) -> None:
         data = {

@@ -130,3 +130,107 @@ def test_a_group_baseline_with_one_sample_per_query_is_refused() -> None:
     with pytest.raises(ConfigError, match="samples=1 leaves none to compare with; use --samples 2"):
         TopologyTrainConfig(baseline="group")
     assert TopologyTrainConfig(baseline="group", samples=2).samples == 2
+
+
+def _gdesigner_trainer(tmp_path: Path, steps: int = 3) -> TopologyTrainer:
+    task = planted.PlantedTask()
+    topology = GDesigner(planted.AGENTS, 1, planted.DECISION, GDesignerConfig(), HashEmbedder(16))
+    return TopologyTrainer(topology, task, list(task.items()), planted.backend(), TopologyTrainConfig(steps=steps, batch=2), tmp_path)
+
+
+def test_a_step_whose_loss_turns_nan_stops_the_run_naming_it_and_saves_no_nan_model(tmp_path: Path) -> None:
+    from agentnet.errors import TrainingError
+
+    trainer = _gdesigner_trainer(tmp_path)
+    trainer.train_step()  # step 1 is fine and checkpointed
+    sample = trainer.topology.sample
+
+    def poisoned(query: str):
+        s = sample(query)
+        s.penalty = s.penalty * float("nan")  # a regulariser gone wrong
+        return s
+
+    trainer.topology.sample = poisoned  # type: ignore[method-assign]
+    with pytest.raises(TrainingError, match=r"^step 2: the loss became nan; training stopped and the checkpoint of "
+                                            r"step 1 is kept \(never a NaN model\)"):
+        trainer.train()
+    assert not (tmp_path / "model.pt").exists()
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert saved["step"] == 1 and all(torch.isfinite(v).all() for v in saved["model"].values())
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_a_step_whose_gradient_turns_nan_stops_before_the_weights_move(tmp_path: Path) -> None:
+    from agentnet.errors import TrainingError
+
+    trainer = _gdesigner_trainer(tmp_path)
+    name, weight = next(iter(trainer.topology.named_parameters()))
+    before = weight.detach().clone()
+    weight.register_hook(lambda g: g * float("nan"))
+    with pytest.raises(TrainingError, match=f"^step 1: the gradient {name} became nan; training stopped and nothing was saved"):
+        trainer.train_step()
+    assert torch.equal(weight.detach(), before) and not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_a_step_whose_weights_turn_infinite_stops_the_run_before_they_are_saved(tmp_path: Path) -> None:
+    from agentnet.errors import TrainingError
+
+    trainer = _gdesigner_trainer(tmp_path)
+    name, weight = next(iter(trainer.topology.named_parameters()))
+    for opt in trainer.optimisers.values():
+        opt.step = lambda *a, **k: weight.data.fill_(float("inf"))  # type: ignore[method-assign]
+    with pytest.raises(TrainingError, match=f"^step 1: the weight {name} became inf"):
+        trainer.train_step()
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_a_nan_model_is_never_saved_nor_loaded(tmp_path: Path) -> None:
+    from agentnet.errors import ConfigError
+
+    topology = GDesigner(planted.AGENTS, 1, planted.DECISION, GDesignerConfig(), HashEmbedder(16))
+    good = topology.save(tmp_path / "good.pt")
+    with torch.no_grad():
+        next(topology.parameters()).fill_(float("inf"))
+    with pytest.raises(ConfigError, match="is not finite .* never saved"):
+        topology.save(tmp_path / "bad.pt")
+    assert not (tmp_path / "bad.pt").exists()
+    data = torch.load(good, weights_only=True)
+    first = next(iter(data["state"]))
+    data["state"][first] = torch.full_like(data["state"][first], float("nan"))
+    torch.save(data, tmp_path / "nan.pt")
+    with pytest.raises(ConfigError, match=f"nan.pt: weight {first} is not finite"):
+        GDesigner.load(tmp_path / "nan.pt", HashEmbedder(16))
+
+
+def test_every_float_hyper_parameter_of_every_trainer_refuses_nan_and_infinity() -> None:
+    import dataclasses
+    import typing
+
+    from agentnet.errors import ConfigError
+    from agentnet.topologies.registry import LEARNED
+    from agentnet.training.optima.finetune import FinetuneConfig
+    from agentnet.training.optima.loop import OptimaConfig
+    from agentnet.training.trace.loop import TraceConfig
+    from agentnet.training.trace.optimizer import OptoPrimeConfig
+
+    def floats(cls: type, path: tuple[str, ...] = ()) -> list[tuple[type, tuple[str, ...]]]:
+        out = []
+        for f in dataclasses.fields(cls):
+            tp = typing.get_type_hints(cls)[f.name]
+            base = [a for a in typing.get_args(tp) if a is not type(None)] or [tp]
+            if dataclasses.is_dataclass(base[0]):
+                out += floats(base[0], (*path, f.name))
+            elif base[0] is float:
+                out.append((cls, (*path, f.name)))
+        return out
+
+    roots = [TopologyTrainConfig, OptimaConfig, FinetuneConfig, TraceConfig, OptoPrimeConfig,
+             *(k.config_class for k in LEARNED.values())]  # fmt: skip
+    checked = 0
+    for root in roots:
+        for owner, path in floats(root):
+            for bad in (float("nan"), float("inf")):
+                with pytest.raises(ConfigError, match=f"{path[-1]}={bad} is not a finite number"):
+                    owner(**{path[-1]: bad})
+                checked += 1
+    assert checked >= 2 * 40  # every trainer's floats, nested heads and schedules included

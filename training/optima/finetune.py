@@ -16,27 +16,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentnet.checks import check_fields
 from agentnet.errors import ConfigError, MissingDependencyError, require_at_least_one
 from agentnet.types import Message
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)."})
-    sft_lr: float = field(default=2e-4, metadata={"help": "SFT learning rate."})
-    sft_epochs: float = field(default=2.0, metadata={"help": "SFT epochs per iteration."})
-    dpo_lr: float = field(default=5e-5, metadata={"help": "DPO learning rate."})
-    dpo_beta: float = field(default=0.2, metadata={"help": "DPO beta."})
-    dpo_epochs: float = field(default=1.0, metadata={"help": "DPO epochs per iteration."})
-    batch_size: int = field(default=4, metadata={"help": "Rows per optimiser step."})
-    max_length: int = field(default=1024, metadata={"help": "Tokens per row (longer rows are truncated)."})
+    lora_r: int = field(default=16, metadata={"ge": 1, "help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"ge": 1, "help": "LoRA alpha (scale = alpha / r)."})
+    sft_lr: float = field(default=2e-4, metadata={"gt": 0, "help": "SFT learning rate."})
+    sft_epochs: float = field(default=2.0, metadata={"gt": 0, "help": "SFT epochs per iteration."})
+    dpo_lr: float = field(default=5e-5, metadata={"gt": 0, "help": "DPO learning rate."})
+    dpo_beta: float = field(default=0.2, metadata={"gt": 0, "help": "DPO beta."})
+    dpo_epochs: float = field(default=1.0, metadata={"gt": 0, "help": "DPO epochs per iteration."})
+    batch_size: int = field(default=4, metadata={"ge": 1, "help": "Rows per optimiser step."})
+    max_length: int = field(default=1024, metadata={"ge": 1, "help": "Tokens per row (longer rows are truncated)."})
     dtype: str = field(default="auto", metadata={
         "help": "auto (bfloat16 on a GPU or a CPU with native bf16, else float32), bfloat16 or float32."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (big models on a GPU)."})
     seed: int = field(default=0, metadata={"help": "Seed for generated tasks, sampling and item order."})
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.dtype not in ("auto", "bfloat16", "float32"):
             raise ConfigError(f"dtype={self.dtype!r}: use auto, bfloat16 or float32")
         if self.dtype == "auto":

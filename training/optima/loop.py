@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from agentnet.checks import check_fields
 from agentnet.errors import ConfigError, require_at_least_one
 from agentnet.llm import LLMBackend
 from agentnet.task import Item, Task
@@ -38,23 +39,24 @@ Mode = Literal["sft", "dpo", "sft-dpo"]
 @dataclass(frozen=True)
 class OptimaConfig:
     mode: Mode = field(default="sft", metadata={"help": "sft (iSFT), dpo (iDPO) or sft-dpo (alternating)."})
-    iterations: int = field(default=2, metadata={"help": "Generate-rank-select-train iterations."})
-    samples: int = field(default=4, metadata={"help": "Conversations sampled per item (Optima: 15)."})
-    temperature: float = field(default=0.8, metadata={"help": "Sampling temperature while generating."})
+    iterations: int = field(default=2, metadata={"ge": 1, "help": "Generate-rank-select-train iterations."})
+    samples: int = field(default=4, metadata={"ge": 1, "help": "Conversations sampled per item (Optima: 15)."})
+    temperature: float = field(default=0.8, metadata={"ge": 0, "le": 2, "help": "Sampling temperature while generating."})
     formats: tuple[str, ...] = field(default=(), metadata={"help": "Iteration-0 format seeds; () = the whole pool."})
     sft_threshold: float = field(default=0.6, metadata={"help": "iSFT: an item's best must reach this reward."})
-    sft_top: float = field(default=0.7, metadata={"help": "iSFT: keep this fraction of the best conversations."})
-    dpo_rounds: int = field(default=2, metadata={"help": "iDPO: select-expand rounds per item."})
-    dpo_select: int = field(default=2, metadata={"help": "iDPO: nodes expanded per item and round."})
-    dpo_children: int = field(default=3, metadata={"help": "iDPO: continuations sampled per expanded node."})
+    sft_top: float = field(default=0.7, metadata={"gt": 0, "le": 1, "help": "iSFT: keep this fraction of the best conversations."})
+    dpo_rounds: int = field(default=2, metadata={"ge": 0, "help": "iDPO: select-expand rounds per item."})
+    dpo_select: int = field(default=2, metadata={"ge": 0, "help": "iDPO: nodes expanded per item and round."})
+    dpo_children: int = field(default=3, metadata={"ge": 1, "help": "iDPO: continuations sampled per expanded node."})
     dpo_min_best: float = field(default=0.2, metadata={"help": "iDPO: a pair's chosen value must exceed this."})
     dpo_min_gap: float = field(default=0.45, metadata={"help": "iDPO: chosen − rejected value must exceed this."})
-    dpo_keep: float = field(default=0.5, metadata={"help": "iDPO: keep this fraction of pairs (by chosen value)."})
-    concurrency: int = field(default=4, metadata={"help": "Conversations in flight at once."})
+    dpo_keep: float = field(default=0.5, metadata={"gt": 0, "le": 1, "help": "iDPO: keep this fraction of pairs (by chosen value)."})
+    concurrency: int = field(default=4, metadata={"ge": 1, "help": "Conversations in flight at once."})
     seed: int = field(default=0, metadata={"help": "Seed for generated tasks, sampling and item order."})
     reward: RewardConfig = field(default_factory=RewardConfig)
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.mode not in ("sft", "dpo", "sft-dpo"):
             raise ConfigError(f"mode={self.mode!r}: use sft, dpo or sft-dpo")
         require_at_least_one(self, "iterations", "samples", "concurrency", "dpo_children")

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from agentnet.checks import check_fields
 from agentnet.errors import ConfigError
 from agentnet.trajectory import MessageRecord, Trajectory
 from agentnet.types import Message
@@ -25,12 +26,13 @@ NLL = Callable[[Sequence[Message], str], float]  # (prompt, message) -> mean NLL
 
 @dataclass(frozen=True)
 class RewardConfig:
-    lambda_tokens: float = field(default=-0.5, metadata={"help": "Weight of tokens / max tokens (negative)."})
-    lambda_read: float = field(default=0.6, metadata={"help": "Weight of readability, 1 / max message NLL."})
-    token_cap: int = field(default=500, metadata={"help": "Conversations over this many tokens get readability -1."})
+    lambda_tokens: float = field(default=-0.5, metadata={"le": 0, "help": "Weight of tokens / max tokens (negative)."})
+    lambda_read: float = field(default=0.6, metadata={"ge": 0, "help": "Weight of readability, 1 / max message NLL."})
+    token_cap: int = field(default=500, metadata={"ge": 1, "help": "Conversations over this many tokens get readability -1."})
     tag_penalty: float = field(default=-10.0, metadata={"help": "Added when a message speaks for another agent."})
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.lambda_tokens > 0:
             raise ConfigError(f"lambda_tokens={self.lambda_tokens} would reward long conversations; use 0 or less")
         if self.token_cap < 1:

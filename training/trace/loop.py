@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from agentnet.checks import check_fields
 from agentnet.errors import AgentNetError, ConfigError, require_at_least_one
 from agentnet.llm import LLMBackend
 from agentnet.assembly import team_for
@@ -39,16 +40,17 @@ CHECKPOINT_VERSION = 1
 
 @dataclass(frozen=True)
 class TraceConfig:
-    steps: int = field(default=10, metadata={"help": "Proposals to make (one per step)."})
-    batch: int = field(default=2, metadata={"help": "Training items per step, shown to the optimiser."})
-    concurrency: int = field(default=4, metadata={"help": "Team runs in flight at once."})
+    steps: int = field(default=10, metadata={"ge": 1, "help": "Proposals to make (one per step)."})
+    batch: int = field(default=2, metadata={"ge": 1, "help": "Training items per step, shown to the optimiser."})
+    concurrency: int = field(default=4, metadata={"ge": 1, "help": "Team runs in flight at once."})
     seed: int = field(default=0, metadata={"help": "Seed for the order of training items."})
-    min_improvement: float = field(default=0.0, metadata={"help": "A score gain must exceed this to count."})
-    max_value_chars: int = field(default=600, metadata={"help": "Clip each intermediate value in the problem."})
+    min_improvement: float = field(default=0.0, metadata={"ge": 0, "help": "A score gain must exceed this to count."})
+    max_value_chars: int = field(default=600, metadata={"ge": 1, "help": "Clip each intermediate value in the problem."})
     show_expected: bool = field(default=True, metadata={"help": "Show the gold answer in #Feedback."})
-    code_timeout_s: float = field(default=30.0, metadata={"help": "Sandbox time for the extraction code per evaluation."})
+    code_timeout_s: float = field(default=30.0, metadata={"gt": 0, "help": "Sandbox time for the extraction code per evaluation."})
 
     def __post_init__(self) -> None:
+        check_fields(self)
         require_at_least_one(self, "steps", "batch", "concurrency")
         if self.min_improvement < 0:
             raise ConfigError(f"min_improvement={self.min_improvement} must be 0 or more")

@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from agentnet.checks import check_fields
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.llm import LLMBackend
 from agentnet.prompts import optimizer_template
@@ -59,10 +60,10 @@ class Stateful(Protocol):
 
 @dataclass(frozen=True)
 class OptoPrimeConfig:
-    memory_size: int = field(default=3, metadata={"help": 'Past (variables, feedback) pairs the optimiser sees; 0 turns memory off.', "flags": ("--memory",)})
-    memory_value_chars: int = field(default=800, metadata={"help": 'Each remembered value is clipped to this many characters.'})
+    memory_size: int = field(default=3, metadata={"ge": 0, "help": 'Past (variables, feedback) pairs the optimiser sees; 0 turns memory off.', "flags": ("--memory",)})
+    memory_value_chars: int = field(default=800, metadata={"ge": 1, "help": 'Each remembered value is clipped to this many characters.'})
     max_tokens: int = field(default=1024, metadata={"help": 'Completion tokens per optimiser call.'})
-    temperature: float = field(default=0.0, metadata={"help": 'Optimiser sampling temperature.'})
+    temperature: float = field(default=0.0, metadata={"ge": 0, "le": 2, "help": 'Optimiser sampling temperature.'})
     # constrain the reply to {"reasoning": str, "suggestion": {variable: value}} with the
     # trainable names as the only keys and each value's type (grammar-constrained on llama.cpp,
     # structured outputs on vLLM); small models otherwise write broken JSON or invent names
@@ -70,6 +71,7 @@ class OptoPrimeConfig:
     model: str | None = field(default=None, metadata={"help": 'Model name for the optimiser (with --optimizer-base-url).'})
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.memory_size < 0:
             raise ConfigError(f"memory_size={self.memory_size} must be 0 or more")
 
