@@ -203,7 +203,9 @@ KERNEL_ONLY = {"socketpair"}  # no audit event; harmless anyway: two connected s
 # seccomp refuses them. Raw syscalls (ctypes: the hook is off) cover what `os` does not reach.
 _RAW = (
     "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.syscall.restype = ctypes.c_long\n"
-    "def call(nr, *args):\n    if libc.syscall(nr, *args) != 0:\n"
+    "def call(nr, *args):\n"  # syscall() is variadic: a plain int would leave a register's high half undefined
+    "    args = [ctypes.c_long(a) if isinstance(a, int) else a for a in args]\n"
+    "    if libc.syscall(ctypes.c_long(nr), *args) != 0:\n"
     "        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))\n"
 )
 _O_PATH = "import os\nfd = os.open({victim!r}, os.O_PATH)\nvia = '/proc/self/fd/%d' % fd\n"  # Landlock does not check O_PATH opens
