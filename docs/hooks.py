@@ -61,8 +61,14 @@ def _sandbox_attacks() -> int:
                          ("WRITES", "PROCESSES", "NETWORK", "SIGNALS_AND_LIMITS", "SECRETS"))
 
 
+def _humaneval_cases(*names: str) -> Callable[[], int]:
+    return lambda: _dict_entries(REPO / "tests" / "tasks" / "humaneval_cases.py", names)
+
+
 COUNTS: dict[str, Callable[[], int]] = {
     "sandbox-attacks": _sandbox_attacks,  # hostile programs in the escape suite
+    "humaneval-hostile": _humaneval_cases("HOSTILE", "HOSTILE_BUT_CORRECT"),  # candidates graded by both graders
+    "humaneval-disagreements": _humaneval_cases("DISAGREEMENTS"),  # recorded, each a test
 }
 
 

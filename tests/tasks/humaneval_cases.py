@@ -209,7 +209,7 @@ def _call(body: str) -> str:
     return "def has_close_elements(numbers, threshold):\n" + textwrap.indent(body, "    ")
 
 
-HOSTILE: dict[str, str] = {
+HOSTILE = {
     "os._exit(0)": _WRONG + "import os\nos._exit(0)\n",
     "os._exit(0) in the function": _call("import os\nos._exit(0)\n"),
     "sys.exit()": _WRONG + "import sys\nsys.exit()\n",
@@ -237,14 +237,14 @@ HOSTILE: dict[str, str] = {
     "a trace function": _WRONG + "import sys\nsys.settrace(lambda *a: None)\n",
 }  # fmt: skip
 # Not hostile to the score, but to a scorer that trusts stdout or the exit status: they pass both graders.
-HOSTILE_BUT_CORRECT: dict[str, str] = {
+HOSTILE_BUT_CORRECT = {
     "an always-equal return value": _call("class Always:\n    def __eq__(self, other):\n        return True\n\nreturn Always()\n"),
     "a correct solution that closes stdout": "import os\nos.close(1)\n\n\n",
     "a correct solution that prints a fake announcement": f"print({_FAKE!r})\nprint('{'0' * 32} failed')\n\n\n",
     "a correct solution with an atexit handler exiting 3": "import atexit, os\natexit.register(os._exit, 3)\n\n\n",
 }  # fmt: skip
 # Recorded disagreements: (agentnet passes, the reference passes, why).
-DISAGREEMENTS: dict[str, tuple[str, bool, bool, str]] = {
+DISAGREEMENTS = {
     "a correct solution that installs a signal handler": (
         "import signal\nsignal.signal(signal.SIGUSR1, signal.SIG_IGN)\n\n\n", False, True,
         "agentnet runs the program on a thread of its own, where Python refuses signal.signal (ValueError)",
