@@ -17,7 +17,9 @@ The scheme (the child's side is harness_child.py, run as the sandbox's solution.
   secret is in no file, argument or environment variable.
 * The secret is then held only by an audit hook's bound defaults (the function that made it
   has returned); the hook is reachable from no Python object (gc's object walks are refused
-  by the sandbox guard) and never raises, so no traceback carries its frame.
+  by the sandbox guard), never raises (no traceback carries its frame) and runs no Python code
+  but its own (the garbage collector is off while it checks: a collection would run the
+  program's gc callbacks and finalizers with the hook's frame below them).
 * The program, then `check(entry_point)` (or the docstring examples), run in a fresh module
   under `try/except BaseException`. Only when they return does the harness raise the verdict
   event; the hook writes `SECRET VERDICT` once, and only for an event raised by the harness's

@@ -13,6 +13,7 @@ sandbox guard: a program that replaces a builtin (`type`, `len`) cannot run code
 """
 
 import builtins
+import gc
 import linecache
 import os
 import sys
@@ -43,24 +44,30 @@ def refusing_hook(refused=REFUSED_EVENTS, type=type, str=str, PermissionError=Pe
 
 
 def verdict_hook(secret, channel, owner, getframe=sys._getframe, write=os.write, type=type, str=str, tuple=tuple,
-                 len=len, encode=str.encode, event_name=VERDICT_EVENT, BaseException=BaseException):  # fmt: skip
+                 len=len, encode=str.encode, event_name=VERDICT_EVENT, isenabled=gc.isenabled, disable=gc.disable,
+                 enable=gc.enable, BaseException=BaseException):  # fmt: skip
     """The only holder of the secret: writes `SECRET VERDICT` once, for a verdict event raised by
     the `owner` frame itself (the harness's run, after the tests returned). It never raises, so
-    no traceback ever carries its frame."""
+    no traceback ever carries its frame, and runs no Python code but its own: the garbage
+    collector is off while it checks (sys._getframe may allocate a frame object, and a
+    collection would run the program's gc callbacks and finalizers with this frame below them)."""
     done: list[bool] = []
 
     def hook(event, args, secret=secret, channel=channel, owner=owner, done=done, getframe=getframe, write=write,
              type=type, str=str, tuple=tuple, len=len, encode=encode, event_name=event_name, append=done.append,
-             BaseException=BaseException):  # fmt: skip
+             isenabled=isenabled, disable=disable, enable=enable, BaseException=BaseException):  # fmt: skip
         if type(event) is not str or event != event_name or done:
             return
+        collecting = isenabled()
+        disable()
         try:
-            if getframe(1) is not owner or type(args) is not tuple or len(args) != 1 or type(args[0]) is not str:
-                return
-            append(True)
-            write(channel, b"\n" + secret + b" " + encode(args[0], "utf-8", "replace") + b"\n")
+            if getframe(1) is owner and type(args) is tuple and len(args) == 1 and type(args[0]) is str:
+                append(True)
+                write(channel, b"\n" + secret + b" " + encode(args[0], "utf-8", "replace") + b"\n")
         except BaseException:
             pass
+        if collecting:
+            enable()
 
     return hook
 

@@ -226,6 +226,35 @@ if stolen:
     os._exit(0)
 """
 
+# Raises the verdict event from a fresh frame with a collection due at every allocation: the
+# frame object sys._getframe makes in the verdict hook would run this gc callback below it.
+_GC_CALLBACK = """
+import gc, os, sys
+stolen, busy = [], []
+def spy(phase, info):
+    if stolen or busy:
+        return
+    busy.append(1)
+    frame = sys._getframe(1)
+    while frame is not None:
+        if "secret" in frame.f_code.co_varnames:
+            stolen.append(frame.f_locals["secret"])
+            break
+        frame = frame.f_back
+    busy.clear()
+def forge():
+    sys.audit("agentnet.harness.verdict", "passed")
+gc.callbacks.append(spy)
+gc.set_threshold(1)
+for _ in range(50):
+    forge()
+gc.set_threshold(700)
+gc.callbacks.remove(spy)
+if stolen:
+    os.write(1, b"\\n" + stolen[0] + b" passed\\n")
+    os._exit(0)
+"""
+
 
 def _call(body: str) -> str:
     return "def has_close_elements(numbers, threshold):\n" + textwrap.indent(body, "    ")
@@ -258,6 +287,7 @@ HOSTILE = {
     "a search of frames, defaults and closures for the secret": _WRONG + _SEARCH_FRAMES,
     "a trace function": _WRONG + "import sys\nsys.settrace(lambda *a: None)\n",
     "an audit hook of its own, reading the verdict hook's frame": _WRONG + _SPY_HOOK,
+    "a gc callback run by a collection inside the verdict hook": _WRONG + _GC_CALLBACK,
 }  # fmt: skip
 # Not hostile to the score, but to a scorer that trusts stdout or the exit status: they pass both graders.
 HOSTILE_BUT_CORRECT = {
