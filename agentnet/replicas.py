@@ -205,6 +205,12 @@ class ReplicaBackend:
                 slot.out_until = self._clock() + self.cooldown_s
                 slot.reason = problem
 
+    async def list_models(self) -> list[str]:
+        """The models of the first replica in rotation (replicas serve the same model)."""
+        live = self.live() or self.urls
+        backend = self._slots[self.urls.index(live[0])].replica.backend
+        return await backend.list_models()  # type: ignore[attr-defined]
+
     async def aclose(self) -> None:
         for slot in self._slots:
             closer = getattr(slot.replica.backend, "aclose", None)

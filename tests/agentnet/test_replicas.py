@@ -59,6 +59,7 @@ def test_a_busy_replica_passes_the_call_on_but_stays_in_rotation() -> None:
     with FaultServer([Step(status=503)]) as a, FaultServer([Step(text="from b")]) as b:
         router = backend_for([a.base_url, b.base_url])
         done = asyncio.run(router.complete(ask("x"), SETTINGS))
+        assert asyncio.run(router.list_models()) == ["peer"]  # asks a replica in rotation (GETs are not steps)
     assert (done.text, done.extra["replica"], done.extra["replica_failures"]) == ("from b", b.base_url, [a.base_url])
     assert done.attempts == 2
     assert (prompts(a), prompts(b)) == (["x"], ["x"])
