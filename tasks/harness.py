@@ -101,8 +101,10 @@ class HarnessRun:
 async def run_tests(
     sandbox: Sandbox, program: str, test: str, entry: str, *, strict_results: bool = False
 ) -> HarnessRun:
-    """`program` then `test` (which defines `check`), then `check(entry)`; verdict "passed"."""
-    config = {"mode": "tests", "program": f"{program}\n{test}\n", "entry": entry, "strict": strict_results}
+    """`program` then `test` (which defines `check`), then `check(entry)`; verdict "passed".
+    The tests are compiled apart (their line numbers follow the program's) so that the harness
+    can tell their own `check` from one a thread of the program put in its place."""
+    config = {"mode": "tests", "program": program, "test": test, "entry": entry, "strict": strict_results}
     return await _run(sandbox, config)
 
 

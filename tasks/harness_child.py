@@ -150,6 +150,15 @@ def examples_runner():
     return run
 
 
+def own_check(check, tests, FunctionType=types.FunctionType, CodeType=types.CodeType, type=type):
+    """`check` if it is the function the tests' own `def check` made, else RuntimeError: a
+    thread of the program could swap `check` between its definition and its call."""
+    made = [c for c in tests.co_consts if type(c) is CodeType and c.co_name == "check"]
+    if type(check) is not FunctionType or not any(check.__code__ is c for c in made):
+        raise RuntimeError("harness: check() is not the hidden tests' own function (replaced after its definition)")
+    return check
+
+
 def report(error, stream, harness_globals):
     """The program's traceback on `stream`, without the harness's own frames."""
     try:
@@ -178,14 +187,17 @@ def run(config, channel):
     sys.addaudithook(refusing_hook())
     # bound before the program runs: it may rewrite this module's globals, or builtins
     audit, stdout, stderr, harness_globals = sys.audit, sys.stdout, sys.stderr, globals()
-    strict, show, flushed, callable_, vars_ = strict_results, report, flush, callable, vars
+    strict, show, flushed, callable_, vars_, tests_own_check = strict_results, report, flush, callable, vars, own_check
     examples = examples_runner() if config["mode"] == "examples" else None
-    source = config["program"]
+    source, test = config["program"], config.get("test", "")
+    if source and not source.endswith("\n"):
+        source += "\n"
     module = types.ModuleType("solution")  # a real module: dataclasses, pickle and typing look it up
     sys.modules["solution"] = module
     namespace = module.__dict__
     namespace["__builtins__"] = builtins
-    linecache.cache[PROGRAM_FILE] = (len(source), None, source.splitlines(True), PROGRAM_FILE)
+    text = source + test  # what tracebacks show: the tests' lines follow the program's
+    linecache.cache[PROGRAM_FILE] = (len(text), None, text.splitlines(True), PROGRAM_FILE)
     entry = config["entry"]
     try:
         exec(compile(source, PROGRAM_FILE, "exec", dont_inherit=True), namespace)
@@ -194,8 +206,11 @@ def run(config, channel):
             if not config["examples"] and not callable_(namespace.get(entry)):
                 raise NameError("%s is not defined" % entry)
         else:  # as `check(entry_point)` at the end of the program: a global, else a builtin
+            tests = compile("\n" * source.count("\n") + test, PROGRAM_FILE, "exec", dont_inherit=True)
+            exec(tests, namespace)
+            check = tests_own_check(namespace.get("check"), tests)
             function = namespace[entry] if entry in namespace else vars_(builtins)[entry]
-            namespace["check"](strict(function, entry) if config["strict"] else function)
+            check(strict(function, entry) if config["strict"] else function)
             verdict = "passed"
     except BaseException as error:
         show(error, stderr, harness_globals)

@@ -308,3 +308,19 @@ def test_bench_completes_when_every_candidate_exits_0_without_output(tmp_path: P
     code, output, _ = bench_humaneval(tmp_path, reply)
     assert code == 0 and "Traceback" not in output and "interrupted" not in output, output
     assert "0.0%" in output
+
+
+def test_only_the_tests_own_check_is_called() -> None:
+    """A thread of the program could put another `check` in place between the tests' `def
+    check` and its call; the harness calls only the function made by the tests' own code."""
+    from agentnet.tasks.harness_child import own_check
+
+    tests = compile("def check(candidate):\n    assert candidate() == 1\n", "solution.py", "exec")
+    namespace: dict[str, object] = {}
+    exec(tests, namespace)
+    assert own_check(namespace["check"], tests) is namespace["check"]
+    lookalike: dict[str, object] = {}
+    exec(compile("def check(candidate):\n    pass\n", "solution.py", "exec"), lookalike)
+    for swapped in (lookalike["check"], lambda candidate: None, None):
+        with pytest.raises(RuntimeError, match="not the hidden tests' own function"):
+            own_check(swapped, tests)
