@@ -80,7 +80,7 @@ def arm(channel, owner):
     sys.addaudithook(verdict_hook(secret, channel, owner))
 
 
-def builtin_value(value, atoms=ATOMS, containers=CONTAINERS, type=type, id=id):
+def builtin_value(value, atoms=ATOMS, containers=CONTAINERS, type=type, id=id, set=set):
     """Whether `value` is made only of builtin types (exact types, not subclasses), containers walked."""
     todo, seen = [value], set()
     while todo:
@@ -100,11 +100,13 @@ def builtin_value(value, atoms=ATOMS, containers=CONTAINERS, type=type, id=id):
 def strict_results(function, name):
     """`function`, refusing results of non-builtin types (an object whose `__eq__` is always true)."""
 
+    ok, type_, error = builtin_value, type, TypeError  # not the program's replacements
+
     def strict_entry(*args, **kwargs):
         result = function(*args, **kwargs)
-        if not builtin_value(result):
-            kind = type(result).__name__
-            raise TypeError("strict results: %s returned a %s, not built from builtin types" % (name, kind))
+        if not ok(result):
+            kind = type_(result).__name__
+            raise error("strict results: %s returned a %s, not built from builtin types" % (name, kind))
         return result
 
     return strict_entry
@@ -150,7 +152,8 @@ def examples_runner():
     return run
 
 
-def own_check(check, tests, FunctionType=types.FunctionType, CodeType=types.CodeType, type=type):
+def own_check(check, tests, FunctionType=types.FunctionType, CodeType=types.CodeType, type=type, any=any,
+              RuntimeError=RuntimeError):  # fmt: skip
     """`check` if it is the function the tests' own `def check` made, else RuntimeError: a
     thread of the program could swap `check` between its definition and its call."""
     made = [c for c in tests.co_consts if type(c) is CodeType and c.co_name == "check"]
@@ -188,6 +191,7 @@ def run(config, channel):
     # bound before the program runs: it may rewrite this module's globals, or builtins
     audit, stdout, stderr, harness_globals = sys.audit, sys.stdout, sys.stderr, globals()
     strict, show, flushed, callable_, vars_, tests_own_check = strict_results, report, flush, callable, vars, own_check
+    compile_, exec_ = compile, exec  # the tests are compiled after the program ran
     examples = examples_runner() if config["mode"] == "examples" else None
     source, test = config["program"], config.get("test", "")
     if source and not source.endswith("\n"):
@@ -206,8 +210,8 @@ def run(config, channel):
             if not config["examples"] and not callable_(namespace.get(entry)):
                 raise NameError("%s is not defined" % entry)
         else:  # as `check(entry_point)` at the end of the program: a global, else a builtin
-            tests = compile("\n" * source.count("\n") + test, PROGRAM_FILE, "exec", dont_inherit=True)
-            exec(tests, namespace)
+            tests = compile_("\n" * source.count("\n") + test, PROGRAM_FILE, "exec", dont_inherit=True)
+            exec_(tests, namespace)
             check = tests_own_check(namespace.get("check"), tests)
             function = namespace[entry] if entry in namespace else vars_(builtins)[entry]
             check(strict(function, entry) if config["strict"] else function)

@@ -288,6 +288,9 @@ HOSTILE = {
     "a trace function": _WRONG + "import sys\nsys.settrace(lambda *a: None)\n",
     "an audit hook of its own, reading the verdict hook's frame": _WRONG + _SPY_HOOK,
     "a gc callback run by a collection inside the verdict hook": _WRONG + _GC_CALLBACK,
+    "builtins.compile replaced to rewrite the tests":
+        _WRONG + "import builtins\n_compile = builtins.compile\nbuiltins.compile = lambda source, *a, **k: _compile("
+        "'def check(candidate):\\n    pass\\n' if 'def check' in source else source, *a, **k)\n",
 }  # fmt: skip
 # Not hostile to the score, but to a scorer that trusts stdout or the exit status: they pass both graders.
 HOSTILE_BUT_CORRECT = {
