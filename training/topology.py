@@ -36,7 +36,7 @@ class TopologyTrainConfig:
     steps: int = field(default=20, metadata={"help": "Optimisation steps."})
     batch: int = field(default=4, metadata={"help": "Queries per step."})
     lambda_tokens: float = field(default=0.1, metadata={"ge": 0, "help": "Utility = score - lambda_tokens * tokens / token_scale."})
-    token_scale: float = field(default=1000.0, metadata={"gt": 0, "help": "Tokens that cost lambda_tokens in utility."})
+    token_scale: float = field(default=1000.0, metadata={"help": "Tokens that cost lambda_tokens in utility."})
     baseline_momentum: float = field(default=0.9, metadata={"ge": 0, "le": 1, "help": "Momentum of the moving-average reward baseline."})
     baseline: Literal["moving", "per_item", "group"] = field(default="moving", metadata={
         "help": "moving: one moving average of all rewards; per_item: one per training item (queries whose rewards "

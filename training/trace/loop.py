@@ -44,7 +44,7 @@ class TraceConfig:
     batch: int = field(default=2, metadata={"ge": 1, "help": "Training items per step, shown to the optimiser."})
     concurrency: int = field(default=4, metadata={"ge": 1, "help": "Team runs in flight at once."})
     seed: int = field(default=0, metadata={"help": "Seed for the order of training items."})
-    min_improvement: float = field(default=0.0, metadata={"ge": 0, "help": "A score gain must exceed this to count."})
+    min_improvement: float = field(default=0.0, metadata={"help": "A score gain must exceed this to count."})
     max_value_chars: int = field(default=600, metadata={"ge": 1, "help": "Clip each intermediate value in the problem."})
     show_expected: bool = field(default=True, metadata={"help": "Show the gold answer in #Feedback."})
     code_timeout_s: float = field(default=30.0, metadata={"gt": 0, "help": "Sandbox time for the extraction code per evaluation."})

@@ -60,7 +60,7 @@ class Stateful(Protocol):
 
 @dataclass(frozen=True)
 class OptoPrimeConfig:
-    memory_size: int = field(default=3, metadata={"ge": 0, "help": 'Past (variables, feedback) pairs the optimiser sees; 0 turns memory off.', "flags": ("--memory",)})
+    memory_size: int = field(default=3, metadata={"help": 'Past (variables, feedback) pairs the optimiser sees; 0 turns memory off.', "flags": ("--memory",)})
     memory_value_chars: int = field(default=800, metadata={"ge": 1, "help": 'Each remembered value is clipped to this many characters.'})
     max_tokens: int = field(default=1024, metadata={"help": 'Completion tokens per optimiser call.'})
     temperature: float = field(default=0.0, metadata={"ge": 0, "le": 2, "help": 'Optimiser sampling temperature.'})
