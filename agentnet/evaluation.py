@@ -4,16 +4,21 @@ Resuming a run skips every item already scored without error, so a killed run lo
 nothing and duplicates nothing; items whose run had failed are tried again. With a
 `health` check, an item that fails is first checked against the server: when the server
 is dead the run stops as "interrupted" (that item unrecorded) and `ServerDiedError` says why.
+
+`bench_run` holds a run from its creation: whatever stops it before `evaluate` finishes — a server
+that never answers its first request, a failed start, Ctrl-C — leaves it "failed" or "interrupted"
+with the reason, never "running".
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
-from agentnet.errors import ConfigError, ServerDiedError
+from agentnet.errors import AgentNetError, ConfigError, ServerDiedError, StoreError
 from agentnet.runtime import Team
-from agentnet.store import ResultRow, RunStore, RunSummary
+from agentnet.store import ResultRow, RunConfig, RunStore, RunSummary
 from agentnet.task import Item, Task
 from agentnet.trajectory import Trajectory
 
@@ -42,12 +47,12 @@ def result_row(position: int, item: Item, trajectory: Trajectory, score_value: f
         unknown_finish_calls=trajectory.unknown_finish_calls,
         served_prompt_tokens=served.prompt_tokens,
         served_completion_tokens=served.completion_tokens,
+        cost=trajectory.cost,
     )
 
 
 def pending(items: Sequence[Item], store: RunStore, run_id: str) -> list[tuple[int, Item]]:
     ids = [item.id for item in items]
-        cost=trajectory.cost,
     if len(set(ids)) != len(ids):
         raise ConfigError("the task yielded duplicate item ids; a resumable run needs unique ids")
     done = store.finished_items(run_id)
@@ -92,11 +97,11 @@ async def evaluate(
     tasks = [asyncio.ensure_future(one(pos, item)) for pos, item in pending(items, store, run_id)]
     try:
         await asyncio.gather(*tasks)
-    except BaseException:
+    except BaseException as e:
         for t in tasks:  # stop the rest: what finished is stored, the rest resumes later
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        store.set_status(run_id, "interrupted")
+        store.set_status(run_id, "interrupted", reason=why(e))
         raise
     store.set_status(run_id, "finished")
     return store.summary(run_id)
@@ -121,3 +126,34 @@ class _Health:
                 await asyncio.sleep(self._settle_s)
                 self._dead = await asyncio.to_thread(self._probe)
             return self._dead
+
+
+def why(error: BaseException) -> str:
+    """One line saying why a run stopped."""
+    if isinstance(error, (KeyboardInterrupt, asyncio.CancelledError)):
+        return "interrupted (Ctrl-C or cancelled)"
+    if isinstance(error, SystemExit):
+        return f"stopped (exit {error.code})"
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if not isinstance(error, AgentNetError):  # a bug: its type says more than its message
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text[:500]
+
+
+@contextmanager
+def bench_run(store: RunStore, config: RunConfig, total_items: int, resume: str | None = None) -> Iterator[str]:
+    """The run to evaluate: `resume`, or a new one for `config`. Whatever ends the block while the
+    run is still "running" marks it: "interrupted" for Ctrl-C and signals (resume it), "failed" for
+    anything else, both with the reason."""
+    run_id = resume or store.create_run(config, total_items)
+    try:
+        yield run_id
+    except BaseException as e:
+        interrupted = isinstance(e, (KeyboardInterrupt, SystemExit, asyncio.CancelledError))
+        try:
+            if store.run(run_id).status == "running":  # evaluate marks what it stops itself
+                store.set_status(run_id, "interrupted" if interrupted else "failed", reason=why(e))
+        except StoreError:
+            pass  # the store cannot be written either: the error that stopped the run is the one to show
+        raise
+
