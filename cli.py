@@ -30,6 +30,7 @@ from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph
 from agentnet.options import Group
 from agentnet.options import command as options_command
+from agentnet.report import Prices
 from agentnet.display import announce, curl_hint
 from agentnet.serving import NAMED_MODELS, ServeConfig, default_cache_dir
 from agentnet.store import RunConfig, RunStore
@@ -147,7 +148,7 @@ def bench(
 ) -> None:
     """Evaluate a team on a benchmark; every result is stored as it is scored (resumable)."""
     from agentnet.display import BenchProgress
-    from agentnet.evaluation import evaluate
+    from agentnet.evaluation import bench_run, evaluate
     from agentnet.ledger import truncation_warning
     from agentnet.report import summary_table
 
@@ -156,8 +157,7 @@ def bench(
     config, serve, data = run_settings(run, serve, data, task, resume, store_path)
     the_task, items = load_items(ItemsConfig(config.task, config.split, config.limit), data)
     topology = topology_for(config.team, the_task)  # every input is checked before the store is touched
-    with RunStore(store_path) as store:
-        run_id = resume or store.create_run(config, len(items))
+    with RunStore(store_path) as store, bench_run(store, config, len(items), resume) as run_id:  # never left "running"
         todo = len(items) - len(store.finished_items(run_id))
         t = config.team
         err.print(f"[bold]run {run_id}[/]: {config.task}/{config.split} · {len(items)} items ({todo} to go) · "
@@ -191,19 +191,18 @@ def runs(store_path: StoreOpt = DEFAULT_STORE) -> None:
         out.print(summary_table([store.summary(r.id) for r in store.runs()]))
 
 
-@command(app)
+@command(app, prices=Prices)
 def report(
     run_ids: Annotated[list[str], typer.Argument(help="Run ids to compare (see `agentnet runs`).")],
+    prices: Prices,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for report.md, report.html and PNGs.")] = Path("report"),
-    prompt_price: Annotated[float, typer.Option(help="USD per 1M prompt tokens, for the cost estimate.")] = 0.15,
-    completion_price: Annotated[float, typer.Option(help="USD per 1M completion tokens.")] = 0.60,
     store_path: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Write a Markdown + HTML report: accuracy vs tokens (with the Pareto front) and topology drawings."""
-    from agentnet.report import Prices, write_report
+    from agentnet.report import write_report
 
     with RunStore.existing(store_path) as store:
-        files = write_report(store, run_ids, out_dir, prices=Prices(prompt_price, completion_price))
+        files = write_report(store, run_ids, out_dir, prices=prices)
     for path in files.paths:
         out.print(str(path), highlight=False)
 

@@ -7,7 +7,10 @@ So a new config field appears in `--help` with no CLI edit, and its validation
 (`__post_init__`) is the CLI's validation.
 
 Field metadata read here: `help`; `flags` (e.g. `("--agents", "-n")`, or `("--a/--b",)` for a
-switch); `choices`; `envvar`; `cli=False` to keep a field off the command line. Types: bool,
+switch); `choices`; `envvar`; `cli=False` to keep a field off the command line; `ge`, `gt`, `le`,
+`lt`: the range of a number. Every number a command receives, its own parameters included, is
+checked under its flag's name before the command runs (`agentnet.checks`: finite, in range, 64
+bits), so `--timeout nan` is one line before any store, file or server exists. Types: bool,
 int, float, str, Path, their `| None`, `Literal[…]` (choices), `tuple[str, ...]` (a
 comma-separated list) and nested config dataclasses (flattened). Two groups with a field of the
 same name and type share one option (e.g. one `--seed` for the team and the trainer); `Group`
@@ -29,6 +32,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 import typer
 from rich.console import Console
 
+from agentnet.checks import Kind, bounds, check_value, kind_of
 from agentnet.errors import AgentNetError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,6 +57,25 @@ class _Option:
     default: Any
     csv: bool  # tuple[str, ...]: parsed from a comma-separated string
     factory: bool  # the dataclass default comes from a factory: omit the value when None
+    check: _Check | None = None  # how a number is checked (None: not a number)
+
+
+@dataclass(frozen=True)
+class _Check:
+    label: str  # the flag, as the error names it
+    kind: Kind
+    limits: tuple[tuple[str, Any], ...] = ()
+
+    def __call__(self, value: Any) -> None:
+        check_value(self.label, value, self.kind, True, **dict(self.limits))
+
+
+def _number_check(label: str, tp: Any, metadata: Any = None) -> _Check | None:
+    kind, _ = kind_of(tp)
+    if kind not in ("int", "float"):
+        return None
+    return _Check(label, kind, tuple(bounds(metadata or {}).items()))
+
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -102,7 +125,8 @@ def _option(cls: type, f: dataclasses.Field, tp: Any, group: Group) -> _Option:
     decls = tuple(flags) if flags else ("--" + name.replace("_", "-"),)
     if py_type is bool and not flags:
         decls = (f"--{name.replace('_', '-')}/--no-{name.replace('_', '-')}",)
-    return _Option(name, Annotated[py_type, typer.Option(*decls, **kwargs)], default, csv, factory)
+    check = None if choices else _number_check(decls[0].split("/")[0], base, meta)
+    return _Option(name, Annotated[py_type, typer.Option(*decls, **kwargs)], default, csv, factory, check)
 
 
 def _options(group: Group) -> list[tuple[_Option, tuple[str, ...]]]:
@@ -163,12 +187,18 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
         kw = inspect.Parameter.KEYWORD_ONLY
         params += [inspect.Parameter(o.name, kw, default=o.default, annotation=o.annotation) for o in options.values()]
         params.sort(key=lambda p: p.kind == kw)  # arguments first, as Python requires
+        own_checks = {p.name: c for p in params if p.name not in options and (c := _own_check(p)) is not None}
 
         @functools.wraps(fn)
         def command(*args: Any, **kwargs: Any) -> Any:
+            for name, check in own_checks.items():
+                if name in kwargs:
+                    check(kwargs[name])
             values: dict[str, dict[tuple[str, ...], Any]] = {g: {} for g in specs}
             for name, opt in options.items():
                 value = kwargs.pop(name)
+                if opt.check is not None:
+                    opt.check(value)
                 if isinstance(value, enum.Enum):
                     value = value.value
                 if opt.csv:
@@ -185,6 +215,20 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
         return command  # type: ignore[return-value]
 
     return decorate
+
+
+def _own_check(p: inspect.Parameter) -> _Check | None:
+    """The check of a command's own numeric parameter (`Annotated[float, typer.Option(...)]`)."""
+    tp, info = p.annotation, None
+    if get_origin(tp) is Annotated:
+        tp, *extras = get_args(tp)
+        info = next((e for e in extras if isinstance(e, typer.models.ParameterInfo)), None)
+    decls = [d for d in getattr(info, "param_decls", None) or () if d.startswith("--")]
+    if isinstance(info, typer.models.ArgumentInfo):
+        label = p.name.upper()
+    else:
+        label = decls[0].split("/")[0] if decls else "--" + p.name.replace("_", "-")
+    return _number_check(label, tp)
 
 
 def user_errors(fn: F, console: Console) -> F:

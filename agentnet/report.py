@@ -25,7 +25,9 @@ from agentnet.graph import CommGraph
 from agentnet.ledger import cut_off_cell, failed_cell, hit_rate_cell, served_cell, share_cell, truncation_warning
 from agentnet.store import ResultRow, RunConfig, RunStore, RunSummary
 from agentnet.trajectory import heard_from, skipped_calls
-from agentnet.viewer import write_viewer
+from agentnet.checks import check_fields
+from agentnet.outputs import moved, staged
+from agentnet.viewer import write_pages
 from agentnet.viewer.data import file_name
 
 if TYPE_CHECKING:
@@ -40,8 +42,13 @@ class Prices:
     """USD per 1M prompt and completion tokens. Defaults: gpt-4o-mini list prices, for a rough
     scale; pass your own (local models cost electricity, not list prices)."""
 
-    prompt_per_m: float = 0.15
-    completion_per_m: float = 0.60
+    prompt_per_m: float = field(default=0.15, metadata={
+        "help": "USD per 1M prompt tokens, for the cost estimate.", "flags": ("--prompt-price",), "ge": 0})
+    completion_per_m: float = field(default=0.60, metadata={
+        "help": "USD per 1M completion tokens.", "flags": ("--completion-price",), "ge": 0})
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     def cost(self, prompt_tokens: float, completion_tokens: float) -> float:
         return (prompt_tokens * self.prompt_per_m + completion_tokens * self.completion_per_m) / 1e6
@@ -296,6 +303,7 @@ def _run_row(s: RunStats, prices: Prices) -> list[str]:
         cut_off_cell(sm), hit_rate_cell(sm), f"{sm.calls_per_query:.2f}" if sm.calls_per_query is not None else "—",
         f"{sm.prompt_tokens_per_query:,.1f}", f"{sm.completion_tokens_per_query:,.1f}",
         f"{s.prompt_tokens + s.completion_tokens:,}",
+        f"{sm.cost_per_query:.3f}" if sm.cost_per_query is not None else "—",
         _usd(prices.cost(sm.prompt_tokens_per_query, sm.completion_tokens_per_query)),
         _usd(prices.cost(s.prompt_tokens, s.completion_tokens)), f"{sm.latency_s_per_query:.2f} s",
     ]  # fmt: skip
@@ -303,7 +311,6 @@ def _run_row(s: RunStats, prices: Prices) -> list[str]:
 
 def topology_cell(c: RunConfig) -> str:
     """The run's topology, and its planted adversaries if any."""
-        f"{sm.cost_per_query:.3f}" if sm.cost_per_query is not None else "—",
     attack = c.team.attack.describe()
     return f"{c.topology} + {attack}" if attack else c.topology
 
@@ -413,19 +420,27 @@ def plot_accuracy_vs_tokens(stats: Sequence[RunStats], path: Path) -> Path:
 def write_report(store: RunStore, run_ids: Sequence[str], out_dir: Path, *, prices: Prices = Prices()) -> ReportFiles:
     """Compare runs: report.md, report.html, accuracy_vs_tokens.png and one topology_<run>.png each.
 
-    Every id is checked before anything is written, so a typo leaves no half-written report."""
+    Every id is checked before anything is written, and the files are written into a temporary
+    directory moved into `out_dir` once complete: a typo or a failure leaves no half-written report."""
     ids = list(dict.fromkeys(run_ids))
     if not ids:
         raise ConfigError("no run ids given; pass one or more (`agentnet runs` lists them)")
     for run_id in ids:
         store.run(run_id)  # an unknown id raises UnknownNameError listing recent runs
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with staged(out_dir) as tmp:
+        files = _write(store, ids, tmp, prices)
+    return ReportFiles(moved(files.markdown, tmp, out_dir), moved(files.html, tmp, out_dir),
+                       moved(files.scatter, tmp, out_dir),
+                       {k: moved(p, tmp, out_dir) for k, p in files.topologies.items()})  # fmt: skip
+
+
+def _write(store: RunStore, ids: Sequence[str], out_dir: Path, prices: Prices) -> ReportFiles:
     stats = []
     for run_id in ids:  # each run's results read once: its numbers, and its browsable items the report links
         rows = store.results(run_id, with_trajectories=True)
         stats.append(run_stats(store, run_id, rows))
-        write_viewer(store, run_id, out_dir / _viewer_dir(run_id), rows=rows)
+        write_pages(store, run_id, out_dir / _viewer_dir(run_id), rows=rows)
     topologies: dict[str, Path] = {}
     for s in stats:
         if s.graph is not None:

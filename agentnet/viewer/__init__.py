@@ -4,7 +4,9 @@
 paged) and `items/<item>.html` (the team drawn round by round as it ran, each call's prompt and
 output a click away). With `compare=(other_run, …)` each item page shows the runs side by side
 and the index puts their scores beside each other. With `item=` only that item's page (and the
-index) is written. Pages open from disk: nothing is fetched at view time.
+index) is written. Pages open from disk: nothing is fetched at view time. The pages are written
+into a temporary directory and moved into `out_dir` once complete (`agentnet.outputs.staged`): an
+`out_dir` that is a file or cannot be written is one line, and a failure leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agentnet.errors import ConfigError
+from agentnet.outputs import moved, staged
 from agentnet.store import ResultRow, RunStore
 from agentnet.viewer.data import file_name, index_data, item_data
 from agentnet.viewer.page import index_page, item_page
@@ -35,6 +38,16 @@ def write_viewer(
 ) -> Path:
     """Write the pages; returns the page to open (the item's, or the index). `rows`: `run_id`'s
     results with trajectories, when the caller has read them already."""
+    with staged(Path(out_dir)) as tmp:
+        page = write_pages(store, run_id, tmp, item=item, compare=compare, rows=rows)
+    return moved(page, tmp, out_dir)
+
+
+def write_pages(
+    store: RunStore, run_id: str, out_dir: Path, *, item: str | None = None, compare: Sequence[str] = (),
+    rows: Sequence[ResultRow] | None = None,
+) -> Path:
+    """`write_viewer` straight into `out_dir` (for a caller that stages its own output, like the report)."""
     runs = [run_id, *compare]
     if len(set(runs)) < len(runs):
         raise ConfigError(f"--compare repeats a run ({', '.join(runs)}); compare different runs")
@@ -79,4 +92,4 @@ def _index(store: RunStore, runs: list[str], results: dict[str, dict[str, Result
     return index_page(title, summary, main, columns)
 
 
-__all__ = ["write_viewer"]
+__all__ = ["write_pages", "write_viewer"]
