@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agentnet.agents import AgentSpec
+from agentnet.checks import check_fields, load_document, number, read_text
 from agentnet.decisions import DecisionKind, decision_info
 from agentnet.errors import ConfigError
 from agentnet.prompts import load_role
@@ -32,6 +33,8 @@ ReceiveGate = Callable[[str, int, str, str], bool]
 # (round just finished, {agent: its output in that round}, query) -> does the team stop here?
 StopGate = Callable[[int, dict[str, str], str], bool]
 MAX_AGENTS = 64  # a team larger than this is almost certainly a typo; graph algorithms stay linear in edges
+MAX_ROUNDS = 100  # likewise; a round count is also a recursion limit and a tuple length, not free
+MAX_FIXES = 100  # a code writer's rewrites after failed checks
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,11 @@ class Decision:
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     max_fixes: int = 1  # code_writer: rewrites after a failed check
     system: str | None = None  # literal system prompt of the decision agent; overrides `role` (trainers write it)
+    model: str = ""  # the model the decision call runs on; "" = the last agent's
 
     def __post_init__(self) -> None:
+        number("max_fixes", self.max_fixes, int, ge=0, le=MAX_FIXES)
         info = decision_info(self.kind)
-    model: str = ""  # the model the decision call runs on; "" = the last agent's
         if not self.role:
             object.__setattr__(self, "role", info.role)
 
@@ -95,6 +99,8 @@ class CommGraph:
             raise ConfigError(f"agent names must be unique; repeated: {', '.join(dupes)}")
         if not self.spatial:
             raise ConfigError("a CommGraph needs at least one round (spatial must list one edge set per round)")
+        if self.rounds > MAX_ROUNDS:
+            raise ConfigError(f"{self.rounds} rounds is more than the {MAX_ROUNDS} a graph may have; use fewer rounds")
         if len(self.temporal) != self.rounds - 1:
             raise ConfigError(
                 f"{self.rounds} rounds need {self.rounds - 1} temporal edge sets, got {len(self.temporal)}"
@@ -157,8 +163,7 @@ class CommGraph:
         decision: Decision | None = None,
     ) -> CommGraph:
         """The same spatial edges in every round and the same temporal edges between rounds."""
-        if rounds < 1:
-            raise ConfigError(f"rounds={rounds} must be at least 1")
+        number("rounds", rounds, int, ge=1, le=MAX_ROUNDS)
         s, tmp = tuple(spatial), tuple(temporal)
         return cls(tuple(agents), (s,) * rounds, (tmp,) * (rounds - 1), decision or Decision())
 
@@ -247,6 +252,8 @@ class CommGraph:
             agents = tuple(AgentSpec(**_agent_fields(a, settings)) for a in data["agents"])
             dec = data.get("decision", {})
             decision = Decision(**{**dec, "settings": settings(dec.get("settings", {}))})
+            for part in (*agents, decision):
+                check_fields(part)  # a loaded file's names and prompts are text, its numbers numbers
             return cls(
                 agents,
                 tuple(tuple((u, v) for u, v in edges) for edges in data["spatial"]),
@@ -255,7 +262,7 @@ class CommGraph:
                 tuple(tuple(a) for a in data.get("active", ())),  # graphs stored before: everyone active
                 bool(data.get("decide", True)),
             )
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f"not a CommGraph document ({e}); expected keys agents, spatial, temporal") from e
 
     def to_json(self, **kw: Any) -> str:
@@ -263,10 +270,7 @@ class CommGraph:
 
     @classmethod
     def from_json(cls, text: str) -> CommGraph:
-        try:
-            data = json.loads(text)
-        except ValueError as e:
-            raise ConfigError(f"not a CommGraph document: invalid JSON ({e}); write it with CommGraph.to_json") from e
+        data = load_document(text, "the CommGraph document")  # bounded size, nesting and strings; no NaN
         if not isinstance(data, dict):
             raise ConfigError("not a CommGraph document: expected a JSON object with keys agents, spatial, temporal")
         return cls.from_dict(data)
@@ -274,10 +278,7 @@ class CommGraph:
     @classmethod
     def load(cls, path: str | Path) -> CommGraph:
         """A graph from a JSON file (`--topology graph.json`)."""
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"cannot read the graph file {path} ({e}); give a CommGraph JSON file") from e
+        text = read_text(path, "the graph file")
         try:
             return cls.from_json(text)
         except ConfigError as e:
@@ -316,7 +317,6 @@ class CommGraph:
         )
 
 
-class Topology(Protocol):
 def _agent_fields(a: dict[str, Any], settings: Callable[[dict[str, Any]], GenerationSettings]) -> dict[str, Any]:
     """An agent's stored fields; graphs written before agents named models said `backend`."""
     fields = {k: v for k, v in a.items() if k != "backend"}
@@ -325,6 +325,7 @@ def _agent_fields(a: dict[str, Any], settings: Callable[[dict[str, Any]], Genera
     return {**fields, "settings": settings(a.get("settings", {}))}
 
 
+class Topology(Protocol):
     """Anything that designs a graph for a query: fixed shapes, G-Designer, CommFormer."""
 
     def graph_for(self, query: str) -> CommGraph: ...
