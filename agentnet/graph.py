@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +22,7 @@ from agentnet.checks import check_fields, load_document, number, read_text
 from agentnet.decisions import DecisionKind, decision_info
 from agentnet.errors import ConfigError
 from agentnet.prompts import load_role
+from agentnet.rounds import Spoken
 from agentnet.types import GenerationSettings
 
 if TYPE_CHECKING:
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 Edge = tuple[str, str]
 # (agent, round, the agent's own last output, query) -> does it read its senders this round?
 ReceiveGate = Callable[[str, int, str, str], bool]
-# (round just finished, {agent: its output in that round}, query) -> does the team stop here?
-StopGate = Callable[[int, dict[str, str], str], bool]
+# (round just finished, {agent: what it said in that round}, query) -> does the team stop here?
+StopGate = Callable[[int, Mapping[str, Spoken], str], bool]
 MAX_AGENTS = 64  # a team larger than this is almost certainly a typo; graph algorithms stay linear in edges
 MAX_ROUNDS = 100  # likewise; a round count is also a recursion limit and a tuple length, not free
 MAX_FIXES = 100  # a code writer's rewrites after failed checks

@@ -20,7 +20,7 @@ from agentnet.task import CodeCheck, Task, is_code_task
 from agentnet.configs import TeamConfig
 from agentnet.tasks.sandbox import Sandbox
 from agentnet.tasks.tools import SandboxTools
-from agentnet.tools import tool_info
+from agentnet.tools import ToolRunner, tool_info
 from agentnet.topologies.fixed import FIXED
 from agentnet.topologies.registry import resolve
 
@@ -103,6 +103,7 @@ def team_for(
     stop_gate: StopGate | None = None,
     checkpoint: str | Path | Any = None,
     model: str | None = None,
+    tools: ToolRunner | None = None,
 ) -> Team:
     """A Team for `task` (None: a free-form question) on `topology`: a spec string resolved with
     `config` (`config.topology` is ignored then), or a graph/topology object (e.g. a sampled graph
@@ -110,7 +111,7 @@ def team_for(
     unless gates are given. The task's extraction and, where the decision needs it, its code
     check are wired in; `config.early_stop` applies. Prices: `config`'s, else each model's default
     (`agentnet.serving.default_price`); `model` names what a single backend serves, for the
-    price of agents that name no model."""
+    price of agents that name no model. `tools` replaces the task's sandbox-backed tool runner."""
     if isinstance(topology, str):
         topology = topology_for(replace(config, topology=topology), task)
     if not isinstance(topology, CommGraph):
@@ -127,7 +128,7 @@ def team_for(
         receive_gate=receive_gate,
         stop_gate=stop_gate,
         prices=prices_for(topology, config, model),
-        tools=tools_for(task),
+        tools=tools or tools_for(task),
     )  # fmt: skip
 
 

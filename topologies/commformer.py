@@ -174,7 +174,7 @@ class CommFormer(Persistent, nn.Module):
             assert embedder is not None
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(config.seed + 1)
-                self.heads = TeamHeads(n, rounds, embedder, config.heads)
+                self.heads = TeamHeads(n, rounds, embedder, config.heads, [a.model for a in agents], [a.name for a in agents])
         if config.gate:
             assert embedder is not None
             with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG

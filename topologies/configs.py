@@ -12,6 +12,7 @@ every weight is NaN, and a NaN threshold would keep no edge.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from agentnet.checks import check_fields
 from agentnet.errors import ConfigError, require_at_least_one
@@ -31,6 +32,14 @@ class HeadsConfig:
     centre_query: bool = field(default=True, metadata={
         "help": "The activation and decision heads read the query centred by its running training mean "
                 "(off: the raw query, whose shared direction Adam turns into a drift of every logit)."})
+    open_with: tuple[str, ...] = field(default=(), metadata={
+        "help": "Start as a cascade: these agents open round 0 (activation logit +init there, -init later) and "
+                "the others wait for round 1 and after (-init in round 0); empty: everyone starts in every round."})
+    read_said: bool = field(default=True, metadata={
+        "help": "The stop head also reads how the round's tools ended, its answers' log-probabilities and "
+                "which models spoke (off: the query, the outputs' embedding, the round and the answers' agreement)."})
+    # a model saved before a field existed loads with the behaviour it was trained with
+    legacy_defaults: ClassVar[dict[str, object]] = {"read_said": False}
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -89,7 +89,8 @@ class GDesigner(Persistent, nn.Module):
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
             torch.manual_seed(config.seed)
             self._init_layers(n, d, config)
-            self.heads = TeamHeads(n, rounds, embedder, config.heads) if config.heads.any else None
+            self.heads = (TeamHeads(n, rounds, embedder, config.heads, [a.model for a in agents], [a.name for a in agents])
+                          if config.heads.any else None)
         self._generator = torch.Generator().manual_seed(config.seed)
 
     def _init_layers(self, n: int, d: int, config: GDesignerConfig) -> None:

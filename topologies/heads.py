@@ -7,7 +7,8 @@ conditioned on someone running (its log-probability is exact), inference runs th
 agent when none is above 0.5. The heads read the query embedding — with `centre_query` centred
 by its running training mean, so what every query shares moves a head's bias alone (the bias
 `--screen` sets) and the weights learn only what tells queries apart; the stop head also reads
-the round's outputs (their mean embedding), the round, and how much the round's answers agree —
+the round's outputs (their mean embedding), the round, how much the round's answers agree and —
+reading what was said — how its tools ended, how sure its models were and which models spoke;
 so different queries get different teams, and a round whose answer looks settled can end the run.
 Utility stays score − λ_tok · tokens: an agent that is switched off is rewarded exactly by the
 tokens it saves.
@@ -15,15 +16,15 @@ tokens it saves.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from agentnet.answers import extract_answer
 from agentnet.errors import ConfigError
 from agentnet.graph import StopGate
+from agentnet.rounds import Spoken, agreement, mean_logprob, tool_failure
 from agentnet.topologies.configs import HeadsConfig
 from agentnet.topologies.embeddings import Embedder
 
@@ -74,7 +75,8 @@ def move_running_mean(mean: torch.Tensor, seen: torch.Tensor, x: torch.Tensor) -
 
 
 class TeamHeads(nn.Module):
-    def __init__(self, n_agents: int, rounds: int, embedder: Embedder, config: HeadsConfig):
+    def __init__(self, n_agents: int, rounds: int, embedder: Embedder, config: HeadsConfig, models: Sequence[str] = (),
+                 names: Sequence[str] = ()):  # fmt: skip
         super().__init__()
         if config.stop and rounds < 2:
             raise ConfigError("a stop head needs rounds > 1: a 1-round team has no round to stop after; "
@@ -82,14 +84,18 @@ class TeamHeads(nn.Module):
         self.n, self.rounds, self.config, self.embedder = n_agents, rounds, config, embedder
         dim = embedder.dim
         self.act = nn.Linear(dim, n_agents * rounds)
-        # query, the round's outputs (mean embedding), round (one-hot), agreement of its answers;
-        # centred by their running mean, so what all queries share moves the bias alone and the
-        # weights only learn what tells queries apart (with Adam, uncentred features that every
-        # query shares push the logit by lr per feature and step, and the head collapses)
-        self.stop = nn.Linear(2 * dim + rounds + 1, 1)
+        # query, the round's outputs (mean embedding), round (one-hot), agreement of its answers
+        # and, reading what was said (`read_said`), the share of its tool runs that failed, its
+        # answers' mean log-probability and which models spoke; centred by their running mean,
+        # so what all queries share moves the bias alone and the weights only learn what tells
+        # queries apart (with Adam, uncentred features that every query shares push the logit by
+        # lr per feature and step, and the head collapses)
+        self.models = tuple(dict.fromkeys(models))
+        width = 2 * dim + rounds + 1 + (2 + len(self.models) if config.read_said else 0)
+        self.stop = nn.Linear(width, 1)
         self.stop_mean: torch.Tensor
         self.stop_seen: torch.Tensor
-        self.register_buffer("stop_mean", torch.zeros(2 * dim + rounds + 1))
+        self.register_buffer("stop_mean", torch.zeros(width))
         self.register_buffer("stop_seen", torch.zeros(()))
         self.decide = nn.Linear(dim, 1)
         # the activation and decision heads read the query centred the same way (a model saved
@@ -101,6 +107,21 @@ class TeamHeads(nn.Module):
         for layer, bias in ((self.act, config.activation_init), (self.stop, config.stop_init), (self.decide, config.decide_init)):
             nn.init.zeros_(layer.weight)  # every query starts from the same prior; the query features then move it
             nn.init.constant_(layer.bias, bias)
+        if config.open_with:
+            self._start_as_cascade(list(names), config.open_with, config.activation_init)
+
+    def _start_as_cascade(self, names: list[str], opening: Sequence[str], init: float) -> None:
+        """Activation biases of a cascade: the opening agents run in round 0 only, the others after it."""
+        unknown = sorted(set(opening) - set(names))
+        if unknown or len(names) != self.n:
+            raise ConfigError(f"open_with names {', '.join(unknown) or 'agents'} the team does not have; "
+                              f"agents: {', '.join(names)}")  # fmt: skip
+        if set(opening) == set(names):
+            raise ConfigError("open_with names every agent: a cascade needs someone to escalate to; leave an agent out")
+        bias = torch.tensor([[abs(init) if (name in opening) == (t == 0) else -abs(init) for name in names]
+                             for t in range(self.rounds)])  # fmt: skip
+        with torch.no_grad():
+            self.act.bias.copy_(bias.reshape(-1))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for name in ("query_mean", "query_seen"):
@@ -146,14 +167,17 @@ class TeamHeads(nn.Module):
     def query_features(self, query: str) -> torch.Tensor:
         return self.embedder.encode([query]).detach()[0]
 
-    def stop_features(self, q: torch.Tensor, round: int, said: dict[str, str]) -> torch.Tensor:
-        answers = [a for a in (extract_answer(text) for text in said.values()) if a]
-        agreement = Counter(answers).most_common(1)[0][1] / len(said) if answers else 0.0
-        outputs = self.embedder.encode(list(said.values())).detach().mean(0) if said else torch.zeros_like(q)
+    def stop_features(self, q: torch.Tensor, round: int, said: Mapping[str, Spoken]) -> torch.Tensor:
+        texts = [s.text for s in said.values()]
+        outputs = self.embedder.encode(texts).detach().mean(0) if said else torch.zeros_like(q)
         round_1h = nn.functional.one_hot(torch.tensor(round), self.rounds).float()
-        return torch.cat([q, outputs, round_1h, q.new_tensor([agreement])])
+        parts = [q, outputs, round_1h, q.new_tensor([agreement(said)])]
+        if self.config.read_said:
+            spoke = {s.model for s in said.values()}
+            parts.append(q.new_tensor([tool_failure(said), mean_logprob(said), *(float(m in spoke) for m in self.models)]))
+        return torch.cat(parts)
 
-    def stop_prob(self, q: torch.Tensor, round: int, said: dict[str, str], learn: bool = False) -> torch.Tensor:
+    def stop_prob(self, q: torch.Tensor, round: int, said: Mapping[str, Spoken], learn: bool = False) -> torch.Tensor:
         """P(stop after `round`); `learn` (training) first moves the running feature mean."""
         x = self.stop_features(q, round, said)
         if learn:
@@ -164,7 +188,7 @@ class TeamHeads(nn.Module):
                            stats: dict[str, float]) -> StopGate:  # fmt: skip
         """A stop gate that samples, appending each decision's log-probability to `log_probs`."""
 
-        def gate(round: int, said: dict[str, str], query: str) -> bool:
+        def gate(round: int, said: Mapping[str, Spoken], query: str) -> bool:
             p = self.stop_prob(q, round, said, learn=True).clamp(1e-6, 1 - 1e-6)
             stop = float(torch.rand((), generator=generator)) < float(p.detach())
             log_probs.append(torch.log(p) if stop else torch.log1p(-p))
@@ -174,7 +198,7 @@ class TeamHeads(nn.Module):
         return gate
 
     def inference_stop_gate(self) -> StopGate:
-        def gate(round: int, said: dict[str, str], query: str) -> bool:
+        def gate(round: int, said: Mapping[str, Spoken], query: str) -> bool:
             with torch.no_grad():
                 return bool(self.stop_prob(self.query_features(query), round, said) > 0.5)
 

@@ -283,7 +283,7 @@ def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
     import typing
 
     hints = typing.get_type_hints(cls)
-    kwargs = {}
+    kwargs = dict(getattr(cls, "legacy_defaults", {}))  # what a field missing from an old file meant
     for f in dataclasses.fields(cls):
         if f.name in data:
             value = data[f.name]

@@ -7,7 +7,8 @@ imported only when that kind is used. Adding a learned topology: its module, its
 `--topology KIND:PATH` and `agentnet topo show` pick it up from this entry.
 
 `resolve` turns a topology spec into something `Team` runs: a fixed shape's name, a learned
-`KIND:PATH`, or a CommGraph JSON file (`graph.json`).
+`KIND:PATH`, a hand-written cascade `cascade:RULE` (`cascade`), or a CommGraph JSON file
+(`graph.json`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import CommGraph, Decision, Topology
 from agentnet.topologies import configs
+from agentnet.topologies.cascade import RULES, Cascade
 from agentnet.topologies.fixed import FIXED, fixed
 
 
@@ -64,7 +66,8 @@ def learned_kind(name: str) -> LearnedKind:
 
 def topology_help() -> str:
     learned = " / ".join(f"{k}:PATH" for k in LEARNED)
-    return f"Graph: {', '.join(FIXED)}; a trained {learned}; or a CommGraph JSON file."
+    cascades = " / ".join(f"cascade:{r}" for r in RULES)
+    return f"Graph: {', '.join(FIXED)}; a trained {learned}; a rule-based {cascades}; or a CommGraph JSON file."
 
 
 def load_learned(spec: str, embedder: Any = None) -> Any:
@@ -93,8 +96,11 @@ def resolve(
     if name in LEARNED:
         topology: Topology = load_learned(spec)
         return topology
+    if name == "cascade":
+        return Cascade(agents, decision, spec.partition(":")[2] or "agree")
     if spec.endswith(".json"):
         return CommGraph.load(spec)
     if name not in FIXED:
-        raise UnknownNameError("topology", spec, [*FIXED, *(f"{k}:PATH" for k in LEARNED), "FILE.json"])
+        raise UnknownNameError("topology", spec, [*FIXED, *(f"{k}:PATH" for k in LEARNED), *(f"cascade:{r}" for r in RULES),
+                                                  "FILE.json"])  # fmt: skip
     return fixed(name, agents, rounds=rounds, decision=decision, **params)

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agentnet.adversaries import AttackConfig
 from agentnet.assembly import team_for
+from agentnet.episodes import Pay, run_episode
 from agentnet.errors import ConfigError
 from agentnet.llm import LLMBackend
 from agentnet.task import Item, Task
+from agentnet.tools import ToolRunner
 from agentnet.topologies.learned import build_graph
 
 
@@ -57,20 +59,20 @@ def heads_of(topology: object):  # -> TeamHeads (imported lazily: torch)
     return heads
 
 
-async def screen(task: Task, topology: object, items: Sequence[Item], backend: LLMBackend, *,
-                 lambda_tokens: float, token_scale: float, concurrency: int,
-                 attack: AttackConfig = AttackConfig()) -> Screening:  # fmt: skip
+async def screen(task: Task, topology: object, items: Sequence[Item], backend: LLMBackend | Mapping[str, LLMBackend], *,
+                 lambda_tokens: float, token_scale: float, concurrency: int, pay: Pay = "tokens",
+                 attack: AttackConfig = AttackConfig(), tools: ToolRunner | None = None) -> Screening:  # fmt: skip
     """Run every agent of `topology` alone on every item (with the training's adversaries
-    planted, so a liar screens as what it is); nothing is learned here."""
+    planted, so a liar screens as what it is); nothing is learned here. An agent pays in
+    tokens, or at its model's price (`pay`), as in training."""
     heads_of(topology)
     agents, decision = getattr(topology, "agents"), getattr(topology, "decision")
     gate = asyncio.Semaphore(concurrency)
 
-    async def solo(i: int, item: Item) -> tuple[float, int]:
+    async def solo(i: int, item: Item) -> tuple[float, float]:
         graph = attack.apply(build_graph(agents, set(), set(), 1, decision, active=[{i}], decide=False))
-        async with gate:
-            trajectory = await team_for(task, graph, backend).arun_or_fail(item.question, context=item.meta.get("private"))
-        return (await task.score(item, trajectory.answer)).value, trajectory.usage.total_tokens
+        episode = await run_episode(team_for(task, graph, backend, tools=tools), task, item, gate=gate)
+        return episode.score.value, episode.paid(pay)
 
     runs = await asyncio.gather(*(solo(i, item) for i in range(len(agents)) for item in items))
     k = len(items)

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from agentnet.adversaries import AttackConfig
 from agentnet.assembly import team_for
+from agentnet.episodes import Pay, run_episode
 from agentnet.checks import check_fields
 from agentnet.errors import ConfigError, TrainingError, require_at_least_one
 from agentnet.llm import LLMBackend
 from agentnet.task import Item, Task
+from agentnet.tools import ToolRunner
 from agentnet.topologies.learned import LearnedTopology, Sample, load_file
 from agentnet.training.contract import Artefact
 from agentnet.training.minibatches import Minibatches
@@ -37,6 +39,9 @@ class TopologyTrainConfig:
     batch: int = field(default=4, metadata={"help": "Queries per step."})
     lambda_tokens: float = field(default=0.1, metadata={"ge": 0, "help": "Utility = score - lambda_tokens * tokens / token_scale."})
     token_scale: float = field(default=1000.0, metadata={"help": "Tokens that cost lambda_tokens in utility."})
+    pay: Pay = field(default="tokens", metadata={
+        "help": "What an episode pays in the utility: tokens, or price (tokens at each model's price per 1,000: "
+                "a 1.5B priced 1.5 pays 1.5x its tokens, so a learner trades strong calls against cheap ones)."})
     baseline_momentum: float = field(default=0.9, metadata={"ge": 0, "le": 1, "help": "Momentum of the moving-average reward baseline."})
     baseline: Literal["moving", "per_item", "group"] = field(default="moving", metadata={
         "help": "moving: one moving average of all rewards; per_item: one per training item (queries whose rewards "
@@ -100,11 +105,12 @@ class TopologyTrainer:
         topology: LearnedTopology,
         task: Task,
         items: Sequence[Item],
-        backend: LLMBackend,
+        backend: LLMBackend | Mapping[str, LLMBackend],
         config: TopologyTrainConfig,
         out_dir: str | Path,
         *,
         attack: AttackConfig = AttackConfig(),
+        tools: ToolRunner | None = None,
     ):
         if not items:
             raise ConfigError("no training items; check the task's split and --limit")
@@ -119,6 +125,7 @@ class TopologyTrainer:
         check_screen(topology, len(items), config)
         attack.check(len(topology.agents))
         self.attack = attack  # adversaries planted in every sampled graph: the learner pays for hearing them
+        self.tools = tools  # the agents' tool runner (default: the task's sandbox)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         import torch  # here, not at import: the CLI reads TopologyTrainConfig without the [graph] extra
 
@@ -168,21 +175,20 @@ class TopologyTrainer:
         self.resumed = True
         return True
 
-    async def _episode(self, item: Item, gate: asyncio.Semaphore) -> tuple[Sample, float, int, str]:
+    async def _episode(self, item: Item, gate: asyncio.Semaphore) -> tuple[Sample, float, float, str]:
         sample = self.topology.sample(item.question)
         graph = self.attack.apply(sample.graph)
-        team = team_for(self.task, graph, self.backend, receive_gate=sample.gate, stop_gate=sample.stop_gate)
-        async with gate:
-            trajectory = await team.arun_or_fail(item.question, context=item.meta.get("private"))
-        score = await self.task.score(item, trajectory.answer)
-        return sample, score.value, trajectory.usage.total_tokens, item.id
+        team = team_for(self.task, graph, self.backend, receive_gate=sample.gate, stop_gate=sample.stop_gate,
+                        tools=self.tools)  # fmt: skip
+        episode = await run_episode(team, self.task, item, gate=gate)
+        return sample, episode.score.value, episode.paid(self.config.pay), item.id
 
     def train_step(self) -> StepMetrics:
         c = self.config
         self.topology.set_step(self.step, c.steps)
         gate = asyncio.Semaphore(c.concurrency)
 
-        async def batch() -> list[tuple[Sample, float, int, str]]:
+        async def batch() -> list[tuple[Sample, float, float, str]]:
             items = [item for item in self._batches.at(self.step) for _ in range(c.samples)]
             return list(await asyncio.gather(*(self._episode(item, gate) for item in items)))
 
@@ -273,8 +279,8 @@ class TopologyTrainer:
             screening = Screening.load(self.screen_path)
         else:
             screening = asyncio.run(screen(self.task, self.topology, self.items[: c.screen], self.backend,
-                                           lambda_tokens=c.lambda_tokens, token_scale=c.token_scale,
-                                           concurrency=c.concurrency, attack=self.attack))  # fmt: skip
+                                           lambda_tokens=c.lambda_tokens, token_scale=c.token_scale, pay=c.pay,
+                                           concurrency=c.concurrency, attack=self.attack, tools=self.tools))  # fmt: skip
             screening.save(self.screen_path)
         warm_start(self.topology, screening, c.screen_scale)
         return screening

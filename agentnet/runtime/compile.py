@@ -27,6 +27,7 @@ from langgraph.runtime import Runtime
 
 from agentnet.agents import PeerOutput, build_messages
 from agentnet.graph import CommGraph
+from agentnet.rounds import Spoken
 from agentnet.runtime.decide import DECIDERS, Decided
 from agentnet.runtime.node import RunContext, RunState, call_agent, key
 
@@ -64,15 +65,28 @@ def _agent_node(graph: CommGraph, name: str, round: int) -> Callable[..., Awaita
     return node
 
 
+def spoken(graph: CommGraph, ctx: RunContext, state: RunState, round: int) -> dict[str, Spoken]:
+    """What each of the round's agents said: its text (with its tool's observation), extracted
+    answer, tool status, answer log-probability and model, from the state's records."""
+    outputs = state.get("outputs", {})
+    records = {r["agent"]: r for r in state.get("records", []) if r.get("round") == round and r.get("kind") == "agent"}
+    said = {}
+    for name in graph.active[round]:
+        text, record = outputs.get(key(name, round), ""), records.get(name, {})
+        tool = record.get("tool") or {}
+        said[name] = Spoken(name, text, ctx.extract(text) if text else "", record.get("model", ""),
+                            tool.get("status"), record.get("logprob"))  # fmt: skip
+    return said
+
+
 def _barrier(graph: CommGraph, round: int) -> Callable[..., dict]:
     def node(state: RunState, runtime: Runtime[RunContext]) -> dict:
         ctx = runtime.context
         if round == graph.rounds - 1 or not (ctx.early_stop or ctx.stop_gate):
             return {}
-        outputs = state.get("outputs", {})
-        said = {n: outputs.get(key(n, round), "") for n in graph.active[round]}
+        said = spoken(graph, ctx, state, round)
         if ctx.early_stop:
-            answers = {ctx.extract(text) for text in said.values()}
+            answers = {s.answer for s in said.values()}
             if len(answers) == 1 and "" not in answers:
                 return {"stop_after": round}
         if ctx.stop_gate is not None and ctx.stop_gate(round, said, state["query"]):

@@ -83,6 +83,9 @@ class Team:
         tools: ToolRunner | None = None,
     ):
         self.topology: Topology = _Fixed(topology) if isinstance(topology, CommGraph) else topology
+        # a topology that brings its own gates (a trained one, a cascade's rule) runs with them unless told otherwise
+        receive_gate = receive_gate or getattr(topology, "inference_gate", None)
+        stop_gate = stop_gate or getattr(topology, "inference_stop_gate", None)
         self.backends = {DEFAULT_MODEL_KEY: backends} if not isinstance(backends, Mapping) else dict(backends)
         for model, price in (prices or {}).items():
             if not isinstance(price, (int, float)) or isinstance(price, bool) or not 0 <= price < float("inf"):

@@ -11,6 +11,7 @@ from agentnet.agents import AgentSpec
 from agentnet.graph import Decision
 from agentnet.task import Item, Score
 from agentnet.testing import ScriptedBackend
+from agentnet.tools import ToolKind, ToolRun
 from agentnet.types import GenerationSettings, Message
 
 ROLES = ("knowledgeable_expert", "critic", "historian", "lawyer", "economist")
@@ -94,3 +95,66 @@ def liar_backend() -> ScriptedBackend:
 
 class LiarTask(PlantedTask):
     name, roles = "planted-liar", ROLES[:4]
+
+
+# Escalation (complementary agents): two cheap agents on model "small" and a strong one on "big"
+# (eight times the price). On an AGREE query both cheap agents answer right; on a SPLIT query they
+# disagree, both wrong (7 and 9), and only the strong agent answers it. Which kind a query is, is
+# hidden from its text (its number's residue), so on held-out queries only the round's agreement
+# tells them apart: the learner must stop after round 0 on agreement and escalate otherwise.
+SMALL, BIG = "small", "big"
+ESCALATION_AGENTS = (AgentSpec("c0", "cot", GenerationSettings(max_tokens=16), model=SMALL),
+                     AgentSpec("c1", "math_solver", GenerationSettings(max_tokens=16), model=SMALL),
+                     AgentSpec("s", "critic", GenerationSettings(max_tokens=16), model=BIG))  # fmt: skip
+ESCALATION_PRICES = {SMALL: 1.0, BIG: 8.0}
+
+
+def split(question: str) -> bool:
+    return int(question.split("number ")[1].split(":")[0]) % 3 == 0
+
+
+def cheap_reply(messages: Sequence[Message], settings: GenerationSettings) -> str:
+    question = messages[-1].content.split("\n")[0]
+    if split(question):
+        return "The answer is 9" if messages[0].content.startswith("You are a math expert") else "The answer is 7"
+    return "The answer is 42"
+
+
+def escalation_backends() -> dict[str, ScriptedBackend]:
+    return {SMALL: ScriptedBackend(cheap_reply), BIG: ScriptedBackend(lambda m, s: "The answer is 42")}
+
+
+class EscalationTask(PlantedTask):
+    name = "planted-escalation"
+
+    def __init__(self, numbers: Sequence[int] = range(6)):
+        self.numbers = list(numbers)
+
+    def items(self, split: str = "train"):
+        return iter([Item(f"q/{i}", f"Question number {i}: what is the answer?", "42") for i in self.numbers])
+
+
+# Tool status (complementary agents): a program-aided agent p on "small" and a fallback f on
+# "big" (eight times the price). p's program fails on FAIL queries (hidden: their number's residue)
+# and its answer is then wrong; f is always right. The learner must escalate exactly when p's tool
+# failed — on held-out queries only the tool's status tells.
+TOOL_AGENTS = (AgentSpec("p", "pal", GenerationSettings(max_tokens=16), model=SMALL, tool="python"),
+               AgentSpec("f", "critic", GenerationSettings(max_tokens=16), model=BIG))  # fmt: skip
+
+
+def program_reply(messages: Sequence[Message], settings: GenerationSettings) -> str:
+    question = messages[-1].content.split("\n")[0]
+    return "```python\nprint(7)\n```" if split(question) else "```python\nprint(42)\n```"
+
+
+def tool_backends() -> dict[str, ScriptedBackend]:
+    return {SMALL: ScriptedBackend(program_reply), BIG: ScriptedBackend(lambda m, s: "The answer is 42")}
+
+
+class PlantedTools:
+    """A tool runner without a sandbox: a program printing 7 crashes, one printing 42 prints it."""
+
+    async def __call__(self, tool: ToolKind, reply: str, query: str) -> ToolRun:
+        if "print(7)" in reply:
+            return ToolRun(tool, "failed", "print(7)", "Traceback: ValueError: bad input")
+        return ToolRun(tool, "passed", "print(42)", "42\n", "42")

@@ -11,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="SKIPPED LOUDLY: torch missing; install the [graph] extra")
 
 from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
+from agentnet.rounds import Spoken  # noqa: E402
 from agentnet.topologies.configs import HeadsConfig  # noqa: E402
 from agentnet.topologies.heads import TeamHeads, draw_round_team, round_team_log_prob  # noqa: E402
 
@@ -57,7 +58,7 @@ def test_the_stop_gate_records_the_log_probability_of_what_it_decided() -> None:
     log_probs: list[torch.Tensor] = []
     stats: dict[str, float] = {}
     gate = heads.sampling_stop_gate(q, torch.Generator().manual_seed(1), log_probs, stats)
-    said = {"a0": "The answer is 4", "a1": "The answer is 5"}
+    said = {"a0": Spoken("a0", "The answer is 4", "4"), "a1": Spoken("a1", "The answer is 5", "5")}
     decisions = [gate(0, said, "q") for _ in range(10)]
     p = float(heads.stop_prob(q, 0, said).detach())
     for stopped, lp in zip(decisions, log_probs):
@@ -68,7 +69,7 @@ def test_the_stop_gate_records_the_log_probability_of_what_it_decided() -> None:
 def test_the_stop_features_are_centred_by_a_mean_kept_with_the_model() -> None:
     heads = TeamHeads(2, 2, HashEmbedder(16), HeadsConfig(stop=True))
     q = heads.query_features("q")
-    said = {"a0": "The answer is 4"}
+    said = {"a0": Spoken("a0", "The answer is 4", "4")}
     x = heads.stop_features(q, 0, said)
     before = heads.stop_prob(q, 0, said)  # inference does not move the mean
     assert int(heads.stop_seen) == 0
@@ -108,3 +109,21 @@ def test_heads_saved_before_the_query_centring_load_as_the_uncentred_heads_they_
     q = loaded.query_features("q")
     assert torch.allclose(loaded.query_mean, torch.zeros(16))
     assert torch.allclose(loaded.activation_probs(q), torch.sigmoid(heads.act(q)).reshape(1, 2))
+
+
+def test_the_stop_head_reads_agreement_tool_status_logprob_and_who_spoke() -> None:
+    heads = TeamHeads(3, 2, HashEmbedder(16), HeadsConfig(stop=True), models=["small", "small", "big"])
+    q = heads.query_features("q")
+    said = {"a0": Spoken("a0", "x", "4", "small", "failed", -0.5), "a1": Spoken("a1", "y", "4", "small", None, -1.5)}
+    tail = heads.stop_features(q, 0, said)[-5:].tolist()
+    # agreement 2/2, one tool run of one failed, mean log-probability -1, small spoke and big did not
+    assert tail == pytest.approx([1.0, 1.0, -1.0, 1.0, 0.0])
+    old = TeamHeads(3, 2, HashEmbedder(16), HeadsConfig(stop=True, read_said=False), models=["small", "small", "big"])
+    assert old.stop.in_features == heads.stop.in_features - 4
+
+
+def test_a_model_saved_before_read_said_loads_as_it_was_trained() -> None:
+    from agentnet.topologies.learned import config_from_dict
+
+    assert config_from_dict(HeadsConfig, {"stop": True}).read_said is False
+    assert config_from_dict(HeadsConfig, {"stop": True, "read_said": True}).read_said is True

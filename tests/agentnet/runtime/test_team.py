@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -9,6 +9,7 @@ import pytest
 from agentnet.agents import AgentSpec
 from agentnet.errors import BackendError, ConfigError
 from agentnet.graph import CommGraph, Decision
+from agentnet.rounds import Spoken
 from agentnet.runtime import Team
 from agentnet.testing import ScriptedBackend
 from agentnet.types import GenerationSettings, Message
@@ -292,9 +293,9 @@ def test_inactive_agents_make_no_call_and_a_skipped_decision_makes_none() -> Non
 
 
 def test_a_stop_gate_ends_the_team_after_the_round_it_says() -> None:
-    seen: list[tuple[int, dict[str, str]]] = []
+    seen: list[tuple[int, Mapping[str, Spoken]]] = []
 
-    def stop(round: int, said: dict[str, str], query: str) -> bool:
+    def stop(round: int, said: Mapping[str, Spoken], query: str) -> bool:
         seen.append((round, said))
         return round == 1
 
@@ -302,6 +303,7 @@ def test_a_stop_gate_ends_the_team_after_the_round_it_says() -> None:
     t = Team(g, ScriptedBackend(["x"], cycle=True), stop_gate=stop).run("q")
     assert t.rounds_run == 2 and t.calls == 4 and t.stopped_early
     assert [r for r, _ in seen] == [0, 1] and set(seen[0][1]) == {"a0", "a1"}
+    assert seen[0][1]["a1"] == Spoken("a1", "x", "x", "default", None, None)
 
 
 def test_a_resumed_run_keeps_who_runs(tmp_path: Path) -> None:
