@@ -24,11 +24,9 @@ def test_backend_satisfies_protocol() -> None:
 def test_closed_port_fails_fast_naming_the_url() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     backend = OpenAIBackend(url, model="m", retry=FAST)
-    started = time.monotonic()
     with pytest.raises(BackendError) as info:
         asyncio.run(backend.complete(HELLO, GenerationSettings()))
-    assert time.monotonic() - started < 5
-    assert url in str(info.value)
+    assert url in str(info.value) and "cannot connect after" in str(info.value)
     assert "agentnet serve" in str(info.value)  # the hint
     assert "3 attempts" in str(info.value)
 
@@ -113,16 +111,18 @@ def test_bad_structured_output_settings_are_named() -> None:
 
 
 def test_concurrency_limit_queues_requests() -> None:
-    with OpenAIPeer([Step(delay_s=0.2)] * 4) as peer:
+    with OpenAIPeer([Step(delay_s=0.6)] * 4) as peer:
         backend = OpenAIBackend(peer.base_url, model="m", max_concurrency=2)
 
-        async def four() -> float:
-            started = time.monotonic()
-            await asyncio.gather(*(backend.complete(HELLO, GenerationSettings()) for _ in range(4)))
-            return time.monotonic() - started
+        async def four() -> tuple[int, int]:
+            calls = [asyncio.ensure_future(backend.complete(HELLO, GenerationSettings())) for _ in range(4)]
+            await asyncio.sleep(0.3)  # the first wave is at the server, answering in 0.6 s
+            in_flight = len(peer.requests)
+            await asyncio.gather(*calls)
+            return in_flight, len(peer.requests)
 
-        elapsed = asyncio.run(four())
-    assert 0.4 <= elapsed < 0.8  # two waves of two
+        in_flight, total = asyncio.run(four())
+    assert (in_flight, total) == (2, 4)  # two waves of two
 
 
 def test_backend_survives_several_event_loops() -> None:
@@ -235,29 +235,26 @@ def test_timeout_bounds_a_trickling_stream_as_a_whole() -> None:
     events: list[str] = []
     with OpenAIPeer(steps) as peer:
         backend = OpenAIBackend(peer.base_url, model="m", timeout_s=0.5, retry=RetryPolicy(max_retries=1, base_delay_s=0.01))
-        started = time.monotonic()
         with pytest.raises(BackendTimeoutError, match="no complete answer within 0.5s after 2 attempts"):
             asyncio.run(backend.complete(HELLO, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")))
-    assert time.monotonic() - started < 1.5
-    assert events.count("<retract>") == 2 and len(events) > 2
+    words = [e for e in events if e != "<retract>"]
+    # each attempt was cut off part-way: neither delivered all 14 words (a per-read timeout would have let it)
+    assert events.count("<retract>") == 2 and 2 <= len(words) < 2 * 14
 
 
 def test_timeout_bounds_a_trickling_body_as_a_whole() -> None:
     with OpenAIPeer([Step(mode="trickle", interval_s=0.2)] * 2) as peer:  # ten slices: 2 s
         backend = OpenAIBackend(peer.base_url, model="m", timeout_s=0.5, retry=RetryPolicy(max_retries=1, base_delay_s=0.01))
-        started = time.monotonic()
-        with pytest.raises(BackendTimeoutError):
+        # every slice arrives within a per-read timeout of 0.5 s: only a deadline on the whole attempt ends it
+        with pytest.raises(BackendTimeoutError, match="no complete answer within 0.5s after 2 attempts"):
             asyncio.run(backend.complete(HELLO, GenerationSettings()))
-    assert time.monotonic() - started < 1.5
 
 
 def test_a_stalled_stream_times_out() -> None:
     with OpenAIPeer([Step(mode="stall", delay_s=5)] * 2) as peer:
         backend = OpenAIBackend(peer.base_url, model="m", timeout_s=0.3, retry=RetryPolicy(max_retries=1, base_delay_s=0.01))
-        started = time.monotonic()
-        with pytest.raises(BackendTimeoutError, match="0.3s after 2 attempts"):
+        with pytest.raises(BackendTimeoutError, match="0.3s after 2 attempts"):  # the stall (5 s) never ran its course
             asyncio.run(backend.complete(HELLO, GenerationSettings(), on_delta=lambda piece: None))
-    assert time.monotonic() - started < 1.5
 
 
 def test_a_stream_without_usage_takes_the_prompt_count_from_a_one_token_request() -> None:
