@@ -23,6 +23,8 @@ from tests.topologies import planted  # noqa: E402
 torch.set_num_threads(1)
 HEADS = HeadsConfig(activation=True, stop=True, open_with=("c0", "c1"))  # start as a cascade: cheap first
 HELD_OUT = range(100, 112)  # numbers never trained on: 4 SPLIT (multiples of 3), 8 AGREE
+# five seeds each: the first in the default tier, the rest in the slow tier CI also runs
+SEEDS = [0, *(pytest.param(seed, marks=pytest.mark.slow) for seed in range(1, 5))]
 
 
 def behaviour(topology, backends=planted.escalation_backends, tools=None, kinds=("SPLIT", "AGREE")) -> dict[str, set[tuple[int, bool]]]:  # noqa: ANN001
@@ -43,7 +45,7 @@ def prices_override():  # noqa: ANN201
     return TeamConfig(prices=tuple(f"{m}={p}" for m, p in planted.ESCALATION_PRICES.items()))
 
 
-@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("seed", SEEDS)
 def test_planted_escalation_stops_on_agreement_and_escalates_on_disagreement(seed: int, tmp_path: Path) -> None:
     topology = GDesigner(planted.ESCALATION_AGENTS, 2, Decision("last_agent"),
                          GDesignerConfig(seed=seed, heads=HEADS), HashEmbedder(32))  # fmt: skip
@@ -61,7 +63,7 @@ def test_planted_escalation_stops_on_agreement_and_escalates_on_disagreement(see
     assert seen == goal, f"seed {seed} after {trainer.step} steps"
 
 
-@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("seed", SEEDS)
 def test_planted_escalation_exactly_when_the_tool_failed(seed: int, tmp_path: Path) -> None:
     heads = HeadsConfig(activation=True, stop=True, open_with=("p",))
     topology = GDesigner(planted.TOOL_AGENTS, 2, Decision("last_agent"), GDesignerConfig(seed=seed, heads=heads),
