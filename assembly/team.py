@@ -35,7 +35,7 @@ def agents_for(config: TeamConfig, task: Task | None = None) -> tuple[AgentSpec,
     settings = config.settings()
     spec = config.team_spec()
     if spec is not None:
-        agents = spec.agents(settings)
+        agents = _sampling_seeds(spec.agents(settings), config)
         for agent in agents:
             if tool_info(agent.tool).needs_code_task and not is_code_task(task):
                 where = f"task {task.name!r}" if task is not None else "a free-form question"
@@ -43,7 +43,15 @@ def agents_for(config: TeamConfig, task: Task | None = None) -> tuple[AgentSpec,
                                   "examples to run; use it with a code task (e.g. humaneval) or use python")  # fmt: skip
         return agents
     roles = config.roles or (task.roles if task is not None else DEFAULT_ROLES)
-    return tuple(AgentSpec(f"a{i}", roles[i % len(roles)], settings) for i in range(config.agents))
+    return _sampling_seeds(tuple(AgentSpec(f"a{i}", roles[i % len(roles)], settings) for i in range(config.agents)), config)
+
+
+def _sampling_seeds(agents: tuple[AgentSpec, ...], config: TeamConfig) -> tuple[AgentSpec, ...]:
+    """When sampling (temperature > 0), agent i samples with seed `config.seed + i`: copies of one
+    agent (self-consistency) then draw different answers, reproducibly; at temperature 0 nothing changes."""
+    if config.temperature <= 0:
+        return agents
+    return tuple(replace(a, settings=a.settings.with_(seed=config.seed + i)) for i, a in enumerate(agents))
 
 
 def decision_for(config: TeamConfig, task: Task | None = None) -> Decision:

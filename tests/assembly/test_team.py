@@ -72,3 +72,11 @@ def test_the_team_runs_with_the_tasks_extraction() -> None:
     team = team_for(planted.PlantedTask(), "chain", planted.backend(), TeamConfig(agents=3))
     t = asyncio.run(team.arun("Question number 1: what is the answer?"))
     assert t.answer == "The answer is 42" and t.calls == 3
+
+
+def test_sampling_copies_of_one_agent_draw_with_their_own_seeds() -> None:
+    from agentnet.assembly import agents_for
+
+    sampled = agents_for(TeamConfig(team="cot@m,cot@m,cot@m", temperature=0.7, seed=5))
+    assert [a.settings.seed for a in sampled] == [5, 6, 7]
+    assert {a.settings.seed for a in agents_for(TeamConfig(team="cot@m,cot@m"))} == {None}  # greedy: no seed
