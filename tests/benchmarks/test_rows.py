@@ -1,0 +1,23 @@
+"""The experiment scripts' paired statistics, on hand-computed cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.rows import mcnemar_exact, paired
+
+
+def test_mcnemar_exact_matches_the_binomial_tail() -> None:
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(0, 5) == pytest.approx(2 / 32)  # 2 * P(X <= 0), X ~ Bin(5, 1/2)
+    assert mcnemar_exact(1, 9) == pytest.approx(2 * 11 / 1024)
+    assert mcnemar_exact(5, 5) == 1.0
+
+
+def test_paired_counts_discordant_items_and_bootstraps_the_difference() -> None:
+    a = {"scores": {"x": 1.0, "y": 1.0, "z": 0.0, "w": 1.0}, "costs": {"x": 1.0, "y": 1.0, "z": 1.0, "w": 1.0}}
+    b = {"scores": {"x": 0.0, "y": 1.0, "z": 0.0, "w": 0.0, "extra": 1.0}, "costs": {"x": 0.5, "y": 0.5, "z": 0.5, "w": 0.5}}
+    p = paired(a, b)
+    assert (p.items, p.only_a, p.only_b) == (4, 2, 0)
+    assert p.diff == pytest.approx(0.5) and p.cost_diff == pytest.approx(0.5)
+    assert 0.0 <= p.ci[0] <= p.diff <= p.ci[1] <= 1.0 and p.p == pytest.approx(0.5)
