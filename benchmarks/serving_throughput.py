@@ -133,7 +133,7 @@ def markdown(rows: list[Row], layers: dict[tuple[str, str], tuple[float, float, 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--engines", default="llama-cpp,llama-server")
+    parser.add_argument("--engines", default="llama-server")
     parser.add_argument("--models", default="smollm2-135m,qwen2.5-coder-0.5b,qwen2.5-coder-1.5b")
     parser.add_argument("--base-url", help="measure an external server instead (one row)")
     parser.add_argument("--levels", default="1,2,4,8", type=lambda s: [int(x) for x in s.split(",")])
@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             config = ServeConfig(
                 engine=engine, model=model, base_url=args.base_url, ctx_size=args.ctx_size,
                 parallel=args.parallel or max(args.levels), threads=args.threads, threads_batch=args.threads_batch,
-                batch_size=args.batch_size, ubatch_size=args.ubatch_size, fallback=False,
+                batch_size=args.batch_size, ubatch_size=args.ubatch_size,
                 extra_args=tuple(args.extra.split()),
             )  # fmt: skip
             found, layer = bench(config, args, console)

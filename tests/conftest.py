@@ -1,16 +1,24 @@
 """Test tiers: the default tier is deterministic (ScriptedBackend, local HTTP peers) plus
-integration tests on the real embedded SmolLM2 server; `qwen` and `vllm` tests are opt-in
-(--run-qwen, --run-vllm) and skip with a reason in the summary when not enabled or installed."""
+integration tests on the real embedded engine (llama-server) with SmolLM2 for plumbing and
+Qwen2.5-Coder-0.5B for answers; `slow` tests (the expensive trainings) run in `make test-slow`;
+`qwen` and `vllm` tests are opt-in (--run-qwen, --run-vllm) and skip with a reason in the summary
+when not enabled or installed.
+
+An integration test skips loudly when the embedded engine or its model is missing, unless
+$AGENTNET_REQUIRE_LOCAL is set (`make test` sets it: the install built them, so a missing one is
+a failure there, not a skip)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agentnet.serving import ServeConfig, start
+from agentnet.serving.llama_server import BUILD_HINT, find_binary
 from agentnet.serving.models import NAMED_MODELS, default_cache_dir, model_status
 
 OPT_IN = {"qwen": "--run-qwen", "vllm": "--run-vllm"}
@@ -31,22 +39,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=f"opt-in tier '{marker}': pass {flag} to run it"))
 
 
-def _require_local() -> None:
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("SKIPPED LOUDLY: llama-cpp-python missing; install with `make test` (extra [local])")
-    status = model_status(NAMED_MODELS["smollm2-135m"], default_cache_dir())
+def _missing(why: str) -> None:
+    if os.environ.get("AGENTNET_REQUIRE_LOCAL"):
+        pytest.fail(f"{why} (AGENTNET_REQUIRE_LOCAL is set: the install should have provided it)")
+    pytest.skip(f"SKIPPED LOUDLY: {why}")
+
+
+def _require_local(model: str = "smollm2-135m") -> None:
+    """The embedded engine's binary and `model` are installed (else skip loudly, or fail)."""
+    if find_binary() is None:
+        _missing(f"no llama-server binary; {BUILD_HINT}, or run `make install-dev`")
+    status = model_status(NAMED_MODELS[model], default_cache_dir())
     if status != "ready":
-        pytest.skip(f"SKIPPED LOUDLY: smollm2-135m {status}")
+        _missing(f"{model} {status}")
 
 
 @pytest.fixture(scope="session")
 def smollm2_server(tmp_path_factory: pytest.TempPathFactory):
-    """One real llama.cpp server with SmolLM2-135M for the whole session."""
+    """One real llama-server with SmolLM2-135M (4 slots) for the whole session: plumbing, not answers."""
     _require_local()
-    config = ServeConfig(engine="llama-cpp", model="smollm2-135m", ctx_size=2048,
-                         cache_dir=tmp_path_factory.mktemp("cache"))  # fmt: skip
+    config = ServeConfig(model="smollm2-135m", ctx_size=2048, cache_dir=tmp_path_factory.mktemp("cache"))
     with start(config) as server:
         yield server
+
+
+def one_fast(values: Iterable[Any], fast: Any) -> list[Any]:
+    """Parameters of which only `fast` runs in the default tier; the others are marked `slow`.
+    A multi-seed (or multi-kind) planted training keeps one representative in `make test` and
+    runs every seed in `make test-slow`; stacked on two parameters, the default tier runs the
+    one combination of both fast values."""
+    return [v if v == fast else pytest.param(v, marks=pytest.mark.slow) for v in values]
 
 
 def benchmark_data() -> Path:

