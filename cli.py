@@ -30,6 +30,7 @@ from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph
 from agentnet.options import Group
 from agentnet.options import command as options_command
+from agentnet.outputs import check_file_target, check_target, staged_file
 from agentnet.report import Prices
 from agentnet.display import announce, curl_hint
 from agentnet.serving import NAMED_MODELS, ServeConfig, default_cache_dir
@@ -251,6 +252,7 @@ def _train_topology(kind: str) -> None:
     def train_topology(items: ItemsConfig, team: TeamConfig, train: TopologyTrainConfig, topo: Any,
                        serve: ServeConfig, client: ClientConfig, data: TaskConfig,
                        out_dir: OutOpt = Path("topology-run")) -> None:  # fmt: skip
+        check_target(out_dir)  # before any model loads or server starts
         from rich.progress import Progress
 
         from agentnet.assembly import agents_for, decision_for
@@ -338,6 +340,7 @@ def optimize(
     """
     from agentnet.training.trace.session import TraceSession, trace_loop
 
+    check_target(out_dir)  # before any server starts
     session = TraceSession(items, team, trace, opt, data, tuple(p.strip() for p in params.split(",") if p.strip()),
                            train, val, max_rounds, optimizer_base_url, serve.api_key_env, client.timeout)  # fmt: skip
     with connect(serve, client) as (server, backend):
@@ -377,11 +380,14 @@ def topo_show(
     from agentnet.display import render_graph
     from agentnet.drawing import draw_topology
 
+    check_file_target(out_png)  # before anything is printed or drawn
     chosen = topology_for(TeamConfig(topology=spec, agents=agents, rounds=rounds, roles=("math_solver",), attack=attack))
     graph = chosen if isinstance(chosen, CommGraph) else chosen.graph_for(query)
     stop = getattr(chosen, "inference_stop_gate", None) is not None
     out.print(render_graph(graph, stop="a learned stop head decides from this round's outputs" if stop else ""))
-    out.print(str(draw_topology(graph, out_png, title=f"{spec} · {query[:60]}", stop=stop)), highlight=False)
+    with staged_file(out_png) as tmp:  # a directory, /proc or a path under a file: one line, nothing half-written
+        draw_topology(graph, tmp, title=f"{spec} · {query[:60]}", stop=stop)
+    out.print(str(out_png), highlight=False)
 
 
 def main() -> None:

@@ -54,15 +54,20 @@ def filesystem_type(path: Path) -> str | None:
 
 def check_target(out_dir: Path, flag: str = "--out") -> Path:
     """Refuse an output directory that cannot be one; returns its nearest existing ancestor."""
-    where = f"{flag} {out_dir}"
     if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"{where} is a file, not a directory; give a directory (it is created if missing)")
-    anchor = _existing_ancestor(out_dir)
+        raise ConfigError(f"{flag} {out_dir} is a file, not a directory; give a directory (it is created if missing)")
+    return _check_place(out_dir, out_dir, flag)
+
+
+def _check_place(named: Path, place: Path, flag: str) -> Path:
+    """`place` (a directory to be) can hold output: no file in its way, on a disk, writable. Errors name `named`."""
+    where = f"{flag} {named}"
+    anchor = _existing_ancestor(place)
     if not anchor.is_dir():
         raise ConfigError(f"{where}: {anchor} is a file, so no directory can be made under it; give another path")
     kind = filesystem_type(anchor)
     if kind in SPECIAL_FILESYSTEMS:
-        raise ConfigError(f"{where} is on the {kind} filesystem, which holds no reports; give a directory on a disk")
+        raise ConfigError(f"{where} is on the {kind} filesystem, which holds no output; give a place on a disk")
     if not os.access(anchor, os.W_OK | os.X_OK):
         raise ConfigError(f"{where}: {anchor} is not writable; give a writable directory")
     return anchor
@@ -112,3 +117,34 @@ def publish(tmp: Path, out_dir: Path, flag: str = "--out") -> None:
 def moved(path: Path, tmp: Path, out_dir: Path) -> Path:
     """Where `path`, written under `tmp`, is once published into `out_dir`."""
     return Path(out_dir) / Path(path).relative_to(tmp)
+
+
+def check_file_target(path: Path, flag: str = "--out") -> Path:
+    """Refuse an output file that cannot be one (a directory, a path under a file, a special
+    filesystem, an unwritable directory); returns its nearest existing ancestor."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a directory; give a file name (e.g. {path / 'topology.png'})")
+    return _check_place(path, path.parent, flag)
+
+
+@contextmanager
+def staged_file(path: Path, flag: str = "--out") -> Iterator[Path]:
+    """A temporary file beside `path` (same suffix) to write; renamed onto `path` when the block ends
+    without an error, removed otherwise. OSErrors on the way are one `ConfigError` line."""
+    path = Path(path)
+    anchor = check_file_target(path, flag)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.partial-", suffix=path.suffix, dir=anchor)
+        os.close(fd)
+    except OSError as e:
+        raise ConfigError(f"{flag} {path}: cannot write under {anchor} ({e.strerror}); give a writable place") from None
+    tmp = Path(name)
+    try:
+        yield tmp
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ConfigError(f"{flag} {path}: writing failed ({e.strerror or e}); nothing was written there") from None
+    finally:
+        tmp.unlink(missing_ok=True)

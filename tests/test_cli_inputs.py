@@ -137,7 +137,7 @@ def test_a_path_under_a_file_is_one_line(command, stored, tmp_path) -> None:
 def test_a_special_filesystem_as_out_is_one_line(command, where, stored) -> None:
     path, run = stored
     result = runner.invoke(app, [command, run, "--store", str(path), "--out", where])
-    one_line_exit_2(result, f"--out {where} is on the ", "filesystem, which holds no reports")
+    one_line_exit_2(result, f"--out {where} is on the ", "filesystem, which holds no output")
     assert not Path(where).exists()
 
 
@@ -223,3 +223,38 @@ def test_a_run_stopped_by_ctrl_c_before_its_first_request_is_interrupted(tmp_pat
         raise RuntimeError("a bug")
     assert (store.run(other).status, store.run(other).reason) == ("failed", "RuntimeError: a bug")
     assert sqlite3.connect(tmp_path / "runs.sqlite").execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(("out", "message"), [
+    ("/proc/x.png", "--out /proc/x.png is on the proc filesystem"),
+    ("file/x.png", "is a file, so no directory can be made under it"),
+    (".", "--out . is a directory; give a file name"),
+])  # fmt: skip
+def test_a_drawing_that_cannot_be_written_is_one_line(out, message, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("x")
+    one_line_exit_2(runner.invoke(app, ["topo", "show", "chain", "--out", out]), message)
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def test_a_drawing_goes_where_asked_and_nothing_else_is_left(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["topo", "show", "chain", "--out", "new/t.png"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "new" / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["t.png"]
+
+
+@pytest.mark.parametrize("command", [["train", "gdesigner", "--task", "asymmetric", "--limit", "2"],
+                                     ["optimize", "--task", "asymmetric"]])
+def test_a_training_run_folder_that_is_a_file_is_one_line_before_any_server(command, tmp_path, monkeypatch) -> None:
+    pytest.importorskip("torch", reason="SKIPPED LOUDLY: torch missing; install the [graph] extra")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken").write_text("x")
+    result = runner.invoke(app, [*command, "--out", "taken", "--base-url", "http://127.0.0.1:9/v1"])
+    one_line_exit_2(result, "--out taken is a file, not a directory")
+
+
+def test_a_width_that_would_ask_for_terabytes_is_one_line() -> None:
+    result = runner.invoke(app, ["train", "gdesigner", "--hidden", str(10**9)])
+    one_line_exit_2(result, "--hidden 1000000000 is out of range: it must be at least 1 and at most 4,096")

@@ -23,6 +23,7 @@ from agentnet.adversaries import AttackConfig
 from agentnet.assembly import team_for
 from agentnet.episodes import Pay, run_episode
 from agentnet.checks import check_fields
+from agentnet.outputs import check_target
 from agentnet.errors import ConfigError, TrainingError, require_at_least_one
 from agentnet.llm import LLMBackend
 from agentnet.task import Item, Task
@@ -126,6 +127,7 @@ class TopologyTrainer:
         attack.check(len(topology.agents))
         self.attack = attack  # adversaries planted in every sampled graph: the learner pays for hearing them
         self.tools = tools  # the agents' tool runner (default: the task's sandbox)
+        check_target(self.out_dir)  # a file or /proc as --out: one line, not a traceback from mkdir
         self.out_dir.mkdir(parents=True, exist_ok=True)
         import torch  # here, not at import: the CLI reads TopologyTrainConfig without the [graph] extra
 

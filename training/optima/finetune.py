@@ -23,7 +23,7 @@ from agentnet.types import Message
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    lora_r: int = field(default=16, metadata={"ge": 1, "help": "LoRA rank."})
+    lora_r: int = field(default=16, metadata={"ge": 1, "le": 4096, "help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"ge": 1, "help": "LoRA alpha (scale = alpha / r)."})
     sft_lr: float = field(default=2e-4, metadata={"gt": 0, "help": "SFT learning rate."})
     sft_epochs: float = field(default=2.0, metadata={"gt": 0, "help": "SFT epochs per iteration."})

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from agentnet.outputs import check_target
 from agentnet.assembly import agents_for
 from agentnet.assembly.items import load_items
 from agentnet.configs import ItemsConfig, TeamConfig
@@ -55,6 +56,7 @@ def run_session(
     from agentnet.training.optima.policy import LoRALearner, base_policy, serve_policies
     from agentnet.training.optima.report import evaluate_before_after
 
+    check_target(Path(out_dir))  # a file or /proc as --out: one line before any model loads or server starts
     tune = replace(s.tune, lora_alpha=2 * s.tune.lora_r)
     quiet()
     data = replace(s.data, seed=s.optima.seed)

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from agentnet.outputs import check_target
 from agentnet.assembly import agents_for, decision_for
 from agentnet.assembly.items import train_val_split
 from agentnet.configs import ItemsConfig, TeamConfig
@@ -42,6 +43,7 @@ class TraceSession:
 
 def trace_loop(s: TraceSession, backend: LLMBackend, out_dir: Path) -> TraceLoop:
     """The loop for `s` on `backend` (the optimiser's too unless `optimizer_base_url` is set)."""
+    check_target(Path(out_dir))  # a file or /proc as --out: one line, not a traceback from mkdir
     task = make_task(s.items.task, replace(s.data, seed=s.team.seed))
     train_items, val_items = train_val_split(task, s.items.split, s.train, s.val, s.team.seed)
     spec = TeamSpec(s.team.topology, agents_for(s.team, task), s.team.rounds, decision_for(s.team, task))
