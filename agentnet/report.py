@@ -327,7 +327,8 @@ def _note(s: RunStats) -> str:
 def _run_section(s: RunStats, drawing: str | None) -> list[Block]:
     run = s.summary.run
     config = {k: _value(v) for k, v in run.config.settings().items()}
-    meta = {"status": run.status, "created": _when(run.created), "items selected": str(run.total_items),
+    status = f"{run.status} ({run.reason})" if run.reason else run.status  # why a failed or interrupted run stopped
+    meta = {"status": status, "created": _when(run.created), "items selected": str(run.total_items),
             "failed items (scored 0)": str(s.summary.failed), "calls cut off at max_tokens": cut_off_cell(s.summary),
             "response cache hits": hit_rate_cell(s.summary), "tokens served/query": served_cell(s.summary)}  # fmt: skip
     blocks: list[Block] = [

@@ -241,3 +241,11 @@ def test_the_robustness_section_sets_attacked_runs_beside_their_clean_twin(tmp_p
     console = Console(width=200, record=True)
     console.print(table)
     assert "complete + 1 liar (seed 1)" in console.export_text()
+
+
+def test_a_stopped_run_says_why_in_its_section(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_id = _run(store, "chain", 1, 2, [_row(0, 1.0, 10, 5, CHAIN)])
+    store.set_status(run_id, "failed", reason="no complete answer within 0.2s after 4 attempts")
+    md = write_report(store, [run_id], tmp_path / "r").markdown.read_text()
+    assert "failed (no complete answer within 0.2s after 4 attempts)" in md
