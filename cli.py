@@ -22,8 +22,10 @@ from rich.table import Table
 from rich.text import Text
 
 from agentnet.assembly import team_for, topology_for
+from agentnet.assembly.team import RUN_DEFAULTS
 from agentnet.assembly.items import load_items
-from agentnet.assembly.server import ClientConfig, connect, server_health
+from agentnet.assembly.models import preflight, serve_team
+from agentnet.assembly.server import ClientConfig, connect
 from agentnet.adversaries import AttackConfig
 from agentnet.configs import ItemsConfig, TeamConfig
 from agentnet.errors import AgentNetError, ConfigError
@@ -32,7 +34,7 @@ from agentnet.options import Group
 from agentnet.options import command as options_command
 from agentnet.outputs import check_file_target, check_target, staged_file
 from agentnet.report import Prices
-from agentnet.display import announce, curl_hint
+from agentnet.display import announce, announce_all, curl_hint
 from agentnet.serving import NAMED_MODELS, ServeConfig, default_cache_dir
 from agentnet.store import RunConfig, RunStore
 from agentnet.tasks import TaskConfig
@@ -52,6 +54,7 @@ command = functools.partial(options_command, console=err)  # options from config
 
 # option groups shared by the commands (panels in --help)
 TEAM = Group(TeamConfig, panel="Team", helps={"topology": topology_help()})  # with the attack's options (--adversaries …)
+RUN_TEAM = replace(TEAM, defaults=RUN_DEFAULTS)  # `agentnet run`: agents side by side, a majority vote
 SERVE = Group(ServeConfig, panel="Server", exclude=("extra_args", "host", "port"))
 CLIENT = Group(ClientConfig, panel="Server")
 DATA = Group(TaskConfig, panel="Data", exclude=("seed",))  # the seed is the team's
@@ -91,10 +94,10 @@ def models(cache_dir: Annotated[Path | None, typer.Option(help="Cache dir (defau
     out.print(table)
 
 
-@command(app, team=TEAM, serve=SERVE, client=CLIENT)
+@command(app, crew=RUN_TEAM, serve=SERVE, client=CLIENT)
 def run(
     query: Annotated[str, typer.Argument(help="The task for the team.")],
-    team: TeamConfig,
+    crew: TeamConfig,
     serve: ServeConfig,
     client: ClientConfig,
     stream: Annotated[bool, typer.Option(help="Print each agent's tokens as they arrive.")] = False,
@@ -111,18 +114,18 @@ def run(
 
     if not query.strip():
         raise ConfigError("the query is empty; ask the team something, e.g. agentnet run \"What is 12+7?\"")
-    topology = topology_for(team)
+    topology = topology_for(crew)
     if show_graph:
         out.print(render_graph(topology if isinstance(topology, CommGraph) else topology.graph_for(query)))
-    with connect(serve, client) as (server, backend):
-        announce(server, err)
-        the_team = team_for(None, topology, backend, team, checkpoint=checkpoint)
+    with serve_team(topology, crew, serve, client) as served:
+        announce_all(served, err)
+        the_team = team_for(None, topology, served.backends, crew, checkpoint=checkpoint, model=served.model)
         if stream:
             trajectory = print_stream(the_team.stream(query, thread_id=thread_id), out)
         else:
-            with err.status(f"{team.topology} team on {server.model}…"):
+            with err.status(f"{crew.topology} team on {', '.join(s.model or '?' for s in served.servers)}…"):
                 trajectory = the_team.run(query, thread_id=thread_id)
-    print_result(trajectory, out, err, checkpointed=checkpoint is not None, save=save)
+    print_result(trajectory, out, err, checkpointed=checkpoint is not None, save=save, reasoning=not stream)
 
 
 @command(app)
@@ -156,20 +159,21 @@ def bench(
     from agentnet.assembly.runs import run_settings
 
     config, serve, data = run_settings(run, serve, data, task, resume, store_path)
-    the_task, items = load_items(ItemsConfig(config.task, config.split, config.limit), data)
+    the_task, items = load_items(ItemsConfig(config.task, config.split, config.limit, config.offset), data)
     topology = topology_for(config.team, the_task)  # every input is checked before the store is touched
+    preflight(topology, config.team, serve, client)
     with RunStore(store_path) as store, bench_run(store, config, len(items), resume) as run_id:  # never left "running"
         todo = len(items) - len(store.finished_items(run_id))
         t = config.team
         err.print(f"[bold]run {run_id}[/]: {config.task}/{config.split} · {len(items)} items ({todo} to go) · "
                   f"{t.topology} × {t.agents} agents × {t.rounds} round(s){' · ' * t.attack.active}{t.attack.describe()}")  # fmt: skip
-        with connect(serve, client) as (server, backend):
-            announce(server, err)
-            the_team = team_for(the_task, topology, backend, t)
+        with serve_team(topology, t, serve, client, concurrency=config.concurrency) as served:
+            announce_all(served, err)
+            the_team = team_for(the_task, topology, served.backends, t, model=served.model)
             with BenchProgress(len(items), len(items) - todo, store.summary(run_id), err) as progress:
                 try:
                     asyncio.run(evaluate(the_team, the_task, items, store, run_id, concurrency=config.concurrency,
-                                         on_result=progress.update, health=server_health(server)))  # fmt: skip
+                                         on_result=progress.update, health=served.health))  # fmt: skip
                 except KeyboardInterrupt:
                     err.print(f"\n[yellow]interrupted[/]: resume with `agentnet bench --resume {run_id}`")
                     raise typer.Exit(130) from None
@@ -247,9 +251,9 @@ def _train_topology(kind: str) -> None:
     learned = LEARNED[kind]
 
     @command(train_app, name=kind, help=f"Train {kind} with REINFORCE on a task's training items (resumable per step). {learned.help}.",
-             items=TRAIN_ITEMS, team=TRAIN_TEAM, train=TopologyTrainConfig,
+             items=TRAIN_ITEMS, crew=TRAIN_TEAM, train=TopologyTrainConfig,
              topo=Group(learned.config_class, panel=kind), serve=SERVE, client=CLIENT, data=DATA)  # fmt: skip
-    def train_topology(items: ItemsConfig, team: TeamConfig, train: TopologyTrainConfig, topo: Any,
+    def train_topology(items: ItemsConfig, crew: TeamConfig, train: TopologyTrainConfig, topo: Any,
                        serve: ServeConfig, client: ClientConfig, data: TaskConfig,
                        out_dir: OutOpt = Path("topology-run")) -> None:  # fmt: skip
         check_target(out_dir)  # before any model loads or server starts
@@ -259,13 +263,13 @@ def _train_topology(kind: str) -> None:
         from agentnet.topologies.embeddings import MiniLMEmbedder
         from agentnet.training.topology import TopologyTrainer, check_screen
 
-        the_task, the_items = load_items(items, replace(data, seed=team.seed))
-        topology = learned.model_class()(agents_for(team, the_task), team.rounds, decision_for(team, the_task),
+        the_task, the_items = load_items(items, replace(data, seed=crew.seed))
+        topology = learned.model_class()(agents_for(crew, the_task), crew.rounds, decision_for(crew, the_task),
                                          topo, MiniLMEmbedder())  # fmt: skip
         check_screen(topology, len(the_items), train)
-        with connect(serve, client) as (server, backend):
-            announce(server, err)
-            trainer = TopologyTrainer(topology, the_task, the_items, backend, train, out_dir, attack=team.attack)
+        with serve_team(topology, crew, serve, client, concurrency=train.concurrency) as served:
+            announce_all(served, err)
+            trainer = TopologyTrainer(topology, the_task, the_items, served.backends, train, out_dir, attack=crew.attack)
             if trainer.resume():
                 err.print(f"[yellow]resuming[/] {out_dir} at step {trainer.step}/{train.steps}")
             with Progress(console=err) as progress:
@@ -286,7 +290,7 @@ for _kind in LEARNED:
 
 @command(train_app, name="optima", items=Group(ItemsConfig, panel="Data", defaults={"task": "asymmetric", "split": "train", "limit": 16}),
          optima=OptimaConfig, tune=Group(FinetuneConfig, panel="Fine-tuning", exclude=("lora_alpha",)),
-         team=Group(TeamConfig, panel="Team", exclude=("topology", "agents", "decision", "early_stop", "temporal", "temperature", "attack"),
+         team=Group(TeamConfig, panel="Team", exclude=("topology", "agents", "team", "prices", "decision", "early_stop", "temporal", "temperature", "attack"),
                     defaults={"rounds": 2, "max_tokens": 128}),
          serve=Group(ServeConfig, panel="Server", exclude=("extra_args", "host", "port", "base_url", "api_key_env")),
          client=CLIENT, data=DATA)  # fmt: skip
@@ -319,7 +323,7 @@ def train_optima(
 
 
 @command(app, name="optimize", items=Group(ItemsConfig, panel="Data", exclude=("limit",), defaults={"split": "train"}),
-         team=Group(TeamConfig, panel="Team", exclude=("attack",), helps={"topology": "A fixed shape (learned ones are trained by `train`)."}),
+         team=Group(TeamConfig, panel="Team", exclude=("attack", "team", "prices"), helps={"topology": "A fixed shape (learned ones are trained by `train`)."}),
          trace=TraceConfig, opt=Group(OptoPrimeConfig, prefix="optimizer_", panel="Optimiser"),
          serve=SERVE, client=CLIENT, data=DATA)  # fmt: skip
 def optimize(

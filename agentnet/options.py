@@ -7,7 +7,7 @@ So a new config field appears in `--help` with no CLI edit, and its validation
 (`__post_init__`) is the CLI's validation.
 
 Field metadata read here: `help`; `flags` (e.g. `("--agents", "-n")`, or `("--a/--b",)` for a
-switch); `choices`; `envvar`; `cli=False` to keep a field off the command line; `ge`, `gt`, `le`,
+switch); `choices`; `envvar`; `repeat` (a list option given once per value); `cli=False` to keep a field off the command line; `ge`, `gt`, `le`,
 `lt`: the range of a number. Every number a command receives, its own parameters included, is
 checked under its flag's name before the command runs (`agentnet.checks`: finite, in range, 64
 bits), so `--timeout nan` is one line before any store, file or server exists. Types: bool,
@@ -77,7 +77,6 @@ def _number_check(label: str, tp: Any, metadata: Any = None) -> _Check | None:
     return _Check(label, kind, tuple(bounds(metadata or {}).items()))
 
 
-
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     if get_origin(tp) in (Union, types.UnionType):
         args = [a for a in get_args(tp) if a is not type(None)]
@@ -116,6 +115,8 @@ def _option(cls: type, f: dataclasses.Field, tp: Any, group: Group) -> _Option:
     if "envvar" in meta:
         kwargs["envvar"] = meta["envvar"]
     py_type: Any = str if csv else base
+    if csv and meta.get("repeat"):  # given once per value (--endpoint A --endpoint B), commas also split
+        py_type, default = list[str], None
     if choices:  # Typer's choices are str Enums; the command gets the plain value back
         make_enum: Any = enum.Enum
         py_type = make_enum(f"{name}_choices", {f"c{i}": str(c) for i, c in enumerate(choices)}, type=str)
@@ -202,6 +203,7 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
                 if isinstance(value, enum.Enum):
                     value = value.value
                 if opt.csv:
+                    value = ",".join(value) if isinstance(value, list) else value
                     value = tuple(v.strip() for v in (value or "").split(",") if v.strip())
                 if opt.factory and value is None:
                     continue

@@ -1,0 +1,122 @@
+"""The models a team runs on, served for a command: one engine (or endpoint set) per model.
+
+`serve_team` is what `run` and `bench` use: a team whose agents name no model runs on the
+command's `--model` (the one-server path of `connect`); a team that names models (`--team`)
+gets the model pool (`agentnet.serving.pool`), each model with the slots its widest layer
+needs and the endpoints the team file or `--endpoint` give it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from agentnet.agents import DEFAULT_MODEL_KEY, AgentSpec
+from agentnet.assembly.server import ClientConfig, connect, server_health
+from agentnet.configs import TeamConfig
+from agentnet.errors import ConfigError
+from agentnet.graph import CommGraph, Topology
+from agentnet.llm import LLMBackend
+from agentnet.serving import ServeConfig, Server
+from agentnet.serving.pool import ModelDemand, check_demands, parse_endpoints, serve_models, with_endpoints
+
+MAX_SLOTS = 16  # llama-server slots per engine: more only splits the same cores finer
+
+
+@dataclass
+class Served:
+    """What a command runs its team on: a backend per model name, the servers behind them, how
+    to ask after their health, and notes for the user."""
+
+    backends: dict[str, LLMBackend]
+    model: str  # the command's --model: what agents that name no model run on
+    health: Callable[[], str | None]
+    servers: list[Server] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def widest(agents: Sequence[AgentSpec], graph: CommGraph | None, model: str) -> int:
+    """How many agents of `model` can run at once: the most in one layer of any round (all of
+    them when the graph is only known per query, as with a learned topology)."""
+    if graph is None:
+        return max(1, sum(a.model == model for a in agents))
+    by_name = {a.name: a.model for a in agents}
+    most = 1
+    for t in range(graph.rounds):
+        for layer in graph.layers(t):
+            most = max(most, sum(by_name.get(n) == model for n in layer))
+    return most
+
+
+def demands_for(topology: CommGraph | Topology, serve_model: str, concurrency: int = 1) -> list[ModelDemand]:
+    """One demand per model the team's agents (and its decision) name; agents naming no model
+    run on `serve_model`. Slots: the widest layer × the queries in flight, at most MAX_SLOTS."""
+    graph = topology if isinstance(topology, CommGraph) else None
+    agents: Sequence[AgentSpec] = graph.agents if graph is not None else getattr(topology, "agents", ())
+    named = [a.model if a.model != DEFAULT_MODEL_KEY else serve_model for a in agents]
+    decision = getattr(topology, "decision", None)
+    decision_model = getattr(decision, "model", "") or (named[-1] if named else serve_model)
+    order = list(dict.fromkeys([*named, decision_model]))
+    resolved = [AgentSpec(a.name, a.role, model=m) for a, m in zip(agents, named, strict=True)]
+    counts = Counter(named)
+    return [
+        ModelDemand(m, min(MAX_SLOTS, max(1, widest(resolved, graph, m) if counts[m] else 1) * concurrency))
+        for m in order
+    ]
+
+
+def names_models(config: TeamConfig) -> bool:
+    spec = config.team_spec()
+    return spec is not None and any(m.model != DEFAULT_MODEL_KEY for m in spec.members)
+
+
+def team_demands(topology: CommGraph | Topology, config: TeamConfig, serve: ServeConfig, client: ClientConfig,
+                 concurrency: int = 1) -> list[ModelDemand] | None:  # fmt: skip
+    """The models to serve, with the endpoints the team file and `--endpoint` give them; None
+    when the team names no model and no endpoint is given (the command's one server)."""
+    flags = parse_endpoints(client.endpoints)
+    if not names_models(config) and not flags:
+        return None
+    demands = demands_for(topology, serve.model, concurrency)
+    spec = config.team_spec()
+    from_file: Mapping[str, Sequence[str]] = spec.endpoints if spec is not None else {}
+    unknown = sorted(set(from_file) - {d.name for d in demands})
+    if unknown:
+        raise ConfigError(f"the team file gives endpoints for {', '.join(unknown)}, which no agent uses; "
+                          f"the team's models: {', '.join(d.name for d in demands)}")  # fmt: skip
+    return with_endpoints(with_endpoints(demands, from_file), flags)
+
+
+def preflight(topology: CommGraph | Topology, config: TeamConfig, serve: ServeConfig, client: ClientConfig) -> None:
+    """Every model of the team resolves and every endpoint answers — checked before a command
+    creates anything (a bench run in the store), so bad input leaves nothing behind."""
+    demands = team_demands(topology, config, serve, client)
+    if demands is not None:
+        check_demands(demands, serve)
+
+
+@contextmanager
+def serve_team(
+    topology: CommGraph | Topology,
+    config: TeamConfig,
+    serve: ServeConfig,
+    client: ClientConfig,
+    *,
+    concurrency: int = 1,
+) -> Iterator[Served]:
+    """Serve what the team runs on for the block (see the module docstring); everything is
+    validated before any engine starts, and every engine is stopped afterwards."""
+    demands = team_demands(topology, config, serve, client, concurrency)
+    if demands is None:
+        with connect(serve, client) as (server, backend):
+            yield Served({DEFAULT_MODEL_KEY: backend}, server.model or serve.model, server_health(server), [server])
+        return
+    check_demands(demands, serve)  # a wrong model name or a dead endpoint before any engine question
+    with serve_models(demands, serve, timeout_s=client.timeout, cache=client.cache) as pool:
+        backends = dict(pool.backends)
+        if serve.model in backends:  # members without @MODEL run on --model
+            backends[DEFAULT_MODEL_KEY] = backends[serve.model]
+        servers = [s for group in pool.servers.values() for s in group]
+        yield Served(backends, serve.model, pool.health, servers, list(pool.notes))
