@@ -85,13 +85,10 @@ def serve(
 
 @command(app)
 def models(cache_dir: Annotated[Path | None, typer.Option(help="Cache dir (default $AGENTNET_CACHE_DIR or ~/.cache/agentnet).")] = None) -> None:
-    """List the named local models and whether they are installed."""
-    from agentnet.serving.models import model_status
+    """List the named local models, whether they are installed, and their default price."""
+    from agentnet.display import models_table
 
-    table = Table("name", "status", "model")
-    for m in NAMED_MODELS.values():
-        table.add_row(m.name, Text(model_status(m, cache_dir or default_cache_dir())), m.description)  # [qwen15] is no markup
-    out.print(table)
+    out.print(models_table(cache_dir or default_cache_dir()))
 
 
 @command(app, crew=RUN_TEAM, serve=SERVE, client=CLIENT)
@@ -130,14 +127,10 @@ def run(
 
 @command(app)
 def roles() -> None:
-    """List the role library."""
-    from agentnet.prompts import load_role, role_ids
+    """List the role library (with each role's default tool)."""
+    from agentnet.display import roles_table
 
-    table = Table("id", "title", "prompt")
-    for rid in role_ids():
-        card = load_role(rid)
-        table.add_row(rid, card.title, card.system.splitlines()[0])
-    out.print(table)
+    out.print(roles_table())
 
 
 @command(app, run=Group(RunConfig, panel="Team", helps={"topology": topology_help()}), serve=SERVE, client=CLIENT, data=DATA)

