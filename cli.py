@@ -11,7 +11,6 @@ import asyncio
 import functools
 import signal
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,18 +22,19 @@ from rich.text import Text
 
 from agentnet.assembly import team_for, topology_for
 from agentnet.assembly.team import RUN_DEFAULTS
+from agentnet.assembly.endpoint import TEAMS_HELP, EndpointConfig
 from agentnet.assembly.items import load_items
 from agentnet.assembly.models import preflight, serve_team
 from agentnet.assembly.server import ClientConfig, connect
 from agentnet.adversaries import AttackConfig
 from agentnet.configs import ItemsConfig, TeamConfig
-from agentnet.errors import AgentNetError, ConfigError
+from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph
 from agentnet.options import Group
 from agentnet.options import command as options_command
 from agentnet.outputs import check_file_target, check_target, staged_file
 from agentnet.report import Prices
-from agentnet.display import announce, announce_all, curl_hint
+from agentnet.display import announce, announce_all
 from agentnet.serving import NAMED_MODELS, ServeConfig, default_cache_dir
 from agentnet.store import RunConfig, RunStore
 from agentnet.tasks import TaskConfig
@@ -68,19 +68,9 @@ def serve(
     extra: Annotated[list[str] | None, typer.Argument(help="Extra engine flags, after `--`.")] = None,
 ) -> None:
     """Start a model server and keep it running until Ctrl-C."""
-    from agentnet.serving import start
+    from agentnet.assembly.server import serve_until_interrupted
 
-    with start(replace(serve, extra_args=tuple(extra or ()))) as server:
-        announce(server, err)
-        out.print(f"{server.base_url}", highlight=False)
-        err.print(f"[dim]try: {curl_hint(server)}[/]", highlight=False)
-        try:
-            while server.process is not None and server.process.alive():
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            err.print("[dim]stopping…[/]")
-            return
-    raise AgentNetError(f"the server exited unexpectedly; see its log {server.log_path}")
+    serve_until_interrupted(replace(serve, extra_args=tuple(extra or ())), out, err)
 
 
 @command(app)
@@ -219,6 +209,16 @@ def show(
     with RunStore.existing(store_path) as store:
         pages = out_dir or Path("show") / "-vs-".join([run_id, *(compare or [])])
         out.print(str(write_viewer(store, run_id, pages, item=item, compare=tuple(compare or ()))), highlight=False)
+
+
+@command(app, name="serve-team", crew=Group(TeamConfig, panel="Team", exclude=("team",), helps={"topology": topology_help()}),
+         api=Group(EndpointConfig, panel="Endpoint"), serve=SERVE, client=CLIENT, data=DATA)  # fmt: skip
+def serve_teams(crew: TeamConfig, api: EndpointConfig, serve: ServeConfig, client: ClientConfig, data: TaskConfig,
+                team: Annotated[list[str] | None, typer.Option(help=TEAMS_HELP)] = None, store_path: StoreOpt = DEFAULT_STORE) -> None:  # fmt: skip
+    """Serve teams as models behind an OpenAI-compatible endpoint (/v1/chat/completions, /v1/models) until Ctrl-C."""
+    from agentnet.assembly.endpoint import serve_teams
+
+    serve_teams(replace(api, teams=tuple(team or ())), crew, serve, client, data, store_path, err)
 
 
 @command(app)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+from rich.console import Console
+
 from agentnet.cache import CacheConfig
+from agentnet.errors import AgentNetError
 from agentnet.llm import LLMBackend
 from agentnet.serving import ServeConfig, Server, start
 
@@ -49,3 +53,20 @@ def server_health(server: Server) -> Callable[[], str | None]:
         process = server.process
         return lambda: process.health(server.base_url)
     return lambda: unreachable(server.base_url)
+
+
+def serve_until_interrupted(config: ServeConfig, out: Console, err: Console) -> None:
+    """`agentnet serve`: start the server, print its URL and a request to try, keep it until Ctrl-C."""
+    from agentnet.display import announce, curl_hint
+
+    with start(config) as server:
+        announce(server, err)
+        out.print(f"{server.base_url}", highlight=False)
+        err.print(f"[dim]try: {curl_hint(server)}[/]", highlight=False)
+        try:
+            while server.process is not None and server.process.alive():
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            err.print("[dim]stopping…[/]")
+            return
+    raise AgentNetError(f"the server exited unexpectedly; see its log {server.log_path}")
