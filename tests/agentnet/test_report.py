@@ -90,14 +90,14 @@ def test_markdown_table_numbers_and_pareto_front(runs: tuple[RunStore, dict[str,
     # chain: 3/4 right; 100+50 tokens per query; $0.15·100/1e6 + $0.60·50/1e6 = $0.000045; 4 queries: $0.00018
     assert ("| gsm8k/test | chain | 3×1 | smollm2-135m | 4/4 | 75.0 (30.1–95.4) | 0 | 3/4 | 0.0% (0/16) | 0.0% (0/16) "
             "| 4.00 | 100.0 | 50.0 |") in rows["chain"]  # fmt: skip
-    assert "| 600 | $0.000045 | $0.00018 | 1.50 s |" in rows["chain"]
+    assert "| 600 | — | $0.000045 | $0.00018 | 1.50 s |" in rows["chain"]  # no model prices recorded: cost unknown
     # mesh: 4/4; $0.15·400/1e6 + $0.60·200/1e6 = $0.00018 per query, $0.00072 per run
     # mesh recorded no call ledger (an older store): unknown, not 0
     assert "| mesh | 3×2 | smollm2-135m | 4/4 | 100.0 (51.0–100.0) | 0 | 4/4 | unknown | unknown | — | 400.0 |" in rows["mesh"]  # fmt: skip
-    assert "| 2,400 | $0.00018 | $0.00072 |" in rows["mesh"]
+    assert "| 2,400 | — | $0.00018 | $0.00072 |" in rows["mesh"]
     assert ("| 4/4 | 50.0 (15.0–85.0) | 1 (scored 0) | 2/4 | 20.0% (4/20) | 40.0% (8/20) | 5.00 | 200.0 | 100.0 | 1,200 "
-            "| $0.00009 | $0.00036 |") in rows["star"]  # fmt: skip
-    assert rows["empty"].endswith("| 0/10 | — | — | — | — | — | — | — | — | — | — | — | — |")
+            "| — | $0.00009 | $0.00036 |") in rows["star"]  # fmt: skip
+    assert rows["empty"].endswith("| 0/10 | — | — | — | — | — | — | — | — | — | — | — | — | — |")
     # star: 20% of calls cut off, past the 5% warning
     assert f"- run {ids['star']}: 20.0% of calls (4 of 20) stopped at max_tokens=256 (more than 5%)" in md
     assert f"- run {ids['chain']}: " not in md
@@ -199,18 +199,18 @@ def test_summary_table_for_the_cli(runs: tuple[RunStore, dict[str, str]]) -> Non
     lines = {name: next(line for line in text.splitlines() if i in line) for name, i in ids.items()}
     assert "failed: items that errored, scored 0 in the accuracy; cut off: calls stopped at max_tokens" in text
     cells = {name: line.split() for name, line in lines.items()}
-    header = "run task topology model scored accuracy failed cut off cached calls/query tok/query status".split()
+    header = "run task topology model scored accuracy failed cut off cached calls/query tok/query cost/query status".split()
     assert text.split("─")[0].split()[-len(header) :] == header
-    assert cells["chain"][4:] == ["4/4", "75.0%", "0", "0.0%", "0.0%", "4.0", "150", "finished"]
-    assert cells["mesh"][4:] == ["4/4", "100.0%", "0", "unknown", "unknown", "—", "600", "finished"]  # no ledger stored
-    assert cells["star"][4:] == ["4/4", "50.0%", "1", "20.0%", "40.0%", "5.0", "300", "finished"]
-    assert cells["empty"][4:] == ["0/10", "—", "—", "—", "—", "—", "—", "interrupted"]
-    no_cache = Console(record=True, width=120)  # no run used the response cache: no cached column
+    assert cells["chain"][4:] == ["4/4", "75.0%", "0", "0.0%", "0.0%", "4.0", "150", "—", "finished"]
+    assert cells["mesh"][4:] == ["4/4", "100.0%", "0", "unknown", "unknown", "—", "600", "—", "finished"]  # no ledger stored
+    assert cells["star"][4:] == ["4/4", "50.0%", "1", "20.0%", "40.0%", "5.0", "300", "—", "finished"]
+    assert cells["empty"][4:] == ["0/10", "—", "—", "—", "—", "—", "—", "—", "interrupted"]
+    no_cache = Console(record=True, width=150)  # no run used the response cache: no cached column
     no_cache.print(summary_table([store.summary(ids["chain"]), store.summary(ids["mesh"])]))
     plain = no_cache.export_text()
     assert "cached" not in plain and "cut off" in plain
     assert next(line for line in plain.splitlines() if ids["chain"] in line).split()[4:] == [
-        "4/4", "75.0%", "0", "0.0%", "4.0", "150", "finished"]  # fmt: skip
+        "4/4", "75.0%", "0", "0.0%", "4.0", "150", "—", "finished"]  # fmt: skip
 
 
 def test_the_robustness_section_sets_attacked_runs_beside_their_clean_twin(tmp_path: Path) -> None:
