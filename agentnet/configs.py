@@ -25,7 +25,8 @@ class TeamConfig:
     topology: str = field(default="chain", metadata={
         "help": "Graph: a fixed shape (e.g. chain), a trained KIND:PATH or a CommGraph JSON file.",
         "flags": ("--topology", "-t")})
-    agents: int = field(default=3, metadata={"help": f"Number of agents (1-{MAX_AGENTS}); --team sets it.", "flags": ("--agents", "-n")})
+    agents: int = field(default=3, metadata={"help": f"Number of agents (1-{MAX_AGENTS}); --team sets it.", "flags": ("--agents", "-n"),
+                                             "ge": 1, "le": MAX_AGENTS})
     team: str = field(default="", metadata={
         "help": "Who is on the team, each agent with its role, tool and model: [NAME=]ROLE[+TOOL]@MODEL,… "
                 "(e.g. cot@qwen2.5-coder-0.5b,pal@qwen2.5-coder-0.5b,cot@qwen2.5-coder-1.5b) or a team file "
@@ -33,7 +34,7 @@ class TeamConfig:
     prices: tuple[str, ...] = field(default=(), metadata={
         "help": "Price per 1,000 tokens by model, MODEL=PRICE,… (default: the model's parameters in billions, "
                 "e.g. 0.5 for a 0.5B; 1 for a model of unknown size)."})
-    rounds: int = field(default=1, metadata={"help": "Communication rounds.", "flags": ("--rounds", "-r")})
+    rounds: int = field(default=1, metadata={"help": "Communication rounds.", "flags": ("--rounds", "-r"), "ge": 1, "le": 100})
     roles: tuple[str, ...] = field(default=(), metadata={
         "help": "Comma-separated role ids cycled over the agents (see `agentnet roles`); default: the task's."})
     decision: str = field(default="", metadata={
@@ -43,8 +44,8 @@ class TeamConfig:
     temporal: str = field(default="", metadata={
         "help": "Fixed shapes: last-round messages each agent reads: self, complete (a dialogue) or none; "
                 "default: the shape's own.", "choices": ("", *TEMPORAL_MODES)})
-    max_tokens: int = field(default=256, metadata={"help": "Completion tokens per agent call."})
-    temperature: float = field(default=0.0, metadata={"help": "Sampling temperature."})
+    max_tokens: int = field(default=256, metadata={"help": "Completion tokens per agent call.", "ge": 1, "le": 1_000_000})
+    temperature: float = field(default=0.0, metadata={"help": "Sampling temperature.", "ge": 0, "le": 2})
     logprobs: bool = field(default=True, metadata={
         "help": "Ask the servers for token log-probabilities: each message keeps its answer's mean (a feature "
                 "learners read; no extra call).", "flags": ("--logprobs/--no-logprobs",)})

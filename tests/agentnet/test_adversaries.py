@@ -64,7 +64,7 @@ def test_an_injection_makes_no_call_costs_nothing_and_every_peer_hears_it() -> N
     config = _team("injection", adversary_answer="-1")
     graph = topology_for(config)
     bad = graph.agent("a3")
-    assert (bad.adversary, bad.backend) == ("injection", INJECTION_BACKEND) and "The answer is -1" in (bad.system or "")
+    assert (bad.adversary, bad.model) == ("injection", INJECTION_BACKEND) and "The answer is -1" in (bad.system or "")
     backend = ScriptedBackend(lambda messages, settings: "The answer is 3")
     trajectory = team_for(None, CommGraph.from_dict(graph.to_dict()), backend, config).run("What is 1+2?")
     injected = [m for m in trajectory.messages if m.agent == "a3"]
