@@ -101,7 +101,9 @@ def usage(raw: Any) -> Usage | None:
         return None
     if not isinstance(raw, dict):
         raise BadReply(f"'usage' is a {type(raw).__name__}, not an object")
-    counts = [raw.get("prompt_tokens") or 0, raw.get("completion_tokens") or 0]
+    if any(key in raw and raw[key] is None for key in ("prompt_tokens", "completion_tokens")):
+        return None  # a count sent as null is no usage, which the backend warns about, not 0 tokens
+    counts = [raw.get("prompt_tokens", 0), raw.get("completion_tokens", 0)]
     if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
         raise BadReply(f"'usage' token counts are not counts: {preview(json.dumps(raw))}")
     if max(counts) > MAX_USAGE_TOKENS:

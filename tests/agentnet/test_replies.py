@@ -65,3 +65,10 @@ def test_bad_model_lists_and_cut_streams_read_well() -> None:
     with pytest.raises(BadReply, match="not a list of models"):
         model_ids({"data": [{"name": "m"}]})
     assert str(StreamCut(1, "reset")) == "the stream was cut after 1 chunk (reset)"
+
+
+def test_a_null_token_count_is_no_usage_not_zero_tokens() -> None:
+    from agentnet.replies import usage
+
+    assert usage({"prompt_tokens": None, "completion_tokens": 3}) is None  # the backend then warns "no usage"
+    assert usage({"prompt_tokens": 2}) == Usage(2, 0)
