@@ -3,11 +3,12 @@ recorded LLM call (`call_agent`). The compiler and the deciders both import this
 
 from __future__ import annotations
 
-import operator
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
+
+from langgraph.channels.delta import DeltaChannel
 
 from agentnet.errors import BackendError, ConfigError
 from agentnet.graph import ReceiveGate, StopGate
@@ -20,16 +21,33 @@ from agentnet.types import Completion, GenerationSettings, Message, Usage
 Extract = Callable[[str], str]
 
 
-def _merge(left: dict[str, str] | None, right: dict[str, str] | None) -> dict[str, str]:
-    return {**(left or {}), **(right or {})}
+def _last(old: Any, writes: Sequence[Any]) -> Any:
+    return writes[-1]
+
+
+def _merge(old: dict[str, str], writes: Sequence[dict[str, str]]) -> dict[str, str]:
+    merged = dict(old)
+    for w in writes:
+        merged.update(w)
+    return merged
+
+
+def _append(old: list[dict[str, Any]], writes: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [*old, *(r for w in writes for r in w)]
 
 
 class RunState(TypedDict, total=False):
-    query: str
-    graph: dict[str, Any]  # the CommGraph, so a resumed run rebuilds the same graph
-    context: dict[str, str]  # agent -> private information only that agent sees
-    outputs: Annotated[dict[str, str], _merge]  # "agent@round" -> output
-    records: Annotated[list[dict[str, Any]], operator.add]
+    """The run's state. What grows with the team (outputs, records) and what is written once
+    (query, graph, context) are `DeltaChannel`s: a checkpoint stores each write once, where it
+    was made, and LangGraph replays them on resume; a plain channel is stored again in every
+    checkpoint, so a run's disk grew with its supersteps times its records (every call's full
+    prompt again at every step)."""
+
+    query: Annotated[str, DeltaChannel(_last)]
+    graph: Annotated[dict[str, Any], DeltaChannel(_last)]  # the CommGraph, so a resumed run rebuilds the same graph
+    context: Annotated[dict[str, str], DeltaChannel(_last)]  # agent -> private information only that agent sees
+    outputs: Annotated[dict[str, str], DeltaChannel(_merge)]  # "agent@round" -> output
+    records: Annotated[list[dict[str, Any]], DeltaChannel(_append)]
     stop_after: int  # the round after which the team stopped early
     answer: str
 

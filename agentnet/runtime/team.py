@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from agentnet.errors import BackendError, ConfigError
 from agentnet.graph import CommGraph, ReceiveGate, StopGate, Topology
 from agentnet.agents import DEFAULT_MODEL_KEY
 from agentnet.llm import LLMBackend
-from agentnet.runtime.compile import COMPILED, step_limit
+from agentnet.runtime.compile import COMPILED, state_reader, step_limit
 from agentnet.runtime.node import Extract, RunContext, RunState
 from agentnet.task import CodeCheck
 from agentnet.tools import ToolRunner
@@ -63,9 +63,10 @@ class Team:
     assembly wires the sandbox-backed runner). With `checkpoint` (an SQLite path, or any LangGraph
     `BaseCheckpointSaver`), every superstep is saved under the run's thread id and a run
     killed mid-way resumes with `arun(query, thread_id=…)`, re-running only the agents that
-    had not finished. A `receive_gate` (CommFormer's temporal gating) decides per agent and
-    round whether it reads its senders at all; a `stop_gate` (a learned stop head) decides
-    after each round whether the team goes on.
+    had not finished. `async with Team(...) as team:` opens the checkpointer once for every
+    run inside it; a team used without `async with` opens it for each run. A `receive_gate`
+    (CommFormer's temporal gating) decides per agent and round whether it reads its senders at
+    all; a `stop_gate` (a learned stop head) decides after each round whether the team goes on.
     """
 
     def __init__(
@@ -96,6 +97,21 @@ class Team:
         )  # fmt: skip
         self.checkpoint = Path(checkpoint) if isinstance(checkpoint, (str, Path)) else None
         self.saver = checkpoint if checkpoint is not None and self.checkpoint is None else None
+        self._open: AsyncExitStack | None = None  # inside `async with`: what closes the checkpointer
+        self._held: BaseCheckpointSaver | None = None  # … and the checkpointer it opened
+
+    async def __aenter__(self) -> Team:
+        if self._open is not None:
+            raise ConfigError("this Team is already open (async with); enter it once and share it")
+        stack = AsyncExitStack()
+        self._held = await stack.enter_async_context(self._connect())
+        self._open = stack
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        stack, self._open, self._held = self._open, None, None
+        if stack is not None:
+            await stack.aclose()
 
     # -- graphs ------------------------------------------------------------------------------
     def _check(self, graph: CommGraph) -> None:
@@ -114,51 +130,54 @@ class Team:
             raise ConfigError(f"decision {info.kind!r} needs code_check= (the task's example tests)")
 
     @asynccontextmanager
-    async def _saver(self, create: bool) -> AsyncIterator[BaseCheckpointSaver | None]:
-        """The checkpointer: the one given, or an SQLite one on the given path."""
+    async def _connect(self) -> AsyncIterator[BaseCheckpointSaver | None]:
+        """The checkpointer: the one given, or an SQLite one on the given path, or None."""
         if self.saver is not None or self.checkpoint is None:
             given: BaseCheckpointSaver | None = self.saver  # type: ignore[assignment]
             yield given
             return
-        if not create and not self.checkpoint.exists():
-            yield None
-            return
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+        from agentnet.runtime.saver import open_sqlite  # langgraph's sqlite saver: only when used
 
-        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(str(self.checkpoint)) as saver:
+        with open_sqlite(self.checkpoint) as saver:
             yield saver
 
     @asynccontextmanager
-    async def _runnable(self, graph: CommGraph) -> AsyncIterator[tuple[Any, dict[str, Any]]]:
+    async def _checkpointer(self) -> AsyncIterator[BaseCheckpointSaver | None]:
+        """The checkpointer for one run: the team's open one inside `async with`, else opened
+        for this run (once: its saved state is read and its steps written through it)."""
+        if self._open is not None:
+            yield self._held
+            return
+        async with self._connect() as saver:
+            yield saver
+
+    def _runnable(self, graph: CommGraph, saver: BaseCheckpointSaver | None) -> tuple[Any, dict[str, Any]]:
         """The compiled graph (shared, see `COMPILED`) and the keyword arguments to run it with."""
         self._check(graph)
         compiled = COMPILED.get(graph)
-        async with self._saver(create=True) as saver:
-            if saver is None:
-                yield compiled, {"context": self.context}
-                return
-            # "sync": each step is on disk before the next starts, so even SIGKILL loses at
-            # most the calls in flight (LangGraph rejects durability without a checkpointer)
-            bound = compiled.copy(update={"checkpointer": saver})
-            yield bound, {"context": self.context, "durability": "sync"}
+        if saver is None:
+            return compiled, {"context": self.context}
+        # "sync": each step is on disk before the next starts, so even SIGKILL loses at
+        # most the calls in flight (LangGraph rejects durability without a checkpointer)
+        return compiled.copy(update={"checkpointer": saver}), {"context": self.context, "durability": "sync"}
 
-    async def _saved_state(self, thread_id: str) -> RunState | None:
-        async with self._saver(create=False) as saver:
-            if saver is None:
-                return None
-            saved = await saver.aget_tuple({"configurable": {"thread_id": thread_id}})
-        if saved is None:
+    @staticmethod
+    async def _saved_state(saver: BaseCheckpointSaver | None, thread_id: str) -> RunState | None:
+        """The thread's saved state, read with LangGraph's `aget_state` (which replays the
+        state's delta channels), before the graph that ran is known (see `state_reader`)."""
+        if saver is None:
             return None
-        state: RunState = saved.checkpoint["channel_values"]  # type: ignore[assignment]
-        return state
+        reader = state_reader().copy(update={"checkpointer": saver})
+        snapshot = await reader.aget_state({"configurable": {"thread_id": thread_id}})
+        state: RunState = snapshot.values
+        return state or None
 
     # -- running -----------------------------------------------------------------------------
     async def _prepare(
-        self, query: str, thread_id: str | None, context: Context | None
+        self, query: str, thread_id: str | None, context: Context | None, saver: BaseCheckpointSaver | None
     ) -> tuple[CommGraph, Any, dict]:
+        saved = await self._saved_state(saver, thread_id) if thread_id else None  # a new thread has none
         thread_id = thread_id or uuid.uuid4().hex
-        saved = await self._saved_state(thread_id)
         if saved and saved.get("graph"):
             graph = CommGraph.from_dict(saved["graph"])
             start: Any = None  # resume: LangGraph continues from the last checkpoint
@@ -187,13 +206,16 @@ class Team:
         `context` gives agents private information that only they see: agent name -> text,
         or a list of texts for the agents in order.
         """
-        graph, start, config = await self._prepare(query, thread_id, context)
-        return await self._execute(query, graph, start, config)
+        async with self._checkpointer() as saver:
+            graph, start, config = await self._prepare(query, thread_id, context, saver)
+            return await self._execute(query, graph, start, config, saver)
 
-    async def _execute(self, query: str, graph: CommGraph, start: Any, config: dict) -> Trajectory:
+    async def _execute(
+        self, query: str, graph: CommGraph, start: Any, config: dict, saver: BaseCheckpointSaver | None
+    ) -> Trajectory:
         started = time.perf_counter()
-        async with self._runnable(graph) as (runnable, kwargs):
-            state = await runnable.ainvoke(start, config, **kwargs)
+        runnable, kwargs = self._runnable(graph, saver)
+        state = await runnable.ainvoke(start, config, **kwargs)
         return self._trajectory(query, graph, state, config, time.perf_counter() - started)
 
     async def arun_or_fail(self, query: str, *, context: Context | None = None) -> Trajectory:
@@ -201,11 +223,12 @@ class Team:
         (A failed agent call is already recorded on its message; this catches what a decider's
         backend raises past that.) Configuration errors are not swallowed: they propagate. The
         graph is designed once: a failed run's trajectory keeps the graph that ran."""
-        graph, start, config = await self._prepare(query, None, context)
-        try:
-            return await self._execute(query, graph, start, config)
-        except BackendError as e:
-            return Trajectory(query, graph, [], "", 0, error=str(e))
+        async with self._checkpointer() as saver:
+            graph, start, config = await self._prepare(query, None, context, saver)
+            try:
+                return await self._execute(query, graph, start, config, saver)
+            except BackendError as e:
+                return Trajectory(query, graph, [], "", 0, error=str(e))
 
     def run(
         self, query: str, *, thread_id: str | None = None, context: Context | None = None
@@ -247,11 +270,12 @@ class Team:
         self, query: str, *, thread_id: str | None = None, context: Context | None = None
     ) -> AsyncIterator[TeamEvent]:
         """Per-agent events as they happen (token deltas where the backend streams), then `done`."""
-        graph, start, config = await self._prepare(query, thread_id, context)
-        config["configurable"]["stream"] = True
-        started = time.perf_counter()
-        state: dict = {}
-        async with self._runnable(graph) as (runnable, kwargs):
+        async with self._checkpointer() as saver:
+            graph, start, config = await self._prepare(query, thread_id, context, saver)
+            config["configurable"]["stream"] = True
+            started = time.perf_counter()
+            state: dict = {}
+            runnable, kwargs = self._runnable(graph, saver)
             async for mode, chunk in runnable.astream(start, config, stream_mode=["custom", "values"], **kwargs):
                 if mode == "custom":
                     yield TeamEvent(**{**chunk, "usage": tuple(chunk.get("usage", (0, 0)))})
