@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from agentnet.agents import DEFAULT_MODEL_KEY, AgentSpec
+from agentnet.answers import extract_answer
 from agentnet.errors import AgentNetError
 from agentnet.graph import CommGraph
 from agentnet.runtime.team import TeamEvent
@@ -198,13 +200,41 @@ def curl_hint(server: Any) -> str:
     return f"curl {server.base_url}/chat/completions -H 'Content-Type: application/json' -d '{body}'"
 
 
+def reasoning_lines(trajectory: Trajectory, answer: str, extract: Callable[[str], str]) -> list[Text]:
+    """Where `answer` came from: the decision agent's reply; or, for a vote, every final-round
+    agent's answer and the first reply that gave the winning one; or the last agent's reply."""
+    ok = [m for m in trajectory.messages if not m.error and m.output.strip()]
+    decided = [m for m in ok if m.kind == "decision"]
+    final = [m for m in ok if m.kind == "agent" and m.round == trajectory.rounds_run - 1]
+    titles = {a.name: a.title for a in trajectory.graph.agents}
+    lines: list[Text] = []
+    if decided:
+        source = decided[-1]
+    elif final:
+        votes = [(m, extract(m.output)) for m in final]
+        if trajectory.graph.decision.kind == "majority_vote" and len(final) > 1:
+            lines.append(Text("votes: " + " · ".join(f"{m.agent} {said or '(none)'}" for m, said in votes), style="dim"))
+        source = next((m for m, said in votes if said == answer), final[-1])
+    else:
+        return lines
+    lines.append(Text(f"── {source.agent} ({titles.get(source.agent, 'decision')})", style="bold cyan"))
+    lines.append(Text(source.output.strip()))
+    return lines
+
+
 def print_result(trajectory: Trajectory, out: Console, err: Console, *, checkpointed: bool = False,
-                 save: Path | None = None) -> None:  # fmt: skip
-    """What `agentnet run` prints after a run: the answer, the token table, early stops, failed
-    calls, the thread id to resume; the trajectory saved as JSON when asked."""
+                 save: Path | None = None, extract: Callable[[str], str] = extract_answer,
+                 reasoning: bool = True) -> None:  # fmt: skip
+    """What `agentnet run` prints after a run: `Answer: <the extracted answer>` on its own line,
+    then (unless the run was streamed) the reasoning behind it, the token table, early stops,
+    failed calls, the thread id to resume; the trajectory saved as JSON when asked."""
     if trajectory.messages and len(trajectory.errors) == len(trajectory.messages):
         raise AgentNetError(f"every agent call failed; the first: {trajectory.errors[0].error}")
-    out.print(f"[bold]Answer:[/] {trajectory.answer.strip()}", highlight=False)
+    answer = extract(trajectory.answer) if trajectory.answer.strip() else ""
+    out.print(Text.assemble(("Answer:", "bold"), f" {answer or '(none)'}"))
+    if reasoning:
+        for line in reasoning_lines(trajectory, answer, extract):
+            out.print(line)
     out.print(token_table(trajectory))
     if trajectory.stopped_early:
         out.print(f"stopped early after round {trajectory.rounds_run}; ~{trajectory.tokens_saved_estimate} tokens saved")

@@ -148,7 +148,9 @@ QWEN15 = NamedModel(
     params_b=1.5,
 )
 NAMED_MODELS: dict[str, NamedModel] = {m.name: m for m in (SMOLLM2, QWEN, QWEN15)}
-DEFAULT_MODEL = SMOLLM2.name
+# run, bench and the trainers: the smallest model that answers simple word problems (SmolLM2 is for
+# plumbing tests: fast, often wrong)
+DEFAULT_MODEL = QWEN.name
 
 
 def default_price(model: str) -> float:
