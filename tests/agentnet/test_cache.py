@@ -5,7 +5,6 @@ import logging
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -213,22 +212,19 @@ def test_a_second_run_on_the_embedded_model_is_served_from_the_cache(smollm2_ser
     graph = CommGraph.uniform(specs, [("a0", "a1")], decision=Decision("final_refer", settings=settings))
     queries = ["What is 2 + 3?", "What is 10 - 4?"]
 
-    def run() -> tuple[list[Trajectory], CachedBackend, float]:
-        cached = CachedBackend(smollm2_server.backend(), tmp_path / "cache.sqlite", namespace="llama-cpp")
-        started = time.perf_counter()
+    def run() -> tuple[list[Trajectory], CachedBackend]:
+        cached = CachedBackend(smollm2_server.backend(), tmp_path / "cache.sqlite", namespace="llama-server")
         trajectories = Team(graph, cached).batch(queries, concurrency=2)
         cached.close()
-        return trajectories, cached, time.perf_counter() - started
+        return trajectories, cached
 
-    first, cold, cold_s = run()
-    second, warm, warm_s = run()
+    first, cold = run()
+    second, warm = run()
     assert not any(t.errors for t in first + second)
     assert (cold.hits, cold.misses) == (0, 6)  # 2 agents + the decision, per query
     assert warm.hit_rate is not None and warm.hit_rate >= 0.95
     assert [t.answer for t in second] == [t.answer for t in first]
     assert [t.usage for t in second] == [t.usage for t in first]  # spent tokens: the same
-    assert warm_s < cold_s
-    print(f"cold {cold_s:.2f}s, cached {warm_s:.3f}s, hit rate {warm.hit_rate:.0%}")
 
 
 def test_a_streamed_miss_passes_the_retraction_through(tmp_path: Path) -> None:

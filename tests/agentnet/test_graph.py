@@ -104,16 +104,13 @@ def test_who_runs_round_trips_through_json_and_networkx() -> None:
     assert CommGraph.from_dict(old) == full
 
 
-def test_layers_stay_fast_on_the_largest_team() -> None:
-    import time
-
+def test_the_largest_team_has_its_layers_and_no_more_agents_are_allowed() -> None:
     from agentnet.graph import MAX_AGENTS
 
     agents = tuple(AgentSpec(f"a{i}", "math_solver") for i in range(MAX_AGENTS))
     chain = CommGraph.uniform(agents, [(f"a{i}", f"a{i + 1}") for i in range(MAX_AGENTS - 1)])
-    started = time.perf_counter()
-    assert len(chain.layers(0)) == MAX_AGENTS
-    assert time.perf_counter() - started < 1.0  # was cubic: a 1000-agent chain took 17 s
+    # (layering was cubic once: a 1000-agent chain took 17 s; the team size is capped instead)
+    assert [list(layer) for layer in chain.layers(0)] == [[a.name] for a in agents]
     with pytest.raises(ConfigError, match="more than the 64 a team may have"):
         CommGraph.uniform(agents + (AgentSpec("extra", "critic"),))
 

@@ -21,6 +21,7 @@ from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
 from agentnet.topologies.gdesigner import GDesigner  # noqa: E402
 from agentnet.topologies.gptswarm import GPTSwarm  # noqa: E402
 from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer  # noqa: E402
+from tests.conftest import one_fast  # noqa: E402
 from tests.topologies import planted  # noqa: E402
 
 torch.set_num_threads(1)
@@ -62,8 +63,8 @@ LEARNERS_OF_WHO_RUNS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("seed", range(5))
-@pytest.mark.parametrize("kind", sorted(LEARNERS_OF_WHO_RUNS))
+@pytest.mark.parametrize("seed", one_fast(range(5), 0))
+@pytest.mark.parametrize("kind", one_fast(sorted(LEARNERS_OF_WHO_RUNS), "agentdropout"))
 def test_planted_the_one_agent_who_knows_runs_alone_without_a_decision_call(kind: str, seed: int, tmp_path: Path) -> None:
     """Only a0 knows the answer; every other call (and the final-refer decision) only costs tokens:
     the learner ends with a0 alone and no decision, 1 call per query."""
@@ -73,7 +74,7 @@ def test_planted_the_one_agent_who_knows_runs_alone_without_a_decision_call(kind
     assert (accuracy, calls, graph.active, graph.decide) == (1.0, 1, (("a0",),), False), f"{kind} seed {seed} after {steps} steps"
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", one_fast(range(3), 1))
 def test_planted_with_the_group_baseline_the_one_agent_who_knows_runs_alone(seed: int, tmp_path: Path) -> None:
     """The same optimum with 4 graphs per query compared with each other (leave-one-out), 1 query per step."""
     topology = LEARNERS_OF_WHO_RUNS["gdesigner"](seed)
@@ -88,8 +89,8 @@ EDGE_LEARNERS = {
 }
 
 
-@pytest.mark.parametrize("seed", range(5))
-@pytest.mark.parametrize("kind", sorted(EDGE_LEARNERS))
+@pytest.mark.parametrize("seed", one_fast(range(5), 2))
+@pytest.mark.parametrize("kind", one_fast(sorted(EDGE_LEARNERS), "agentprune"))
 def test_planted_edge_learners_find_the_single_edge_optimum(kind: str, seed: int, tmp_path: Path) -> None:
     """The answering agent must hear a0; one edge does it and every extra message costs tokens."""
     topology = EDGE_LEARNERS[kind](seed)
@@ -149,8 +150,8 @@ ROUND_LEARNERS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("seed", range(3))
-@pytest.mark.parametrize("kind", sorted(ROUND_LEARNERS))
+@pytest.mark.parametrize("seed", one_fast(range(3), 0))
+@pytest.mark.parametrize("kind", one_fast(sorted(ROUND_LEARNERS), "commformer"))
 def test_planted_the_stop_head_runs_one_round_on_easy_queries_and_two_on_hard_ones(kind: str, seed: int, tmp_path: Path) -> None:
     """An easy query is answered by the solver alone in round 0; a hard one needs round 1, where the
     solver reads the helper's round-0 hint. Each extra round costs tokens: the learner must stop

@@ -22,6 +22,7 @@ from agentnet.topologies.commformer import CommFormer  # noqa: E402
 from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402
 from agentnet.topologies.gdesigner import GDesigner  # noqa: E402
 from agentnet.training.topology import TopologyTrainConfig, TopologyTrainer  # noqa: E402
+from tests.conftest import one_fast  # noqa: E402
 from tests.topologies import planted  # noqa: E402
 
 torch.set_num_threads(1)
@@ -68,8 +69,8 @@ def test_planted_the_complete_team_is_fooled_by_the_liar() -> None:
     assert trajectory.answer.endswith("7")  # every agent after the liar hears it and flips
 
 
-@pytest.mark.parametrize("seed", range(5))
-@pytest.mark.parametrize("kind", sorted(LEARNERS))
+@pytest.mark.parametrize("seed", one_fast(range(5), 0))
+@pytest.mark.parametrize("kind", one_fast(sorted(LEARNERS), "gdesigner-adaptive"))
 def test_planted_learners_trained_with_a_liar_route_around_it(kind: str, seed: int, tmp_path: Path) -> None:
     task, topology = planted.LiarTask(), LEARNERS[kind](seed)
     config = TopologyTrainConfig(steps=200, batch=4, lambda_tokens=2.0, token_scale=100.0, seed=seed)

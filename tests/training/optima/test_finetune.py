@@ -55,6 +55,7 @@ def test_sft_changes_the_adapter_lowers_the_loss_and_the_merged_gguf_is_served(b
     assert "pineapple" in reply.text.lower()
 
 
+@pytest.mark.slow  # the SFT test above is the default tier's real training
 def test_dpo_prefers_the_chosen_answer_after_a_step(base, tmp_path):
     from agentnet.training.optima.finetune import FinetuneConfig, dpo
 
@@ -75,6 +76,7 @@ def test_base_model_nll_is_lower_for_fluent_text(base):
     assert 0 < fluent < garbled
 
 
+@pytest.mark.slow
 def test_dpo_trains_on_top_of_the_sft_policy_and_exports_from_its_gguf(base, tmp_path):
     from agentnet.training.optima.finetune import FinetuneConfig
     from agentnet.training.optima.policy import LoRALearner

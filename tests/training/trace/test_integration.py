@@ -26,6 +26,7 @@ class SumTask(toy.ToyTask):
         return iter([Item(f"sums/{a}", f"What is {a}+{a + 1}? Reply with the number.", str(2 * a + 1)) for a in range(1, 5)])
 
 
+@pytest.mark.slow  # the JSON-mode run below is the default tier's Trace on the embedded model
 def test_a_run_on_the_embedded_model_completes_and_records_every_proposal(smollm2_server: Server, tmp_path: Path) -> None:
     spec, task = toy.spec(), SumTask()
     items = list(task.items())
