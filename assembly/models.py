@@ -8,7 +8,6 @@ needs and the endpoints the team file or `--endpoint` give it.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,17 +36,13 @@ class Served:
     notes: list[str] = field(default_factory=list)
 
 
-def widest(agents: Sequence[AgentSpec], graph: CommGraph | None, model: str) -> int:
+def widest(model_of: Mapping[str, str], graph: CommGraph | None, model: str) -> int:
     """How many agents of `model` can run at once: the most in one layer of any round (all of
     them when the graph is only known per query, as with a learned topology)."""
     if graph is None:
-        return max(1, sum(a.model == model for a in agents))
-    by_name = {a.name: a.model for a in agents}
-    most = 1
-    for t in range(graph.rounds):
-        for layer in graph.layers(t):
-            most = max(most, sum(by_name.get(n) == model for n in layer))
-    return most
+        return sum(m == model for m in model_of.values())
+    layers = (layer for t in range(graph.rounds) for layer in graph.layers(t))
+    return max((sum(model_of[n] == model for n in layer) for layer in layers), default=0)
 
 
 def demands_for(topology: CommGraph | Topology, serve_model: str, concurrency: int = 1) -> list[ModelDemand]:
@@ -55,16 +50,11 @@ def demands_for(topology: CommGraph | Topology, serve_model: str, concurrency: i
     run on `serve_model`. Slots: the widest layer × the queries in flight, at most MAX_SLOTS."""
     graph = topology if isinstance(topology, CommGraph) else None
     agents: Sequence[AgentSpec] = graph.agents if graph is not None else getattr(topology, "agents", ())
-    named = [a.model if a.model != DEFAULT_MODEL_KEY else serve_model for a in agents]
-    decision = getattr(topology, "decision", None)
-    decision_model = getattr(decision, "model", "") or (named[-1] if named else serve_model)
-    order = list(dict.fromkeys([*named, decision_model]))
-    resolved = [AgentSpec(a.name, a.role, model=m) for a, m in zip(agents, named, strict=True)]
-    counts = Counter(named)
-    return [
-        ModelDemand(m, min(MAX_SLOTS, max(1, widest(resolved, graph, m) if counts[m] else 1) * concurrency))
-        for m in order
-    ]
+    model_of = {a.name: a.model if a.model != DEFAULT_MODEL_KEY else serve_model for a in agents}
+    last = list(model_of.values())[-1] if model_of else serve_model  # the decision runs on it unless it names one
+    decision_model = getattr(getattr(topology, "decision", None), "model", "") or last
+    order = dict.fromkeys([*model_of.values(), decision_model])
+    return [ModelDemand(m, min(MAX_SLOTS, max(1, widest(model_of, graph, m)) * concurrency)) for m in order]
 
 
 def names_models(config: TeamConfig) -> bool:

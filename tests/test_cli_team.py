@@ -80,3 +80,18 @@ def test_the_tests_tool_needs_a_code_task(tmp_path: Path) -> None:
                                  "--data-dir", gsm8k(tmp_path)])  # fmt: skip
     assert result.exit_code == 2 and "uses the 'tests' tool" in result.output, result.output
     assert not store.exists()
+
+
+def test_each_model_gets_the_slots_of_its_widest_layer() -> None:
+    from agentnet.agents import AgentSpec
+    from agentnet.assembly.models import demands_for
+    from agentnet.graph import CommGraph, Decision
+
+    agents = [AgentSpec("a", "cot", model="small"), AgentSpec("b", "pal", model="small"), AgentSpec("c", "cot", model="big"),
+              AgentSpec("d", "cot")]  # fmt: skip
+    chain = CommGraph.uniform(agents, [("a", "b")], decision=Decision("final_refer", model="judge"))
+    demands = demands_for(chain, "served", concurrency=2)
+    # a and b never run at once (b reads a): small needs 1 slot a query; c and d run beside a
+    assert [(d.name, d.slots) for d in demands] == [("small", 2), ("big", 2), ("served", 2), ("judge", 2)]
+    together = CommGraph.uniform(agents, decision=Decision("last_agent"))
+    assert [(d.name, d.slots) for d in demands_for(together, "served")] == [("small", 2), ("big", 1), ("served", 1)]
