@@ -304,6 +304,8 @@ class _Uvicorn(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         drain = asyncio.ensure_future(self.service.drain())
         await super().shutdown(sockets)
+        if self.force_exit:  # a second Ctrl-C: cut the rest short now (each is still recorded)
+            await self.service.drain(0)
         await drain
 
 
