@@ -224,7 +224,8 @@ def served_team(name: str, config: TeamConfig, backends: Mapping[str, LLMBackend
 def run_config(t: ServedTeam, concurrency: int, serve: ServeConfig = ServeConfig()) -> RunConfig:
     """The stored run of a served team for one server session."""
     return RunConfig(task=t.task or "chat", split=f"serve-team:{t.name}", concurrency=concurrency,
-                     team=t.config, engine=serve.engine, model=serve.model, base_url=serve.base_url)  # fmt: skip
+                     team=t.config, engine=serve.engine, model=",".join(t.models) or serve.model,
+                     base_url=serve.base_url)  # fmt: skip
 
 
 @contextmanager

@@ -236,3 +236,29 @@ def test_the_body_limit_holds_without_a_content_length(tmp_path: Path) -> None:
     with serving(tmp_path, team, settings=ApiSettings(max_body_bytes=4096)) as s:
         r = httpx.post(f"{s.url}/chat/completions", content=chunks(), timeout=10)
     assert r.status_code == 413
+
+
+def test_a_stream_whose_models_fail_ends_with_an_openai_error_event(tmp_path: Path) -> None:
+    from agentnet.errors import BackendError
+
+    team, _ = scripted(reply="unused", agents=1, decision="last_agent")
+    team.team.backends["default"].inner._fn = lambda m, s: BackendError("the model server is down", url="http://m")  # type: ignore[attr-defined]
+    with serving(tmp_path, team) as s:
+        with httpx.stream("POST", f"{s.url}/chat/completions", json=chat(s.url, stream=True), timeout=30) as r:
+            events = sse(r.iter_lines())
+        with RunStore.existing(s.store) as store:
+            (row,) = store.results(team.run_id)
+    assert events[0]["choices"][0]["delta"]["role"] == "assistant" and events[-1] == "[DONE]"
+    assert "the model server is down" in events[-2]["error"]["message"] and events[-2]["error"]["code"] == "team_502"
+    assert "the model server is down" in (row.error or "")
+
+
+@pytest.mark.parametrize(("reasoning", "content", "field"), [
+    ("content", "42\n\nI worked it out step by step. The answer is 42", None),
+    ("none", "42", None),
+])  # fmt: skip
+def test_the_final_reply_goes_after_the_answer_or_nowhere(tmp_path: Path, reasoning: str, content: str, field: None) -> None:
+    team, _ = scripted()
+    with serving(tmp_path, team, settings=ApiSettings(reasoning=reasoning)) as s:  # type: ignore[arg-type]
+        message = post(s.url, chat(s.url)).json()["choices"][0]["message"]
+    assert message["content"] == content and message.get("reasoning_content") is field

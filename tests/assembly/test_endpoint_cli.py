@@ -31,7 +31,8 @@ def _wait_ready(url: str, child: subprocess.Popen, timeout_s: float = 60.0) -> N
     raise AssertionError("serve-team did not come up")
 
 
-def test_serve_team_serves_two_teams_records_them_and_stops_on_sigint(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 0), (signal.SIGTERM, 143)])
+def test_serve_team_serves_two_teams_records_them_and_stops_on_a_signal(tmp_path: Path, stop: int, code: int) -> None:
     store, port = tmp_path / "runs.sqlite", free_port()
     with OpenAIPeer([Step(text="Let me see: 6 x 7 = 42. The answer is 42")] * 8, lifetime_s=120) as peer:
         child = subprocess.Popen(
@@ -49,17 +50,18 @@ def test_serve_team_serves_two_teams_records_them_and_stops_on_sigint(tmp_path: 
             solo = httpx.post(f"{url}/chat/completions", timeout=30,
                               json={"model": "solo", "messages": [{"role": "user", "content": "And 7 x 6?"}]})  # fmt: skip
         finally:
-            child.send_signal(signal.SIGINT)
+            child.send_signal(stop)
             _, stderr = child.communicate(timeout=60)
     assert models == ["pair", "solo"]
     assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == "42"
     assert reply.json()["agentnet"]["calls"] == 2 and solo.json()["agentnet"]["calls"] == 1
-    assert child.returncode == 0, stderr
+    assert child.returncode == code, stderr
     assert f"serving on http://127.0.0.1:{port}/v1" in stderr and "Traceback" not in stderr
     with RunStore.existing(store) as runs:
         by_split = {r.config.split: r for r in runs.runs()}
         assert set(by_split) == {"serve-team:pair", "serve-team:solo"}
         assert {r.status for r in by_split.values()} == {"finished"}
+        assert {r.config.model for r in by_split.values()} == {"m"}
         (row,) = runs.results(by_split["serve-team:pair"].id)
         assert row.item_id == reply.json()["id"] and row.extracted == "42"
 
