@@ -227,11 +227,10 @@ class TeamService:
         started = time.perf_counter()
         waiting, trajectory, status = True, None, 200
         try:
-            async with slots:
+            async with asyncio.timeout(self.limits.timeout_s), slots:  # the wait for a slot counts too
                 self._waiting, self._running, waiting = self._waiting - 1, self._running + 1, False
                 try:
-                    async with asyncio.timeout(max(0.0, self.limits.timeout_s - (time.perf_counter() - started))):
-                        trajectory = await self._execute(job)
+                    trajectory = await self._execute(job)
                     self._durations.append(time.perf_counter() - started)
                 finally:
                     self._running -= 1

@@ -155,14 +155,20 @@ def test_past_the_queue_a_request_gets_429_with_retry_after(tmp_path: Path) -> N
     assert [r.status_code for r in answered] == [200, 200] and len(stored) == 2
 
 
-def test_a_request_past_its_timeout_gets_504_and_is_recorded(tmp_path: Path) -> None:
+def test_a_request_past_its_timeout_gets_504_and_is_recorded_waiting_included(tmp_path: Path) -> None:
     team, _ = scripted(latency_s=5.0, agents=1, decision="last_agent")
-    with serving(tmp_path, team, limits=Limits(timeout_s=0.3)) as s:
-        r = post(s.url, chat(s.url))
+    with serving(tmp_path, team, limits=Limits(concurrency=1, queue=1, timeout_s=0.5)) as s:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            running = pool.submit(post, s.url, chat(s.url, content="first"))
+            s.wait_for(1)
+            waiting = pool.submit(post, s.url, chat(s.url, content="second"))  # times out in the queue
+            replies = [running.result(), waiting.result()]
         with RunStore.existing(s.store) as store:
-            (row,) = store.results(team.run_id)
-    assert r.status_code == 504 and "within 0.3 s" in r.json()["error"]["message"]
-    assert row.item_id == r.headers["x-agentnet-item"] and "within 0.3 s" in (row.error or "")
+            rows = {r.item_id: r for r in store.results(team.run_id)}
+    assert [r.status_code for r in replies] == [504, 504]
+    assert all("within 0.5 s" in r.json()["error"]["message"] for r in replies)
+    assert sorted(rows) == sorted(r.headers["x-agentnet-item"] for r in replies)
+    assert all("within 0.5 s" in (row.error or "") for row in rows.values())
 
 
 def test_shutdown_lets_admitted_requests_finish_and_records_each(tmp_path: Path) -> None:
