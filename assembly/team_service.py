@@ -100,6 +100,10 @@ class Limits:
     timeout_s: float = 600.0  # per request, waiting included
     drain_s: float = 30.0  # on shutdown: how long admitted requests get to finish
 
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.queue < 0 or not self.timeout_s > 0 or not self.drain_s >= 0:
+            raise ConfigError(f"limits {self} are out of range: concurrency >= 1, queue >= 0, timeout > 0, drain >= 0")
+
 
 @dataclass
 class Outcome:
