@@ -54,7 +54,7 @@ def test_a_graph_file_is_a_topology(tmp_path) -> None:
     loaded = topology_for(TeamConfig(topology=str(path)))
     assert loaded == graph
     path.write_text("{not json")
-    with pytest.raises(ConfigError, match="g.json: not a CommGraph document: invalid JSON"):
+    with pytest.raises(ConfigError, match="g.json: the CommGraph document is invalid JSON"):
         topology_for(TeamConfig(topology=str(path)))
     path.write_text(json.dumps([1, 2]))
     with pytest.raises(ConfigError, match="expected a JSON object"):
