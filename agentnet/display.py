@@ -16,6 +16,7 @@ from agentnet.agents import DEFAULT_MODEL_KEY, AgentSpec
 from agentnet.answers import extract_answer
 from agentnet.errors import AgentNetError
 from agentnet.graph import CommGraph
+from agentnet.prompts import load_role
 from agentnet.runtime.team import TeamEvent
 from agentnet.tools import ToolRun
 from agentnet.trajectory import Trajectory
@@ -209,15 +210,19 @@ def reasoning_lines(trajectory: Trajectory, answer: str, extract: Callable[[str]
     titles = {a.name: a.title for a in trajectory.graph.agents}
     lines: list[Text] = []
     if decided:
-        source = decided[-1]
-    elif final:
+        source, title = decided[-1], load_role(trajectory.graph.decision.role).title
+    elif final and trajectory.graph.decision.kind == "majority_vote" and len(final) > 1:
         votes = [(m, extract(m.output)) for m in final]
-        if trajectory.graph.decision.kind == "majority_vote" and len(final) > 1:
-            lines.append(Text("votes: " + " · ".join(f"{m.agent} {said or '(none)'}" for m, said in votes), style="dim"))
+        lines.append(Text("votes: " + " · ".join(f"{m.agent} {said or '(none)'}" for m, said in votes), style="dim"))
         source = next((m for m, said in votes if said == answer), final[-1])
+        title = titles.get(source.agent, "")
+    elif final:  # the last agent answers
+        last = trajectory.graph.last_agent(trajectory.rounds_run - 1)
+        source = next((m for m in final if m.agent == last), final[-1])
+        title = titles.get(source.agent, "")
     else:
         return lines
-    lines.append(Text(f"── {source.agent} ({titles.get(source.agent, 'decision')})", style="bold cyan"))
+    lines.append(Text(f"── {source.agent} ({title})", style="bold cyan"))
     lines.append(Text(source.output.strip()))
     return lines
 
