@@ -23,7 +23,7 @@ from agentnet.serving.models import default_cache_dir  # noqa: E402
 from benchmarks.rows import Row, keep_rows, paired, table  # noqa: E402
 
 SMALL, STRONG = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
-COMMON = ("--max-tokens", "512", "--temperature", "0", "--concurrency", "4", "--rounds", "1")
+COMMON = ("--max-tokens", "512", "--temperature", "0", "--concurrency", "4", "--rounds", "1", "--timeout", "600")
 
 
 def _row(name: str, team: str, topology: str, decision: str, limit: int, note: str) -> Row:
