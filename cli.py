@@ -18,7 +18,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from agentnet.assembly import team_for, topology_for
 from agentnet.assembly.team import RUN_DEFAULTS
@@ -35,7 +34,7 @@ from agentnet.options import command as options_command
 from agentnet.outputs import check_file_target, check_target, staged_file
 from agentnet.report import Prices
 from agentnet.display import announce, announce_all
-from agentnet.serving import NAMED_MODELS, ServeConfig, default_cache_dir
+from agentnet.serving import ServeConfig, default_cache_dir
 from agentnet.store import RunConfig, RunStore
 from agentnet.tasks import TaskConfig
 from agentnet.topologies.registry import LEARNED, topology_help
