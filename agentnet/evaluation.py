@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from agentnet.errors import AgentNetError, ConfigError, ServerDiedError, StoreError
+from agentnet.replicas import calls_per_replica
 from agentnet.runtime import Team
 from agentnet.store import ResultRow, RunConfig, RunStore, RunSummary
 from agentnet.task import Item, Task
@@ -48,6 +49,7 @@ def result_row(position: int, item: Item, trajectory: Trajectory, score_value: f
         served_prompt_tokens=served.prompt_tokens,
         served_completion_tokens=served.completion_tokens,
         cost=trajectory.cost,
+        replica_calls=calls_per_replica(m.replica for m in trajectory.messages if not m.cached) or None,
     )
 
 

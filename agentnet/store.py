@@ -18,6 +18,7 @@ import os
 import sqlite3
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -72,8 +73,10 @@ LEDGER_COLUMNS = (
     "served_prompt_tokens",      # tokens of the calls a server answered (not the cache)
     "served_completion_tokens",
     "cost",                      # every call's tokens at its model's price (per 1,000 tokens)
+    "replica_calls",             # {replica URL: calls it answered}, JSON; NULL when no model had replicas
 )  # fmt: skip
 REAL_COLUMNS = {"cost"}
+TEXT_COLUMNS = {"replica_calls"}
 BASE_COLUMNS = (
     "run_id", "item_id", "position", "answer", "gold", "extracted", "score", "prompt_tokens",
     "completion_tokens", "agent_tokens", "latency_s", "edges", "error", "trajectory", "created",
@@ -158,6 +161,7 @@ class ResultRow:
     served_prompt_tokens: int | None = None
     served_completion_tokens: int | None = None
     cost: float | None = None
+    replica_calls: dict[str, int] | None = None  # {replica URL: calls}, when a model had several
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,7 @@ class RunSummary:
     unknown_finish_calls: int = 0
     served_tokens_per_query: float | None = None  # tokens servers answered (spent minus cache hits)
     cost_per_query: float | None = None  # at each model's price; None when no result recorded it
+    replica_calls: dict[str, int] = field(default_factory=dict)  # calls each replica answered (models with several)
 
     @property
     def tokens_per_query(self) -> float:
@@ -251,7 +256,7 @@ class RunStore:
             try:
                 with self._db:
                     for column in missing:
-                        kind = "REAL" if column in REAL_COLUMNS else "INTEGER"
+                        kind = "REAL" if column in REAL_COLUMNS else "TEXT" if column in TEXT_COLUMNS else "INTEGER"
                         self._db.execute(f"ALTER TABLE results ADD COLUMN {column} {kind}")
                 have.update(missing)
             except sqlite3.OperationalError:
@@ -322,6 +327,7 @@ class RunStore:
             "latency_s": row.latency_s, "edges": json.dumps(row.edges), "error": row.error,
             "trajectory": json.dumps(row.trajectory), "created": time.time(),
             **{c: getattr(row, c) for c in LEDGER_COLUMNS},
+            "replica_calls": json.dumps(row.replica_calls) if row.replica_calls else None,
         }  # fmt: skip
         _check_values(self.path, row.item_id, values)
         names = ", ".join(values)
@@ -357,9 +363,15 @@ class RunStore:
                 "FROM results WHERE run_id = ?",
                 (run_id,),
             ).fetchone()  # fmt: skip
+            replicas: Counter[str] = Counter()
+            if "replica_calls" in self._columns:
+                for (counts,) in self._db.execute(
+                    "SELECT replica_calls FROM results WHERE run_id = ? AND replica_calls IS NOT NULL", (run_id,)
+                ):
+                    replicas.update(json.loads(counts))
         return RunSummary(run, n, failed or 0, score or 0.0, prompt or 0.0, completion or 0.0, latency or 0.0,
                           solved or 0, accounted, calls or 0, cached or 0, cut_off or 0, unknown or 0,
-                          served, cost)  # fmt: skip
+                          served, cost, dict(replicas.most_common()))  # fmt: skip
 
     def _column(self, name: str) -> str:
         """The column, or NULL in a read-only older store that could not gain it."""
@@ -379,10 +391,11 @@ def _run_record(row: tuple) -> RunRecord:
 def _result_row(row: tuple, with_trajectory: bool) -> ResultRow:
     (_run, item_id, position, answer, gold, extracted, score, prompt, completion, agent_tokens,
      latency, edges, error, trajectory, _created) = row[: len(BASE_COLUMNS)]  # fmt: skip
+    ledger: dict[str, Any] = dict(zip(LEDGER_COLUMNS, row[len(BASE_COLUMNS):], strict=True))
+    ledger["replica_calls"] = json.loads(ledger["replica_calls"]) if ledger["replica_calls"] else None
     return ResultRow(
         item_id, position, answer, gold, extracted, score, prompt, completion, json.loads(agent_tokens),
-        latency, json.loads(edges), error, json.loads(trajectory) if with_trajectory else {},
-        *row[len(BASE_COLUMNS):],
+        latency, json.loads(edges), error, json.loads(trajectory) if with_trajectory else {}, **ledger,
     )  # fmt: skip
 
 

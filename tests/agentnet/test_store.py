@@ -167,3 +167,19 @@ def test_a_locked_store_and_a_file_that_is_no_store_are_one_line_each(tmp_path: 
         RunStore(notes)
     _one_line_naming(e.value, notes, "not an agentnet run store")
     assert notes.read_text() == "not a database " * 500
+
+
+def test_calls_per_replica_are_kept_per_item_and_summed_per_run(tmp_path) -> None:
+    from agentnet.report import replica_cell, summary_table
+    from agentnet.store import ResultRow, RunConfig, RunStore
+
+    with RunStore(tmp_path / "r.sqlite") as store:
+        run = store.create_run(RunConfig(task="gsm8k"), 2)
+        for i, calls in enumerate(({"http://a:1/v1": 2, "http://b:2/v1": 1}, {"http://b:2/v1": 3})):
+            store.add_result(run, ResultRow(f"i{i}", i, "4", "4", "4", 1.0, 1, 1, {}, 0.1, {}, None, calls=3,
+                                            replica_calls=calls))  # fmt: skip
+        summary = store.summary(run)
+        assert summary.replica_calls == {"http://b:2/v1": 4, "http://a:1/v1": 2}
+        assert store.results(run)[0].replica_calls == {"http://a:1/v1": 2, "http://b:2/v1": 1}
+    assert replica_cell(summary.replica_calls) == "b:2 4, a:1 2"
+    assert "replicas" in [c.header for c in summary_table([summary]).columns]
