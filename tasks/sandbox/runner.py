@@ -3,8 +3,7 @@
 Why: code tasks (HumanEval) execute whatever the model wrote. A careless or hostile program can
 loop forever, eat memory, print gigabytes, write or delete files, read secrets, fork or reach
 the network; none of that may take down or tamper with the evaluation process or the machine.
-The threat model (what is contained by which layer, what is not) is in the README,
-"Reliability: what the code sandbox contains".
+The threat model (what is contained by which layer, what is not) is in docs/sandbox.md.
 
 What `Sandbox.run_python` does, in order:
 

@@ -194,7 +194,7 @@ SECRETS = {
     "parent-cwd-link": "import os\nprint(os.listdir('/proc/%d/cwd' % os.getppid()))",
 }
 
-# Needs a kernel layer: the audit hook alone does not see these (README: what is not contained).
+# Needs a kernel layer: the audit hook alone does not see these (docs/sandbox.md: what is not contained).
 KERNEL_ONLY = {"socketpair"}  # no audit event; harmless anyway: two connected sockets that reach nothing
 
 # -- metadata of outside files, with the audit hook off (the kernel layers alone must refuse) --------
