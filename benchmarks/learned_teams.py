@@ -107,11 +107,11 @@ def train(out: Path, kind: str, lam: float) -> tuple[Path, float]:
     if model.exists() and (target / "done").exists():
         return model, 0.0
     started = time.monotonic()
-    done = run([*CLI, "train", kind, "--task", "gsm8k", *TRAIN_ITEMS, "--team", MIX, "--rounds", "2",
+    code = run([*CLI, "train", kind, "--task", "gsm8k", *TRAIN_ITEMS, "--team", MIX, "--rounds", "2",
                 "--decision", "last_agent", "--pay", "price", "--lambda-tokens", str(lam), "--token-scale", "1000",
                 "--steps", "20", "--batch", "6", *COMMON, *LEARNERS[kind], "--out", str(target)])  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"training {kind} lambda {lam} failed (exit {done.returncode})")
+    if code != 0:
+        raise SystemExit(f"training {kind} lambda {lam} failed (exit {code})")
     (target / "done").write_text(json.dumps({"wall_s": time.monotonic() - started}))
     return model, time.monotonic() - started
 

@@ -15,7 +15,7 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,25 +40,32 @@ class Row:
         return "agentnet bench " + " ".join(self.args)
 
 
-def run(cmd: Sequence[str]) -> subprocess.CompletedProcess[str]:
+def run(cmd: Sequence[str], on_line: Callable[[str], None] = lambda line: None) -> int:
+    """Run an `agentnet` command, its stderr passed through line by line (and to `on_line`); its exit code."""
     print("$ agentnet " + " ".join(cmd[len(CLI):]), flush=True)
-    done = subprocess.run(list(cmd), text=True, capture_output=True)
-    sys.stderr.write(done.stderr[-3000:])
-    return done
+    with subprocess.Popen(list(cmd), text=True, stderr=subprocess.PIPE) as process:
+        assert process.stderr is not None
+        for line in process.stderr:
+            sys.stderr.write(line)
+            on_line(line)
+    return process.returncode
 
 
-def bench(row: Row, store: Path, run_ids: dict[str, str]) -> str:
-    """Run (or resume) the row's bench; its run id (`run_ids` is updated as soon as it is known)."""
-    if row.name in run_ids:
-        done = run([*CLI, "bench", "--resume", run_ids[row.name], "--store", str(store)])
-    else:
-        done = run([*CLI, "bench", *row.args, "--store", str(store)])
-    for line in done.stderr.splitlines():
-        if line.startswith("run ") and ":" in line:
+def bench(row: Row, store: Path, run_ids: dict[str, str], save: Callable[[], None] = lambda: None) -> str:
+    """Run (or resume) the row's bench; its run id. `run_ids` gains it (and `save` is called) as soon
+    as the bench names it, so a row cut off mid-way resumes its run instead of starting another."""
+
+    def named(line: str) -> None:
+        if row.name not in run_ids and line.startswith("run ") and ":" in line:
             run_ids[row.name] = line.split()[1].rstrip(":")
-            break
-    if done.returncode not in (0, 1) or row.name not in run_ids:  # 1: some items failed (recorded, scored 0)
-        raise SystemExit(f"row {row.name} failed (exit {done.returncode})")
+            save()
+
+    if row.name in run_ids:
+        code = run([*CLI, "bench", "--resume", run_ids[row.name], "--store", str(store)], named)
+    else:
+        code = run([*CLI, "bench", *row.args, "--store", str(store)], named)
+    if code not in (0, 1) or row.name not in run_ids:  # 1: some items failed (recorded, scored 0)
+        raise SystemExit(f"row {row.name} failed (exit {code})")
     return run_ids[row.name]
 
 
@@ -92,8 +99,7 @@ def keep_rows(out: Path, names: Sequence[str], rows: dict[str, Row], store: Path
         if name in done:
             continue
         started = time.monotonic()
-        run_id = bench(rows[name], store, run_ids)
-        ids_path.write_text(json.dumps(run_ids, indent=1))
+        run_id = bench(rows[name], store, run_ids, lambda: ids_path.write_text(json.dumps(run_ids, indent=1)))
         done[name] = measure(rows[name], store, run_id, time.monotonic() - started)
         (out / "rows" / f"{name}.json").write_text(json.dumps(done[name], indent=1))
     return done
