@@ -259,7 +259,10 @@ def models_table(cache_dir: Path) -> Table:
     from agentnet.serving import NAMED_MODELS
     from agentnet.serving.models import model_status
 
-    table = Table("name", "status", "price /1k tok", "model")
+    table = Table("name")
+    table.add_column("status", no_wrap=True)  # an install command is copied whole, never folded
+    table.add_column("price /1k tok", justify="right")
+    table.add_column("model", overflow="fold")
     for m in NAMED_MODELS.values():  # Text: "[qwen15]" in an install hint is no markup
         table.add_row(m.name, Text(model_status(m, cache_dir)), f"{m.params_b:g}", m.description)
     return table

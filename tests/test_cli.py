@@ -204,8 +204,8 @@ def test_topo_show_prints_and_draws_a_fixed_shape_and_a_graph_file(tmp_path) -> 
 @pytest.mark.parametrize("args, message", [
     (["run", "   "], "the query is empty"),
     (["run", "q", "--topology", "star", "--agents", "1"], "star needs at least 2 agents, got 1"),
-    (["run", "q", "--agents", "65"], "agents=65 is more than the 64"),
-    (["run", "q", "--rounds", "0"], "rounds=0 must be at least 1"),
+    (["run", "q", "--agents", "65"], "--agents 65 is out of range: it must be at least 1 and at most 64"),
+    (["run", "q", "--rounds", "0"], "--rounds 0 is out of range: it must be at least 1"),
     (["run", "q", "--topology", "missing.json"], "cannot read the graph file missing.json"),
     (["bench", "gsm8k", "--limit", "-1"], "limit=-1 is negative"),
     (["bench", "gsm8k", "--concurrency", "0"], "concurrency=0 must be at least 1"),
