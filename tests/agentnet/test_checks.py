@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -100,11 +99,9 @@ def test_generation_settings_take_a_list_of_stops_from_a_file() -> None:
 
 
 def test_json_nested_100000_levels_is_one_line_quickly() -> None:
-    deep = "[" * 100_000 + "]" * 100_000
-    started = time.perf_counter()
+    deep = "[" * 100_000 + "]" * 100_000  # no RecursionError: the depth scan stops at the limit
     with pytest.raises(ConfigError, match=f"more than {MAX_JSON_DEPTH} levels deep"):
         parse_json(deep, "the graph file")
-    assert time.perf_counter() - started >= 0  # (timing is not asserted; the scan stops at the limit)
 
 
 def test_json_depth_skips_brackets_inside_strings() -> None:
