@@ -18,6 +18,7 @@ from agentnet.tasks.sandbox import Sandbox
 from agentnet.tools import ToolKind, ToolRun
 
 RESULT_CHARS = 200  # the longest printed line taken as a program's result
+KEPT_CHARS = 4000  # a run's output kept in the trajectory (its tail): a program may print 64 KiB
 
 # Appended to a program-aided reply's code: a `solution()` that takes no arguments is called
 # and its value printed (a program that already printed it prints it again; the last line wins).
@@ -63,8 +64,12 @@ class SandboxTools:
             status = result.status if result.status in ("passed", "failed", "timeout", "error") else "failed"
             output = result.stdout if result.passed else f"{result.stdout}\n{result.stderr}".strip()
             answer = printed[-1][:RESULT_CHARS] if printed and result.passed else ""
-            return ToolRun("python", status, code, output, answer, time.perf_counter() - started)  # type: ignore[arg-type]
+            return ToolRun("python", status, code, _tail(output), answer, time.perf_counter() - started)  # type: ignore[arg-type]
         if self.code_check is None:
             raise ConfigError("the 'tests' tool needs a code task's visible examples (code_check=)")
         passed, report = await self.code_check(code, query)
-        return ToolRun("tests", "passed" if passed else "failed", code, report, "", time.perf_counter() - started)
+        return ToolRun("tests", "passed" if passed else "failed", code, _tail(report), "", time.perf_counter() - started)
+
+
+def _tail(text: str) -> str:
+    return text if len(text) <= KEPT_CHARS else "..." + text[-KEPT_CHARS:]

@@ -70,3 +70,9 @@ def test_tests_runs_the_visible_examples_only() -> None:
 def test_tests_needs_a_code_task() -> None:
     with pytest.raises(ConfigError, match="needs a code task"):
         run("tests", "```python\nx = 1\n```")
+
+
+def test_a_long_output_is_kept_as_its_tail() -> None:
+    result = run("python", "```python\nfor i in range(3000):\n    print(i)\n```")
+    assert result.status == "passed" and result.result == "2999"
+    assert len(result.output) <= 4003 and result.output.startswith("...") and result.output.rstrip().endswith("2999")
