@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.channels.delta import DeltaChannel
 
+from agentnet.agents import DEFAULT_MODEL_KEY
 from agentnet.errors import BackendError, ConfigError
 from agentnet.graph import ReceiveGate, StopGate
 from agentnet.llm import LLMBackend
@@ -127,7 +128,9 @@ async def call_agent(
         latency_s=completion.latency_s, attempts=completion.attempts, error=error,
         finish_reason=completion.finish_reason, cached=bool(extra.get("cached", False)),
         spatial_from=spatial_from, temporal_from=temporal_from, gated_from=gated_from,
-        model=model, cost=ctx.cost(model, completion.usage),
+        # an agent that names no model is recorded with the one that answered (the served model's name)
+        model=completion.model if model == DEFAULT_MODEL_KEY and completion.model else model,
+        cost=ctx.cost(model, completion.usage),
         logprob=answer_logprob(completion.text, extra.get("token_logprobs"), ctx.extract),
         replica=extra.get("replica"), warnings=tuple(str(w) for w in extra.get("warnings", ())),
     )  # fmt: skip

@@ -303,7 +303,7 @@ def test_a_stop_gate_ends_the_team_after_the_round_it_says() -> None:
     t = Team(g, ScriptedBackend(["x"], cycle=True), stop_gate=stop).run("q")
     assert t.rounds_run == 2 and t.calls == 4 and t.stopped_early
     assert [r for r, _ in seen] == [0, 1] and set(seen[0][1]) == {"a0", "a1"}
-    assert seen[0][1]["a1"] == Spoken("a1", "x", "x", "default", None, None)
+    assert seen[0][1]["a1"] == Spoken("a1", "x", "x", "scripted", None, None)  # the model that answered
 
 
 def test_a_resumed_run_keeps_who_runs(tmp_path: Path) -> None:
