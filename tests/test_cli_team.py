@@ -95,3 +95,12 @@ def test_each_model_gets_the_slots_of_its_widest_layer() -> None:
     assert [(d.name, d.slots) for d in demands] == [("small", 2), ("big", 2), ("served", 2), ("judge", 2)]
     together = CommGraph.uniform(agents, decision=Decision("last_agent"))
     assert [(d.name, d.slots) for d in demands_for(together, "served")] == [("small", 2), ("big", 1), ("served", 1)]
+
+
+@pytest.mark.parametrize(("args", "error"), [(["--model", ""], "--model is empty"),
+                                             (["--base-url", ""], "--base-url '' is not an http\\(s\\) URL")])  # fmt: skip
+def test_an_empty_model_or_base_url_is_refused_before_anything_starts(tmp_path: Path, args: list[str], error: str) -> None:
+    store = tmp_path / "runs.sqlite"
+    result = runner.invoke(app, ["bench", "gsm8k", "--limit", "1", *args, "--store", str(store), "--data-dir", gsm8k(tmp_path)])
+    assert result.exit_code == 2 and __import__("re").search(error, result.output), result.output
+    assert not store.exists()

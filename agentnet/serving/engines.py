@@ -66,6 +66,11 @@ class ServeConfig:
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
             raise ConfigError(f"engine={self.engine!r} is unknown; use one of {', '.join(ENGINES)}")
+        if not self.model.strip():
+            raise ConfigError("--model is empty; name a model (see `agentnet models`), a .gguf path or an HF id")
+        if self.base_url is not None and not self.base_url.strip().startswith(("http://", "https://")):
+            raise ConfigError(f"--base-url {self.base_url!r} is not an http(s) URL; give e.g. http://gpu-box:8000/v1 "
+                              "or leave it out to start the embedded server")  # fmt: skip
         if self.port is not None and not 0 < self.port < 65536:
             raise ConfigError(f"port={self.port} is not a TCP port; use 1-65535 or omit it")
         if self.ctx_size < 256:
