@@ -15,34 +15,19 @@ tensor parallelism inside a replica); the client only chooses where each call go
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from agentnet.errors import BackendError, ConfigError
 from agentnet.llm import DeltaCallback, LLMBackend, RetractCallback
+from agentnet.serving.process import unreachable  # a TCP connect: the health check a failed replica gets
 from agentnet.types import Completion, GenerationSettings, Message
 
 HealthCheck = Callable[[str], "str | None"]  # base URL -> None when it answers, else why not
-
-
-def tcp_health(url: str, timeout_s: float = 2.0) -> str | None:
-    """None when something accepts TCP connections at `url`'s host and port, else why not.
-    A connect that times out counts as alive: a full accept queue is busy, not dead."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((host, port), timeout=timeout_s).close()
-    except TimeoutError:
-        return None
-    except OSError as e:
-        return f"{host}:{port} refuses connections ({e.strerror or e})"
-    return None
 
 
 def replica_side(error: BackendError) -> bool:
@@ -94,7 +79,7 @@ class ReplicaBackend:
         *,
         name: str,
         cooldown_s: float = 30.0,
-        health: HealthCheck = tcp_health,
+        health: HealthCheck = unreachable,
         clock: Callable[[], float] = time.monotonic,
     ):
         if not replicas:

@@ -26,9 +26,10 @@ from types import FrameType
 from agentnet.cache import CacheConfig
 from agentnet.errors import ConfigError, MissingDependencyError
 from agentnet.llm import LLMBackend, OpenAIBackend, RetryPolicy
-from agentnet.replicas import Replica, ReplicaBackend, tcp_health
+from agentnet.replicas import Replica, ReplicaBackend
 from agentnet.serving.engines import ENGINES, ServeConfig, Server, start
 from agentnet.serving.models import resolve
+from agentnet.serving.process import unreachable
 
 # a replica gets one quick retry of its own before the call moves to another replica
 REPLICA_RETRY = RetryPolicy(max_retries=1, base_delay_s=0.25, max_delay_s=1.0)
@@ -148,7 +149,7 @@ class ModelPool:
 def _server_health(server: Server) -> str | None:
     if server.process is not None:
         return server.process.health(server.base_url)
-    return tcp_health(server.base_url)
+    return unreachable(server.base_url)
 
 
 @contextmanager

@@ -9,7 +9,8 @@ import pytest
 
 from agentnet.errors import BackendError, ConfigError
 from agentnet.llm import OpenAIBackend, RetryPolicy
-from agentnet.replicas import Replica, ReplicaBackend, calls_per_replica, tcp_health
+from agentnet.replicas import Replica, ReplicaBackend, calls_per_replica
+from agentnet.serving.process import unreachable
 from agentnet.serving.process import ServerProcess, free_port
 from agentnet.types import Completion, GenerationSettings, Message
 from tests.faults import FaultServer, Step
@@ -123,10 +124,10 @@ def test_calls_per_replica_counts_recorded_urls_most_first() -> None:
     assert list(calls_per_replica(["http://b/v1", "http://a/v1", "http://a/v1"])) == ["http://a/v1", "http://b/v1"]
 
 
-def test_tcp_health_tells_a_listening_port_from_a_closed_one() -> None:
+def test_the_replica_health_check_tells_a_listening_port_from_a_closed_one() -> None:
     with FaultServer([]) as a:
-        assert tcp_health(a.base_url) is None
-    assert "refuses connections" in (tcp_health(f"http://127.0.0.1:{free_port()}/v1") or "")
+        assert unreachable(a.base_url) is None
+    assert "refuses connections" in (unreachable(f"http://127.0.0.1:{free_port()}/v1") or "")
 
 
 def test_a_replica_killed_mid_batch_loses_no_item_and_duplicates_none(tmp_path: Path) -> None:
