@@ -103,7 +103,6 @@ def serve_team(
         with connect(serve, client) as (server, backend):
             yield Served({DEFAULT_MODEL_KEY: backend}, server.model or serve.model, server_health(server), [server])
         return
-    check_demands(demands, serve)  # a wrong model name or a dead endpoint before any engine question
     with serve_models(demands, serve, timeout_s=client.timeout, cache=client.cache) as pool:
         backends = dict(pool.backends)
         if serve.model in backends:  # members without @MODEL run on --model

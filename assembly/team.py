@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -126,21 +126,19 @@ def team_for(
     price of agents that name no model. `tools` replaces the task's sandbox-backed tool runner."""
     if isinstance(topology, str):
         topology = topology_for(replace(config, topology=topology), task)
-    if not isinstance(topology, CommGraph):
-        receive_gate = receive_gate or getattr(topology, "inference_gate", None)
-        stop_gate = stop_gate or getattr(topology, "inference_stop_gate", None)
     backends = dict(backend) if isinstance(backend, Mapping) else {DEFAULT_MODEL_KEY: backend}
     backends.setdefault(INJECTION_BACKEND, InjectionBackend())  # what planted injection adversaries name
+    code_check = code_check_for(task, _decision_of(topology))
     return Team(
-        topology, backends,
+        topology, backends,  # a topology's own inference gates are read by Team unless gates are given
         extract=task.extract if task is not None else extract_answer,
         early_stop=config.early_stop,
-        code_check=code_check_for(task, _decision_of(topology)),
+        code_check=code_check,
         checkpoint=checkpoint,
         receive_gate=receive_gate,
         stop_gate=stop_gate,
         prices=prices_for(topology, config, model),
-        tools=tools or tools_for(task),
+        tools=tools or tools_for(task, code_check),
     )  # fmt: skip
 
 
@@ -157,9 +155,22 @@ def prices_for(topology: CommGraph | Topology, config: TeamConfig, model: str | 
     return {**prices, **explicit}
 
 
-def tools_for(task: Task | None) -> SandboxTools:
+def tools_for(task: Task | None, code_check: CodeCheck | None = None) -> SandboxTools:
     """The agents' tool runner: the task's sandbox (a code task's limits) and, for a code task,
-    its visible examples for the `tests` tool."""
+    its visible examples for the `tests` tool — `code_check` when the decision built it already,
+    else built on the first `tests` run (a team is made per training episode; most never run one)."""
     sandbox = getattr(task, "sandbox", None)
-    code_check = task.code_check() if is_code_task(task) else None
+    if code_check is None and is_code_task(task):
+        code_check = _on_first_use(task.code_check)
     return SandboxTools(sandbox if isinstance(sandbox, Sandbox) else Sandbox(), code_check)
+
+
+def _on_first_use(make: Callable[[], CodeCheck]) -> CodeCheck:
+    made: list[CodeCheck] = []
+
+    async def check(code: str, query: str) -> tuple[bool, str]:
+        if not made:
+            made.append(make())
+        return await made[0](code, query)
+
+    return check

@@ -80,3 +80,13 @@ def test_sampling_copies_of_one_agent_draw_with_their_own_seeds() -> None:
     sampled = agents_for(TeamConfig(team="cot@m,cot@m,cot@m", temperature=0.7, seed=5))
     assert [a.settings.seed for a in sampled] == [5, 6, 7]
     assert {a.settings.seed for a in agents_for(TeamConfig(team="cot@m,cot@m"))} == {None}  # greedy: no seed
+
+
+def test_the_tests_tool_of_a_team_runs_the_tasks_visible_examples() -> None:
+    task = HumanEval()
+    item = next(task.items())
+    reply = f"```python\n{item.meta['prompt']}{item.answer}\n```"
+    config = TeamConfig(team="coder=programmer+tests", topology="single", decision="last_agent")
+    t = asyncio.run(team_for(task, "single", ScriptedBackend([reply]), config).arun(item.question))
+    run = t.messages[0].tool_run
+    assert run is not None and (run.tool, run.status) == ("tests", "passed") and "example(s) passed" in run.output
