@@ -121,6 +121,9 @@ async def call_agent(
     except BackendError as e:
         error = str(e)
         completion = Completion("", "error", Usage(), time.perf_counter() - started)
+    run = await run_tool(ctx, tool, completion.text, query) if tool != "none" and error is None else None
+    if run is not None and write:
+        write({"event": "tool", "agent": agent, "round": round, "text": run.observation(), "status": run.status})
     extra = completion.extra
     record = MessageRecord(
         agent=agent, round=round, kind=kind,
@@ -133,17 +136,12 @@ async def call_agent(
         cost=ctx.cost(model, completion.usage),
         logprob=answer_logprob(completion.text, extra.get("token_logprobs"), ctx.extract),
         replica=extra.get("replica"), warnings=tuple(str(w) for w in extra.get("warnings", ())),
+        tool=run.to_dict() if run is not None else None,
     )  # fmt: skip
-    text, saved = completion.text, record.to_dict()
-    if tool != "none" and error is None:
-        run = await run_tool(ctx, tool, text, query)
-        text, saved["tool"] = text + run.observation(), run.to_dict()
-        if write:
-            write({"event": "tool", "agent": agent, "round": round, "text": run.observation(), "status": run.status})
     if write:
         write({"event": "finish", "agent": agent, "round": round, "text": completion.text,
                "usage": [completion.usage.prompt_tokens, completion.usage.completion_tokens], "error": error})  # fmt: skip
-    return text, saved
+    return record.said, record.to_dict()
 
 
 def answer_logprob(text: str, token_logprobs: object, extract: Extract) -> float | None:
