@@ -19,6 +19,7 @@ from agentnet.errors import BackendError, ConfigError
 from agentnet.graph import CommGraph, ReceiveGate, StopGate, Topology
 from agentnet.agents import DEFAULT_MODEL_KEY
 from agentnet.llm import LLMBackend
+from agentnet.members import check_price
 from agentnet.runtime.compile import COMPILED, state_reader, step_limit
 from agentnet.runtime.node import Extract, RunContext, RunState
 from agentnet.task import CodeCheck
@@ -89,8 +90,7 @@ class Team:
         stop_gate = stop_gate or getattr(topology, "inference_stop_gate", None)
         self.backends = {DEFAULT_MODEL_KEY: backends} if not isinstance(backends, Mapping) else dict(backends)
         for model, price in (prices or {}).items():
-            if not isinstance(price, (int, float)) or isinstance(price, bool) or not 0 <= price < float("inf"):
-                raise ConfigError(f"price {price!r} for model {model!r} must be a finite number, 0 or more")
+            check_price(model, price)
         self.context = RunContext(
             self.backends, extract, early_stop, code_check, receive_gate, stop_gate,
             fallback=self.backends.get(DEFAULT_MODEL_KEY), prices=dict(prices or {}), tools=tools,
