@@ -3,6 +3,7 @@
     AGENTNET_DATA_DIR=../shared/data .venv/bin/python benchmarks/learned_teams.py validate
     AGENTNET_DATA_DIR=../shared/data .venv/bin/python benchmarks/learned_teams.py test
     AGENTNET_DATA_DIR=../shared/data .venv/bin/python benchmarks/learned_teams.py report
+    # the same phases for HumanEval: add --task humaneval
 
 PROTOCOL (written, and committed, before any test item of it was run; change it only in a
 commit that says why, before the test phase):
@@ -34,6 +35,29 @@ commit that says why, before the test phase):
   <= 0.6x its cost; (d) vs sc3/sc5 of the best single agent: more accurate at lower cost, or
   within its CI at <= 1/2 its cost. A missed target is reported with by how much and why.
 
+HumanEval half (written, and committed, before any HumanEval item of it was run):
+
+- The mix: cheap_code = programming_expert@0.5B, strong_code = programming_expert@1.5B, both with
+  the `tests` tool (their code runs against the docstring's visible examples, never the hidden
+  tests; the report is what peers and the stop head read).
+- Items: HumanEval has no train split, so learners train AND choose their variant on
+  HumanEval/0-63 (the validation choices are in-sample: said so in the table); the table is
+  HumanEval/64-163 (100 items), each row run on it once.
+- Rows as for GSM8K, except: self-consistency decides by `passing_vote` (the most common answer
+  among the samples whose visible examples passed; none passed: the earliest sample's) because
+  a vote over program texts at T 0.7 would pick the first sample; one cascade, cascade:tool-ok
+  (cheap_code, then strong_code hearing it when its code fails the visible examples) — the
+  agreement cascade is left out: two programs that differ in text may behave alike, and the
+  mix has one cheap opener; the complete team is cheap_code then strong_code hearing it, its
+  last agent's answer. The adaptive learners open with cheap_code.
+- Same statistics and targets as GSM8K, per task.
+
+Revision 1 (2026-12-07, before any row of this protocol ran, validation or test): the
+validation slice runs only what a choice is made from — the four single agents (the best
+single agent) and the learner variants (each learner's lambda) — not the other baselines, which
+no choice reads; measured rates here (0.5B ~48, 1.5B ~20 tokens/s over all slots) put those
+rows at ~6 h of the ~43 h the protocol takes on this machine.
+
 Resumable at every level (benchmarks/rows.py): a kept row is skipped, a training resumes from
 its checkpoint, a bench resumes its run. OUT/README.md is rewritten after every phase.
 """
@@ -45,6 +69,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.rows, run as a script
@@ -53,46 +78,85 @@ from agentnet.serving.models import default_cache_dir  # noqa: E402
 from benchmarks.rows import CLI, Row, keep_rows, paired, run, table  # noqa: E402
 
 SMALL, STRONG = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
-MEMBERS = {"cheap_cot": f"cot@{SMALL}", "cheap_pal": f"pal@{SMALL}", "strong_pal": f"pal@{STRONG}", "strong_cot": f"cot@{STRONG}"}
-MIX = ",".join(f"{name}={spec}" for name, spec in MEMBERS.items())
 EXPERIMENT = default_cache_dir() / "experiments" / "learned-teams"  # outside the repository: store and cache
 # one response cache for every row (seeded samples too: sc3 reuses sc5's first three)
 COMMON = ("--max-tokens", "512", "--concurrency", "4", "--cache", str(EXPERIMENT / "cache.sqlite"), "--cache-mode", "all")
-SLICES = {"validate": ("--split", "train", "--offset", "0", "--limit", "100"),
-          "test": ("--split", "test", "--offset", "50", "--limit", "300")}  # fmt: skip
-TRAIN_ITEMS = ("--split", "train", "--offset", "100", "--limit", "400")
 LAMBDAS = (0.5, 2.0)
-LEARNERS = {
-    "agentdropout": (),
-    "gdesigner": ("--activation", "--stop", "--open-with", "cheap_cot,cheap_pal", "--read-said"),
-    "commformer": ("--activation", "--stop", "--open-with", "cheap_cot,cheap_pal", "--read-said", "--no-gate"),
-}
 
 
-def fixed_rows(phase: str, best: str | None) -> dict[str, Row]:
+@dataclass(frozen=True)
+class Suite:
+    """One task's half of the protocol: its mix, slices, baselines and learner options."""
+
+    task: str
+    members: dict[str, str]  # name -> ROLE[+TOOL]@MODEL
+    slices: dict[str, tuple[str, ...]]  # "validate" / "test" -> item options
+    train_items: tuple[str, ...]
+    opening: str  # the cheap agents a cascade and the adaptive learners open with
+    sc_decision: str  # how self-consistency's k samples are decided
+    cascades: tuple[tuple[str, str, str, str], ...]  # (row, agents, rule, note)
+    complete_decision: str
+    strongest: str  # the strongest model as people usually run it (one call): the other self-consistency
+
+    @property
+    def mix(self) -> str:
+        return ",".join(f"{name}={spec}" for name, spec in self.members.items())
+
+    def team(self, *names: str) -> str:
+        return ",".join(f"{n}={self.members[n]}" for n in names)
+
+    def learners(self) -> dict[str, tuple[str, ...]]:
+        said = ("--activation", "--stop", "--open-with", self.opening, "--read-said")
+        return {"agentdropout": (), "gdesigner": said, "commformer": (*said, "--no-gate")}
+
+
+SUITES = {
+    "gsm8k": Suite(
+        "gsm8k",
+        {"cheap_cot": f"cot@{SMALL}", "cheap_pal": f"pal@{SMALL}", "strong_pal": f"pal@{STRONG}", "strong_cot": f"cot@{STRONG}"},
+        {"validate": ("--split", "train", "--offset", "0", "--limit", "100"),
+         "test": ("--split", "test", "--offset", "50", "--limit", "300")},
+        ("--split", "train", "--offset", "100", "--limit", "400"),
+        "cheap_cot,cheap_pal",
+        "majority_vote",
+        (("cascade-agree", "cheap_cot,cheap_pal,strong_cot", "cascade:agree", "cheap pair, strong_cot when they disagree"),
+         ("cascade-tool", "strong_pal,strong_cot", "cascade:tool-ok", "strong_pal, strong_cot when its program fails")),
+        "majority_vote",
+        "strong_cot",
+    ),
+    "humaneval": Suite(
+        "humaneval",
+        {"cheap_code": f"programming_expert+tests@{SMALL}", "strong_code": f"programming_expert+tests@{STRONG}"},
+        {"validate": ("--offset", "0", "--limit", "64"), "test": ("--offset", "64", "--limit", "100")},
+        ("--offset", "0", "--limit", "64"),
+        "cheap_code",
+        "passing_vote",
+        (("cascade-tool", "cheap_code,strong_code", "cascade:tool-ok",
+          "cheap_code, strong_code (hearing it) when its code fails the visible examples"),),
+        "last_agent",
+        "strong_code",
+    ),
+}  # fmt: skip
+
+
+def fixed_rows(suite: Suite, phase: str, best: str | None) -> dict[str, Row]:
     """Every baseline row on `phase`'s slice; the self-consistency of the best single agent needs
     `best` (chosen on the validation slice)."""
-    items = SLICES[phase]
 
     def row(name: str, team: str, topology: str, decision: str, note: str, group: str, *more: str) -> Row:
-        return Row(f"{phase}-{name}", ("gsm8k", *items, "--team", team, "--topology", topology, "--rounds", "1",
-                                       "--decision", decision, *COMMON, *more), note, group=group)  # fmt: skip
+        return Row(f"{phase}-{name}", (suite.task, *suite.slices[phase], "--team", team, "--topology", topology,
+                                       "--rounds", "1", "--decision", decision, *COMMON, *more), note, group=group)  # fmt: skip
 
-    rows = [row(f"single-{n}", f"{n}={s}", "single", "last_agent", f"{n} alone", "single") for n, s in MEMBERS.items()]
-    sc = {"strong_cot": MEMBERS["strong_cot"]}
-    if best:
-        sc[best] = MEMBERS[best]
-    for n, spec in sc.items():
+    rows = [row(f"single-{n}", suite.team(n), "single", "last_agent", f"{n} alone", "single") for n in suite.members]
+    for n in dict.fromkeys([suite.strongest, *([best] if best else [])]):
         for k in (5, 3):  # sc3 after sc5: its 3 seeded samples are sc5's first 3, answered by the cache
-            team = ",".join(f"s{i}={spec}" for i in range(k))
-            rows.append(row(f"sc{k}-{n}", team, "debate", "majority_vote", f"{k} samples of {n}, T 0.7, vote", "sc",
-                            "--temperature", "0.7", "--seed", "1000"))  # fmt: skip
-    rows.append(row("cascade-agree", f"cheap_cot={MEMBERS['cheap_cot']},cheap_pal={MEMBERS['cheap_pal']},"
-                    f"strong_cot={MEMBERS['strong_cot']}", "cascade:agree", "last_agent",
-                    "cheap pair, strong_cot when they disagree", "cascade"))  # fmt: skip
-    rows.append(row("cascade-tool", f"strong_pal={MEMBERS['strong_pal']},strong_cot={MEMBERS['strong_cot']}",
-                    "cascade:tool-ok", "last_agent", "strong_pal, strong_cot when its program fails", "cascade"))  # fmt: skip
-    rows.append(row("complete", MIX, "complete", "majority_vote", "the mix, complete graph, vote", "complete"))
+            team = ",".join(f"s{i}={suite.members[n]}" for i in range(k))
+            rows.append(row(f"sc{k}-{n}", team, "debate", suite.sc_decision, f"{k} samples of {n}, T 0.7, {suite.sc_decision}",
+                            "sc", "--temperature", "0.7", "--seed", "1000"))  # fmt: skip
+    for name, agents, rule, note in suite.cascades:
+        rows.append(row(name, suite.team(*agents.split(",")), rule, "last_agent", note, "cascade"))
+    rows.append(row("complete", suite.mix, "complete", suite.complete_decision,
+                    f"the mix, complete graph, {suite.complete_decision}", "complete"))  # fmt: skip
     return {r.name: r for r in rows}
 
 
@@ -100,24 +164,24 @@ def train_dir(out: Path, kind: str, lam: float) -> Path:
     return out / "train" / f"{kind}-lambda{lam:g}"
 
 
-def train(out: Path, kind: str, lam: float) -> tuple[Path, float]:
+def train(suite: Suite, out: Path, kind: str, lam: float) -> tuple[Path, float]:
     """Train (or resume) a learner variant; its model file and the wall time of this call."""
     target = train_dir(out, kind, lam)
     model = target / "model.pt"
     if model.exists() and (target / "done").exists():
         return model, 0.0
     started = time.monotonic()
-    code = run([*CLI, "train", kind, "--task", "gsm8k", *TRAIN_ITEMS, "--team", MIX, "--rounds", "2",
+    code = run([*CLI, "train", kind, "--task", suite.task, *suite.train_items, "--team", suite.mix, "--rounds", "2",
                 "--decision", "last_agent", "--pay", "price", "--lambda-tokens", str(lam), "--token-scale", "1000",
-                "--steps", "20", "--batch", "6", *COMMON, *LEARNERS[kind], "--out", str(target)])  # fmt: skip
+                "--steps", "20", "--batch", "6", *COMMON, *suite.learners()[kind], "--out", str(target)])  # fmt: skip
     if code != 0:
         raise SystemExit(f"training {kind} lambda {lam} failed (exit {code})")
     (target / "done").write_text(json.dumps({"wall_s": time.monotonic() - started}))
     return model, time.monotonic() - started
 
 
-def learned_row(phase: str, kind: str, lam: float, model: Path) -> Row:
-    return Row(f"{phase}-{kind}-lambda{lam:g}", ("gsm8k", *SLICES[phase], "--topology", f"{kind}:{model}",
+def learned_row(suite: Suite, phase: str, kind: str, lam: float, model: Path) -> Row:
+    return Row(f"{phase}-{kind}-lambda{lam:g}", (suite.task, *suite.slices[phase], "--topology", f"{kind}:{model}",
                                                  "--decision", "last_agent", *COMMON),
                f"{kind}, lambda {lam:g}", group="learned")  # fmt: skip
 
@@ -127,23 +191,23 @@ def utility(row: dict) -> float:
     return row["accuracy"] - 0.5 * (row["cost_per_query"] or 0.0)
 
 
-def choices(done: dict[str, dict]) -> dict[str, str]:
+def choices(suite: Suite, done: dict[str, dict]) -> dict[str, str]:
     """What the validation slice decided: the best single agent and each learner's lambda."""
-    singles = {n: done.get(f"validate-single-{n}") for n in MEMBERS}
+    singles = {n: done.get(f"validate-single-{n}") for n in suite.members}
     if not all(singles.values()):
         return {}
     best = max(singles, key=lambda n: (singles[n]["accuracy"], -(singles[n]["cost_per_query"] or 0)))  # type: ignore[index]
     chosen = {"best_single": best}
-    for kind in LEARNERS:
+    for kind in suite.learners():
         variants = {lam: done.get(f"validate-{kind}-lambda{lam:g}") for lam in LAMBDAS}
         if all(variants.values()):
             chosen[kind] = f"{max(variants, key=lambda lam: utility(variants[lam])):g}"  # type: ignore[arg-type]
     return chosen
 
 
-def readme(out: Path, done: dict[str, dict]) -> None:
-    chosen = choices(done)
-    lines = ["# Learned teams of complementary agents: the held-out headline", "",
+def readme(suite: Suite, out: Path, done: dict[str, dict]) -> None:
+    chosen = choices(suite, done)
+    lines = [f"# Learned teams of complementary agents: the held-out headline ({suite.task})", "",
              "Made by `benchmarks/learned_teams.py` (its docstring is the pre-registered protocol).", "",
              f"Choices made on the validation slice: {json.dumps(chosen) if chosen else 'not yet'}.", ""]  # fmt: skip
     for phase in ("validate", "test"):
@@ -168,36 +232,37 @@ def readme(out: Path, done: dict[str, dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("phase", choices=("validate", "test", "report"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/learned-teams"))
+    parser.add_argument("--task", choices=list(SUITES), default="gsm8k")
+    parser.add_argument("--out", type=Path, default=None, help="default benchmarks/results/learned-teams/TASK")
     parser.add_argument("--store", type=Path, default=EXPERIMENT / "runs.sqlite")
     args = parser.parse_args()
+    suite = SUITES[args.task]
+    out: Path = args.out or Path("benchmarks/results/learned-teams") / suite.task
     if args.phase != "report" and not os.environ.get("AGENTNET_DATA_DIR"):
-        raise SystemExit("set AGENTNET_DATA_DIR (e.g. ../shared/data): the rows read GSM8K from it")
-    args.out.mkdir(parents=True, exist_ok=True)
-    done = {p.stem: json.loads(p.read_text()) for p in sorted((args.out / "rows").glob("*.json"))}
-    if args.phase == "validate":
-        rows = fixed_rows("validate", None)
-        done = keep_rows(args.out, list(rows), rows, args.store)
-        for kind in LEARNERS:
+        raise SystemExit(f"set AGENTNET_DATA_DIR (e.g. ../shared/data): the rows read {suite.task} from it")
+    out.mkdir(parents=True, exist_ok=True)
+    done = {p.stem: json.loads(p.read_text()) for p in sorted((out / "rows").glob("*.json"))}
+    learners = suite.learners()
+    if args.phase == "validate":  # only what a choice reads (revision 1): the single agents, the learner variants
+        rows = {k: r for k, r in fixed_rows(suite, "validate", None).items() if r.group == "single"}
+        done = keep_rows(out, list(rows), rows, args.store)
+        for kind in learners:
             for lam in LAMBDAS:
-                model, _ = train(args.out, kind, lam)
-                row = learned_row("validate", kind, lam, model)
-                done = keep_rows(args.out, [row.name], {row.name: row}, args.store)
-        best = choices(done).get("best_single")
-        rows = fixed_rows("validate", best)
-        done = keep_rows(args.out, list(rows), rows, args.store)
+                model, _ = train(suite, out, kind, lam)
+                row = learned_row(suite, "validate", kind, lam, model)
+                done = keep_rows(out, [row.name], {row.name: row}, args.store)
     elif args.phase == "test":
-        chosen = choices(done)
-        missing = [k for k in ("best_single", *LEARNERS) if k not in chosen]
+        chosen = choices(suite, done)
+        missing = [k for k in ("best_single", *learners) if k not in chosen]
         if missing:
-            raise SystemExit(f"the validation phase has not decided {', '.join(missing)}; run `validate` first")
-        rows = fixed_rows("test", chosen["best_single"])
-        for kind in LEARNERS:
+            raise SystemExit(f"the validation phase has not decided {', '.join(missing)}; run `validate --task {suite.task}` first")
+        rows = fixed_rows(suite, "test", chosen["best_single"])
+        for kind in learners:
             lam = float(chosen[kind])
-            row = learned_row("test", kind, lam, train_dir(args.out, kind, lam) / "model.pt")
+            row = learned_row(suite, "test", kind, lam, train_dir(out, kind, lam) / "model.pt")
             rows[row.name] = row
-        done = keep_rows(args.out, list(rows), rows, args.store)
-    readme(args.out, done)
+        done = keep_rows(out, list(rows), rows, args.store)
+    readme(suite, out, done)
 
 
 if __name__ == "__main__":
