@@ -103,7 +103,7 @@ def served(args: argparse.Namespace, out: Path, port: int) -> Iterator[str]:
     """`agentnet serve-team` with both teams, until the block ends (then SIGINT: drained, recorded)."""
     command = [sys.executable, "-m", "agentnet.cli", "serve-team", "--port", str(port), "--store", str(out / "runs.sqlite"),
                "--task", "gsm8k", "--reasoning", "content", "--concurrency", str(args.concurrency),
-               "--team", "fixed=", "--team", f"learned=;topology={args.learned}", *args.serve_arg]  # fmt: skip
+               "--team", f"fixed={args.fixed}", "--team", f"learned=;topology={args.learned}", *args.serve_arg]  # fmt: skip
     if args.data_dir:
         command += ["--data-dir", str(args.data_dir)]
     log = (out / "serve-team.log").open("w")
@@ -260,6 +260,8 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=100, help="the first N GSM8K test items (as `agentnet bench gsm8k --limit N`)")
+    parser.add_argument("--fixed", default="", help="the fixed team, SPEC[;KEY=VALUE…] as serve-team --team takes it "
+                        "(default: the team `agentnet bench gsm8k` runs), e.g. 'cot@qwen2.5-coder-0.5b;topology=single;decision=last_agent'")
     parser.add_argument("--learned", default="", help="the learned team's topology, KIND:PATH (from `agentnet train KIND`)")
     parser.add_argument("--scripted", action="store_true", help="ScriptedBackend teams in this process (no model): the plumbing")
     parser.add_argument("--out", type=Path, default=Path("lm-eval-gsm8k"), help="output folder")
