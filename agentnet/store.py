@@ -318,8 +318,9 @@ class RunStore:
         return [_run_record(r) for r in rows]
 
     # -- results ---------------------------------------------------------------------------
-    def add_result(self, run_id: str, row: ResultRow) -> None:
-        """Insert or replace (a resumed run re-runs items whose run had failed)."""
+    def add_result(self, run_id: str, row: ResultRow, *, grow: bool = False) -> None:
+        """Insert or replace (a resumed run re-runs items whose run had failed); `grow`: the run has
+        no fixed item list (a served team's), so the result adds one to its total."""
         values = {
             "run_id": run_id, "item_id": row.item_id, "position": row.position, "answer": row.answer,
             "gold": row.gold, "extracted": row.extracted, "score": row.score, "prompt_tokens": row.prompt_tokens,
@@ -334,7 +335,8 @@ class RunStore:
         marks = ", ".join("?" * len(values))
         with self._guard(f"storing item {row.item_id} of run {run_id}"), self._db:
             self._db.execute(f"INSERT OR REPLACE INTO results ({names}) VALUES ({marks})", tuple(values.values()))
-            self._db.execute("UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
+            self._db.execute("UPDATE runs SET updated = ?, total_items = total_items + ? WHERE id = ?",
+                             (time.time(), int(grow), run_id))  # fmt: skip
 
     def finished_items(self, run_id: str) -> set[str]:
         """Items scored without error: a resume skips these."""

@@ -156,7 +156,7 @@ class Recorder:
 
     async def add(self, run_id: str, job: Job, trajectory: Trajectory, extracted: str) -> None:
         row = result_row(job.position, Item(job.item_id, job.query, ""), trajectory, 0.0, extracted)
-        future = asyncio.wrap_future(self._pool.submit(self._store.add_result, run_id, row))
+        future = asyncio.wrap_future(self._pool.submit(self._store.add_result, run_id, row, grow=True))
         try:
             await asyncio.shield(future)
         except asyncio.CancelledError:

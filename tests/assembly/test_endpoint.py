@@ -150,7 +150,9 @@ def test_past_the_queue_a_request_gets_429_with_retry_after(tmp_path: Path) -> N
             answered = [f.result() for f in first]
         with RunStore.existing(s.store) as store:
             stored = store.results(team.run_id)
+            total = store.run(team.run_id).total_items
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert total == 2  # a served run's total grows with what it answered (`agentnet runs`: 2/2, not 2/0)
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"
     assert [r.status_code for r in answered] == [200, 200] and len(stored) == 2
 
