@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, get_args, runtime_checkable
 
-from agentnet import replies
+import agentnet.replies as replies
 from agentnet.checks import check_fields, number
 from agentnet.errors import BackendError, BackendTimeoutError, ConfigError
 from agentnet.types import Completion, GenerationSettings, Message, Usage

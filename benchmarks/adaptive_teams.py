@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -49,7 +50,7 @@ from agentnet.assembly.items import load_items
 from agentnet.assembly.server import ClientConfig, connect, server_health
 from agentnet.cache import CacheConfig
 from agentnet.errors import ConfigError
-from agentnet.serving.llama_server import binary_version, find_binary
+from agentnet.serving.llama_server import find_binary
 from agentnet.serving.models import default_cache_dir
 from agentnet.configs import ItemsConfig, TeamConfig
 from agentnet.evaluation import evaluate
@@ -58,6 +59,9 @@ from agentnet.report import wilson_interval
 from agentnet.serving import ServeConfig
 from agentnet.store import RunConfig, RunStore
 from agentnet.tasks import TaskConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.engine_build, run as a script
+from benchmarks.engine_build import binary_version  # noqa: E402
 
 ROLES = ("math_solver", "mathematical_analyst", "programming_expert", "inspector")
 # the arguments that decide the results: a resume with other values would mix two experiments

@@ -22,7 +22,7 @@ from typing import Any
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import CommGraph, Decision, Topology
-from agentnet.topologies import configs
+import agentnet.topologies.configs as configs
 from agentnet.topologies.cascade import RULES, Cascade
 from agentnet.topologies.fixed import FIXED, fixed
 

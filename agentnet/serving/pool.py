@@ -242,7 +242,7 @@ def _probe(model: str, url: str, config: ServeConfig) -> Server:
     `model` when served there, else the endpoint's only model."""
     import httpx
 
-    from agentnet import replies
+    import agentnet.replies as replies
 
     key = os.environ.get(config.api_key_env)
     headers = {"Authorization": f"Bearer {key}"} if key else {}

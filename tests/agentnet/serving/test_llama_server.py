@@ -10,7 +10,6 @@ from agentnet.errors import ConfigError, MissingDependencyError
 from agentnet.serving.__main__ import main
 from agentnet.serving.llama_server import (
     SOURCE,
-    binary_version,
     build,
     build_key,
     cache_is_current,
@@ -70,15 +69,6 @@ def _fake_sdist(tmp_path: Path, cmakelists: bytes = b"") -> Path:
         info.size = len(cmakelists)
         tar.addfile(info, io.BytesIO(cmakelists))
     return sdist
-
-
-def test_the_binary_says_which_llama_cpp_it_was_built_from(tmp_path: Path) -> None:
-    server = tmp_path / "llama-server"
-    server.write_text("#!/bin/sh\necho 'version: 0.5.0-dev (build 1, commit 0c1e570)' >&2\necho 'built with GNU 12.2.0' >&2\n")
-    server.chmod(0o755)
-    assert binary_version(server) == "0.5.0-dev (build 1, commit 0c1e570)"
-    assert binary_version(_executable(tmp_path / "silent")) is None
-    assert binary_version(tmp_path / "missing") is None
 
 
 def test_the_source_tree_comes_out_of_the_sdist(tmp_path: Path) -> None:
