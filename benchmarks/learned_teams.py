@@ -75,6 +75,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.rows, run as a script
 
 from agentnet.serving.models import default_cache_dir  # noqa: E402
+from benchmarks.headline import branches, losses, plot, targets  # noqa: E402
 from benchmarks.rows import CLI, Row, keep_rows, paired, run, table  # noqa: E402
 
 SMALL, STRONG = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
@@ -205,7 +206,17 @@ def choices(suite: Suite, done: dict[str, dict]) -> dict[str, str]:
     return chosen
 
 
-def readme(suite: Suite, out: Path, done: dict[str, dict]) -> None:
+def training_cost(out: Path, name: str) -> str:
+    """A learned row's training cost, from its training folder (tokens and wall of `agentnet train`)."""
+    kind, _, lam = name.split("-", 1)[1].partition("-lambda")
+    path = train_dir(out, kind, float(lam)) / "cost.json"
+    if not path.exists():
+        return "—"
+    c = json.loads(path.read_text())
+    return f"{c.get('tokens', 0):,.0f} tokens, {c.get('wall_s', 0) / 60:.0f} min ({c.get('steps', '?')} steps)"
+
+
+def readme(suite: Suite, out: Path, done: dict[str, dict], store: Path) -> None:
     chosen = choices(suite, done)
     lines = [f"# Learned teams of complementary agents: the held-out headline ({suite.task})", "",
              "Made by `benchmarks/learned_teams.py` (its docstring is the pre-registered protocol).", "",
@@ -214,17 +225,37 @@ def readme(suite: Suite, out: Path, done: dict[str, dict]) -> None:
         rows = {k: v for k, v in done.items() if k.startswith(f"{phase}-")}
         if rows:
             lines += [f"## {phase}", "", *table(rows), ""]
-    learned = [r for k, r in done.items() if k.startswith("test-") and r.get("group") == "learned"]
-    for r in learned:
-        lines += [f"### {r['name']} against each baseline (paired, test slice)", "",
+            learned = [k for k, r in rows.items() if r.get("group") == "learned"]
+            if learned:
+                lines += ["Training cost (train split, shared by both slices):", ""]
+                lines += [f"- {k}: {training_cost(out, k)}" for k in learned] + [""]
+            if phase == "test":
+                plot(rows, out / "pareto.png", f"{suite.task}, test slice: accuracy vs cost")
+                lines += ["![accuracy vs cost](pareto.png)", ""]
+    test = {k: v for k, v in done.items() if k.startswith("test-")}
+    best = chosen.get("best_single")
+    for name, r in test.items():
+        if r.get("group") != "learned":
+            continue
+        lines += [f"### {name} against each baseline (paired, test slice)", "",
                   "| baseline | items | only learned right | only baseline right | Δ accuracy (95% CI) | McNemar p | Δ cost/query |",
                   "|---|---|---|---|---|---|---|"]  # fmt: skip
-        for k, b in done.items():
-            if k.startswith("test-") and b.get("group") != "learned":
-                p = paired(r, b)
-                lines.append(f"| {b['name']} | {p.items} | {p.only_a} | {p.only_b} | {p.diff:+.3f} ({p.ci[0]:+.3f}…{p.ci[1]:+.3f}) | "
-                             f"{p.p:.3f} | {p.cost_diff:+.3f} |")  # fmt: skip
-        lines.append("")
+        baselines = {k: b for k, b in test.items() if b.get("group") != "learned"}
+        for b in baselines.values():
+            p = paired(r, b)
+            lines.append(f"| {b['name']} | {p.items} | {p.only_a} | {p.only_b} | {p.diff:+.3f} ({p.ci[0]:+.3f}…{p.ci[1]:+.3f}) | "
+                         f"{p.p:.3f} | {p.cost_diff:+.3f} |")  # fmt: skip
+        needed = [f"test-single-{best}", f"test-single-{suite.strongest}", *(f"test-{c[0]}" for c in suite.cascades),
+                  *(f"test-sc{k}-{best}" for k in (3, 5))]  # fmt: skip
+        if best and all(n in test for n in needed):
+            verdicts = targets(name, test, best_single=f"test-single-{best}", strongest=f"test-single-{suite.strongest}",
+                               cascades=[f"test-{c[0]}" for c in suite.cascades], sc=[f"test-sc{k}-{best}" for k in (3, 5)])  # fmt: skip
+            lines += ["", "Targets (issue 33):", "", *(t.line() for t in verdicts)]
+        lines += ["", "Branches, read from the trajectories:", "", *branches(r), ""]
+        strongest_baseline = max(baselines.values(), key=lambda b: b["accuracy"], default=None)
+        if strongest_baseline:
+            lines += [f"Items {strongest_baseline['name']} (the most accurate baseline) solved and {name} did not:", "",
+                      *losses(r, strongest_baseline, store), ""]  # fmt: skip
     lines += ["Commands:", ""] + [f"    {r['command']}" for r in done.values()]
     (out / "README.md").write_text("\n".join(lines) + "\n")
 
@@ -262,7 +293,7 @@ def main() -> None:
             row = learned_row(suite, "test", kind, lam, train_dir(out, kind, lam) / "model.pt")
             rows[row.name] = row
         done = keep_rows(out, list(rows), rows, args.store)
-    readme(suite, out, done)
+    readme(suite, out, done, args.store)
 
 
 if __name__ == "__main__":
