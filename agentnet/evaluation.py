@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+from agentnet.episodes import run_episode
 from agentnet.errors import AgentNetError, ConfigError, ServerDiedError, StoreError
 from agentnet.replicas import calls_per_replica
 from agentnet.runtime import Team
@@ -85,12 +86,10 @@ async def evaluate(
     server = _Health(health) if health is not None else None
 
     async def one(position: int, item: Item) -> None:
-        async with gate:
-            trajectory = await team.arun_or_fail(item.question, context=item.meta.get("private"))
-            if trajectory.error and server is not None and (reason := await server.check()):
-                raise ServerDiedError(reason, run_id=run_id)
-            score = await task.score(item, trajectory.answer)
-        row = result_row(position, item, trajectory, score.value, score.extracted)
+        episode = await run_episode(team, task, item, gate=gate)
+        if episode.failed and server is not None and (reason := await server.check()):
+            raise ServerDiedError(reason, run_id=run_id)
+        row = result_row(position, item, episode.trajectory, episode.score.value, episode.score.extracted)
         store.add_result(run_id, row)
         if on_result:
             on_result(row)

@@ -10,15 +10,38 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable, TypeGuard
 
+from agentnet.errors import ConfigError
 from agentnet.graph import DecisionKind
+
+
+Private = tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True)
 class Item:
+    """One benchmark item.
+
+    `private` holds facts only some agents see (an information-asymmetric task): `private[i]`
+    is the list of facts of the team's i-th agent, shown to it alone (one per line, under
+    "Your private information"); agents past the end of it get none, and more lists than the
+    team has agents is an error when the team runs. Empty for ordinary tasks. Lists are
+    accepted and stored as tuples.
+    """
+
     id: str  # stable within the task and split (used to resume runs)
     question: str  # the full prompt the team receives
     answer: str  # the gold answer, as text
-    meta: dict[str, Any] = field(default_factory=dict)  # choices, tests, private facts…
+    meta: dict[str, Any] = field(default_factory=dict)  # choices, tests, the task's own facts…
+    private: Private = ()  # per agent position: the facts only that agent sees
+
+    def __post_init__(self) -> None:
+        if "private" in self.meta:
+            raise ConfigError(f"item {self.id}: private facts go in Item.private (per agent: a list of facts), "
+                              "not meta['private']")  # fmt: skip
+        if isinstance(self.private, (str, bytes)) or any(isinstance(p, (str, bytes)) for p in self.private):
+            raise ConfigError(f"item {self.id}: private={self.private!r} must be one list of facts per agent, "
+                              "e.g. [['x = 4'], ['y = 2']]")  # fmt: skip
+        object.__setattr__(self, "private", tuple(tuple(str(f) for f in facts) for facts in self.private))
 
 
 @dataclass(frozen=True)

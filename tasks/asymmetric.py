@@ -259,7 +259,7 @@ def _agent_name(i: int) -> str:
 
 @dataclass
 class Asymmetric:
-    """Generated puzzles whose facts are split over `agents` agents (Item.meta["private"]).
+    """Generated puzzles whose facts are split over `agents` agents (`Item.private`).
 
     Item ids carry the seed and agent count ("asymmetric/test/s0-n2/17") so a resumed run never
     mixes puzzles generated under different settings. "train" and "test" use disjoint seed
@@ -301,13 +301,13 @@ class Asymmetric:
             f"and none can answer alone.\n{ANSWER_FORMAT}"
         )
         meta = {
-            "private": [[f.text for f in hand] for hand in puzzle.private],
             "family": puzzle.family,
             "needed": [f.text for f in puzzle.needed],
             "agents": self.agents,
             "seed": self.config.seed,
         }
-        return Item(f"{self.name}/{split}/s{self.config.seed}-n{self.agents}/{index}", question, puzzle.answer, meta)
+        private = tuple(tuple(f.text for f in hand) for hand in puzzle.private)
+        return Item(f"{self.name}/{split}/s{self.config.seed}-n{self.agents}/{index}", question, puzzle.answer, meta, private)
 
     def extract(self, output: str) -> str:
         return extract_qa_answer(output)

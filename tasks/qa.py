@@ -199,7 +199,7 @@ class _ContextQA(QATask):
     [sentences]]], supporting_facts: [[title, sentence index]], type, ...}`.
 
     `private_agents` = 0 puts every paragraph in the question. With n ≥ 2 the question carries
-    no paragraphs and `meta["private"]` deals them to n agents (`split_paragraphs`), the
+    no paragraphs and `Item.private` deals them to n agents (`split_paragraphs`), the
     information-asymmetric setting Optima trains on.
     """
 
@@ -222,12 +222,13 @@ class _ContextQA(QATask):
             question, answer, paragraphs = _text(r, "question"), _text(r, "answer"), _paragraphs(r)
             supporting = [str(fact[0]) for fact in r.get("supporting_facts", []) if isinstance(fact, list) and fact]
             meta = {"question": question, "supporting_facts": r.get("supporting_facts", []), **self._meta(r)}
+            private: list[list[str]] = []
             if self.private_agents:
-                meta["private"] = split_paragraphs(paragraphs, supporting, self.private_agents)
+                private = split_paragraphs(paragraphs, supporting, self.private_agents)
                 prompt = f"{question}\n{ANSWER_FORMAT}"
             else:
                 prompt = _context_prompt(question, paragraphs)
-            return Item(f"{self.name}/{split}/{_text(r, '_id')}", prompt, answer, meta)
+            return Item(f"{self.name}/{split}/{_text(r, '_id')}", prompt, answer, meta, tuple(map(tuple, private)))
 
         yield from self.records(split, parse)
 

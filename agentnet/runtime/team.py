@@ -29,7 +29,7 @@ from agentnet.trajectory import MessageRecord, Trajectory
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
-Context = Mapping[str, str] | Sequence[str]  # private information per agent name, or by position
+Context = Mapping[str, str | Sequence[str]] | Sequence[str | Sequence[str]]  # private facts per agent name, or by position
 
 
 @dataclass(frozen=True)

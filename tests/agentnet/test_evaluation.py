@@ -26,7 +26,7 @@ class Sums:
     name, roles, decision = "sums", ("math_solver",), "last_agent"
 
     def __init__(self, n: int):
-        self._items = [Item(f"sums/{i}", f"{i}+{i}", str(2 * i), {"private": [f"hint {i}"]}) for i in range(n)]
+        self._items = [Item(f"sums/{i}", f"{i}+{i}", str(2 * i), private=((f"hint {i}",),)) for i in range(n)]
 
     def items(self, split: str = "test"):
         return iter(self._items)

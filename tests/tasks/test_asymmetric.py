@@ -28,7 +28,7 @@ def test_train_and_test_are_disjoint() -> None:
     task = Asymmetric(TaskConfig(seed=3))
 
     def fingerprint(item):  # type: ignore[no-untyped-def]
-        return item.question, tuple(tuple(sorted(p)) for p in item.meta["private"])
+        return item.question, tuple(tuple(sorted(p)) for p in item.private)
 
     train = {fingerprint(i) for i in task.items("train")}
     test = [fingerprint(i) for i in task.items("test")]
@@ -58,11 +58,11 @@ def test_item_meta_matches_the_puzzle_and_the_question_hides_private_facts() -> 
     assert task.roles == ("alice", "bob", "info_holder")
     for index, item in enumerate(itertools.islice(task.items("test"), 30)):
         puzzle = make_puzzle(1, "test", index, 3)
-        assert item.meta["private"] == [[f.text for f in hand] for hand in puzzle.private]
+        assert item.private == tuple(tuple(f.text for f in hand) for hand in puzzle.private)
         assert item.meta["needed"] == [f.text for f in puzzle.needed] and item.meta["family"] == puzzle.family
         assert item.question.startswith(puzzle.query.text) and "<A>" in item.question
         assert "Alice, Bob and Agent 3" in item.question
-        assert not any(text in item.question for hand in item.meta["private"] for text in hand)
+        assert not any(text in item.question for hand in item.private for text in hand)
 
 
 def test_fact_texts_read_as_their_structure() -> None:

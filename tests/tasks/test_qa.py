@@ -139,12 +139,12 @@ def test_hotpotqa_context_official_format(tmp_path: Path) -> None:
     (item,) = task.items()
     assert item.id == "hotpotqa-context/dev/5a8b" and item.answer == "Paris"
     assert "[Tower] The tower is in the city." in item.question and "Question: Which city" in item.question
-    assert item.meta["type"] == "bridge" and item.meta["level"] == "hard" and "private" not in item.meta
+    assert item.meta["type"] == "bridge" and item.meta["level"] == "hard" and item.private == ()
     # Optima's asymmetric setting: gold paragraphs dealt first, one per agent
     (split,) = HotpotQAContext(TaskConfig(data_dir=tmp_path), private_agents=2).items()
     assert "[Tower]" not in split.question
-    assert [p[:7] for p in split.meta["private"][0]] == ["[Tower]", "[Noise]"]
-    assert [p[:6] for p in split.meta["private"][1]] == ["[City]"]
+    assert [p[:7] for p in split.private[0]] == ["[Tower]", "[Noise]"]
+    assert [p[:6] for p in split.private[1]] == ["[City]"]
     with pytest.raises(ConfigError, match="private_agents=1"):
         HotpotQAContext(private_agents=1)
 

@@ -9,6 +9,7 @@ ordinary ones; that needs turns that happen one at a time, which `sequential` ch
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -16,13 +17,13 @@ from functools import cache
 from importlib import resources
 
 from agentnet.agents import AgentSpec
+from agentnet.episodes import Episode, run_episode
 from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import CommGraph, Decision
 from agentnet.llm import DeltaCallback, LLMBackend, RetractCallback
 from agentnet.prompts import load_role
 from agentnet.runtime import Team
 from agentnet.task import Item, Task
-from agentnet.trajectory import Trajectory
 from agentnet.types import Completion, GenerationSettings, Message
 
 
@@ -114,10 +115,18 @@ class Dialogue:
 
 
 async def converse(
-    dialogue: Dialogue, task: Task, item: Item, backend: LLMBackend, *, fmt: str = "", prefix: Sequence[Completion] = ()
-) -> Trajectory:
-    """One conversation on `item` (a failed one comes back with `error` set, not raised)."""
+    dialogue: Dialogue,
+    task: Task,
+    item: Item,
+    backend: LLMBackend,
+    *,
+    fmt: str = "",
+    prefix: Sequence[Completion] = (),
+    gate: asyncio.Semaphore | None = None,
+) -> Episode:
+    """One conversation on `item`, scored (`run_episode`: a failed one comes back with its
+    trajectory's `error` set, not raised); at most as many at once as `gate` allows."""
     team = dialogue.team(Replay(backend, prefix) if prefix else backend, fmt)
     if prefix and not sequential(team.topology.graph_for(item.question)):
         raise ConfigError("continuing a conversation needs agents that speak one at a time")
-    return await team.arun_or_fail(item.question, context=item.meta.get("private"))
+    return await run_episode(team, task, item, gate=gate)

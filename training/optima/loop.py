@@ -144,10 +144,8 @@ class OptimaTrainer:
 
         async def one(item: Item, k: int) -> None:
             fmt = pool[k % len(pool)]
-            async with gate:
-                trajectory = await converse(self.dialogue, self.task, item, backend, fmt=fmt)
-                score = (await self.task.score(item, trajectory.answer)).value if not trajectory.failed else 0.0
-            sample = Sample(item.id, trajectory, score, fmt)
+            episode = await converse(self.dialogue, self.task, item, backend, fmt=fmt, gate=gate)
+            sample = Sample(item.id, episode.trajectory, episode.score.value, fmt)
             with path.open("a") as f:
                 f.write(json.dumps(sample.to_dict()) + "\n")
             done.append(sample)
@@ -177,13 +175,11 @@ class OptimaTrainer:
 
         async def expand(item_id: str, node: Any) -> None:
             prefix = [Completion(n.output, "stop", n.usage, 0.0) for n in node.path()]
-            async with gate:
-                trajectory = await converse(self.dialogue, self.task, by_id[item_id], backend, prefix=prefix)
-                if trajectory.failed:
-                    return
-                score = (await self.task.score(by_id[item_id], trajectory.answer)).value
-            (rewarded,) = self._rewarded([Sample(item_id, trajectory, score)], scale)
-            trees[item_id].add(turns(trajectory), rewarded.total)
+            episode = await converse(self.dialogue, self.task, by_id[item_id], backend, prefix=prefix, gate=gate)
+            if episode.failed:
+                return
+            (rewarded,) = self._rewarded([Sample(item_id, episode.trajectory, episode.score.value)], scale)
+            trees[item_id].add(turns(episode.trajectory), rewarded.total)
             if self.on_conversation:
                 self.on_conversation(rewarded)
 

@@ -19,18 +19,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from agentnet.checks import check_fields
+from agentnet.episodes import Episode, run_episode, run_team, score_episode
 from agentnet.errors import AgentNetError, ConfigError, require_at_least_one
 from agentnet.llm import LLMBackend
 from agentnet.assembly import team_for
 from agentnet.runtime import Team
 from agentnet.training.contract import Artefact
 from agentnet.task import Item, Task
-from agentnet.trajectory import Trajectory
 from agentnet.training.minibatches import Minibatches
 from agentnet.training.trace.extract import resolve_suggestion
 from agentnet.training.trace.optimizer import Optimizer, Stateful
 from agentnet.training.trace.params import EXTRACT_FUNCTION, ParameterSet, TeamSpec, Value
-from agentnet.training.trace.problem import Episode, build_problem, clip
+from agentnet.training.trace.problem import build_problem, clip
 from agentnet.training.trace.records import Evaluation, ProposalRecord
 from agentnet.training.trace.report import write_report
 from agentnet.training.trace.sandboxed import CodeParamError, code_sandbox, run_function
@@ -203,31 +203,31 @@ class TraceLoop:
             team = self._team(spec)
         except AgentNetError as e:
             raise CandidateError(f"the team cannot be built: {e}") from e
-        contexts = [item.meta.get("private") for item in items]
-        runs: list[Trajectory] = await team.abatch([i.question for i in items], concurrency=self.config.concurrency,
-                                                   contexts=contexts)  # fmt: skip
+        gate = asyncio.Semaphore(self.config.concurrency)
+        if spec.extract_code is None:
+            return list(await asyncio.gather(*(run_episode(team, self.task, item, gate=gate) for item in items)))
+        # the extraction code reads every output in one sandboxed process, between the runs and the scoring
+        runs = await asyncio.gather(*(run_team(team, item, gate=gate) for item in items))
         answers = [t.answer for t in runs]
         code_errors: list[str | None] = [None] * len(items)
-        if spec.extract_code is not None:
-            try:
-                result = await run_function(spec.extract_code, EXTRACT_FUNCTION, answers, self._sandbox)
-                answers, code_errors = result.values, result.errors
-            except CodeParamError as e:
-                if strict:
-                    raise CandidateError(str(e)) from e
-                answers, code_errors = [""] * len(items), [str(e)] * len(items)
-            failed = [e for e in code_errors if e]
-            if strict and failed:
-                raise CandidateError(f"{EXTRACT_FUNCTION}() raised on {len(failed)}/{len(items)} outputs; first: {failed[0]}")
-        scores = await asyncio.gather(*(self.task.score(item, a) for item, a in zip(items, answers)))
-        return [Episode(item, t, s.value, s.extracted, t.error or err)
-                for item, t, s, err in zip(items, runs, scores, code_errors)]  # fmt: skip
+        try:
+            result = await run_function(spec.extract_code, EXTRACT_FUNCTION, answers, self._sandbox)
+            answers, code_errors = result.values, result.errors
+        except CodeParamError as e:
+            if strict:
+                raise CandidateError(str(e)) from e
+            answers, code_errors = [""] * len(items), [str(e)] * len(items)
+        failed = [e for e in code_errors if e]
+        if strict and failed:
+            raise CandidateError(f"{EXTRACT_FUNCTION}() raised on {len(failed)}/{len(items)} outputs; first: {failed[0]}")
+        return list(await asyncio.gather(*(score_episode(self.task, item, t, answer=a, read_error=err)
+                                           for item, t, a, err in zip(items, runs, answers, code_errors))))  # fmt: skip
 
     @staticmethod
     def summarise(episodes: Sequence[Episode]) -> Evaluation:
         n = len(episodes)
         return Evaluation(
-            score=sum(e.score for e in episodes) / n,
+            score=sum(e.score.value for e in episodes) / n,
             tokens=sum(e.trajectory.usage.total_tokens for e in episodes) / n,
             items=n, failed_runs=sum(e.trajectory.failed for e in episodes),
         )  # fmt: skip

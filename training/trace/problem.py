@@ -17,20 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentnet.prompts import optimizer_template
-from agentnet.task import Item
-from agentnet.trajectory import MessageRecord, Trajectory
+from agentnet.episodes import Episode
+from agentnet.trajectory import MessageRecord
 from agentnet.training.trace.params import Parameter, ParameterSet, TeamSpec, Value
-
-
-@dataclass(frozen=True)
-class Episode:
-    """One training item's run and its feedback."""
-
-    item: Item
-    trajectory: Trajectory
-    score: float
-    extracted: str  # the answer the task read from the output
-    error: str | None = None  # the run's or the extraction code's failure
 
 
 @dataclass(frozen=True)
@@ -115,7 +104,7 @@ class _Renderer:
         lines = [f"# {rounds.name} = {rounds.value}: the agents' calls repeat once per round" if rounds
                  else f"# {graph.rounds} round(s)"]  # fmt: skip
         used = ["call_llm"]
-        has_private = bool(episode.item.meta.get("private"))
+        has_private = bool(episode.item.private)
         current = -1
         for m in t.messages:
             if m.kind != "agent":
@@ -186,7 +175,7 @@ def _constraint(p: Parameter) -> str:
 def feedback_line(index: int, episode: Episode, *, show_expected: bool) -> str:
     errors = f" Error: {episode.error}" if episode.error else ""
     return optimizer_template("feedback").substitute(
-        index=index, score=f"{episode.score:g}", extracted=clip(episode.extracted, 200),
+        index=index, score=f"{episode.score.value:g}", extracted=clip(episode.score.extracted, 200),
         expected=clip(episode.item.answer, 200) if show_expected else "(hidden)",
         tokens=episode.trajectory.usage.total_tokens, errors=errors,
     ).strip()  # fmt: skip
@@ -215,12 +204,12 @@ def build_problem(
     for i, e in enumerate(episodes):
         suffix = f"[{i}]" if many else ""
         inputs.append(_entry("str", f"query{suffix}", clip(e.item.question, max_chars)))
-        private = e.item.meta.get("private")
-        if private:
-            inputs.append(_entry("str", f"private{suffix}", clip(str(private), max_chars)))
+        if e.item.private:  # written as the lists of facts per agent
+            private = str([list(facts) for facts in e.item.private])
+            inputs.append(_entry("str", f"private{suffix}", clip(private, max_chars)))
         outputs.append(_entry("str", f"answer{suffix}", clip(e.trajectory.answer, max_chars) or "(empty)"))
         feedback.append(feedback_line(i, e, show_expected=show_expected))
-    mean = sum(e.score for e in episodes) / len(episodes)
+    mean = sum(e.score.value for e in episodes) / len(episodes)
     tokens = sum(e.trajectory.usage.total_tokens for e in episodes) / len(episodes)
     feedback.append(f"Mean score {mean:.2f} over {len(episodes)} example(s); {tokens:.0f} tokens per example.")
     trainable = params.trainable

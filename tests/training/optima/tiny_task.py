@@ -17,7 +17,7 @@ class TinyTask:
 
     def item(self, index: int) -> Item:
         return Item(f"tiny/{index}", f"Where does person {index} live?", "Lyon",
-                    {"private": [[f"P{index} lives where Q works."], ["Q works in Lyon."]]})  # fmt: skip
+                    private=((f"P{index} lives where Q works.",), ("Q works in Lyon.",)))
 
     def items(self, split: str = "train") -> Iterator[Item]:
         return (self.item(i) for i in range(self.size))

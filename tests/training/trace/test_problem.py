@@ -19,7 +19,7 @@ def _episodes(spec, params, n: int) -> list[Episode]:
     for item in list(task.items())[:n]:
         t = team.run(item.question)
         s = asyncio.run(task.score(item, t.answer))
-        out.append(Episode(item, t, s.value, s.extracted))
+        out.append(Episode(item, t, s))
     return out
 
 

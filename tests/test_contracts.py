@@ -1,0 +1,31 @@
+"""Contracts between the layers, checked on the source (like tests/test_architecture.py): one
+place scores an episode, the `Topology` contract is read as a type, and the decision kinds are
+named only by their registry and their own module."""
+
+from __future__ import annotations
+
+import ast
+
+from tests.test_architecture import _modules
+
+
+def _calls_to(attr: str) -> dict[str, list[int]]:
+    """Library modules -> lines that call `<anything>.<attr>(...)`."""
+    found: dict[str, list[int]] = {}
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == attr:
+                found.setdefault(name, []).append(node.lineno)
+    return found
+
+
+def test_one_place_in_library_code_scores_a_run() -> None:
+    # evaluation, the topology trainer, screening, Optima and Trace all score through agentnet.episodes
+    assert set(_calls_to("score")) == {"agentnet.episodes"}, _calls_to("score")
+    assert len(_calls_to("score")["agentnet.episodes"]) == 1
+
+
+def test_one_place_runs_a_team_on_an_item() -> None:
+    # the item's private facts reach its agents there; a served query (team_service) has no item
+    runs = set(_calls_to("arun_or_fail")) | set(_calls_to("abatch"))
+    assert runs - {"agentnet.runtime.team"} == {"agentnet.episodes", "agentnet.assembly.team_service"}, runs
