@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from agentnet.assembly import team_for, topology_for
 from agentnet.assembly.team import RUN_DEFAULTS
@@ -170,12 +169,15 @@ def bench(
 
 
 @command(app)
-def runs(store_path: StoreOpt = DEFAULT_STORE) -> None:
-    """List evaluation runs with their accuracy and tokens per query."""
-    from agentnet.report import summary_table
+def runs(
+    run_id: Annotated[str | None, typer.Argument(help="Only this run (see the list without it).")] = None,
+    config_out: Annotated[Path | None, typer.Option(help="Write RUN_ID's configuration here (YAML); `agentnet bench --config FILE` reruns it.")] = None,
+    store_path: StoreOpt = DEFAULT_STORE,
+) -> None:
+    """List evaluation runs with their accuracy and tokens per query; --config-out writes one's configuration to rerun it."""
+    from agentnet.assembly.runs import list_runs
 
-    with RunStore.existing(store_path) as store:
-        out.print(summary_table([store.summary(r.id) for r in store.runs()]))
+    list_runs(store_path, run_id, config_out, out)
 
 
 @command(app, prices=Prices)
@@ -223,13 +225,9 @@ def serve_teams(crew: TeamConfig, api: EndpointConfig, serve: ServeConfig, clien
 @command(app)
 def tasks() -> None:
     """List the benchmark tasks."""
-    from agentnet.tasks import REGISTRY
+    from agentnet.assembly.items import tasks_table
 
-    table = Table("task", "default roles", "decision")
-    for name, factory in sorted(REGISTRY.items()):
-        t = factory(TaskConfig())
-        table.add_row(name, ", ".join(t.roles), t.decision)
-    out.print(table)
+    out.print(tasks_table())
 
 
 train_app = typer.Typer(help="Train learned topologies (REINFORCE) or the agents themselves (Optima).", no_args_is_help=True)

@@ -27,12 +27,15 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import typer
 from rich.console import Console
 
 from agentnet.checks import Kind, bounds, check_value, kind_of
+from agentnet.configfile import Setting, setting_for
+from agentnet.configfile import load as load_config
 from agentnet.errors import AgentNetError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,6 +61,7 @@ class _Option:
     csv: bool  # tuple[str, ...]: parsed from a comma-separated string
     factory: bool  # the dataclass default comes from a factory: omit the value when None
     check: _Check | None = None  # how a number is checked (None: not a number)
+    setting: Setting | None = None  # what a --config file may give it
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,8 @@ def _option(cls: type, f: dataclasses.Field, tp: Any, group: Group) -> _Option:
     if py_type is bool and not flags:
         decls = (f"--{name.replace('_', '-')}/--no-{name.replace('_', '-')}",)
     check = None if choices else _number_check(decls[0].split("/")[0], base, meta)
-    return _Option(name, Annotated[py_type, typer.Option(*decls, **kwargs)], default, csv, factory, check)
+    setting = setting_for(tp | None if factory else tp, tuple(str(c) for c in choices or ()), bounds(meta))
+    return _Option(name, Annotated[py_type, typer.Option(*decls, **kwargs)], default, csv, factory, check, setting)
 
 
 def _options(group: Group) -> list[tuple[_Option, tuple[str, ...]]]:
@@ -189,9 +194,16 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
         params += [inspect.Parameter(o.name, kw, default=o.default, annotation=o.annotation) for o in options.values()]
         params.sort(key=lambda p: p.kind == kw)  # arguments first, as Python requires
         own_checks = {p.name: c for p in params if p.name not in options and (c := _own_check(p)) is not None}
+        settings = {n: o.setting for n, o in options.items() if o.setting is not None}  # what --config may set
+        settings.update({p.name: st for p in params if p.name not in options and p.default is not inspect.Parameter.empty
+                         and (st := setting_for(p.annotation)) is not None})  # fmt: skip
+        if specs:
+            params += [inspect.Parameter(CONFIG, kw, default=None, annotation=CONFIG_OPTION),
+                       inspect.Parameter(CONTEXT, kw, annotation=typer.Context)]  # fmt: skip
 
         @functools.wraps(fn)
         def command(*args: Any, **kwargs: Any) -> Any:
+            _from_file(kwargs, settings)
             for name, check in own_checks.items():
                 if name in kwargs:
                     check(kwargs[name])
@@ -217,6 +229,23 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
         return command  # type: ignore[return-value]
 
     return decorate
+
+
+CONFIG, CONTEXT = "config_file", "config_context"  # the parameters every command with configs gains
+CONFIG_OPTION = Annotated[Path | None, typer.Option(
+    "--config", help="A YAML file of this command's settings (KEY: VALUE, the keys its options' names without --); "
+                     "flags given here win over it. `agentnet runs RUN --config-out FILE` writes a run's.")]  # fmt: skip
+
+
+def _from_file(kwargs: dict[str, Any], settings: dict[str, Setting]) -> None:
+    """The --config file's values in `kwargs`, except where a flag was given on the command line."""
+    ctx, path = kwargs.pop(CONTEXT, None), kwargs.pop(CONFIG, None)
+    if path is None or ctx is None:
+        return
+    for name, value in load_config(path, settings, ctx.command_path).items():
+        source = ctx.get_parameter_source(name)
+        if source is None or source.name != "COMMANDLINE":
+            kwargs[name] = value
 
 
 def _own_check(p: inspect.Parameter) -> _Check | None:

@@ -6,16 +6,27 @@ import itertools
 import random
 from collections.abc import Sequence
 
+from rich.table import Table
+
 from agentnet.configs import ItemsConfig
 from agentnet.errors import ConfigError
 from agentnet.task import Item, Task
-from agentnet.tasks import TaskConfig, make_task
+from agentnet.tasks import REGISTRY, TaskConfig, make_task
 
 
 def load_items(items: ItemsConfig, task_config: TaskConfig) -> tuple[Task, list[Item]]:
     task = make_task(items.task, task_config)
     stop = None if items.limit is None else items.offset + items.limit
     return task, list(itertools.islice(task.items(items.split), items.offset, stop))
+
+
+def tasks_table() -> Table:
+    """Every registered task with its default roles and decision (`agentnet tasks`)."""
+    table = Table("task", "default roles", "decision")
+    for name, factory in sorted(REGISTRY.items()):
+        t = factory(TaskConfig())
+        table.add_row(name, ", ".join(t.roles), t.decision)
+    return table
 
 
 def train_val_split(task: Task, split: str, train: int, val: int, seed: int) -> tuple[list[Item], list[Item]]:

@@ -1,0 +1,113 @@
+"""`--config FILE`: a command's settings from a YAML file, flags winning over it; a stored bench run
+written as such a file (`agentnet runs RUN --config-out`) and replayed; bad files are one line, exit 2,
+nothing created."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from agentnet.cli import app
+from agentnet.configfile import settings_of
+from agentnet.store import RunConfig, RunStore
+from tests.openai_peer import OpenAIPeer, Step
+
+runner = CliRunner()
+
+
+def _run_id(output: str) -> str:
+    return output.split("run ")[1].split(":")[0].strip()
+
+
+def test_a_stored_bench_run_is_written_as_a_config_and_replayed(tmp_path, shared_data_dir) -> None:
+    store, config = tmp_path / "runs.sqlite", tmp_path / "run.yaml"
+    with OpenAIPeer([Step(text="The answer is 18")] * 20) as peer:
+        first = runner.invoke(app, [
+            "bench", "gsm8k", "--limit", "2", "--agents", "2", "--roles", "math_solver,inspector",
+            "--decision", "last_agent", "--max-tokens", "64", "--base-url", peer.base_url,
+            "--store", str(store), "--data-dir", str(shared_data_dir),
+        ])  # fmt: skip
+        assert first.exit_code == 0, first.output
+        written = runner.invoke(app, ["runs", _run_id(first.output), "--config-out", str(config), "--store", str(store)])
+        assert written.exit_code == 0, written.output
+        assert written.output.splitlines()[-1] == str(config)
+        settings = yaml.safe_load(config.read_text())
+        assert settings["task"] == "gsm8k" and settings["roles"] == ["math_solver", "inspector"]
+        assert settings["max_tokens"] == 64 and settings["data_dir"] == str(shared_data_dir)
+        again = runner.invoke(app, ["bench", "--config", str(config), "--store", str(store)])  # no task, no flags
+        assert again.exit_code == 0, again.output
+        assert len(peer.requests) == 8  # the replay ran its own 2 items × 2 agents
+        overridden = runner.invoke(app, ["bench", "--config", str(config), "--limit", "1", "--store", str(store)])
+        assert overridden.exit_code == 0, overridden.output
+    with RunStore(store) as s:
+        by_id = {r.id: r.config for r in s.runs()}
+    original = by_id[_run_id(first.output)]
+    assert by_id[_run_id(again.output)] == original  # the whole RunConfig, team and attack included
+    assert by_id[_run_id(overridden.output)] == replace(original, limit=1)  # the flag won over the file
+
+
+def test_every_stored_setting_is_a_bench_option() -> None:
+    """settings_of names each RunConfig field as bench's option for it: a replay can set them all."""
+    settings = settings_of(RunConfig(task="gsm8k"))
+    assert {"task", "limit", "agents", "topology", "adversaries", "logprobs", "engine", "model", "base_url", "data_dir"} <= set(settings)
+    bench = typer.main.get_command(app).commands["bench"]  # type: ignore[attr-defined]
+    names = {p.name for p in bench.params}
+    assert set(settings) <= names  # task is bench's argument, the rest its options
+
+
+def test_run_takes_its_team_from_the_file_and_flags_win(tmp_path) -> None:
+    config = tmp_path / "team.yaml"
+    config.write_text("topology: chain\nagents: 3\ndecision: last_agent\nrounds: 1\n")
+    with OpenAIPeer([Step(text="The answer is 4")] * 10) as peer:
+        from_file = runner.invoke(app, ["run", "What is 2+2?", "--config", str(config), "--base-url", peer.base_url])
+        assert from_file.exit_code == 0, from_file.output
+        assert len(peer.requests) == 3  # three agents in a chain, the last one's answer
+        flagged = runner.invoke(app, ["run", "What is 2+2?", "--config", str(config), "--agents", "2",
+                                      "--base-url", peer.base_url])  # fmt: skip
+        assert flagged.exit_code == 0, flagged.output
+        assert len(peer.requests) == 5
+    assert from_file.stdout.startswith("Answer: 4") and flagged.stdout.startswith("Answer: 4")
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("missing.yaml", None, "cannot read config file"),
+    ("run.txt", "agents: 2\n", "give a .yaml (or .json) file"),
+    ("run.yaml", "agents: [\n", "is not valid YAML at line 2"),
+    ("run.yaml", "- agents\n- 2\n", "holds a list, not KEY: VALUE settings"),
+    ("run.yaml", "agnets: 2\n", "unknown setting 'agnets'; did you mean agents?"),
+    ("run.yaml", "agents: four\n", "agents='four' is not a whole number"),
+    ("run.yaml", "agents: 2.5\n", "agents=2.5 is not a whole number"),
+    ("run.yaml", "agents: 0\n", "agents=0 is out of range: it must be at least 1 and at most 64"),
+    ("run.yaml", "temperature: .nan\n", "temperature=nan is not a finite number"),
+    ("run.yaml", "early_stop: maybe\n", "early_stop='maybe' is not true or false"),
+    ("run.yaml", "decision: vote\n", "decision='vote' is not one of: '', final_refer"),
+    ("run.yaml", "roles: {a: 1}\n", "give a list of texts"),
+    ("run.yaml", "agents: null\n", "agents is empty (null)"),
+    ("run.json", '{"limit": -1}', "limit=-1 is negative"),
+])  # fmt: skip
+def test_a_bad_config_file_is_one_line_exit_2_and_creates_nothing(tmp_path, monkeypatch, name, text, message) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = Path(name)
+    if text is not None:
+        path.write_text(text)
+    before = sorted(tmp_path.iterdir())
+    result = runner.invoke(app, ["bench", "gsm8k", "--config", name, "--base-url", "http://127.0.0.1:1/v1"])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+    assert sorted(tmp_path.iterdir()) == before  # no run store, nothing else
+
+
+def test_config_out_needs_a_run_and_writes_nothing_without_one(tmp_path) -> None:
+    with RunStore(tmp_path / "runs.sqlite"):
+        pass
+    for args, message in [([], "name it: agentnet runs RUN_ID --config-out"), (["nope"], "unknown run 'nope'")]:
+        result = runner.invoke(app, ["runs", *args, "--config-out", str(tmp_path / "run.yaml"),
+                                     "--store", str(tmp_path / "runs.sqlite")])  # fmt: skip
+        assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "run.yaml").exists()
