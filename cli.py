@@ -377,7 +377,7 @@ def topo_show(
     check_file_target(out_png)  # before anything is printed or drawn
     chosen = topology_for(TeamConfig(topology=spec, agents=agents, rounds=rounds, roles=("math_solver",), attack=attack))
     graph = chosen if isinstance(chosen, CommGraph) else chosen.graph_for(query)
-    stop = getattr(chosen, "inference_stop_gate", None) is not None
+    stop = chosen.inference_stop_gate is not None
     out.print(render_graph(graph, stop="a learned stop head decides from this round's outputs" if stop else ""))
     with staged_file(out_png) as tmp:  # a directory, /proc or a path under a file: one line, nothing half-written
         draw_topology(graph, tmp, title=f"{spec} · {query[:60]}", stop=stop)

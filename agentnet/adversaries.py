@@ -30,7 +30,8 @@ from agentnet.prompts import template
 from agentnet.types import Completion, GenerationSettings, Message, Usage
 
 if TYPE_CHECKING:
-    from agentnet.graph import ReceiveGate, StopGate, Topology
+    from agentnet.agents import AgentSpec
+    from agentnet.graph import Decision, ReceiveGate, StopGate, Topology
     from agentnet.llm import DeltaCallback, RetractCallback
 
 INJECTION_BACKEND = "adversary:injection"  # the model name an injection adversary's spec names (its backend's key)
@@ -151,15 +152,22 @@ class Attacked:
 
     def __init__(self, topology: Topology, attack: AttackConfig):
         self.topology, self.attack = topology, attack
-        self.decision = getattr(topology, "decision", None)
 
     def graph_for(self, query: str) -> CommGraph:
         return self.attack.apply(self.topology.graph_for(query))
 
     @property
     def inference_gate(self) -> ReceiveGate | None:
-        return getattr(self.topology, "inference_gate", None)
+    @property
+    def agents(self) -> Sequence[AgentSpec]:
+        return self.topology.agents
+
+    @property
+    def decision(self) -> Decision:
+        return self.topology.decision
+
+        return self.topology.inference_gate
 
     @property
     def inference_stop_gate(self) -> StopGate | None:
-        return getattr(self.topology, "inference_stop_gate", None)
+        return self.topology.inference_stop_gate

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agentnet.agents import AgentSpec
 from agentnet.checks import check_fields, load_document, number, read_text
@@ -198,6 +198,18 @@ class CommGraph:
     def is_active(self, name: str, round: int) -> bool:
         return name in self.active[round]
 
+    # -- a fixed graph is a `Topology`: the same graph for every query, no gates -------------------
+    def graph_for(self, query: str) -> CommGraph:
+        return self
+
+    @property
+    def inference_gate(self) -> ReceiveGate | None:
+        return None
+
+    @property
+    def inference_stop_gate(self) -> StopGate | None:
+        return None
+
     def calls(self) -> int:
         """LLM calls the graph plans if every round runs (a code writer's rewrites not counted)."""
         return sum(len(a) for a in self.active) + int(self.decide and decision_info(self.decision.kind).llm_call)
@@ -326,7 +338,27 @@ def _agent_fields(a: dict[str, Any], settings: Callable[[dict[str, Any]], Genera
     return {**fields, "settings": settings(a.get("settings", {}))}
 
 
+@runtime_checkable
 class Topology(Protocol):
-    """Anything that designs a graph for a query: fixed shapes, G-Designer, CommFormer."""
+    """Anything that designs a graph for a query: a fixed `CommGraph` (the same graph every
+    time), G-Designer, CommFormer, a cascade.
+
+    Besides `graph_for`, what team assembly and the runtime read of every topology: the agents
+    its graphs are drawn from, how its team answers (`decision`), and the gates it runs with
+    at inference (`inference_gate`: whether an agent reads its senders in a round;
+    `inference_stop_gate`: whether the team stops after a round; None: no gate, as for a
+    fixed graph)."""
+
+    @property
+    def agents(self) -> Sequence[AgentSpec]: ...
+
+    @property
+    def decision(self) -> Decision: ...
+
+    @property
+    def inference_gate(self) -> ReceiveGate | None: ...
+
+    @property
+    def inference_stop_gate(self) -> StopGate | None: ...
 
     def graph_for(self, query: str) -> CommGraph: ...

@@ -215,7 +215,7 @@ def served_team(name: str, config: TeamConfig, backends: Mapping[str, LLMBackend
     topology = topology if topology is not None else topology_for(config, task)
     by_model = dict(backends) if isinstance(backends, Mapping) else {DEFAULT_MODEL_KEY: backends}
     team = team_for(task, topology, capped(by_model), config, model=model or None)
-    agents = topology.agents if isinstance(topology, CommGraph) else getattr(topology, "agents", ())
+    agents = topology.agents
     models = tuple(dict.fromkeys(model or "default" if a.model == DEFAULT_MODEL_KEY else a.model for a in agents))
     return ServedTeam(name, team, config, task.extract if task is not None else extract_answer,
                       task.name if task is not None else "", models)  # fmt: skip

@@ -49,10 +49,10 @@ def demands_for(topology: CommGraph | Topology, serve_model: str, concurrency: i
     """One demand per model the team's agents (and its decision) name; agents naming no model
     run on `serve_model`. Slots: the widest layer × the queries in flight, at most MAX_SLOTS."""
     graph = topology if isinstance(topology, CommGraph) else None
-    agents: Sequence[AgentSpec] = graph.agents if graph is not None else getattr(topology, "agents", ())
+    agents: Sequence[AgentSpec] = topology.agents
     model_of = {a.name: a.model if a.model != DEFAULT_MODEL_KEY else serve_model for a in agents}
     last = list(model_of.values())[-1] if model_of else serve_model  # the decision runs on it unless it names one
-    decision_model = getattr(getattr(topology, "decision", None), "model", "") or last
+    decision_model = topology.decision.model or last
     order = dict.fromkeys([*model_of.values(), decision_model])
     return [ModelDemand(m, min(MAX_SLOTS, max(1, widest(model_of, graph, m)) * concurrency)) for m in order]
 

@@ -83,15 +83,8 @@ def topology_for(config: TeamConfig, task: Task | None = None) -> CommGraph | To
         return topology
     if isinstance(topology, CommGraph):
         return config.attack.apply(topology)
-    config.attack.check(len(getattr(topology, "agents", ())))
+    config.attack.check(len(topology.agents))
     return Attacked(topology, config.attack)
-
-
-def _decision_of(topology: CommGraph | Topology) -> Decision:
-    decision = topology.decision if isinstance(topology, CommGraph) else getattr(topology, "decision", None)
-    if not isinstance(decision, Decision):
-        raise ConfigError(f"{type(topology).__name__} has no `decision`; a topology must say how its team answers")
-    return decision
 
 
 def code_check_for(task: Task | None, decision: Decision) -> CodeCheck | None:
@@ -128,7 +121,7 @@ def team_for(
         topology = topology_for(replace(config, topology=topology), task)
     backends = dict(backend) if isinstance(backend, Mapping) else {DEFAULT_MODEL_KEY: backend}
     backends.setdefault(INJECTION_BACKEND, InjectionBackend())  # what planted injection adversaries name
-    code_check = code_check_for(task, _decision_of(topology))
+    code_check = code_check_for(task, topology.decision)
     return Team(
         topology, backends,  # a topology's own inference gates are read by Team unless gates are given
         extract=task.extract if task is not None else extract_answer,
@@ -146,7 +139,7 @@ def prices_for(topology: CommGraph | Topology, config: TeamConfig, model: str | 
     """Per 1,000 tokens, by the model names the team's agents use: `config`'s prices, else each
     model's default (a named model's parameters in billions, else 1); agents that name no model
     are priced as `model`, the one the command serves."""
-    agents = topology.agents if isinstance(topology, CommGraph) else getattr(topology, "agents", ())
+    agents = topology.agents
     names = {a.model for a in agents} | {DEFAULT_MODEL_KEY}
     explicit = config.price_table()
     prices = {name: default_price(model if name == DEFAULT_MODEL_KEY and model else name) for name in names}

@@ -29,3 +29,15 @@ def test_one_place_runs_a_team_on_an_item() -> None:
     # the item's private facts reach its agents there; a served query (team_service) has no item
     runs = set(_calls_to("arun_or_fail")) | set(_calls_to("abatch"))
     assert runs - {"agentnet.runtime.team"} == {"agentnet.episodes", "agentnet.assembly.team_service"}, runs
+
+
+def test_the_topology_contract_is_read_as_a_type_not_with_getattr() -> None:
+    # Topology declares agents, decision and its inference gates (agentnet.graph)
+    contract = {"agents", "decision", "inference_gate", "inference_stop_gate"}
+    found = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
+                    and len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and node.args[1].value in contract):
+                found.append(f"{name}:{node.lineno} {node.args[1].value}")
+    assert found == []

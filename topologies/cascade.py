@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, UnknownNameError
-from agentnet.graph import CommGraph, Decision, StopGate
+from agentnet.graph import CommGraph, Decision, ReceiveGate, StopGate
 from agentnet.rounds import Spoken, agreement
 
 
@@ -63,6 +63,10 @@ class Cascade:
 
     def graph_for(self, query: str) -> CommGraph:
         return self._graph
+
+    @property
+    def inference_gate(self) -> ReceiveGate | None:
+        return None  # every agent reads its senders; the rule only decides when to stop
 
     @property
     def inference_stop_gate(self) -> StopGate:

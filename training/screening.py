@@ -23,6 +23,7 @@ from agentnet.adversaries import AttackConfig
 from agentnet.assembly import team_for
 from agentnet.episodes import Pay, run_episode
 from agentnet.errors import ConfigError
+from agentnet.graph import Topology
 from agentnet.llm import LLMBackend
 from agentnet.task import Item, Task
 from agentnet.tools import ToolRunner
@@ -59,14 +60,14 @@ def heads_of(topology: object):  # -> TeamHeads (imported lazily: torch)
     return heads
 
 
-async def screen(task: Task, topology: object, items: Sequence[Item], backend: LLMBackend | Mapping[str, LLMBackend], *,
+async def screen(task: Task, topology: Topology, items: Sequence[Item], backend: LLMBackend | Mapping[str, LLMBackend], *,
                  lambda_tokens: float, token_scale: float, concurrency: int, pay: Pay = "tokens",
                  attack: AttackConfig = AttackConfig(), tools: ToolRunner | None = None) -> Screening:  # fmt: skip
     """Run every agent of `topology` alone on every item (with the training's adversaries
     planted, so a liar screens as what it is); nothing is learned here. An agent pays in
     tokens, or at its model's price (`pay`), as in training."""
     heads_of(topology)
-    agents, decision = getattr(topology, "agents"), getattr(topology, "decision")
+    agents, decision = topology.agents, topology.decision
     gate = asyncio.Semaphore(concurrency)
 
     async def solo(i: int, item: Item) -> tuple[float, float]:

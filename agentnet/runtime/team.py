@@ -46,14 +46,6 @@ class TeamEvent:
     trajectory: Trajectory | None = None
 
 
-class _Fixed:
-    def __init__(self, graph: CommGraph):
-        self.graph = graph
-
-    def graph_for(self, query: str) -> CommGraph:
-        return self.graph
-
-
 class Team:
     """A team of agents: a topology (or one fixed graph) plus the backends its agents name.
 
@@ -84,10 +76,10 @@ class Team:
         prices: Mapping[str, float] | None = None,
         tools: ToolRunner | None = None,
     ):
-        self.topology: Topology = _Fixed(topology) if isinstance(topology, CommGraph) else topology
+        self.topology: Topology = topology  # a CommGraph is the topology of itself
         # a topology that brings its own gates (a trained one, a cascade's rule) runs with them unless told otherwise
-        receive_gate = receive_gate or getattr(topology, "inference_gate", None)
-        stop_gate = stop_gate or getattr(topology, "inference_stop_gate", None)
+        receive_gate = receive_gate or topology.inference_gate
+        stop_gate = stop_gate or topology.inference_stop_gate
         self.backends = {DEFAULT_MODEL_KEY: backends} if not isinstance(backends, Mapping) else dict(backends)
         for model, price in (prices or {}).items():
             check_price(model, price)

@@ -23,7 +23,7 @@ from tests.agentnet.test_episodes import Lenient
 from tests.training.trace import toy
 
 ITEMS = [Item("q/0", "Question number 0: what is x?", "8"), Item("q/1", "down: Question number 1: what is x?", "7"),
-         Item("q/2", "Question number 2: what is x?", "42")]  # fmt: skip
+         Item("q/2", "Question number 2: what is x?", "42")]
 WANT = [(0.0, "7", False), (0.25, "", True), (1.0, "42", False)]  # "7" is wrong for q/0; q/1's call fails
 
 
@@ -45,7 +45,7 @@ def test_evaluation_stores_the_episodes_scores_failed_ones_included(tmp_path: Pa
 def test_trace_scores_its_minibatch_through_the_same_episodes(tmp_path: Path) -> None:
     spec = toy.spec()
     loop = TraceLoop(spec, team_parameters(spec, ["prompts"]), Lenient(), ITEMS, ITEMS, ScriptedBackend(reply),
-                     OptoPrime(ScriptedBackend(["TERMINATE"])), TraceConfig(), tmp_path)  # fmt: skip
+                     OptoPrime(ScriptedBackend(["TERMINATE"])), TraceConfig(), tmp_path)
     episodes = asyncio.run(loop.run_items(loop.params, ITEMS, strict=False))
     assert [(e.score.value, e.score.extracted, e.failed) for e in episodes] == WANT
     assert loop.summarise(episodes).failed_runs == 1

@@ -220,8 +220,9 @@ class TraceLoop:
         failed = [e for e in code_errors if e]
         if strict and failed:
             raise CandidateError(f"{EXTRACT_FUNCTION}() raised on {len(failed)}/{len(items)} outputs; first: {failed[0]}")
-        return list(await asyncio.gather(*(score_episode(self.task, item, t, answer=a, read_error=err)
-                                           for item, t, a, err in zip(items, runs, answers, code_errors))))  # fmt: skip
+        read = zip(items, runs, answers, code_errors)
+        scored = (score_episode(self.task, item, t, answer=a, read_error=e) for item, t, a, e in read)
+        return list(await asyncio.gather(*scored))
 
     @staticmethod
     def summarise(episodes: Sequence[Episode]) -> Evaluation:
