@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from agentnet.checks import check_fields
 from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import CommGraph
 from agentnet.prompts import template
@@ -74,6 +75,7 @@ class AttackConfig:
         "help": "The value the injection adversary pushes (pick one that is wrong for the task's items)."})
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.adversaries < 0:
             raise ConfigError(f"adversaries={self.adversaries} is negative; give 0 (a clean team) or more")
         adversary_kind(self.adversary_role)

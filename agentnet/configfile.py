@@ -18,12 +18,13 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agentnet.checks import Kind, check_texts, check_value, kind_of, read_text, show
 from agentnet.errors import ConfigError
 
 SUFFIXES = (".yaml", ".yml", ".json")  # JSON is YAML too
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def load(path: Path, known: Mapping[str, Setting], command: str) -> dict[str, An
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path} is not valid YAML{where} ({show(str(getattr(e, 'problem', e)), 80)}); "
-                          "write one KEY: VALUE per line") from None  # fmt: skip
+                          "write one KEY: VALUE per line") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -96,7 +97,7 @@ def load(path: Path, known: Mapping[str, Setting], command: str) -> dict[str, An
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             raise ConfigError(f"{path}: unknown setting {raw_key!r}; {hint}the keys are the options of "
-                              f"`{command} --help`, without --")  # fmt: skip
+                              f"`{command} --help`, without --")
         out[name] = convert(f"{path}: {raw_key}", value, setting)
     return out
 
@@ -125,6 +126,27 @@ def convert(label: str, value: Any, setting: Setting) -> Any:
         value = str(value)  # `adversary_answer: 0` means the text 0
     check_value(label, value, setting.kind, **dict(setting.limits))
     return float(value) if setting.kind == "float" else value
+
+
+def config_from_data(cls: type[T], data: Mapping[str, Any], what: str, *, strict: bool = True,
+                     defaults: Mapping[str, Any] | None = None) -> T:
+    """A config dataclass from parsed JSON/YAML (`asdict`'s shape: nested configs as mappings, tuples as
+    lists). A key that is no field is an error naming `what` (`strict`) or is dropped (a file an older
+    or newer version wrote); fields the data lacks take `defaults`, then the dataclass's own. The
+    values are then checked the one way every config checks them: by its `__post_init__`."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    if strict and (unknown := sorted(set(data) - names)):
+        raise ConfigError(f"{what}: unknown setting {unknown[0]!r}; known: {', '.join(sorted(names))}")
+    kwargs: dict[str, Any] = dict(defaults or {})
+    for name in names & set(data):
+        value, tp = data[name], hints[name]
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
+            value = config_from_data(tp, value, f"{what}: {name}", strict=strict)
+        elif isinstance(value, list) and typing.get_origin(tp) is tuple:
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
 
 
 def settings_of(config: Any) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agentnet.adversaries import AttackConfig
+from agentnet.checks import check_fields
 from agentnet.decisions import DECISIONS, decision_info
-from agentnet.errors import ConfigError, require_at_least_one
+from agentnet.errors import ConfigError
 from agentnet.graph import MAX_AGENTS
 from agentnet.members import TeamSpec, load_team, parse_prices
 from agentnet.prompts import load_role
@@ -53,6 +54,7 @@ class TeamConfig:
     attack: AttackConfig = field(default_factory=AttackConfig)
 
     def __post_init__(self) -> None:
+        check_fields(self)  # types and ranges from the fields' metadata, as every config does first
         object.__setattr__(self, "roles", tuple(self.roles))
         object.__setattr__(self, "prices", tuple(self.prices))
         parse_prices(self.prices)
@@ -62,7 +64,6 @@ class TeamConfig:
             if self.roles:
                 raise ConfigError("--roles and --team both say who is on the team; give the roles in --team")
             object.__setattr__(self, "agents", len(spec.members))
-        require_at_least_one(self, "agents", "rounds")
         if self.agents > MAX_AGENTS:
             raise ConfigError(f"agents={self.agents} is more than the {MAX_AGENTS} a team may have; use fewer")
         if not self.topology.strip():
@@ -101,6 +102,7 @@ class ItemsConfig:
     offset: int = field(default=0, metadata={"help": "Skip the split's first N items (with --limit: items N to N+limit-1)."})
 
     def __post_init__(self) -> None:
+        check_fields(self)
         check_limit(self.limit)
         check_limit(self.offset, "offset")
 

@@ -196,10 +196,10 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
         own_checks = {p.name: c for p in params if p.name not in options and (c := _own_check(p)) is not None}
         settings = {n: o.setting for n, o in options.items() if o.setting is not None}  # what --config may set
         settings.update({p.name: st for p in params if p.name not in options and p.default is not inspect.Parameter.empty
-                         and (st := setting_for(p.annotation)) is not None})  # fmt: skip
+                         and (st := setting_for(p.annotation)) is not None})
         if specs:
             params += [inspect.Parameter(CONFIG, kw, default=None, annotation=CONFIG_OPTION),
-                       inspect.Parameter(CONTEXT, kw, annotation=typer.Context)]  # fmt: skip
+                       inspect.Parameter(CONTEXT, kw, annotation=typer.Context)]
 
         @functools.wraps(fn)
         def command(*args: Any, **kwargs: Any) -> Any:
@@ -234,7 +234,7 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
 CONFIG, CONTEXT = "config_file", "config_context"  # the parameters every command with configs gains
 CONFIG_OPTION = Annotated[Path | None, typer.Option(
     "--config", help="A YAML file of this command's settings (KEY: VALUE, the keys its options' names without --); "
-                     "flags given here win over it. `agentnet runs RUN --config-out FILE` writes a run's.")]  # fmt: skip
+                     "flags given here win over it. `agentnet runs RUN --config-out FILE` writes a run's.")]
 
 
 def _from_file(kwargs: dict[str, Any], settings: dict[str, Setting]) -> None:

@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from agentnet.adversaries import AttackConfig
 from agentnet.checks import INT64_MAX, INT64_MIN, check_fields, show
+from agentnet.configfile import config_from_data
 from agentnet.configs import TeamConfig, check_limit
 from agentnet.errors import ConfigError, StoreError, UnknownNameError, require_at_least_one
 
@@ -122,9 +122,8 @@ class RunConfig:
         team_keys = {f.name for f in fields(TeamConfig)} - {"team"}  # "team" is the nested config itself
         # runs stored before the team had its own config kept its fields at the top level
         team = {**{k: data.pop(k) for k in list(data) if k in team_keys}, **data.pop("team", {})}
-        known = {f.name for f in fields(cls)}
-        team["attack"] = AttackConfig(**team.get("attack", {}))  # runs stored before adversaries have none
-        return cls(**{k: v for k, v in data.items() if k in known}, team=TeamConfig(**team))
+        # settings another version added or dropped are ignored; runs stored before adversaries have no attack
+        return config_from_data(cls, {**data, "team": team}, "the stored run config", strict=False)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from agentnet.assembly.server import ClientConfig, connect, server_health
 from agentnet.assembly.team import team_for, topology_for
 from agentnet.assembly.team_service import Limits, Recorder, ServedTeam, TeamService, capped
 from agentnet.llm import LLMBackend
+from agentnet.checks import check_fields
 from agentnet.configs import TeamConfig
 from agentnet.errors import AgentNetError, ConfigError, MissingDependencyError
 from agentnet.graph import CommGraph, Topology
@@ -86,6 +87,7 @@ class EndpointConfig:
         "help": "Bearer token clients must send (default: none).", "envvar": "AGENTNET_SERVE_API_KEY"})
 
     def __post_init__(self) -> None:
+        check_fields(self)
         object.__setattr__(self, "teams", tuple(self.teams))
         if self.reasoning not in ("field", "content", "none"):
             raise ConfigError(f"reasoning={self.reasoning!r}; use field, content or none")

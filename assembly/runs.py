@@ -41,7 +41,8 @@ def list_runs(store_path: Path, run_id: str | None, config_out: Path | None, out
     from agentnet.report import summary_table
 
     if config_out is not None and not run_id:
-        raise ConfigError("--config-out writes one run's configuration; name it: agentnet runs RUN_ID --config-out run.yaml")
+        raise ConfigError("--config-out writes one run's configuration; "
+                          "name it: agentnet runs RUN_ID --config-out run.yaml")
     with RunStore.existing(store_path) as store:
         chosen = [store.run(run_id)] if run_id else store.runs()
         if config_out is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from rich.console import Console
 
 from agentnet.cache import CacheConfig
+from agentnet.checks import check_fields
 from agentnet.errors import AgentNetError
 from agentnet.llm import LLMBackend
 from agentnet.serving import ServeConfig, Server, start
@@ -25,6 +26,9 @@ class ClientConfig:
     endpoints: tuple[str, ...] = field(default=(), metadata={
         "help": "MODEL=URL: serve that model of the team from a running OpenAI-compatible server instead of starting one; "
                 "repeat it for replicas of one model.", "flags": ("--endpoint",), "repeat": True})
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def serve_config(config: ServeConfig) -> ServeConfig:

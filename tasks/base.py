@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from agentnet.answers import normalise_number
+from agentnet.checks import check_fields
 from agentnet.errors import ConfigError
 from agentnet.tasks.hub import HubSource, hub_records
 from agentnet.tasks.records import DataNotFoundError, MalformedDataError, Parse, T, read_records
@@ -54,6 +55,7 @@ class TaskConfig:
     )  # fmt: skip
 
     def __post_init__(self) -> None:
+        check_fields(self)
         # checked here, not when the first item is read: a mistyped --data-dir must not fall
         # through silently to $AGENTNET_DATA_DIR and be recorded with the run
         if self.data_dir is None:

@@ -31,9 +31,10 @@ def test_a_stored_bench_run_is_written_as_a_config_and_replayed(tmp_path, shared
             "bench", "gsm8k", "--limit", "2", "--agents", "2", "--roles", "math_solver,inspector",
             "--decision", "last_agent", "--max-tokens", "64", "--base-url", peer.base_url,
             "--store", str(store), "--data-dir", str(shared_data_dir),
-        ])  # fmt: skip
+        ])
         assert first.exit_code == 0, first.output
-        written = runner.invoke(app, ["runs", _run_id(first.output), "--config-out", str(config), "--store", str(store)])
+        run_id = _run_id(first.output)
+        written = runner.invoke(app, ["runs", run_id, "--config-out", str(config), "--store", str(store)])
         assert written.exit_code == 0, written.output
         assert written.output.splitlines()[-1] == str(config)
         settings = yaml.safe_load(config.read_text())
@@ -54,7 +55,7 @@ def test_a_stored_bench_run_is_written_as_a_config_and_replayed(tmp_path, shared
 def test_every_stored_setting_is_a_bench_option() -> None:
     """settings_of names each RunConfig field as bench's option for it: a replay can set them all."""
     settings = settings_of(RunConfig(task="gsm8k"))
-    assert {"task", "limit", "agents", "topology", "adversaries", "logprobs", "engine", "model", "base_url", "data_dir"} <= set(settings)
+    assert {"task", "limit", "agents", "topology", "adversaries", "logprobs", "engine", "model", "data_dir"} <= set(settings)
     bench = typer.main.get_command(app).commands["bench"]  # type: ignore[attr-defined]
     names = {p.name for p in bench.params}
     assert set(settings) <= names  # task is bench's argument, the rest its options
@@ -68,7 +69,7 @@ def test_run_takes_its_team_from_the_file_and_flags_win(tmp_path) -> None:
         assert from_file.exit_code == 0, from_file.output
         assert len(peer.requests) == 3  # three agents in a chain, the last one's answer
         flagged = runner.invoke(app, ["run", "What is 2+2?", "--config", str(config), "--agents", "2",
-                                      "--base-url", peer.base_url])  # fmt: skip
+                                      "--base-url", peer.base_url])
         assert flagged.exit_code == 0, flagged.output
         assert len(peer.requests) == 5
     assert from_file.stdout.startswith("Answer: 4") and flagged.stdout.startswith("Answer: 4")
@@ -89,7 +90,7 @@ def test_run_takes_its_team_from_the_file_and_flags_win(tmp_path) -> None:
     ("run.yaml", "roles: {a: 1}\n", "give a list of texts"),
     ("run.yaml", "agents: null\n", "agents is empty (null)"),
     ("run.json", '{"limit": -1}', "limit=-1 is negative"),
-])  # fmt: skip
+])
 def test_a_bad_config_file_is_one_line_exit_2_and_creates_nothing(tmp_path, monkeypatch, name, text, message) -> None:
     monkeypatch.chdir(tmp_path)
     path = Path(name)
@@ -108,6 +109,6 @@ def test_config_out_needs_a_run_and_writes_nothing_without_one(tmp_path) -> None
         pass
     for args, message in [([], "name it: agentnet runs RUN_ID --config-out"), (["nope"], "unknown run 'nope'")]:
         result = runner.invoke(app, ["runs", *args, "--config-out", str(tmp_path / "run.yaml"),
-                                     "--store", str(tmp_path / "runs.sqlite")])  # fmt: skip
+                                     "--store", str(tmp_path / "runs.sqlite")])
         assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "run.yaml").exists()

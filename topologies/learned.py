@@ -279,18 +279,10 @@ def non_finite(state: dict[str, Any]) -> str | None:
 
 def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
     """A (possibly nested) config dataclass from its `asdict`; fields it lacks keep their defaults."""
-    import dataclasses
-    import typing
+    from agentnet.configfile import config_from_data
 
-    hints = typing.get_type_hints(cls)
-    kwargs = dict(getattr(cls, "legacy_defaults", {}))  # what a field missing from an old file meant
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            value = data[f.name]
-            kind: Any = hints[f.name]
-            nested = isinstance(kind, type) and dataclasses.is_dataclass(kind) and isinstance(value, dict)
-            kwargs[f.name] = config_from_dict(kind, value) if nested else value
-    return cls(**kwargs)
+    legacy = getattr(cls, "legacy_defaults", {})  # what a field missing from an old file meant
+    return config_from_data(cls, data, f"the saved {cls.__name__}", strict=False, defaults=legacy)
 
 
 class Persistent:

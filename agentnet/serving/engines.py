@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from agentnet.checks import check_fields
 from agentnet.errors import ConfigError, MissingDependencyError, ModelError, UnknownNameError
 from agentnet.llm import OpenAIBackend, ResponseFormat
 from agentnet.serving.llama_server import BUILD_HINT, find_binary
@@ -64,6 +65,7 @@ class ServeConfig:
         "Where models, logs and built binaries are kept."))
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.engine not in ENGINES:
             raise ConfigError(f"engine={self.engine!r} is unknown; use one of {', '.join(ENGINES)}")
         if not self.model.strip():
