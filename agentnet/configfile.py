@@ -121,7 +121,7 @@ def convert(label: str, value: Any, setting: Setting) -> Any:
         items = value if isinstance(value, list) else [value]
         if not all(isinstance(v, str) for v in items):
             raise ConfigError(f"{label}={show(value)}: give a list of texts, e.g. [a, b], or one text a,b")
-        return [v for part in items for v in part.split(",")]
+        return list(items)  # a comma-separated option splits them as it splits its flag's value
     if isinstance(value, int) and not isinstance(value, bool) and setting.kind == "str":
         value = str(value)  # `adversary_answer: 0` means the text 0
     check_value(label, value, setting.kind, **dict(setting.limits))
@@ -160,18 +160,35 @@ def settings_of(config: Any) -> dict[str, Any]:
             continue
         flags = f.metadata.get("flags")
         name = flags[0].split("/")[0].lstrip("-").replace("-", "_") if flags else f.name
-        out[name] = list(value) if isinstance(value, tuple) else str(value) if isinstance(value, Path) else value
+        out[name] = plain(value)
     return out
 
 
-def write(path: Path, settings: Mapping[str, Any], header: str, flag: str = "--config-out") -> None:
-    """`settings` as a YAML file (one key a line, in the order given) under a comment `header`;
-    written whole or not at all."""
+def plain(value: Any) -> Any:
+    """A setting as YAML writes it: tuples as lists, paths as text, a choice as its value."""
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def dump(settings: Mapping[str, Any], header: str = "") -> str:
+    """`settings` as YAML, one key a line in the order given, under a comment `header`."""
     import yaml
 
+    class Dumper(yaml.SafeDumper):  # one key a line, lists inline: [a, b]
+        pass
+
+    Dumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+    data = {k: plain(v) for k, v in settings.items()}
+    body = yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+    return "".join(f"# {line}\n" for line in header.splitlines()) + body
+
+
+def write(path: Path, settings: Mapping[str, Any], header: str, flag: str = "--config-out") -> None:
+    """`settings` as a YAML file (see `dump`), written whole or not at all."""
     from agentnet.outputs import staged_file
 
-    body = yaml.safe_dump(dict(settings), sort_keys=False, allow_unicode=True, default_flow_style=None, width=120)
-    comment = "".join(f"# {line}\n" for line in header.splitlines())
     with staged_file(path, flag) as tmp:
-        tmp.write_text(comment + body)
+        tmp.write_text(dump(settings, header))

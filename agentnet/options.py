@@ -7,7 +7,7 @@ So a new config field appears in `--help` with no CLI edit, and its validation
 (`__post_init__`) is the CLI's validation.
 
 Field metadata read here: `help`; `flags` (e.g. `("--agents", "-n")`, or `("--a/--b",)` for a
-switch); `choices`; `envvar`; `repeat` (a list option given once per value); `cli=False` to keep a field off the command line; `ge`, `gt`, `le`,
+switch); `choices`; `envvar`; `secret` (never printed by --print-config); `repeat` (a list option given once per value); `cli=False` to keep a field off the command line; `ge`, `gt`, `le`,
 `lt`: the range of a number. Every number a command receives, its own parameters included, is
 checked under its flag's name before the command runs (`agentnet.checks`: finite, in range, 64
 bits), so `--timeout nan` is one line before any store, file or server exists. Types: bool,
@@ -15,6 +15,9 @@ int, float, str, Path, their `| None`, `Literal[…]` (choices), `tuple[str, ...
 comma-separated list) and nested config dataclasses (flattened). Two groups with a field of the
 same name and type share one option (e.g. one `--seed` for the team and the trainer); `Group`
 adds a prefix, excludes fields or changes defaults per command.
+
+Every command with configs also takes `--config FILE` (its settings from YAML, flags winning:
+`agentnet.configfile`) and `--print-config` (its settings as such a file, without running it).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import typer
 from rich.console import Console
 
 from agentnet.checks import Kind, bounds, check_value, kind_of
-from agentnet.configfile import Setting, setting_for
+from agentnet.configfile import Setting, dump, setting_for
 from agentnet.configfile import load as load_config
 from agentnet.errors import AgentNetError
 
@@ -62,6 +65,7 @@ class _Option:
     factory: bool  # the dataclass default comes from a factory: omit the value when None
     check: _Check | None = None  # how a number is checked (None: not a number)
     setting: Setting | None = None  # what a --config file may give it
+    secret: bool = False  # left out of --print-config (e.g. an API key from the environment)
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,8 @@ def _option(cls: type, f: dataclasses.Field, tp: Any, group: Group) -> _Option:
         decls = (f"--{name.replace('_', '-')}/--no-{name.replace('_', '-')}",)
     check = None if choices else _number_check(decls[0].split("/")[0], base, meta)
     setting = setting_for(tp | None if factory else tp, tuple(str(c) for c in choices or ()), bounds(meta))
-    return _Option(name, Annotated[py_type, typer.Option(*decls, **kwargs)], default, csv, factory, check, setting)
+    option = Annotated[py_type, typer.Option(*decls, **kwargs)]
+    return _Option(name, option, default, csv, factory, check, setting, bool(meta.get("secret")))
 
 
 def _options(group: Group) -> list[tuple[_Option, tuple[str, ...]]]:
@@ -199,11 +204,14 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
                          and (st := setting_for(p.annotation)) is not None})
         if specs:
             params += [inspect.Parameter(CONFIG, kw, default=None, annotation=CONFIG_OPTION),
+                       inspect.Parameter(PRINT, kw, default=False, annotation=PRINT_OPTION),
                        inspect.Parameter(CONTEXT, kw, annotation=typer.Context)]
 
         @functools.wraps(fn)
         def command(*args: Any, **kwargs: Any) -> Any:
             _from_file(kwargs, settings)
+            printing = kwargs.pop(PRINT, False)
+            shown = {n: kwargs[n] for n in settings if n not in options and n in kwargs}  # the command's own
             for name, check in own_checks.items():
                 if name in kwargs:
                     check(kwargs[name])
@@ -217,11 +225,16 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
                 if opt.csv:
                     value = ",".join(value) if isinstance(value, list) else value
                     value = tuple(v.strip() for v in (value or "").split(",") if v.strip())
+                if not opt.secret:
+                    shown[name] = value  # None for a computed default (e.g. the cache dir): computed again
                 if opt.factory and value is None:
                     continue
                 for gname, path in routes[name]:
                     values[gname][path] = value
-            configs = {g: _build(specs[g].cls, values[g]) for g in specs}
+            configs = {g: _build(specs[g].cls, values[g]) for g in specs}  # checked before anything is printed
+            if printing:
+                typer.echo(dump(shown), nl=False)
+                return None
             return fn(*args, **kwargs, **configs)
 
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -231,7 +244,10 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
     return decorate
 
 
-CONFIG, CONTEXT = "config_file", "config_context"  # the parameters every command with configs gains
+CONFIG, PRINT, CONTEXT = "config_file", "print_config", "config_context"  # what every command with configs gains
+PRINT_OPTION = Annotated[bool, typer.Option(
+    "--print-config", help="Print this command's settings (the --config file's and the flags', as YAML for --config) "
+                           "and exit without running it.")]
 CONFIG_OPTION = Annotated[Path | None, typer.Option(
     "--config", help="A YAML file of this command's settings (KEY: VALUE, the keys its options' names without --); "
                      "flags given here win over it. `agentnet runs RUN --config-out FILE` writes a run's.")]

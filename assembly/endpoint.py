@@ -84,7 +84,7 @@ class EndpointConfig:
         "help": "Where the final reply behind the answer goes: the `reasoning_content` field, after the answer in "
                 "`content`, or nowhere.", "choices": ("field", "content", "none")})
     api_key: str = field(default="", metadata={
-        "help": "Bearer token clients must send (default: none).", "envvar": "AGENTNET_SERVE_API_KEY"})
+        "help": "Bearer token clients must send (default: none).", "envvar": "AGENTNET_SERVE_API_KEY", "secret": True})
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import typer
+import typer.core
+import typer.testing
 import yaml
 from typer.testing import CliRunner
 
@@ -112,3 +114,46 @@ def test_config_out_needs_a_run_and_writes_nothing_without_one(tmp_path) -> None
                                      "--store", str(tmp_path / "runs.sqlite")])
         assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "run.yaml").exists()
+
+
+def _commands(group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], typer.core.TyperCommand]]:
+    out = []
+    for name, cmd in group.commands.items():
+        out += _commands(cmd, (*prefix, name)) if hasattr(cmd, "commands") else [((*prefix, name), cmd)]
+    return out
+
+
+CONFIGURED = [(path, cmd) for path, cmd in _commands(typer.main.get_command(app)) if any(p.name == "config_file" for p in cmd.params)]
+
+
+def test_every_command_with_configs_prints_all_its_settings_and_reads_them_back(tmp_path, monkeypatch) -> None:
+    """--print-config writes every option (and optional argument) of the command, its --config reads
+    that file back to the same settings, and nothing runs (no server starts for `run`)."""
+    monkeypatch.setenv("AGENTNET_SERVE_API_KEY", "s3cret")
+    built = typer.main.get_command(app)
+    monkeypatch.setattr(typer.testing, "_get_command", lambda _: built)  # built once, not per invocation
+    assert {path[0] for path, _ in CONFIGURED} >= {"run", "bench", "serve", "serve-team", "train", "optimize", "topo"}
+    for path, cmd in CONFIGURED:
+        required = [p for p in cmd.params if isinstance(p, typer.core.TyperArgument) and p.required]
+        args = [*path, *("x" for _ in required)]
+        printed = runner.invoke(app, [*args, "--print-config"])
+        assert printed.exit_code == 0, (path, printed.output)
+        settings = yaml.safe_load(printed.stdout)
+        expected = {p.name for p in cmd.params if p not in required} - {"config_file", "print_config", "api_key"}
+        assert set(settings) == expected, path
+        file = tmp_path / f"{'-'.join(path)}.yaml"
+        file.write_text(printed.stdout)
+        again = runner.invoke(app, [*args, "--config", str(file), "--print-config"])
+        assert (again.exit_code, again.stdout) == (0, printed.stdout), path
+    assert "s3cret" not in runner.invoke(app, ["serve-team", "--print-config"]).stdout
+
+
+def test_print_config_shows_the_file_and_the_flags_merged(tmp_path) -> None:
+    config = tmp_path / "team.yaml"
+    config.write_text("topology: debate\nagents: 4\nroles: math_solver,inspector\nmax-tokens: 99\n")
+    result = runner.invoke(app, ["bench", "gsm8k", "--config", str(config), "--agents", "3", "--print-config"])
+    assert result.exit_code == 0, result.output
+    settings = yaml.safe_load(result.stdout)
+    assert settings["task"] == "gsm8k" and settings["topology"] == "debate" and settings["max_tokens"] == 99
+    assert settings["agents"] == 3 and settings["roles"] == ["math_solver", "inspector"]
+    assert list(tmp_path.iterdir()) == [config]  # nothing ran: no store
