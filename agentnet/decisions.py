@@ -1,9 +1,10 @@
 """The decision registry: how a team's answer is made from its final round, as data.
 
-Each entry says what the CLI, the graph, the team assembly and the reports need to know
-about a decision kind; the runtime's deciders (`agentnet.runtime.decide.DECIDERS`) are keyed
-by the same names (a test checks both lists agree). Adding a kind: one entry here (and its
-name in `DecisionKind`), one decider in the runtime.
+Each entry says what the CLI, the graph, the team assembly, the trainers and the reports need
+to know about a decision kind; the runtime's deciders (`agentnet.runtime.decide.DECIDERS`) are
+keyed by the same names (a test checks both lists agree). Adding a kind touches two files: one
+entry here (and its name in `DecisionKind`), one decider in the runtime. Nothing else branches on
+a kind's name: it asks `decision_info(kind)` (tests/test_contracts.py checks the source).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class DecisionInfo:
     llm_call: bool  # the decision makes (at least) one LLM call
     needs_code_check: bool  # the decision runs the task's code check (a `CodeTask`)
     help: str
+    reads_last_only: bool = False  # it reads only the last agent's final output, not every final-round agent's
+    votes: bool = False  # its answer is the most common one the final-round agents extracted
 
 
 DECISIONS: dict[str, DecisionInfo] = {
@@ -31,11 +34,11 @@ DECISIONS: dict[str, DecisionInfo] = {
         DecisionInfo("final_refer", "final_refer", llm_call=True, needs_code_check=False,
                      help="an LLM agent reads every final-round output and answers"),
         DecisionInfo("majority_vote", "final_refer", llm_call=False, needs_code_check=False,
-                     help="the most common extracted answer (ties: the earliest agent's)"),
+                     help="the most common extracted answer (ties: the earliest agent's)", votes=True),
         DecisionInfo("code_writer", "code_writer", llm_call=True, needs_code_check=True,
                      help="an LLM agent writes code, checked against the task's examples and rewritten with the failures"),
         DecisionInfo("last_agent", "final_refer", llm_call=False, needs_code_check=False,
-                     help="the output of the last agent of the final round"),
+                     help="the output of the last agent of the final round", reads_last_only=True),
     )
 }  # fmt: skip
 

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from agentnet.agents import DEFAULT_MODEL_KEY, AgentSpec
 from agentnet.answers import extract_answer
+from agentnet.decisions import decision_info
 from agentnet.errors import AgentNetError
 from agentnet.graph import CommGraph
 from agentnet.prompts import load_role
@@ -211,7 +212,7 @@ def reasoning_lines(trajectory: Trajectory, answer: str, extract: Callable[[str]
     lines: list[Text] = []
     if decided:
         source, title = decided[-1], load_role(trajectory.graph.decision.role).title
-    elif final and trajectory.graph.decision.kind == "majority_vote" and len(final) > 1:
+    elif final and decision_info(trajectory.graph.decision.kind).votes and len(final) > 1:
         votes = [(m, extract(m.output)) for m in final]
         lines.append(Text("votes: " + " · ".join(f"{m.agent} {said or '(none)'}" for m, said in votes), style="dim"))
         source = next((m for m, said in votes if said == answer), final[-1])

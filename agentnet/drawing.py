@@ -88,7 +88,7 @@ def draw_topology(graph: CommGraph, path: Path, title: str = "", stop: bool = Fa
         for u, v in edges:
             arrow(nodes[u, t], nodes[v, t + 1], color="#a05a00", lw=1.1, ls="--", connectionstyle="arc3,rad=0.1")
     last = graph.rounds - 1
-    one = graph.decision.kind == "last_agent" or not graph.decide
+    one = decision_info(graph.decision.kind).reads_last_only or not graph.decide
     for n in [graph.last_agent(last)] if one else graph.active[last]:
         arrow(nodes[n, last], decision, color="#555", lw=0.9)
     for t in range(graph.rounds):

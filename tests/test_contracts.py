@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 
+from agentnet.decisions import DECISIONS
 from tests.test_architecture import _modules
 
 
@@ -40,4 +41,32 @@ def test_the_topology_contract_is_read_as_a_type_not_with_getattr() -> None:
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
                     and len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and node.args[1].value in contract):
                 found.append(f"{name}:{node.lineno} {node.args[1].value}")
+    assert found == []
+
+
+def _kind_names(node: ast.AST, kinds: set[str]) -> list[str]:
+    if isinstance(node, ast.Constant) and node.value in kinds:
+        return [node.value]
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return [k for e in node.elts for k in _kind_names(e, kinds)]
+    return []
+
+
+def test_adding_a_decision_kind_touches_two_files() -> None:
+    # its DecisionInfo (agentnet.decisions) and its decider (agentnet.runtime.decide): every other
+    # module asks decision_info() instead of comparing, indexing or keying by a kind's name
+    kinds = set(DECISIONS)
+    found = []
+    for name, path in _modules().items():
+        if name in ("agentnet.decisions", "agentnet.runtime.decide"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            named = []
+            if isinstance(node, ast.Compare):
+                named = [k for part in (node.left, *node.comparators) for k in _kind_names(part, kinds)]
+            elif isinstance(node, ast.Subscript):
+                named = _kind_names(node.slice, kinds)
+            elif isinstance(node, ast.Dict):
+                named = [k for part in node.keys if part is not None for k in _kind_names(part, kinds)]
+            found += [f"{name}:{node.lineno} {k}" for k in named]
     assert found == []

@@ -29,7 +29,7 @@ from langgraph.runtime import Runtime
 from agentnet.agents import PeerOutput, build_messages
 from agentnet.graph import CommGraph
 from agentnet.rounds import Spoken
-from agentnet.runtime.decide import DECIDERS, Decided
+from agentnet.runtime.decide import Decided, decider_for
 from agentnet.runtime.node import RunContext, RunState, call_agent, key
 
 def _agent_node(graph: CommGraph, name: str, round: int) -> Callable[..., Awaitable[dict]]:
@@ -98,7 +98,7 @@ def _barrier(graph: CommGraph, round: int) -> Callable[..., dict]:
 
 
 def _decide_node(graph: CommGraph) -> Callable[..., Awaitable[dict]]:
-    decider = DECIDERS[graph.decision.kind] if graph.decide else DECIDERS["last_agent"]
+    decider = decider_for(graph)
 
     async def node(state: RunState, config: RunnableConfig, runtime: Runtime[RunContext]) -> dict:
         last = state.get("stop_after", graph.rounds - 1)

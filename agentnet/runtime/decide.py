@@ -90,3 +90,8 @@ DECIDERS: dict[str, Decider] = {
     "code_writer": code_writer,
     "last_agent": last_agent,
 }
+
+
+def decider_for(graph: CommGraph) -> Decider:
+    """The graph's decider; a graph without a decision step answers with its last agent."""
+    return DECIDERS[graph.decision.kind] if graph.decide else last_agent

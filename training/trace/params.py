@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from agentnet.agents import AgentSpec
+from agentnet.decisions import DECISIONS, decision_info
 from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import CommGraph, Decision
 from agentnet.prompts import load_role
@@ -244,10 +245,11 @@ def _prompts(spec: TeamSpec, max_rounds: int) -> list[Parameter]:
 
 
 def _decision(spec: TeamSpec, max_rounds: int) -> list[Parameter]:
-    if spec.decision.kind not in ("final_refer", "code_writer"):
+    if not decision_info(spec.decision.kind).llm_call:
+        calling = ", ".join(k for k, d in DECISIONS.items() if d.llm_call)
         raise ConfigError(
             f"decision {spec.decision.kind!r} makes no LLM call, so it has no prompt to train; "
-            "drop 'decision' from the parameter groups or use the final_refer decision"
+            f"drop 'decision' from the parameter groups or use a decision that calls one ({calling})"
         )
     return [Parameter("decision_prompt", decision_prompt(spec.decision),
                       "System prompt of the decision agent that reads the final round and writes the team's answer.",

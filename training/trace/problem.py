@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentnet.decisions import DECISIONS, decision_info
 from agentnet.prompts import optimizer_template
 from agentnet.episodes import Episode
 from agentnet.trajectory import MessageRecord
@@ -116,7 +117,7 @@ class _Renderer:
         last = t.rounds_run - 1
         finals = f"[{', '.join(_var(n, last) for n in graph.names)}]"
         decisions = [m for m in t.messages if m.kind == "decision"]
-        if kind in ("final_refer", "code_writer"):
+        if decision_info(kind).llm_call:
             system = self.bound("decision.system", f'role_prompt("{graph.decision.role}")')
             for i, _ in enumerate(decisions or [None]):
                 target = "answer" if i == len(decisions) - 1 or not decisions else f"answer_try{i}"
@@ -158,6 +159,9 @@ def _documentation(used: Sequence[str]) -> str:
         name, _, body = block.partition("\n")
         if name.strip():
             docs[name.strip()] = body.strip()
+    for kind in (u for u in used if u in DECISIONS and u not in docs):  # a kind functions.md does not describe
+        info = decision_info(kind)
+        docs[kind] = f"{kind}({'system, task, finals' if info.llm_call else 'finals'}): {info.help}."
     out = [f"[{u}] {docs[u]}" for u in dict.fromkeys(used) if u in docs]
     return "\n".join(out + ['[role_prompt] role_prompt(id): the fixed system prompt of a role (not trainable here).'])
 
