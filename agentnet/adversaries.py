@@ -159,8 +159,6 @@ class Attacked:
         return self.attack.apply(self.topology.graph_for(query))
 
     @property
-    def inference_gate(self) -> ReceiveGate | None:
-    @property
     def agents(self) -> Sequence[AgentSpec]:
         return self.topology.agents
 
@@ -168,6 +166,8 @@ class Attacked:
     def decision(self) -> Decision:
         return self.topology.decision
 
+    @property
+    def inference_gate(self) -> ReceiveGate | None:
         return self.topology.inference_gate
 
     @property
