@@ -199,9 +199,15 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
         params += [inspect.Parameter(o.name, kw, default=o.default, annotation=o.annotation) for o in options.values()]
         params.sort(key=lambda p: p.kind == kw)  # arguments first, as Python requires
         own_checks = {p.name: c for p in params if p.name not in options and (c := _own_check(p)) is not None}
-        settings = {n: o.setting for n, o in options.items() if o.setting is not None}  # what --config may set
-        settings.update({p.name: st for p in params if p.name not in options and p.default is not inspect.Parameter.empty
-                         and (st := setting_for(p.annotation)) is not None})
+        # what --config may set, by file key (the option's name: `store` for a `store_path` given as --store)
+        settings = {n: o.setting for n, o in options.items() if o.setting is not None}
+        keys = {n: n for n in settings}  # file key -> parameter
+        for p in params:
+            if p.name not in options and p.default is not inspect.Parameter.empty:
+                if (st := setting_for(p.annotation)) is not None:
+                    if (key := _file_key(p)) in settings:
+                        raise TypeError(f"{fn.__name__}: {p.name!r} and an option are both {key!r} in a config file")
+                    settings[key], keys[key] = st, p.name
         if specs:
             params += [inspect.Parameter(CONFIG, kw, default=None, annotation=CONFIG_OPTION),
                        inspect.Parameter(PRINT, kw, default=False, annotation=PRINT_OPTION),
@@ -209,9 +215,9 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         def command(*args: Any, **kwargs: Any) -> Any:
-            _from_file(kwargs, settings)
+            _from_file(kwargs, settings, keys)
             printing = kwargs.pop(PRINT, False)
-            shown = {n: kwargs[n] for n in settings if n not in options and n in kwargs}  # the command's own
+            shown = {k: kwargs[n] for k, n in keys.items() if n not in options and n in kwargs}  # the command's own
             for name, check in own_checks.items():
                 if name in kwargs:
                     check(kwargs[name])
@@ -253,12 +259,22 @@ CONFIG_OPTION = Annotated[Path | None, typer.Option(
                      "flags given here win over it. `agentnet runs RUN --config-out FILE` writes a run's.")]
 
 
-def _from_file(kwargs: dict[str, Any], settings: dict[str, Setting]) -> None:
+def _file_key(p: inspect.Parameter) -> str:
+    """A command's own option as a config file names it: its flag without -- (`--store` → store)."""
+    extras = get_args(p.annotation)[1:] if get_origin(p.annotation) is Annotated else ()
+    info = next((e for e in extras if isinstance(e, typer.models.OptionInfo)), None)
+    given = (getattr(info, "default", None), *(getattr(info, "param_decls", None) or ()))  # Annotated: decls from default
+    decls = [d for d in given if isinstance(d, str) and d.startswith("--")]
+    return decls[0].split("/")[0][2:].replace("-", "_") if decls else p.name
+
+
+def _from_file(kwargs: dict[str, Any], settings: dict[str, Setting], keys: dict[str, str]) -> None:
     """The --config file's values in `kwargs`, except where a flag was given on the command line."""
     ctx, path = kwargs.pop(CONTEXT, None), kwargs.pop(CONFIG, None)
     if path is None or ctx is None:
         return
-    for name, value in load_config(path, settings, ctx.command_path).items():
+    for key, value in load_config(path, settings, ctx.command_path).items():
+        name = keys[key]
         source = ctx.get_parameter_source(name)
         if source is None or source.name != "COMMANDLINE":
             kwargs[name] = value

@@ -26,7 +26,8 @@ def _run_id(output: str) -> str:
     return output.split("run ")[1].split(":")[0].strip()
 
 
-def test_a_stored_bench_run_is_written_as_a_config_and_replayed(tmp_path, shared_data_dir) -> None:
+def test_a_stored_bench_run_is_written_as_a_config_and_replayed(tmp_path, shared_data_dir, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
     store, config = tmp_path / "runs.sqlite", tmp_path / "run.yaml"
     with OpenAIPeer([Step(text="The answer is 18")] * 20) as peer:
         first = runner.invoke(app, [
@@ -42,7 +43,8 @@ def test_a_stored_bench_run_is_written_as_a_config_and_replayed(tmp_path, shared
         settings = yaml.safe_load(config.read_text())
         assert settings["task"] == "gsm8k" and settings["roles"] == ["math_solver", "inspector"]
         assert settings["max_tokens"] == 64 and settings["data_dir"] == str(shared_data_dir)
-        again = runner.invoke(app, ["bench", "--config", str(config), "--store", str(store)])  # no task, no flags
+        config.write_text(config.read_text() + f"store: {store}\n")  # a command's own option, keyed by its flag
+        again = runner.invoke(app, ["bench", "--config", str(config)])  # no task, no flags
         assert again.exit_code == 0, again.output
         assert len(peer.requests) == 8  # the replay ran its own 2 items × 2 agents
         overridden = runner.invoke(app, ["bench", "--config", str(config), "--limit", "1", "--store", str(store)])
@@ -52,6 +54,7 @@ def test_a_stored_bench_run_is_written_as_a_config_and_replayed(tmp_path, shared
     original = by_id[_run_id(first.output)]
     assert by_id[_run_id(again.output)] == original  # the whole RunConfig, team and attack included
     assert by_id[_run_id(overridden.output)] == replace(original, limit=1)  # the flag won over the file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.yaml", "runs.sqlite"]  # no default store made
 
 
 def test_every_stored_setting_is_a_bench_option() -> None:
@@ -123,6 +126,12 @@ def _commands(group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...]
     return out
 
 
+def _key(param) -> str:
+    """A parameter as a config file names it: an option by its long flag (`--store` → store)."""
+    long = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
+    return long[0][2:].replace("-", "_") if isinstance(param, typer.core.TyperOption) and long else param.name
+
+
 CONFIGURED = [(path, cmd) for path, cmd in _commands(typer.main.get_command(app)) if any(p.name == "config_file" for p in cmd.params)]
 
 
@@ -139,7 +148,7 @@ def test_every_command_with_configs_prints_all_its_settings_and_reads_them_back(
         printed = runner.invoke(app, [*args, "--print-config"])
         assert printed.exit_code == 0, (path, printed.output)
         settings = yaml.safe_load(printed.stdout)
-        expected = {p.name for p in cmd.params if p not in required} - {"config_file", "print_config", "api_key"}
+        expected = {_key(p) for p in cmd.params if p not in required} - {"config", "print_config", "api_key"}
         assert set(settings) == expected, path
         file = tmp_path / f"{'-'.join(path)}.yaml"
         file.write_text(printed.stdout)
