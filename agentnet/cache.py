@@ -27,11 +27,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from agentnet.errors import ConfigError
 from agentnet.llm import DeltaCallback, LLMBackend, PerLoop
-from agentnet.types import Completion, GenerationSettings, Message, Usage
+from agentnet.types import Completion, GenerationSettings, ListsModels, Message, Usage
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class CachedBackend:
         return self.hits / total if total else None
 
     async def list_models(self) -> list[str]:
-        return await self.inner.list_models()  # type: ignore[attr-defined]
+        return await cast(ListsModels, self.inner).list_models()  # the wrappers pass the question on
 
     async def aclose(self) -> None:
         closer = getattr(self.inner, "aclose", None)
@@ -225,7 +225,9 @@ class CachedBackend:
 
     def _read(self, key: str) -> tuple[str] | None:
         with self._lock:
-            return self._db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
+            query = "SELECT completion FROM responses WHERE key = ?"
+            row: tuple[str] | None = self._db.execute(query, (key,)).fetchone()
+            return row
 
     def _write(self, key: str, model: str, data: str) -> None:
         with self._lock, self._db:  # first writer wins: concurrent processes stored the same answer

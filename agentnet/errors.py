@@ -23,7 +23,7 @@ class UnknownNameError(AgentNetError, KeyError):
         super().__init__(f"unknown {kind} {name!r}; known: {', '.join(known) or '(none)'}")
 
     def __str__(self) -> str:  # KeyError would quote the message
-        return self.args[0]
+        return str(self.args[0])
 
 
 class ModelError(AgentNetError):

@@ -61,7 +61,7 @@ def find_cycle(nodes: Iterable[str], edges: Iterable[Edge]) -> list[str] | None:
     """A cycle as a node list (first node repeated at the end), or None."""
     import networkx as nx
 
-    g = nx.DiGraph()
+    g: nx.DiGraph[str] = nx.DiGraph()
     g.add_nodes_from(nodes)
     g.add_edges_from(edges)
     try:
@@ -297,11 +297,11 @@ class CommGraph:
         except ConfigError as e:
             raise ConfigError(f"{path}: {e}") from None
 
-    def to_networkx(self) -> nx.MultiDiGraph:
+    def to_networkx(self) -> nx.MultiDiGraph[str]:
         """Nodes are agents (with their spec); edges carry `kind` and `round` (receiving round)."""
         import networkx as nx
 
-        g = nx.MultiDiGraph(decision=asdict(self.decision), rounds=self.rounds, decide=self.decide)
+        g: nx.MultiDiGraph[str] = nx.MultiDiGraph(decision=asdict(self.decision), rounds=self.rounds, decide=self.decide)
         for a in self.agents:
             g.add_node(a.name, spec=asdict(a), active=[t for t in range(self.rounds) if self.is_active(a.name, t)])
         for t, edges in enumerate(self.spatial):
@@ -311,7 +311,7 @@ class CommGraph:
         return g
 
     @classmethod
-    def from_networkx(cls, g: nx.MultiDiGraph) -> CommGraph:
+    def from_networkx(cls, g: nx.MultiDiGraph[str]) -> CommGraph:
         rounds = g.graph["rounds"]
         spatial: list[list[Edge]] = [[] for _ in range(rounds)]
         temporal: list[list[Edge]] = [[] for _ in range(rounds - 1)]

@@ -20,12 +20,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from agentnet.errors import BackendError, ConfigError
 from agentnet.llm import DeltaCallback, LLMBackend, RetractCallback
 from agentnet.serving.process import unreachable  # a TCP connect: the health check a failed replica gets
-from agentnet.types import Completion, GenerationSettings, Message
+from agentnet.types import Completion, GenerationSettings, ListsModels, Message
 
 HealthCheck = Callable[[str], "str | None"]  # base URL -> None when it answers, else why not
 
@@ -194,7 +194,7 @@ class ReplicaBackend:
         """The models of the first replica in rotation (replicas serve the same model)."""
         live = self.live() or self.urls
         backend = self._slots[self.urls.index(live[0])].replica.backend
-        return await backend.list_models()  # type: ignore[attr-defined]
+        return await cast(ListsModels, backend).list_models()
 
     async def aclose(self) -> None:
         for slot in self._slots:

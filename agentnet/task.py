@@ -57,9 +57,19 @@ class Score:
 
 @runtime_checkable
 class Task(Protocol):
-    name: str
-    roles: tuple[str, ...]  # the default team roles for this task
-    decision: DecisionKind  # the default decision node
+    # read-only, so a class attribute (the tasks' ClassVars) satisfies them as well as an instance's
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The default team roles for this task."""
+        ...
+
+    @property
+    def decision(self) -> DecisionKind:
+        """The default decision node."""
+        ...
 
     def items(self, split: str = "test") -> Iterator[Item]:
         """Every item of the split, in a fixed order."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from agentnet.checks import MAX_COMPLETION_TOKENS, check_value, number
 from agentnet.errors import ConfigError
@@ -104,3 +104,9 @@ class Completion:
         d = asdict(self)
         d["usage"] = asdict(self.usage)
         return d
+
+
+class ListsModels(Protocol):
+    """A backend that can list its server's models (OpenAIBackend; not every `LLMBackend` can)."""
+
+    async def list_models(self) -> list[str]: ...

@@ -20,6 +20,7 @@ import asyncio
 import hmac
 import json
 import logging
+import math
 import socket
 import threading
 import time
@@ -330,7 +331,7 @@ class EndpointServer:
     def __init__(self, service: TeamService, settings: ApiSettings, sock: socket.socket):
         self.service, self.sock = service, sock
         config = uvicorn.Config(ChatAPI(service, settings).app(), log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=service.limits.drain_s + 10)  # fmt: skip
+                                timeout_graceful_shutdown=math.ceil(service.limits.drain_s) + 10)  # fmt: skip
         self.server = _Uvicorn(config, service)
 
     @property

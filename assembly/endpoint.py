@@ -254,14 +254,15 @@ def serve_teams(config: EndpointConfig, base: TeamConfig, serve: ServeConfig, cl
     """The command: check everything, bind the port, serve the models, build the teams, open a run
     per team in the store, serve until Ctrl-C/SIGTERM, then drain and mark the runs."""
     try:
-        from agentnet.assembly.chat_api import ApiSettings, bind
+        from agentnet.assembly.chat_api import ApiSettings, Reasoning, bind
     except ImportError as e:
         raise MissingDependencyError(f"serve-team needs starlette and uvicorn ({e.name} is missing); "
                                      "install them with: pip install 'agentnet[endpoint]'") from None
     from agentnet.display import announce_all
 
     planned = plan(parse_teams(config.teams, base, config.task), data)
-    settings = ApiSettings(config.api_key, config.max_body_bytes, config.max_request_tokens, config.reasoning)
+    reasoning = typing.cast(Reasoning, config.reasoning)  # one of its choices: EndpointConfig checked it
+    settings = ApiSettings(config.api_key, config.max_body_bytes, config.max_request_tokens, reasoning)
     with closing(bind(config.host, config.port)) as sock, serve_all(planned, serve, client, config.concurrency) as served:
         announce_all(served, err)
         teams = [served_team(p.definition.name, p.definition.config, served.backends, task=p.task, topology=p.topology,

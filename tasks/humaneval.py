@@ -139,7 +139,7 @@ def program(item: Item, code: str) -> str:
     if it is consistent, else with only its first line indented (a body whose first line's
     indentation was stripped, as `code_from` does).
     """
-    prompt = item.meta["prompt"].rstrip() + "\n"
+    prompt: str = item.meta["prompt"].rstrip() + "\n"
     if defines(code, item.meta["entry_point"]):
         future = [line for line in code.splitlines() if line.startswith("from __future__ import")]
         rest = "\n".join(line for line in code.splitlines() if line not in future)

@@ -64,7 +64,7 @@ class SandboxTools:
             status = result.status if result.status in ("passed", "failed", "timeout", "error") else "failed"
             output = result.stdout if result.passed else f"{result.stdout}\n{result.stderr}".strip()
             answer = printed[-1][:RESULT_CHARS] if printed and result.passed else ""
-            return ToolRun("python", status, code, _tail(output), answer, time.perf_counter() - started)  # type: ignore[arg-type]
+            return ToolRun("python", status, code, _tail(output), answer, time.perf_counter() - started)
         if self.code_check is None:
             raise ConfigError("the 'tests' tool needs a code task's visible examples (code_check=)")
         passed, report = await self.code_check(code, query)

@@ -11,10 +11,14 @@ earlier version of their code had (and later removed) is not used.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 
 import torch
 
+from agentnet.agents import AgentSpec
+from agentnet.graph import Decision
 from agentnet.topologies.configs import AgentPruneConfig
+from agentnet.topologies.embeddings import Embedder
 from agentnet.topologies.gptswarm import GPTSwarm
 
 
@@ -33,8 +37,15 @@ class AgentPrune(GPTSwarm):
     config: AgentPruneConfig
     prunes: torch.Tensor
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        agents: Sequence[AgentSpec],
+        rounds: int,
+        decision: Decision,
+        config: AgentPruneConfig = AgentPruneConfig(),
+        embedder: Embedder | None = None,  # unused, as GPTSwarm's
+    ):
+        super().__init__(agents, rounds, decision, config, embedder)
         self.register_buffer("prunes", torch.zeros((), dtype=torch.long))  # saved: a resumed run does not prune twice
 
     @torch.no_grad()

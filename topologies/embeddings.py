@@ -110,4 +110,5 @@ class MiniLMEmbedder(_Cached):
                 ) from e
             self._model = SentenceTransformer(str(minilm_dir()), device="cpu")
         model: Any = self._model
-        return model.encode(texts, convert_to_tensor=True, normalize_embeddings=True).float().cpu()
+        vectors: torch.Tensor = model.encode(texts, convert_to_tensor=True, normalize_embeddings=True).float().cpu()
+        return vectors

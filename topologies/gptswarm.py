@@ -14,6 +14,7 @@ optional learned node order and the prompt optimiser of GPTSwarm are not reprodu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -35,16 +36,30 @@ from agentnet.topologies.learned import (
 )
 
 
+class EdgeLogitsConfig(Protocol):
+    """What GPTSwarm reads from its config: GPTSwarmConfig, or a subclass's config (AgentPrune's)."""
+
+    @property
+    def lr(self) -> float: ...
+    @property
+    def init_prob(self) -> float: ...
+    @property
+    def temporal(self) -> bool: ...
+    @property
+    def seed(self) -> int: ...
+
+
 class GPTSwarm(Persistent, nn.Module):
     kind = "gptswarm"
-    config_class = GPTSwarmConfig
+    config_class: ClassVar[type] = GPTSwarmConfig
+    config: EdgeLogitsConfig
 
     def __init__(
         self,
         agents: Sequence[AgentSpec],
         rounds: int,
         decision: Decision,
-        config: GPTSwarmConfig = GPTSwarmConfig(),
+        config: EdgeLogitsConfig = GPTSwarmConfig(),
         embedder: Embedder | None = None,  # unused: the graph does not depend on the query
     ):
         super().__init__()

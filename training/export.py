@@ -103,13 +103,13 @@ def merged_gguf(
         writer.add_key_value(field.name, value, vtype, sub_type=sub)
     written: set[str] = set()
     for tensor in reader.tensors:
-        hf = by_gguf.get(tensor.name)
-        if hf is None:  # untouched: copy the quantised bytes as they are
+        param = by_gguf.get(tensor.name)  # the fine-tuned parameter's name
+        if param is None:  # untouched: copy the quantised bytes as they are
             writer.add_tensor(tensor.name, tensor.data, raw_shape=tensor.data.shape, raw_dtype=tensor.tensor_type)
             continue
         base = gguf.quants.dequantize(tensor.data, tensor.tensor_type).astype(np.float32)
-        layout = _match_layout(base, np.asarray(hf_names[hf], dtype=np.float32), heads, np)
-        merged = base + layout(np.asarray(deltas[hf], dtype=np.float32))
+        layout = _match_layout(base, np.asarray(hf_names[param], dtype=np.float32), heads, np)
+        merged = base + layout(np.asarray(deltas[param], dtype=np.float32))
         if merged.shape[-1] % 32:  # Q8_0 needs rows in blocks of 32
             writer.add_tensor(tensor.name, merged.astype(np.float16))
         else:

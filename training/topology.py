@@ -203,9 +203,8 @@ class TopologyTrainer:
         else:
             baselines = [self.item_baselines.get(i, r) if c.baseline == "per_item" else baseline
                          for (*_, i), r in zip(episodes, rewards)]  # fmt: skip
-        loss = sum(
-            -(r - b) * s.total_log_prob() + s.penalty for (s, *_), r, b in zip(episodes, rewards, baselines)
-        ) / len(episodes)
+        terms = [-(r - b) * s.total_log_prob() + s.penalty for (s, *_), r, b in zip(episodes, rewards, baselines)]
+        loss = sum(terms[1:], start=terms[0]) / len(episodes)  # from a tensor, not 0: typed a tensor
         self._finite("loss", float(loss.detach()))
         active = set(self.topology.active_groups(self.step))
         for opt in self.optimisers.values():

@@ -38,7 +38,8 @@ def port_is_free(host: str, port: int) -> bool:
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def tail(path: Path, lines: int = 20) -> str:

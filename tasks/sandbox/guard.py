@@ -30,7 +30,7 @@ import types
 try:
     from . import confine  # imported in-process as agentnet.tasks.sandbox.guard
 except ImportError:
-    import confine  # type: ignore[no-redef]  # run by path: this directory is sys.path[0] (removed before the program runs)
+    import confine  # type: ignore[no-redef, import-not-found]  # run by path: this directory is sys.path[0] (removed before the program runs)
 
 # Reads allowed beside the stdlib (sys.path) and the run directory: shared libraries that
 # stdlib extension modules load, the loader's cache, time zones, and the random/null devices.
@@ -148,7 +148,7 @@ def stub_unaudited() -> None:
     """Calls with no audit event: process creation below subprocess, file creation anywhere
     (mkfifo, mknod), chroot, signals via pidfds. (seccomp refuses them too, where it is on.)"""
     import _posixsubprocess
-    import _signal
+    import _signal  # type: ignore[import-not-found]  # CPython's C module behind signal: typeshed has no stub
     import signal
 
     def blocked(*args: object, **kwargs: object) -> None:

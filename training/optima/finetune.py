@@ -14,11 +14,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agentnet.checks import check_fields
 from agentnet.errors import ConfigError, MissingDependencyError, require_at_least_one
 from agentnet.types import Message
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 
 @dataclass(frozen=True)
@@ -146,17 +149,18 @@ def _train(method: str, model_dir: Path, rows: Sequence[dict[str, Any]], config:
         raise ConfigError(f"no {method.upper()} rows to train on")
     started = time.perf_counter()
     model, tokenizer = load(model_dir, config.dtype)
+    data, lora = Dataset.from_list(list(rows)), _lora(config)
+    trainer: trl.SFTTrainer | trl.DPOTrainer
     if method == "sft":
-        args, trainer_cls = trl.SFTConfig(**_common(config, out_dir, config.sft_lr, config.sft_epochs)), trl.SFTTrainer
+        sft = trl.SFTConfig(**_common(config, out_dir, config.sft_lr, config.sft_epochs))
+        trainer = trl.SFTTrainer(model=model, args=sft, train_dataset=data, processing_class=tokenizer, peft_config=lora)
     else:
-        args = trl.DPOConfig(beta=config.dpo_beta, **_common(config, out_dir, config.dpo_lr, config.dpo_epochs))
-        trainer_cls = trl.DPOTrainer
-    trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(list(rows)),
-                          processing_class=tokenizer, peft_config=_lora(config))  # fmt: skip
+        dpo = trl.DPOConfig(beta=config.dpo_beta, **_common(config, out_dir, config.dpo_lr, config.dpo_epochs))
+        trainer = trl.DPOTrainer(model=model, args=dpo, train_dataset=data, processing_class=tokenizer, peft_config=lora)
     trainer.remove_callback(PrinterCallback)  # losses stay in log_history; the caller reports them
     trainer.train()
     adapter = out_dir / "adapter"
-    trainer.model.save_pretrained(adapter)
+    cast("PeftModel", trainer.model).save_pretrained(str(adapter))  # peft_config= wrapped the model in its adapter
     losses = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
     return TrainResult(adapter, losses, len(rows), time.perf_counter() - started)
 

@@ -194,8 +194,8 @@ def _as_suggestion(obj: dict[str, Any], names: Sequence[str]) -> tuple[dict[str,
 
 def _match(key: Any, names: Sequence[str]) -> str | None:
     """The variable a key means: exact, else ignoring case, a '(type)' prefix, '#', quotes and spaces."""
-    if key in names:
-        return key  # type: ignore[return-value]
+    if isinstance(key, str) and key in names:
+        return key
     k = re.sub(r"^\s*\((?:str|int|float|code)\)\s*", "", str(key)).strip(" #'\"`").lower()
     for n in names:
         if n.lower() == k:
@@ -246,9 +246,9 @@ def parse_reply(text: str, names: Sequence[str]) -> ParsedReply:
         return ParsedReply(str(reasoning or "").strip(), suggestion, False, notes)
     if re.search(r"\bTERMINATE\b", stripped):
         return ParsedReply(stripped.replace("TERMINATE", "").strip(), {}, True)
-    found = _patterns(stripped, names)
-    if found:
-        return ParsedReply("", found, False, ("no JSON object: values found by pattern",))
+    by_pattern = _patterns(stripped, names)
+    if by_pattern:
+        return ParsedReply("", by_pattern, False, ("no JSON object: values found by pattern",))
     if reasoning_only is not None:  # JSON mode often stops after the reasoning: a reply, just no edit
         return ParsedReply(reasoning_only, {}, False, ("the reply has reasoning but no 'suggestion'",))
     head = stripped[:200].replace("\n", " ")

@@ -10,7 +10,7 @@ serialises to JSON, so optimised state is data (DSPy's dump_state/load_state).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -67,7 +67,8 @@ class Parameter:
                 raise ConfigError(f"parameter {self.name}: bounds {self.bounds} need an int/float kind and low <= high")
         if self.choices is not None:
             object.__setattr__(self, "choices", tuple(self.choices))
-        expected = {"text": str, "code": str, "int": int, "float": (int, float)}[self.kind]
+        kinds: dict[str, type | tuple[type, ...]] = {"text": str, "code": str, "int": int, "float": (int, float)}
+        expected = kinds[self.kind]
         if not isinstance(self.value, expected) or isinstance(self.value, bool):
             raise ConfigError(f"parameter {self.name}: value {self.value!r} is not of kind {self.kind}")
 
@@ -184,7 +185,7 @@ class ParameterSet:
         if dupes:
             raise ConfigError(f"parameter names must be unique; repeated: {', '.join(dupes)}")
 
-    def __iter__(self) -> Iterable[Parameter]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Parameter]:
         return iter(self.parameters)
 
     def __len__(self) -> int:
