@@ -11,7 +11,6 @@ naming the file, the key and the fix, and nothing is created. `settings_of` turn
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import types
 import typing
@@ -94,6 +93,8 @@ def load(path: Path, known: Mapping[str, Setting], command: str) -> dict[str, An
         name = key_of(raw_key)
         setting = known.get(name)
         if setting is None:
+            import difflib
+
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             raise ConfigError(f"{path}: unknown setting {raw_key!r}; {hint}the keys are the options of "
