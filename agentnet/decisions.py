@@ -14,7 +14,7 @@ from typing import Literal, get_args
 
 from agentnet.errors import ConfigError
 
-DecisionKind = Literal["final_refer", "majority_vote", "code_writer", "last_agent"]
+DecisionKind = Literal["final_refer", "majority_vote", "code_writer", "last_agent", "passing_vote"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ DECISIONS: dict[str, DecisionInfo] = {
                      help="an LLM agent writes code, checked against the task's examples and rewritten with the failures"),
         DecisionInfo("last_agent", "final_refer", llm_call=False, needs_code_check=False,
                      help="the output of the last agent of the final round", reads_last_only=True),
+        DecisionInfo("passing_vote", "final_refer", llm_call=False, needs_code_check=False,
+                     help="self-consistency for code: the most common answer among the agents whose tool passed "
+                          "(ties: the earliest; none passed: the earliest agent's)", votes=True),
     )
 }  # fmt: skip
 

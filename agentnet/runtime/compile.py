@@ -21,16 +21,22 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from agentnet.agents import PeerOutput, build_messages
 from agentnet.graph import CommGraph
-from agentnet.rounds import Spoken
 from agentnet.runtime.decide import Decided, decider_for
-from agentnet.runtime.node import RunContext, RunState, call_agent, key
+from agentnet.runtime.node import RunContext, RunState, call_agent, key, spoken
+
+if TYPE_CHECKING:
+    from langgraph.graph import StateGraph
+    from langgraph.graph.state import CompiledStateGraph
+
+    Compiled = CompiledStateGraph[RunState, RunContext, RunState, RunState]
+
 
 def _agent_node(graph: CommGraph, name: str, round: int) -> Callable[..., Awaitable[dict]]:
     agent = graph.agent(name)
@@ -66,20 +72,6 @@ def _agent_node(graph: CommGraph, name: str, round: int) -> Callable[..., Awaita
     return node
 
 
-def spoken(graph: CommGraph, ctx: RunContext, state: RunState, round: int) -> dict[str, Spoken]:
-    """What each of the round's agents said: its text (with its tool's observation), extracted
-    answer, tool status, answer log-probability and model, from the state's records."""
-    outputs = state.get("outputs", {})
-    records = {r["agent"]: r for r in state.get("records", []) if r.get("round") == round and r.get("kind") == "agent"}
-    said = {}
-    for name in graph.active[round]:
-        text, record = outputs.get(key(name, round), ""), records.get(name, {})
-        tool = record.get("tool") or {}
-        said[name] = Spoken(name, text, ctx.extract(text) if text else "", record.get("model", ""),
-                            tool.get("status"), record.get("logprob"))  # fmt: skip
-    return said
-
-
 def _barrier(graph: CommGraph, round: int) -> Callable[..., dict]:
     def node(state: RunState, runtime: Runtime[RunContext]) -> dict:
         ctx = runtime.context
@@ -109,7 +101,7 @@ def _decide_node(graph: CommGraph) -> Callable[..., Awaitable[dict]]:
     return node
 
 
-def build(graph: CommGraph) -> Any:
+def build(graph: CommGraph) -> StateGraph[RunState, RunContext, RunState, RunState]:
     """The uncompiled StateGraph; run its compiled form with `context=` a `RunContext`."""
     from langgraph.graph import END, START, StateGraph
 
@@ -167,11 +159,11 @@ class CompiledGraphs:
 
     def __init__(self, max_nodes: int = 1024):
         self.max_nodes = max_nodes
-        self._graphs: OrderedDict[CommGraph, tuple[Any, int]] = OrderedDict()
+        self._graphs: OrderedDict[CommGraph, tuple[Compiled, int]] = OrderedDict()
         self._nodes = 0
         self._lock = threading.Lock()
 
-    def get(self, graph: CommGraph) -> Any:
+    def get(self, graph: CommGraph) -> Compiled:
         with self._lock:
             found = self._graphs.get(graph)
             if found is not None:
@@ -200,7 +192,7 @@ COMPILED = CompiledGraphs()
 
 
 @functools.cache
-def state_reader() -> Any:
+def state_reader() -> Compiled:
     """A compiled graph of `RunState` alone, to read a thread's saved state (`aget_state` on a
     copy bound to the checkpointer) before the graph that ran, part of that state, is known:
     the values depend on the state's channels, not on the nodes."""

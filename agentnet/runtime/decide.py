@@ -12,7 +12,7 @@ from agentnet.agents import AgentSpec, PeerOutput, build_messages
 from agentnet.answers import code_from
 from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph
-from agentnet.runtime.node import RunContext, RunState, call_agent, key
+from agentnet.runtime.node import RunContext, RunState, call_agent, key, spoken
 from agentnet.trajectory import DECISION
 
 
@@ -49,6 +49,18 @@ async def majority_vote(graph: CommGraph, ctx: RunContext, state: RunState, last
     counts = Counter(answers)
     top = max(counts.values())
     return Decided(next(a for a in answers if counts[a] == top), [])  # ties: earliest agent
+
+
+async def passing_vote(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
+    """Self-consistency for code: the most common answer among the final-round agents whose tool
+    passed (ties: the earliest); none passed: the earliest agent's answer."""
+    said = [s for s in spoken(graph, ctx, state, last).values() if s.answer]
+    passed = [s.answer for s in said if s.tool_status == "passed"]
+    if not passed:
+        return Decided(said[0].answer if said else "", [])
+    counts = Counter(passed)
+    top = max(counts.values())
+    return Decided(next(a for a in passed if counts[a] == top), [])
 
 
 async def final_refer(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
@@ -89,6 +101,7 @@ DECIDERS: dict[str, Decider] = {
     "majority_vote": majority_vote,
     "code_writer": code_writer,
     "last_agent": last_agent,
+    "passing_vote": passing_vote,
 }
 
 

@@ -12,8 +12,9 @@ from langgraph.channels.delta import DeltaChannel
 
 from agentnet.agents import DEFAULT_MODEL_KEY
 from agentnet.errors import BackendError, ConfigError
-from agentnet.graph import ReceiveGate, StopGate
+from agentnet.graph import CommGraph, ReceiveGate, StopGate
 from agentnet.llm import LLMBackend
+from agentnet.rounds import Spoken
 from agentnet.task import CodeCheck
 from agentnet.tools import ToolKind, ToolRun, ToolRunner
 from agentnet.trajectory import MessageRecord
@@ -180,3 +181,17 @@ async def run_tool(ctx: RunContext, tool: ToolKind, text: str, query: str) -> To
         return await ctx.tools(tool, text, query)
     except Exception as e:  # noqa: BLE001 - a tool is code we did not write: its failure is data
         return ToolRun(tool, "error", "", f"{type(e).__name__}: {e}", time_s=time.perf_counter() - started)
+
+
+def spoken(graph: CommGraph, ctx: RunContext, state: RunState, round: int) -> dict[str, Spoken]:
+    """What each of the round's agents said: its text (with its tool's observation), extracted
+    answer, tool status, answer log-probability and model, from the state's records."""
+    outputs = state.get("outputs", {})
+    records = {r["agent"]: r for r in state.get("records", []) if r.get("round") == round and r.get("kind") == "agent"}
+    said = {}
+    for name in graph.active[round]:
+        text, record = outputs.get(key(name, round), ""), records.get(name, {})
+        tool = record.get("tool") or {}
+        said[name] = Spoken(name, text, ctx.extract(text) if text else "", record.get("model", ""),
+                            tool.get("status"), record.get("logprob"))  # fmt: skip
+    return said
