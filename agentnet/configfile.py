@@ -71,6 +71,9 @@ def load(path: Path, known: Mapping[str, Setting], command: str) -> dict[str, An
     parser would have produced (a Path for a path, a list of strings for a list)."""
     if path.suffix.lower() not in SUFFIXES:
         raise ConfigError(f"--config {path}: give a .yaml (or .json) file of KEY: VALUE settings")
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise ConfigError(f"--config {path} {what}; give a YAML file of settings (`{command} --print-config` writes one)")
     text = read_text(path, "config file")
     import yaml
 

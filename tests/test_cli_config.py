@@ -81,7 +81,7 @@ def test_run_takes_its_team_from_the_file_and_flags_win(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("name, text, message", [
-    ("missing.yaml", None, "cannot read config file"),
+    ("missing.yaml", None, "--config missing.yaml does not exist; give a YAML file of settings (`agentnet bench "),
     ("run.txt", "agents: 2\n", "give a .yaml (or .json) file"),
     ("run.yaml", "agents: [\n", "is not valid YAML at line 2"),
     ("run.yaml", "- agents\n- 2\n", "holds a list, not KEY: VALUE settings"),
