@@ -126,6 +126,8 @@ def convert(label: str, value: Any, setting: Setting) -> Any:
         if not all(isinstance(v, str) for v in items):
             raise ConfigError(f"{label}={show(value)}: give a list of texts, e.g. [a, b], or one text a,b")
         return list(items)  # a comma-separated option splits them as it splits its flag's value
+    if setting.kind == "str" and isinstance(value, (bool, float)):  # YAML reads yes/no/on as booleans
+        raise ConfigError(f"{label}={show(value)}: YAML read a {type(value).__name__}; quote the text, e.g. '{value}'")
     if isinstance(value, int) and not isinstance(value, bool) and setting.kind == "str":
         value = str(value)  # `adversary_answer: 0` means the text 0
     check_value(label, value, setting.kind, **dict(setting.limits))

@@ -94,6 +94,7 @@ def test_run_takes_its_team_from_the_file_and_flags_win(tmp_path) -> None:
     ("run.yaml", "decision: vote\n", "decision='vote' is not one of: '', final_refer"),
     ("run.yaml", "roles: {a: 1}\n", "give a list of texts"),
     ("run.yaml", "agents: null\n", "agents is empty (null)"),
+    ("run.yaml", "adversary_answer: no\n", "adversary_answer=False: YAML read a bool; quote the text"),
     ("run.json", '{"limit": -1}', "limit=-1 is negative"),
 ])
 def test_a_bad_config_file_is_one_line_exit_2_and_creates_nothing(tmp_path, monkeypatch, name, text, message) -> None:
