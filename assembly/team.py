@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentnet.adversaries import INJECTION_BACKEND, Attacked, InjectionBackend
 from agentnet.agents import DEFAULT_MODEL_KEY, AgentSpec
@@ -23,6 +23,9 @@ from agentnet.tasks.tools import SandboxTools
 from agentnet.tools import ToolRunner, tool_info
 from agentnet.topologies.fixed import FIXED
 from agentnet.topologies.registry import resolve
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
 
 # `agentnet run` without a task: G-Designer's GSM8K roles (a solver, an analyst, an inspector)
 DEFAULT_ROLES = ("math_solver", "mathematical_analyst", "inspector")
@@ -106,7 +109,7 @@ def team_for(
     *,
     receive_gate: ReceiveGate | None = None,
     stop_gate: StopGate | None = None,
-    checkpoint: str | Path | Any = None,
+    checkpoint: str | Path | BaseCheckpointSaver | None = None,
     model: str | None = None,
     tools: ToolRunner | None = None,
 ) -> Team:

@@ -19,6 +19,8 @@ from agentnet.graph import CommGraph, Decision, Edge, ReceiveGate, StopGate
 if TYPE_CHECKING:
     import torch
 
+    from agentnet.topologies.embeddings import Embedder
+
 
 @dataclass
 class Sample:
@@ -324,7 +326,7 @@ class Persistent:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, embedder: Any = None) -> Any:
+    def load(cls, path: str | Path, embedder: Embedder | None = None) -> LearnedTopology:
         data = load_file(path, f"{cls.kind} topology")
         if data.get("kind") != cls.kind:
             raise ConfigError(f"{path} holds a {data.get('kind')!r} topology, not {cls.kind!r}")
@@ -340,4 +342,5 @@ class Persistent:
             raise ConfigError(f"{path}: weight {bad} is not finite (NaN or infinite), so every graph it designs "
                               "would be arbitrary; retrain it")  # fmt: skip
         model.load_state_dict(data["state"])
-        return model
+        topology: LearnedTopology = model
+        return topology

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, UnknownNameError
@@ -25,6 +25,10 @@ from agentnet.graph import CommGraph, Decision, Topology
 import agentnet.topologies.configs as configs
 from agentnet.topologies.cascade import RULES, Cascade
 from agentnet.topologies.fixed import FIXED, fixed
+
+if TYPE_CHECKING:
+    from agentnet.topologies.embeddings import Embedder
+    from agentnet.topologies.learned import LearnedTopology
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ def topology_help() -> str:
     return f"Graph: {', '.join(FIXED)}; a trained {learned}; a rule-based {cascades}; or a CommGraph JSON file."
 
 
-def load_learned(spec: str, embedder: Any = None) -> Any:
+def load_learned(spec: str, embedder: Embedder | None = None) -> LearnedTopology:
     """`KIND:PATH` -> the trained topology."""
     name, _, path = spec.partition(":")
     kind = learned_kind(name)
@@ -78,7 +82,8 @@ def load_learned(spec: str, embedder: Any = None) -> Any:
         raise ConfigError(f"topology {spec!r} needs a model file: {name}:PATH (from `agentnet train {name}`)")
     if not Path(path).is_file():
         raise ConfigError(f"no trained topology at {path}; train one with `agentnet train {name} --out DIR`")
-    return kind.model_class().load(path, embedder)
+    topology: LearnedTopology = kind.model_class().load(path, embedder)
+    return topology
 
 
 def resolve(
@@ -94,8 +99,7 @@ def resolve(
     """
     name = spec.partition(":")[0]
     if name in LEARNED:
-        topology: Topology = load_learned(spec)
-        return topology
+        return load_learned(spec)
     if name == "cascade":
         return Cascade(agents, decision, spec.partition(":")[2] or "agree")
     if spec.endswith(".json"):

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agentnet.answers import extract_answer
 from agentnet.decisions import decision_info
@@ -161,7 +161,7 @@ class Team:
             return None
         reader = state_reader().copy(update={"checkpointer": saver})
         snapshot = await reader.aget_state({"configurable": {"thread_id": thread_id}})
-        state: RunState = snapshot.values
+        state = cast(RunState, snapshot.values)  # LangGraph types a snapshot's values as a plain dict
         return state or None
 
     # -- running -----------------------------------------------------------------------------
