@@ -6,9 +6,12 @@ step, about a minute and a half on a cold cache."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,3 +71,33 @@ def test_a_missing_first_party_module_is_an_error_not_any(tmp_path: Path) -> Non
         '1: error: Cannot find implementation or library stub for module named "agentnet.topologies.no_such_module"'
         "  [import-not-found]"
     )
+
+
+def _mypy_tree() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mypy_tree", ROOT / "tools" / "mypy_tree.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_tree_mirrors_package_dir_and_follows_the_sources(tmp_path: Path) -> None:
+    tree, mapping = _mypy_tree(), '[tool.setuptools]\npackage-dir = { "pkg" = "core", "pkg.extra" = "extra" }\n'
+    (tmp_path / "pyproject.toml").write_text(mapping)
+    for name in ("core/__init__.py", "core/a.py", "core/__pycache__/a.pyc", "extra/__init__.py", "extra/b.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    tree.layout(tmp_path, Path("build/mypy"))
+    pkg = tmp_path / "build/mypy/pkg"
+    assert sorted(p.name for p in pkg.iterdir()) == ["__init__.py", "a.py", "extra"]
+    assert os.readlink(pkg / "a.py") == "../../../core/a.py" and os.readlink(pkg / "extra") == "../../../extra"
+    assert (pkg / "extra" / "b.py").resolve() == tmp_path / "extra" / "b.py"
+
+    (tmp_path / "core/c.py").write_text("")  # a new module appears in the tree, a deleted one goes
+    (tmp_path / "core/a.py").unlink()
+    tree.layout(tmp_path, Path("build/mypy"))
+    assert sorted(p.name for p in pkg.iterdir()) == ["__init__.py", "c.py", "extra"]
+
+    report = "build/mypy/pkg/extra/b.py:3: error: x  [misc]\nbuild/mypy/pkg/c.py:1: note: see build/mypy/pkg/extra/b.py"
+    expected = "extra/b.py:3: error: x  [misc]\ncore/c.py:1: note: see extra/b.py"
+    assert tree.real_paths(report, tmp_path, Path("build/mypy")) == expected
