@@ -133,7 +133,20 @@ FIXED: dict[str, Shape] = {
 }
 
 
-def fixed(name: str, agents: Sequence[AgentSpec], **kwargs: object) -> CommGraph:
+def fixed(
+    name: str,
+    agents: Sequence[AgentSpec],
+    rounds: int | None = None,
+    decision: Decision | None = None,
+    temporal: TemporalMode | None = None,
+    *,
+    branching: int | None = None,  # tree
+    layers: Sequence[int] | None = None,  # layered
+    p: float | None = None,  # random
+    seed: int | None = None,  # random
+) -> CommGraph:
+    """The shape called `name` over `agents`; a parameter left None is the shape's default (a
+    parameter another shape takes is a TypeError, as calling its builder with it would be)."""
     shape = FIXED.get(name)
     if shape is None:
         raise UnknownNameError("topology", name, list(FIXED))
@@ -142,4 +155,6 @@ def fixed(name: str, agents: Sequence[AgentSpec], **kwargs: object) -> CommGraph
             f"topology {name} needs at least {shape.min_agents} agents, got {len(agents)}; "
             "use more agents or --topology single"
         )
-    return shape.build(agents, **kwargs)
+    given = {"rounds": rounds, "decision": decision, "temporal": temporal, "branching": branching, "layers": layers,
+             "p": p, "seed": seed}  # fmt: skip
+    return shape.build(agents, **{k: v for k, v in given.items() if v is not None})
