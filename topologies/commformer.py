@@ -210,7 +210,8 @@ class CommFormer(Persistent, nn.Module):
         return (["edges"] if step % self.config.edge_every == 0 else gate) + heads
 
     def param_groups(self) -> list[ParamGroup]:
-        gate = [*self.gate_net.parameters(), self.gate_bias] if self.gate_net is not None else []
+        gate_net, bias = self.gate_net, self.gate_bias  # set together, or neither
+        gate = [*gate_net.parameters(), bias] if gate_net is not None and bias is not None else []
         groups: list[ParamGroup] = [
             {"name": "edges", "params": [self.spatial, self.temporal], "lr": self.config.edge_lr},
             {"name": "gate", "params": gate, "lr": self.config.gate_lr},

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, TypeVar
 
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError
@@ -40,7 +40,7 @@ class ParamGroup(TypedDict):
     """One optimiser group: its name (for bi-level schedules), parameters and learning rate."""
 
     name: str
-    params: list[Any]  # torch.nn.Parameter
+    params: list[torch.nn.Parameter]
     lr: float
 
 
@@ -279,7 +279,10 @@ def non_finite(state: dict[str, Any]) -> str | None:
     return None
 
 
-def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
+C = TypeVar("C")
+
+
+def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
     """A (possibly nested) config dataclass from its `asdict`; fields it lacks keep their defaults."""
     from agentnet.configfile import config_from_data
 
@@ -332,7 +335,7 @@ class Persistent:
             raise ConfigError(f"{path} holds a {data.get('kind')!r} topology, not {cls.kind!r}")
         try:
             agents, rounds, decision = team_from_spec(data["team"])
-            config = config_from_dict(cls.config_class, data["config"])
+            config: object = config_from_dict(cls.config_class, data["config"])
         except (KeyError, TypeError) as e:
             raise ConfigError(f"{path} is not a complete {cls.kind} topology ({e}); retrain it") from None
         except ConfigError as e:  # a value its config or team refuses (NaN, a wrong type…)

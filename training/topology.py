@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentnet.adversaries import AttackConfig
 from agentnet.assembly import team_for
@@ -32,6 +32,9 @@ from agentnet.topologies.learned import LearnedTopology, Sample, load_file
 from agentnet.training.contract import Artefact
 from agentnet.training.minibatches import Minibatches
 from agentnet.training.screening import Screening, heads_of, screen, warm_start
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -243,7 +246,7 @@ class TopologyTrainer:
             raise TrainingError(f"step {self.step + 1}: the {what} became {value}; training stopped and {kept} "
                                 "(never a NaN model); lower the learning rates or check the hyper-parameters")  # fmt: skip
 
-    def _finite_tensors(self, what: str, tensors: dict[str, Any]) -> None:
+    def _finite_tensors(self, what: str, tensors: dict[str, torch.Tensor]) -> None:
         import torch
 
         for name, t in tensors.items():
