@@ -130,7 +130,7 @@ class RetryPolicy:
         check_fields(self)
 
     def delay(self, retry: int, rng: random.Random) -> float:
-        cap = min(self.max_delay_s, self.base_delay_s * 2.0**retry)  # int ** int is typed Any
+        cap = min(self.max_delay_s, self.base_delay_s * 2.0**retry)  # a float power: int ** int has no precise type
         return cap / 2 + rng.uniform(0, cap / 2)
 
 
