@@ -4,10 +4,10 @@ The top-level folders install as `agentnet.*` through setuptools' `package-dir` 
 which mypy does not follow: checked as they lie, `agentnet.topologies` and its siblings would not
 resolve. This lays out build/mypy/agentnet/ in symlinks as that mapping installs it (a folder
 nested in another package's name is linked inside it; the outer package's own entries are linked
-one by one), runs mypy on it (pyproject's [tool.mypy]: `mypy_path = "build/mypy"`,
-`packages = ["agentnet"]`) and prints mypy's report with each path mapped back to the real file.
-A bare `mypy` afterwards reads the tree this left (a new module directly in agentnet/ appears in
-it at the next run of this script).
+one by one), runs mypy on it (pyproject's [tool.mypy] names the tree in `mypy_path` and `files`;
+files given here replace the latter) and prints mypy's report with each path mapped back to the
+real file. A bare `mypy` afterwards reads the tree this left (a new module directly in agentnet/
+appears in it at the next run of this script; one in a folder at once).
 
 Usage: python tools/mypy_tree.py [--layout] [MYPY_ARGS...]   (--layout: only lay out the tree)
 """
