@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from agentnet.adversaries import INJECTION_BACKEND, Attacked, InjectionBackend
 from agentnet.agents import DEFAULT_MODEL_KEY, AgentSpec
@@ -21,7 +21,7 @@ from agentnet.configs import TeamConfig
 from agentnet.tasks.sandbox import Sandbox
 from agentnet.tasks.tools import SandboxTools
 from agentnet.tools import ToolRunner, tool_info
-from agentnet.topologies.fixed import FIXED
+from agentnet.topologies.fixed import FIXED, TemporalMode
 from agentnet.topologies.registry import resolve
 
 if TYPE_CHECKING:
@@ -73,15 +73,12 @@ def topology_for(config: TeamConfig, task: Task | None = None) -> CommGraph | To
     """The configured topology: a fixed shape's graph, a graph file's, or a trained topology —
     with `config.attack`'s adversaries planted (a trained topology's gates stay readable)."""
     shape = config.topology.partition(":")[0]
-    params: dict[str, Any] = {}
-    if shape in FIXED:
-        if shape == "random":
-            params["seed"] = config.seed
-        if config.temporal:
-            params["temporal"] = config.temporal
-    elif config.temporal:
+    if config.temporal and shape not in FIXED:
         raise ConfigError(f"--temporal {config.temporal} applies to fixed shapes; {config.topology} brings its own")
-    topology = resolve(config.topology, agents_for(config, task), config.rounds, decision_for(config, task), **params)
+    temporal = cast(TemporalMode, config.temporal) if config.temporal else None  # one of the modes: TeamConfig checked
+    seed = config.seed if shape == "random" else None
+    agents, decision = agents_for(config, task), decision_for(config, task)
+    topology = resolve(config.topology, agents, config.rounds, decision, temporal=temporal, seed=seed)
     if not config.attack.active:
         return topology
     if isinstance(topology, CommGraph):

@@ -24,7 +24,7 @@ from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import CommGraph, Decision, Topology
 import agentnet.topologies.configs as configs
 from agentnet.topologies.cascade import RULES, Cascade
-from agentnet.topologies.fixed import FIXED, fixed
+from agentnet.topologies.fixed import FIXED, TemporalMode, fixed
 
 if TYPE_CHECKING:
     from agentnet.topologies.embeddings import Embedder
@@ -91,7 +91,9 @@ def resolve(
     agents: Sequence[AgentSpec],
     rounds: int,
     decision: Decision,
-    **params: Any,
+    *,
+    temporal: TemporalMode | None = None,
+    seed: int | None = None,
 ) -> CommGraph | Topology:
     """A fixed shape name -> its CommGraph; a learned `KIND:PATH` -> the trained topology (which
     brings its inference gates, `inference_gate` and `inference_stop_gate`); a `.json` file -> the
@@ -107,4 +109,4 @@ def resolve(
     if name not in FIXED:
         raise UnknownNameError("topology", spec, [*FIXED, *(f"{k}:PATH" for k in LEARNED), *(f"cascade:{r}" for r in RULES),
                                                   "FILE.json"])  # fmt: skip
-    return fixed(name, agents, rounds=rounds, decision=decision, **params)
+    return fixed(name, agents, rounds=rounds, decision=decision, temporal=temporal, seed=seed)
