@@ -7,7 +7,6 @@ texts are the single source of truth, and their validation is the CLI's. Teams a
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import signal
 import sys
@@ -18,21 +17,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from agentnet.assembly import team_for, topology_for
 from agentnet.assembly.team import RUN_DEFAULTS
 from agentnet.assembly.endpoint import TEAMS_HELP, EndpointConfig
-from agentnet.assembly.items import load_items
-from agentnet.assembly.models import preflight, serve_team
-from agentnet.assembly.server import ClientConfig, connect
+from agentnet.assembly.server import ClientConfig
 from agentnet.adversaries import AttackConfig
 from agentnet.configs import ItemsConfig, TeamConfig
-from agentnet.errors import ConfigError
-from agentnet.graph import CommGraph
 from agentnet.options import Group
 from agentnet.options import command as options_command
-from agentnet.outputs import check_file_target, check_target, staged_file
+from agentnet.outputs import check_target
 from agentnet.report import Prices
-from agentnet.display import announce, announce_all
 from agentnet.serving import ServeConfig, default_cache_dir
 from agentnet.store import RunConfig, RunStore
 from agentnet.tasks import TaskConfig
@@ -95,22 +88,9 @@ def run(
 
     Without --base-url an embedded server is started for the run and stopped afterwards.
     """
-    from agentnet.display import print_result, print_stream, render_graph
+    from agentnet.assembly.query import run_query
 
-    if not query.strip():
-        raise ConfigError("the query is empty; ask the team something, e.g. agentnet run \"What is 12+7?\"")
-    topology = topology_for(crew)
-    if show_graph:
-        out.print(render_graph(topology if isinstance(topology, CommGraph) else topology.graph_for(query)))
-    with serve_team(topology, crew, serve, client) as served:
-        announce_all(served, err)
-        the_team = team_for(None, topology, served.backends, crew, checkpoint=checkpoint, model=served.model)
-        if stream:
-            trajectory = print_stream(the_team.stream(query, thread_id=thread_id), out)
-        else:
-            with err.status(f"{crew.topology} team on {', '.join(s.model or '?' for s in served.servers)}…"):
-                trajectory = the_team.run(query, thread_id=thread_id)
-    print_result(trajectory, out, err, checkpointed=checkpoint is not None, save=save, reasoning=not stream)
+    run_query(query, crew, serve, client, out, err, stream, show_graph, save, checkpoint, thread_id)
 
 
 @command(app)
@@ -132,40 +112,10 @@ def bench(
     store_path: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Evaluate a team on a benchmark; every result is stored as it is scored (resumable)."""
-    from agentnet.display import BenchProgress
-    from agentnet.evaluation import bench_run, evaluate
-    from agentnet.ledger import truncation_warning
-    from agentnet.report import summary_table
-
-    from agentnet.assembly.runs import run_settings
+    from agentnet.assembly.runs import run_bench, run_settings
 
     config, serve, data = run_settings(run, serve, data, task, resume, store_path)
-    the_task, items = load_items(ItemsConfig(config.task, config.split, config.limit, config.offset), data)
-    topology = topology_for(config.team, the_task)  # every input is checked before the store is touched
-    preflight(topology, config.team, serve, client)
-    with RunStore(store_path) as store, bench_run(store, config, len(items), resume) as run_id:  # never left "running"
-        todo = len(items) - len(store.finished_items(run_id))
-        t = config.team
-        err.print(f"[bold]run {run_id}[/]: {config.task}/{config.split} · {len(items)} items ({todo} to go) · "
-                  f"{t.topology} × {t.agents} agents × {t.rounds} round(s){' · ' * t.attack.active}{t.attack.describe()}")  # fmt: skip
-        with serve_team(topology, t, serve, client, concurrency=config.concurrency) as served:
-            announce_all(served, err)
-            the_team = team_for(the_task, topology, served.backends, t, model=served.model)
-            with BenchProgress(len(items), len(items) - todo, store.summary(run_id), err) as progress:
-                try:
-                    asyncio.run(evaluate(the_team, the_task, items, store, run_id, concurrency=config.concurrency,
-                                         on_result=progress.update, health=served.health))  # fmt: skip
-                except KeyboardInterrupt:
-                    err.print(f"\n[yellow]interrupted[/]: resume with `agentnet bench --resume {run_id}`")
-                    raise typer.Exit(130) from None
-        summary = store.summary(run_id)
-    out.print(summary_table([summary]))
-    if warning := truncation_warning(summary):
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    if summary.failed:
-        err.print(f"[yellow]{summary.failed} item(s) failed[/] and count as 0 in the accuracy; "
-                  f"see `agentnet report {run_id}`", highlight=False)  # fmt: skip
-        raise typer.Exit(1)
+    run_bench(config, serve, client, data, resume, store_path, out, err)
 
 
 @command(app)
@@ -246,31 +196,9 @@ def _train_topology(kind: str) -> None:
     def train_topology(items: ItemsConfig, crew: TeamConfig, train: TopologyTrainConfig, topo: Any,
                        serve: ServeConfig, client: ClientConfig, data: TaskConfig,
                        out_dir: OutOpt = Path("topology-run")) -> None:  # fmt: skip
-        check_target(out_dir)  # before any model loads or server starts
-        from rich.progress import Progress
+        from agentnet.training.topology_session import train_learned
 
-        from agentnet.assembly import agents_for, decision_for
-        from agentnet.topologies.embeddings import MiniLMEmbedder
-        from agentnet.training.topology import TopologyTrainer, check_screen
-
-        the_task, the_items = load_items(items, replace(data, seed=crew.seed))
-        topology = learned.model_class()(agents_for(crew, the_task), crew.rounds, decision_for(crew, the_task),
-                                         topo, MiniLMEmbedder())  # fmt: skip
-        check_screen(topology, len(the_items), train)
-        with serve_team(topology, crew, serve, client, concurrency=train.concurrency) as served:
-            announce_all(served, err)
-            trainer = TopologyTrainer(topology, the_task, the_items, served.backends, train, out_dir, attack=crew.attack)
-            if trainer.resume():
-                err.print(f"[yellow]resuming[/] {out_dir} at step {trainer.step}/{train.steps}")
-            with Progress(console=err) as progress:
-                bar = progress.add_task(f"train {kind}", total=train.steps, completed=trainer.step)
-
-                def on_step(m: Any) -> None:
-                    progress.update(bar, advance=1, description=f"train {kind} · reward {m.reward:+.3f} · "
-                                    f"acc {m.accuracy:.2f} · tok {m.tokens:.0f} · density {m.edge_density:.2f}")  # fmt: skip
-
-                artefact = trainer.fit(on_step)
-        out.print(f"model: {artefact.path}\nmetrics: {trainer.metrics_path}\nuse it: {artefact.use}", highlight=False)
+        train_learned(kind, items, crew, train, topo, serve, client, data, out_dir, out, err)
 
 
 
@@ -293,23 +221,10 @@ def train_optima(
     store_path: StoreOpt = DEFAULT_STORE,
 ) -> None:  # fmt: skip
     """Optima: train the agents on their own best conversations (SFT / DPO with LoRA), then compare."""
-    from rich.progress import Progress
-
-    from agentnet.training.optima.report import write_report
-    from agentnet.training.optima.session import OptimaSession, run_session
+    from agentnet.training.optima.session import OptimaSession, run_optima
 
     session = OptimaSession(items, optima, tune, team, serve, data, client.timeout, eval_limit, eval_split)
-    with Progress(console=err) as progress:
-        bar = progress.add_task("optima", total=None)
-        done = run_session(
-            session, out_dir, store_path, announce=lambda line: err.print(line, highlight=False),
-            on_conversation=lambda c: progress.update(bar, advance=1, description=f"conversations · last score {c.score:.0f}"),
-            on_iteration=lambda m: err.print(f"iteration {m.iteration} ({m.mode}): score {m.score:.3f} · tokens {m.tokens:.1f}"
-                                             f" · reward {m.reward:+.3f} · {m.rows} rows · {m.train}"),
-            on_evaluation=lambda label, p: progress.update(bar, description=f"evaluating {label} ({p.name})"))  # fmt: skip
-    report_path = write_report(out_dir / "report.md", optima, done.trainer.metrics(), done.evaluations, " ".join(sys.argv))
-    out.print(report_path.read_text(), highlight=False)
-    out.print(f"report: {report_path}\nfinal policy: {done.final.gguf or done.final.adapter or done.final.hf_dir}", highlight=False)
+    run_optima(session, out_dir, store_path, " ".join(sys.argv), out, err)
 
 
 @command(app, name="optimize", items=Group(ItemsConfig, panel="Data", exclude=("limit",), defaults={"split": "train"}),
@@ -332,29 +247,13 @@ def optimize(
     scores its proposal on the validation items and keeps it only if it is better (score
     first, then tokens). Every proposal is checkpointed and listed in OUT/report.md.
     """
-    from agentnet.training.trace.session import TraceSession, trace_loop
+    from agentnet.training.trace.session import TraceSession, run_trace
 
     check_target(out_dir)  # before any server starts
-    session = TraceSession(items, team, trace, opt, data, tuple(p.strip() for p in params.split(",") if p.strip()),
-                           train, val, max_rounds, optimizer_base_url, serve.api_key_env, client.timeout)  # fmt: skip
-    with connect(serve, client) as (server, backend):
-        announce(server, err)
-        loop = trace_loop(session, backend, out_dir)
-        if loop.resume():
-            err.print(f"[yellow]resuming[/] {out_dir} at step {loop.step}/{trace.steps}")
-        with err.status("scoring the initial parameters on the validation items…"):
-            base = loop.ensure_baseline()
-        err.print(f"baseline: score {base.score:.3f} at {base.tokens:.0f} tokens/item on {base.items} items")
-
-        def on_step(r: Any) -> None:
-            val_text = "–" if r.val_score is None else f"{r.val_score:.3f} ({r.val_tokens:.0f} tok)"
-            err.print(f"step {r.step}: {r.verdict:<9} val {val_text} · best {loop.best.score if loop.best else 0:.3f} · "
-                      f"{', '.join(r.changes) or '–'} · {r.reason}", highlight=False)  # fmt: skip
-
-        result = loop.fit(on_step).details
-    out.print(f"baseline {result.baseline.score:.3f} ({result.baseline.tokens:.0f} tok/item) → "
-              f"best {result.best.score:.3f} ({result.best.tokens:.0f} tok/item)", highlight=False)  # fmt: skip
-    out.print(f"report: {result.report}\nbest parameters: {loop.best_path}", highlight=False)
+    groups = tuple(p.strip() for p in params.split(",") if p.strip())
+    session = TraceSession(items, team, trace, opt, data, groups, train, val, max_rounds, optimizer_base_url,
+                           serve.api_key_env, client.timeout)  # fmt: skip
+    run_trace(session, serve, client, out_dir, out, err)
 
 
 topo_app = typer.Typer(help="Inspect topologies.", no_args_is_help=True)
@@ -371,17 +270,9 @@ def topo_show(
     rounds: Annotated[int, typer.Option("--rounds", "-r", help="Rounds, for a fixed shape.")] = 2,
 ) -> None:
     """Print and draw (PNG) the graph a topology designs for QUERY."""
-    from agentnet.display import render_graph
-    from agentnet.drawing import draw_topology
+    from agentnet.assembly.query import show_topology
 
-    check_file_target(out_png)  # before anything is printed or drawn
-    chosen = topology_for(TeamConfig(topology=spec, agents=agents, rounds=rounds, roles=("math_solver",), attack=attack))
-    graph = chosen if isinstance(chosen, CommGraph) else chosen.graph_for(query)
-    stop = chosen.inference_stop_gate is not None
-    out.print(render_graph(graph, stop="a learned stop head decides from this round's outputs" if stop else ""))
-    with staged_file(out_png) as tmp:  # a directory, /proc or a path under a file: one line, nothing half-written
-        draw_topology(graph, tmp, title=f"{spec} · {query[:60]}", stop=stop)
-    out.print(str(out_png), highlight=False)
+    show_topology(spec, attack, query, out_png, agents, rounds, out)
 
 
 def main() -> None:

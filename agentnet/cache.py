@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from agentnet.errors import ConfigError
-from agentnet.llm import DeltaCallback, LLMBackend, PerLoop
+from agentnet.llm import DeltaCallback, LLMBackend
+from agentnet.per_loop import PerLoop
 from agentnet.types import Completion, GenerationSettings, ListsModels, Message, Usage
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,6 @@ import asyncio
 import json
 import random
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, get_args, runtime_checkable
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, get_args, run
 import agentnet.replies as replies
 from agentnet.checks import check_fields, number
 from agentnet.errors import BackendError, BackendTimeoutError, ConfigError
+from agentnet.per_loop import PerLoop, concurrency_limit
 from agentnet.types import Completion, GenerationSettings, Message, Usage
 
 if TYPE_CHECKING:
@@ -75,47 +75,6 @@ class LLMBackend(Protocol):
 
 
 T = TypeVar("T")
-
-
-class PerLoop:
-    """One object per running event loop.
-
-    asyncio primitives and HTTP connection pools are bound to the loop that first used
-    them; a backend shared by several `asyncio.run` calls needs one of each per loop.
-    """
-
-    def __init__(self, factory: Callable[[], T]):
-        self._factory = factory
-        self._items: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def get(self) -> Any:
-        loop = asyncio.get_running_loop()
-        item = self._items.get(loop)
-        if item is None:
-            item = self._items[loop] = self._factory()
-        return item
-
-    def pop_current(self) -> Any | None:
-        return self._items.pop(asyncio.get_running_loop(), None)
-
-
-def concurrency_limit(max_concurrency: int | None) -> PerLoop:
-    """A per-loop semaphore (or a no-op context when unlimited)."""
-    if max_concurrency is not None and max_concurrency < 1:
-        raise ConfigError(f"max_concurrency={max_concurrency} must be at least 1 (or None)")
-    if max_concurrency is None:
-        return PerLoop(_Unlimited)
-    return PerLoop(lambda: asyncio.Semaphore(max_concurrency))
-
-
-class _Unlimited:
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
 
 
 @dataclass(frozen=True)

@@ -7,33 +7,27 @@ agentnet` stays light and reports render on machines without a display.
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from agentnet.adversaries import AttackConfig, adversaries_of
-from agentnet.errors import AgentNetError, ConfigError
+from agentnet.adversaries import AttackConfig
+from agentnet.errors import ConfigError
 from agentnet.document import Block, Link, to_html, to_markdown
 from agentnet.drawing import draw_topology, figure
-from agentnet.graph import CommGraph
-from agentnet.ledger import cut_off_cell, failed_cell, hit_rate_cell, served_cell, share_cell, truncation_warning
-from agentnet.store import ResultRow, RunConfig, RunStore, RunSummary
-from agentnet.trajectory import heard_from, skipped_calls
+from agentnet.ledger import cut_off_cell, failed_cell, hit_rate_cell, served_cell, truncation_warning
+from agentnet.store import ResultRow, RunStore
 from agentnet.checks import check_fields
 from agentnet.outputs import moved, staged
 from agentnet.viewer import write_pages
 from agentnet.viewer.data import file_name
+from agentnet.run_stats import RunStats, pareto_front, run_stats, wilson_interval
+from agentnet.run_table import topology_cell
 
-if TYPE_CHECKING:
-    from rich.table import Table
-
-MAX_FAILURES = 5
 EXCERPT_CHARS = 160
 
 
@@ -66,116 +60,6 @@ class ReportFiles:
     @property
     def paths(self) -> list[Path]:
         return [self.markdown, self.html, self.scatter, *self.topologies.values()]
-
-
-@dataclass(frozen=True)
-class RunStats:
-    """One run's numbers, as the report shows them. Failed items count as scored and wrong (0), and
-    the tables say how many beside the accuracy; `summary` also holds the call ledger."""
-
-    summary: RunSummary
-    prompt_tokens: int  # totals over the run
-    completion_tokens: int
-    interval: tuple[float, float]  # 95% Wilson interval of the accuracy
-    graph: CommGraph | None  # the most common graph, None when no result has a readable one
-    graph_items: int  # items that used `graph`
-    distinct_graphs: int
-    mean_edges: float
-    graph_error: str
-    failures: tuple[tuple[ResultRow, str], ...]  # (row, question excerpt)
-    skipped: Counter[str] = field(default_factory=Counter)  # "a1@0", "round 1", "decision": items that skipped it
-    scores: dict[str, float] = field(default_factory=dict)  # item id -> score
-    adversaries: dict[str, str] = field(default_factory=dict)  # planted agent -> kind (from the stored graphs)
-    reached: Counter[str] = field(default_factory=Counter)  # who heard an adversary directly: items
-
-    @property
-    def id(self) -> str:
-        return self.summary.run.id
-
-
-# -- numbers ----------------------------------------------------------------------------------
-def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval: unlike the normal approximation it stays inside [0, 1] and is
-    honest at the small n and extreme accuracies that quick runs produce."""
-    if n <= 0:
-        return (0.0, 1.0)
-    denom = 1 + z * z / n
-    centre = (accuracy + z * z / (2 * n)) / denom
-    half = z * math.sqrt(max(accuracy * (1 - accuracy), 0.0) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def pareto_front(stats: Sequence[RunStats]) -> list[RunStats]:
-    """Runs no other run beats on both axes (accuracy up, tokens/query down), cheapest first."""
-    scored = [s for s in stats if s.summary.scored]
-
-    def dominates(a: RunStats, b: RunStats) -> bool:
-        acc_a, acc_b = a.summary.accuracy, b.summary.accuracy
-        tok_a, tok_b = a.summary.tokens_per_query, b.summary.tokens_per_query
-        return acc_a >= acc_b and tok_a <= tok_b and (acc_a > acc_b or tok_a < tok_b)
-
-    front = [s for s in scored if not any(dominates(o, s) for o in scored)]
-    return sorted(front, key=lambda s: (s.summary.tokens_per_query, -s.summary.accuracy))
-
-
-def run_stats(store: RunStore, run_id: str, rows: Sequence[ResultRow] | None = None) -> RunStats:
-    """`rows`: the run's results with trajectories, when the caller has read them already."""
-    summary = store.summary(run_id)  # unknown id: the store's UnknownNameError
-    if rows is None:
-        rows = store.results(run_id, with_trajectories=True)  # the question text lives in the trajectory
-    parsed, parse_error = _parse_graphs(rows)
-    graph, used, distinct, mean_edges, error = _graph_stats(rows, parsed, parse_error)
-    failures = [r for r in rows if r.error or r.score < 1.0][:MAX_FAILURES]
-    skipped: Counter[str] = Counter()
-    adversaries: dict[str, str] = {}
-    reached: Counter[str] = Counter()
-    for r in rows:  # graphs parsed once per distinct document; rounds_run from the trajectory
-        g, rounds_run = parsed.get(_key(r.edges)) if r.edges else None, r.trajectory.get("rounds_run")
-        if g is not None and isinstance(rounds_run, int):
-            skipped.update(skipped_calls(g, rounds_run))
-        if g is not None and (planted := adversaries_of(g)):
-            adversaries.update(planted)
-            reached.update(heard_from(r.trajectory.get("messages", ()), set(planted)))
-    return RunStats(
-        summary,
-        sum(r.prompt_tokens for r in rows),
-        sum(r.completion_tokens for r in rows),
-        wilson_interval(summary.accuracy, summary.scored),
-        graph, used, distinct, mean_edges, error,
-        tuple((r, str(r.trajectory.get("query", ""))) for r in failures),
-        skipped, {r.item_id: r.score for r in rows}, adversaries, reached,
-    )  # fmt: skip
-
-
-def _parse_graphs(rows: Sequence[ResultRow]) -> tuple[dict[str, CommGraph], str]:
-    """Each distinct graph document, parsed once (learned topologies give every item its own
-    dict, but most runs repeat one graph), and the last parse error."""
-    parsed: dict[str, CommGraph] = {}
-    error = ""
-    for key in dict.fromkeys(_key(r.edges) for r in rows if r.edges):
-        try:
-            parsed[key] = CommGraph.from_json(key)
-        except AgentNetError as e:  # e.g. a role this version lacks: report it, draw nothing
-            error = f"{type(e).__name__}: {e}"
-    return parsed, error
-
-
-def _graph_stats(rows: Sequence[ResultRow], parsed: dict[str, CommGraph], error: str) -> tuple[CommGraph | None, int, int, float, str]:
-    """The most common graph, its item count, the distinct count and the mean edge count."""
-    keys = Counter(_key(r.edges) for r in rows if r.edges)
-    graphs: Counter[CommGraph] = Counter()
-    for key, n in keys.items():
-        if key in parsed:
-            graphs[parsed[key]] += n
-    if not graphs:
-        return None, 0, 0, 0.0, error or ("no results yet" if not rows else "no result recorded a graph")
-    (top, used), total = graphs.most_common(1)[0], sum(graphs.values())
-    mean_edges = sum(g.edge_count() * n for g, n in graphs.items()) / total
-    return top, used, len(graphs), mean_edges, error
-
-
-def _key(edges: dict[str, Any]) -> str:
-    return json.dumps(edges, sort_keys=True)
 
 
 # -- formatting -------------------------------------------------------------------------------
@@ -307,12 +191,6 @@ def _run_row(s: RunStats, prices: Prices) -> list[str]:
         _usd(prices.cost(sm.prompt_tokens_per_query, sm.completion_tokens_per_query)),
         _usd(prices.cost(s.prompt_tokens, s.completion_tokens)), f"{sm.latency_s_per_query:.2f} s",
     ]  # fmt: skip
-
-
-def topology_cell(c: RunConfig) -> str:
-    """The run's topology, and its planted adversaries if any."""
-    attack = c.team.attack.describe()
-    return f"{c.topology} + {attack}" if attack else c.topology
 
 
 def _note(s: RunStats) -> str:
@@ -455,42 +333,3 @@ def _write(store: RunStore, ids: Sequence[str], out_dir: Path, prices: Prices) -
     md.write_text(to_markdown(doc), encoding="utf-8")
     page.write_text(to_html(doc), encoding="utf-8")
     return ReportFiles(md, page, scatter, topologies)
-
-
-def summary_table(summaries: Sequence[RunSummary]) -> Table:
-    """The runs at a glance, for the end of a bench run and for `agentnet runs`. The cached column
-    (response cache hit rate) appears once some run used the cache."""
-    from rich import box
-    from rich.table import Table
-
-    cache = any(s.cached_calls for s in summaries)
-    replicas = any(s.replica_calls for s in summaries)
-    caption = "failed: items that errored, scored 0 in the accuracy; cut off: calls stopped at max_tokens"
-    caption += "; cached: calls the response cache answered" if cache else ""
-    table = Table(title="runs", caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
-    names = ["run", "task", "topology", "model", "scored", "accuracy", "failed", "cut off", "cached", "calls/query",
-             "tok/query", "cost/query", "replicas", "status"]  # fmt: skip
-    for name in [n for n in names if (n != "cached" or cache) and (n != "replicas" or replicas)]:
-        numeric = name not in ("run", "task", "topology", "model", "replicas", "status")
-        # ids and numbers are what people copy: never wrap or cut them; names fold, never vanish
-        fixed = name == "run" or numeric
-        table.add_column(name, justify="right" if numeric else "left", no_wrap=fixed, min_width=None if fixed else 5,
-                         overflow="ellipsis" if fixed else "fold")  # fmt: skip
-    for s in summaries:
-        c = s.run.config
-        figures = [f"{_pct(s.accuracy)}%", str(s.failed), share_cell(s.cut_off_share)]
-        figures += [share_cell(s.hit_rate)] if cache else []
-        calls = f"{s.calls_per_query:.1f}" if s.calls_per_query is not None else "—"  # adaptive teams make fewer calls per query
-        cost = f"{s.cost_per_query:.3f}" if s.cost_per_query is not None else "—"  # at each model's price
-        figures = figures + [calls, f"{s.tokens_per_query:,.0f}", cost] if s.scored else ["—"] * (len(figures) + 3)
-        figures += [replica_cell(s.replica_calls)] if replicas else []
-        table.add_row(s.run.id, f"{c.task}/{c.split}", topology_cell(c), c.model, f"{s.scored}/{s.run.total_items}",
-                      *figures, s.run.status)  # fmt: skip
-    return table
-
-
-def replica_cell(calls: dict[str, int]) -> str:
-    """Calls per replica, "gpu1:8000 9, gpu2:8000 9" (host:port of each base URL), "—" when none."""
-    from urllib.parse import urlsplit
-
-    return ", ".join(f"{urlsplit(url).netloc or url} {n}" for url, n in calls.items()) or "—"

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agentnet.errors import AgentNetError
-from agentnet.llm import DeltaCallback, RetractCallback, concurrency_limit
+from agentnet.llm import DeltaCallback, RetractCallback
+from agentnet.per_loop import concurrency_limit
 from agentnet.types import FinishReason, Completion, GenerationSettings, Message, Usage
 
 

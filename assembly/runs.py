@@ -1,14 +1,23 @@
-"""An evaluation run's settings from a command: a new run's, or a stored one's for `--resume`; and a
-stored run's settings written as a config file (`agentnet runs RUN --config-out run.yaml`)."""
+"""An evaluation run from a command: its settings (a new run's, or a stored one's for `--resume`),
+the run itself as `agentnet bench` shows it, and a stored run's settings written as a config file
+(`agentnet runs RUN --config-out run.yaml`)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 
+import typer
 from rich.console import Console
 
+from agentnet.assembly.items import load_items
+from agentnet.assembly.models import preflight, serve_team
+from agentnet.assembly.server import ClientConfig
+from agentnet.assembly.team import team_for, topology_for
 from agentnet.configfile import settings_of, write
+from agentnet.configs import ItemsConfig
+from agentnet.display import announce_all
 from agentnet.errors import ConfigError
 from agentnet.serving import ServeConfig
 from agentnet.store import RunConfig, RunStore
@@ -38,7 +47,7 @@ def run_settings(
 def list_runs(store_path: Path, run_id: str | None, config_out: Path | None, out: Console) -> None:
     """The runs table (or one run's row); with `config_out`, that run's configuration written as a
     config file that `agentnet bench --config` replays."""
-    from agentnet.report import summary_table
+    from agentnet.run_table import summary_table
 
     if config_out is not None and not run_id:
         raise ConfigError("--config-out writes one run's configuration; "
@@ -51,3 +60,40 @@ def list_runs(store_path: Path, run_id: str | None, config_out: Path | None, out
         out.print(summary_table([store.summary(r.id) for r in chosen]))
     if config_out is not None:
         out.print(str(config_out), highlight=False)
+
+
+def run_bench(config: RunConfig, serve: ServeConfig, client: ClientConfig, data: TaskConfig, resume: str | None,
+              store_path: Path, out: Console, err: Console) -> None:
+    """Evaluate the team on the run's items, each result stored as it is scored; prints the progress
+    and the summary. Exits 1 when items failed, 130 when interrupted (resumable)."""
+    from agentnet.display import BenchProgress
+    from agentnet.evaluation import bench_run, evaluate
+    from agentnet.ledger import truncation_warning
+    from agentnet.run_table import summary_table
+
+    the_task, items = load_items(ItemsConfig(config.task, config.split, config.limit, config.offset), data)
+    topology = topology_for(config.team, the_task)  # every input is checked before the store is touched
+    preflight(topology, config.team, serve, client)
+    with RunStore(store_path) as store, bench_run(store, config, len(items), resume) as run_id:  # never left "running"
+        todo = len(items) - len(store.finished_items(run_id))
+        t = config.team
+        err.print(f"[bold]run {run_id}[/]: {config.task}/{config.split} · {len(items)} items ({todo} to go) · "
+                  f"{t.topology} × {t.agents} agents × {t.rounds} round(s){' · ' * t.attack.active}{t.attack.describe()}")  # fmt: skip
+        with serve_team(topology, t, serve, client, concurrency=config.concurrency) as served:
+            announce_all(served, err)
+            the_team = team_for(the_task, topology, served.backends, t, model=served.model)
+            with BenchProgress(len(items), len(items) - todo, store.summary(run_id), err) as progress:
+                try:
+                    asyncio.run(evaluate(the_team, the_task, items, store, run_id, concurrency=config.concurrency,
+                                         on_result=progress.update, health=served.health))  # fmt: skip
+                except KeyboardInterrupt:
+                    err.print(f"\n[yellow]interrupted[/]: resume with `agentnet bench --resume {run_id}`")
+                    raise typer.Exit(130) from None
+        summary = store.summary(run_id)
+    out.print(summary_table([summary]))
+    if warning := truncation_warning(summary):
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if summary.failed:
+        err.print(f"[yellow]{summary.failed} item(s) failed[/] and count as 0 in the accuracy; "
+                  f"see `agentnet report {run_id}`", highlight=False)  # fmt: skip
+        raise typer.Exit(1)

@@ -55,7 +55,7 @@ from agentnet.serving.models import default_cache_dir
 from agentnet.configs import ItemsConfig, TeamConfig
 from agentnet.evaluation import evaluate
 from agentnet.llm import LLMBackend
-from agentnet.report import wilson_interval
+from agentnet.run_stats import wilson_interval
 from agentnet.serving import ServeConfig
 from agentnet.store import RunConfig, RunStore
 from agentnet.tasks import TaskConfig

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentnet.report import wilson_interval
+from agentnet.run_stats import wilson_interval
 from benchmarks.rows import paired
 
 

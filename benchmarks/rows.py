@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentnet.report import wilson_interval
+from agentnet.run_stats import wilson_interval
 from agentnet.store import RunStore
 
 CLI = [sys.executable, "-m", "agentnet.cli"]

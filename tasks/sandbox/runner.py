@@ -23,7 +23,7 @@ What `Sandbox.run_python` does, in order:
   the child stays uid 0 and the guard drops all its capabilities, with a warning.
 * the guard (guard.py) sets rlimits, then the kernel layers (confine.py: capabilities,
   Landlock, seccomp), reports which took effect on an inherited pipe, installs the audit hook
-  and runs the code. A layer the kernel refuses is reported and warned about
+  (audit.py) and runs the code. A layer the kernel refuses is reported and warned about
   (SandboxContainmentWarning), or with `strict=True` the code is not run at all ("error").
 * the parent enforces the wall-clock limit and watches the disk (the kernel's tmpfs limit is
   the bound; without it, the watch plus RLIMIT_FSIZE x RLIMIT_NOFILE), kills the whole process

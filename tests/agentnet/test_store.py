@@ -10,7 +10,8 @@ from agentnet.configs import TeamConfig
 from agentnet.errors import StoreError, UnknownNameError
 from agentnet.evaluation import result_row
 from agentnet.graph import CommGraph
-from agentnet.store import SCHEMA, ResultRow, RunConfig, RunStore
+from agentnet.store import ResultRow, RunConfig, RunStore
+from agentnet.store_file import SCHEMA
 from agentnet.task import Item
 from agentnet.trajectory import MessageRecord, Trajectory
 from agentnet.types import Message, Usage
@@ -170,7 +171,7 @@ def test_a_locked_store_and_a_file_that_is_no_store_are_one_line_each(tmp_path: 
 
 
 def test_calls_per_replica_are_kept_per_item_and_summed_per_run(tmp_path) -> None:
-    from agentnet.report import replica_cell, summary_table
+    from agentnet.run_table import replica_cell, summary_table
     from agentnet.store import ResultRow, RunConfig, RunStore
 
     with RunStore(tmp_path / "r.sqlite") as store:

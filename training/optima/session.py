@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from agentnet.outputs import check_target
 from agentnet.assembly import agents_for
 from agentnet.assembly.items import load_items
@@ -85,3 +87,23 @@ def run_session(
                 policies, [("before", base), ("after", final)], dialogue, eval_task, eval_items, store, run,
                 out_dir / "eval-runs.json", on_evaluation))  # fmt: skip
     return OptimaOutcome(trainer, final, evaluations)
+
+
+def run_optima(s: OptimaSession, out_dir: Path, store_path: Path, command: str, out: Console, err: Console) -> None:
+    """The session with its progress on `err`; writes OUT/report.md (`command`: the command line it
+    names) and prints it, then where the final policy is."""
+    from rich.progress import Progress
+
+    from agentnet.training.optima.report import write_report
+
+    with Progress(console=err) as progress:
+        bar = progress.add_task("optima", total=None)
+        done = run_session(
+            s, out_dir, store_path, announce=lambda line: err.print(line, highlight=False),
+            on_conversation=lambda c: progress.update(bar, advance=1, description=f"conversations · last score {c.score:.0f}"),
+            on_iteration=lambda m: err.print(f"iteration {m.iteration} ({m.mode}): score {m.score:.3f} · tokens {m.tokens:.1f}"
+                                             f" · reward {m.reward:+.3f} · {m.rows} rows · {m.train}"),
+            on_evaluation=lambda label, p: progress.update(bar, description=f"evaluating {label} ({p.name})"))  # fmt: skip
+    report_path = write_report(out_dir / "report.md", s.optima, done.trainer.metrics(), done.evaluations, command)
+    out.print(report_path.read_text(), highlight=False)
+    out.print(f"report: {report_path}\nfinal policy: {done.final.gguf or done.final.adapter or done.final.hf_dir}", highlight=False)

@@ -6,13 +6,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+
+from rich.console import Console
 
 from agentnet.outputs import check_target
 from agentnet.assembly import agents_for, decision_for
 from agentnet.assembly.items import train_val_split
+from agentnet.assembly.server import ClientConfig, connect
 from agentnet.configs import ItemsConfig, TeamConfig
+from agentnet.display import announce
 from agentnet.errors import ConfigError
 from agentnet.llm import LLMBackend, OpenAIBackend
+from agentnet.serving import ServeConfig
 from agentnet.tasks import TaskConfig, make_task
 from agentnet.topologies.fixed import FIXED
 from agentnet.training.trace.loop import TraceConfig, TraceLoop
@@ -53,3 +59,27 @@ def trace_loop(s: TraceSession, backend: LLMBackend, out_dir: Path) -> TraceLoop
         timeout_s=s.timeout)  # fmt: skip
     optimizer = OPTIMIZERS["optoprime"](opt_backend, s.optimizer)
     return TraceLoop(spec, trainable, task, train_items, val_items, backend, optimizer, s.trace, out_dir)
+
+
+def run_trace(s: TraceSession, serve: ServeConfig, client: ClientConfig, out_dir: Path, out: Console,
+              err: Console) -> None:
+    """The session on the team's server: the baseline, then each step's verdict on `err`; prints the
+    baseline and the best score, the report and the best parameters' file."""
+    with connect(serve, client) as (server, backend):
+        announce(server, err)
+        loop = trace_loop(s, backend, out_dir)
+        if loop.resume():
+            err.print(f"[yellow]resuming[/] {out_dir} at step {loop.step}/{s.trace.steps}")
+        with err.status("scoring the initial parameters on the validation items…"):
+            base = loop.ensure_baseline()
+        err.print(f"baseline: score {base.score:.3f} at {base.tokens:.0f} tokens/item on {base.items} items")
+
+        def on_step(r: Any) -> None:
+            val_text = "–" if r.val_score is None else f"{r.val_score:.3f} ({r.val_tokens:.0f} tok)"
+            err.print(f"step {r.step}: {r.verdict:<9} val {val_text} · best {loop.best.score if loop.best else 0:.3f} · "
+                      f"{', '.join(r.changes) or '–'} · {r.reason}", highlight=False)  # fmt: skip
+
+        result = loop.fit(on_step).details
+    out.print(f"baseline {result.baseline.score:.3f} ({result.baseline.tokens:.0f} tok/item) → "
+              f"best {result.best.score:.3f} ({result.best.tokens:.0f} tok/item)", highlight=False)  # fmt: skip
+    out.print(f"report: {result.report}\nbest parameters: {loop.best_path}", highlight=False)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from agentnet.tasks.sandbox import guard
+from agentnet.tasks.sandbox import audit, guard
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def run_dir(tmp_path: Path) -> Path:
 def hook(run_dir: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(run_dir)
     reads = guard.read_roots(str(run_dir), sys.path)
-    return guard.make_hook(str(run_dir), reads, os.getpid(), os.getpgrp(), guard.pathlib_types())
+    return audit.make_hook(str(run_dir), reads, os.getpid(), os.getpgrp(), audit.pathlib_types())
 
 
 def refused(hook, event: str, *args: object) -> bool:
@@ -47,9 +47,9 @@ def refused(hook, event: str, *args: object) -> bool:
 # itself runs: a fresh interpreter whose only thread is the main one.
 _ALONE = """
 import _thread, os, pathlib, sys
-from agentnet.tasks.sandbox import guard
+from agentnet.tasks.sandbox import audit, guard
 root = os.getcwd()
-hook = guard.make_hook(root, guard.read_roots(root, sys.path), os.getpid(), os.getpgrp(), guard.pathlib_types())
+hook = audit.make_hook(root, guard.read_roots(root, sys.path), os.getpid(), os.getpgrp(), audit.pathlib_types())
 assert _thread._count() == 0, "a thread runs already"
 try:
     hook("open", (eval(sys.argv[1]), "w", 0))
@@ -69,7 +69,7 @@ def test_realpath_agrees_with_posixpath(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "d")
     (tmp_path / "up").symlink_to("..")
-    realpath = guard.make_realpath()
+    realpath = audit.make_realpath()
     for p in ["d/../d/x", "link/y", "up/up/z", "missing/../q", "/proc/self/cwd", ".", "/", "//a//b/"]:
         full = p if p.startswith("/") else f"{tmp_path}/{p}"
         assert realpath(full) == os.path.realpath(full), p
@@ -77,7 +77,7 @@ def test_realpath_agrees_with_posixpath(tmp_path: Path) -> None:
 
 def test_realpath_ignores_a_tampered_os_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "link").symlink_to("/etc")
-    realpath = guard.make_realpath()
+    realpath = audit.make_realpath()
     monkeypatch.setattr(os, "lstat", lambda *a, **k: os.stat(tmp_path))  # "nothing is a link"
     monkeypatch.setattr(os, "readlink", lambda *a, **k: str(tmp_path))
     monkeypatch.setattr(os.path, "realpath", lambda p, **k: p)
@@ -165,7 +165,7 @@ def test_the_hook_refuses_tampering_with_functions_and_pathlib(hook) -> None:
     helper = hook.__defaults__[1]  # check_open: what a traceback frame of the hook exposes
     for name in ("__code__", "__defaults__", "__kwdefaults__"):
         assert refused(hook, "object.__setattr__", helper, name, None)
-    mine = guard.make_realpath()
+    mine = audit.make_realpath()
     assert refused(hook, "object.__setattr__", mine, "__code__", None)
     assert not refused(hook, "object.__setattr__", mine, "__defaults__", None)  # namedtuple does this
     assert refused(hook, "object.__setattr__", pathlib.PurePath, "__fspath__", None)

@@ -39,7 +39,7 @@ async def test_the_guard_runs_from_a_directory_only_root_may_enter(tmp_path, mon
     """A clone under /root: the guard starts as root, reads its files, and only then becomes the run's uid."""
     private = tmp_path / "clone"
     private.mkdir(mode=0o700)
-    for name in ("guard.py", "confine.py"):
+    for name in ("guard.py", "confine.py", "audit.py"):
         shutil.copy(Path(GUARD_PATH).with_name(name), private / name)
     monkeypatch.setattr(runner, "GUARD_PATH", str(private / "guard.py"))
     result = await Sandbox().run_python("import os\nprint(os.getuid())")
