@@ -40,6 +40,7 @@ demo: install
 
 test: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .  # the formatter's layout (pyproject's line-length)
 	$(PY) tools/mypy_tree.py  # mypy over build/mypy/agentnet/, the install layout in symlinks
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
 	$(PY) -m pytest

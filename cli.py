@@ -36,20 +36,28 @@ from agentnet.training.topology import TopologyTrainConfig
 from agentnet.training.trace.loop import TraceConfig
 from agentnet.training.trace.optimizer import OptoPrimeConfig
 
-app = typer.Typer(name="agentnet", help="Teams of LLM agents that communicate over learnable graphs.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
+app = typer.Typer(
+    name="agentnet",
+    help="Teams of LLM agents that communicate over learnable graphs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 # piped output (logs, CI) gets room for the wide tables instead of rich's 80-column default
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 command = functools.partial(options_command, console=err)  # options from configs, user errors as one line
 
 # option groups shared by the commands (panels in --help)
-TEAM = Group(TeamConfig, panel="Team", helps={"topology": topology_help()})  # with the attack's options (--adversaries …)
+TEAM = Group(
+    TeamConfig, panel="Team", helps={"topology": topology_help()}
+)  # with the attack's options (--adversaries …)
 RUN_TEAM = replace(TEAM, defaults=RUN_DEFAULTS)  # `agentnet run`: agents side by side, a majority vote
 SERVE = Group(ServeConfig, panel="Server", exclude=("extra_args", "host", "port"))
 CLIENT = Group(ClientConfig, panel="Server")
 DATA = Group(TaskConfig, panel="Data", exclude=("seed",))  # the seed is the team's
-StoreOpt = Annotated[Path, typer.Option("--store", envvar="AGENTNET_STORE", help="SQLite file holding evaluation runs.")]
+StoreOpt = Annotated[
+    Path, typer.Option("--store", envvar="AGENTNET_STORE", help="SQLite file holding evaluation runs.")
+]
 DEFAULT_STORE = Path("agentnet_runs.sqlite")
 
 
@@ -65,7 +73,11 @@ def serve(
 
 
 @command(app)
-def models(cache_dir: Annotated[Path | None, typer.Option(help="Cache dir (default $AGENTNET_CACHE_DIR or ~/.cache/agentnet).")] = None) -> None:
+def models(
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Cache dir (default $AGENTNET_CACHE_DIR or ~/.cache/agentnet).")
+    ] = None,
+) -> None:
     """List the named local models, whether they are installed, and their default price."""
     from agentnet.display import models_table
 
@@ -101,7 +113,9 @@ def roles() -> None:
     out.print(roles_table())
 
 
-@command(app, run=Group(RunConfig, panel="Team", helps={"topology": topology_help()}), serve=SERVE, client=CLIENT, data=DATA)
+@command(
+    app, run=Group(RunConfig, panel="Team", helps={"topology": topology_help()}), serve=SERVE, client=CLIENT, data=DATA
+)
 def bench(
     run: RunConfig,
     serve: ServeConfig,
@@ -121,7 +135,10 @@ def bench(
 @command(app)
 def runs(
     run_id: Annotated[str | None, typer.Argument(help="Only this run (see the list without it).")] = None,
-    config_out: Annotated[Path | None, typer.Option(help="Write RUN_ID's configuration here (YAML); `agentnet bench --config FILE` reruns it.")] = None,
+    config_out: Annotated[
+        Path | None,
+        typer.Option(help="Write RUN_ID's configuration here (YAML); `agentnet bench --config FILE` reruns it."),
+    ] = None,
     store_path: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """List evaluation runs with their accuracy and tokens per query; --config-out writes one's configuration to rerun it."""
@@ -134,7 +151,9 @@ def runs(
 def report(
     run_ids: Annotated[list[str], typer.Argument(help="Run ids to compare (see `agentnet runs`).")],
     prices: Prices,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for report.md, report.html and PNGs.")] = Path("report"),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for report.md, report.html and PNGs.")] = Path(
+        "report"
+    ),
     store_path: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Write a Markdown + HTML report: accuracy vs tokens (with the Pareto front) and topology drawings."""
@@ -150,8 +169,12 @@ def report(
 def show(
     run_id: Annotated[str, typer.Argument(help="The run to see (see `agentnet runs`).")],
     item: Annotated[str | None, typer.Argument(help="Only this item's page (default: every item).")] = None,
-    compare: Annotated[list[str] | None, typer.Option(help="Another run to show beside it, item by item (repeatable).")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the pages (default show/RUN_ID).")] = None,
+    compare: Annotated[
+        list[str] | None, typer.Option(help="Another run to show beside it, item by item (repeatable).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Directory for the pages (default show/RUN_ID).")
+    ] = None,
     store_path: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Write HTML pages to see a run in the browser: each item's team as it ran, every message a click away."""
@@ -162,10 +185,24 @@ def show(
         out.print(str(write_viewer(store, run_id, pages, item=item, compare=tuple(compare or ()))), highlight=False)
 
 
-@command(app, name="serve-team", crew=Group(TeamConfig, panel="Team", exclude=("team",), helps={"topology": topology_help()}),
-         api=Group(EndpointConfig, panel="Endpoint"), serve=SERVE, client=CLIENT, data=DATA)  # fmt: skip
-def serve_teams(crew: TeamConfig, api: EndpointConfig, serve: ServeConfig, client: ClientConfig, data: TaskConfig,
-                team: Annotated[list[str] | None, typer.Option(help=TEAMS_HELP)] = None, store_path: StoreOpt = DEFAULT_STORE) -> None:  # fmt: skip
+@command(
+    app,
+    name="serve-team",
+    crew=Group(TeamConfig, panel="Team", exclude=("team",), helps={"topology": topology_help()}),
+    api=Group(EndpointConfig, panel="Endpoint"),
+    serve=SERVE,
+    client=CLIENT,
+    data=DATA,
+)
+def serve_teams(
+    crew: TeamConfig,
+    api: EndpointConfig,
+    serve: ServeConfig,
+    client: ClientConfig,
+    data: TaskConfig,
+    team: Annotated[list[str] | None, typer.Option(help=TEAMS_HELP)] = None,
+    store_path: StoreOpt = DEFAULT_STORE,
+) -> None:
     """Serve teams as models behind an OpenAI-compatible endpoint (/v1/chat/completions, /v1/models) until Ctrl-C."""
     from agentnet.assembly.endpoint import serve_teams
 
@@ -180,46 +217,82 @@ def tasks() -> None:
     out.print(tasks_table())
 
 
-train_app = typer.Typer(help="Train learned topologies (REINFORCE) or the agents themselves (Optima).", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train learned topologies (REINFORCE) or the agents themselves (Optima).", no_args_is_help=True
+)
 app.add_typer(train_app, name="train")
 OutOpt = Annotated[Path, typer.Option("--out", help="Run directory; a run found there is resumed.")]
-TRAIN_TEAM = Group(TeamConfig, panel="Team", exclude=("topology", "early_stop", "temporal"), defaults={"agents": 4, "rounds": 2})
+TRAIN_TEAM = Group(
+    TeamConfig, panel="Team", exclude=("topology", "early_stop", "temporal"), defaults={"agents": 4, "rounds": 2}
+)
 TRAIN_ITEMS = Group(ItemsConfig, panel="Data", defaults={"split": "train"})
 
 
 def _train_topology(kind: str) -> None:
     learned = LEARNED[kind]
 
-    @command(train_app, name=kind, help=f"Train {kind} with REINFORCE on a task's training items (resumable per step). {learned.help}.",
-             items=TRAIN_ITEMS, crew=TRAIN_TEAM, train=TopologyTrainConfig,
-             topo=Group(learned.config_class, panel=kind), serve=SERVE, client=CLIENT, data=DATA)  # fmt: skip
-    def train_topology(items: ItemsConfig, crew: TeamConfig, train: TopologyTrainConfig, topo: Any,
-                       serve: ServeConfig, client: ClientConfig, data: TaskConfig,
-                       out_dir: OutOpt = Path("topology-run")) -> None:  # fmt: skip
+    @command(
+        train_app,
+        name=kind,
+        help=f"Train {kind} with REINFORCE on a task's training items (resumable per step). {learned.help}.",
+        items=TRAIN_ITEMS,
+        crew=TRAIN_TEAM,
+        train=TopologyTrainConfig,
+        topo=Group(learned.config_class, panel=kind),
+        serve=SERVE,
+        client=CLIENT,
+        data=DATA,
+    )
+    def train_topology(
+        items: ItemsConfig,
+        crew: TeamConfig,
+        train: TopologyTrainConfig,
+        topo: Any,
+        serve: ServeConfig,
+        client: ClientConfig,
+        data: TaskConfig,
+        out_dir: OutOpt = Path("topology-run"),
+    ) -> None:
         from agentnet.training.topology_session import train_learned
 
         train_learned(kind, items, crew, train, topo, serve, client, data, out_dir, out, err)
-
 
 
 for _kind in LEARNED:
     _train_topology(_kind)
 
 
-@command(train_app, name="optima", items=Group(ItemsConfig, panel="Data", defaults={"task": "asymmetric", "split": "train", "limit": 16}),
-         optima=OptimaConfig, tune=Group(FinetuneConfig, panel="Fine-tuning", exclude=("lora_alpha",)),
-         team=Group(TeamConfig, panel="Team", exclude=("topology", "agents", "team", "prices", "decision", "early_stop", "temporal", "temperature", "attack"),
-                    defaults={"rounds": 2, "max_tokens": 128}),
-         serve=Group(ServeConfig, panel="Server", exclude=("extra_args", "host", "port", "base_url", "api_key_env")),
-         client=CLIENT, data=DATA)  # fmt: skip
+@command(
+    train_app,
+    name="optima",
+    items=Group(ItemsConfig, panel="Data", defaults={"task": "asymmetric", "split": "train", "limit": 16}),
+    optima=OptimaConfig,
+    tune=Group(FinetuneConfig, panel="Fine-tuning", exclude=("lora_alpha",)),
+    team=Group(
+        TeamConfig,
+        panel="Team",
+        exclude=("topology", "agents", "team", "prices", "decision", "early_stop", "temporal", "temperature", "attack"),
+        defaults={"rounds": 2, "max_tokens": 128},
+    ),
+    serve=Group(ServeConfig, panel="Server", exclude=("extra_args", "host", "port", "base_url", "api_key_env")),
+    client=CLIENT,
+    data=DATA,
+)
 def train_optima(
-    items: ItemsConfig, optima: OptimaConfig, tune: FinetuneConfig, team: TeamConfig, serve: ServeConfig,
-    client: ClientConfig, data: TaskConfig,
-    eval_limit: Annotated[int, typer.Option(help="Evaluate before and after on the first N items of --eval-split (0: skip).")] = 20,
+    items: ItemsConfig,
+    optima: OptimaConfig,
+    tune: FinetuneConfig,
+    team: TeamConfig,
+    serve: ServeConfig,
+    client: ClientConfig,
+    data: TaskConfig,
+    eval_limit: Annotated[
+        int, typer.Option(help="Evaluate before and after on the first N items of --eval-split (0: skip).")
+    ] = 20,
     eval_split: Annotated[str, typer.Option(help="Split to evaluate on.")] = "test",
     out_dir: OutOpt = Path("optima-run"),
     store_path: StoreOpt = DEFAULT_STORE,
-) -> None:  # fmt: skip
+) -> None:
     """Optima: train the agents on their own best conversations (SFT / DPO with LoRA), then compare."""
     from agentnet.training.optima.session import OptimaSession, run_optima
 
@@ -227,20 +300,46 @@ def train_optima(
     run_optima(session, out_dir, store_path, " ".join(sys.argv), out, err)
 
 
-@command(app, name="optimize", items=Group(ItemsConfig, panel="Data", exclude=("limit",), defaults={"split": "train"}),
-         team=Group(TeamConfig, panel="Team", exclude=("attack", "team", "prices"), helps={"topology": "A fixed shape (learned ones are trained by `train`)."}),
-         trace=TraceConfig, opt=Group(OptoPrimeConfig, prefix="optimizer_", panel="Optimiser"),
-         serve=SERVE, client=CLIENT, data=DATA)  # fmt: skip
+@command(
+    app,
+    name="optimize",
+    items=Group(ItemsConfig, panel="Data", exclude=("limit",), defaults={"split": "train"}),
+    team=Group(
+        TeamConfig,
+        panel="Team",
+        exclude=("attack", "team", "prices"),
+        helps={"topology": "A fixed shape (learned ones are trained by `train`)."},
+    ),
+    trace=TraceConfig,
+    opt=Group(OptoPrimeConfig, prefix="optimizer_", panel="Optimiser"),
+    serve=SERVE,
+    client=CLIENT,
+    data=DATA,
+)
 def optimize(
-    items: ItemsConfig, team: TeamConfig, trace: TraceConfig, opt: OptoPrimeConfig, serve: ServeConfig,
-    client: ClientConfig, data: TaskConfig,
-    params: Annotated[str, typer.Option("--params", "-p", help="Comma-separated parameter groups to train: prompts, decision, rounds, temperature, extract.")] = "prompts",
+    items: ItemsConfig,
+    team: TeamConfig,
+    trace: TraceConfig,
+    opt: OptoPrimeConfig,
+    serve: ServeConfig,
+    client: ClientConfig,
+    data: TaskConfig,
+    params: Annotated[
+        str,
+        typer.Option(
+            "--params",
+            "-p",
+            help="Comma-separated parameter groups to train: prompts, decision, rounds, temperature, extract.",
+        ),
+    ] = "prompts",
     train: Annotated[int, typer.Option("--train", help="Training items the minibatches are drawn from.")] = 16,
     val: Annotated[int, typer.Option("--val", help="Validation items every proposal is scored on.")] = 16,
     max_rounds: Annotated[int, typer.Option(help="Upper bound for a trained `rounds`.")] = 4,
-    optimizer_base_url: Annotated[str | None, typer.Option(help="A separate (stronger) server for the optimiser; default: the team's.")] = None,
+    optimizer_base_url: Annotated[
+        str | None, typer.Option(help="A separate (stronger) server for the optimiser; default: the team's.")
+    ] = None,
     out_dir: OutOpt = Path("trace-run"),
-) -> None:  # fmt: skip
+) -> None:
     """Optimise the team's prompts and parameters from execution traces (Trace / OptoPrime).
 
     Each step runs the team on a minibatch, shows the optimiser LLM the trace and feedback,
@@ -251,8 +350,20 @@ def optimize(
 
     check_target(out_dir)  # before any server starts
     groups = tuple(p.strip() for p in params.split(",") if p.strip())
-    session = TraceSession(items, team, trace, opt, data, groups, train, val, max_rounds, optimizer_base_url,
-                           serve.api_key_env, client.timeout)  # fmt: skip
+    session = TraceSession(
+        items,
+        team,
+        trace,
+        opt,
+        data,
+        groups,
+        train,
+        val,
+        max_rounds,
+        optimizer_base_url,
+        serve.api_key_env,
+        client.timeout,
+    )
     run_trace(session, serve, client, out_dir, out, err)
 
 

@@ -48,11 +48,16 @@ class AdversaryKind:
 ADVERSARIES: dict[str, AdversaryKind] = {
     k.name: k
     for k in (
-        AdversaryKind("liar", "calls the LLM with the liar's system prompt: a confident, plausible, wrong answer", "liar"),
-        AdversaryKind("injection", "no LLM call: a fixed message telling the others to ignore the task and answer "
-                      "--adversary-answer", None),
+        AdversaryKind(
+            "liar", "calls the LLM with the liar's system prompt: a confident, plausible, wrong answer", "liar"
+        ),
+        AdversaryKind(
+            "injection",
+            "no LLM call: a fixed message telling the others to ignore the task and answer --adversary-answer",
+            None,
+        ),
     )
-}  # fmt: skip
+}
 
 
 def adversary_kind(name: str) -> AdversaryKind:
@@ -67,12 +72,19 @@ class AttackConfig:
     """Which of a team's agents are adversaries, and of what kind."""
 
     adversaries: int = field(default=0, metadata={"help": "Agents replaced by adversaries (0: a clean team)."})
-    adversary_role: str = field(default="liar", metadata={
-        "help": "liar (an LLM told to answer wrongly) or injection (a fixed message: ignore the task, answer "
-                "--adversary-answer).", "choices": tuple(ADVERSARIES)})
+    adversary_role: str = field(
+        default="liar",
+        metadata={
+            "help": "liar (an LLM told to answer wrongly) or injection (a fixed message: ignore the task, answer "
+            "--adversary-answer).",
+            "choices": tuple(ADVERSARIES),
+        },
+    )
     adversary_seed: int = field(default=0, metadata={"help": "Seed of the draw of which agents are adversaries."})
-    adversary_answer: str = field(default="0", metadata={
-        "help": "The value the injection adversary pushes (pick one that is wrong for the task's items)."})
+    adversary_answer: str = field(
+        default="0",
+        metadata={"help": "The value the injection adversary pushes (pick one that is wrong for the task's items)."},
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -96,8 +108,10 @@ class AttackConfig:
     def check(self, agents: int) -> None:
         """A team of `agents` agents can hold this many adversaries (at least one honest agent)."""
         if self.adversaries >= agents:
-            raise ConfigError(f"adversaries={self.adversaries} leaves no honest agent in a team of {agents}; "
-                              f"use at most {agents - 1}, or more agents")  # fmt: skip
+            raise ConfigError(
+                f"adversaries={self.adversaries} leaves no honest agent in a team of {agents}; "
+                f"use at most {agents - 1}, or more agents"
+            )
 
     def chosen(self, names: Sequence[str]) -> tuple[str, ...]:
         """The attacked agents among `names`, in team order (the same draw for the same seed and team)."""

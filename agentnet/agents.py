@@ -63,8 +63,7 @@ def _section(kind: str, peers: Sequence[PeerOutput]) -> str:
     if not peers:
         return ""
     items = "\n".join(
-        template("peer").substitute(name=p.name, role=load_role(p.role).title, output=p.output.strip())
-        for p in peers
+        template("peer").substitute(name=p.name, role=load_role(p.role).title, output=p.output.strip()) for p in peers
     )
     return template(kind).substitute(items=items)
 

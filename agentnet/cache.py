@@ -56,14 +56,20 @@ class CacheConfig:
 
     path: Path | None = field(
         default=None,
-        metadata={"help": "SQLite file of a response cache (its directory must exist): identical calls are "
-                          "answered from it instead of the server. Off when unset.", "flags": ("--cache",)},
-    )  # fmt: skip
+        metadata={
+            "help": "SQLite file of a response cache (its directory must exist): identical calls are "
+            "answered from it instead of the server. Off when unset.",
+            "flags": ("--cache",),
+        },
+    )
     mode: CacheMode = field(
         default="deterministic",
-        metadata={"help": "Calls the cache answers: deterministic (temperature 0 only) or all "
-                          "(sampled calls too: a repeated sampled call returns the same sample).", "flags": ("--cache-mode",)},
-    )  # fmt: skip
+        metadata={
+            "help": "Calls the cache answers: deterministic (temperature 0 only) or all "
+            "(sampled calls too: a repeated sampled call returns the same sample).",
+            "flags": ("--cache-mode",),
+        },
+    )
 
     def __post_init__(self) -> None:
         _check_mode(self.mode)
@@ -197,9 +203,13 @@ class CachedBackend:
         return replace(stored, latency_s=time.perf_counter() - started, attempts=0, extra=extra)
 
     async def _miss(
-        self, key: str, messages: Sequence[Message], settings: GenerationSettings, on_delta: DeltaCallback | None,
+        self,
+        key: str,
+        messages: Sequence[Message],
+        settings: GenerationSettings,
+        on_delta: DeltaCallback | None,
         retract: dict[str, Any],
-    ) -> Completion:  # fmt: skip
+    ) -> Completion:
         completion = await self.inner.complete(messages, settings, on_delta=on_delta, **retract)
         self.misses += 1
         await self._store(key, completion)

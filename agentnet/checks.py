@@ -59,8 +59,12 @@ def _bound(words: str, bound: Any) -> str:
 
 def _range(label: str, value: float, ge: Any, gt: Any, le: Any, lt: Any, shown: Any) -> None:
     """One-sided: `x=0 must be at least 1`; two-sided: `x=3 is out of range: it must be at least 0 and at most 2`."""
-    tests = [(ge, value >= ge if ge is not None else True, "at least"), (gt, value > gt if gt is not None else True, "above"),
-             (le, value <= le if le is not None else True, "at most"), (lt, value < lt if lt is not None else True, "below")]  # fmt: skip
+    tests = [
+        (ge, value >= ge if ge is not None else True, "at least"),
+        (gt, value > gt if gt is not None else True, "above"),
+        (le, value <= le if le is not None else True, "at most"),
+        (lt, value < lt if lt is not None else True, "below"),
+    ]
     given = [(b, ok, w) for b, ok, w in tests if b is not None]
     if all(ok for _, ok, _ in given):
         return
@@ -70,7 +74,9 @@ def _range(label: str, value: float, ge: Any, gt: Any, le: Any, lt: Any, shown: 
     raise ConfigError(f"{_named(label, shown)} is out of range: it must be {both}")
 
 
-def number(label: str, value: Any, kind: type, *, ge: Any = None, gt: Any = None, le: Any = None, lt: Any = None) -> Any:
+def number(
+    label: str, value: Any, kind: type, *, ge: Any = None, gt: Any = None, le: Any = None, lt: Any = None
+) -> Any:
     """`value` checked as an int or a float named `label` (a field name, or a flag like `--timeout`)."""
     given = value
     if kind is int:
@@ -209,8 +215,9 @@ def parse_json(text: str, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         raise ConfigError(f"{what} is larger than {MAX_FILE_BYTES:,} characters")
     depth = json_depth(text, max_depth)
     if depth > max_depth:
-        raise ConfigError(f"{what} nests arrays/objects more than {max_depth} levels deep; "
-                          "it is not a document agentnet wrote")  # fmt: skip
+        raise ConfigError(
+            f"{what} nests arrays/objects more than {max_depth} levels deep; it is not a document agentnet wrote"
+        )
     try:
         return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
     except RecursionError:  # the scan above should have caught it; never a traceback
@@ -223,8 +230,9 @@ def check_texts(data: Any, what: str, limit: int = MAX_TEXT_CHARS, path: str = "
     """Every string in a parsed document (keys included) at most `limit` characters."""
     if isinstance(data, str):
         if len(data) > limit:
-            raise ConfigError(f"{what}: {path or 'the text'} is {len(data):,} characters; "
-                              f"a prompt or name is at most {limit:,}")  # fmt: skip
+            raise ConfigError(
+                f"{what}: {path or 'the text'} is {len(data):,} characters; a prompt or name is at most {limit:,}"
+            )
     elif isinstance(data, dict):
         for k, v in data.items():
             check_texts(k, what, limit, f"{path}.{show(k, 40)} (a key)".lstrip("."))

@@ -73,7 +73,9 @@ def load(path: Path, known: Mapping[str, Setting], command: str) -> dict[str, An
         raise ConfigError(f"--config {path}: give a .yaml (or .json) file of KEY: VALUE settings")
     if not path.is_file():
         what = "is a directory" if path.is_dir() else "does not exist"
-        raise ConfigError(f"--config {path} {what}; give a YAML file of settings (`{command} --print-config` writes one)")
+        raise ConfigError(
+            f"--config {path} {what}; give a YAML file of settings (`{command} --print-config` writes one)"
+        )
     text = read_text(path, "config file")
     import yaml
 
@@ -82,8 +84,10 @@ def load(path: Path, known: Mapping[str, Setting], command: str) -> dict[str, An
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path} is not valid YAML{where} ({show(str(getattr(e, 'problem', e)), 80)}); "
-                          "write one KEY: VALUE per line") from None
+        raise ConfigError(
+            f"{path} is not valid YAML{where} ({show(str(getattr(e, 'problem', e)), 80)}); "
+            "write one KEY: VALUE per line"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -100,8 +104,9 @@ def load(path: Path, known: Mapping[str, Setting], command: str) -> dict[str, An
 
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
-            raise ConfigError(f"{path}: unknown setting {raw_key!r}; {hint}the keys are the options of "
-                              f"`{command} --help`, without --")
+            raise ConfigError(
+                f"{path}: unknown setting {raw_key!r}; {hint}the keys are the options of `{command} --help`, without --"
+            )
         out[name] = convert(f"{path}: {raw_key}", value, setting)
     return out
 
@@ -134,8 +139,9 @@ def convert(label: str, value: Any, setting: Setting) -> Any:
     return float(value) if setting.kind == "float" else value
 
 
-def config_from_data(cls: type[T], data: Mapping[str, Any], what: str, *, strict: bool = True,
-                     defaults: Mapping[str, Any] | None = None) -> T:
+def config_from_data(
+    cls: type[T], data: Mapping[str, Any], what: str, *, strict: bool = True, defaults: Mapping[str, Any] | None = None
+) -> T:
     """A config dataclass from parsed JSON/YAML (`asdict`'s shape: nested configs as mappings, tuples as
     lists). A key that is no field is an error naming `what` (`strict`) or is dropped (a file an older
     or newer version wrote); fields the data lacks take `defaults`, then the dataclass's own. The

@@ -23,33 +23,74 @@ TEMPORAL_MODES = ("self", "complete", "none")
 
 @dataclass(frozen=True)
 class TeamConfig:
-    topology: str = field(default="chain", metadata={
-        "help": "Graph: a fixed shape (e.g. chain), a trained KIND:PATH or a CommGraph JSON file.",
-        "flags": ("--topology", "-t")})
-    agents: int = field(default=3, metadata={"help": f"Number of agents (1-{MAX_AGENTS}); --team sets it.", "flags": ("--agents", "-n"),
-                                             "ge": 1, "le": MAX_AGENTS})
-    team: str = field(default="", metadata={
-        "help": "Who is on the team, each agent with its role, tool and model: [NAME=]ROLE[+TOOL]@MODEL,… "
-                "(e.g. cot@qwen2.5-coder-0.5b,pal@qwen2.5-coder-0.5b,cot@qwen2.5-coder-1.5b) or a team file "
-                "(.yaml/.json: agents, prices, endpoints). Default: --agents copies of the task's roles on --model."})
-    prices: tuple[str, ...] = field(default=(), metadata={
-        "help": "Price per 1,000 tokens by model, MODEL=PRICE,… (default: the model's parameters in billions, "
-                "e.g. 0.5 for a 0.5B; 1 for a model of unknown size)."})
-    rounds: int = field(default=1, metadata={"help": "Communication rounds.", "flags": ("--rounds", "-r"), "ge": 1, "le": 100})
-    roles: tuple[str, ...] = field(default=(), metadata={
-        "help": "Comma-separated role ids cycled over the agents (see `agentnet roles`); default: the task's."})
-    decision: str = field(default="", metadata={
-        "help": "How the team's answer is made (agentnet.decisions); default: the task's.",
-        "choices": ("", *DECISIONS)})
+    topology: str = field(
+        default="chain",
+        metadata={
+            "help": "Graph: a fixed shape (e.g. chain), a trained KIND:PATH or a CommGraph JSON file.",
+            "flags": ("--topology", "-t"),
+        },
+    )
+    agents: int = field(
+        default=3,
+        metadata={
+            "help": f"Number of agents (1-{MAX_AGENTS}); --team sets it.",
+            "flags": ("--agents", "-n"),
+            "ge": 1,
+            "le": MAX_AGENTS,
+        },
+    )
+    team: str = field(
+        default="",
+        metadata={
+            "help": "Who is on the team, each agent with its role, tool and model: [NAME=]ROLE[+TOOL]@MODEL,… "
+            "(e.g. cot@qwen2.5-coder-0.5b,pal@qwen2.5-coder-0.5b,cot@qwen2.5-coder-1.5b) or a team file "
+            "(.yaml/.json: agents, prices, endpoints). Default: --agents copies of the task's roles on --model."
+        },
+    )
+    prices: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "Price per 1,000 tokens by model, MODEL=PRICE,… (default: the model's parameters in billions, "
+            "e.g. 0.5 for a 0.5B; 1 for a model of unknown size)."
+        },
+    )
+    rounds: int = field(
+        default=1, metadata={"help": "Communication rounds.", "flags": ("--rounds", "-r"), "ge": 1, "le": 100}
+    )
+    roles: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "Comma-separated role ids cycled over the agents (see `agentnet roles`); default: the task's."
+        },
+    )
+    decision: str = field(
+        default="",
+        metadata={
+            "help": "How the team's answer is made (agentnet.decisions); default: the task's.",
+            "choices": ("", *DECISIONS),
+        },
+    )
     early_stop: bool = field(default=False, metadata={"help": "Stop before the last round when all agents agree."})
-    temporal: str = field(default="", metadata={
-        "help": "Fixed shapes: last-round messages each agent reads: self, complete (a dialogue) or none; "
-                "default: the shape's own.", "choices": ("", *TEMPORAL_MODES)})
-    max_tokens: int = field(default=256, metadata={"help": "Completion tokens per agent call.", "ge": 1, "le": 1_000_000})
+    temporal: str = field(
+        default="",
+        metadata={
+            "help": "Fixed shapes: last-round messages each agent reads: self, complete (a dialogue) or none; "
+            "default: the shape's own.",
+            "choices": ("", *TEMPORAL_MODES),
+        },
+    )
+    max_tokens: int = field(
+        default=256, metadata={"help": "Completion tokens per agent call.", "ge": 1, "le": 1_000_000}
+    )
     temperature: float = field(default=0.0, metadata={"help": "Sampling temperature.", "ge": 0, "le": 2})
-    logprobs: bool = field(default=True, metadata={
-        "help": "Ask the servers for token log-probabilities: each message keeps its answer's mean (a feature "
-                "learners read; no extra call).", "flags": ("--logprobs/--no-logprobs",)})
+    logprobs: bool = field(
+        default=True,
+        metadata={
+            "help": "Ask the servers for token log-probabilities: each message keeps its answer's mean (a feature "
+            "learners read; no extra call).",
+            "flags": ("--logprobs/--no-logprobs",),
+        },
+    )
     seed: int = field(default=0, metadata={"help": "Seed for random topologies, generated tasks and sampling."})
     attack: AttackConfig = field(default_factory=AttackConfig)
 
@@ -99,7 +140,9 @@ class ItemsConfig:
     task: str = field(default="gsm8k", metadata={"help": "Task (see `agentnet tasks`)."})
     split: str = field(default="test", metadata={"help": "Data split."})
     limit: int | None = field(default=None, metadata={"help": "Only the first N items (default: the whole split)."})
-    offset: int = field(default=0, metadata={"help": "Skip the split's first N items (with --limit: items N to N+limit-1)."})
+    offset: int = field(
+        default=0, metadata={"help": "Skip the split's first N items (with --limit: items N to N+limit-1)."}
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -109,5 +152,7 @@ class ItemsConfig:
 
 def check_limit(limit: int | None, name: str = "limit") -> None:
     if limit is not None and limit < 0:
-        raise ConfigError(f"{name}={limit} is negative; give a number of items (0 or more)"
-                          + (", or omit it for all" if name == "limit" else ""))
+        raise ConfigError(
+            f"{name}={limit} is negative; give a number of items (0 or more)"
+            + (", or omit it for all" if name == "limit" else "")
+        )

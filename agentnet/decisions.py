@@ -31,19 +31,47 @@ class DecisionInfo:
 DECISIONS: dict[str, DecisionInfo] = {
     d.kind: d
     for d in (
-        DecisionInfo("final_refer", "final_refer", llm_call=True, needs_code_check=False,
-                     help="an LLM agent reads every final-round output and answers"),
-        DecisionInfo("majority_vote", "final_refer", llm_call=False, needs_code_check=False,
-                     help="the most common extracted answer (ties: the earliest agent's)", votes=True),
-        DecisionInfo("code_writer", "code_writer", llm_call=True, needs_code_check=True,
-                     help="an LLM agent writes code, checked against the task's examples and rewritten with the failures"),
-        DecisionInfo("last_agent", "final_refer", llm_call=False, needs_code_check=False,
-                     help="the output of the last agent of the final round", reads_last_only=True),
-        DecisionInfo("passing_vote", "final_refer", llm_call=False, needs_code_check=False,
-                     help="self-consistency for code: the most common answer among the agents whose tool passed "
-                          "(ties: the earliest; none passed: the earliest agent's)", votes=True),
+        DecisionInfo(
+            "final_refer",
+            "final_refer",
+            llm_call=True,
+            needs_code_check=False,
+            help="an LLM agent reads every final-round output and answers",
+        ),
+        DecisionInfo(
+            "majority_vote",
+            "final_refer",
+            llm_call=False,
+            needs_code_check=False,
+            help="the most common extracted answer (ties: the earliest agent's)",
+            votes=True,
+        ),
+        DecisionInfo(
+            "code_writer",
+            "code_writer",
+            llm_call=True,
+            needs_code_check=True,
+            help="an LLM agent writes code, checked against the task's examples and rewritten with the failures",
+        ),
+        DecisionInfo(
+            "last_agent",
+            "final_refer",
+            llm_call=False,
+            needs_code_check=False,
+            help="the output of the last agent of the final round",
+            reads_last_only=True,
+        ),
+        DecisionInfo(
+            "passing_vote",
+            "final_refer",
+            llm_call=False,
+            needs_code_check=False,
+            help="self-consistency for code: the most common answer among the agents whose tool passed "
+            "(ties: the earliest; none passed: the earliest agent's)",
+            votes=True,
+        ),
     )
-}  # fmt: skip
+}
 
 if set(DECISIONS) != set(get_args(DecisionKind)):  # pragma: no cover - caught by the import in any test
     raise RuntimeError(f"DecisionKind {get_args(DecisionKind)} and DECISIONS {list(DECISIONS)} disagree")

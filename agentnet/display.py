@@ -25,20 +25,48 @@ from agentnet.trajectory import Trajectory
 
 def token_table(trajectory: Trajectory) -> Table:
     """Per agent: role, model, tool runs, calls, tokens, cost and latency; then the total."""
-    table = Table("agent", "role", "model", "tool", "calls", "prompt tok", "completion tok", "cost", "latency s",
-                  title="Tokens and cost per agent")  # fmt: skip
+    table = Table(
+        "agent",
+        "role",
+        "model",
+        "tool",
+        "calls",
+        "prompt tok",
+        "completion tok",
+        "cost",
+        "latency s",
+        title="Tokens and cost per agent",
+    )
     costs = trajectory.cost_by_agent()
     for name, usage in trajectory.usage_by_agent().items():
         msgs = [m for m in trajectory.messages if m.agent == name]
         role = next((a.title for a in trajectory.graph.agents if a.name == name), "decision")
         models = ", ".join(dict.fromkeys(m.model for m in msgs if m.model)) or "-"
-        table.add_row(name, role, models, tool_cell([r for m in msgs if (r := m.tool_run)]), str(len(msgs)),
-                      str(usage.prompt_tokens), str(usage.completion_tokens), f"{costs.get(name, 0.0):.3f}",
-                      f"{sum(m.latency_s for m in msgs):.2f}")  # fmt: skip
+        table.add_row(
+            name,
+            role,
+            models,
+            tool_cell([r for m in msgs if (r := m.tool_run)]),
+            str(len(msgs)),
+            str(usage.prompt_tokens),
+            str(usage.completion_tokens),
+            f"{costs.get(name, 0.0):.3f}",
+            f"{sum(m.latency_s for m in msgs):.2f}",
+        )
     total = trajectory.usage
     runs = trajectory.tool_runs
-    table.add_row("total", "", "", tool_cell(runs), str(trajectory.calls), str(total.prompt_tokens),
-                  str(total.completion_tokens), f"{trajectory.cost:.3f}", f"wall {trajectory.wall_s:.2f}", style="bold")  # fmt: skip
+    table.add_row(
+        "total",
+        "",
+        "",
+        tool_cell(runs),
+        str(trajectory.calls),
+        str(total.prompt_tokens),
+        str(total.completion_tokens),
+        f"{trajectory.cost:.3f}",
+        f"wall {trajectory.wall_s:.2f}",
+        style="bold",
+    )
     skipped = trajectory.skipped()
     if skipped:
         table.caption = f"skipped: {', '.join(skipped)}"
@@ -46,7 +74,7 @@ def token_table(trajectory: Trajectory) -> Table:
 
 
 def tool_cell(runs: list[ToolRun]) -> str:
-    """"python 2/3 ok" for the tool runs of some calls ("-" when none)."""
+    """ "python 2/3 ok" for the tool runs of some calls ("-" when none)."""
     if not runs:
         return "-"
     kinds = ", ".join(dict.fromkeys(r.tool for r in runs))
@@ -63,20 +91,24 @@ def render_graph(graph: CommGraph, stop: str = "") -> str:
     lines = ["agents: " + ", ".join(f"{a.name} ({agent_cell(a)})" for a in graph.agents)]
     for t in range(graph.rounds):
         skipped = [n for n in graph.names if not graph.is_active(n, t)]
-        lines.append(f"round {t} runs: {', '.join(graph.active[t])}" + (f"  (skipped: {', '.join(skipped)})" if skipped else ""))
+        lines.append(
+            f"round {t} runs: {', '.join(graph.active[t])}" + (f"  (skipped: {', '.join(skipped)})" if skipped else "")
+        )
         lines.append(f"round {t} spatial: {edges(graph.spatial[t])}")
         if t > 0:
             lines.append(f"round {t} temporal: {edges(graph.temporal[t - 1])}")
         if stop and t < graph.rounds - 1:
             lines.append(f"after round {t}: {stop}")
     last = graph.last_agent(graph.rounds - 1)
-    lines.append(f"decision: {graph.decision.kind}" if graph.decide else f"decision: skipped ({last}'s answer is the team's)")
+    lines.append(
+        f"decision: {graph.decision.kind}" if graph.decide else f"decision: skipped ({last}'s answer is the team's)"
+    )
     lines.append(f"calls: {graph.calls()}" + (" at most" if stop else ""))
     return "\n".join(lines)
 
 
 def agent_cell(agent: AgentSpec) -> str:
-    """"Math Solver on qwen2.5-coder-0.5b, tool python": what an agent is, in a line."""
+    """ "Math Solver on qwen2.5-coder-0.5b, tool python": what an agent is, in a line."""
     parts = [agent.title]
     if agent.model != DEFAULT_MODEL_KEY:
         parts[0] += f" on {agent.model}"
@@ -147,11 +179,20 @@ class BenchProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
-            TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("acc {task.fields[acc]}"), TextColumn("tok/q {task.fields[tok]}"),
-            TextColumn("{task.fields[rate]} items/min"), TimeElapsedColumn(), console=console,
-        )  # fmt: skip
-        self._n, self._score, self._tokens = summary.scored, summary.accuracy * summary.scored, summary.tokens_per_query * summary.scored
+            TextColumn("[bold]bench"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("acc {task.fields[acc]}"),
+            TextColumn("tok/q {task.fields[tok]}"),
+            TextColumn("{task.fields[rate]} items/min"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._n, self._score, self._tokens = (
+            summary.scored,
+            summary.accuracy * summary.scored,
+            summary.tokens_per_query * summary.scored,
+        )
         self._new, self._started = 0, time.monotonic()
         self._task = self._progress.add_task("bench", total=total, completed=done, **self._fields())
 
@@ -182,8 +223,10 @@ def announce(server: Any, console: Console) -> None:
     for note in server.notes:
         console.print(f"[yellow]note:[/] {note}")
     if server.process is not None:
-        console.print(f"[dim]{server.engine} serving {server.model} at {server.base_url} "
-                      f"(ready in {server.startup_s:.1f}s; log {server.log_path})[/]")  # fmt: skip
+        console.print(
+            f"[dim]{server.engine} serving {server.model} at {server.base_url} "
+            f"(ready in {server.startup_s:.1f}s; log {server.log_path})[/]"
+        )
     elif server.model:
         console.print(f"[dim]{server.model} served at {server.base_url}[/]")
 
@@ -228,9 +271,16 @@ def reasoning_lines(trajectory: Trajectory, answer: str, extract: Callable[[str]
     return lines
 
 
-def print_result(trajectory: Trajectory, out: Console, err: Console, *, checkpointed: bool = False,
-                 save: Path | None = None, extract: Callable[[str], str] = extract_answer,
-                 reasoning: bool = True) -> None:  # fmt: skip
+def print_result(
+    trajectory: Trajectory,
+    out: Console,
+    err: Console,
+    *,
+    checkpointed: bool = False,
+    save: Path | None = None,
+    extract: Callable[[str], str] = extract_answer,
+    reasoning: bool = True,
+) -> None:
     """What `agentnet run` prints after a run: `Answer: <the extracted answer>` on its own line,
     then (unless the run was streamed) the reasoning behind it, the token table, early stops,
     failed calls, the thread id to resume; the trajectory saved as JSON when asked."""
@@ -243,7 +293,9 @@ def print_result(trajectory: Trajectory, out: Console, err: Console, *, checkpoi
             out.print(line)
     out.print(token_table(trajectory))
     if trajectory.stopped_early:
-        out.print(f"stopped early after round {trajectory.rounds_run}; ~{trajectory.tokens_saved_estimate} tokens saved")
+        out.print(
+            f"stopped early after round {trajectory.rounds_run}; ~{trajectory.tokens_saved_estimate} tokens saved"
+        )
     for m in trajectory.errors:
         err.print(f"[yellow]{m.agent}@{m.round} failed:[/] {m.error}", highlight=False)
     if checkpointed:

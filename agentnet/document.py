@@ -75,5 +75,7 @@ def to_html(doc: Sequence[Block], title: str = "AgentNet report") -> str:
             cells = "".join(f"<th>{e(h)}</th>" for h in head)
             trs = "".join("<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>" for row in rows)
             body.append(f"<table><thead><tr>{cells}</tr></thead><tbody>{trs}</tbody></table>")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
-            f"<style>{_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
+        f"<style>{_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )

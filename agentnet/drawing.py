@@ -34,8 +34,10 @@ def _layout(graph: CommGraph) -> tuple[dict[tuple[str, int], Point], Point, floa
     row = {n: -i for i, n in enumerate(graph.names)}
     pos = {
         (n, t): (t * (width + 1.0) + j, float(row[n]))
-        for t in range(graph.rounds) for j, layer in enumerate(graph.layers(t)) for n in layer
-    }  # fmt: skip
+        for t in range(graph.rounds)
+        for j, layer in enumerate(graph.layers(t))
+        for n in layer
+    }
     return pos, (graph.rounds * (width + 1.0) - 0.2, (len(graph.names) - 1) / -2), width
 
 
@@ -43,7 +45,9 @@ def _decision_label(graph: CommGraph) -> str:
     kind = graph.decision.kind
     if not graph.decide:
         return f"no decision call\n{graph.last_agent(graph.rounds - 1)} answers"
-    return f"decision\n{load_role(graph.decision.role).title if decision_info(kind).llm_call else kind.replace('_', ' ')}"
+    return (
+        f"decision\n{load_role(graph.decision.role).title if decision_info(kind).llm_call else kind.replace('_', ' ')}"
+    )
 
 
 def draw_topology(graph: CommGraph, path: Path, title: str = "", stop: bool = False) -> Path:
@@ -67,14 +71,28 @@ def draw_topology(graph: CommGraph, path: Path, title: str = "", stop: bool = Fa
     nodes = {
         key: ax.text(*xy, label(key[0]), ha="center", va="center", fontsize=8, bbox=box(key[0]))
         for key, xy in pos.items()
-    }  # fmt: skip
+    }
     for t in range(graph.rounds):
         for i, n in enumerate(graph.names):
             if not graph.is_active(n, t):
-                ax.text(t * (width + 1.0), float(-i), f"{n}\nskipped", ha="center", va="center", fontsize=7, color="#999",
-                        bbox=dict(boxstyle="round,pad=0.4", fc="#f4f4f4", ec="#bbb", ls=":"))  # fmt: skip
-    decision = ax.text(*dec_xy, _decision_label(graph), ha="center", va="center", fontsize=8,
-                       bbox=dict(boxstyle="round,pad=0.4", fc="#fdf1e0" if llm else "#eeeeee", ec="#555"))  # fmt: skip
+                ax.text(
+                    t * (width + 1.0),
+                    float(-i),
+                    f"{n}\nskipped",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="#999",
+                    bbox=dict(boxstyle="round,pad=0.4", fc="#f4f4f4", ec="#bbb", ls=":"),
+                )
+    decision = ax.text(
+        *dec_xy,
+        _decision_label(graph),
+        ha="center",
+        va="center",
+        fontsize=8,
+        bbox=dict(boxstyle="round,pad=0.4", fc="#fdf1e0" if llm else "#eeeeee", ec="#555"),
+    )
 
     def arrow(a: Any, b: Any, **style: Any) -> None:
         props = dict(arrowstyle="-|>", patchA=a.get_bbox_patch(), patchB=b.get_bbox_patch(), shrinkA=1, shrinkB=1)
@@ -98,8 +116,14 @@ def draw_topology(graph: CommGraph, path: Path, title: str = "", stop: bool = Fa
             ax.plot([x, x], [-len(graph.names) + 0.6, 0.6], color="#b03030", lw=1.0, ls=":")
             ax.text(x, -len(graph.names) + 0.45, "learned stop?", ha="center", fontsize=7, color="#b03030")
     ax.set(xlim=(-0.9, dec_xy[0] + 0.9), ylim=(-len(graph.names) + 0.3, 1.3))
-    ax.text(0, 0, "solid: spatial (inside a round)   dashed: temporal (to the next round)", fontsize=7,
-            color="#666", transform=ax.transAxes)  # fmt: skip
+    ax.text(
+        0,
+        0,
+        "solid: spatial (inside a round)   dashed: temporal (to the next round)",
+        fontsize=7,
+        color="#666",
+        transform=ax.transAxes,
+    )
     ax.axis("off")
     ax.set_title(title or "communication graph", fontsize=10)
     fig.savefig(path, format="png")

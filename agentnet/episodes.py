@@ -90,9 +90,7 @@ async def score_episode(
     return Episode(item, trajectory, await task.score(item, output), read_error)
 
 
-async def run_episode(
-    team: Team, task: Task, item: Item, *, gate: asyncio.Semaphore | None = None
-) -> Episode:
+async def run_episode(team: Team, task: Task, item: Item, *, gate: asyncio.Semaphore | None = None) -> Episode:
     """Run `team` on `item` and score its answer, both inside `gate` (scoring may run code, so
     it counts against the same limit as the run)."""
     slot: AbstractAsyncContextManager[object] = gate if gate is not None else nullcontext()

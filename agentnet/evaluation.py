@@ -157,4 +157,3 @@ def bench_run(store: RunStore, config: RunConfig, total_items: int, resume: str 
         except StoreError:
             pass  # the store cannot be written either: the error that stopped the run is the one to show
         raise
-

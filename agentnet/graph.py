@@ -140,16 +140,23 @@ class CommGraph:
             object.__setattr__(self, "active", tuple(tuple(names) for _ in self.spatial))
             return
         if len(self.active) != self.rounds:
-            raise ConfigError(f"active lists {len(self.active)} rounds for a {self.rounds}-round graph; give one per round")
+            raise ConfigError(
+                f"active lists {len(self.active)} rounds for a {self.rounds}-round graph; give one per round"
+            )
         canon = []
         for t, who in enumerate(self.active):
             unknown = sorted(set(who) - set(names))
             if unknown:
-                raise ConfigError(f"active agents of round {t} name unknown {', '.join(unknown)}; agents: {', '.join(names)}")
+                raise ConfigError(
+                    f"active agents of round {t} name unknown {', '.join(unknown)}; agents: {', '.join(names)}"
+                )
             if not who:
-                raise ConfigError(f"no agent is active in round {t}; a round needs at least one "
-                                  f"(use a graph with {t} round(s) to stop earlier)" if t else
-                                  "no agent is active in round 0; a team needs at least one agent that runs")  # fmt: skip
+                raise ConfigError(
+                    f"no agent is active in round {t}; a round needs at least one "
+                    f"(use a graph with {t} round(s) to stop earlier)"
+                    if t
+                    else "no agent is active in round 0; a team needs at least one agent that runs"
+                )
             canon.append(tuple(sorted(set(who), key=rank.__getitem__)))
         object.__setattr__(self, "active", tuple(canon))
 
@@ -301,7 +308,9 @@ class CommGraph:
         """Nodes are agents (with their spec); edges carry `kind` and `round` (receiving round)."""
         import networkx as nx
 
-        g: nx.MultiDiGraph[str] = nx.MultiDiGraph(decision=asdict(self.decision), rounds=self.rounds, decide=self.decide)
+        g: nx.MultiDiGraph[str] = nx.MultiDiGraph(
+            decision=asdict(self.decision), rounds=self.rounds, decide=self.decide
+        )
         for a in self.agents:
             g.add_node(a.name, spec=asdict(a), active=[t for t in range(self.rounds) if self.is_active(a.name, t)])
         for t, edges in enumerate(self.spatial):

@@ -148,10 +148,10 @@ class OpenAIBackend:
         import httpx
         import openai
 
-        timeout: Any = httpx.Timeout(self._timeout_s, connect=self._connect_timeout_s)  # openai's stubs name its own httpx fork
-        return openai.AsyncOpenAI(
-            base_url=self.base_url, api_key=self._api_key, timeout=timeout, max_retries=0
-        )
+        timeout: Any = httpx.Timeout(
+            self._timeout_s, connect=self._connect_timeout_s
+        )  # openai's stubs name its own httpx fork
+        return openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key, timeout=timeout, max_retries=0)
 
     async def aclose(self) -> None:
         client = self._clients.pop_current()
@@ -189,14 +189,17 @@ class OpenAIBackend:
         async with self._limit.get():
             started = time.perf_counter()  # latency excludes waiting for a free slot
             if on_delta is None:
-                reply, attempts = await self._with_retries(lambda c: self._answer(c, kwargs, reply_bytes(settings)), model=model)
+                reply, attempts = await self._with_retries(
+                    lambda c: self._answer(c, kwargs, reply_bytes(settings)), model=model
+                )
                 extra: dict[str, Any] = {}
                 if reply.logprobs is not None:
                     extra["token_logprobs"] = list(reply.logprobs)
             else:
                 attempt = _Attempt(on_delta, on_retract)
                 (reply, extra), attempts = await self._with_retries(
-                    lambda c: self._stream(c, kwargs, attempt.delta, started, reply_chars(settings)), model=model,
+                    lambda c: self._stream(c, kwargs, attempt.delta, started, reply_chars(settings)),
+                    model=model,
                     on_failure=attempt.failed,
                 )
         reply, warnings = checked_reply(reply, model, settings)
@@ -219,8 +222,10 @@ class OpenAIBackend:
             async for part in raw.iter_bytes():
                 data += part
                 if len(data) > max_bytes:
-                    raise replies.BadReply(f"the reply passed {max_bytes:,} bytes, far more than max_tokens="
-                                           f"{kwargs['max_tokens']} tokens can fill")  # fmt: skip
+                    raise replies.BadReply(
+                        f"the reply passed {max_bytes:,} bytes, far more than max_tokens="
+                        f"{kwargs['max_tokens']} tokens can fill"
+                    )
             return replies.completion(replies.json_object(bytes(data), raw.headers.get("content-type", "")))
 
     async def _stream(
@@ -238,8 +243,10 @@ class OpenAIBackend:
             await stream.close()
         extra: dict[str, Any] = {"first_token_s": got.first_token_s}
         if got.cut:
-            extra["warnings"] = [f"the streamed reply passed {max_chars:,} characters, more than max_tokens="
-                                 f"{kwargs['max_tokens']} tokens can hold; it was cut there and the stream closed"]
+            extra["warnings"] = [
+                f"the streamed reply passed {max_chars:,} characters, more than max_tokens="
+                f"{kwargs['max_tokens']} tokens can hold; it was cut there and the stream closed"
+            ]
         if got.logprobs:
             extra["token_logprobs"] = got.logprobs
         usage = got.usage
@@ -283,7 +290,9 @@ class OpenAIBackend:
         url, tried = self.base_url, f"after {attempts} attempt{'s' if attempts != 1 else ''}"
         if isinstance(e, (TimeoutError, openai.APITimeoutError)):
             hint = "raise the timeout (timeout_s / --timeout) or lower max_tokens"
-            return _Failure(BackendTimeoutError(f"no complete answer within {self._timeout_s:g}s {tried}", url=url, hint=hint))
+            return _Failure(
+                BackendTimeoutError(f"no complete answer within {self._timeout_s:g}s {tried}", url=url, hint=hint)
+            )
         if isinstance(e, openai.APIConnectionError):
             hint = "is the server running? start one with `agentnet serve` or check --base-url"
             return _Failure(BackendError(f"cannot connect {tried} ({e.__cause__ or e})", url=url, hint=hint))
@@ -292,7 +301,9 @@ class OpenAIBackend:
             error = BackendError(f"HTTP {status} {tried}: {_short(e.message)}", url=url, status=status, hint=hint)
             return _Failure(error, status in _RETRYABLE_STATUS or status >= 500, _retry_after(e))
         if isinstance(e, replies.StreamCut):
-            return _Failure(BackendError(f"{e} {tried}", url=url, hint="the server dropped the connection mid-answer; see its log"))
+            return _Failure(
+                BackendError(f"{e} {tried}", url=url, hint="the server dropped the connection mid-answer; see its log")
+            )
         if isinstance(e, replies.BadReply):
             hint = "the server (or a proxy before it) answered 200 without a chat completion; see its log"
             return _Failure(BackendError(f"bad reply {tried}: {e}", url=url, status=200, hint=hint))
@@ -403,21 +414,27 @@ def checked_reply(reply: replies.Reply, model: str, settings: GenerationSettings
     warnings = []
     limit = reply_chars(settings)
     if len(reply.text) > limit:
-        warnings.append(f"the reply was {len(reply.text):,} characters, more than max_tokens={settings.max_tokens} "
-                        f"tokens can hold ({limit:,} at {MAX_CHARS_PER_TOKEN} a token); it was cut to {limit:,}")  # fmt: skip
+        warnings.append(
+            f"the reply was {len(reply.text):,} characters, more than max_tokens={settings.max_tokens} "
+            f"tokens can hold ({limit:,} at {MAX_CHARS_PER_TOKEN} a token); it was cut to {limit:,}"
+        )
         reply = replace(reply, text=reply.text[:limit], finish_reason="length")
     if reply.usage is None:
         warnings.append("the server reported no token usage: this call counts 0 tokens (unknown, not measured)")
     elif reply.usage.completion_tokens > settings.max_tokens:
-        warnings.append(f"the server reports {reply.usage.completion_tokens:,} completion tokens, more than "
-                        f"max_tokens={settings.max_tokens}")  # fmt: skip
+        warnings.append(
+            f"the server reports {reply.usage.completion_tokens:,} completion tokens, more than "
+            f"max_tokens={settings.max_tokens}"
+        )
     # a dated snapshot of the model asked for is the same model (OpenAI answers "gpt-4o" with "gpt-4o-2024-08-06")
     if reply.model and reply.model != model and not reply.model.startswith(model):
         warnings.append(f"the reply names the model {reply.model[:80]!r}, not {model[:80]!r} as requested")
     return reply, warnings
 
 
-def _request(model: str, messages: Sequence[Message], settings: GenerationSettings, style: ResponseFormat) -> dict[str, Any]:
+def _request(
+    model: str, messages: Sequence[Message], settings: GenerationSettings, style: ResponseFormat
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "model": model,
         "messages": [m.to_dict() for m in messages],

@@ -55,7 +55,9 @@ class Member:
         if self.name and not _NAME.match(self.name):
             raise ConfigError(f"agent name {self.name!r} is not usable; use letters, digits, - or _ (at most 64)")
         if not self.model.strip() or self.model != self.model.strip():
-            raise ConfigError(f"member {self.role!r} names the model {self.model!r}; name a model (see `agentnet models`)")
+            raise ConfigError(
+                f"member {self.role!r} names the model {self.model!r}; name a model (see `agentnet models`)"
+            )
 
     @property
     def effective_tool(self) -> str:
@@ -115,8 +117,10 @@ def parse_members(text: str) -> tuple[Member, ...]:
     for part in (p.strip() for p in text.split(",")):
         match = _MEMBER.match(part)
         if not part or match is None:
-            raise ConfigError(f"team member {part!r} is not [NAME=]ROLE[+TOOL]@MODEL "
-                              "(e.g. cot@qwen2.5-coder-0.5b or pal+python@qwen2.5-coder-0.5b)")  # fmt: skip
+            raise ConfigError(
+                f"team member {part!r} is not [NAME=]ROLE[+TOOL]@MODEL "
+                "(e.g. cot@qwen2.5-coder-0.5b or pal+python@qwen2.5-coder-0.5b)"
+            )
         g = {k: v.strip() for k, v in match.groupdict().items() if v is not None}
         members.append(Member(g["role"], g.get("model", DEFAULT_MODEL_KEY), g.get("tool"), g.get("name", "")))
     return tuple(members)
@@ -192,14 +196,20 @@ def _team_from(data: dict[str, Any]) -> TeamSpec:
             members.extend(parse_members(entry))
             continue
         if not isinstance(entry, dict) or not set(entry) <= {"role", "model", "tool", "name"} or "role" not in entry:
-            raise ConfigError(f"agent {i} must be a mapping with `role` (and optionally model, tool, name); got {entry!r}"[:300])
+            raise ConfigError(
+                f"agent {i} must be a mapping with `role` (and optionally model, tool, name); got {entry!r}"[:300]
+            )
         if not all(isinstance(v, str) for v in entry.values()):
             raise ConfigError(f"agent {i}: role, model, tool and name are strings; got {entry!r}"[:300])
-        members.append(Member(entry["role"], entry.get("model", DEFAULT_MODEL_KEY), entry.get("tool"), entry.get("name", "")))
+        members.append(
+            Member(entry["role"], entry.get("model", DEFAULT_MODEL_KEY), entry.get("tool"), entry.get("name", ""))
+        )
     prices = _mapping(data, "prices")
     endpoints = _mapping(data, "endpoints")
-    urls = {m: tuple(check_url(m, u) for u in ([v] if isinstance(v, str) else v if isinstance(v, list) else [v]))
-            for m, v in endpoints.items()}  # fmt: skip
+    urls = {
+        m: tuple(check_url(m, u) for u in ([v] if isinstance(v, str) else v if isinstance(v, list) else [v]))
+        for m, v in endpoints.items()
+    }
     decision_model = data.get("decision_model", "")
     if not isinstance(decision_model, str):
         raise ConfigError(f"decision_model must be a model name; got {decision_model!r}")

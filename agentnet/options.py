@@ -193,8 +193,9 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
                 routes.setdefault(opt.name, []).append((gname, path))
         params = [
             inspect.Parameter(p.name, p.kind, default=p.default, annotation=hints.get(p.name, p.annotation))
-            for p in own.values() if p.name not in specs
-        ]  # fmt: skip
+            for p in own.values()
+            if p.name not in specs
+        ]
         kw = inspect.Parameter.KEYWORD_ONLY
         params += [inspect.Parameter(o.name, kw, default=o.default, annotation=o.annotation) for o in options.values()]
         params.sort(key=lambda p: p.kind == kw)  # arguments first, as Python requires
@@ -209,9 +210,11 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
                         raise TypeError(f"{fn.__name__}: {p.name!r} and an option are both {key!r} in a config file")
                     settings[key], keys[key] = st, p.name
         if specs:
-            params += [inspect.Parameter(CONFIG, kw, default=None, annotation=CONFIG_OPTION),
-                       inspect.Parameter(PRINT, kw, default=False, annotation=PRINT_OPTION),
-                       inspect.Parameter(CONTEXT, kw, annotation=typer.Context)]
+            params += [
+                inspect.Parameter(CONFIG, kw, default=None, annotation=CONFIG_OPTION),
+                inspect.Parameter(PRINT, kw, default=False, annotation=PRINT_OPTION),
+                inspect.Parameter(CONTEXT, kw, annotation=typer.Context),
+            ]
 
         @functools.wraps(fn)
         def command(*args: Any, **kwargs: Any) -> Any:
@@ -251,19 +254,32 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
 
 
 CONFIG, PRINT, CONTEXT = "config_file", "print_config", "config_context"  # what every command with configs gains
-PRINT_OPTION = Annotated[bool, typer.Option(
-    "--print-config", help="Print this command's settings (the --config file's and the flags', as YAML for --config) "
-                           "and exit without running it.")]
-CONFIG_OPTION = Annotated[Path | None, typer.Option(
-    "--config", help="A YAML file of this command's settings (KEY: VALUE, the keys its options' names without --); "
-                     "flags given here win over it. `agentnet runs RUN --config-out FILE` writes a run's.")]
+PRINT_OPTION = Annotated[
+    bool,
+    typer.Option(
+        "--print-config",
+        help="Print this command's settings (the --config file's and the flags', as YAML for --config) "
+        "and exit without running it.",
+    ),
+]
+CONFIG_OPTION = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="A YAML file of this command's settings (KEY: VALUE, the keys its options' names without --); "
+        "flags given here win over it. `agentnet runs RUN --config-out FILE` writes a run's.",
+    ),
+]
 
 
 def _file_key(p: inspect.Parameter) -> str:
     """A command's own option as a config file names it: its flag without -- (`--store` → store)."""
     extras = get_args(p.annotation)[1:] if get_origin(p.annotation) is Annotated else ()
     info = next((e for e in extras if isinstance(e, typer.models.OptionInfo)), None)
-    given = (getattr(info, "default", None), *(getattr(info, "param_decls", None) or ()))  # Annotated: decls from default
+    given = (
+        getattr(info, "default", None),
+        *(getattr(info, "param_decls", None) or ()),
+    )  # Annotated: decls from default
     decls = [d for d in given if isinstance(d, str) and d.startswith("--")]
     return decls[0].split("/")[0][2:].replace("-", "_") if decls else p.name
 
@@ -309,8 +325,9 @@ def user_errors(fn: F, console: Console) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def command(app: typer.Typer, console: Console, name: str | None = None, help: str | None = None,
-            **configs: type | Group) -> Callable[[F], F]:  # fmt: skip
+def command(
+    app: typer.Typer, console: Console, name: str | None = None, help: str | None = None, **configs: type | Group
+) -> Callable[[F], F]:
     """Register a command whose config parameters become options and whose user errors are one line."""
 
     def decorate(fn: F) -> F:

@@ -21,10 +21,30 @@ from pathlib import Path
 from agentnet.errors import ConfigError
 
 # kernel and pseudo filesystems: writing a report there is never what was meant
-SPECIAL_FILESYSTEMS = frozenset({
-    "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "pstore",
-    "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "binfmt_misc", "autofs", "efivarfs", "rpc_pipefs", "nsfs",
-})  # fmt: skip
+SPECIAL_FILESYSTEMS = frozenset(
+    {
+        "proc",
+        "sysfs",
+        "devtmpfs",
+        "devpts",
+        "cgroup",
+        "cgroup2",
+        "debugfs",
+        "tracefs",
+        "securityfs",
+        "pstore",
+        "bpf",
+        "configfs",
+        "fusectl",
+        "mqueue",
+        "hugetlbfs",
+        "binfmt_misc",
+        "autofs",
+        "efivarfs",
+        "rpc_pipefs",
+        "nsfs",
+    }
+)
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -82,13 +102,17 @@ def staged(out_dir: Path, flag: str = "--out") -> Iterator[Path]:
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name or 'out'}.partial-", dir=anchor))
     except OSError as e:
-        raise ConfigError(f"{flag} {out_dir}: cannot write under {anchor} ({e.strerror}); give a writable directory") from None
+        raise ConfigError(
+            f"{flag} {out_dir}: cannot write under {anchor} ({e.strerror}); give a writable directory"
+        ) from None
     try:
         yield tmp
         publish(tmp, out_dir, flag)
     except OSError as e:
-        raise ConfigError(f"{flag} {out_dir}: writing failed ({e.strerror or e}); nothing was written there; "
-                          "free space or give another directory") from None  # fmt: skip
+        raise ConfigError(
+            f"{flag} {out_dir}: writing failed ({e.strerror or e}); nothing was written there; "
+            "free space or give another directory"
+        ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -103,11 +127,15 @@ def publish(tmp: Path, out_dir: Path, flag: str = "--out") -> None:
     for f in files:  # every clash found before anything moves
         target = out_dir / f.relative_to(tmp)
         if target.is_dir():
-            raise ConfigError(f"{flag} {out_dir}: {target} is a directory where a file goes; remove it or give another --out")
+            raise ConfigError(
+                f"{flag} {out_dir}: {target} is a directory where a file goes; remove it or give another --out"
+            )
         for parent in target.relative_to(out_dir).parents:
             if (out_dir / parent).exists() and not (out_dir / parent).is_dir():
-                raise ConfigError(f"{flag} {out_dir}: {out_dir / parent} is a file where a directory goes; "
-                                  "remove it or give another --out")  # fmt: skip
+                raise ConfigError(
+                    f"{flag} {out_dir}: {out_dir / parent} is a file where a directory goes; "
+                    "remove it or give another --out"
+                )
     for f in files:
         target = out_dir / f.relative_to(tmp)
         target.parent.mkdir(parents=True, exist_ok=True)

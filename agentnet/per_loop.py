@@ -25,9 +25,7 @@ class PerLoop:
 
     def __init__(self, factory: Callable[[], T]):
         self._factory = factory
-        self._items: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._items: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     def get(self) -> Any:
         loop = asyncio.get_running_loop()

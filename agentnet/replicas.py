@@ -108,10 +108,16 @@ class ReplicaBackend:
         now = self._clock()
         with self._lock:
             return [
-                ReplicaState(s.replica.url, s.in_flight, s.answered, s.failed, max(0.0, s.out_until - now),
-                             s.reason if s.out_until > now else None)
+                ReplicaState(
+                    s.replica.url,
+                    s.in_flight,
+                    s.answered,
+                    s.failed,
+                    max(0.0, s.out_until - now),
+                    s.reason if s.out_until > now else None,
+                )
                 for s in self._slots
-            ]  # fmt: skip
+            ]
 
     def live(self) -> list[str]:
         """URLs of the replicas in rotation now."""

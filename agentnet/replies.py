@@ -107,8 +107,10 @@ def usage(raw: Any) -> Usage | None:
     if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
         raise BadReply(f"'usage' token counts are not counts: {preview(json.dumps(raw))}")
     if max(counts) > MAX_USAGE_TOKENS:
-        raise BadReply(f"'usage' reports {max(counts):.3g} tokens for one call, more than any server can "
-                       f"({MAX_USAGE_TOKENS:.0e}): {preview(json.dumps(raw))}")  # fmt: skip
+        raise BadReply(
+            f"'usage' reports {max(counts):.3g} tokens for one call, more than any server can "
+            f"({MAX_USAGE_TOKENS:.0e}): {preview(json.dumps(raw))}"
+        )
     return Usage(counts[0], counts[1])
 
 
@@ -143,7 +145,9 @@ def completion(body: dict[str, Any]) -> Reply:
     choice = _choices(body, may_be_empty=False)[0]
     message = choice.get("message")
     if not isinstance(message, dict):
-        raise BadReply("the first choice has no message" if message is None else "the first choice's message is not an object")
+        raise BadReply(
+            "the first choice has no message" if message is None else "the first choice's message is not an object"
+        )
     content = message.get("content")
     if content is None:
         raise BadReply("the first choice's message content is null")

@@ -36,10 +36,13 @@ class Prices:
     """USD per 1M prompt and completion tokens. Defaults: gpt-4o-mini list prices, for a rough
     scale; pass your own (local models cost electricity, not list prices)."""
 
-    prompt_per_m: float = field(default=0.15, metadata={
-        "help": "USD per 1M prompt tokens, for the cost estimate.", "flags": ("--prompt-price",), "ge": 0})
-    completion_per_m: float = field(default=0.60, metadata={
-        "help": "USD per 1M completion tokens.", "flags": ("--completion-price",), "ge": 0})
+    prompt_per_m: float = field(
+        default=0.15,
+        metadata={"help": "USD per 1M prompt tokens, for the cost estimate.", "flags": ("--prompt-price",), "ge": 0},
+    )
+    completion_per_m: float = field(
+        default=0.60, metadata={"help": "USD per 1M completion tokens.", "flags": ("--completion-price",), "ge": 0}
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -100,14 +103,17 @@ def _document(stats: Sequence[RunStats], prices: Prices, store: RunStore, topo: 
     doc: list[Block] = [
         ("h1", "AgentNet report: accuracy versus tokens"),
         ("p", f"Generated at {now} from {store.path}."),
-        ("p", f"Costs use {_usd(prices.prompt_per_m)} / {_usd(prices.completion_per_m)} per 1M prompt / completion "
-              "tokens (defaults: gpt-4o-mini list prices, for a rough scale). Failed items count as wrong (score 0): "
-              "the failed column beside the accuracy says how many. Cut off: calls that stopped at max_tokens. "
-              "Tokens are those the team spent, cache hits included; cache hits: calls the response cache "
-              "answered."),
+        (
+            "p",
+            f"Costs use {_usd(prices.prompt_per_m)} / {_usd(prices.completion_per_m)} per 1M prompt / completion "
+            "tokens (defaults: gpt-4o-mini list prices, for a rough scale). Failed items count as wrong (score 0): "
+            "the failed column beside the accuracy says how many. Cut off: calls that stopped at max_tokens. "
+            "Tokens are those the team spent, cache hits included; cache hits: calls the response cache "
+            "answered.",
+        ),
         ("h2", "Runs"),
         ("table", (_RUN_HEAD, [_run_row(s, prices) for s in stats])),
-    ]  # fmt: skip
+    ]
     notes = [note for s in stats for note in (_note(s), truncation_warning(s.summary)) if note]
     if notes:
         doc.append(("ul", notes))
@@ -116,9 +122,16 @@ def _document(stats: Sequence[RunStats], prices: Prices, store: RunStore, topo: 
     doc += [
         ("h2", "Pareto front"),
         ("p", "Runs no other run beats on both higher accuracy and fewer tokens per query:"),
-        ("ul", [f"{s.id} ({s.summary.run.config.topology}): {_pct(s.summary.accuracy)}% at "
-                f"{s.summary.tokens_per_query:,.1f} tokens/query" for s in front] or ["(no scored runs)"]),
-    ]  # fmt: skip
+        (
+            "ul",
+            [
+                f"{s.id} ({s.summary.run.config.topology}): {_pct(s.summary.accuracy)}% at "
+                f"{s.summary.tokens_per_query:,.1f} tokens/query"
+                for s in front
+            ]
+            or ["(no scored runs)"],
+        ),
+    ]
     doc += _robustness(stats)
     for s in stats:
         doc += _run_section(s, topo.get(s.id))
@@ -144,25 +157,66 @@ def _robustness(stats: Sequence[RunStats]) -> list[Block]:
         attack, clean = a.summary.run.config.team.attack, _clean_twin(a, stats)
         n = max(a.summary.scored, 1)
         heard = ", ".join(f"{k} {c / n:.0%}" for k, c in sorted(a.reached.items())) or "nobody"
-        who = ", ".join(f"{k} ({v})" for k, v in a.adversaries.items()) or f"{attack.adversaries} {attack.adversary_role}"
+        who = (
+            ", ".join(f"{k} ({v})" for k, v in a.adversaries.items()) or f"{attack.adversaries} {attack.adversary_role}"
+        )
         who += f", seed {attack.adversary_seed}"
         if clean is None:
-            rows.append([a.summary.run.config.topology, who, "—", "—", a.id, _acc(a.summary.accuracy, a.interval),
-                         "— (no clean run of this team here)", str(a.summary.scored), heard])  # fmt: skip
+            rows.append(
+                [
+                    a.summary.run.config.topology,
+                    who,
+                    "—",
+                    "—",
+                    a.id,
+                    _acc(a.summary.accuracy, a.interval),
+                    "— (no clean run of this team here)",
+                    str(a.summary.scored),
+                    heard,
+                ]
+            )
             continue
         common = sorted(set(a.scores) & set(clean.scores))
         acc_c, acc_a = (sum(s.scores[i] for i in common) / max(len(common), 1) for s in (clean, a))
-        rows.append([a.summary.run.config.topology, who, clean.id, _acc(acc_c, wilson_interval(acc_c, len(common))),
-                     a.id, _acc(acc_a, wilson_interval(acc_a, len(common))), f"{100 * (acc_c - acc_a):+.1f}",
-                     str(len(common)), heard])  # fmt: skip
+        rows.append(
+            [
+                a.summary.run.config.topology,
+                who,
+                clean.id,
+                _acc(acc_c, wilson_interval(acc_c, len(common))),
+                a.id,
+                _acc(acc_a, wilson_interval(acc_a, len(common))),
+                f"{100 * (acc_c - acc_a):+.1f}",
+                str(len(common)),
+                heard,
+            ]
+        )
     return [
         ("h2", "Robustness: clean versus attacked"),
-        ("p", "Each attacked run beside the clean run of the same team, task, items and model; accuracies over "
-              "the items both scored. Drop: clean minus attacked, in points. Heard by: the share of items on "
-              "which an agent (or the decision call) read an adversary's message directly."),
-        ("table", (("topology", "adversaries", "clean run", "clean accuracy % (95% CI)", "attacked run",
-                    "attacked accuracy % (95% CI)", "drop (points)", "items", "adversary heard by"), rows)),
-    ]  # fmt: skip
+        (
+            "p",
+            "Each attacked run beside the clean run of the same team, task, items and model; accuracies over "
+            "the items both scored. Drop: clean minus attacked, in points. Heard by: the share of items on "
+            "which an agent (or the decision call) read an adversary's message directly.",
+        ),
+        (
+            "table",
+            (
+                (
+                    "topology",
+                    "adversaries",
+                    "clean run",
+                    "clean accuracy % (95% CI)",
+                    "attacked run",
+                    "attacked accuracy % (95% CI)",
+                    "drop (points)",
+                    "items",
+                    "adversary heard by",
+                ),
+                rows,
+            ),
+        ),
+    ]
 
 
 def _acc(accuracy: float, interval: tuple[float, float]) -> str:
@@ -170,27 +224,55 @@ def _acc(accuracy: float, interval: tuple[float, float]) -> str:
 
 
 _RUN_HEAD = (
-    "run", "task/split", "topology", "agents×rounds", "model", "scored/selected", "accuracy % (95% CI)",
-    "failed", "solved", "cut off", "cache hits", "calls/query", "prompt tok/query", "completion tok/query", "total tokens",
-    "model cost/query", "cost/query", "cost/run", "latency/query",
-)  # fmt: skip
+    "run",
+    "task/split",
+    "topology",
+    "agents×rounds",
+    "model",
+    "scored/selected",
+    "accuracy % (95% CI)",
+    "failed",
+    "solved",
+    "cut off",
+    "cache hits",
+    "calls/query",
+    "prompt tok/query",
+    "completion tok/query",
+    "total tokens",
+    "model cost/query",
+    "cost/query",
+    "cost/run",
+    "latency/query",
+)
 
 
 def _run_row(s: RunStats, prices: Prices) -> list[str]:
     sm, c = s.summary, s.summary.run.config
-    head = [s.id, f"{c.task}/{c.split}", topology_cell(c), f"{c.team.agents}×{c.team.rounds}", c.model,
-            f"{sm.scored}/{sm.run.total_items}"]  # fmt: skip
+    head = [
+        s.id,
+        f"{c.task}/{c.split}",
+        topology_cell(c),
+        f"{c.team.agents}×{c.team.rounds}",
+        c.model,
+        f"{sm.scored}/{sm.run.total_items}",
+    ]
     if not sm.scored:
         return head + ["—"] * (len(_RUN_HEAD) - len(head))
     return head + [
-        _acc(sm.accuracy, s.interval), failed_cell(sm), f"{sm.solved}/{sm.scored}",
-        cut_off_cell(sm), hit_rate_cell(sm), f"{sm.calls_per_query:.2f}" if sm.calls_per_query is not None else "—",
-        f"{sm.prompt_tokens_per_query:,.1f}", f"{sm.completion_tokens_per_query:,.1f}",
+        _acc(sm.accuracy, s.interval),
+        failed_cell(sm),
+        f"{sm.solved}/{sm.scored}",
+        cut_off_cell(sm),
+        hit_rate_cell(sm),
+        f"{sm.calls_per_query:.2f}" if sm.calls_per_query is not None else "—",
+        f"{sm.prompt_tokens_per_query:,.1f}",
+        f"{sm.completion_tokens_per_query:,.1f}",
         f"{s.prompt_tokens + s.completion_tokens:,}",
         f"{sm.cost_per_query:.3f}" if sm.cost_per_query is not None else "—",
         _usd(prices.cost(sm.prompt_tokens_per_query, sm.completion_tokens_per_query)),
-        _usd(prices.cost(s.prompt_tokens, s.completion_tokens)), f"{sm.latency_s_per_query:.2f} s",
-    ]  # fmt: skip
+        _usd(prices.cost(s.prompt_tokens, s.completion_tokens)),
+        f"{sm.latency_s_per_query:.2f} s",
+    ]
 
 
 def _note(s: RunStats) -> str:
@@ -206,9 +288,15 @@ def _run_section(s: RunStats, drawing: str | None) -> list[Block]:
     run = s.summary.run
     config = {k: _value(v) for k, v in run.config.settings().items()}
     status = f"{run.status} ({run.reason})" if run.reason else run.status  # why a failed or interrupted run stopped
-    meta = {"status": status, "created": _when(run.created), "items selected": str(run.total_items),
-            "failed items (scored 0)": str(s.summary.failed), "calls cut off at max_tokens": cut_off_cell(s.summary),
-            "response cache hits": hit_rate_cell(s.summary), "tokens served/query": served_cell(s.summary)}  # fmt: skip
+    meta = {
+        "status": status,
+        "created": _when(run.created),
+        "items selected": str(run.total_items),
+        "failed items (scored 0)": str(s.summary.failed),
+        "calls cut off at max_tokens": cut_off_cell(s.summary),
+        "response cache hits": hit_rate_cell(s.summary),
+        "tokens served/query": served_cell(s.summary),
+    }
     blocks: list[Block] = [
         ("h2", f"Run {run.id}"),
         ("table", (("setting", "value"), [[k, v] for k, v in {**meta, **config}.items()])),
@@ -219,8 +307,10 @@ def _run_section(s: RunStats, drawing: str | None) -> list[Block]:
         g = s.graph
         text = f"Graph: {len(g.agents)} agents, {g.rounds} rounds, {g.edge_count()} edges, decision {g.decision.kind}."
         if s.distinct_graphs > 1:
-            text += (f" Per-query graphs differ: {s.distinct_graphs} distinct graphs, mean {s.mean_edges:.1f} edges;"
-                     f" the drawing shows the most common ({s.graph_items} items).")  # fmt: skip
+            text += (
+                f" Per-query graphs differ: {s.distinct_graphs} distinct graphs, mean {s.mean_edges:.1f} edges;"
+                f" the drawing shows the most common ({s.graph_items} items)."
+            )
         if s.graph_error:
             text += f" Some stored graphs could not be read ({s.graph_error})."
         blocks.append(("p", text))
@@ -228,14 +318,25 @@ def _run_section(s: RunStats, drawing: str | None) -> list[Block]:
             blocks.append(("p", skipped_text(s)))
         if drawing:
             blocks.append(("img", (drawing, f"communication graph of run {run.id}")))
-    blocks.append(("link", Link(f"Every item of {run.id}, as the team ran it (messages, edges, tokens)",
-                                f"{_viewer_dir(run.id)}/index.html")))  # fmt: skip
+    blocks.append(
+        (
+            "link",
+            Link(
+                f"Every item of {run.id}, as the team ran it (messages, edges, tokens)",
+                f"{_viewer_dir(run.id)}/index.html",
+            ),
+        )
+    )
     if s.failures:
         pages = f"{_viewer_dir(run.id)}/items"
-        rows = [[Link(r.item_id, f"{pages}/{file_name(r.item_id)}"), _excerpt(q, 100), r.gold, r.extracted, _output(r)]
-                for r, q in s.failures]  # fmt: skip
-        blocks += [("h3", f"Example failures of {run.id}"),
-                   ("table", (("question id", "question", "gold", "extracted", "output"), rows))]  # fmt: skip
+        rows = [
+            [Link(r.item_id, f"{pages}/{file_name(r.item_id)}"), _excerpt(q, 100), r.gold, r.extracted, _output(r)]
+            for r, q in s.failures
+        ]
+        blocks += [
+            ("h3", f"Example failures of {run.id}"),
+            ("table", (("question id", "question", "gold", "extracted", "output"), rows)),
+        ]
     return blocks
 
 
@@ -245,8 +346,10 @@ def skipped_text(s: RunStats) -> str:
     agents = sum(c for k, c in s.skipped.items() if "@" in k)
     rounds = sum(c for k, c in s.skipped.items() if k.startswith("round "))
     common = ", ".join(f"{k} ({c})" for k, c in s.skipped.most_common(4))
-    return (f"Skipped per query: {agents / n:.2f} agent calls, {rounds / n:.2f} rounds, the decision call on "
-            f"{s.skipped['decision'] / n:.0%} of queries. Most often skipped (items): {common}.")  # fmt: skip
+    return (
+        f"Skipped per query: {agents / n:.2f} agent calls, {rounds / n:.2f} rounds, the decision call on "
+        f"{s.skipped['decision'] / n:.0%} of queries. Most often skipped (items): {common}."
+    )
 
 
 def _output(r: ResultRow) -> str:
@@ -274,21 +377,37 @@ def plot_accuracy_vs_tokens(stats: Sequence[RunStats], path: Path) -> Path:
         x, y = s.summary.tokens_per_query, 100 * s.summary.accuracy
         lo, hi = (100 * v for v in s.interval)
         ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", capsize=4)
-        ax.annotate(f"{s.summary.run.config.topology} {_short(s.id)}", (x, y), xytext=(6, 6),
-                    textcoords="offset points", fontsize=8)  # fmt: skip
+        ax.annotate(
+            f"{s.summary.run.config.topology} {_short(s.id)}",
+            (x, y),
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=8,
+        )
     front = pareto_front(points)
     if front:
         xs = [s.summary.tokens_per_query for s in front]
-        ax.step(xs, [100 * s.summary.accuracy for s in front], where="post", color="grey",
-                linestyle="-", alpha=0.7, label="Pareto front")  # fmt: skip
+        ax.step(
+            xs,
+            [100 * s.summary.accuracy for s in front],
+            where="post",
+            color="grey",
+            linestyle="-",
+            alpha=0.7,
+            label="Pareto front",
+        )
         ax.legend(loc="lower right")
     xs = [s.summary.tokens_per_query for s in points]
     if xs and min(xs) > 0 and max(xs) > 10 * min(xs):
         ax.set_xscale("log")
     if not points:
         ax.text(0.5, 0.5, "no scored runs yet", ha="center", va="center", transform=ax.transAxes)
-    ax.set(xlabel="tokens per query (prompt + completion)", ylabel="accuracy (%, 95% Wilson interval)",
-           ylim=(-3, 108), title="Accuracy versus tokens per query")  # fmt: skip
+    ax.set(
+        xlabel="tokens per query (prompt + completion)",
+        ylabel="accuracy (%, 95% Wilson interval)",
+        ylim=(-3, 108),
+        title="Accuracy versus tokens per query",
+    )
     ax.grid(alpha=0.3)
     ax.margins(x=0.12)  # room for the point labels
     fig.savefig(path, format="png")
@@ -309,9 +428,12 @@ def write_report(store: RunStore, run_ids: Sequence[str], out_dir: Path, *, pric
     out_dir = Path(out_dir)
     with staged(out_dir) as tmp:
         files = _write(store, ids, tmp, prices)
-    return ReportFiles(moved(files.markdown, tmp, out_dir), moved(files.html, tmp, out_dir),
-                       moved(files.scatter, tmp, out_dir),
-                       {k: moved(p, tmp, out_dir) for k, p in files.topologies.items()})  # fmt: skip
+    return ReportFiles(
+        moved(files.markdown, tmp, out_dir),
+        moved(files.html, tmp, out_dir),
+        moved(files.scatter, tmp, out_dir),
+        {k: moved(p, tmp, out_dir) for k, p in files.topologies.items()},
+    )
 
 
 def _write(store: RunStore, ids: Sequence[str], out_dir: Path, prices: Prices) -> ReportFiles:

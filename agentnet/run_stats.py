@@ -92,10 +92,17 @@ def run_stats(store: RunStore, run_id: str, rows: Sequence[ResultRow] | None = N
         sum(r.prompt_tokens for r in rows),
         sum(r.completion_tokens for r in rows),
         wilson_interval(summary.accuracy, summary.scored),
-        graph, used, distinct, mean_edges, error,
+        graph,
+        used,
+        distinct,
+        mean_edges,
+        error,
         tuple((r, str(r.trajectory.get("query", ""))) for r in failures),
-        skipped, {r.item_id: r.score for r in rows}, adversaries, reached,
-    )  # fmt: skip
+        skipped,
+        {r.item_id: r.score for r in rows},
+        adversaries,
+        reached,
+    )
 
 
 def _parse_graphs(rows: Sequence[ResultRow]) -> tuple[dict[str, CommGraph], str]:
@@ -111,7 +118,9 @@ def _parse_graphs(rows: Sequence[ResultRow]) -> tuple[dict[str, CommGraph], str]
     return parsed, error
 
 
-def _graph_stats(rows: Sequence[ResultRow], parsed: dict[str, CommGraph], error: str) -> tuple[CommGraph | None, int, int, float, str]:
+def _graph_stats(
+    rows: Sequence[ResultRow], parsed: dict[str, CommGraph], error: str
+) -> tuple[CommGraph | None, int, int, float, str]:
     """The most common graph, its item count, the distinct count and the mean edge count."""
     keys = Counter(_key(r.edges) for r in rows if r.edges)
     graphs: Counter[CommGraph] = Counter()

@@ -46,7 +46,9 @@ class RunConfig:
     task: str = field(default="", metadata={"cli": False})  # the CLI takes it as an argument
     split: str = field(default="test", metadata={"help": "Data split."})
     limit: int | None = field(default=None, metadata={"help": "Only the first N items (default: the whole split)."})
-    offset: int = field(default=0, metadata={"help": "Skip the split's first N items (with --limit: items N to N+limit-1)."})
+    offset: int = field(
+        default=0, metadata={"help": "Skip the split's first N items (with --limit: items N to N+limit-1)."}
+    )
     concurrency: int = field(default=4, metadata={"help": "Queries in flight at once."})
     team: TeamConfig = field(default_factory=TeamConfig)
     engine: str = field(default="llama-cpp", metadata={"cli": False})
@@ -167,8 +169,10 @@ class RunStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise StoreError(f"run store {self.path}: cannot create its directory ({e.strerror}); "
-                             "pass --store PATH in a writable directory") from e  # fmt: skip
+            raise StoreError(
+                f"run store {self.path}: cannot create its directory ({e.strerror}); "
+                "pass --store PATH in a writable directory"
+            ) from e
         with self._guard("opening it"):
             if self.path.exists() and not writable(self.path):
                 self._db = open_read_only(self.path)  # reports still work; writes raise StoreError
@@ -192,8 +196,10 @@ class RunStore:
         except sqlite3.DatabaseError as e:
             raise StoreError(explain(path, "opening it", e)) from e
         if not {"runs", "results"} <= tables:
-            raise ConfigError(f"{path} is not an agentnet run store (no runs and results tables); "
-                              "pass the --store that `agentnet bench` wrote")  # fmt: skip
+            raise ConfigError(
+                f"{path} is not an agentnet run store (no runs and results tables); "
+                "pass the --store that `agentnet bench` wrote"
+            )
         return cls(path)
 
     @contextmanager
@@ -223,8 +229,18 @@ class RunStore:
             self._db.execute(
                 "INSERT INTO runs (id, created, task, split, topology, model, config, total_items, status, updated) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
-                (run_id, now, config.task, config.split, config.topology, config.model, config.to_json(), total_items, now),
-            )  # fmt: skip
+                (
+                    run_id,
+                    now,
+                    config.task,
+                    config.split,
+                    config.topology,
+                    config.model,
+                    config.to_json(),
+                    total_items,
+                    now,
+                ),
+            )
         return run_id
 
     def set_status(self, run_id: str, status: str, reason: str | None = None) -> None:
@@ -255,21 +271,33 @@ class RunStore:
         """Insert or replace (a resumed run re-runs items whose run had failed); `grow`: the run has
         no fixed item list (a served team's), so the result adds one to its total."""
         values = {
-            "run_id": run_id, "item_id": row.item_id, "position": row.position, "answer": row.answer,
-            "gold": row.gold, "extracted": row.extracted, "score": row.score, "prompt_tokens": row.prompt_tokens,
-            "completion_tokens": row.completion_tokens, "agent_tokens": json.dumps(row.agent_tokens),
-            "latency_s": row.latency_s, "edges": json.dumps(row.edges), "error": row.error,
-            "trajectory": json.dumps(row.trajectory), "created": time.time(),
+            "run_id": run_id,
+            "item_id": row.item_id,
+            "position": row.position,
+            "answer": row.answer,
+            "gold": row.gold,
+            "extracted": row.extracted,
+            "score": row.score,
+            "prompt_tokens": row.prompt_tokens,
+            "completion_tokens": row.completion_tokens,
+            "agent_tokens": json.dumps(row.agent_tokens),
+            "latency_s": row.latency_s,
+            "edges": json.dumps(row.edges),
+            "error": row.error,
+            "trajectory": json.dumps(row.trajectory),
+            "created": time.time(),
             **{c: getattr(row, c) for c in LEDGER_COLUMNS},
             "replica_calls": json.dumps(row.replica_calls) if row.replica_calls else None,
-        }  # fmt: skip
+        }
         check_values(self.path, row.item_id, values)
         names = ", ".join(values)
         marks = ", ".join("?" * len(values))
         with self._guard(f"storing item {row.item_id} of run {run_id}"), self._db:
             self._db.execute(f"INSERT OR REPLACE INTO results ({names}) VALUES ({marks})", tuple(values.values()))
-            self._db.execute("UPDATE runs SET updated = ?, total_items = total_items + ? WHERE id = ?",
-                             (time.time(), int(grow), run_id))  # fmt: skip
+            self._db.execute(
+                "UPDATE runs SET updated = ?, total_items = total_items + ? WHERE id = ?",
+                (time.time(), int(grow), run_id),
+            )
 
     def finished_items(self, run_id: str) -> set[str]:
         """Items scored without error: a resume skips these."""
@@ -289,24 +317,53 @@ class RunStore:
         run = self.run(run_id)
         c = self._column
         with self._guard("reading results"):
-            (n, failed, score, prompt, completion, latency, solved, accounted, calls, cached, cut_off, unknown,
-             served, cost) = self._db.execute(
+            (
+                n,
+                failed,
+                score,
+                prompt,
+                completion,
+                latency,
+                solved,
+                accounted,
+                calls,
+                cached,
+                cut_off,
+                unknown,
+                served,
+                cost,
+            ) = self._db.execute(
                 "SELECT COUNT(*), SUM(error IS NOT NULL), AVG(score), AVG(prompt_tokens), AVG(completion_tokens), "
                 f"AVG(latency_s), SUM(score >= 1.0), COUNT({c('calls')}), SUM({c('calls')}), "
                 f"SUM({c('cached_calls')}), SUM({c('cut_off_calls')}), SUM({c('unknown_finish_calls')}), "
                 f"AVG({c('served_prompt_tokens')} + {c('served_completion_tokens')}), AVG({c('cost')}) "
                 "FROM results WHERE run_id = ?",
                 (run_id,),
-            ).fetchone()  # fmt: skip
+            ).fetchone()
             replicas: Counter[str] = Counter()
             if "replica_calls" in self._columns:
                 for (counts,) in self._db.execute(
                     "SELECT replica_calls FROM results WHERE run_id = ? AND replica_calls IS NOT NULL", (run_id,)
                 ):
                     replicas.update(json.loads(counts))
-        return RunSummary(run, n, failed or 0, score or 0.0, prompt or 0.0, completion or 0.0, latency or 0.0,
-                          solved or 0, accounted, calls or 0, cached or 0, cut_off or 0, unknown or 0,
-                          served, cost, dict(replicas.most_common()))  # fmt: skip
+        return RunSummary(
+            run,
+            n,
+            failed or 0,
+            score or 0.0,
+            prompt or 0.0,
+            completion or 0.0,
+            latency or 0.0,
+            solved or 0,
+            accounted,
+            calls or 0,
+            cached or 0,
+            cut_off or 0,
+            unknown or 0,
+            served,
+            cost,
+            dict(replicas.most_common()),
+        )
 
     def _column(self, name: str) -> str:
         """The column, or NULL in a read-only older store that could not gain it."""
@@ -324,11 +381,38 @@ def _run_record(row: tuple) -> RunRecord:
 
 
 def _result_row(row: tuple, with_trajectory: bool) -> ResultRow:
-    (_run, item_id, position, answer, gold, extracted, score, prompt, completion, agent_tokens,
-     latency, edges, error, trajectory, _created) = row[: len(BASE_COLUMNS)]  # fmt: skip
-    ledger: dict[str, Any] = dict(zip(LEDGER_COLUMNS, row[len(BASE_COLUMNS):], strict=True))
+    (
+        _run,
+        item_id,
+        position,
+        answer,
+        gold,
+        extracted,
+        score,
+        prompt,
+        completion,
+        agent_tokens,
+        latency,
+        edges,
+        error,
+        trajectory,
+        _created,
+    ) = row[: len(BASE_COLUMNS)]
+    ledger: dict[str, Any] = dict(zip(LEDGER_COLUMNS, row[len(BASE_COLUMNS) :], strict=True))
     ledger["replica_calls"] = json.loads(ledger["replica_calls"]) if ledger["replica_calls"] else None
     return ResultRow(
-        item_id, position, answer, gold, extracted, score, prompt, completion, json.loads(agent_tokens),
-        latency, json.loads(edges), error, json.loads(trajectory) if with_trajectory else {}, **ledger,
-    )  # fmt: skip
+        item_id,
+        position,
+        answer,
+        gold,
+        extracted,
+        score,
+        prompt,
+        completion,
+        json.loads(agent_tokens),
+        latency,
+        json.loads(edges),
+        error,
+        json.loads(trajectory) if with_trajectory else {},
+        **ledger,
+    )

@@ -49,21 +49,34 @@ CREATE TABLE IF NOT EXISTS results (
 RUN_COLUMNS = ("reason",)
 # The call ledger, added later (ALTER TABLE on older stores; NULL there means "not recorded").
 LEDGER_COLUMNS = (
-    "calls",                     # LLM calls the item took
-    "cached_calls",              # of them, answered from the response cache
-    "cut_off_calls",             # of them, stopped at max_tokens (finish reason "length")
-    "unknown_finish_calls",      # of them, with no finish reason recorded
-    "served_prompt_tokens",      # tokens of the calls a server answered (not the cache)
+    "calls",  # LLM calls the item took
+    "cached_calls",  # of them, answered from the response cache
+    "cut_off_calls",  # of them, stopped at max_tokens (finish reason "length")
+    "unknown_finish_calls",  # of them, with no finish reason recorded
+    "served_prompt_tokens",  # tokens of the calls a server answered (not the cache)
     "served_completion_tokens",
-    "cost",                      # every call's tokens at its model's price (per 1,000 tokens)
-    "replica_calls",             # {replica URL: calls it answered}, JSON; NULL when no model had replicas
-)  # fmt: skip
+    "cost",  # every call's tokens at its model's price (per 1,000 tokens)
+    "replica_calls",  # {replica URL: calls it answered}, JSON; NULL when no model had replicas
+)
 REAL_COLUMNS = {"cost"}
 TEXT_COLUMNS = {"replica_calls"}
 BASE_COLUMNS = (
-    "run_id", "item_id", "position", "answer", "gold", "extracted", "score", "prompt_tokens",
-    "completion_tokens", "agent_tokens", "latency_s", "edges", "error", "trajectory", "created",
-)  # fmt: skip
+    "run_id",
+    "item_id",
+    "position",
+    "answer",
+    "gold",
+    "extracted",
+    "score",
+    "prompt_tokens",
+    "completion_tokens",
+    "agent_tokens",
+    "latency_s",
+    "edges",
+    "error",
+    "trajectory",
+    "created",
+)
 
 
 def migrate(db: sqlite3.Connection) -> set[str]:
@@ -95,10 +108,13 @@ def check_values(path: Path, item_id: str, values: dict[str, Any]) -> None:
     (Servers' counts are checked where their replies are read; this catches any other producer.)"""
     for column, value in values.items():
         bad = (isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX) or (
-            isinstance(value, float) and not math.isfinite(value))  # fmt: skip
+            isinstance(value, float) and not math.isfinite(value)
+        )
         if bad:
-            raise StoreError(f"run store {path}: item {item_id} has {column}={show(value)}, which the store cannot "
-                             "hold (64-bit integers, finite numbers); it was not stored")  # fmt: skip
+            raise StoreError(
+                f"run store {path}: item {item_id} has {column}={show(value)}, which the store cannot "
+                "hold (64-bit integers, finite numbers); it was not stored"
+            )
 
 
 def writable(path: Path) -> bool:

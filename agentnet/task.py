@@ -36,11 +36,14 @@ class Item:
 
     def __post_init__(self) -> None:
         if "private" in self.meta:
-            raise ConfigError(f"item {self.id}: private facts go in Item.private (per agent: a list of facts), "
-                              "not meta['private']")
+            raise ConfigError(
+                f"item {self.id}: private facts go in Item.private (per agent: a list of facts), not meta['private']"
+            )
         if isinstance(self.private, (str, bytes)) or any(isinstance(p, (str, bytes)) for p in self.private):
-            raise ConfigError(f"item {self.id}: private={self.private!r} must be one list of facts per agent, "
-                              "e.g. [['x = 4'], ['y = 2']]")
+            raise ConfigError(
+                f"item {self.id}: private={self.private!r} must be one list of facts per agent, "
+                "e.g. [['x = 4'], ['y = 2']]"
+            )
         object.__setattr__(self, "private", tuple(tuple(str(f) for f in facts) for facts in self.private))
 
 

@@ -262,6 +262,7 @@ def heard_from(messages: Iterable[Mapping[str, Any]], senders: set[str]) -> set[
     """Who read a message of `senders` directly (agents and the decision call), from a stored
     trajectory's message records: how far a planted adversary's messages reached."""
     return {
-        m["agent"] for m in messages
+        m["agent"]
+        for m in messages
         if m["agent"] not in senders and senders & {*m.get("spatial_from", ()), *m.get("temporal_from", ())}
-    }  # fmt: skip
+    }

@@ -79,7 +79,9 @@ class GenerationSettings:
             except (TypeError, ValueError, RecursionError):
                 ok = False
             if not ok:
-                raise ConfigError(f"json_schema={str(self.json_schema)[:60]!r} is not a JSON object; give a JSON Schema as text")
+                raise ConfigError(
+                    f"json_schema={str(self.json_schema)[:60]!r} is not a JSON object; give a JSON Schema as text"
+                )
 
     def with_(self, **changes: Any) -> GenerationSettings:
         return replace(self, **changes)

@@ -75,7 +75,9 @@ def _text(content: Any, index: int) -> str:
         parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
         if all(isinstance(p, str) for p in parts):
             return "\n".join(parts)  # type: ignore[arg-type]
-    raise RequestError(400, f"messages[{index}].content must be a string or a list of text parts", param=f"messages[{index}].content")
+    raise RequestError(
+        400, f"messages[{index}].content must be a string or a list of text parts", param=f"messages[{index}].content"
+    )
 
 
 def parse_chat(body: Any, settings: ApiSettings) -> ChatRequest:
@@ -87,7 +89,9 @@ def parse_chat(body: Any, settings: ApiSettings) -> ChatRequest:
         raise RequestError(400, "`model` must name a served team (see GET /v1/models)", param="model")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise RequestError(400, "`messages` is empty; send at least one user message (the team's query)", param="messages")
+        raise RequestError(
+            400, "`messages` is empty; send at least one user message (the team's query)", param="messages"
+        )
     users = []
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or not isinstance(m.get("role"), str):
@@ -95,7 +99,9 @@ def parse_chat(body: Any, settings: ApiSettings) -> ChatRequest:
         if m["role"] == "user":
             users.append(i)
     if not users:
-        raise RequestError(400, "`messages` has no user message; the last user message is the team's query", param="messages")
+        raise RequestError(
+            400, "`messages` has no user message; the last user message is the team's query", param="messages"
+        )
     query = _text(messages[users[-1]].get("content"), users[-1])
     if not query.strip():
         raise RequestError(400, "the last user message is empty; ask the team something", param="messages")
@@ -110,8 +116,12 @@ def parse_chat(body: Any, settings: ApiSettings) -> ChatRequest:
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
             raise RequestError(400, f"max_tokens={max_tokens!r} must be a whole number, 1 or more", param="max_tokens")
         if max_tokens > settings.max_tokens:
-            raise RequestError(400, f"max_tokens={max_tokens} is above this server's limit of {settings.max_tokens} "
-                               "(per agent call); ask for fewer", param="max_tokens")  # fmt: skip
+            raise RequestError(
+                400,
+                f"max_tokens={max_tokens} is above this server's limit of {settings.max_tokens} "
+                "(per agent call); ask for fewer",
+                param="max_tokens",
+            )
     options = body.get("stream_options") or {}
     include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
     return ChatRequest(model, query, bool(stream), include_usage, max_tokens, len(messages) - 1)
@@ -127,16 +137,27 @@ def agentnet_block(outcome: Outcome, settings: ApiSettings, request: ChatRequest
     t, run = outcome.trajectory, outcome.team.run_id
     costs = t.cost_by_agent()
     block: dict[str, Any] = {
-        "team": outcome.team.name, "run_id": run or None, "item_id": outcome.item_id, "calls": t.calls,
-        "cost": t.cost, "wall_s": t.wall_s, "rounds_run": t.rounds_run, "error": t.error,
-        "usage_by_agent": {a: {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                               "cost": costs.get(a, 0.0)} for a, u in t.usage_by_agent().items()},
-        "recorded": outcome.recorded, "ignored_messages": request.ignored_messages,
-    }  # fmt: skip
+        "team": outcome.team.name,
+        "run_id": run or None,
+        "item_id": outcome.item_id,
+        "calls": t.calls,
+        "cost": t.cost,
+        "wall_s": t.wall_s,
+        "rounds_run": t.rounds_run,
+        "error": t.error,
+        "usage_by_agent": {
+            a: {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "cost": costs.get(a, 0.0)}
+            for a, u in t.usage_by_agent().items()
+        },
+        "recorded": outcome.recorded,
+        "ignored_messages": request.ignored_messages,
+    }
     if outcome.store_error:
         block["store_error"] = outcome.store_error
     if outcome.recorded:
-        block["show"] = f"agentnet show {run} {outcome.item_id}" + (f" --store {settings.store}" if settings.store else "")
+        block["show"] = f"agentnet show {run} {outcome.item_id}" + (
+            f" --store {settings.store}" if settings.store else ""
+        )
     return block
 
 
@@ -157,8 +178,12 @@ def message(outcome: Outcome, settings: ApiSettings) -> dict[str, Any]:
 
 def outcome_error(outcome: Outcome) -> RequestError:
     kinds = {400: "invalid_request_error", 503: "server_error", 504: "timeout"}
-    return RequestError(outcome.status, outcome.trajectory.error or "the team gave no answer",
-                        kind=kinds.get(outcome.status, "server_error"), code=f"team_{outcome.status}")  # fmt: skip
+    return RequestError(
+        outcome.status,
+        outcome.trajectory.error or "the team gave no answer",
+        kind=kinds.get(outcome.status, "server_error"),
+        code=f"team_{outcome.status}",
+    )
 
 
 def headers_for(outcome_team: str, run_id: str, item_id: str) -> dict[str, str]:
@@ -186,15 +211,21 @@ class ChatAPI:
             return
         given = request.headers.get("authorization", "")
         scheme, _, token = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.settings.api_key.encode()):
-            raise RequestError(401, "missing or wrong bearer token; send `Authorization: Bearer <the server's key>`",
-                               code="invalid_api_key")  # fmt: skip
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), self.settings.api_key.encode()
+        ):
+            raise RequestError(
+                401,
+                "missing or wrong bearer token; send `Authorization: Bearer <the server's key>`",
+                code="invalid_api_key",
+            )
 
     async def _body(self, request: Request) -> Any:
         limit = self.settings.max_body_bytes
         length = request.headers.get("content-length")
-        too_big = RequestError(413, f"the request body is over this server's limit of {limit:,} bytes; send less",
-                               code="request_too_large")  # fmt: skip
+        too_big = RequestError(
+            413, f"the request body is over this server's limit of {limit:,} bytes; send less", code="request_too_large"
+        )
         if length is not None and length.isdigit() and int(length) > limit:
             raise too_big
         data = bytearray()
@@ -217,24 +248,41 @@ class ChatAPI:
             return error_response(e)
         headers = headers_for(served.name, served.run_id, job.item_id)
         if chat.stream:
-            return StreamingResponse(self._events(chat, job), media_type="text/event-stream",
-                                     headers={**headers, "cache-control": "no-cache"})  # fmt: skip
+            return StreamingResponse(
+                self._events(chat, job),
+                media_type="text/event-stream",
+                headers={**headers, "cache-control": "no-cache"},
+            )
         outcome = await asyncio.shield(job.outcome)  # a client hanging up leaves the job to finish and be recorded
         if outcome.status != 200:  # recorded all the same: the headers name its item
             return error_response(outcome_error(outcome), headers)
         body = {
-            "id": job.item_id, "object": "chat.completion", "created": int(time.time()), "model": served.name,
-            "choices": [{"index": 0, "message": message(outcome, self.settings), "finish_reason": finish_reason(outcome),
-                         "logprobs": None}],
-            "usage": usage_block(outcome), "agentnet": agentnet_block(outcome, self.settings, chat),
-        }  # fmt: skip
+            "id": job.item_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": served.name,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message(outcome, self.settings),
+                    "finish_reason": finish_reason(outcome),
+                    "logprobs": None,
+                }
+            ],
+            "usage": usage_block(outcome),
+            "agentnet": agentnet_block(outcome, self.settings, chat),
+        }
         return JSONResponse(body, headers=headers)
 
     async def _events(self, chat: ChatRequest, job: Any) -> AsyncIterator[str]:
         base = {"id": job.item_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": chat.model}
 
         def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-            return "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}) + "\n\n"
+            return (
+                "data: "
+                + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
+                + "\n\n"
+            )
 
         yield chunk({"role": "assistant", "content": ""})
         streamed = False
@@ -260,7 +308,13 @@ class ChatAPI:
 
     def _model_card(self, name: str) -> dict[str, Any]:
         served = self.service.team(name)
-        return {"id": name, "object": "model", "created": self.started, "owned_by": "agentnet", "agentnet": served.describe()}
+        return {
+            "id": name,
+            "object": "model",
+            "created": self.started,
+            "owned_by": "agentnet",
+            "agentnet": served.describe(),
+        }
 
     async def models(self, request: Request) -> Response:
         try:
@@ -283,15 +337,20 @@ class ChatAPI:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    what = {404: f"no route {request.url.path}; use /v1/chat/completions or /v1/models",
-            405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))  # fmt: skip
+    what = {
+        404: f"no route {request.url.path}; use /v1/chat/completions or /v1/models",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }.get(exc.status_code, str(exc.detail))
     return error_response(RequestError(exc.status_code, what))
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.error("internal error on %s: %s: %s", request.url.path, type(exc).__name__, exc)
-    return error_response(RequestError(500, f"internal error ({type(exc).__name__}); the server's log has the details",
-                                       kind="server_error"))  # fmt: skip
+    return error_response(
+        RequestError(
+            500, f"internal error ({type(exc).__name__}); the server's log has the details", kind="server_error"
+        )
+    )
 
 
 class _Uvicorn(uvicorn.Server):
@@ -330,8 +389,13 @@ class EndpointServer:
 
     def __init__(self, service: TeamService, settings: ApiSettings, sock: socket.socket):
         self.service, self.sock = service, sock
-        config = uvicorn.Config(ChatAPI(service, settings).app(), log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=math.ceil(service.limits.drain_s) + 10)  # fmt: skip
+        config = uvicorn.Config(
+            ChatAPI(service, settings).app(),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=math.ceil(service.limits.drain_s) + 10,
+        )
         self.server = _Uvicorn(config, service)
 
     @property

@@ -49,15 +49,29 @@ if TYPE_CHECKING:  # the HTTP stack (starlette, uvicorn) is imported only when a
 
 DEFAULT_NAME = "team"
 _TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")
-TEAM_KEYS = ("topology", "agents", "rounds", "roles", "decision", "early_stop", "temporal", "max_tokens",
-             "temperature", "logprobs", "seed", "prices")  # fmt: skip
+TEAM_KEYS = (
+    "topology",
+    "agents",
+    "rounds",
+    "roles",
+    "decision",
+    "early_stop",
+    "temporal",
+    "max_tokens",
+    "temperature",
+    "logprobs",
+    "seed",
+    "prices",
+)
 _TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 
 
 # `--team` is the command's own option, not a generated one: generated lists split on commas, and SPEC has them
-TEAMS_HELP = ("A served team: NAME=SPEC[;KEY=VALUE…], SPEC as `run --team` takes it (members or a team file; empty: "
-              "the team options), KEYs its own topology, rounds, task… (repeat for more teams; none: the team options "
-              "are one team called `team`).")  # fmt: skip
+TEAMS_HELP = (
+    "A served team: NAME=SPEC[;KEY=VALUE…], SPEC as `run --team` takes it (members or a team file; empty: "
+    "the team options), KEYs its own topology, rounds, task… (repeat for more teams; none: the team options "
+    "are one team called `team`)."
+)
 
 
 @dataclass(frozen=True)
@@ -65,26 +79,63 @@ class EndpointConfig:
     """How `agentnet serve-team` serves its teams."""
 
     teams: tuple[str, ...] = field(default=(), metadata={"cli": False, "help": TEAMS_HELP})  # the command's own --team
-    task: str = field(default="", metadata={
-        "help": "Task whose roles, decision and answer extraction the teams use (e.g. gsm8k; a team's ;task= wins); "
-                "default: free-form questions, as `agentnet run` answers them."})
-    host: str = field(default="127.0.0.1", metadata={"help": "Interface to listen on (0.0.0.0: every one; set --api-key then)."})
+    task: str = field(
+        default="",
+        metadata={
+            "help": "Task whose roles, decision and answer extraction the teams use (e.g. gsm8k; a team's ;task= wins); "
+            "default: free-form questions, as `agentnet run` answers them."
+        },
+    )
+    host: str = field(
+        default="127.0.0.1", metadata={"help": "Interface to listen on (0.0.0.0: every one; set --api-key then)."}
+    )
     port: int = field(default=8000, metadata={"help": "Port to listen on.", "ge": 0, "le": 65535})
-    concurrency: int = field(default=4, metadata={"help": "Team runs at once (they share the engines' slots).", "ge": 1, "le": 256})
-    queue: int = field(default=16, metadata={
-        "help": "Requests that may wait for a run past --concurrency; more get 429 with Retry-After.", "ge": 0, "le": 100_000})
-    request_timeout: float = field(default=600.0, metadata={"help": "Seconds a request may take, waiting included (then 504).", "gt": 0})
-    drain_timeout: float = field(default=30.0, metadata={
-        "help": "On Ctrl-C/SIGTERM, seconds admitted requests get to finish; the rest are recorded as cut short.", "ge": 0})
+    concurrency: int = field(
+        default=4, metadata={"help": "Team runs at once (they share the engines' slots).", "ge": 1, "le": 256}
+    )
+    queue: int = field(
+        default=16,
+        metadata={
+            "help": "Requests that may wait for a run past --concurrency; more get 429 with Retry-After.",
+            "ge": 0,
+            "le": 100_000,
+        },
+    )
+    request_timeout: float = field(
+        default=600.0, metadata={"help": "Seconds a request may take, waiting included (then 504).", "gt": 0}
+    )
+    drain_timeout: float = field(
+        default=30.0,
+        metadata={
+            "help": "On Ctrl-C/SIGTERM, seconds admitted requests get to finish; the rest are recorded as cut short.",
+            "ge": 0,
+        },
+    )
     max_body_bytes: int = field(default=1 << 20, metadata={"help": "Largest request body (then 413).", "ge": 1})
-    max_request_tokens: int = field(default=4096, metadata={
-        "help": "Largest max_tokens a request may ask for (applied to each agent call; a team's own --max-tokens "
-                "applies when lower).", "ge": 1})
-    reasoning: str = field(default="field", metadata={
-        "help": "Where the final reply behind the answer goes: the `reasoning_content` field, after the answer in "
-                "`content`, or nowhere.", "choices": ("field", "content", "none")})
-    api_key: str = field(default="", metadata={
-        "help": "Bearer token clients must send (default: none).", "envvar": "AGENTNET_SERVE_API_KEY", "secret": True})
+    max_request_tokens: int = field(
+        default=4096,
+        metadata={
+            "help": "Largest max_tokens a request may ask for (applied to each agent call; a team's own --max-tokens "
+            "applies when lower).",
+            "ge": 1,
+        },
+    )
+    reasoning: str = field(
+        default="field",
+        metadata={
+            "help": "Where the final reply behind the answer goes: the `reasoning_content` field, after the answer in "
+            "`content`, or nowhere.",
+            "choices": ("field", "content", "none"),
+        },
+    )
+    api_key: str = field(
+        default="",
+        metadata={
+            "help": "Bearer token clients must send (default: none).",
+            "envvar": "AGENTNET_SERVE_API_KEY",
+            "secret": True,
+        },
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -124,8 +175,10 @@ def parse_team(entry: str, base: TeamConfig, default_task: str = "") -> TeamDefi
     name, sep, rest = entry.partition("=")
     name = name.strip()
     if not sep or not _TEAM_NAME.match(name):
-        raise ConfigError(f"--team {entry!r} is not NAME=SPEC; e.g. --team 'trio=cot@m,pal@m;topology=complete' "
-                          "(NAME: letters, digits, _ . : / -)")  # fmt: skip
+        raise ConfigError(
+            f"--team {entry!r} is not NAME=SPEC; e.g. --team 'trio=cot@m,pal@m;topology=complete' "
+            "(NAME: letters, digits, _ . : / -)"
+        )
     spec, *pairs = rest.split(";")
     hints = typing.get_type_hints(TeamConfig)
     changes: dict[str, Any] = {"team": spec.strip()} if spec.strip() else {}
@@ -133,7 +186,9 @@ def parse_team(entry: str, base: TeamConfig, default_task: str = "") -> TeamDefi
     for pair in (p for p in pairs if p.strip()):
         key, eq, value = (s.strip() for s in pair.partition("="))
         if not eq or key not in (*TEAM_KEYS, "task"):
-            raise ConfigError(f"--team {name}: {pair.strip()!r} is not KEY=VALUE with a KEY of {', '.join((*TEAM_KEYS, 'task'))}")
+            raise ConfigError(
+                f"--team {name}: {pair.strip()!r} is not KEY=VALUE with a KEY of {', '.join((*TEAM_KEYS, 'task'))}"
+            )
         if key == "task":
             task = value
             continue
@@ -179,7 +234,9 @@ def plan(definitions: Sequence[TeamDefinition], data: TaskConfig) -> list[Planne
     return out
 
 
-def merged_demands(planned: Sequence[Planned], serve: ServeConfig, client: ClientConfig, concurrency: int) -> list[ModelDemand] | None:
+def merged_demands(
+    planned: Sequence[Planned], serve: ServeConfig, client: ClientConfig, concurrency: int
+) -> list[ModelDemand] | None:
     """Every model the teams need, once: slots for the most any team needs (runs in flight are
     bounded for all teams together), endpoints joined. None: every team runs on the command's one server."""
     per_team = [team_demands(p.topology, p.definition.config, serve, client, concurrency) for p in planned]
@@ -189,13 +246,20 @@ def merged_demands(planned: Sequence[Planned], serve: ServeConfig, client: Clien
     for p, demands in zip(planned, per_team, strict=True):
         for d in demands if demands is not None else demands_for(p.topology, serve.model, concurrency):
             seen = merged.get(d.name)
-            merged[d.name] = d if seen is None else ModelDemand(
-                d.name, min(MAX_SLOTS, max(seen.slots, d.slots)), tuple(dict.fromkeys(seen.endpoints + d.endpoints)))
+            merged[d.name] = (
+                d
+                if seen is None
+                else ModelDemand(
+                    d.name, min(MAX_SLOTS, max(seen.slots, d.slots)), tuple(dict.fromkeys(seen.endpoints + d.endpoints))
+                )
+            )
     return list(merged.values())
 
 
 @contextmanager
-def serve_all(planned: Sequence[Planned], serve: ServeConfig, client: ClientConfig, concurrency: int) -> Iterator[Served]:
+def serve_all(
+    planned: Sequence[Planned], serve: ServeConfig, client: ClientConfig, concurrency: int
+) -> Iterator[Served]:
     """The models of every team, served for the block (one engine or endpoint set per model)."""
     demands = merged_demands(planned, serve, client, concurrency)
     if demands is None:
@@ -211,28 +275,53 @@ def serve_all(planned: Sequence[Planned], serve: ServeConfig, client: ClientConf
         yield Served(backends, serve.model, pool.health, servers, list(pool.notes))
 
 
-def served_team(name: str, config: TeamConfig, backends: Mapping[str, LLMBackend] | LLMBackend, *,
-                task: Task | None = None, topology: CommGraph | Topology | None = None, model: str = "") -> ServedTeam:  # fmt: skip
+def served_team(
+    name: str,
+    config: TeamConfig,
+    backends: Mapping[str, LLMBackend] | LLMBackend,
+    *,
+    task: Task | None = None,
+    topology: CommGraph | Topology | None = None,
+    model: str = "",
+) -> ServedTeam:
     """A team to serve under `name`, on `backends` (by model name, or one for every agent)."""
     topology = topology if topology is not None else topology_for(config, task)
     by_model = dict(backends) if isinstance(backends, Mapping) else {DEFAULT_MODEL_KEY: backends}
     team = team_for(task, topology, capped(by_model), config, model=model or None)
     agents = topology.agents
     models = tuple(dict.fromkeys(model or "default" if a.model == DEFAULT_MODEL_KEY else a.model for a in agents))
-    return ServedTeam(name, team, config, task.extract if task is not None else extract_answer,
-                      task.name if task is not None else "", models)  # fmt: skip
+    return ServedTeam(
+        name,
+        team,
+        config,
+        task.extract if task is not None else extract_answer,
+        task.name if task is not None else "",
+        models,
+    )
 
 
 def run_config(t: ServedTeam, concurrency: int, serve: ServeConfig = ServeConfig()) -> RunConfig:
     """The stored run of a served team for one server session."""
-    return RunConfig(task=t.task or "chat", split=f"serve-team:{t.name}", concurrency=concurrency,
-                     team=t.config, engine=serve.engine, model=",".join(t.models) or serve.model,
-                     base_url=serve.base_url)  # fmt: skip
+    return RunConfig(
+        task=t.task or "chat",
+        split=f"serve-team:{t.name}",
+        concurrency=concurrency,
+        team=t.config,
+        engine=serve.engine,
+        model=",".join(t.models) or serve.model,
+        base_url=serve.base_url,
+    )
 
 
 @contextmanager
-def endpoint(teams: Sequence[ServedTeam], limits: Limits, settings: ApiSettings, store: Path | None, sock: socket.socket,
-             serve: ServeConfig = ServeConfig()) -> Iterator[EndpointServer]:  # fmt: skip
+def endpoint(
+    teams: Sequence[ServedTeam],
+    limits: Limits,
+    settings: ApiSettings,
+    store: Path | None,
+    sock: socket.socket,
+    serve: ServeConfig = ServeConfig(),
+) -> Iterator[EndpointServer]:
     """The server for `teams` on `sock`, with a run per team in `store` (None: nothing stored); when
     the block ends, each run is marked finished (or interrupted, when a shutdown cut requests short)."""
     from agentnet.assembly.chat_api import EndpointServer
@@ -249,24 +338,45 @@ def endpoint(teams: Sequence[ServedTeam], limits: Limits, settings: ApiSettings,
             recorder.close(service.statuses())
 
 
-def serve_teams(config: EndpointConfig, base: TeamConfig, serve: ServeConfig, client: ClientConfig, data: TaskConfig,
-                store: Path | None, err: Console) -> None:  # fmt: skip
+def serve_teams(
+    config: EndpointConfig,
+    base: TeamConfig,
+    serve: ServeConfig,
+    client: ClientConfig,
+    data: TaskConfig,
+    store: Path | None,
+    err: Console,
+) -> None:
     """The command: check everything, bind the port, serve the models, build the teams, open a run
     per team in the store, serve until Ctrl-C/SIGTERM, then drain and mark the runs."""
     try:
         from agentnet.assembly.chat_api import ApiSettings, Reasoning, bind
     except ImportError as e:
-        raise MissingDependencyError(f"serve-team needs starlette and uvicorn ({e.name} is missing); "
-                                     "install them with: pip install 'agentnet[endpoint]'") from None
+        raise MissingDependencyError(
+            f"serve-team needs starlette and uvicorn ({e.name} is missing); "
+            "install them with: pip install 'agentnet[endpoint]'"
+        ) from None
     from agentnet.display import announce_all
 
     planned = plan(parse_teams(config.teams, base, config.task), data)
     reasoning = typing.cast(Reasoning, config.reasoning)  # one of its choices: EndpointConfig checked it
     settings = ApiSettings(config.api_key, config.max_body_bytes, config.max_request_tokens, reasoning)
-    with closing(bind(config.host, config.port)) as sock, serve_all(planned, serve, client, config.concurrency) as served:
+    with (
+        closing(bind(config.host, config.port)) as sock,
+        serve_all(planned, serve, client, config.concurrency) as served,
+    ):
         announce_all(served, err)
-        teams = [served_team(p.definition.name, p.definition.config, served.backends, task=p.task, topology=p.topology,
-                             model=served.model) for p in planned]  # fmt: skip
+        teams = [
+            served_team(
+                p.definition.name,
+                p.definition.config,
+                served.backends,
+                task=p.task,
+                topology=p.topology,
+                model=served.model,
+            )
+            for p in planned
+        ]
         with endpoint(teams, config.limits(), settings, store, sock, serve) as server:
             _announce(server, teams, config, err)
             try:
@@ -279,13 +389,18 @@ def serve_teams(config: EndpointConfig, base: TeamConfig, serve: ServeConfig, cl
 
 def _announce(server: EndpointServer, teams: Sequence[ServedTeam], endpoint: EndpointConfig, err: Console) -> None:
     for t in teams:
-        err.print(f"[bold]{t.name}[/]: {t.config.topology} × {t.config.agents} agent(s) × {t.config.rounds} round(s)"
-                  f"{' · task ' + t.task if t.task else ''} on {', '.join(t.models)} · run {t.run_id or '(not stored)'}",
-                  highlight=False)  # fmt: skip
+        err.print(
+            f"[bold]{t.name}[/]: {t.config.topology} × {t.config.agents} agent(s) × {t.config.rounds} round(s)"
+            f"{' · task ' + t.task if t.task else ''} on {', '.join(t.models)} · run {t.run_id or '(not stored)'}",
+            highlight=False,
+        )
     if endpoint.host not in ("127.0.0.1", "localhost", "::1") and not endpoint.api_key:
-        err.print(f"[yellow]warning:[/] listening on {endpoint.host} with no --api-key: anyone who reaches it can use the teams")
+        err.print(
+            f"[yellow]warning:[/] listening on {endpoint.host} with no --api-key: anyone who reaches it can use the teams"
+        )
     err.print(f"serving on {server.base_url} (Ctrl-C drains and stops)", highlight=False)
-    err.print(f"[dim]try: curl {server.base_url}/chat/completions -H 'Content-Type: application/json' "
-              f"-d '{{\"model\": \"{teams[0].name}\", \"messages\": [{{\"role\": \"user\", \"content\": \"What is 12+7?\"}}]}}'[/]",
-              highlight=False)  # fmt: skip
-
+    err.print(
+        f"[dim]try: curl {server.base_url}/chat/completions -H 'Content-Type: application/json' "
+        f'-d \'{{"model": "{teams[0].name}", "messages": [{{"role": "user", "content": "What is 12+7?"}}]}}\'[/]',
+        highlight=False,
+    )

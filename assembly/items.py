@@ -35,7 +35,9 @@ def train_val_split(task: Task, split: str, train: int, val: int, seed: int) -> 
         raise ConfigError(f"--train {train} and --val {val} must be at least 1")
     items: Sequence[Item] = list(itertools.islice(task.items(split), train + val))
     if len(items) < train + val:
-        raise ConfigError(f"{task.name}/{split} has {len(items)} items; --train {train} + --val {val} need {train + val}")
+        raise ConfigError(
+            f"{task.name}/{split} has {len(items)} items; --train {train} + --val {val} need {train + val}"
+        )
     shuffled = list(items)
     random.Random(seed).shuffle(shuffled)
     return shuffled[:train], shuffled[train:]

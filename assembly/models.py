@@ -62,8 +62,9 @@ def names_models(config: TeamConfig) -> bool:
     return spec is not None and any(m.model != DEFAULT_MODEL_KEY for m in spec.members)
 
 
-def team_demands(topology: CommGraph | Topology, config: TeamConfig, serve: ServeConfig, client: ClientConfig,
-                 concurrency: int = 1) -> list[ModelDemand] | None:  # fmt: skip
+def team_demands(
+    topology: CommGraph | Topology, config: TeamConfig, serve: ServeConfig, client: ClientConfig, concurrency: int = 1
+) -> list[ModelDemand] | None:
     """The models to serve, with the endpoints the team file and `--endpoint` give them; None
     when the team names no model and no endpoint is given (the command's one server)."""
     flags = parse_endpoints(client.endpoints)
@@ -74,8 +75,10 @@ def team_demands(topology: CommGraph | Topology, config: TeamConfig, serve: Serv
     from_file: Mapping[str, Sequence[str]] = spec.endpoints if spec is not None else {}
     unknown = sorted(set(from_file) - {d.name for d in demands})
     if unknown:
-        raise ConfigError(f"the team file gives endpoints for {', '.join(unknown)}, which no agent uses; "
-                          f"the team's models: {', '.join(d.name for d in demands)}")  # fmt: skip
+        raise ConfigError(
+            f"the team file gives endpoints for {', '.join(unknown)}, which no agent uses; "
+            f"the team's models: {', '.join(d.name for d in demands)}"
+        )
     return with_endpoints(with_endpoints(demands, from_file), flags)
 
 

@@ -19,15 +19,25 @@ from agentnet.outputs import check_file_target, staged_file
 from agentnet.serving import ServeConfig
 
 
-def run_query(query: str, crew: TeamConfig, serve: ServeConfig, client: ClientConfig, out: Console, err: Console,
-              stream: bool = False, show_graph: bool = False, save: Path | None = None, checkpoint: Path | None = None,
-              thread_id: str | None = None) -> None:  # fmt: skip
+def run_query(
+    query: str,
+    crew: TeamConfig,
+    serve: ServeConfig,
+    client: ClientConfig,
+    out: Console,
+    err: Console,
+    stream: bool = False,
+    show_graph: bool = False,
+    save: Path | None = None,
+    checkpoint: Path | None = None,
+    thread_id: str | None = None,
+) -> None:
     """The team answers `query` on its served models; prints the answer and a per-agent token table
     (`stream`: each agent's tokens as they arrive), `save`s the trajectory."""
     from agentnet.display import print_result, print_stream, render_graph
 
     if not query.strip():
-        raise ConfigError("the query is empty; ask the team something, e.g. agentnet run \"What is 12+7?\"")
+        raise ConfigError('the query is empty; ask the team something, e.g. agentnet run "What is 12+7?"')
     topology = topology_for(crew)
     if show_graph:
         out.print(render_graph(topology if isinstance(topology, CommGraph) else topology.graph_for(query)))
@@ -42,15 +52,18 @@ def run_query(query: str, crew: TeamConfig, serve: ServeConfig, client: ClientCo
     print_result(trajectory, out, err, checkpointed=checkpoint is not None, save=save, reasoning=not stream)
 
 
-def show_topology(spec: str, attack: AttackConfig, query: str, out_png: Path, agents: int, rounds: int,
-                  out: Console) -> None:  # fmt: skip
+def show_topology(
+    spec: str, attack: AttackConfig, query: str, out_png: Path, agents: int, rounds: int, out: Console
+) -> None:
     """Print and draw (PNG) the graph the topology `spec` designs for `query` (`agents` and `rounds`
     for a fixed shape)."""
     from agentnet.display import render_graph
     from agentnet.drawing import draw_topology
 
     check_file_target(out_png)  # before anything is printed or drawn
-    chosen = topology_for(TeamConfig(topology=spec, agents=agents, rounds=rounds, roles=("math_solver",), attack=attack))
+    chosen = topology_for(
+        TeamConfig(topology=spec, agents=agents, rounds=rounds, roles=("math_solver",), attack=attack)
+    )
     graph = chosen if isinstance(chosen, CommGraph) else chosen.graph_for(query)
     stop = chosen.inference_stop_gate is not None
     out.print(render_graph(graph, stop="a learned stop head decides from this round's outputs" if stop else ""))

@@ -38,8 +38,14 @@ def run_settings(
     elif task is None:
         raise ConfigError("name a task (e.g. `agentnet bench gsm8k --limit 20`) or pass --resume RUN_ID")
     else:
-        config = replace(run, task=task, engine=serve.engine, model=serve.model, base_url=serve.base_url,
-                         data_dir=str(data.data_dir) if data.data_dir else None)  # fmt: skip
+        config = replace(
+            run,
+            task=task,
+            engine=serve.engine,
+            model=serve.model,
+            base_url=serve.base_url,
+            data_dir=str(data.data_dir) if data.data_dir else None,
+        )
     data = replace(data, data_dir=Path(config.data_dir) if config.data_dir else None, seed=config.team.seed)
     return config, serve, data
 
@@ -50,8 +56,9 @@ def list_runs(store_path: Path, run_id: str | None, config_out: Path | None, out
     from agentnet.run_table import summary_table
 
     if config_out is not None and not run_id:
-        raise ConfigError("--config-out writes one run's configuration; "
-                          "name it: agentnet runs RUN_ID --config-out run.yaml")
+        raise ConfigError(
+            "--config-out writes one run's configuration; name it: agentnet runs RUN_ID --config-out run.yaml"
+        )
     with RunStore.existing(store_path) as store:
         chosen = [store.run(run_id)] if run_id else store.runs()
         if config_out is not None:
@@ -62,8 +69,16 @@ def list_runs(store_path: Path, run_id: str | None, config_out: Path | None, out
         out.print(str(config_out), highlight=False)
 
 
-def run_bench(config: RunConfig, serve: ServeConfig, client: ClientConfig, data: TaskConfig, resume: str | None,
-              store_path: Path, out: Console, err: Console) -> None:
+def run_bench(
+    config: RunConfig,
+    serve: ServeConfig,
+    client: ClientConfig,
+    data: TaskConfig,
+    resume: str | None,
+    store_path: Path,
+    out: Console,
+    err: Console,
+) -> None:
     """Evaluate the team on the run's items, each result stored as it is scored; prints the progress
     and the summary. Exits 1 when items failed, 130 when interrupted (resumable)."""
     from agentnet.display import BenchProgress
@@ -77,15 +92,27 @@ def run_bench(config: RunConfig, serve: ServeConfig, client: ClientConfig, data:
     with RunStore(store_path) as store, bench_run(store, config, len(items), resume) as run_id:  # never left "running"
         todo = len(items) - len(store.finished_items(run_id))
         t = config.team
-        err.print(f"[bold]run {run_id}[/]: {config.task}/{config.split} · {len(items)} items ({todo} to go) · "
-                  f"{t.topology} × {t.agents} agents × {t.rounds} round(s){' · ' * t.attack.active}{t.attack.describe()}")  # fmt: skip
+        err.print(
+            f"[bold]run {run_id}[/]: {config.task}/{config.split} · {len(items)} items ({todo} to go) · "
+            f"{t.topology} × {t.agents} agents × {t.rounds} round(s){' · ' * t.attack.active}{t.attack.describe()}"
+        )
         with serve_team(topology, t, serve, client, concurrency=config.concurrency) as served:
             announce_all(served, err)
             the_team = team_for(the_task, topology, served.backends, t, model=served.model)
             with BenchProgress(len(items), len(items) - todo, store.summary(run_id), err) as progress:
                 try:
-                    asyncio.run(evaluate(the_team, the_task, items, store, run_id, concurrency=config.concurrency,
-                                         on_result=progress.update, health=served.health))  # fmt: skip
+                    asyncio.run(
+                        evaluate(
+                            the_team,
+                            the_task,
+                            items,
+                            store,
+                            run_id,
+                            concurrency=config.concurrency,
+                            on_result=progress.update,
+                            health=served.health,
+                        )
+                    )
                 except KeyboardInterrupt:
                     err.print(f"\n[yellow]interrupted[/]: resume with `agentnet bench --resume {run_id}`")
                     raise typer.Exit(130) from None
@@ -94,6 +121,9 @@ def run_bench(config: RunConfig, serve: ServeConfig, client: ClientConfig, data:
     if warning := truncation_warning(summary):
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if summary.failed:
-        err.print(f"[yellow]{summary.failed} item(s) failed[/] and count as 0 in the accuracy; "
-                  f"see `agentnet report {run_id}`", highlight=False)  # fmt: skip
+        err.print(
+            f"[yellow]{summary.failed} item(s) failed[/] and count as 0 in the accuracy; "
+            f"see `agentnet report {run_id}`",
+            highlight=False,
+        )
         raise typer.Exit(1)

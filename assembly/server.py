@@ -23,9 +23,15 @@ class ClientConfig:
 
     timeout: float = field(default=120.0, metadata={"help": "Seconds per LLM call before it is retried.", "gt": 0})
     cache: CacheConfig = field(default_factory=CacheConfig)
-    endpoints: tuple[str, ...] = field(default=(), metadata={
-        "help": "MODEL=URL: serve that model of the team from a running OpenAI-compatible server instead of starting one; "
-                "repeat it for replicas of one model.", "flags": ("--endpoint",), "repeat": True})
+    endpoints: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "MODEL=URL: serve that model of the team from a running OpenAI-compatible server instead of starting one; "
+            "repeat it for replicas of one model.",
+            "flags": ("--endpoint",),
+            "repeat": True,
+        },
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -46,11 +46,15 @@ def agents_for(config: TeamConfig, task: Task | None = None) -> tuple[AgentSpec,
         for agent in agents:
             if tool_info(agent.tool).needs_code_task and not is_code_task(task):
                 where = f"task {task.name!r}" if task is not None else "a free-form question"
-                raise ConfigError(f"agent {agent.name} uses the {agent.tool!r} tool, and {where} has no visible "
-                                  "examples to run; use it with a code task (e.g. humaneval) or use python")  # fmt: skip
+                raise ConfigError(
+                    f"agent {agent.name} uses the {agent.tool!r} tool, and {where} has no visible "
+                    "examples to run; use it with a code task (e.g. humaneval) or use python"
+                )
         return agents
     roles = config.roles or (task.roles if task is not None else DEFAULT_ROLES)
-    return _sampling_seeds(tuple(AgentSpec(f"a{i}", roles[i % len(roles)], settings) for i in range(config.agents)), config)
+    return _sampling_seeds(
+        tuple(AgentSpec(f"a{i}", roles[i % len(roles)], settings) for i in range(config.agents)), config
+    )
 
 
 def _sampling_seeds(agents: tuple[AgentSpec, ...], config: TeamConfig) -> tuple[AgentSpec, ...]:
@@ -94,8 +98,10 @@ def code_check_for(task: Task | None, decision: Decision) -> CodeCheck | None:
     if is_code_task(task):
         return task.code_check()
     where = f"task {task.name!r}" if task is not None else "a free-form question"
-    raise ConfigError(f"decision {decision.kind!r} checks code, and {where} has no code check; "
-                      "use it with a code task (e.g. humaneval) or pick another --decision")  # fmt: skip
+    raise ConfigError(
+        f"decision {decision.kind!r} checks code, and {where} has no code check; "
+        "use it with a code task (e.g. humaneval) or pick another --decision"
+    )
 
 
 def team_for(
@@ -123,7 +129,8 @@ def team_for(
     backends.setdefault(INJECTION_BACKEND, InjectionBackend())  # what planted injection adversaries name
     code_check = code_check_for(task, topology.decision)
     return Team(
-        topology, backends,  # a topology's own inference gates are read by Team unless gates are given
+        topology,
+        backends,  # a topology's own inference gates are read by Team unless gates are given
         extract=task.extract if task is not None else extract_answer,
         early_stop=config.early_stop,
         code_check=code_check,
@@ -132,7 +139,7 @@ def team_for(
         stop_gate=stop_gate,
         prices=prices_for(topology, config, model),
         tools=tools or tools_for(task, code_check),
-    )  # fmt: skip
+    )
 
 
 def prices_for(topology: CommGraph | Topology, config: TeamConfig, model: str | None = None) -> dict[str, float]:

@@ -44,8 +44,16 @@ _MAX_TOKENS: contextvars.ContextVar[int | None] = contextvars.ContextVar("agentn
 class RequestError(AgentNetError):
     """A request the endpoint refuses or cannot answer: an HTTP status and an OpenAI-style error."""
 
-    def __init__(self, status: int, message: str, *, kind: str = "invalid_request_error", code: str | None = None,
-                 param: str | None = None, headers: Mapping[str, str] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        kind: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status, self.kind, self.code, self.param = status, kind, code, param
         self.headers = dict(headers or {})
@@ -89,8 +97,14 @@ class ServedTeam:
     run_id: str = ""
 
     def describe(self) -> dict[str, Any]:
-        return {"topology": self.config.topology, "agents": self.config.agents, "rounds": self.config.rounds,
-                "task": self.task or None, "models": list(self.models), "run_id": self.run_id or None}  # fmt: skip
+        return {
+            "topology": self.config.topology,
+            "agents": self.config.agents,
+            "rounds": self.config.rounds,
+            "task": self.task or None,
+            "models": list(self.models),
+            "run_id": self.run_id or None,
+        }
 
 
 @dataclass(frozen=True)
@@ -198,8 +212,12 @@ class TeamService:
     def team(self, name: str) -> ServedTeam:
         served = self.teams.get(name)
         if served is None:
-            raise RequestError(404, f"model {name!r} is not served here; served teams: {', '.join(self.teams)}",
-                               code="model_not_found", param="model")  # fmt: skip
+            raise RequestError(
+                404,
+                f"model {name!r} is not served here; served teams: {', '.join(self.teams)}",
+                code="model_not_found",
+                param="model",
+            )
         return served
 
     def retry_after(self) -> int:
@@ -211,16 +229,31 @@ class TeamService:
     def submit(self, served: ServedTeam, query: str, max_tokens: int | None = None, *, stream: bool = False) -> Job:
         """Admit a request (429 past the queue, 503 while shutting down) and start its job."""
         if self._closing:
-            raise RequestError(503, "the server is shutting down; retry on another server", kind="server_error",
-                               code="server_shutting_down")  # fmt: skip
+            raise RequestError(
+                503,
+                "the server is shutting down; retry on another server",
+                kind="server_error",
+                code="server_shutting_down",
+            )
         if self._running + self._waiting >= self.limits.concurrency + self.limits.queue:
-            raise RequestError(429, f"{self._running} requests are running and {self._waiting} waiting (the most this "
-                               "server queues); retry after the Retry-After seconds", kind="rate_limit_exceeded",
-                               code="rate_limit_exceeded", headers={"Retry-After": str(self.retry_after())})  # fmt: skip
+            raise RequestError(
+                429,
+                f"{self._running} requests are running and {self._waiting} waiting (the most this "
+                "server queues); retry after the Retry-After seconds",
+                kind="rate_limit_exceeded",
+                code="rate_limit_exceeded",
+                headers={"Retry-After": str(self.retry_after())},
+            )
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.limits.concurrency)
-        job = Job(served, query, f"chatcmpl-{uuid.uuid4().hex[:24]}", next(self._positions[served.name]), max_tokens,
-                  asyncio.Queue() if stream else None)  # fmt: skip
+        job = Job(
+            served,
+            query,
+            f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            next(self._positions[served.name]),
+            max_tokens,
+            asyncio.Queue() if stream else None,
+        )
         self._waiting += 1  # counted now: the next request sees this one even before its task starts
         task = asyncio.get_running_loop().create_task(self._run(job, self._slots))
         self._jobs[task] = job
@@ -239,8 +272,12 @@ class TeamService:
                 finally:
                     self._running -= 1
         except TimeoutError:
-            trajectory, status = _failed(job, f"the team did not answer within {self.limits.timeout_s:g} s "
-                                         "(the server's --request-timeout)"), 504  # fmt: skip
+            trajectory, status = (
+                _failed(
+                    job, f"the team did not answer within {self.limits.timeout_s:g} s (the server's --request-timeout)"
+                ),
+                504,
+            )
         except asyncio.CancelledError:
             self.interrupted += 1
             trajectory, status = _failed(job, "the server shut down before the team answered"), 503

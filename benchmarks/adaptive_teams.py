@@ -65,8 +65,19 @@ from benchmarks.engine_build import binary_version  # noqa: E402
 
 ROLES = ("math_solver", "mathematical_analyst", "programming_expert", "inspector")
 # the arguments that decide the results: a resume with other values would mix two experiments
-IDENTITY = ("test_limit", "train_limit", "steps", "batch", "lambda_tokens", "token_scale", "model", "engine",
-            "max_tokens", "temperature", "baseline")
+IDENTITY = (
+    "test_limit",
+    "train_limit",
+    "steps",
+    "batch",
+    "lambda_tokens",
+    "token_scale",
+    "model",
+    "engine",
+    "max_tokens",
+    "temperature",
+    "baseline",
+)
 console = Console(stderr=True)
 
 
@@ -96,8 +107,17 @@ class Row:
 # every choice starts at probability 0.5 (no prior for a big team): cheaper episodes early, and
 # the learner finds out from the rewards which agents, rounds and decision calls pay. These rows
 # were trained before the heads centred the query (see the seventh row), so they say so.
-ADAPTIVE = {"heads": {"activation": True, "stop": True, "skip_decision": True,
-                      "activation_init": 0.0, "stop_init": 0.0, "decide_init": 0.0, "centre_query": False}}
+ADAPTIVE = {
+    "heads": {
+        "activation": True,
+        "stop": True,
+        "skip_decision": True,
+        "activation_init": 0.0,
+        "stop_init": 0.0,
+        "decide_init": 0.0,
+        "centre_query": False,
+    }
+}
 # Adam moves a head's logit by at most ~lr per step: with 16 steps and the default heads_lr 0.05 a
 # choice that starts at 0.5 ends between 0.31 and 0.69 however clear the rewards, so training
 # episodes stay near the expensive prior. The second adaptive row gives the heads lr 0.25 (a logit
@@ -150,63 +170,148 @@ SCREEN192 = {"screen": 192}
 # same 192 train queries; copied, its tokens counted in this row's cost). This start was chosen
 # after the table above showed no team beating one math_solver call: a prior informed by the test
 # table, not a search over it (one row, trained once).
-ADAPTIVE_CHEAP = {"heads": {**ADAPTIVE_CENTRED["heads"], "activation_init": -1.0, "stop_init": 2.0,
-                            "decide_init": -2.0}}  # fmt: skip
+ADAPTIVE_CHEAP = {
+    "heads": {**ADAPTIVE_CENTRED["heads"], "activation_init": -1.0, "stop_init": 2.0, "decide_init": -2.0}
+}
 # The robustness rows: one liar among the 4 agents. The draw (seed 1) plants it in a1, the
 # mathematical analyst, which hears a0 and is heard by a2 and a3 in a chain or a complete team
 # (seed 0 would draw a3, which in a chain only the decision hears).
 LIAR = AttackConfig(adversaries=1, adversary_role="liar", adversary_seed=1)
-ROWS = {r.name: r for r in (
-    Row("single", "single", agents=1, rounds=1, decision="last_agent", help="one math_solver, one call"),
-    Row("chain", "chain", rounds=1, help="4 agents in a chain, then final_refer"),
-    Row("complete", "complete", temporal="complete", help="the densest team: complete spatial and temporal edges"),
-    Row("debate", "debate", help="every agent hears every other's previous round"),
-    Row("gptswarm", "gptswarm"),
-    Row("agentprune", "agentprune"),
-    Row("agentdropout", "agentdropout", learner={"skip_decision": True}),
-    Row("gdesigner", "gdesigner", help="G-Designer, edges only"),
-    Row("gdesigner-adaptive", "gdesigner", learner=ADAPTIVE, help="G-Designer + who runs, stop head, decision skip"),
-    Row("gdesigner-adaptive-lr", "gdesigner", learner=ADAPTIVE_LR,
-        help="adaptive G-Designer with heads lr 0.25 instead of 0.05"),
-    Row("gdesigner-adaptive-repeat", "gdesigner", learner=ADAPTIVE, schedule=REPEAT, train_items=16,
-        help="adaptive G-Designer, 48 steps over 16 recurring train items, per-item baseline"),
-    Row("gdesigner-adaptive-group", "gdesigner", learner=ADAPTIVE, schedule=GROUP,
-        help="adaptive G-Designer, 4 graphs per query against each other (leave-one-out baseline)"),
-    Row("gdesigner-adaptive-screen", "gdesigner", learner=ADAPTIVE, schedule=SCREEN,
-        help="adaptive G-Designer started from every agent alone on 16 train queries"),
-    Row("gdesigner-adaptive-screen64", "gdesigner", learner=ADAPTIVE, schedule=SCREEN64,
-        help="adaptive G-Designer started from every agent alone on 64 train queries"),
-    Row("gdesigner-adaptive-centred", "gdesigner", learner=ADAPTIVE_CENTRED, schedule=SCREEN64,
-        help="the screen64 row with the heads reading the centred query"),
-    Row("gdesigner-adaptive-screen192", "gdesigner", learner=ADAPTIVE_CENTRED, schedule=SCREEN192,
-        help="the centred row screened on 192 train queries"),
-    Row("gdesigner-adaptive-cheap", "gdesigner", learner=ADAPTIVE_CHEAP, schedule=SCREEN192,
-        screen_from="gdesigner-adaptive-screen192", help="the 192-query screening, a cheap start: stop 0.88, decide 0.12"),
-    Row("commformer-adaptive", "commformer", learner={"gate": False, **ADAPTIVE},
-        help="CommFormer + who runs, stop head, decision skip"),
-    Row("complete-liar", "complete", temporal="complete", attack=True, clean="complete", help="complete, a1 lies"),
-    Row("chain-liar", "chain", rounds=1, attack=True, clean="chain", help="chain, a1 lies"),
-    Row("gdesigner-adaptive-liar", "gdesigner", learner=ADAPTIVE, attack=True, train_as="gdesigner-adaptive",
-        clean="gdesigner-adaptive", help="adaptive G-Designer trained clean, a1 lies"),
-    Row("commformer-adaptive-liar", "commformer", learner={"gate": False, **ADAPTIVE}, attack=True,
-        train_as="commformer-adaptive", clean="commformer-adaptive", help="adaptive CommFormer trained clean, a1 lies"),
-    Row("gdesigner-adaptive-trained-liar", "gdesigner", learner=ADAPTIVE, attack=True, train_attack=True,
-        clean="gdesigner-adaptive-trained-clean", help="adaptive G-Designer trained with a1 lying, a1 lies"),
-    Row("gdesigner-adaptive-trained-clean", "gdesigner", learner=ADAPTIVE, train_attack=True,
-        train_as="gdesigner-adaptive-trained-liar", help="adaptive G-Designer trained with a1 lying, a1 honest"),
-)}  # fmt: skip
+ROWS = {
+    r.name: r
+    for r in (
+        Row("single", "single", agents=1, rounds=1, decision="last_agent", help="one math_solver, one call"),
+        Row("chain", "chain", rounds=1, help="4 agents in a chain, then final_refer"),
+        Row("complete", "complete", temporal="complete", help="the densest team: complete spatial and temporal edges"),
+        Row("debate", "debate", help="every agent hears every other's previous round"),
+        Row("gptswarm", "gptswarm"),
+        Row("agentprune", "agentprune"),
+        Row("agentdropout", "agentdropout", learner={"skip_decision": True}),
+        Row("gdesigner", "gdesigner", help="G-Designer, edges only"),
+        Row(
+            "gdesigner-adaptive", "gdesigner", learner=ADAPTIVE, help="G-Designer + who runs, stop head, decision skip"
+        ),
+        Row(
+            "gdesigner-adaptive-lr",
+            "gdesigner",
+            learner=ADAPTIVE_LR,
+            help="adaptive G-Designer with heads lr 0.25 instead of 0.05",
+        ),
+        Row(
+            "gdesigner-adaptive-repeat",
+            "gdesigner",
+            learner=ADAPTIVE,
+            schedule=REPEAT,
+            train_items=16,
+            help="adaptive G-Designer, 48 steps over 16 recurring train items, per-item baseline",
+        ),
+        Row(
+            "gdesigner-adaptive-group",
+            "gdesigner",
+            learner=ADAPTIVE,
+            schedule=GROUP,
+            help="adaptive G-Designer, 4 graphs per query against each other (leave-one-out baseline)",
+        ),
+        Row(
+            "gdesigner-adaptive-screen",
+            "gdesigner",
+            learner=ADAPTIVE,
+            schedule=SCREEN,
+            help="adaptive G-Designer started from every agent alone on 16 train queries",
+        ),
+        Row(
+            "gdesigner-adaptive-screen64",
+            "gdesigner",
+            learner=ADAPTIVE,
+            schedule=SCREEN64,
+            help="adaptive G-Designer started from every agent alone on 64 train queries",
+        ),
+        Row(
+            "gdesigner-adaptive-centred",
+            "gdesigner",
+            learner=ADAPTIVE_CENTRED,
+            schedule=SCREEN64,
+            help="the screen64 row with the heads reading the centred query",
+        ),
+        Row(
+            "gdesigner-adaptive-screen192",
+            "gdesigner",
+            learner=ADAPTIVE_CENTRED,
+            schedule=SCREEN192,
+            help="the centred row screened on 192 train queries",
+        ),
+        Row(
+            "gdesigner-adaptive-cheap",
+            "gdesigner",
+            learner=ADAPTIVE_CHEAP,
+            schedule=SCREEN192,
+            screen_from="gdesigner-adaptive-screen192",
+            help="the 192-query screening, a cheap start: stop 0.88, decide 0.12",
+        ),
+        Row(
+            "commformer-adaptive",
+            "commformer",
+            learner={"gate": False, **ADAPTIVE},
+            help="CommFormer + who runs, stop head, decision skip",
+        ),
+        Row("complete-liar", "complete", temporal="complete", attack=True, clean="complete", help="complete, a1 lies"),
+        Row("chain-liar", "chain", rounds=1, attack=True, clean="chain", help="chain, a1 lies"),
+        Row(
+            "gdesigner-adaptive-liar",
+            "gdesigner",
+            learner=ADAPTIVE,
+            attack=True,
+            train_as="gdesigner-adaptive",
+            clean="gdesigner-adaptive",
+            help="adaptive G-Designer trained clean, a1 lies",
+        ),
+        Row(
+            "commformer-adaptive-liar",
+            "commformer",
+            learner={"gate": False, **ADAPTIVE},
+            attack=True,
+            train_as="commformer-adaptive",
+            clean="commformer-adaptive",
+            help="adaptive CommFormer trained clean, a1 lies",
+        ),
+        Row(
+            "gdesigner-adaptive-trained-liar",
+            "gdesigner",
+            learner=ADAPTIVE,
+            attack=True,
+            train_attack=True,
+            clean="gdesigner-adaptive-trained-clean",
+            help="adaptive G-Designer trained with a1 lying, a1 lies",
+        ),
+        Row(
+            "gdesigner-adaptive-trained-clean",
+            "gdesigner",
+            learner=ADAPTIVE,
+            train_attack=True,
+            train_as="gdesigner-adaptive-trained-liar",
+            help="adaptive G-Designer trained with a1 lying, a1 honest",
+        ),
+    )
+}
 
 
 class Experiment:
     def __init__(self, args: argparse.Namespace):
         self.args, self.out = args, Path(args.out)
         self.data = TaskConfig(seed=0)
-        self.team = TeamConfig(topology="complete", agents=4, rounds=2, roles=ROLES, max_tokens=args.max_tokens,
-                               temperature=args.temperature)  # fmt: skip
+        self.team = TeamConfig(
+            topology="complete",
+            agents=4,
+            rounds=2,
+            roles=ROLES,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+        )
         self.train_items = load_items(ItemsConfig("gsm8k", "train", args.train_limit), self.data)[1]
         self.task, self.test_items = load_items(ItemsConfig("gsm8k", "test", args.test_limit), self.data)
-        self.serve = ServeConfig(engine=args.engine, model=args.model, parallel=args.parallel, ctx_size=args.ctx_size,
-                                 threads=args.threads)  # fmt: skip
+        self.serve = ServeConfig(
+            engine=args.engine, model=args.model, parallel=args.parallel, ctx_size=args.ctx_size, threads=args.threads
+        )
         binary = find_binary(self.serve.cache_dir, self.serve.binary) if args.engine == "llama-server" else None
         self.engine_build = binary_version(binary) if binary else None  # recorded with every row
 
@@ -221,8 +326,16 @@ class Experiment:
         tmp.replace(path)
 
     def row_team(self, row: Row, topology: str, attacked: bool = False) -> TeamConfig:
-        return replace(self.team, topology=topology, agents=row.agents, rounds=row.rounds, temporal=row.temporal,
-                       decision=row.decision, roles=ROLES[: row.agents], attack=LIAR if attacked else AttackConfig())  # fmt: skip
+        return replace(
+            self.team,
+            topology=topology,
+            agents=row.agents,
+            rounds=row.rounds,
+            temporal=row.temporal,
+            decision=row.decision,
+            roles=ROLES[: row.agents],
+            attack=LIAR if attacked else AttackConfig(),
+        )
 
     # -- training -----------------------------------------------------------------------------
     def train(self, row: Row, backend: LLMBackend) -> tuple[str, dict[str, float]]:
@@ -242,10 +355,21 @@ class Experiment:
         kind = learned.model_class()
         learner_config = config_from_dict(learned.config_class, {"seed": 0, **row.learner})
         team = self.row_team(row, row.topology)
-        topology = kind(agents_for(team, self.task), team.rounds, decision_for(team, self.task), learner_config, MiniLMEmbedder())
-        train = TopologyTrainConfig(**{"steps": a.steps, "batch": a.batch, "lambda_tokens": a.lambda_tokens,
-                                       "token_scale": a.token_scale, "concurrency": a.concurrency,
-                                       "baseline": a.baseline, "seed": 0, **row.schedule})  # fmt: skip
+        topology = kind(
+            agents_for(team, self.task), team.rounds, decision_for(team, self.task), learner_config, MiniLMEmbedder()
+        )
+        train = TopologyTrainConfig(
+            **{
+                "steps": a.steps,
+                "batch": a.batch,
+                "lambda_tokens": a.lambda_tokens,
+                "token_scale": a.token_scale,
+                "concurrency": a.concurrency,
+                "baseline": a.baseline,
+                "seed": 0,
+                **row.schedule,
+            }
+        )
         attack = LIAR if row.train_attack else AttackConfig()
         items = self.train_items[: row.train_items or None]
         if row.screen_from:
@@ -267,28 +391,42 @@ class Experiment:
             cost["steps"] = m.step + 1
             started = now
             self._write(cost_path, cost)
-            console.print(f"  {row.name} step {m.step + 1}/{train.steps}: reward {m.reward:+.3f} acc {m.accuracy:.2f} "
-                          f"tokens {m.tokens:.0f} {json.dumps({k: round(v, 2) for k, v in m.extra.items()})}")  # fmt: skip
+            console.print(
+                f"  {row.name} step {m.step + 1}/{train.steps}: reward {m.reward:+.3f} acc {m.accuracy:.2f} "
+                f"tokens {m.tokens:.0f} {json.dumps({k: round(v, 2) for k, v in m.extra.items()})}"
+            )
 
         def on_screen(screening: Any) -> None:
             if "screen_tokens" not in cost:  # (a resume replays the kept screening: counted once)
                 cost["screen_tokens"] = screening.total_tokens
                 cost["tokens"] += screening.total_tokens
                 self._write(cost_path, cost)
-            solo = ", ".join(f"{a} {acc:.2f}/{t:.0f} tok" for a, acc, t in zip(screening.agents, screening.accuracy, screening.tokens))
+            solo = ", ".join(
+                f"{a} {acc:.2f}/{t:.0f} tok"
+                for a, acc, t in zip(screening.agents, screening.accuracy, screening.tokens)
+            )
             console.print(f"  {row.name} screening on {screening.items} queries: {solo}")
 
         artefact = trainer.fit(on_step, on_screen)
         return f"{row.topology}:{artefact.path}", cost
 
     # -- evaluation ---------------------------------------------------------------------------
-    def bench(self, row: Row, topology: str, store: RunStore, backend: LLMBackend, health: Callable[[], str | None]) -> str:
+    def bench(
+        self, row: Row, topology: str, store: RunStore, backend: LLMBackend, health: Callable[[], str | None]
+    ) -> str:
         ids_path = self.out / "runs.json"
         ids = self._json(ids_path, {})
         team = self.row_team(row, topology, attacked=row.attack)
-        config = RunConfig(task="gsm8k", split="test", limit=self.args.test_limit, concurrency=self.args.concurrency,
-                           team=team, engine=self.serve.engine, model=self.serve.model,
-                           data_dir=str(self.data.data_dir) if self.data.data_dir else None)  # fmt: skip
+        config = RunConfig(
+            task="gsm8k",
+            split="test",
+            limit=self.args.test_limit,
+            concurrency=self.args.concurrency,
+            team=team,
+            engine=self.serve.engine,
+            model=self.serve.model,
+            data_dir=str(self.data.data_dir) if self.data.data_dir else None,
+        )
         run_id = ids.get(row.name)
         if run_id is None:
             run_id = ids[row.name] = store.create_run(config, len(self.test_items))
@@ -301,8 +439,18 @@ class Experiment:
             if done[0] % 10 == 0:
                 console.print(f"  {row.name}: {done[0]}/{len(self.test_items)}")
 
-        asyncio.run(evaluate(the_team, self.task, self.test_items, store, run_id, concurrency=self.args.concurrency,
-                             on_result=progress, health=health))  # fmt: skip
+        asyncio.run(
+            evaluate(
+                the_team,
+                self.task,
+                self.test_items,
+                store,
+                run_id,
+                concurrency=self.args.concurrency,
+                on_result=progress,
+                health=health,
+            )
+        )
         return run_id
 
     def finish_row(self, row: Row, run_id: str, store: RunStore, training: dict[str, float] | None) -> dict[str, Any]:
@@ -311,12 +459,24 @@ class Experiment:
         k, n = s.solved, len(self.test_items)
         low, high = wilson_interval(k / n, n)
         summary = {
-            "row": row.name, "run_id": run_id, "topology": row.topology, "help": row.help, "solved": k, "n": n,
-            "accuracy": k / n, "ci95": [low, high], "tokens_per_query": s.tokens_per_query,
-            "calls_per_query": s.calls_per_query or 0.0, "wall_per_query_s": s.latency_s_per_query,
-            "cut_off_share": s.cut_off_share or 0.0, "failed": s.failed, "hit_rate": s.hit_rate,
-            "training": training, "engine_build": self.engine_build, "items": {r.item_id: [r.score, r.prompt_tokens + r.completion_tokens, r.calls] for r in results},
-        }  # fmt: skip
+            "row": row.name,
+            "run_id": run_id,
+            "topology": row.topology,
+            "help": row.help,
+            "solved": k,
+            "n": n,
+            "accuracy": k / n,
+            "ci95": [low, high],
+            "tokens_per_query": s.tokens_per_query,
+            "calls_per_query": s.calls_per_query or 0.0,
+            "wall_per_query_s": s.latency_s_per_query,
+            "cut_off_share": s.cut_off_share or 0.0,
+            "failed": s.failed,
+            "hit_rate": s.hit_rate,
+            "training": training,
+            "engine_build": self.engine_build,
+            "items": {r.item_id: [r.score, r.prompt_tokens + r.completion_tokens, r.calls] for r in results},
+        }
         self._write(self.out / "rows" / f"{row.name}.json", summary)
         return summary
 
@@ -330,17 +490,24 @@ class Experiment:
         diff = {k: (saved.get(k), v) for k, v in mine.items() if saved.get(k) != v}
         if diff:
             shown = ", ".join(f"--{k.replace('_', '-')} {new} (it ran with {old})" for k, (old, new) in diff.items())
-            raise SystemExit(f"error: {self.out} holds an experiment with other settings: {shown}; "
-                             "rerun with its settings to resume, or pass another --out")  # fmt: skip
+            raise SystemExit(
+                f"error: {self.out} holds an experiment with other settings: {shown}; "
+                "rerun with its settings to resume, or pass another --out"
+            )
 
     def check_screenings(self, names: list[str]) -> None:
         """A row that starts from another's screening needs it kept, or that row run before it."""
         for i, name in enumerate(names):
             row, train = ROWS[name], self.out / "train"
-            if row.screen_from and row.screen_from not in names[:i] and not any(
-                    (train / n / "screen.json").exists() for n in (row.training, row.screen_from)):
-                raise SystemExit(f"error: {name} starts from {row.screen_from}'s screening, which "
-                                 f"{train / row.screen_from} does not hold; put {row.screen_from} before it in --rows")  # fmt: skip
+            if (
+                row.screen_from
+                and row.screen_from not in names[:i]
+                and not any((train / n / "screen.json").exists() for n in (row.training, row.screen_from))
+            ):
+                raise SystemExit(
+                    f"error: {name} starts from {row.screen_from}'s screening, which "
+                    f"{train / row.screen_from} does not hold; put {row.screen_from} before it in --rows"
+                )
 
     def run(self, names: list[str], client: ClientConfig) -> None:
         self.check_screenings(names)
@@ -355,8 +522,10 @@ class Experiment:
                     console.print(f"[dim]{name}: done[/]")
                     continue
                 if done is not None and not self.args.replay:  # finished on another machine: kept as measured
-                    console.print(f"[dim]{name}: done elsewhere; kept (--replay with its response cache rebuilds "
-                                  "its trajectories here)[/]")  # fmt: skip
+                    console.print(
+                        f"[dim]{name}: done elsewhere; kept (--replay with its response cache rebuilds "
+                        "its trajectories here)[/]"
+                    )
                     continue
                 if done is not None:  # its store is not kept, its calls are
                     console.print(f"[dim]{name}: done; replaying it from the response cache for the report[/]")
@@ -370,8 +539,10 @@ class Experiment:
                     self._write(path, {**done, "run_id": run_id})
                     continue
                 s = self.finish_row(row, run_id, store, training)
-                console.print(f"  {name}: {s['solved']}/{s['n']} · {s['tokens_per_query']:.0f} tok/query · "
-                              f"{s['calls_per_query']:.2f} calls/query · cut off {s['cut_off_share']:.1%}")  # fmt: skip
+                console.print(
+                    f"  {name}: {s['solved']}/{s['n']} · {s['tokens_per_query']:.0f} tok/query · "
+                    f"{s['calls_per_query']:.2f} calls/query · cut off {s['cut_off_share']:.1%}"
+                )
                 self.report(store)
             self.report(store)
 
@@ -403,7 +574,9 @@ def headline(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     ]
     for r in rows:
         t = r["training"]
-        ratio = f"{r['tokens_per_query'] / dense['tokens_per_query']:.2f}×" if dense and dense["tokens_per_query"] else "–"
+        ratio = (
+            f"{r['tokens_per_query'] / dense['tokens_per_query']:.2f}×" if dense and dense["tokens_per_query"] else "–"
+        )
         tokens = f"{t['tokens']:,.0f}" if t else "–"
         wall = f"{t['wall_s'] / 60:.0f} min" if t else "–"
         wall += f" + {t['screen_from']}'s screening" if t and t.get("screen_from") else ""
@@ -411,7 +584,7 @@ def headline(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"| {r['row']} | {r['accuracy']:.2f} ({r['ci95'][0]:.2f}–{r['ci95'][1]:.2f}) | {r['solved']}/{r['n']} | "
             f"{r['tokens_per_query']:.0f} | {ratio} | {r['calls_per_query']:.2f} | {r['wall_per_query_s']:.1f} s | "
             f"{r['hit_rate'] or 0:.0%} | {r['cut_off_share']:.1%} | {tokens} | {wall} |"
-        )  # fmt: skip
+        )
     return "\n".join(lines + robustness(rows)) + "\n"
 
 
@@ -429,9 +602,13 @@ def robustness(rows: list[dict[str, Any]]) -> list[str]:
         return c, a, c - a, len(common)
 
     dense = next((drop(c, a)[2] for c, a in pairs if a["row"] == "complete-liar"), None)
-    out = ["", f"One liar among the 4 agents (a1, {LIAR.describe()}), same items:", "",
-           "| attacked row | clean row | clean accuracy | attacked accuracy | drop (points) | drop ÷ complete's | items |",
-           "|---|---|---|---|---|---|---|"]  # fmt: skip
+    out = [
+        "",
+        f"One liar among the 4 agents (a1, {LIAR.describe()}), same items:",
+        "",
+        "| attacked row | clean row | clean accuracy | attacked accuracy | drop (points) | drop ÷ complete's | items |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for clean, attacked in pairs:
         c, a, d, n = drop(clean, attacked)
         ratio = f"{d / dense:.2f}" if dense else "–"
@@ -450,11 +627,19 @@ def _client(cache: Path) -> ClientConfig:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="benchmarks/results/adaptive-teams",
-                   help="Experiment directory (rerun to resume; the default holds the kept results).")
-    p.add_argument("--cache", default=str(default_cache_dir() / "experiments" / "adaptive-teams" / "cache.sqlite"),
-                   help="Response cache (SQLite); its directory must exist.")
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--out",
+        default="benchmarks/results/adaptive-teams",
+        help="Experiment directory (rerun to resume; the default holds the kept results).",
+    )
+    p.add_argument(
+        "--cache",
+        default=str(default_cache_dir() / "experiments" / "adaptive-teams" / "cache.sqlite"),
+        help="Response cache (SQLite); its directory must exist.",
+    )
     p.add_argument("--rows", default=",".join(ROWS), help=f"Comma-separated rows, in order: {', '.join(ROWS)}.")
     p.add_argument("--test-limit", type=int, default=50, help="The first N GSM8K test items, for every row.")
     p.add_argument("--train-limit", type=int, default=200, help="GSM8K train items the learners draw from.")
@@ -462,19 +647,31 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=4, help="Train items per step.")
     p.add_argument("--lambda-tokens", type=float, default=0.3, help="Utility = score − λ · tokens / token_scale.")
     p.add_argument("--token-scale", type=float, default=1000.0)
-    p.add_argument("--baseline", choices=("moving", "per_item"), default="moving",
-                   help="REINFORCE baseline; per_item only helps when items repeat (steps × batch > train items).")
+    p.add_argument(
+        "--baseline",
+        choices=("moving", "per_item"),
+        default="moving",
+        help="REINFORCE baseline; per_item only helps when items repeat (steps × batch > train items).",
+    )
     p.add_argument("--model", default="qwen2.5-coder-0.5b")
     p.add_argument("--engine", default="llama-server")
     p.add_argument("--parallel", type=int, default=8, help="Server slots.")
-    p.add_argument("--ctx-size", type=int, default=8192, help="Context per slot (a complete team's round-2 prompts "
-                   "carry 7 messages of up to max_tokens each).")
+    p.add_argument(
+        "--ctx-size",
+        type=int,
+        default=8192,
+        help="Context per slot (a complete team's round-2 prompts carry 7 messages of up to max_tokens each).",
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--concurrency", type=int, default=4, help="Queries in flight.")
     p.add_argument("--max-tokens", type=int, default=512, help="Completion tokens per call.")
     p.add_argument("--temperature", type=float, default=0.0, help="0: greedy, and every call is cacheable.")
-    p.add_argument("--replay", action="store_true", help="Replay rows finished on another machine from the response "
-                   "cache (copy it over first: without it every call is made again), so the report shows them.")
+    p.add_argument(
+        "--replay",
+        action="store_true",
+        help="Replay rows finished on another machine from the response "
+        "cache (copy it over first: without it every call is made again), so the report shows them.",
+    )
     args = p.parse_args()
     names = [n.strip() for n in args.rows.split(",") if n.strip()]
     unknown = [n for n in names if n not in ROWS]
@@ -483,7 +680,9 @@ def main() -> None:
     if args.cache == p.get_default("cache"):  # the experiment's own place: made here, a path given must exist
         Path(args.cache).parent.mkdir(parents=True, exist_ok=True)
     try:
-        client = _client(Path(args.cache))  # a cache path in a missing or read-only directory: one line, before OUT is made
+        client = _client(
+            Path(args.cache)
+        )  # a cache path in a missing or read-only directory: one line, before OUT is made
     except ConfigError as e:
         p.error(str(e))
     Experiment(args).run(names, client)

@@ -27,8 +27,24 @@ COMMON = ("--max-tokens", "512", "--temperature", "0", "--concurrency", "4", "--
 
 
 def _row(name: str, team: str, topology: str, decision: str, limit: int, note: str) -> Row:
-    return Row(name, ("gsm8k", "--team", team, "--topology", topology, "--decision", decision,
-                      "--offset", "350", "--limit", str(limit), *COMMON), note)  # fmt: skip
+    return Row(
+        name,
+        (
+            "gsm8k",
+            "--team",
+            team,
+            "--topology",
+            topology,
+            "--decision",
+            decision,
+            "--offset",
+            "350",
+            "--limit",
+            str(limit),
+            *COMMON,
+        ),
+        note,
+    )
 
 
 ROWS = {
@@ -37,23 +53,37 @@ ROWS = {
         _row("cot-0.5b", f"cot@{SMALL}", "single", "last_agent", 100, "0.5B, chain-of-thought"),
         _row("pal-0.5b", f"pal@{SMALL}", "single", "last_agent", 100, "0.5B, program-aided (python tool)"),
         _row("single-0.5b-20", f"cot@{SMALL}", "single", "last_agent", 20, "one 0.5B agent, wall-time reference"),
-        _row("mixed-3-20", f"cot@{SMALL},pal@{SMALL},strong=cot@{STRONG}", "debate", "majority_vote", 20,
-             "0.5B CoT + 0.5B PAL + 1.5B CoT, independent, majority vote"),
+        _row(
+            "mixed-3-20",
+            f"cot@{SMALL},pal@{SMALL},strong=cot@{STRONG}",
+            "debate",
+            "majority_vote",
+            20,
+            "0.5B CoT + 0.5B PAL + 1.5B CoT, independent, majority vote",
+        ),
     )
 }
 
 
 def readme(out: Path, done: dict[str, dict]) -> None:
-    lines = ["# Complementary agents: program-aided vs chain-of-thought, and a mixed team's wall time", "",
-             "Made by `benchmarks/complementary_agents.py` (resumable; each row's command below). GSM8K test items "
-             "350-449 (paired rows) and 350-369 (wall-time rows), T 0, 512 max tokens, one llama-server per model on "
-             "this 2-core machine; the 0.5B priced 0.5, the 1.5B 1.5 per 1,000 tokens. Wall time includes the "
-             "engines' start.", "", *table(done)]  # fmt: skip
+    lines = [
+        "# Complementary agents: program-aided vs chain-of-thought, and a mixed team's wall time",
+        "",
+        "Made by `benchmarks/complementary_agents.py` (resumable; each row's command below). GSM8K test items "
+        "350-449 (paired rows) and 350-369 (wall-time rows), T 0, 512 max tokens, one llama-server per model on "
+        "this 2-core machine; the 0.5B priced 0.5, the 1.5B 1.5 per 1,000 tokens. Wall time includes the "
+        "engines' start.",
+        "",
+        *table(done),
+    ]
     if "cot-0.5b" in done and "pal-0.5b" in done:
         p = paired(done["pal-0.5b"], done["cot-0.5b"])
-        lines += ["", f"Paired on {p.items} items: only PAL right {p.only_a}, only CoT right {p.only_b}; "
-                      f"PAL − CoT = {p.diff:+.3f} (bootstrap 95% CI {p.ci[0]:+.3f}…{p.ci[1]:+.3f}), exact McNemar "
-                      f"p = {p.p:.3f}; cost PAL − CoT = {p.cost_diff:+.3f} per query."]  # fmt: skip
+        lines += [
+            "",
+            f"Paired on {p.items} items: only PAL right {p.only_a}, only CoT right {p.only_b}; "
+            f"PAL − CoT = {p.diff:+.3f} (bootstrap 95% CI {p.ci[0]:+.3f}…{p.ci[1]:+.3f}), exact McNemar "
+            f"p = {p.p:.3f}; cost PAL − CoT = {p.cost_diff:+.3f} per query.",
+        ]
     lines += ["", "Commands:", ""] + [f"    {r['command']}" for r in done.values()]
     (out / "README.md").write_text("\n".join(lines) + "\n")
 
@@ -61,7 +91,9 @@ def readme(out: Path, done: dict[str, dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/complementary-agents"))
-    parser.add_argument("--store", type=Path, default=default_cache_dir() / "experiments" / "complementary" / "runs.sqlite")
+    parser.add_argument(
+        "--store", type=Path, default=default_cache_dir() / "experiments" / "complementary" / "runs.sqlite"
+    )
     parser.add_argument("--rows", default=",".join(ROWS), help=f"Comma-separated rows: {', '.join(ROWS)}.")
     args = parser.parse_args()
     names = [n.strip() for n in args.rows.split(",") if n.strip()]

@@ -80,7 +80,13 @@ class Sparse:
         names = [a.name for a in self.agents]
         rounds = []
         for _ in range(2):
-            rounds.append(tuple((u, v) for j, v in enumerate(names[1:], 1) for u in rng.sample(names[:j], min(rng.choice((1, 2)), j))))
+            rounds.append(
+                tuple(
+                    (u, v)
+                    for j, v in enumerate(names[1:], 1)
+                    for u in rng.sample(names[:j], min(rng.choice((1, 2)), j))
+                )
+            )
         temporal = [(n, n) for n in names] + [(rng.choice(names), n) for n in names]
         return CommGraph(tuple(self.agents), tuple(rounds), (tuple(temporal),), Decision("final_refer"))
 
@@ -152,8 +158,15 @@ async def checkpointed(n: int, fixed: bool, batches: int, size: int) -> dict[str
         ckpt, writes = stored(db)
         disk = disk_bytes(db)
     runs = batches * size + 1  # the warm-up is on disk too
-    return {"n": n, "queries": batches * size, "plain": statistics.median(times["plain"]),
-            "saved": statistics.median(times["saved"]), "disk": disk / runs, "ckpt": ckpt / runs, "writes": writes / runs}  # fmt: skip
+    return {
+        "n": n,
+        "queries": batches * size,
+        "plain": statistics.median(times["plain"]),
+        "saved": statistics.median(times["saved"]),
+        "disk": disk / runs,
+        "ckpt": ckpt / runs,
+        "writes": writes / runs,
+    }
 
 
 def main() -> None:
@@ -173,16 +186,23 @@ def main() -> None:
         for mark, rss, ms in rows:
             print(f"{mark:>8,} {rss:>8.1f} {(rss / rows[0][1] - 1) * 100:>+8.1f}% {ms:>9.2f}")
     if not args.memory_only:
-        print("\ncheckpointed runs (sparse graphs x 2 rounds, final_refer; SQLite in a temporary folder,"
-              " opened once): median of alternating batches")  # fmt: skip
-        print(f"{'agents':>6} {'graph':>9} {'queries':>7} {'ms/query':>9} {'+ckpt ms':>9} {'ratio':>6} {'disk KB/q':>10}"
-              f" {'ckpt KB/q':>10} {'writes KB/q':>11} {'KB/agent':>9}")  # fmt: skip
+        print(
+            "\ncheckpointed runs (sparse graphs x 2 rounds, final_refer; SQLite in a temporary folder,"
+            " opened once): median of alternating batches"
+        )
+        print(
+            f"{'agents':>6} {'graph':>9} {'queries':>7} {'ms/query':>9} {'+ckpt ms':>9} {'ratio':>6} {'disk KB/q':>10}"
+            f" {'ckpt KB/q':>10} {'writes KB/q':>11} {'KB/agent':>9}"
+        )
         sizes = [int(a) for a in args.agents.split(",")]
         for n, fixed in [(sizes[0], True), *((n, False) for n in sizes)]:
             r = asyncio.run(checkpointed(n, fixed, args.batches, max(1, args.queries // n)))
-            print(f"{n:>6} {'fixed' if fixed else 'per-query':>9} {r['queries']:>7} {r['plain'] * 1000:>9.1f}"
-                  f" {r['saved'] * 1000:>9.1f} {r['saved'] / r['plain']:>6.1f} {r['disk'] / 1024:>10.1f}"
-                  f" {r['ckpt'] / 1024:>10.1f} {r['writes'] / 1024:>11.1f} {r['disk'] / 1024 / n:>9.2f}")  # fmt: skip
+            print(
+                f"{n:>6} {'fixed' if fixed else 'per-query':>9} {r['queries']:>7} {r['plain'] * 1000:>9.1f}"
+                f" {r['saved'] * 1000:>9.1f} {r['saved'] / r['plain']:>6.1f} {r['disk'] / 1024:>10.1f}"
+                f" {r['ckpt'] / 1024:>10.1f} {r['writes'] / 1024:>11.1f} {r['disk'] / 1024 / n:>9.2f}"
+            )
+
 
 if __name__ == "__main__":
     main()

@@ -81,7 +81,16 @@ from benchmarks.rows import CLI, Row, keep_rows, paired, run, table  # noqa: E40
 SMALL, STRONG = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
 EXPERIMENT = default_cache_dir() / "experiments" / "learned-teams"  # outside the repository: store and cache
 # one response cache for every row (seeded samples too: sc3 reuses sc5's first three)
-COMMON = ("--max-tokens", "512", "--concurrency", "4", "--cache", str(EXPERIMENT / "cache.sqlite"), "--cache-mode", "all")
+COMMON = (
+    "--max-tokens",
+    "512",
+    "--concurrency",
+    "4",
+    "--cache",
+    str(EXPERIMENT / "cache.sqlite"),
+    "--cache-mode",
+    "all",
+)
 LAMBDAS = (0.5, 2.0)
 
 
@@ -114,14 +123,33 @@ class Suite:
 SUITES = {
     "gsm8k": Suite(
         "gsm8k",
-        {"cheap_cot": f"cot@{SMALL}", "cheap_pal": f"pal@{SMALL}", "strong_pal": f"pal@{STRONG}", "strong_cot": f"cot@{STRONG}"},
-        {"validate": ("--split", "train", "--offset", "0", "--limit", "100"),
-         "test": ("--split", "test", "--offset", "50", "--limit", "300")},
+        {
+            "cheap_cot": f"cot@{SMALL}",
+            "cheap_pal": f"pal@{SMALL}",
+            "strong_pal": f"pal@{STRONG}",
+            "strong_cot": f"cot@{STRONG}",
+        },
+        {
+            "validate": ("--split", "train", "--offset", "0", "--limit", "100"),
+            "test": ("--split", "test", "--offset", "50", "--limit", "300"),
+        },
         ("--split", "train", "--offset", "100", "--limit", "400"),
         "cheap_cot,cheap_pal",
         "majority_vote",
-        (("cascade-agree", "cheap_cot,cheap_pal,strong_cot", "cascade:agree", "cheap pair, strong_cot when they disagree"),
-         ("cascade-tool", "strong_pal,strong_cot", "cascade:tool-ok", "strong_pal, strong_cot when its program fails")),
+        (
+            (
+                "cascade-agree",
+                "cheap_cot,cheap_pal,strong_cot",
+                "cascade:agree",
+                "cheap pair, strong_cot when they disagree",
+            ),
+            (
+                "cascade-tool",
+                "strong_pal,strong_cot",
+                "cascade:tool-ok",
+                "strong_pal, strong_cot when its program fails",
+            ),
+        ),
         "majority_vote",
         "strong_cot",
     ),
@@ -132,12 +160,18 @@ SUITES = {
         ("--offset", "0", "--limit", "64"),
         "cheap_code",
         "passing_vote",
-        (("cascade-tool", "cheap_code,strong_code", "cascade:tool-ok",
-          "cheap_code, strong_code (hearing it) when its code fails the visible examples"),),
+        (
+            (
+                "cascade-tool",
+                "cheap_code,strong_code",
+                "cascade:tool-ok",
+                "cheap_code, strong_code (hearing it) when its code fails the visible examples",
+            ),
+        ),
         "last_agent",
         "strong_code",
     ),
-}  # fmt: skip
+}
 
 
 def fixed_rows(suite: Suite, phase: str, best: str | None) -> dict[str, Row]:
@@ -145,19 +179,56 @@ def fixed_rows(suite: Suite, phase: str, best: str | None) -> dict[str, Row]:
     `best` (chosen on the validation slice)."""
 
     def row(name: str, team: str, topology: str, decision: str, note: str, group: str, *more: str) -> Row:
-        return Row(f"{phase}-{name}", (suite.task, *suite.slices[phase], "--team", team, "--topology", topology,
-                                       "--rounds", "1", "--decision", decision, *COMMON, *more), note, group=group)  # fmt: skip
+        return Row(
+            f"{phase}-{name}",
+            (
+                suite.task,
+                *suite.slices[phase],
+                "--team",
+                team,
+                "--topology",
+                topology,
+                "--rounds",
+                "1",
+                "--decision",
+                decision,
+                *COMMON,
+                *more,
+            ),
+            note,
+            group=group,
+        )
 
     rows = [row(f"single-{n}", suite.team(n), "single", "last_agent", f"{n} alone", "single") for n in suite.members]
     for n in dict.fromkeys([suite.strongest, *([best] if best else [])]):
         for k in (5, 3):  # sc3 after sc5: its 3 seeded samples are sc5's first 3, answered by the cache
             team = ",".join(f"s{i}={suite.members[n]}" for i in range(k))
-            rows.append(row(f"sc{k}-{n}", team, "debate", suite.sc_decision, f"{k} samples of {n}, T 0.7, {suite.sc_decision}",
-                            "sc", "--temperature", "0.7", "--seed", "1000"))  # fmt: skip
+            rows.append(
+                row(
+                    f"sc{k}-{n}",
+                    team,
+                    "debate",
+                    suite.sc_decision,
+                    f"{k} samples of {n}, T 0.7, {suite.sc_decision}",
+                    "sc",
+                    "--temperature",
+                    "0.7",
+                    "--seed",
+                    "1000",
+                )
+            )
     for name, agents, rule, note in suite.cascades:
         rows.append(row(name, suite.team(*agents.split(",")), rule, "last_agent", note, "cascade"))
-    rows.append(row("complete", suite.mix, "complete", suite.complete_decision,
-                    f"the mix, complete graph, {suite.complete_decision}", "complete"))  # fmt: skip
+    rows.append(
+        row(
+            "complete",
+            suite.mix,
+            "complete",
+            suite.complete_decision,
+            f"the mix, complete graph, {suite.complete_decision}",
+            "complete",
+        )
+    )
     return {r.name: r for r in rows}
 
 
@@ -172,9 +243,36 @@ def train(suite: Suite, out: Path, kind: str, lam: float) -> tuple[Path, float]:
     if model.exists() and (target / "done").exists():
         return model, 0.0
     started = time.monotonic()
-    code = run([*CLI, "train", kind, "--task", suite.task, *suite.train_items, "--team", suite.mix, "--rounds", "2",
-                "--decision", "last_agent", "--pay", "price", "--lambda-tokens", str(lam), "--token-scale", "1000",
-                "--steps", "20", "--batch", "6", *COMMON, *suite.learners()[kind], "--out", str(target)])  # fmt: skip
+    code = run(
+        [
+            *CLI,
+            "train",
+            kind,
+            "--task",
+            suite.task,
+            *suite.train_items,
+            "--team",
+            suite.mix,
+            "--rounds",
+            "2",
+            "--decision",
+            "last_agent",
+            "--pay",
+            "price",
+            "--lambda-tokens",
+            str(lam),
+            "--token-scale",
+            "1000",
+            "--steps",
+            "20",
+            "--batch",
+            "6",
+            *COMMON,
+            *suite.learners()[kind],
+            "--out",
+            str(target),
+        ]
+    )
     if code != 0:
         raise SystemExit(f"training {kind} lambda {lam} failed (exit {code})")
     (target / "done").write_text(json.dumps({"wall_s": time.monotonic() - started}))
@@ -182,9 +280,12 @@ def train(suite: Suite, out: Path, kind: str, lam: float) -> tuple[Path, float]:
 
 
 def learned_row(suite: Suite, phase: str, kind: str, lam: float, model: Path) -> Row:
-    return Row(f"{phase}-{kind}-lambda{lam:g}", (suite.task, *suite.slices[phase], "--topology", f"{kind}:{model}",
-                                                 "--decision", "last_agent", *COMMON),
-               f"{kind}, lambda {lam:g}", group="learned")  # fmt: skip
+    return Row(
+        f"{phase}-{kind}-lambda{lam:g}",
+        (suite.task, *suite.slices[phase], "--topology", f"{kind}:{model}", "--decision", "last_agent", *COMMON),
+        f"{kind}, lambda {lam:g}",
+        group="learned",
+    )
 
 
 def utility(row: dict) -> float:
@@ -218,9 +319,14 @@ def training_cost(out: Path, name: str) -> str:
 
 def readme(suite: Suite, out: Path, done: dict[str, dict], store: Path) -> None:
     chosen = choices(suite, done)
-    lines = [f"# Learned teams of complementary agents: the held-out headline ({suite.task})", "",
-             "Made by `benchmarks/learned_teams.py` (its docstring is the pre-registered protocol).", "",
-             f"Choices made on the validation slice: {json.dumps(chosen) if chosen else 'not yet'}.", ""]  # fmt: skip
+    lines = [
+        f"# Learned teams of complementary agents: the held-out headline ({suite.task})",
+        "",
+        "Made by `benchmarks/learned_teams.py` (its docstring is the pre-registered protocol).",
+        "",
+        f"Choices made on the validation slice: {json.dumps(chosen) if chosen else 'not yet'}.",
+        "",
+    ]
     for phase in ("validate", "test"):
         rows = {k: v for k, v in done.items() if k.startswith(f"{phase}-")}
         if rows:
@@ -237,25 +343,44 @@ def readme(suite: Suite, out: Path, done: dict[str, dict], store: Path) -> None:
     for name, r in test.items():
         if r.get("group") != "learned":
             continue
-        lines += [f"### {name} against each baseline (paired, test slice)", "",
-                  "| baseline | items | only learned right | only baseline right | Δ accuracy (95% CI) | McNemar p | Δ cost/query |",
-                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"### {name} against each baseline (paired, test slice)",
+            "",
+            "| baseline | items | only learned right | only baseline right | Δ accuracy (95% CI) | McNemar p | Δ cost/query |",
+            "|---|---|---|---|---|---|---|",
+        ]
         baselines = {k: b for k, b in test.items() if b.get("group") != "learned"}
         for b in baselines.values():
             p = paired(r, b)
-            lines.append(f"| {b['name']} | {p.items} | {p.only_a} | {p.only_b} | {p.diff:+.3f} ({p.ci[0]:+.3f}…{p.ci[1]:+.3f}) | "
-                         f"{p.p:.3f} | {p.cost_diff:+.3f} |")  # fmt: skip
-        needed = [f"test-single-{best}", f"test-single-{suite.strongest}", *(f"test-{c[0]}" for c in suite.cascades),
-                  *(f"test-sc{k}-{best}" for k in (3, 5))]  # fmt: skip
+            lines.append(
+                f"| {b['name']} | {p.items} | {p.only_a} | {p.only_b} | {p.diff:+.3f} ({p.ci[0]:+.3f}…{p.ci[1]:+.3f}) | "
+                f"{p.p:.3f} | {p.cost_diff:+.3f} |"
+            )
+        needed = [
+            f"test-single-{best}",
+            f"test-single-{suite.strongest}",
+            *(f"test-{c[0]}" for c in suite.cascades),
+            *(f"test-sc{k}-{best}" for k in (3, 5)),
+        ]
         if best and all(n in test for n in needed):
-            verdicts = targets(name, test, best_single=f"test-single-{best}", strongest=f"test-single-{suite.strongest}",
-                               cascades=[f"test-{c[0]}" for c in suite.cascades], sc=[f"test-sc{k}-{best}" for k in (3, 5)])  # fmt: skip
+            verdicts = targets(
+                name,
+                test,
+                best_single=f"test-single-{best}",
+                strongest=f"test-single-{suite.strongest}",
+                cascades=[f"test-{c[0]}" for c in suite.cascades],
+                sc=[f"test-sc{k}-{best}" for k in (3, 5)],
+            )
             lines += ["", "Targets (issue 33):", "", *(t.line() for t in verdicts)]
         lines += ["", "Branches, read from the trajectories:", "", *branches(r), ""]
         strongest_baseline = max(baselines.values(), key=lambda b: b["accuracy"], default=None)
         if strongest_baseline:
-            lines += [f"Items {strongest_baseline['name']} (the most accurate baseline) solved and {name} did not:", "",
-                      *losses(r, strongest_baseline, store), ""]  # fmt: skip
+            lines += [
+                f"Items {strongest_baseline['name']} (the most accurate baseline) solved and {name} did not:",
+                "",
+                *losses(r, strongest_baseline, store),
+                "",
+            ]
     lines += ["Commands:", ""] + [f"    {r['command']}" for r in done.values()]
     (out / "README.md").write_text("\n".join(lines) + "\n")
 
@@ -286,7 +411,9 @@ def main() -> None:
         chosen = choices(suite, done)
         missing = [k for k in ("best_single", *learners) if k not in chosen]
         if missing:
-            raise SystemExit(f"the validation phase has not decided {', '.join(missing)}; run `validate --task {suite.task}` first")
+            raise SystemExit(
+                f"the validation phase has not decided {', '.join(missing)}; run `validate --task {suite.task}` first"
+            )
         rows = fixed_rows(suite, "test", chosen["best_single"])
         for kind in learners:
             lam = float(chosen[kind])

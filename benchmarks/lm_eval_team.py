@@ -91,19 +91,43 @@ def scripted_server(chosen: list[Any], out: Path, port: int) -> Iterator[str]:
     agents = [AgentSpec(f"a{i}", role, config.settings()) for i, role in enumerate(task.roles)]
     swarm = out / "gptswarm-untrained.pt"
     GPTSwarm(agents, 1, decision_for(config, task)).save(swarm)  # a learned kind, untrained: plumbing only
-    teams = [served_team("fixed", config, backend, task=task, model="scripted"),
-             served_team("learned", TeamConfig(topology=f"gptswarm:{swarm}"), backend, task=task, model="scripted")]  # fmt: skip
-    with endpoint(teams, Limits(concurrency=4), ApiSettings(reasoning="content"), out / "runs.sqlite",
-                  bind("127.0.0.1", port)) as server, server.running() as url:  # fmt: skip
+    teams = [
+        served_team("fixed", config, backend, task=task, model="scripted"),
+        served_team("learned", TeamConfig(topology=f"gptswarm:{swarm}"), backend, task=task, model="scripted"),
+    ]
+    with (
+        endpoint(
+            teams, Limits(concurrency=4), ApiSettings(reasoning="content"), out / "runs.sqlite", bind("127.0.0.1", port)
+        ) as server,
+        server.running() as url,
+    ):
         yield url
 
 
 @contextmanager
 def served(args: argparse.Namespace, out: Path, port: int) -> Iterator[str]:
     """`agentnet serve-team` with both teams, until the block ends (then SIGINT: drained, recorded)."""
-    command = [sys.executable, "-m", "agentnet.cli", "serve-team", "--port", str(port), "--store", str(out / "runs.sqlite"),
-               "--task", "gsm8k", "--reasoning", "content", "--concurrency", str(args.concurrency),
-               "--team", f"fixed={args.fixed}", "--team", f"learned=;topology={args.learned}", *args.serve_arg]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "agentnet.cli",
+        "serve-team",
+        "--port",
+        str(port),
+        "--store",
+        str(out / "runs.sqlite"),
+        "--task",
+        "gsm8k",
+        "--reasoning",
+        "content",
+        "--concurrency",
+        str(args.concurrency),
+        "--team",
+        f"fixed={args.fixed}",
+        "--team",
+        f"learned=;topology={args.learned}",
+        *args.serve_arg,
+    ]
     if args.data_dir:
         command += ["--data-dir", str(args.data_dir)]
     log = (out / "serve-team.log").open("w")
@@ -120,7 +144,9 @@ def served(args: argparse.Namespace, out: Path, port: int) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise SystemExit(f"serve-team did not answer within {args.start_timeout:g} s; see {out / 'serve-team.log'}")
+                raise SystemExit(
+                    f"serve-team did not answer within {args.start_timeout:g} s; see {out / 'serve-team.log'}"
+                )
             time.sleep(1)
         yield url
     finally:
@@ -139,7 +165,9 @@ def task_dir(out: Path, data_dir: Path | None) -> Path:
         return TASK_YAML.parent
     folder = out / "tasks"
     folder.mkdir(parents=True, exist_ok=True)
-    text = TASK_YAML.read_text().replace("../shared/data/gsm8k/test.jsonl", str((data_dir / "gsm8k" / "test.jsonl").resolve()))
+    text = TASK_YAML.read_text().replace(
+        "../shared/data/gsm8k/test.jsonl", str((data_dir / "gsm8k" / "test.jsonl").resolve())
+    )
     (folder / TASK_YAML.name).write_text(text)
     return folder
 
@@ -149,11 +177,27 @@ def lm_eval(team: str, url: str, limit: int, out: Path, tasks: Path, concurrency
     if binary is None:
         raise SystemExit("lm_eval is not installed; pip install 'agentnet[harness]'")
     where = out / "lm_eval" / team
-    model_args = (f"model={team},base_url={url}/chat/completions,num_concurrent={concurrency},max_retries=2,"
-                  "tokenized_requests=False,timeout=3600")  # fmt: skip
-    command = [binary, "--model", "local-chat-completions", "--model_args", model_args, "--tasks", "agentnet_gsm8k",
-               "--include_path", str(tasks), "--limit", str(limit), "--apply_chat_template", "--log_samples",
-               "--output_path", str(where)]  # fmt: skip
+    model_args = (
+        f"model={team},base_url={url}/chat/completions,num_concurrent={concurrency},max_retries=2,"
+        "tokenized_requests=False,timeout=3600"
+    )
+    command = [
+        binary,
+        "--model",
+        "local-chat-completions",
+        "--model_args",
+        model_args,
+        "--tasks",
+        "agentnet_gsm8k",
+        "--include_path",
+        str(tasks),
+        "--limit",
+        str(limit),
+        "--apply_chat_template",
+        "--log_samples",
+        "--output_path",
+        str(where),
+    ]
     print("$", " ".join(command), flush=True)
     subprocess.run(command, cwd=REPO, check=True, env={**os.environ, **OFFLINE, "OPENAI_API_KEY": "unused"})
     return where
@@ -199,8 +243,13 @@ def bench_scores(store_path: Path | None, run_id: str | None) -> dict[str, float
         return {r.item_id: r.score for r in store.results(run_id)}
 
 
-def compare(team: str, chosen: list[Any], lm: dict[str, dict[int, dict[str, Any]]], rows: dict[str, Any],
-            bench: dict[str, float]) -> dict[str, Any]:  # fmt: skip
+def compare(
+    team: str,
+    chosen: list[Any],
+    lm: dict[str, dict[int, dict[str, Any]]],
+    rows: dict[str, Any],
+    bench: dict[str, float],
+) -> dict[str, Any]:
     from agentnet.tasks import make_task
 
     task = make_task("gsm8k")
@@ -210,13 +259,18 @@ def compare(team: str, chosen: list[Any], lm: dict[str, dict[int, dict[str, Any]
         reply = row.trajectory["answer"] if row is not None else ""
         score = asyncio.run(task.score(item, reply)) if row is not None else None
         entry: dict[str, Any] = {
-            "item": item.id, "gold": item.answer,
+            "item": item.id,
+            "gold": item.answer,
             "agentnet": {"extracted": score.extracted if score else None, "score": score.value if score else None},
-            "reply_tail": reply.strip()[-160:], "error": row.error if row is not None else "not in the run store",
-        }  # fmt: skip
+            "reply_tail": reply.strip()[-160:],
+            "error": row.error if row is not None else "not in the run store",
+        }
         for name in FILTERS:
             s = lm.get(name, {}).get(i)
-            entry[name] = {"extracted": first(s["filtered_resps"]) if s else None, "score": s.get("exact_match") if s else None}
+            entry[name] = {
+                "extracted": first(s["filtered_resps"]) if s else None,
+                "score": s.get("exact_match") if s else None,
+            }
         if item.id in bench:
             entry["bench"] = bench[item.id]
         scores = [entry["agentnet"]["score"], *(entry[n]["score"] for n in FILTERS)]
@@ -227,8 +281,13 @@ def compare(team: str, chosen: list[Any], lm: dict[str, dict[int, dict[str, Any]
         values = [e[key]["score"] for e in per_item if e[key]["score"] is not None]
         return sum(values) / len(values) if values else None
 
-    summary = {"team": team, "run_id": rows.get("__run__"), "items": len(per_item), "agentnet": accuracy("agentnet"),
-               **{n: accuracy(n) for n in FILTERS}}  # fmt: skip
+    summary = {
+        "team": team,
+        "run_id": rows.get("__run__"),
+        "items": len(per_item),
+        "agentnet": accuracy("agentnet"),
+        **{n: accuracy(n) for n in FILTERS},
+    }
     if bench:
         summary["bench"] = sum(bench.get(e["item"], 0.0) for e in per_item) / len(per_item)
     return {"summary": summary, "items": per_item}
@@ -238,20 +297,31 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
     def pct(v: float | None) -> str:
         return "–" if v is None else f"{100 * v:.1f}%"
 
-    lines = [f"`{command}`", "", "| team | items | agentnet scorer | lm-eval served-answer | lm-eval flexible-extract | agentnet bench |",
-             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        f"`{command}`",
+        "",
+        "| team | items | agentnet scorer | lm-eval served-answer | lm-eval flexible-extract | agentnet bench |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         s = r["summary"]
-        lines.append(f"| {s['team']} (run {s['run_id']}) | {s['items']} | {pct(s['agentnet'])} | {pct(s['served-answer'])} | "
-                     f"{pct(s['flexible-extract'])} | {pct(s.get('bench'))} |")  # fmt: skip
+        lines.append(
+            f"| {s['team']} (run {s['run_id']}) | {s['items']} | {pct(s['agentnet'])} | {pct(s['served-answer'])} | "
+            f"{pct(s['flexible-extract'])} | {pct(s.get('bench'))} |"
+        )
     for r in results:
         odd = [e for e in r["items"] if e["disagree"]]
         lines += ["", f"### {r['summary']['team']}: {len(odd)} item(s) where the scorers disagree", ""]
         if odd:
-            lines += ["| item | gold | agentnet | served-answer | flexible-extract | the reply ends |", "|---|---|---|---|---|---|"]
+            lines += [
+                "| item | gold | agentnet | served-answer | flexible-extract | the reply ends |",
+                "|---|---|---|---|---|---|",
+            ]
         for e in odd:
-            cells = [f"{e[k]['extracted']} ({e[k]['score']:g})" if e[k]["score"] is not None else "–"
-                     for k in ("agentnet", *FILTERS)]  # fmt: skip
+            cells = [
+                f"{e[k]['extracted']} ({e[k]['score']:g})" if e[k]["score"] is not None else "–"
+                for k in ("agentnet", *FILTERS)
+            ]
             tail = e["reply_tail"].replace("|", "\\|").replace("\n", " ")
             lines.append(f"| {e['item']} | {e['gold']} | {' | '.join(cells)} | …{tail[-90:]} |")
     return "\n".join(lines) + "\n"
@@ -259,17 +329,34 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=100, help="the first N GSM8K test items (as `agentnet bench gsm8k --limit N`)")
-    parser.add_argument("--fixed", default="", help="the fixed team, SPEC[;KEY=VALUE…] as serve-team --team takes it "
-                        "(default: the team `agentnet bench gsm8k` runs), e.g. 'cot@qwen2.5-coder-0.5b;topology=single;decision=last_agent'")
-    parser.add_argument("--learned", default="", help="the learned team's topology, KIND:PATH (from `agentnet train KIND`)")
-    parser.add_argument("--scripted", action="store_true", help="ScriptedBackend teams in this process (no model): the plumbing")
+    parser.add_argument(
+        "--limit", type=int, default=100, help="the first N GSM8K test items (as `agentnet bench gsm8k --limit N`)"
+    )
+    parser.add_argument(
+        "--fixed",
+        default="",
+        help="the fixed team, SPEC[;KEY=VALUE…] as serve-team --team takes it "
+        "(default: the team `agentnet bench gsm8k` runs), e.g. 'cot@qwen2.5-coder-0.5b;topology=single;decision=last_agent'",
+    )
+    parser.add_argument(
+        "--learned", default="", help="the learned team's topology, KIND:PATH (from `agentnet train KIND`)"
+    )
+    parser.add_argument(
+        "--scripted", action="store_true", help="ScriptedBackend teams in this process (no model): the plumbing"
+    )
     parser.add_argument("--out", type=Path, default=Path("lm-eval-gsm8k"), help="output folder")
     parser.add_argument("--data-dir", type=Path, default=None, help="benchmark data folder (default ../shared/data)")
     parser.add_argument("--concurrency", type=int, default=4, help="requests lm-eval keeps in flight (and team runs)")
-    parser.add_argument("--serve-arg", action="append", default=[], help="extra serve-team argument (repeat), e.g. --serve-arg=--model=qwen2.5-coder-0.5b")
+    parser.add_argument(
+        "--serve-arg",
+        action="append",
+        default=[],
+        help="extra serve-team argument (repeat), e.g. --serve-arg=--model=qwen2.5-coder-0.5b",
+    )
     parser.add_argument("--start-timeout", type=float, default=900.0, help="seconds for serve-team to come up")
-    parser.add_argument("--bench-store", type=Path, default=None, help="run store of an `agentnet bench gsm8k` run to show beside")
+    parser.add_argument(
+        "--bench-store", type=Path, default=None, help="run store of an `agentnet bench gsm8k` run to show beside"
+    )
     parser.add_argument("--bench-run", default=None, help="that run's id")
     args = parser.parse_args()
     if not args.scripted and not args.learned:
@@ -278,7 +365,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     if (out / "runs.sqlite").exists():
         raise SystemExit(f"{out} already holds a run store; pass a new --out")
-    chosen = items(args.limit, args.data_dir or Path(os.environ.get("AGENTNET_DATA_DIR") or REPO.parent / "shared" / "data"))
+    chosen = items(
+        args.limit, args.data_dir or Path(os.environ.get("AGENTNET_DATA_DIR") or REPO.parent / "shared" / "data")
+    )
     from agentnet.serving.process import free_port
 
     port = free_port()
@@ -287,7 +376,10 @@ def main() -> None:
     with server as url:
         where = {team: lm_eval(team, url, args.limit, out, tasks, args.concurrency) for team in ("fixed", "learned")}
     bench = bench_scores(args.bench_store, args.bench_run)
-    results = [compare(team, chosen, samples(path), served_rows(out / "runs.sqlite", team), bench) for team, path in where.items()]
+    results = [
+        compare(team, chosen, samples(path), served_rows(out / "runs.sqlite", team), bench)
+        for team, path in where.items()
+    ]
     (out / "comparison.json").write_text(json.dumps(results, indent=1))
     text = markdown(results, " ".join(["python benchmarks/lm_eval_team.py", *sys.argv[1:]]))
     (out / "comparison.md").write_text(text)

@@ -42,7 +42,7 @@ class Row:
 
 def run(cmd: Sequence[str], on_line: Callable[[str], None] = lambda line: None) -> int:
     """Run an `agentnet` command, its stderr passed through line by line (and to `on_line`); its exit code."""
-    print("$ agentnet " + " ".join(cmd[len(CLI):]), flush=True)
+    print("$ agentnet " + " ".join(cmd[len(CLI) :]), flush=True)
     with subprocess.Popen(list(cmd), text=True, stderr=subprocess.PIPE) as process:
         assert process.stderr is not None
         for line in process.stderr:
@@ -76,16 +76,26 @@ def measure(row: Row, store_path: Path, run_id: str, wall_s: float, **more: obje
     messages = [m for r in rows for m in r.trajectory.get("messages", ())]
     tools = [m["tool"] for m in messages if m.get("tool")]
     return {
-        "name": row.name, "note": row.note, "group": row.group, "command": row.command(), "run": run_id,
-        "items": summary.scored, "accuracy": summary.accuracy, "tokens_per_query": summary.tokens_per_query,
-        "cost_per_query": summary.cost_per_query, "calls_per_query": summary.calls_per_query,
-        "cut_off_share": summary.cut_off_share, "failed": summary.failed, "wall_s": wall_s,
-        "tool_runs": len(tools), "tool_ok": sum(t.get("status") == "passed" for t in tools),
+        "name": row.name,
+        "note": row.note,
+        "group": row.group,
+        "command": row.command(),
+        "run": run_id,
+        "items": summary.scored,
+        "accuracy": summary.accuracy,
+        "tokens_per_query": summary.tokens_per_query,
+        "cost_per_query": summary.cost_per_query,
+        "calls_per_query": summary.calls_per_query,
+        "cut_off_share": summary.cut_off_share,
+        "failed": summary.failed,
+        "wall_s": wall_s,
+        "tool_runs": len(tools),
+        "tool_ok": sum(t.get("status") == "passed" for t in tools),
         "rounds_run": {r.item_id: r.trajectory.get("rounds_run") for r in rows},
         "scores": {r.item_id: r.score for r in rows},
         "costs": {r.item_id: r.cost for r in rows},
         **more,
-    }  # fmt: skip
+    }
 
 
 def keep_rows(out: Path, names: Sequence[str], rows: dict[str, Row], store: Path) -> dict[str, dict]:
@@ -132,20 +142,30 @@ def paired(a: dict, b: dict, resamples: int = 2000, seed: int = 0) -> Paired:
     boots = sorted(sum(rng.choice(da) for _ in da) / len(da) for _ in range(resamples)) if da else [0.0]
     only_a, only_b = sum(d > 0 for d in da), sum(d < 0 for d in da)
     cost = [(a["costs"].get(i) or 0) - (b["costs"].get(i) or 0) for i in items]
-    return Paired(len(items), only_a, only_b, sum(da) / max(len(da), 1),
-                  (boots[int(0.025 * len(boots))], boots[int(0.975 * len(boots)) - 1]),
-                  mcnemar_exact(only_a, only_b), sum(cost) / max(len(cost), 1))  # fmt: skip
+    return Paired(
+        len(items),
+        only_a,
+        only_b,
+        sum(da) / max(len(da), 1),
+        (boots[int(0.025 * len(boots))], boots[int(0.975 * len(boots)) - 1]),
+        mcnemar_exact(only_a, only_b),
+        sum(cost) / max(len(cost), 1),
+    )
 
 
 def table(done: dict[str, dict]) -> list[str]:
     """The rows as a Markdown table: accuracy with its 95% CI, tokens, cost, calls, cut-off, tools, wall."""
-    lines = ["| row | items | accuracy (95% CI) | tokens/query | cost/query | calls/query | cut off | tool runs ok | wall |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| row | items | accuracy (95% CI) | tokens/query | cost/query | calls/query | cut off | tool runs ok | wall |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in done.values():
         lo, hi = wilson_interval(r["accuracy"], r["items"])
         cut = "—" if r["cut_off_share"] is None else f"{100 * r['cut_off_share']:.1f}%"
         tools = f"{r['tool_ok']}/{r['tool_runs']}" if r["tool_runs"] else "—"
-        lines.append(f"| {r['name']} ({r['note']}) | {r['items']} | {100 * r['accuracy']:.1f}% ({100 * lo:.0f}–{100 * hi:.0f}) | "
-                     f"{r['tokens_per_query']:,.0f} | {r['cost_per_query'] or 0:.3f} | {r['calls_per_query'] or 0:.2f} | "
-                     f"{cut} | {tools} | {r['wall_s'] / 60:.1f} min |")  # fmt: skip
+        lines.append(
+            f"| {r['name']} ({r['note']}) | {r['items']} | {100 * r['accuracy']:.1f}% ({100 * lo:.0f}–{100 * hi:.0f}) | "
+            f"{r['tokens_per_query']:,.0f} | {r['cost_per_query'] or 0:.3f} | {r['calls_per_query'] or 0:.2f} | "
+            f"{cut} | {tools} | {r['wall_s'] / 60:.1f} min |"
+        )
     return lines

@@ -45,8 +45,9 @@ def layer() -> tuple[str, float, float]:
 
 def batch() -> tuple[str, float, float]:
     backend = ScriptedBackend(["The answer is 1"], cycle=True, latency_s=LATENCY, max_concurrency=64)
-    graph = CommGraph.uniform(specs(5), rounds=2, temporal=[(f"a{i}", f"a{i}") for i in range(5)],
-                              decision=Decision("last_agent"))  # fmt: skip
+    graph = CommGraph.uniform(
+        specs(5), rounds=2, temporal=[(f"a{i}", f"a{i}") for i in range(5)], decision=Decision("last_agent")
+    )
     team = Team(graph, backend)
     queries = [f"question {i}" for i in range(200)]
     started = time.perf_counter()
@@ -80,8 +81,11 @@ def real(agents: int, queries: int) -> tuple[str, float, float]:
         wall = time.perf_counter() - started
     tokens = sum(r.usage.completion_tokens for r in results)
     prompt = sum(r.usage.prompt_tokens for r in results)
-    return (f"llama.cpp smollm2: {queries} queries x {agents}-agent chain "
-            f"({prompt} prompt + {tokens} completion tok)", wall, tokens / wall)  # fmt: skip
+    return (
+        f"llama.cpp smollm2: {queries} queries x {agents}-agent chain ({prompt} prompt + {tokens} completion tok)",
+        wall,
+        tokens / wall,
+    )
 
 
 def main() -> None:

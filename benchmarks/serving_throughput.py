@@ -96,7 +96,9 @@ def layer_ratio(server: Server, max_tokens: int, repeats: int) -> tuple[float, f
     return statistics.mean(singles), layer
 
 
-def bench(config: ServeConfig, args: argparse.Namespace, console: Console) -> tuple[list[Row], tuple[float, float, float]]:
+def bench(
+    config: ServeConfig, args: argparse.Namespace, console: Console
+) -> tuple[list[Row], tuple[float, float, float]]:
     rows: list[Row] = []
     with start(config) as server:
         for note in server.notes:
@@ -107,9 +109,22 @@ def bench(config: ServeConfig, args: argparse.Namespace, console: Console) -> tu
             load = wait_for_quiet(args.max_load, args.max_wait_s, console)
             runs = [measure_level(server, level, requests, args.max_tokens) for _ in range(args.repeats)]
             wall, tokens, latencies = min(runs, key=lambda run: run[0] / max(run[1], 1))  # best tok/s
-            rows.append(Row(server.engine, config.model, level, requests, wall, tokens / wall,
-                            percentile(latencies, 0.5), percentile(latencies, 0.95), load))  # fmt: skip
-            console.print(f"[dim]{server.engine} {config.model} x{level}: {tokens / wall:.1f} tok/s (load {load:.2f})[/]")
+            rows.append(
+                Row(
+                    server.engine,
+                    config.model,
+                    level,
+                    requests,
+                    wall,
+                    tokens / wall,
+                    percentile(latencies, 0.5),
+                    percentile(latencies, 0.95),
+                    load,
+                )
+            )
+            console.print(
+                f"[dim]{server.engine} {config.model} x{level}: {tokens / wall:.1f} tok/s (load {load:.2f})[/]"
+            )
         load = wait_for_quiet(args.max_load, args.max_wait_s, console)
         single, layer = layer_ratio(server, args.max_tokens, args.repeats)
     return rows, (single, layer, load)
@@ -117,16 +132,30 @@ def bench(config: ServeConfig, args: argparse.Namespace, console: Console) -> tu
 
 def markdown(rows: list[Row], layers: dict[tuple[str, str], tuple[float, float, float]], max_load: float) -> str:
     levels = sorted({r.level for r in rows})
-    head = ["engine", "model", *[f"tok/s @{n}" for n in levels], *[f"p50/p95 s @{n}" for n in levels],
-            "1 call s", "4-agent layer s", "layer x", "load"]  # fmt: skip
+    head = [
+        "engine",
+        "model",
+        *[f"tok/s @{n}" for n in levels],
+        *[f"p50/p95 s @{n}" for n in levels],
+        "1 call s",
+        "4-agent layer s",
+        "layer x",
+        "load",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, (single, layer, layer_load) in layers.items():
         mine = {r.level: r for r in rows if (r.engine, r.model) == key}
         loads = [r.load for r in mine.values()] + [layer_load]
         flag = "*" if max(loads) >= max_load else ""
-        cells = [*key, *[f"{mine[n].tok_s:.1f}" for n in levels],
-                 *[f"{mine[n].p50_s:.2f}/{mine[n].p95_s:.2f}" for n in levels],
-                 f"{single:.2f}", f"{layer:.2f}", f"{layer / single:.2f}", f"{min(loads):.2f}-{max(loads):.2f}{flag}"]  # fmt: skip
+        cells = [
+            *key,
+            *[f"{mine[n].tok_s:.1f}" for n in levels],
+            *[f"{mine[n].p50_s:.2f}/{mine[n].p95_s:.2f}" for n in levels],
+            f"{single:.2f}",
+            f"{layer:.2f}",
+            f"{layer / single:.2f}",
+            f"{min(loads):.2f}-{max(loads):.2f}{flag}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -161,19 +190,44 @@ def main(argv: Sequence[str] | None = None) -> None:
     for model in args.models.split(","):
         for engine in engines:
             config = ServeConfig(
-                engine=engine, model=model, base_url=args.base_url, ctx_size=args.ctx_size,
-                parallel=args.parallel or max(args.levels), threads=args.threads, threads_batch=args.threads_batch,
-                batch_size=args.batch_size, ubatch_size=args.ubatch_size,
+                engine=engine,
+                model=model,
+                base_url=args.base_url,
+                ctx_size=args.ctx_size,
+                parallel=args.parallel or max(args.levels),
+                threads=args.threads,
+                threads_batch=args.threads_batch,
+                batch_size=args.batch_size,
+                ubatch_size=args.ubatch_size,
                 extra_args=tuple(args.extra.split()),
-            )  # fmt: skip
+            )
             found, layer = bench(config, args, console)
             rows += found
             layers[(found[0].engine, model)] = layer
-    table = Table("engine", "model", "in flight", "requests", "wall s", "completion tok/s", "p50 s", "p95 s", "load",
-                  title=f"max_tokens {args.max_tokens} · {os.cpu_count()} cores")  # fmt: skip
+    table = Table(
+        "engine",
+        "model",
+        "in flight",
+        "requests",
+        "wall s",
+        "completion tok/s",
+        "p50 s",
+        "p95 s",
+        "load",
+        title=f"max_tokens {args.max_tokens} · {os.cpu_count()} cores",
+    )
     for r in rows:
-        table.add_row(r.engine, r.model, str(r.level), str(r.requests), f"{r.wall_s:.2f}", f"{r.tok_s:.1f}",
-                      f"{r.p50_s:.2f}", f"{r.p95_s:.2f}", f"{r.load:.2f}")  # fmt: skip
+        table.add_row(
+            r.engine,
+            r.model,
+            str(r.level),
+            str(r.requests),
+            f"{r.wall_s:.2f}",
+            f"{r.tok_s:.1f}",
+            f"{r.p50_s:.2f}",
+            f"{r.p95_s:.2f}",
+            f"{r.load:.2f}",
+        )
     Console().print(table)
     print(markdown(rows, layers, args.max_load))
 

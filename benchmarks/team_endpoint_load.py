@@ -35,7 +35,9 @@ def team(latency_s: float):  # noqa: ANN201 - a ServedTeam (imported late: the d
     from agentnet.testing import ScriptedBackend
 
     backend = ScriptedBackend(lambda m, s: REPLY, latency_s=latency_s)
-    return served_team("chain3", TeamConfig(topology="chain", agents=3, decision="final_refer"), backend, model="scripted")
+    return served_team(
+        "chain3", TeamConfig(topology="chain", agents=3, decision="final_refer"), backend, model="scripted"
+    )
 
 
 def serve(port: int, latency_s: float, store: Path) -> None:
@@ -44,7 +46,9 @@ def serve(port: int, latency_s: float, store: Path) -> None:
     from agentnet.assembly.endpoint import endpoint
     from agentnet.assembly.team_service import Limits
 
-    with endpoint([team(latency_s)], Limits(concurrency=32, queue=64), ApiSettings(), store, bind("127.0.0.1", port)) as server:
+    with endpoint(
+        [team(latency_s)], Limits(concurrency=32, queue=64), ApiSettings(), store, bind("127.0.0.1", port)
+    ) as server:
         server.run()
 
 
@@ -69,8 +73,13 @@ async def level(url: str, clients: int, per_client: int) -> dict:
         started = time.perf_counter()
         await asyncio.gather(*(one_client() for _ in range(clients)))
         wall = time.perf_counter() - started
-    return {"clients": clients, "requests": len(latencies), "rps": len(latencies) / wall,
-            "p50_ms": 1000 * pct(latencies, 50), "p95_ms": 1000 * pct(latencies, 95)}  # fmt: skip
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "rps": len(latencies) / wall,
+        "p50_ms": 1000 * pct(latencies, 50),
+        "p95_ms": 1000 * pct(latencies, 95),
+    }
 
 
 async def direct(latency_s: float, n: int) -> dict:
@@ -103,7 +112,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per level (split between its clients)")
     parser.add_argument("--levels", default="1,4,16", help="concurrent clients per level")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
-    parser.add_argument("--no-store", action="store_true", help="serve without the run store (its share of the overhead)")
+    parser.add_argument(
+        "--no-store", action="store_true", help="serve without the run store (its share of the overhead)"
+    )
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)  # the child
     parser.add_argument("--store", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -117,7 +128,9 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}/v1"
     with tempfile.TemporaryDirectory() as tmp:
         store = [] if args.no_store else ["--store", f"{tmp}/runs.sqlite"]
-        child = subprocess.Popen([sys.executable, __file__, "--serve", str(port), *store, "--latency-ms", str(args.latency_ms)])
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(port), *store, "--latency-ms", str(args.latency_ms)]
+        )
         try:
             wait_ready(url, child)
             levels = [asyncio.run(level(url, c, max(1, args.requests // c))) for c in map(int, args.levels.split(","))]
@@ -126,16 +139,24 @@ def main() -> None:
             child.wait(timeout=60)
     base = asyncio.run(direct(latency_s, args.requests))
     one = next((lv for lv in levels if lv["clients"] == 1), levels[0])
-    figures = {"latency_ms_per_call": args.latency_ms, "team": "chain of 3 + final_refer decision (4 calls)",
-               "levels": levels, "team_arun": base, "overhead_p50_ms": one["p50_ms"] - base["p50_ms"],
-               "load_average": os.getloadavg(), "cores": os.cpu_count()}  # fmt: skip
+    figures = {
+        "latency_ms_per_call": args.latency_ms,
+        "team": "chain of 3 + final_refer decision (4 calls)",
+        "levels": levels,
+        "team_arun": base,
+        "overhead_p50_ms": one["p50_ms"] - base["p50_ms"],
+        "load_average": os.getloadavg(),
+        "cores": os.cpu_count(),
+    }
     print("| clients | requests | requests/s | p50 ms | p95 ms |")
     print("|---:|---:|---:|---:|---:|")
     for lv in levels:
         print(f"| {lv['clients']} | {lv['requests']} | {lv['rps']:.1f} | {lv['p50_ms']:.2f} | {lv['p95_ms']:.2f} |")
     print(f"| `Team.arun` directly | {args.requests} | – | {base['p50_ms']:.2f} | {base['p95_ms']:.2f} |")
-    print(f"\nserver overhead per request (p50 at 1 client − Team.arun p50): {figures['overhead_p50_ms']:.2f} ms "
-          f"(target ≤ 5 ms); load average {figures['load_average'][0]:.1f} on {figures['cores']} cores")  # fmt: skip
+    print(
+        f"\nserver overhead per request (p50 at 1 client − Team.arun p50): {figures['overhead_p50_ms']:.2f} ms "
+        f"(target ≤ 5 ms); load average {figures['load_average'][0]:.1f} on {figures['cores']} cores"
+    )
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1))
 

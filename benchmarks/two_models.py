@@ -67,7 +67,9 @@ class Row:
         return self.tokens / self.seconds
 
 
-async def _layer(backends: dict[str, LLMBackend], demands: Sequence[ModelDemand], max_tokens: int) -> dict[str, tuple[int, float]]:
+async def _layer(
+    backends: dict[str, LLMBackend], demands: Sequence[ModelDemand], max_tokens: int
+) -> dict[str, tuple[int, float]]:
     """All the layer's calls at once; per model (completion tokens, seconds until its last call ended)."""
     settings = GenerationSettings(max_tokens=max_tokens, temperature=0.7, seed=1)
     started = time.perf_counter()
@@ -99,8 +101,14 @@ def wait_for_quiet(max_load: float, max_wait_s: float, console: Console) -> floa
     return load
 
 
-def measure(way: str, backends: dict[str, LLMBackend], demands: Sequence[ModelDemand], threads: dict[str, str],
-            args: argparse.Namespace, console: Console) -> list[Row]:  # fmt: skip
+def measure(
+    way: str,
+    backends: dict[str, LLMBackend],
+    demands: Sequence[ModelDemand],
+    threads: dict[str, str],
+    args: argparse.Namespace,
+    console: Console,
+) -> list[Row]:
     asyncio.run(_layer(backends, demands, 4))  # warm-up: loading, first-call costs
     before = wait_for_quiet(args.max_load, args.max_wait_s, console)
     best: dict[str, tuple[int, float]] | None = None
@@ -117,7 +125,9 @@ def measure(way: str, backends: dict[str, LLMBackend], demands: Sequence[ModelDe
     return rows
 
 
-def pooled(way: str, demands: Sequence[ModelDemand], config: ServeConfig, args: argparse.Namespace, console: Console) -> list[Row]:
+def pooled(
+    way: str, demands: Sequence[ModelDemand], config: ServeConfig, args: argparse.Namespace, console: Console
+) -> list[Row]:
     with serve_models(demands, config, timeout_s=900) as pool:
         for note in pool.notes:
             console.print(f"[yellow]{note}[/]")
@@ -154,33 +164,51 @@ def router(binary: Path, demands: Sequence[ModelDemand], config: ServeConfig, th
         sections = ["version = 1"]
         for demand, n in zip(demands, threads, strict=True):
             model = resolve(demand.name, config.cache_dir)
-            sections.append(f"[{demand.name}]\nmodel = {model.source}\nparallel = {demand.slots}\n"
-                            f"c = {config.ctx_size * demand.slots}\nthreads = {n}\nthreads-batch = {n}\n"
-                            "kv-unified = true\njinja = true\ncache-reuse = 256\nload-on-startup = true")  # fmt: skip
+            sections.append(
+                f"[{demand.name}]\nmodel = {model.source}\nparallel = {demand.slots}\n"
+                f"c = {config.ctx_size * demand.slots}\nthreads = {n}\nthreads-batch = {n}\n"
+                "kv-unified = true\njinja = true\ncache-reuse = 256\nload-on-startup = true"
+            )
         preset.write_text("\n\n".join(sections) + "\n")
         port = free_port()
-        cmd = [str(binary), "--models-preset", str(preset), "--models-max", str(len(demands)), "--host", "127.0.0.1",
-               "--port", str(port), "--no-webui"]  # fmt: skip
+        cmd = [
+            str(binary),
+            "--models-preset",
+            str(preset),
+            "--models-max",
+            str(len(demands)),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-webui",
+        ]
         with ServerProcess(cmd, config.cache_dir / "logs" / f"llama-router-{port}.log") as process:
             url = f"http://127.0.0.1:{port}/v1"
             process.wait_ready(f"{url}/models", 300)
             yield url
 
 
-def routed(binary: Path, demands: Sequence[ModelDemand], config: ServeConfig, args: argparse.Namespace, console: Console) -> list[Row]:
+def routed(
+    binary: Path, demands: Sequence[ModelDemand], config: ServeConfig, args: argparse.Namespace, console: Console
+) -> list[Row]:
     threads = split_threads([d.slots for d in demands], available_cores())
     with router(binary, demands, config, threads) as url:
         backends: dict[str, LLMBackend] = {
             d.name: OpenAIBackend(url, model=d.name, timeout_s=900, max_concurrency=d.slots) for d in demands
         }
-        return measure("router", backends, demands, {d.name: str(n) for d, n in zip(demands, threads, strict=True)},
-                       args, console)  # fmt: skip
+        return measure(
+            "router", backends, demands, {d.name: str(n) for d, n in zip(demands, threads, strict=True)}, args, console
+        )
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="qwen2.5-coder-0.5b:2,qwen2.5-coder-1.5b:1",
-                        help="MODEL:SLOTS,… (slots: the model's agents in the layer)")
+    parser.add_argument(
+        "--models",
+        default="qwen2.5-coder-0.5b:2,qwen2.5-coder-1.5b:1",
+        help="MODEL:SLOTS,… (slots: the model's agents in the layer)",
+    )
     parser.add_argument("--ways", default="split,full,router,alone")
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--repeats", type=int, default=1, help="keep the fastest layer of this many")
@@ -212,18 +240,45 @@ def main(argv: Sequence[str] | None = None) -> None:
             rows += routed(binary, demands, config, args, console)
         else:
             raise SystemExit(f"unknown way {way!r}; use split, full, router, alone")
-    table = Table("way", "model", "slots", "threads", "tokens", "s", "tok/s", "tok/s per slot", "layer s", "load",
-                  title=f"one layer, max_tokens {args.max_tokens} · {cores} cores")  # fmt: skip
+    table = Table(
+        "way",
+        "model",
+        "slots",
+        "threads",
+        "tokens",
+        "s",
+        "tok/s",
+        "tok/s per slot",
+        "layer s",
+        "load",
+        title=f"one layer, max_tokens {args.max_tokens} · {cores} cores",
+    )
     for r in rows:
-        table.add_row(r.way, r.model, str(r.slots), r.threads, str(r.tokens), f"{r.seconds:.1f}", f"{r.tok_s:.1f}",
-                      f"{r.tok_s / r.slots:.1f}", f"{r.layer_s:.1f}", f"{r.load:.2f}")  # fmt: skip
+        table.add_row(
+            r.way,
+            r.model,
+            str(r.slots),
+            r.threads,
+            str(r.tokens),
+            f"{r.seconds:.1f}",
+            f"{r.tok_s:.1f}",
+            f"{r.tok_s / r.slots:.1f}",
+            f"{r.layer_s:.1f}",
+            f"{r.load:.2f}",
+        )
     Console(width=160).print(table)
-    print("| way | model | slots | threads | tok/s | tok/s per slot | layer s | load |\n|---|---|---|---|---|---|---|---|")
+    print(
+        "| way | model | slots | threads | tok/s | tok/s per slot | layer s | load |\n|---|---|---|---|---|---|---|---|"
+    )
     for r in rows:
-        print(f"| {r.way} | {r.model} | {r.slots} | {r.threads} | {r.tok_s:.1f} | {r.tok_s / r.slots:.1f} | {r.layer_s:.1f} | {r.load:.2f} |")
+        print(
+            f"| {r.way} | {r.model} | {r.slots} | {r.threads} | {r.tok_s:.1f} | {r.tok_s / r.slots:.1f} | {r.layer_s:.1f} | {r.load:.2f} |"
+        )
     alone_rows = [r for r in rows if r.way == "alone"]
     if alone_rows:
-        console.print(f"alone: the models one after the other take {sum(r.layer_s for r in alone_rows):.1f} s per layer")
+        console.print(
+            f"alone: the models one after the other take {sum(r.layer_s for r in alone_rows):.1f} s per layer"
+        )
 
 
 if __name__ == "__main__":

@@ -32,24 +32,35 @@ def main() -> None:
         rows = store.results(ids["attacked"], with_trajectories=True)
         big = store.create_run(store.run(ids["attacked"]).config, args.items)
         for i in range(args.items):
-            store.add_result(big, dataclasses.replace(rows[i % len(rows)], item_id=f"big/{i}", position=i, score=float(i % 3 == 0)))
+            store.add_result(
+                big, dataclasses.replace(rows[i % len(rows)], item_id=f"big/{i}", position=i, score=float(i % 3 == 0))
+            )
         started = time.perf_counter()
         index = write_viewer(store, big, work / "show")
         write_s = time.perf_counter() - started
     size = sum(f.stat().st_size for f in (work / "show").rglob("*.html"))
-    table = [("items", f"{args.items:,}"), ("write pages", f"{write_s:.1f} s"), ("on disk", f"{size / 1e6:.0f} MB"),
-             ("per item page", f"{size / args.items / 1e3:.0f} KB")]  # fmt: skip
+    table = [
+        ("items", f"{args.items:,}"),
+        ("write pages", f"{write_s:.1f} s"),
+        ("on disk", f"{size / 1e6:.0f} MB"),
+        ("per item page", f"{size / args.items / 1e3:.0f} KB"),
+    ]
     chromium = shutil.which("chromium")
     if chromium:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, headless=True,
-                                         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])  # fmt: skip
+            browser = pw.chromium.launch(
+                executable_path=chromium,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
             page = browser.new_page()
-            for label, act in (("index load", lambda: page.goto(index.as_uri())),
-                               ("sort by tokens", lambda: page.click("#index th:nth-child(3)")),
-                               ("next page", lambda: page.click("#next"))):  # fmt: skip
+            for label, act in (
+                ("index load", lambda: page.goto(index.as_uri())),
+                ("sort by tokens", lambda: page.click("#index th:nth-child(3)")),
+                ("next page", lambda: page.click("#next")),
+            ):
                 started = time.perf_counter()
                 act()
                 table.append((label, f"{time.perf_counter() - started:.2f} s"))

@@ -57,8 +57,10 @@ def _dict_entries(path: Path, names: tuple[str, ...]) -> int:
 
 
 def _sandbox_attacks() -> int:
-    return _dict_entries(RESULTS.parents[1] / "tests" / "tasks" / "sandbox" / "attacks.py",
-                         ("WRITES", "PROCESSES", "NETWORK", "SIGNALS_AND_LIMITS", "SECRETS"))
+    return _dict_entries(
+        RESULTS.parents[1] / "tests" / "tasks" / "sandbox" / "attacks.py",
+        ("WRITES", "PROCESSES", "NETWORK", "SIGNALS_AND_LIMITS", "SECRETS"),
+    )
 
 
 def _humaneval_cases(*names: str) -> Callable[[], int]:
@@ -170,7 +172,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 def _site_uri(repo_path: str) -> str | None:
     """The site page a repository file is, if it is one."""
     if repo_path.startswith("docs/"):
-        return repo_path[len("docs/"):]
+        return repo_path[len("docs/") :]
     parts = repo_path.split("/")
     if len(parts) == 4 and parts[:2] == ["benchmarks", "results"] and parts[3] == "README.md":
         return f"results/{parts[2]}.md"
@@ -201,7 +203,7 @@ def _rewrite_links(markdown: str, page: Page) -> str:
 
     out, last = [], 0
     for fence in FENCE.finditer(markdown):
-        out.append(LINK.sub(rewrite, markdown[last:fence.start()]))
+        out.append(LINK.sub(rewrite, markdown[last : fence.start()]))
         out.append(fence[0])
         last = fence.end()
     out.append(LINK.sub(rewrite, markdown[last:]))

@@ -35,20 +35,99 @@ MAX_AGENTS = 8  # the name, city and colour pools below cover chains of MAX_AGEN
 ANSWER_FORMAT = "End your reply with the final answer alone between <A> and </A>."
 
 NAMES = (
-    "Ann", "Bea", "Cleo", "Dan", "Eve", "Finn", "Gina", "Hugo", "Ida", "Jon", "Kai", "Lena", "Max",
-    "Nora", "Omar", "Pia", "Quinn", "Rosa", "Sam", "Tess", "Uma", "Vik", "Wes", "Xena", "Yuri", "Zoe",
-    "Alma", "Bert", "Cora", "Dirk", "Elsa", "Femi", "Gus", "Hana", "Ivo", "Jade",
-)  # fmt: skip
+    "Ann",
+    "Bea",
+    "Cleo",
+    "Dan",
+    "Eve",
+    "Finn",
+    "Gina",
+    "Hugo",
+    "Ida",
+    "Jon",
+    "Kai",
+    "Lena",
+    "Max",
+    "Nora",
+    "Omar",
+    "Pia",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tess",
+    "Uma",
+    "Vik",
+    "Wes",
+    "Xena",
+    "Yuri",
+    "Zoe",
+    "Alma",
+    "Bert",
+    "Cora",
+    "Dirk",
+    "Elsa",
+    "Femi",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "Jade",
+)
 CITIES = (
-    "Lyon", "Oslo", "Porto", "Kyoto", "Quito", "Dakar", "Perth", "Tunis", "Lima", "Riga", "Turin",
-    "Graz", "Cork", "Basel", "Leeds", "Malmo", "Ghent", "Split", "Bergen", "Davos", "Nice", "Osaka",
-    "Hanoi", "Accra", "Cusco", "Izmir", "Minsk", "Sofia",
-)  # fmt: skip
+    "Lyon",
+    "Oslo",
+    "Porto",
+    "Kyoto",
+    "Quito",
+    "Dakar",
+    "Perth",
+    "Tunis",
+    "Lima",
+    "Riga",
+    "Turin",
+    "Graz",
+    "Cork",
+    "Basel",
+    "Leeds",
+    "Malmo",
+    "Ghent",
+    "Split",
+    "Bergen",
+    "Davos",
+    "Nice",
+    "Osaka",
+    "Hanoi",
+    "Accra",
+    "Cusco",
+    "Izmir",
+    "Minsk",
+    "Sofia",
+)
 COLOURS = (
-    "red", "blue", "green", "yellow", "white", "black", "orange", "purple", "pink", "brown", "grey",
-    "silver", "golden", "violet", "teal", "beige", "navy", "crimson", "ivory", "olive", "maroon",
-    "turquoise", "amber", "lilac",
-)  # fmt: skip
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "white",
+    "black",
+    "orange",
+    "purple",
+    "pink",
+    "brown",
+    "grey",
+    "silver",
+    "golden",
+    "violet",
+    "teal",
+    "beige",
+    "navy",
+    "crimson",
+    "ivory",
+    "olive",
+    "maroon",
+    "turquoise",
+    "amber",
+    "lilac",
+)
 # relation -> (predicate, clause after "the city where X", question)
 RELATIONS = {
     "lives": ("lives in", "lives", "In which city does {} live?"),
@@ -175,8 +254,9 @@ def _boxes(rng: random.Random, agents: int) -> tuple[Query, str, list[Fact], lis
             op, k = "plus", rng.randint(1, 9)
             how = f"{k} more {'coin' if k == 1 else 'coins'} than"
         value = {"times": value * k, "plus": value + k, "minus": value - k}[op]
-        needed.append(Fact((colour, "coins"), f"The {colour} box holds {how} the {prev} box.",
-                           source=(prev, "coins"), op=op, k=k))  # fmt: skip
+        needed.append(
+            Fact((colour, "coins"), f"The {colour} box holds {how} the {prev} box.", source=(prev, "coins"), op=op, k=k)
+        )
     answer = str(value)
     distractors = []
     for i, colour in enumerate(others):
@@ -275,9 +355,7 @@ class Asymmetric:
 
     def __post_init__(self) -> None:
         if not 2 <= self.agents <= MAX_AGENTS:
-            raise ConfigError(
-                f"asymmetric agents={self.agents}: the facts must split over 2 to {MAX_AGENTS} agents"
-            )
+            raise ConfigError(f"asymmetric agents={self.agents}: the facts must split over 2 to {MAX_AGENTS} agents")
         for split, size in (("train", self.train_size), ("test", self.test_size)):
             if size < 0:
                 raise ConfigError(f"asymmetric {split}_size={size}: use 0 or more items")
@@ -307,7 +385,9 @@ class Asymmetric:
             "seed": self.config.seed,
         }
         private = tuple(tuple(f.text for f in hand) for hand in puzzle.private)
-        return Item(f"{self.name}/{split}/s{self.config.seed}-n{self.agents}/{index}", question, puzzle.answer, meta, private)
+        return Item(
+            f"{self.name}/{split}/s{self.config.seed}-n{self.agents}/{index}", question, puzzle.answer, meta, private
+        )
 
     def extract(self, output: str) -> str:
         return extract_qa_answer(output)

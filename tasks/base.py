@@ -22,9 +22,19 @@ from agentnet.tasks.records import DataNotFoundError, MalformedDataError, Parse,
 DATA_ENV = "AGENTNET_DATA_DIR"
 
 __all__ = [
-    "DATA_ENV", "DataDirError", "DataNotFoundError", "FileTask", "HubSource", "MalformedDataError",
-    "TaskConfig", "check_split", "data_roots", "find_data", "numbers_match", "to_number",
-]  # fmt: skip
+    "DATA_ENV",
+    "DataDirError",
+    "DataNotFoundError",
+    "FileTask",
+    "HubSource",
+    "MalformedDataError",
+    "TaskConfig",
+    "check_split",
+    "data_roots",
+    "find_data",
+    "numbers_match",
+    "to_number",
+]
 
 
 class DataDirError(ConfigError):
@@ -50,9 +60,11 @@ class TaskConfig:
     )
     math_verify: bool = field(
         default=False,
-        metadata={"help": "MATH-500: also accept answers HF's math-verify proves algebraically equal "
-                          "(e.g. 1/sqrt(3) = sqrt(3)/3); needs the `math` extra of agentnet"},
-    )  # fmt: skip
+        metadata={
+            "help": "MATH-500: also accept answers HF's math-verify proves algebraically equal "
+            "(e.g. 1/sqrt(3) = sqrt(3)/3); needs the `math` extra of agentnet"
+        },
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)

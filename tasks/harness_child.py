@@ -26,8 +26,16 @@ PROGRAM_FILE = "solution.py"  # the name tracebacks show for the program
 # ways to reach a frame below the program's: a trace function sees every frame start (and can
 # move a traced frame's next line); another audit hook runs inside the verdict hook whenever
 # that raises an event (its sys._getframe does), and its f_back is the verdict hook's frame
-REFUSED_EVENTS = frozenset(("sys.settrace", "sys.setprofile", "sys._current_frames", "sys._current_exceptions",
-                            "sys.monitoring.register_callback", "sys.addaudithook"))  # fmt: skip
+REFUSED_EVENTS = frozenset(
+    (
+        "sys.settrace",
+        "sys.setprofile",
+        "sys._current_frames",
+        "sys._current_exceptions",
+        "sys.monitoring.register_callback",
+        "sys.addaudithook",
+    )
+)
 ATOMS = (type(None), bool, int, float, complex, str, bytes)
 CONTAINERS = (list, tuple, set, frozenset, dict)
 
@@ -43,9 +51,23 @@ def refusing_hook(refused=REFUSED_EVENTS, type=type, str=str, PermissionError=Pe
     return hook
 
 
-def verdict_hook(secret, channel, owner, getframe=sys._getframe, write=os.write, type=type, str=str, tuple=tuple,
-                 len=len, encode=str.encode, event_name=VERDICT_EVENT, isenabled=gc.isenabled, disable=gc.disable,
-                 enable=gc.enable, BaseException=BaseException):  # fmt: skip
+def verdict_hook(
+    secret,
+    channel,
+    owner,
+    getframe=sys._getframe,
+    write=os.write,
+    type=type,
+    str=str,
+    tuple=tuple,
+    len=len,
+    encode=str.encode,
+    event_name=VERDICT_EVENT,
+    isenabled=gc.isenabled,
+    disable=gc.disable,
+    enable=gc.enable,
+    BaseException=BaseException,
+):
     """The only holder of the secret: writes `SECRET VERDICT` once, for a verdict event raised by
     the `owner` frame itself (the harness's run, after the tests returned). It never raises, so
     no traceback ever carries its frame, and runs no Python code but its own: the garbage
@@ -53,9 +75,27 @@ def verdict_hook(secret, channel, owner, getframe=sys._getframe, write=os.write,
     collection would run the program's gc callbacks and finalizers with this frame below them)."""
     done: list[bool] = []
 
-    def hook(event, args, secret=secret, channel=channel, owner=owner, done=done, getframe=getframe, write=write,
-             type=type, str=str, tuple=tuple, len=len, encode=encode, event_name=event_name, append=done.append,
-             isenabled=isenabled, disable=disable, enable=enable, BaseException=BaseException):  # fmt: skip
+    def hook(
+        event,
+        args,
+        secret=secret,
+        channel=channel,
+        owner=owner,
+        done=done,
+        getframe=getframe,
+        write=write,
+        type=type,
+        str=str,
+        tuple=tuple,
+        len=len,
+        encode=encode,
+        event_name=event_name,
+        append=done.append,
+        isenabled=isenabled,
+        disable=disable,
+        enable=enable,
+        BaseException=BaseException,
+    ):
         if type(event) is not str or event != event_name or done:
             return
         collecting = isenabled()
@@ -152,8 +192,15 @@ def examples_runner():
     return run
 
 
-def own_check(check, tests, FunctionType=types.FunctionType, CodeType=types.CodeType, type=type, any=any,
-              RuntimeError=RuntimeError):  # fmt: skip
+def own_check(
+    check,
+    tests,
+    FunctionType=types.FunctionType,
+    CodeType=types.CodeType,
+    type=type,
+    any=any,
+    RuntimeError=RuntimeError,
+):
     """`check` if it is the function the tests' own `def check` made, else RuntimeError: a
     thread of the program could swap `check` between its definition and its call."""
     made = [c for c in tests.co_consts if type(c) is CodeType and c.co_name == "check"]

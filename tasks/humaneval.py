@@ -209,8 +209,13 @@ class HumanEval(FileTask):
         """pass@1: the hidden tests, `check(entry_point)`, run on the prompt + the code; 1.0 only
         when the harness reports that they returned."""
         code = self.extract(output)
-        run = await run_tests(self.sandbox, program(item, code), item.meta["test"], item.meta["entry_point"],
-                              strict_results=self.strict_results)  # fmt: skip
+        run = await run_tests(
+            self.sandbox,
+            program(item, code),
+            item.meta["test"],
+            item.meta["entry_point"],
+            strict_results=self.strict_results,
+        )
         stderr = _tail(f"{run.result.stderr.strip()}\n{_note(run)}".strip())
         return Score(1.0 if run.verdict == "passed" else 0.0, code, {"status": run.status, "stderr": stderr})
 

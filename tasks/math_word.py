@@ -68,5 +68,9 @@ class SVAMP(NumericTask):
     def item(self, split: str, number: int, record: dict[str, Any]) -> Item:
         r = require(record, "ID", "Body", "Question", "Answer")
         question = f"{r['Body'].strip()} {r['Question'].strip()}"
-        return Item(f"{self.name}/{split}/{r['ID']}", question, normalise_number(str(r["Answer"])),
-                    {"equation": r.get("Equation", ""), "type": r.get("Type", "")})  # fmt: skip
+        return Item(
+            f"{self.name}/{split}/{r['ID']}",
+            question,
+            normalise_number(str(r["Answer"])),
+            {"equation": r.get("Equation", ""), "type": r.get("Type", "")},
+        )

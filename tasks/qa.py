@@ -126,8 +126,13 @@ def _paragraphs(record: dict[str, Any]) -> list[tuple[str, str]]:
         raise ValueError("context is not a list")
     paragraphs = []
     for entry in context:
-        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
-                and isinstance(entry[1], list) and all(isinstance(s, str) for s in entry[1])):  # fmt: skip
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and isinstance(entry[0], str)
+            and isinstance(entry[1], list)
+            and all(isinstance(s, str) for s in entry[1])
+        ):
             raise ValueError("context entry is not [title, [sentences]]")
         paragraphs.append((entry[0], " ".join(s.strip() for s in entry[1] if s.strip())))
     return paragraphs
@@ -169,8 +174,12 @@ class HotpotQA(QATask):
 
         def parse(number: int, r: dict[str, Any]) -> Item:
             question = _text(r, "question")
-            return Item(f"{self.name}/{split}/{number}", f"{question}\n{ANSWER_FORMAT}", _text(r, "answer"),
-                         {"type": r.get("type", ""), "question": question})  # fmt: skip
+            return Item(
+                f"{self.name}/{split}/{number}",
+                f"{question}\n{ANSWER_FORMAT}",
+                _text(r, "answer"),
+                {"type": r.get("type", ""), "question": question},
+            )
 
         yield from self.records(split, parse)
 
@@ -180,9 +189,7 @@ def _context_prompt(question: str, paragraphs: Sequence[tuple[str, str]]) -> str
     return f"Answer the question using these paragraphs.\n\n{body}\n\nQuestion: {question}\n{ANSWER_FORMAT}"
 
 
-def split_paragraphs(
-    paragraphs: Sequence[tuple[str, str]], supporting: Iterable[str], agents: int
-) -> list[list[str]]:
+def split_paragraphs(paragraphs: Sequence[tuple[str, str]], supporting: Iterable[str], agents: int) -> list[list[str]]:
     """Deal paragraphs round-robin over agents, supporting ones first, so that for a two-hop
     question with two agents each agent holds one gold paragraph (Optima's asymmetric setup)."""
     gold = set(supporting)
@@ -286,16 +293,38 @@ class TriviaQA(QATask):
 
     name: ClassVar[str] = "triviaqa"
     splits: ClassVar[dict[str, tuple[str, ...]]] = {
-        "dev": tuple(f"triviaqa/{p}" for p in (
-            "unfiltered-web-dev.json", "triviaqa-unfiltered/unfiltered-web-dev.json",
-            "web-dev.json", "qa/web-dev.json", "wikipedia-dev.json", "qa/wikipedia-dev.json")),
-        "verified": tuple(f"triviaqa/{p}" for p in (
-            "verified-web-dev.json", "qa/verified-web-dev.json",
-            "verified-wikipedia-dev.json", "qa/verified-wikipedia-dev.json")),
-        "train": tuple(f"triviaqa/{p}" for p in (
-            "unfiltered-web-train.json", "triviaqa-unfiltered/unfiltered-web-train.json",
-            "web-train.json", "qa/web-train.json", "wikipedia-train.json", "qa/wikipedia-train.json")),
-    }  # fmt: skip
+        "dev": tuple(
+            f"triviaqa/{p}"
+            for p in (
+                "unfiltered-web-dev.json",
+                "triviaqa-unfiltered/unfiltered-web-dev.json",
+                "web-dev.json",
+                "qa/web-dev.json",
+                "wikipedia-dev.json",
+                "qa/wikipedia-dev.json",
+            )
+        ),
+        "verified": tuple(
+            f"triviaqa/{p}"
+            for p in (
+                "verified-web-dev.json",
+                "qa/verified-web-dev.json",
+                "verified-wikipedia-dev.json",
+                "qa/verified-wikipedia-dev.json",
+            )
+        ),
+        "train": tuple(
+            f"triviaqa/{p}"
+            for p in (
+                "unfiltered-web-train.json",
+                "triviaqa-unfiltered/unfiltered-web-train.json",
+                "web-train.json",
+                "qa/web-train.json",
+                "wikipedia-train.json",
+                "qa/wikipedia-train.json",
+            )
+        ),
+    }
     aliases: ClassVar[dict[str, str]] = {"test": "dev"}
     container_key: ClassVar[str | None] = "Data"
 
@@ -309,8 +338,12 @@ class TriviaQA(QATask):
             value = _text(answer, "Value")
             names = [*answer.get("Aliases", []), *answer.get("NormalizedAliases", [])]
             aliases = list(dict.fromkeys(a for a in names if isinstance(a, str) and a.strip() and a != value))
-            return Item(f"{self.name}/{split}/{_text(r, 'QuestionId')}", f"{question}\n{ANSWER_FORMAT}", value,
-                        {"aliases": aliases, "question": question})  # fmt: skip
+            return Item(
+                f"{self.name}/{split}/{_text(r, 'QuestionId')}",
+                f"{question}\n{ANSWER_FORMAT}",
+                value,
+                {"aliases": aliases, "question": question},
+            )
 
         yield from self.records(split, parse)
 
@@ -318,6 +351,8 @@ class TriviaQA(QATask):
 # ---------------------------------------------------------------- multiple choice (ARC)
 
 LETTERS = "ABCDEFGH"
+
+
 @dataclass
 class ARCChallenge(FileTask):
     """ARC-Challenge (Clark et al. 2018), AI2's published JSON-lines files unchanged
@@ -333,10 +368,12 @@ class ARCChallenge(FileTask):
     roles: ClassVar[tuple[str, ...]] = ("knowledgeable_expert", "knowledgeable_expert", "critic")
     decision: ClassVar[DecisionKind] = "final_refer"
     splits: ClassVar[dict[str, tuple[str, ...]]] = {
-        split: tuple(f"arc-challenge/{d}ARC-Challenge-{split.title()}.jsonl"
-                     for d in ("", "ARC-Challenge/", "ARC-V1-Feb2018-2/ARC-Challenge/"))
+        split: tuple(
+            f"arc-challenge/{d}ARC-Challenge-{split.title()}.jsonl"
+            for d in ("", "ARC-Challenge/", "ARC-V1-Feb2018-2/ARC-Challenge/")
+        )
         for split in ("test", "dev", "train")
-    }  # fmt: skip
+    }
 
     def items(self, split: str = "test") -> Iterator[Item]:
         split = self.canonical_split(split)
@@ -354,8 +391,12 @@ class ARCChallenge(FileTask):
             letters = list(LETTERS[: len(choices)])
             options = "\n".join(f"{letter}) {text}" for letter, text in zip(letters, texts))
             prompt = f"{stem}\n{options}\nAnswer with the letter of the correct option."
-            return Item(f"{self.name}/{split}/{_text(r, 'id')}", prompt, letters[originals.index(key)],
-                        {"choices": texts, "labels": originals})  # fmt: skip
+            return Item(
+                f"{self.name}/{split}/{_text(r, 'id')}",
+                prompt,
+                letters[originals.index(key)],
+                {"choices": texts, "labels": originals},
+            )
 
         yield from self.records(split, parse)
 

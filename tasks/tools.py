@@ -68,7 +68,9 @@ class SandboxTools:
         if self.code_check is None:
             raise ConfigError("the 'tests' tool needs a code task's visible examples (code_check=)")
         passed, report = await self.code_check(code, query)
-        return ToolRun("tests", "passed" if passed else "failed", code, _tail(report), "", time.perf_counter() - started)
+        return ToolRun(
+            "tests", "passed" if passed else "failed", code, _tail(report), "", time.perf_counter() - started
+        )
 
 
 def _tail(text: str) -> str:

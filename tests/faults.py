@@ -40,8 +40,21 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 
-Mode = Literal["answer", "not_json", "text_plain", "empty_choices", "null_content", "no_message",
-               "wrong_types", "bad_chunk", "stall", "cut", "truncated", "trickle", "die"]  # fmt: skip
+Mode = Literal[
+    "answer",
+    "not_json",
+    "text_plain",
+    "empty_choices",
+    "null_content",
+    "no_message",
+    "wrong_types",
+    "bad_chunk",
+    "stall",
+    "cut",
+    "truncated",
+    "trickle",
+    "die",
+]
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,9 @@ USAGE = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
 _BASE = {"id": "x", "created": 0, "model": "peer"}
 
 
-def completion_body(text: str | None, *, choices: object = None, usage: dict | None = USAGE, model: str = "peer") -> dict:
+def completion_body(
+    text: str | None, *, choices: object = None, usage: dict | None = USAGE, model: str = "peer"
+) -> dict:
     message = {"role": "assistant", "content": text}
     default = [{"index": 0, "finish_reason": "stop", "message": message}]
     body = {**_BASE, "model": model, "object": "chat.completion", "choices": default if choices is None else choices}
@@ -218,9 +233,12 @@ def _handler(peer: FaultServer) -> type[BaseHTTPRequestHandler]:
                 "text_plain": (b"upstream busy, try later", "text/plain"),
                 "empty_choices": (json.dumps(completion_body(step.text, choices=[])).encode(), "application/json"),
                 "null_content": (json.dumps(completion_body(None)).encode(), "application/json"),
-                "no_message": (json.dumps(completion_body(step.text, choices=[{"index": 0, "finish_reason": "stop"}])).encode(), "application/json"),
+                "no_message": (
+                    json.dumps(completion_body(step.text, choices=[{"index": 0, "finish_reason": "stop"}])).encode(),
+                    "application/json",
+                ),
                 "wrong_types": (json.dumps(completion_body(step.text, choices="oops")).encode(), "application/json"),
-            }  # fmt: skip
+            }
             if step.mode in bodies:
                 return self._send(200, *bodies[step.mode])
             data = json.dumps(completion_body(step.text, usage=step.usage, model=step.model)).encode()

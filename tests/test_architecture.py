@@ -9,8 +9,13 @@ from pathlib import Path
 import networkx as nx
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = {"agentnet": "agentnet", "topologies": "agentnet.topologies", "tasks": "agentnet.tasks",
-           "assembly": "agentnet.assembly", "training": "agentnet.training"}  # fmt: skip
+FOLDERS = {
+    "agentnet": "agentnet",
+    "topologies": "agentnet.topologies",
+    "tasks": "agentnet.tasks",
+    "assembly": "agentnet.assembly",
+    "training": "agentnet.training",
+}
 # what each layer may import (besides itself and the core below it)
 LAYERS = ["agentnet", "agentnet.topologies|agentnet.tasks", "agentnet.assembly", "agentnet.training", "agentnet.cli"]
 
@@ -36,7 +41,9 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             found |= {f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names}
     return {m for m in found if m in known and m != name}
 
@@ -73,7 +80,7 @@ def test_no_module_imports_a_sibling_through_its_package() -> None:
         if isinstance(node, ast.ImportFrom) and not node.level and node.module in packages
         for a in node.names
         if f"{node.module}.{a.name}" in modules and not (path.name == "__init__.py" and node.module == name)
-    ]  # fmt: skip
+    ]
     assert through == []
 
 

@@ -30,11 +30,29 @@ def test_a_stored_bench_run_is_written_as_a_config_and_replayed(tmp_path, shared
     monkeypatch.chdir(tmp_path)
     store, config = tmp_path / "runs.sqlite", tmp_path / "run.yaml"
     with OpenAIPeer([Step(text="The answer is 18")] * 20) as peer:
-        first = runner.invoke(app, [
-            "bench", "gsm8k", "--limit", "2", "--agents", "2", "--roles", "math_solver,inspector",
-            "--decision", "last_agent", "--max-tokens", "64", "--base-url", peer.base_url,
-            "--store", str(store), "--data-dir", str(shared_data_dir),
-        ])
+        first = runner.invoke(
+            app,
+            [
+                "bench",
+                "gsm8k",
+                "--limit",
+                "2",
+                "--agents",
+                "2",
+                "--roles",
+                "math_solver,inspector",
+                "--decision",
+                "last_agent",
+                "--max-tokens",
+                "64",
+                "--base-url",
+                peer.base_url,
+                "--store",
+                str(store),
+                "--data-dir",
+                str(shared_data_dir),
+            ],
+        )
         assert first.exit_code == 0, first.output
         run_id = _run_id(first.output)
         written = runner.invoke(app, ["runs", run_id, "--config-out", str(config), "--store", str(store)])
@@ -60,7 +78,9 @@ def test_a_stored_bench_run_is_written_as_a_config_and_replayed(tmp_path, shared
 def test_every_stored_setting_is_a_bench_option() -> None:
     """settings_of names each RunConfig field as bench's option for it: a replay can set them all."""
     settings = settings_of(RunConfig(task="gsm8k"))
-    assert {"task", "limit", "agents", "topology", "adversaries", "logprobs", "engine", "model", "data_dir"} <= set(settings)
+    assert {"task", "limit", "agents", "topology", "adversaries", "logprobs", "engine", "model", "data_dir"} <= set(
+        settings
+    )
     bench = typer.main.get_command(app).commands["bench"]  # type: ignore[attr-defined]
     names = {p.name for p in bench.params}
     assert set(settings) <= names  # task is bench's argument, the rest its options
@@ -73,30 +93,34 @@ def test_run_takes_its_team_from_the_file_and_flags_win(tmp_path) -> None:
         from_file = runner.invoke(app, ["run", "What is 2+2?", "--config", str(config), "--base-url", peer.base_url])
         assert from_file.exit_code == 0, from_file.output
         assert len(peer.requests) == 3  # three agents in a chain, the last one's answer
-        flagged = runner.invoke(app, ["run", "What is 2+2?", "--config", str(config), "--agents", "2",
-                                      "--base-url", peer.base_url])
+        flagged = runner.invoke(
+            app, ["run", "What is 2+2?", "--config", str(config), "--agents", "2", "--base-url", peer.base_url]
+        )
         assert flagged.exit_code == 0, flagged.output
         assert len(peer.requests) == 5
     assert from_file.stdout.startswith("Answer: 4") and flagged.stdout.startswith("Answer: 4")
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("missing.yaml", None, "--config missing.yaml does not exist; give a YAML file of settings (`agentnet bench "),
-    ("run.txt", "agents: 2\n", "give a .yaml (or .json) file"),
-    ("run.yaml", "agents: [\n", "is not valid YAML at line 2"),
-    ("run.yaml", "- agents\n- 2\n", "holds a list, not KEY: VALUE settings"),
-    ("run.yaml", "agnets: 2\n", "unknown setting 'agnets'; did you mean agents?"),
-    ("run.yaml", "agents: four\n", "agents='four' is not a whole number"),
-    ("run.yaml", "agents: 2.5\n", "agents=2.5 is not a whole number"),
-    ("run.yaml", "agents: 0\n", "agents=0 is out of range: it must be at least 1 and at most 64"),
-    ("run.yaml", "temperature: .nan\n", "temperature=nan is not a finite number"),
-    ("run.yaml", "early_stop: maybe\n", "early_stop='maybe' is not true or false"),
-    ("run.yaml", "decision: vote\n", "decision='vote' is not one of: '', final_refer"),
-    ("run.yaml", "roles: {a: 1}\n", "give a list of texts"),
-    ("run.yaml", "agents: null\n", "agents is empty (null)"),
-    ("run.yaml", "adversary_answer: no\n", "adversary_answer=False: YAML read a bool; quote the text"),
-    ("run.json", '{"limit": -1}', "limit=-1 is negative"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("missing.yaml", None, "--config missing.yaml does not exist; give a YAML file of settings (`agentnet bench "),
+        ("run.txt", "agents: 2\n", "give a .yaml (or .json) file"),
+        ("run.yaml", "agents: [\n", "is not valid YAML at line 2"),
+        ("run.yaml", "- agents\n- 2\n", "holds a list, not KEY: VALUE settings"),
+        ("run.yaml", "agnets: 2\n", "unknown setting 'agnets'; did you mean agents?"),
+        ("run.yaml", "agents: four\n", "agents='four' is not a whole number"),
+        ("run.yaml", "agents: 2.5\n", "agents=2.5 is not a whole number"),
+        ("run.yaml", "agents: 0\n", "agents=0 is out of range: it must be at least 1 and at most 64"),
+        ("run.yaml", "temperature: .nan\n", "temperature=nan is not a finite number"),
+        ("run.yaml", "early_stop: maybe\n", "early_stop='maybe' is not true or false"),
+        ("run.yaml", "decision: vote\n", "decision='vote' is not one of: '', final_refer"),
+        ("run.yaml", "roles: {a: 1}\n", "give a list of texts"),
+        ("run.yaml", "agents: null\n", "agents is empty (null)"),
+        ("run.yaml", "adversary_answer: no\n", "adversary_answer=False: YAML read a bool; quote the text"),
+        ("run.json", '{"limit": -1}', "limit=-1 is negative"),
+    ],
+)
 def test_a_bad_config_file_is_one_line_exit_2_and_creates_nothing(tmp_path, monkeypatch, name, text, message) -> None:
     monkeypatch.chdir(tmp_path)
     path = Path(name)
@@ -114,8 +138,9 @@ def test_config_out_needs_a_run_and_writes_nothing_without_one(tmp_path) -> None
     with RunStore(tmp_path / "runs.sqlite"):
         pass
     for args, message in [([], "name it: agentnet runs RUN_ID --config-out"), (["nope"], "unknown run 'nope'")]:
-        result = runner.invoke(app, ["runs", *args, "--config-out", str(tmp_path / "run.yaml"),
-                                     "--store", str(tmp_path / "runs.sqlite")])
+        result = runner.invoke(
+            app, ["runs", *args, "--config-out", str(tmp_path / "run.yaml"), "--store", str(tmp_path / "runs.sqlite")]
+        )
         assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "run.yaml").exists()
 
@@ -133,7 +158,11 @@ def _key(param) -> str:
     return long[0][2:].replace("-", "_") if isinstance(param, typer.core.TyperOption) and long else param.name
 
 
-CONFIGURED = [(path, cmd) for path, cmd in _commands(typer.main.get_command(app)) if any(p.name == "config_file" for p in cmd.params)]
+CONFIGURED = [
+    (path, cmd)
+    for path, cmd in _commands(typer.main.get_command(app))
+    if any(p.name == "config_file" for p in cmd.params)
+]
 
 
 def test_every_command_with_configs_prints_all_its_settings_and_reads_them_back(tmp_path, monkeypatch) -> None:

@@ -46,7 +46,7 @@ FLOAT_OPTIONS = [
     for path, cmd in COMMANDS
     for opt in cmd.params
     if isinstance(opt, typer.core.TyperOption) and _is_float(opt) and not opt.hidden
-]  # fmt: skip
+]
 
 
 def _args(path: tuple[str, ...], cmd) -> list[str]:
@@ -81,25 +81,31 @@ def test_every_float_option_of_every_command_refuses_non_finite_values(value, tm
     assert list(tmp_path.iterdir()) == []  # no store, report, model or run folder was made
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["bench", "gsm8k", "--timeout", "0"], "--timeout 0.0 must be above 0"),
-    (["bench", "gsm8k", "--timeout", "-1"], "--timeout -1.0 must be above 0"),
-    (["bench", "gsm8k", "--timeout", "nan"], "--timeout nan is not a finite number"),
-    (["run", "q", "--timeout", "0"], "--timeout 0.0 must be above 0"),
-    (["bench", "gsm8k", "--limit", str(10**30)], "--limit 10000000…(31 digits) does not fit in 64 bits"),
-    (["bench", "gsm8k", "--concurrency", str(2**63)], "--concurrency 9223372036854775808 does not fit in 64 bits"),
-    (["bench", "gsm8k", "--max-tokens", "0"], "--max-tokens 0 is out of range: it must be at least 1"),
-    (["bench", "gsm8k", "--max-tokens", str(10**7)], "--max-tokens 10000000 is out of range: it must be at least 1 and at most 1,000,000"),
-    (["bench", "gsm8k", "--seed", str(-(2**63) - 1)], "does not fit in 64 bits"),
-    (["report", "x", "--prompt-price", "-1"], "--prompt-price -1.0 must be at least 0"),
-    (["report", "x", "--completion-price", "nan"], "--completion-price nan is not a finite number"),
-    (["train", "gdesigner", "--lambda-tokens", "nan"], "--lambda-tokens nan is not a finite number"),
-    (["train", "gdesigner", "--lambda-tokens", "-1"], "--lambda-tokens -1.0 must be at least 0"),
-    (["train", "gdesigner", "--token-scale", "0"], "token_scale=0.0 must be positive"),
-    (["train", "commformer", "--edge-lr", "0"], "edge_lr=0.0 must be positive"),
-    (["train", "gptswarm", "--init-prob", "1"], "--init-prob 1.0 is out of range: it must be above 0 and below 1"),
-    (["optimize", "--optimizer-temperature", "3"], "is out of range: it must be at least 0 and at most 2"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bench", "gsm8k", "--timeout", "0"], "--timeout 0.0 must be above 0"),
+        (["bench", "gsm8k", "--timeout", "-1"], "--timeout -1.0 must be above 0"),
+        (["bench", "gsm8k", "--timeout", "nan"], "--timeout nan is not a finite number"),
+        (["run", "q", "--timeout", "0"], "--timeout 0.0 must be above 0"),
+        (["bench", "gsm8k", "--limit", str(10**30)], "--limit 10000000…(31 digits) does not fit in 64 bits"),
+        (["bench", "gsm8k", "--concurrency", str(2**63)], "--concurrency 9223372036854775808 does not fit in 64 bits"),
+        (["bench", "gsm8k", "--max-tokens", "0"], "--max-tokens 0 is out of range: it must be at least 1"),
+        (
+            ["bench", "gsm8k", "--max-tokens", str(10**7)],
+            "--max-tokens 10000000 is out of range: it must be at least 1 and at most 1,000,000",
+        ),
+        (["bench", "gsm8k", "--seed", str(-(2**63) - 1)], "does not fit in 64 bits"),
+        (["report", "x", "--prompt-price", "-1"], "--prompt-price -1.0 must be at least 0"),
+        (["report", "x", "--completion-price", "nan"], "--completion-price nan is not a finite number"),
+        (["train", "gdesigner", "--lambda-tokens", "nan"], "--lambda-tokens nan is not a finite number"),
+        (["train", "gdesigner", "--lambda-tokens", "-1"], "--lambda-tokens -1.0 must be at least 0"),
+        (["train", "gdesigner", "--token-scale", "0"], "token_scale=0.0 must be positive"),
+        (["train", "commformer", "--edge-lr", "0"], "edge_lr=0.0 must be positive"),
+        (["train", "gptswarm", "--init-prob", "1"], "--init-prob 1.0 is out of range: it must be above 0 and below 1"),
+        (["optimize", "--optimizer-temperature", "3"], "is out of range: it must be at least 0 and at most 2"),
+    ],
+)
 def test_bad_numbers_are_one_line_before_anything_exists(args, message, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     one_line_exit_2(runner.invoke(app, args), message)
@@ -200,8 +206,25 @@ def test_a_server_that_never_answers_leaves_the_run_failed_with_the_reason(tmp_p
     silent.listen(8)  # connections are accepted by the kernel; nothing ever answers
     url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
     try:
-        result = runner.invoke(app, ["bench", "asymmetric", "--limit", "1", "--base-url", url, "--model", "m", "--timeout", "0.2",
-                                     "--store", str(tmp_path / "runs.sqlite"), "--data-dir", str(tmp_path)])  # fmt: skip
+        result = runner.invoke(
+            app,
+            [
+                "bench",
+                "asymmetric",
+                "--limit",
+                "1",
+                "--base-url",
+                url,
+                "--model",
+                "m",
+                "--timeout",
+                "0.2",
+                "--store",
+                str(tmp_path / "runs.sqlite"),
+                "--data-dir",
+                str(tmp_path),
+            ],
+        )
     finally:
         silent.close()
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
@@ -222,14 +245,19 @@ def test_a_run_stopped_by_ctrl_c_before_its_first_request_is_interrupted(tmp_pat
     with pytest.raises(RuntimeError), bench_run(store, RunConfig(task="t"), 3) as other:
         raise RuntimeError("a bug")
     assert (store.run(other).status, store.run(other).reason) == ("failed", "RuntimeError: a bug")
-    assert sqlite3.connect(tmp_path / "runs.sqlite").execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone() == (0,)
+    assert sqlite3.connect(tmp_path / "runs.sqlite").execute(
+        "SELECT COUNT(*) FROM runs WHERE status = 'running'"
+    ).fetchone() == (0,)
 
 
-@pytest.mark.parametrize(("out", "message"), [
-    ("/proc/x.png", "--out /proc/x.png is on the proc filesystem"),
-    ("file/x.png", "is a file, so no directory can be made under it"),
-    (".", "--out . is a directory; give a file name"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("/proc/x.png", "--out /proc/x.png is on the proc filesystem"),
+        ("file/x.png", "is a file, so no directory can be made under it"),
+        (".", "--out . is a directory; give a file name"),
+    ],
+)
 def test_a_drawing_that_cannot_be_written_is_one_line(out, message, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "file").write_text("x")
@@ -245,8 +273,9 @@ def test_a_drawing_goes_where_asked_and_nothing_else_is_left(tmp_path, monkeypat
     assert [p.name for p in (tmp_path / "new").iterdir()] == ["t.png"]
 
 
-@pytest.mark.parametrize("command", [["train", "gdesigner", "--task", "asymmetric", "--limit", "2"],
-                                     ["optimize", "--task", "asymmetric"]])
+@pytest.mark.parametrize(
+    "command", [["train", "gdesigner", "--task", "asymmetric", "--limit", "2"], ["optimize", "--task", "asymmetric"]]
+)
 def test_a_training_run_folder_that_is_a_file_is_one_line_before_any_server(command, tmp_path, monkeypatch) -> None:
     pytest.importorskip("torch", reason="SKIPPED LOUDLY: torch missing; install the [graph] extra")
     monkeypatch.chdir(tmp_path)

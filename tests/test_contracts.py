@@ -38,8 +38,14 @@ def test_the_topology_contract_is_read_as_a_type_not_with_getattr() -> None:
     found = []
     for name, path in _modules().items():
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
-                    and len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and node.args[1].value in contract):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "hasattr")
+                and len(node.args) > 1
+                and isinstance(node.args[1], ast.Constant)
+                and node.args[1].value in contract
+            ):
                 found.append(f"{name}:{node.lineno} {node.args[1].value}")
     assert found == []
 

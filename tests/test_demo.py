@@ -17,10 +17,14 @@ pytestmark = pytest.mark.integration
 runner = CliRunner()
 MAKEFILE = Path(__file__).resolve().parents[1] / "Makefile"
 QUESTIONS = [
-    pytest.param("A farmer has 3 pens with 4 sheep in each pen. How many sheep does the farmer have?", "12", id="product"),
-    pytest.param("Tom had 15 apples. He gave 6 apples to his friend. How many apples does Tom have left?", "9", id="difference"),
+    pytest.param(
+        "A farmer has 3 pens with 4 sheep in each pen. How many sheep does the farmer have?", "12", id="product"
+    ),
+    pytest.param(
+        "Tom had 15 apples. He gave 6 apples to his friend. How many apples does Tom have left?", "9", id="difference"
+    ),
     pytest.param("A notebook costs $3. How much do 5 notebooks cost, in dollars?", "15", id="money"),
-]  # fmt: skip
+]
 
 
 def test_the_demo_asks_the_first_question_with_the_defaults() -> None:

@@ -38,19 +38,25 @@ def _page(src_uri: str, source: Path) -> SimpleNamespace:
 def test_links_from_a_results_readme_become_site_links_or_paths() -> None:
     hooks = _hooks()
     readme = REPO / "benchmarks" / "results" / "adversaries" / "README.md"
-    text = ("[a](../adaptive-teams/README.md#x) [b](../../../docs/serving.md) "
-            "[c](../../adaptive_teams.py) [d](https://example.org) [e](../../../docs/nothing.md) [g](../../gone.py)\n"
-            "```\n[f](../../adaptive_teams.py)\n```\n")  # fmt: skip
+    text = (
+        "[a](../adaptive-teams/README.md#x) [b](../../../docs/serving.md) "
+        "[c](../../adaptive_teams.py) [d](https://example.org) [e](../../../docs/nothing.md) [g](../../gone.py)\n"
+        "```\n[f](../../adaptive_teams.py)\n```\n"
+    )
     out = hooks._rewrite_links(text, _page("results/adversaries.md", readme))
-    assert out.splitlines()[0] == ("[a](adaptive-teams.md#x) [b](../serving.md) c (`benchmarks/adaptive_teams.py`) "
-                                   "[d](https://example.org) [e](../nothing.md) [g](../../gone.py)")  # --strict reports both
+    assert out.splitlines()[0] == (
+        "[a](adaptive-teams.md#x) [b](../serving.md) c (`benchmarks/adaptive_teams.py`) "
+        "[d](https://example.org) [e](../nothing.md) [g](../../gone.py)"
+    )  # --strict reports both
     assert "[f](../../adaptive_teams.py)" in out  # code blocks are left alone
 
 
 def test_links_from_a_docs_page_to_results_readmes_become_results_pages() -> None:
     hooks = _hooks()
-    out = hooks._rewrite_links("[v](../benchmarks/results/viewer-scale/README.md) [s](sandbox.md)",
-                               _page("viewer.md", REPO / "docs" / "viewer.md"))
+    out = hooks._rewrite_links(
+        "[v](../benchmarks/results/viewer-scale/README.md) [s](sandbox.md)",
+        _page("viewer.md", REPO / "docs" / "viewer.md"),
+    )
     assert out == "[v](results/viewer-scale.md) [s](sandbox.md)"
 
 
@@ -58,8 +64,10 @@ def test_counts_are_computed_and_an_unknown_count_fails_the_build() -> None:
     hooks = _hooks()
     from tests.tasks.sandbox import attacks
 
-    expected = sum(len(d) for d in (attacks.WRITES, attacks.PROCESSES, attacks.NETWORK,
-                                    attacks.SIGNALS_AND_LIMITS, attacks.SECRETS))  # fmt: skip
+    expected = sum(
+        len(d)
+        for d in (attacks.WRITES, attacks.PROCESSES, attacks.NETWORK, attacks.SIGNALS_AND_LIMITS, attacks.SECRETS)
+    )
     assert hooks._fill_counts("{count:sandbox-attacks} hostile programs") == f"{expected:,} hostile programs"
     with pytest.raises(Exception, match="unknown"):
         hooks._fill_counts("{count:no-such-thing}")

@@ -61,7 +61,10 @@ def test_a_trickle_spaces_its_pieces() -> None:
     assert len(arrivals) == 3 and arrivals[2] - arrivals[0] >= 0.35
 
 
-@pytest.mark.parametrize(("mode", "content_type", "start"), [("not_json", "application/json", b"<html>"), ("text_plain", "text/plain", b"upstream")])
+@pytest.mark.parametrize(
+    ("mode", "content_type", "start"),
+    [("not_json", "application/json", b"<html>"), ("text_plain", "text/plain", b"upstream")],
+)
 def test_bad_bodies_come_with_a_200(mode: str, content_type: str, start: bytes) -> None:
     with FaultServer([Step(mode=mode)]) as peer:  # type: ignore[arg-type]
         r = httpx.post(f"{peer.base_url}/chat/completions", json=CHAT)

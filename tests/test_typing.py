@@ -41,8 +41,9 @@ def _mypy(tmp_path: Path, source: str) -> list[str]:
     path it was cached from."""
     snippet = tmp_path / "typing_probe.py"
     snippet.write_text(source)
-    done = subprocess.run([sys.executable, "tools/mypy_tree.py", str(snippet)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=280)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "tools/mypy_tree.py", str(snippet)], cwd=ROOT, capture_output=True, text=True, timeout=280
+    )
     assert "Traceback" not in done.stderr, done.stderr
     lines = [line.partition(f"{snippet.name}:") for line in done.stdout.splitlines()]
     return [rest for path, found, rest in lines if found and path.endswith("/")]

@@ -88,9 +88,14 @@ class AgentDropout(Persistent, nn.Module):
 
     def _graph(self, active: list[set[int]], spatial: list[Pairs], temporal: list[Pairs], decide: bool) -> CommGraph:
         names = tuple(tuple(self.agents[i].name for i in sorted(a)) for a in active)
-        return CommGraph(self.agents, tuple(tuple(named(self.agents, s)) for s in spatial),
-                         tuple(tuple(named(self.agents, t)) for t in temporal), self.decision,
-                         active=names, decide=decide)  # fmt: skip
+        return CommGraph(
+            self.agents,
+            tuple(tuple(named(self.agents, s)) for s in spatial),
+            tuple(tuple(named(self.agents, t)) for t in temporal),
+            self.decision,
+            active=names,
+            decide=decide,
+        )
 
     def sample(self, query: str) -> Sample:
         g, n = self._generator, len(self.agents)
@@ -101,7 +106,9 @@ class AgentDropout(Persistent, nn.Module):
             active.append(draw_round_team(node_p[t], g))
             logp = logp + round_team_log_prob(node_p[t], active[t])
         for t in range(self.rounds):
-            edges, lp = sample_dag(torch.sigmoid(self.intra[t]), g, self._allowed(self.intra_mask[t], active[t], active[t]))
+            edges, lp = sample_dag(
+                torch.sigmoid(self.intra[t]), g, self._allowed(self.intra_mask[t], active[t], active[t])
+            )
             spatial.append(edges)
             logp = logp + lp
         for t in range(self.rounds - 1):
@@ -115,19 +122,31 @@ class AgentDropout(Persistent, nn.Module):
             decide = float(torch.rand((), generator=g)) < float(pd.detach())
             logp = logp + (torch.log(pd) if decide else torch.log1p(-pd))
         graph = self._graph(active, spatial, temporal, decide)
-        stats = {"active_share": sum(len(a) for a in active) / (n * self.rounds), "decide": float(decide),
-                 "spatial_edges": float(sum(len(s) for s in spatial)), "planned_calls": float(graph.calls()),
-                 "density": sum(len(s) for s in spatial) / (self.rounds * n * (n - 1))}  # fmt: skip
+        stats = {
+            "active_share": sum(len(a) for a in active) / (n * self.rounds),
+            "decide": float(decide),
+            "spatial_edges": float(sum(len(s) for s in spatial)),
+            "planned_calls": float(graph.calls()),
+            "density": sum(len(s) for s in spatial) / (self.rounds * n * (n - 1)),
+        }
         return Sample(graph, logp, self.nodes.sum() * 0.0, stats)
 
     @torch.no_grad()
     def graph_for(self, query: str) -> CommGraph:
         node_p = torch.sigmoid(self.nodes)
         active = [likeliest_round_team(node_p[t]) for t in range(self.rounds)]
-        spatial = [threshold_dag(torch.sigmoid(self.intra[t]), 0.5, self._allowed(self.intra_mask[t], active[t], active[t]))
-                   for t in range(self.rounds)]  # fmt: skip
-        temporal = [{e for e in self._allowed(self.inter_mask[t], active[t], active[t + 1])
-                     if float(torch.sigmoid(self.inter[t][e])) > 0.5} for t in range(self.rounds - 1)]  # fmt: skip
+        spatial = [
+            threshold_dag(torch.sigmoid(self.intra[t]), 0.5, self._allowed(self.intra_mask[t], active[t], active[t]))
+            for t in range(self.rounds)
+        ]
+        temporal = [
+            {
+                e
+                for e in self._allowed(self.inter_mask[t], active[t], active[t + 1])
+                if float(torch.sigmoid(self.inter[t][e])) > 0.5
+            }
+            for t in range(self.rounds - 1)
+        ]
         decide = not self.config.skip_decision or bool(torch.sigmoid(self.decide_logit) > 0.5)
         return self._graph(active, spatial, temporal, decide)
 

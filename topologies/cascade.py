@@ -54,7 +54,9 @@ class Cascade:
         if rule not in RULES:
             raise UnknownNameError("cascade rule", rule, list(RULES))
         if len(agents) < 2:
-            raise ConfigError(f"a cascade needs at least 2 agents (openers, then the one it escalates to); got {len(agents)}")
+            raise ConfigError(
+                f"a cascade needs at least 2 agents (openers, then the one it escalates to); got {len(agents)}"
+            )
         self.agents, self.decision, self.rule = tuple(agents), decision, RULES[rule]
         *opening, last = [a.name for a in self.agents]
         self._graph = CommGraph(

@@ -174,7 +174,9 @@ class CommFormer(Persistent, nn.Module):
             assert embedder is not None
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(config.seed + 1)
-                self.heads = TeamHeads(n, rounds, embedder, config.heads, [a.model for a in agents], [a.name for a in agents])
+                self.heads = TeamHeads(
+                    n, rounds, embedder, config.heads, [a.model for a in agents], [a.name for a in agents]
+                )
         if config.gate:
             assert embedder is not None
             with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
@@ -315,9 +317,14 @@ class CommFormer(Persistent, nn.Module):
         graph = self._graph(s_hard, t_hard, plan)
         stats["planned_calls"] = float(graph.calls())
         out = CommFormerSample(
-            graph, logp, zero + self.config.sparsity * real.sum(), stats,
-            spatial_select=s_st, temporal_select=t_st, gate_decisions=[],
-        )  # fmt: skip
+            graph,
+            logp,
+            zero + self.config.sparsity * real.sum(),
+            stats,
+            spatial_select=s_st,
+            temporal_select=t_st,
+            gate_decisions=[],
+        )
         if self.heads is not None and self.embedder is not None and self.config.heads.stop:
             q = self.embedder.encode([query]).detach()[0]
             out.stop_gate = self.heads.sampling_stop_gate(q, self._generator, out.gate_log_probs, out.stats)

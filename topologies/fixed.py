@@ -30,51 +30,67 @@ def _temporal(names: list[str], mode: TemporalMode) -> list[Edge]:
     raise ConfigError(f"temporal={mode!r}; use self, complete or none")
 
 
-def _graph(agents: Sequence[AgentSpec], spatial: list[Edge], rounds: int, decision: Decision | None,
-           temporal: TemporalMode) -> CommGraph:  # fmt: skip
+def _graph(
+    agents: Sequence[AgentSpec], spatial: list[Edge], rounds: int, decision: Decision | None, temporal: TemporalMode
+) -> CommGraph:
     names = [a.name for a in agents]
     return CommGraph.uniform(agents, spatial, _temporal(names, temporal), rounds, decision)
 
 
-def single(agents: Sequence[AgentSpec], rounds: int = 1, decision: Decision | None = None,
-           temporal: TemporalMode = "self") -> CommGraph:  # fmt: skip
+def single(
+    agents: Sequence[AgentSpec], rounds: int = 1, decision: Decision | None = None, temporal: TemporalMode = "self"
+) -> CommGraph:
     """One agent (the first): the baseline every team must beat."""
     return _graph(agents[:1], [], rounds, decision or Decision("last_agent"), temporal)
 
 
-def chain(agents: Sequence[AgentSpec], rounds: int = 1, decision: Decision | None = None,
-          temporal: TemporalMode = "self") -> CommGraph:  # fmt: skip
+def chain(
+    agents: Sequence[AgentSpec], rounds: int = 1, decision: Decision | None = None, temporal: TemporalMode = "self"
+) -> CommGraph:
     """a0 → a1 → … → a(n-1)."""
     names = [a.name for a in agents]
     return _graph(agents, list(zip(names, names[1:])), rounds, decision, temporal)
 
 
-def star(agents: Sequence[AgentSpec], rounds: int = 1, decision: Decision | None = None,
-         temporal: TemporalMode = "self") -> CommGraph:  # fmt: skip
+def star(
+    agents: Sequence[AgentSpec], rounds: int = 1, decision: Decision | None = None, temporal: TemporalMode = "self"
+) -> CommGraph:
     """Every other agent → a0: the hub reads all and speaks last."""
     names = [a.name for a in agents]
     return _graph(agents, [(n, names[0]) for n in names[1:]], rounds, decision, temporal)
 
 
-def tree(agents: Sequence[AgentSpec], rounds: int = 1, decision: Decision | None = None,
-         temporal: TemporalMode = "self", branching: int = 2) -> CommGraph:  # fmt: skip
+def tree(
+    agents: Sequence[AgentSpec],
+    rounds: int = 1,
+    decision: Decision | None = None,
+    temporal: TemporalMode = "self",
+    branching: int = 2,
+) -> CommGraph:
     """A `branching`-ary tree rooted at a0, children → parent (answers flow to the root)."""
     if branching < 1:
         raise ConfigError(f"branching={branching} must be at least 1")
     names = [a.name for a in agents]
-    return _graph(agents, [(names[i], names[(i - 1) // branching]) for i in range(1, len(names))],
-                  rounds, decision, temporal)  # fmt: skip
+    return _graph(
+        agents, [(names[i], names[(i - 1) // branching]) for i in range(1, len(names))], rounds, decision, temporal
+    )
 
 
-def complete(agents: Sequence[AgentSpec], rounds: int = 1, decision: Decision | None = None,
-             temporal: TemporalMode = "complete") -> CommGraph:  # fmt: skip
+def complete(
+    agents: Sequence[AgentSpec], rounds: int = 1, decision: Decision | None = None, temporal: TemporalMode = "complete"
+) -> CommGraph:
     """Every agent reads every earlier agent (the acyclic complete graph) and all of last round."""
     names = [a.name for a in agents]
-    return _graph(agents, [(u, v) for i, u in enumerate(names) for v in names[i + 1:]], rounds, decision, temporal)
+    return _graph(agents, [(u, v) for i, u in enumerate(names) for v in names[i + 1 :]], rounds, decision, temporal)
 
 
-def layered(agents: Sequence[AgentSpec], rounds: int = 1, decision: Decision | None = None,
-            temporal: TemporalMode = "self", layers: Sequence[int] | None = None) -> CommGraph:  # fmt: skip
+def layered(
+    agents: Sequence[AgentSpec],
+    rounds: int = 1,
+    decision: Decision | None = None,
+    temporal: TemporalMode = "self",
+    layers: Sequence[int] | None = None,
+) -> CommGraph:
     """Layers of the given sizes (default: pairs), every agent of a layer → every agent of the next."""
     names = [a.name for a in agents]
     sizes = list(layers) if layers else [2] * (len(names) // 2) + [len(names) % 2] * (len(names) % 2)
@@ -88,19 +104,26 @@ def layered(agents: Sequence[AgentSpec], rounds: int = 1, decision: Decision | N
     return _graph(agents, edges, rounds, decision, temporal)
 
 
-def random(agents: Sequence[AgentSpec], rounds: int = 1, decision: Decision | None = None,
-           temporal: TemporalMode = "self", p: float = 0.5, seed: int = 0) -> CommGraph:  # fmt: skip
+def random(
+    agents: Sequence[AgentSpec],
+    rounds: int = 1,
+    decision: Decision | None = None,
+    temporal: TemporalMode = "self",
+    p: float = 0.5,
+    seed: int = 0,
+) -> CommGraph:
     """Each forward edge (i < j, so acyclic) kept with probability p, reproducibly from `seed`."""
     if not 0.0 <= p <= 1.0:
         raise ConfigError(f"p={p} must be a probability in [0, 1]")
     rng = _random.Random(seed)
     names = [a.name for a in agents]
-    edges = [(u, v) for i, u in enumerate(names) for v in names[i + 1:] if rng.random() < p]
+    edges = [(u, v) for i, u in enumerate(names) for v in names[i + 1 :] if rng.random() < p]
     return _graph(agents, edges, rounds, decision, temporal)
 
 
-def debate(agents: Sequence[AgentSpec], rounds: int = 2, decision: Decision | None = None,
-           temporal: TemporalMode = "complete") -> CommGraph:  # fmt: skip
+def debate(
+    agents: Sequence[AgentSpec], rounds: int = 2, decision: Decision | None = None, temporal: TemporalMode = "complete"
+) -> CommGraph:
     """LLM debate: everyone answers alone, then rereads everyone's last answers each round."""
     return _graph(agents, [], rounds, decision or Decision("majority_vote"), temporal)
 
@@ -155,6 +178,13 @@ def fixed(
             f"topology {name} needs at least {shape.min_agents} agents, got {len(agents)}; "
             "use more agents or --topology single"
         )
-    given = {"rounds": rounds, "decision": decision, "temporal": temporal, "branching": branching, "layers": layers,
-             "p": p, "seed": seed}  # fmt: skip
+    given = {
+        "rounds": rounds,
+        "decision": decision,
+        "temporal": temporal,
+        "branching": branching,
+        "layers": layers,
+        "p": p,
+        "seed": seed,
+    }
     return shape.build(agents, **{k: v for k, v in given.items() if v is not None})

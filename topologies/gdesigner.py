@@ -40,7 +40,6 @@ from agentnet.topologies.learned import (
 )
 
 
-
 def _anchor_edges(kind: str, n: int) -> list[tuple[int, int]]:
     if kind == "chain":
         return [(i, i + 1) for i in range(n - 1)]
@@ -89,8 +88,11 @@ class GDesigner(Persistent, nn.Module):
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
             torch.manual_seed(config.seed)
             self._init_layers(n, d, config)
-            self.heads = (TeamHeads(n, rounds, embedder, config.heads, [a.model for a in agents], [a.name for a in agents])
-                          if config.heads.any else None)
+            self.heads = (
+                TeamHeads(n, rounds, embedder, config.heads, [a.model for a in agents], [a.name for a in agents])
+                if config.heads.any
+                else None
+            )
         self._generator = torch.Generator().manual_seed(config.seed)
 
     def _init_layers(self, n: int, d: int, config: GDesignerConfig) -> None:
@@ -157,8 +159,17 @@ class GDesigner(Persistent, nn.Module):
         anchor = nn.functional.binary_cross_entropy(p, self.anchor_adj[off])
         logits = torch.log(p) - torch.log1p(-p)
         c = self.config
-        total = c.lambda_kl * kl + c.lambda_sparse * sparsity + c.lambda_anchor * anchor + c.lambda_logit * (logits**2).mean()
-        return total, {"kl": float(kl.detach()), "mean_edge_prob": float(sparsity.detach()), "anchor_bce": float(anchor.detach())}
+        total = (
+            c.lambda_kl * kl
+            + c.lambda_sparse * sparsity
+            + c.lambda_anchor * anchor
+            + c.lambda_logit * (logits**2).mean()
+        )
+        return total, {
+            "kl": float(kl.detach()),
+            "mean_edge_prob": float(sparsity.detach()),
+            "anchor_bce": float(anchor.detach()),
+        }
 
     # -- the topology contract ------------------------------------------------------------
     def _plan(self, query: str, sample: bool) -> Plan:
@@ -178,12 +189,18 @@ class GDesigner(Persistent, nn.Module):
         penalty, stats = self.penalty(spatial_p, kl)
         n = len(self.agents)
         graph = build_graph(self.agents, spatial, temporal, self.rounds, self.decision, plan.active, plan.decide)
-        stats |= {"spatial_edges": len(spatial), "temporal_edges": len(temporal), "density": len(spatial) / (n * (n - 1)),
-                  "planned_calls": float(graph.calls()), **plan_stats(plan, n)}  # fmt: skip
+        stats |= {
+            "spatial_edges": len(spatial),
+            "temporal_edges": len(temporal),
+            "density": len(spatial) / (n * (n - 1)),
+            "planned_calls": float(graph.calls()),
+            **plan_stats(plan, n),
+        }
         out = Sample(graph, logp + logp_t + plan.log_prob, penalty, stats)
         if self.heads is not None and self.config.heads.stop:
-            out.stop_gate = self.heads.sampling_stop_gate(self.query_features(query), self._generator,
-                                                          out.gate_log_probs, out.stats)  # fmt: skip
+            out.stop_gate = self.heads.sampling_stop_gate(
+                self.query_features(query), self._generator, out.gate_log_probs, out.stats
+            )
         return out
 
     def _temporal(self, probs: torch.Tensor, sample: bool, allowed: Pairs) -> tuple[Pairs, torch.Tensor]:

@@ -97,8 +97,12 @@ class GPTSwarm(Persistent, nn.Module):
         temporal, logp_t = self._temporal(sample=True)
         n = len(self.agents)
         graph = build_graph(self.agents, spatial, temporal, self.rounds, self.decision)
-        stats = {"spatial_edges": float(len(spatial)), "temporal_edges": float(len(temporal)),
-                 "density": len(spatial) / (n * (n - 1)), "planned_calls": float(graph.calls())}  # fmt: skip
+        stats = {
+            "spatial_edges": float(len(spatial)),
+            "temporal_edges": float(len(temporal)),
+            "density": len(spatial) / (n * (n - 1)),
+            "planned_calls": float(graph.calls()),
+        }
         return Sample(graph, logp + logp_t, self.spatial_logits.sum() * 0.0, stats)
 
     @torch.no_grad()

@@ -75,12 +75,21 @@ def move_running_mean(mean: torch.Tensor, seen: torch.Tensor, x: torch.Tensor) -
 
 
 class TeamHeads(nn.Module):
-    def __init__(self, n_agents: int, rounds: int, embedder: Embedder, config: HeadsConfig, models: Sequence[str] = (),
-                 names: Sequence[str] = ()):  # fmt: skip
+    def __init__(
+        self,
+        n_agents: int,
+        rounds: int,
+        embedder: Embedder,
+        config: HeadsConfig,
+        models: Sequence[str] = (),
+        names: Sequence[str] = (),
+    ):
         super().__init__()
         if config.stop and rounds < 2:
-            raise ConfigError("a stop head needs rounds > 1: a 1-round team has no round to stop after; "
-                              "use --rounds 2 or more, or leave --stop off")  # fmt: skip
+            raise ConfigError(
+                "a stop head needs rounds > 1: a 1-round team has no round to stop after; "
+                "use --rounds 2 or more, or leave --stop off"
+            )
         self.n, self.rounds, self.config, self.embedder = n_agents, rounds, config, embedder
         dim = embedder.dim
         self.act = nn.Linear(dim, n_agents * rounds)
@@ -104,7 +113,11 @@ class TeamHeads(nn.Module):
         self.query_seen: torch.Tensor
         self.register_buffer("query_mean", torch.zeros(dim))
         self.register_buffer("query_seen", torch.zeros(()))
-        for layer, bias in ((self.act, config.activation_init), (self.stop, config.stop_init), (self.decide, config.decide_init)):
+        for layer, bias in (
+            (self.act, config.activation_init),
+            (self.stop, config.stop_init),
+            (self.decide, config.decide_init),
+        ):
             nn.init.zeros_(layer.weight)  # every query starts from the same prior; the query features then move it
             nn.init.constant_(layer.bias, bias)
         if config.open_with:
@@ -114,12 +127,14 @@ class TeamHeads(nn.Module):
         """Activation biases of a cascade: the opening agents run in round 0 only, the others after it."""
         unknown = sorted(set(opening) - set(names))
         if unknown or len(names) != self.n:
-            raise ConfigError(f"open_with names {', '.join(unknown) or 'agents'} the team does not have; "
-                              f"agents: {', '.join(names)}")  # fmt: skip
+            raise ConfigError(
+                f"open_with names {', '.join(unknown) or 'agents'} the team does not have; agents: {', '.join(names)}"
+            )
         if set(opening) == set(names):
             raise ConfigError("open_with names every agent: a cascade needs someone to escalate to; leave an agent out")
-        bias = torch.tensor([[abs(init) if (name in opening) == (t == 0) else -abs(init) for name in names]
-                             for t in range(self.rounds)])  # fmt: skip
+        bias = torch.tensor(
+            [[abs(init) if (name in opening) == (t == 0) else -abs(init) for name in names] for t in range(self.rounds)]
+        )
         with torch.no_grad():
             self.act.bias.copy_(bias.reshape(-1))
 
@@ -174,7 +189,9 @@ class TeamHeads(nn.Module):
         parts = [q, outputs, round_1h, q.new_tensor([agreement(said)])]
         if self.config.read_said:
             spoke = {s.model for s in said.values()}
-            parts.append(q.new_tensor([tool_failure(said), mean_logprob(said), *(float(m in spoke) for m in self.models)]))
+            parts.append(
+                q.new_tensor([tool_failure(said), mean_logprob(said), *(float(m in spoke) for m in self.models)])
+            )
         return torch.cat(parts)
 
     def stop_prob(self, q: torch.Tensor, round: int, said: Mapping[str, Spoken], learn: bool = False) -> torch.Tensor:
@@ -184,8 +201,9 @@ class TeamHeads(nn.Module):
             move_running_mean(self.stop_mean, self.stop_seen, x)
         return torch.sigmoid(self.stop(x - self.stop_mean))[0]
 
-    def sampling_stop_gate(self, q: torch.Tensor, generator: torch.Generator, log_probs: list[torch.Tensor],
-                           stats: dict[str, float]) -> StopGate:  # fmt: skip
+    def sampling_stop_gate(
+        self, q: torch.Tensor, generator: torch.Generator, log_probs: list[torch.Tensor], stats: dict[str, float]
+    ) -> StopGate:
         """A stop gate that samples, appending each decision's log-probability to `log_probs`."""
 
         def gate(round: int, said: Mapping[str, Spoken], query: str) -> bool:

@@ -227,8 +227,9 @@ def build_graph(
         graph = CommGraph.uniform(agents, named(agents, spatial), named(agents, temporal), rounds, decision)
         return graph if decide else replace(graph, decide=False)
     per_round = tuple(tuple(named(agents, {(i, j) for i, j in spatial if {i, j} <= a})) for a in active)
-    across = tuple(tuple(named(agents, {(i, j) for i, j in temporal if i in a and j in b}))
-                   for a, b in zip(active, active[1:]))  # fmt: skip
+    across = tuple(
+        tuple(named(agents, {(i, j) for i, j in temporal if i in a and j in b})) for a, b in zip(active, active[1:])
+    )
     runs = tuple(tuple(agents[i].name for i in sorted(a)) for a in active)
     return CommGraph(tuple(agents), per_round, across, decision, active=runs, decide=decide)
 
@@ -263,7 +264,9 @@ def load_file(path: str | Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"no {what} at {path}") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"{path} is not an agentnet {what} ({first[:160]}); give a file written by agentnet") from None
+        raise ConfigError(
+            f"{path} is not an agentnet {what} ({first[:160]}); give a file written by agentnet"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} is not an agentnet {what} (it holds a {type(data).__name__})")
     return data
@@ -322,10 +325,19 @@ class Persistent:
         path = Path(path)
         me: Any = self
         if bad := non_finite(me.state_dict()):
-            raise ConfigError(f"{self.kind} weight {bad} is not finite (NaN or infinite); a model like that is never saved")
+            raise ConfigError(
+                f"{self.kind} weight {bad} is not finite (NaN or infinite); a model like that is never saved"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"kind": self.kind, "config": asdict(me.config),
-                    "team": team_spec(me.agents, me.rounds, me.decision), "state": me.state_dict()}, path)  # fmt: skip
+        torch.save(
+            {
+                "kind": self.kind,
+                "config": asdict(me.config),
+                "team": team_spec(me.agents, me.rounds, me.decision),
+                "state": me.state_dict(),
+            },
+            path,
+        )
         return path
 
     @classmethod
@@ -342,8 +354,10 @@ class Persistent:
             raise ConfigError(f"{path}: {e}") from None
         model: Any = cls(agents, rounds, decision, config, embedder)  # type: ignore[call-arg]
         if isinstance(data.get("state"), dict) and (bad := non_finite(data["state"])):
-            raise ConfigError(f"{path}: weight {bad} is not finite (NaN or infinite), so every graph it designs "
-                              "would be arbitrary; retrain it")  # fmt: skip
+            raise ConfigError(
+                f"{path}: weight {bad} is not finite (NaN or infinite), so every graph it designs "
+                "would be arbitrary; retrain it"
+            )
         model.load_state_dict(data["state"])
         topology: LearnedTopology = model
         return topology

@@ -47,18 +47,43 @@ class LearnedKind:
 LEARNED: dict[str, LearnedKind] = {
     k.name: k
     for k in (
-        LearnedKind("gdesigner", "agentnet.topologies.gdesigner", "GDesigner", configs.GDesignerConfig,
-                    "G-Designer: a variational graph auto-encoder with a task node designs each query's graph"),
-        LearnedKind("commformer", "agentnet.topologies.commformer", "CommFormer", configs.CommFormerConfig,
-                    "CommFormer: learnable sparse adjacency (per-row top-k) plus temporal receive gating"),
-        LearnedKind("gptswarm", "agentnet.topologies.gptswarm", "GPTSwarm", configs.GPTSwarmConfig,
-                    "GPTSwarm: one learned logit per potential edge, the same graph for every query"),
-        LearnedKind("agentprune", "agentnet.topologies.agentprune", "AgentPrune", configs.AgentPruneConfig,
-                    "AgentPrune: GPTSwarm's spatial and temporal edge logits, the lowest pruned on a schedule"),
-        LearnedKind("agentdropout", "agentnet.topologies.agentdropout", "AgentDropout", configs.AgentDropoutConfig,
-                    "AgentDropout: per-round node dropout and edge dropout on intra- and inter-round adjacency"),
+        LearnedKind(
+            "gdesigner",
+            "agentnet.topologies.gdesigner",
+            "GDesigner",
+            configs.GDesignerConfig,
+            "G-Designer: a variational graph auto-encoder with a task node designs each query's graph",
+        ),
+        LearnedKind(
+            "commformer",
+            "agentnet.topologies.commformer",
+            "CommFormer",
+            configs.CommFormerConfig,
+            "CommFormer: learnable sparse adjacency (per-row top-k) plus temporal receive gating",
+        ),
+        LearnedKind(
+            "gptswarm",
+            "agentnet.topologies.gptswarm",
+            "GPTSwarm",
+            configs.GPTSwarmConfig,
+            "GPTSwarm: one learned logit per potential edge, the same graph for every query",
+        ),
+        LearnedKind(
+            "agentprune",
+            "agentnet.topologies.agentprune",
+            "AgentPrune",
+            configs.AgentPruneConfig,
+            "AgentPrune: GPTSwarm's spatial and temporal edge logits, the lowest pruned on a schedule",
+        ),
+        LearnedKind(
+            "agentdropout",
+            "agentnet.topologies.agentdropout",
+            "AgentDropout",
+            configs.AgentDropoutConfig,
+            "AgentDropout: per-round node dropout and edge dropout on intra- and inter-round adjacency",
+        ),
     )
-}  # fmt: skip
+}
 
 
 def learned_kind(name: str) -> LearnedKind:
@@ -107,6 +132,7 @@ def resolve(
     if spec.endswith(".json"):
         return CommGraph.load(spec)
     if name not in FIXED:
-        raise UnknownNameError("topology", spec, [*FIXED, *(f"{k}:PATH" for k in LEARNED), *(f"cascade:{r}" for r in RULES),
-                                                  "FILE.json"])  # fmt: skip
+        raise UnknownNameError(
+            "topology", spec, [*FIXED, *(f"{k}:PATH" for k in LEARNED), *(f"cascade:{r}" for r in RULES), "FILE.json"]
+        )
     return fixed(name, agents, rounds=rounds, decision=decision, temporal=temporal, seed=seed)

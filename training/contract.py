@@ -20,4 +20,3 @@ class Artefact:
     path: Path
     use: str  # the option that takes it, e.g. "--topology gdesigner:runs/model.pt"
     details: Any = field(default=None, compare=False)  # the trainer's own result (scores, policy…)
-

@@ -52,8 +52,10 @@ def _match_layout(gguf_base: Any, hf_base: Any, heads: list[int], np: Any) -> An
     for h in heads:
         if h > 0 and hf_base.shape[0] % (2 * h) == 0 and close(_rotary_permute(hf_base, h)):
             return lambda w, h=h: _rotary_permute(w, h)
-    raise ConfigError("a fine-tuned tensor matches its base GGUF tensor in no known layout; "
-                      "export from the same GGUF the model was loaded from")  # fmt: skip
+    raise ConfigError(
+        "a fine-tuned tensor matches its base GGUF tensor in no known layout; "
+        "export from the same GGUF the model was loaded from"
+    )
 
 
 def _field_value(field: Any, gguf: Any) -> tuple[Any, Any, Any]:
@@ -82,8 +84,11 @@ def merged_gguf(
     if arch is None:
         raise ConfigError(f"{base_gguf}: gguf does not know architecture {arch_name!r}")
     blocks = int(reader.fields[f"{arch_name}.block_count"].contents())
-    heads = [int(reader.fields[k].contents()) for k in
-             (f"{arch_name}.attention.head_count", f"{arch_name}.attention.head_count_kv") if k in reader.fields]  # fmt: skip
+    heads = [
+        int(reader.fields[k].contents())
+        for k in (f"{arch_name}.attention.head_count", f"{arch_name}.attention.head_count_kv")
+        if k in reader.fields
+    ]
     names = gguf.get_tensor_name_map(arch, blocks)
     by_gguf: dict[str, str] = {}
     for hf in deltas:

@@ -55,14 +55,26 @@ class Screening:
 def heads_of(topology: object):  # -> TeamHeads (imported lazily: torch)
     heads = getattr(topology, "heads", None)
     if heads is None or not heads.config.activation:
-        raise ConfigError(f"screening starts the activation head from solo runs: {getattr(topology, 'kind', topology)} "
-                          "has none; use --activation (G-Designer or CommFormer) or --screen 0")  # fmt: skip
+        raise ConfigError(
+            f"screening starts the activation head from solo runs: {getattr(topology, 'kind', topology)} "
+            "has none; use --activation (G-Designer or CommFormer) or --screen 0"
+        )
     return heads
 
 
-async def screen(task: Task, topology: Topology, items: Sequence[Item], backend: LLMBackend | Mapping[str, LLMBackend], *,
-                 lambda_tokens: float, token_scale: float, concurrency: int, pay: Pay = "tokens",
-                 attack: AttackConfig = AttackConfig(), tools: ToolRunner | None = None) -> Screening:  # fmt: skip
+async def screen(
+    task: Task,
+    topology: Topology,
+    items: Sequence[Item],
+    backend: LLMBackend | Mapping[str, LLMBackend],
+    *,
+    lambda_tokens: float,
+    token_scale: float,
+    concurrency: int,
+    pay: Pay = "tokens",
+    attack: AttackConfig = AttackConfig(),
+    tools: ToolRunner | None = None,
+) -> Screening:
     """Run every agent of `topology` alone on every item (with the training's adversaries
     planted, so a liar screens as what it is); nothing is learned here. An agent pays in
     tokens, or at its model's price (`pay`), as in training."""

@@ -41,25 +41,47 @@ if TYPE_CHECKING:
 class TopologyTrainConfig:
     steps: int = field(default=20, metadata={"help": "Optimisation steps."})
     batch: int = field(default=4, metadata={"help": "Queries per step."})
-    lambda_tokens: float = field(default=0.1, metadata={"ge": 0, "help": "Utility = score - lambda_tokens * tokens / token_scale."})
+    lambda_tokens: float = field(
+        default=0.1, metadata={"ge": 0, "help": "Utility = score - lambda_tokens * tokens / token_scale."}
+    )
     token_scale: float = field(default=1000.0, metadata={"help": "Tokens that cost lambda_tokens in utility."})
-    pay: Pay = field(default="tokens", metadata={
-        "help": "What an episode pays in the utility: tokens, or price (tokens at each model's price per 1,000: "
-                "a 1.5B priced 1.5 pays 1.5x its tokens, so a learner trades strong calls against cheap ones)."})
-    baseline_momentum: float = field(default=0.9, metadata={"ge": 0, "le": 1, "help": "Momentum of the moving-average reward baseline."})
-    baseline: Literal["moving", "per_item", "group"] = field(default="moving", metadata={
-        "help": "moving: one moving average of all rewards; per_item: one per training item (queries whose rewards "
-                "differ, e.g. easy and hard ones, then do not push each other's choices); group: the mean reward of "
-                "the other graphs sampled for the same query in the same step (leave-one-out; needs --samples >= 2)."})
-    samples: int = field(default=1, metadata={
-        "help": "Graphs sampled per query per step (episodes per step = batch × samples)."})
+    pay: Pay = field(
+        default="tokens",
+        metadata={
+            "help": "What an episode pays in the utility: tokens, or price (tokens at each model's price per 1,000: "
+            "a 1.5B priced 1.5 pays 1.5x its tokens, so a learner trades strong calls against cheap ones)."
+        },
+    )
+    baseline_momentum: float = field(
+        default=0.9, metadata={"ge": 0, "le": 1, "help": "Momentum of the moving-average reward baseline."}
+    )
+    baseline: Literal["moving", "per_item", "group"] = field(
+        default="moving",
+        metadata={
+            "help": "moving: one moving average of all rewards; per_item: one per training item (queries whose rewards "
+            "differ, e.g. easy and hard ones, then do not push each other's choices); group: the mean reward of "
+            "the other graphs sampled for the same query in the same step (leave-one-out; needs --samples >= 2)."
+        },
+    )
+    samples: int = field(
+        default=1, metadata={"help": "Graphs sampled per query per step (episodes per step = batch × samples)."}
+    )
     concurrency: int = field(default=4, metadata={"help": "Queries in flight at once."})
     seed: int = field(default=0, metadata={"help": "Seed for sampling and item order."})
-    screen: int = field(default=0, metadata={
-        "help": "Before the first step, run every agent alone on this many training queries and start the "
-                "activation head from their solo utilities (needs --activation; 0: off)."})
-    screen_scale: float = field(default=10.0, metadata={"ge": 0,
-        "help": "Screening: an agent's starting logit moves this much per unit of utility above the agents' mean."})
+    screen: int = field(
+        default=0,
+        metadata={
+            "help": "Before the first step, run every agent alone on this many training queries and start the "
+            "activation head from their solo utilities (needs --activation; 0: off)."
+        },
+    )
+    screen_scale: float = field(
+        default=10.0,
+        metadata={
+            "ge": 0,
+            "help": "Screening: an agent's starting logit moves this much per unit of utility above the agents' mean.",
+        },
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -67,8 +89,10 @@ class TopologyTrainConfig:
         if self.screen < 0:
             raise ConfigError(f"screen={self.screen} must be 0 (off) or a number of training queries")
         if self.baseline == "group" and self.samples < 2:
-            raise ConfigError(f"baseline=group compares graphs sampled for the same query: samples={self.samples} "
-                              "leaves none to compare with; use --samples 2 or more")  # fmt: skip
+            raise ConfigError(
+                f"baseline=group compares graphs sampled for the same query: samples={self.samples} "
+                "leaves none to compare with; use --samples 2 or more"
+            )
         if self.token_scale <= 0:
             raise ConfigError(f"token_scale={self.token_scale} must be positive")
 
@@ -99,8 +123,10 @@ def check_screen(topology: LearnedTopology, n_items: int, config: TopologyTrainC
     if config.screen:
         heads_of(topology)
         if config.screen > n_items:
-            raise ConfigError(f"screen={config.screen} asks for more training queries than the {n_items} given; "
-                              f"use --screen {n_items} or fewer")  # fmt: skip
+            raise ConfigError(
+                f"screen={config.screen} asks for more training queries than the {n_items} given; "
+                f"use --screen {n_items} or fewer"
+            )
 
 
 class TopologyTrainer:
@@ -154,8 +180,12 @@ class TopologyTrainer:
     def _identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed by this trainer."""
         t: Any = self.topology
-        identity = {"kind": t.kind, "agents": [a.name for a in t.agents], "rounds": t.rounds,
-                    "task": getattr(self.task, "name", "")}  # fmt: skip
+        identity = {
+            "kind": t.kind,
+            "agents": [a.name for a in t.agents],
+            "rounds": t.rounds,
+            "task": getattr(self.task, "name", ""),
+        }
         if self.attack.active:  # (clean runs keep the identity checkpoints had before adversaries existed)
             identity["attack"] = asdict(self.attack)
         return identity
@@ -167,14 +197,18 @@ class TopologyTrainer:
         data = load_file(self.checkpoint_path, "topology training checkpoint")
         saved = data.get("identity")
         if saved is not None and saved != self._identity():
-            raise ConfigError(f"{self.out_dir} holds a run of another team ({saved}); use another --out, "
-                              "or the same task, topology, agents, rounds and adversaries to resume")  # fmt: skip
+            raise ConfigError(
+                f"{self.out_dir} holds a run of another team ({saved}); use another --out, "
+                "or the same task, topology, agents, rounds and adversaries to resume"
+            )
         try:
             self.topology.load_state_dict(data["model"])
             for name, state in data["optimisers"].items():
                 self.optimisers[name].load_state_dict(state)
         except (KeyError, RuntimeError, ValueError) as e:
-            raise ConfigError(f"{self.checkpoint_path} does not fit this topology ({str(e)[:160]}); use another --out") from None
+            raise ConfigError(
+                f"{self.checkpoint_path} does not fit this topology ({str(e)[:160]}); use another --out"
+            ) from None
         self.baseline, self.step = data["baseline"], data["step"]
         self.item_baselines = dict(data.get("item_baselines", {}))
         self.resumed = True
@@ -183,8 +217,9 @@ class TopologyTrainer:
     async def _episode(self, item: Item, gate: asyncio.Semaphore) -> tuple[Sample, float, float, str]:
         sample = self.topology.sample(item.question)
         graph = self.attack.apply(sample.graph)
-        team = team_for(self.task, graph, self.backend, receive_gate=sample.gate, stop_gate=sample.stop_gate,
-                        tools=self.tools)  # fmt: skip
+        team = team_for(
+            self.task, graph, self.backend, receive_gate=sample.gate, stop_gate=sample.stop_gate, tools=self.tools
+        )
         episode = await run_episode(team, self.task, item, gate=gate)
         return sample, episode.score.value, episode.paid(self.config.pay), item.id
 
@@ -204,8 +239,10 @@ class TopologyTrainer:
         if c.baseline == "group":
             baselines = leave_one_out(rewards, c.samples)
         else:
-            baselines = [self.item_baselines.get(i, r) if c.baseline == "per_item" else baseline
-                         for (*_, i), r in zip(episodes, rewards)]  # fmt: skip
+            baselines = [
+                self.item_baselines.get(i, r) if c.baseline == "per_item" else baseline
+                for (*_, i), r in zip(episodes, rewards)
+            ]
         terms = [-(r - b) * s.total_log_prob() + s.penalty for (s, *_), r, b in zip(episodes, rewards, baselines)]
         loss = sum(terms[1:], start=terms[0]) / len(episodes)  # from a tensor, not 0: typed a tensor
         self._finite("loss", float(loss.detach()))
@@ -229,10 +266,15 @@ class TopologyTrainer:
                 stats.setdefault(k, []).append(float(v))
         extra = {k: sum(v) / len(v) for k, v in stats.items()}
         metrics = StepMetrics(
-            step=self.step, reward=mean_reward, accuracy=sum(e[1] for e in episodes) / len(episodes),
-            tokens=sum(e[2] for e in episodes) / len(episodes), baseline=self.baseline, loss=float(loss.detach()),
-            edge_density=extra.get("density", 0.0), extra=extra,
-        )  # fmt: skip
+            step=self.step,
+            reward=mean_reward,
+            accuracy=sum(e[1] for e in episodes) / len(episodes),
+            tokens=sum(e[2] for e in episodes) / len(episodes),
+            baseline=self.baseline,
+            loss=float(loss.detach()),
+            edge_density=extra.get("density", 0.0),
+            extra=extra,
+        )
         self.step += 1
         self._save(metrics)
         return metrics
@@ -243,8 +285,10 @@ class TopologyTrainer:
 
         if not math.isfinite(value):
             kept = f"the checkpoint of step {self.step} is kept" if self.step else "nothing was saved"
-            raise TrainingError(f"step {self.step + 1}: the {what} became {value}; training stopped and {kept} "
-                                "(never a NaN model); lower the learning rates or check the hyper-parameters")  # fmt: skip
+            raise TrainingError(
+                f"step {self.step + 1}: the {what} became {value}; training stopped and {kept} "
+                "(never a NaN model); lower the learning rates or check the hyper-parameters"
+            )
 
     def _finite_tensors(self, what: str, tensors: dict[str, torch.Tensor]) -> None:
         import torch
@@ -282,15 +326,27 @@ class TopologyTrainer:
         if self.screen_path.exists():
             screening = Screening.load(self.screen_path)
         else:
-            screening = asyncio.run(screen(self.task, self.topology, self.items[: c.screen], self.backend,
-                                           lambda_tokens=c.lambda_tokens, token_scale=c.token_scale, pay=c.pay,
-                                           concurrency=c.concurrency, attack=self.attack, tools=self.tools))  # fmt: skip
+            screening = asyncio.run(
+                screen(
+                    self.task,
+                    self.topology,
+                    self.items[: c.screen],
+                    self.backend,
+                    lambda_tokens=c.lambda_tokens,
+                    token_scale=c.token_scale,
+                    pay=c.pay,
+                    concurrency=c.concurrency,
+                    attack=self.attack,
+                    tools=self.tools,
+                )
+            )
             screening.save(self.screen_path)
         warm_start(self.topology, screening, c.screen_scale)
         return screening
 
-    def train(self, on_step: Callable[[StepMetrics], None] | None = None,
-              on_screen: Callable[[Screening], None] | None = None) -> Path:  # fmt: skip
+    def train(
+        self, on_step: Callable[[StepMetrics], None] | None = None, on_screen: Callable[[Screening], None] | None = None
+    ) -> Path:
         """Run the remaining steps (no resume), screening first when asked; returns the path of the final model."""
         if self.config.screen and self.step == 0:
             screening = self.screen()
@@ -302,8 +358,9 @@ class TopologyTrainer:
                 on_step(metrics)
         return self.topology.save(self.out_dir / "model.pt")
 
-    def fit(self, on_step: Callable[[StepMetrics], None] | None = None,
-            on_screen: Callable[[Screening], None] | None = None) -> Artefact:  # fmt: skip
+    def fit(
+        self, on_step: Callable[[StepMetrics], None] | None = None, on_screen: Callable[[Screening], None] | None = None
+    ) -> Artefact:
         """Resume from out_dir if it holds a checkpoint, run the remaining steps, save the model."""
         if not self.resumed:
             self.resume()

@@ -22,9 +22,19 @@ from agentnet.topologies.registry import LEARNED
 from agentnet.training.topology import TopologyTrainConfig
 
 
-def train_learned(kind: str, items: ItemsConfig, crew: TeamConfig, train: TopologyTrainConfig, topo: Any,
-                  serve: ServeConfig, client: ClientConfig, data: TaskConfig, out_dir: Path, out: Console,
-                  err: Console) -> None:  # fmt: skip
+def train_learned(
+    kind: str,
+    items: ItemsConfig,
+    crew: TeamConfig,
+    train: TopologyTrainConfig,
+    topo: Any,
+    serve: ServeConfig,
+    client: ClientConfig,
+    data: TaskConfig,
+    out_dir: Path,
+    out: Console,
+    err: Console,
+) -> None:
     """Train the learned topology `kind` (configured by `topo`), with a progress bar on `err`; prints
     where the model and metrics are and how to use the model."""
     check_target(out_dir)  # before any model loads or server starts
@@ -35,8 +45,9 @@ def train_learned(kind: str, items: ItemsConfig, crew: TeamConfig, train: Topolo
 
     learned = LEARNED[kind]
     the_task, the_items = load_items(items, replace(data, seed=crew.seed))
-    topology = learned.model_class()(agents_for(crew, the_task), crew.rounds, decision_for(crew, the_task),
-                                     topo, MiniLMEmbedder())  # fmt: skip
+    topology = learned.model_class()(
+        agents_for(crew, the_task), crew.rounds, decision_for(crew, the_task), topo, MiniLMEmbedder()
+    )
     check_screen(topology, len(the_items), train)
     with serve_team(topology, crew, serve, client, concurrency=train.concurrency) as served:
         announce_all(served, err)
@@ -47,8 +58,12 @@ def train_learned(kind: str, items: ItemsConfig, crew: TeamConfig, train: Topolo
             bar = progress.add_task(f"train {kind}", total=train.steps, completed=trainer.step)
 
             def on_step(m: Any) -> None:
-                progress.update(bar, advance=1, description=f"train {kind} · reward {m.reward:+.3f} · "
-                                f"acc {m.accuracy:.2f} · tok {m.tokens:.0f} · density {m.edge_density:.2f}")  # fmt: skip
+                progress.update(
+                    bar,
+                    advance=1,
+                    description=f"train {kind} · reward {m.reward:+.3f} · "
+                    f"acc {m.accuracy:.2f} · tok {m.tokens:.0f} · density {m.edge_density:.2f}",
+                )
 
             artefact = trainer.fit(on_step)
     out.print(f"model: {artefact.path}\nmetrics: {trainer.metrics_path}\nuse it: {artefact.use}", highlight=False)

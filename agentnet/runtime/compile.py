@@ -62,11 +62,20 @@ def _agent_node(graph: CommGraph, name: str, round: int) -> Callable[..., Awaita
         messages = build_messages(agent, state["query"], heard_s, heard_t, private=private)
         stream = bool(config.get("configurable", {}).get("stream"))
         text, record = await call_agent(
-            ctx, agent=name, round=round, kind="agent", model=agent.model, messages=messages,
-            settings=agent.settings, spatial_from=tuple(p.name for p in heard_s),
-            temporal_from=tuple(p.name for p in heard_t), gated_from=gated, stream=stream,
-            tool=agent.tool, query=state["query"],
-        )  # fmt: skip
+            ctx,
+            agent=name,
+            round=round,
+            kind="agent",
+            model=agent.model,
+            messages=messages,
+            settings=agent.settings,
+            spatial_from=tuple(p.name for p in heard_s),
+            temporal_from=tuple(p.name for p in heard_t),
+            gated_from=gated,
+            stream=stream,
+            tool=agent.tool,
+            query=state["query"],
+        )
         return {"outputs": {key(name, round): text}, "records": [record]}
 
     return node

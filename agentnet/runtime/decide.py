@@ -67,10 +67,16 @@ async def final_refer(graph: CommGraph, ctx: RunContext, state: RunState, last: 
     agent = _decision_agent(graph)
     peers = _final_outputs(graph, state, last)
     text, record = await call_agent(
-        ctx, agent=DECISION, round=last + 1, kind="decision", model=agent.model,
-        messages=build_messages(agent, state["query"], peers), settings=agent.settings,
-        spatial_from=tuple(p.name for p in peers), stream=stream,
-    )  # fmt: skip
+        ctx,
+        agent=DECISION,
+        round=last + 1,
+        kind="decision",
+        model=agent.model,
+        messages=build_messages(agent, state["query"], peers),
+        settings=agent.settings,
+        spatial_from=tuple(p.name for p in peers),
+        stream=stream,
+    )
     return Decided(text, [record])
 
 
@@ -82,9 +88,16 @@ async def code_writer(graph: CommGraph, ctx: RunContext, state: RunState, last: 
     for _ in range(graph.decision.max_fixes + 1):
         messages = build_messages(agent, state["query"], peers, feedback=feedback)
         text, record = await call_agent(
-            ctx, agent=DECISION, round=last + 1, kind="decision", model=agent.model,
-            messages=messages, settings=agent.settings, spatial_from=tuple(p.name for p in peers), stream=stream,
-        )  # fmt: skip
+            ctx,
+            agent=DECISION,
+            round=last + 1,
+            kind="decision",
+            model=agent.model,
+            messages=messages,
+            settings=agent.settings,
+            spatial_from=tuple(p.name for p in peers),
+            stream=stream,
+        )
         records.append(record)
         code = code_from(text)
         if ctx.code_check is None:  # Team refuses code_writer without a check; this is a second line

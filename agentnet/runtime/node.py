@@ -112,7 +112,9 @@ async def call_agent(
     write = get_stream_writer() if stream else None
     if write:
         write({"event": "start", "agent": agent, "round": round})
-    on_delta = (lambda piece: write({"event": "delta", "agent": agent, "round": round, "text": piece})) if write else None
+    on_delta = (
+        (lambda piece: write({"event": "delta", "agent": agent, "round": round, "text": piece})) if write else None
+    )
     started = time.perf_counter()
     error = None
     try:
@@ -127,21 +129,39 @@ async def call_agent(
         write({"event": "tool", "agent": agent, "round": round, "text": run.observation(), "status": run.status})
     extra = completion.extra
     record = MessageRecord(
-        agent=agent, round=round, kind=kind,
-        prompt=tuple(messages), output=completion.text, usage=completion.usage,
-        latency_s=completion.latency_s, attempts=completion.attempts, error=error,
-        finish_reason=completion.finish_reason, cached=bool(extra.get("cached", False)),
-        spatial_from=spatial_from, temporal_from=temporal_from, gated_from=gated_from,
+        agent=agent,
+        round=round,
+        kind=kind,
+        prompt=tuple(messages),
+        output=completion.text,
+        usage=completion.usage,
+        latency_s=completion.latency_s,
+        attempts=completion.attempts,
+        error=error,
+        finish_reason=completion.finish_reason,
+        cached=bool(extra.get("cached", False)),
+        spatial_from=spatial_from,
+        temporal_from=temporal_from,
+        gated_from=gated_from,
         # an agent that names no model is recorded with the one that answered (the served model's name)
         model=completion.model if model == DEFAULT_MODEL_KEY and completion.model else model,
         cost=ctx.cost(model, completion.usage),
         logprob=answer_logprob(completion.text, extra.get("token_logprobs"), ctx.extract),
-        replica=extra.get("replica"), warnings=tuple(str(w) for w in extra.get("warnings", ())),
+        replica=extra.get("replica"),
+        warnings=tuple(str(w) for w in extra.get("warnings", ())),
         tool=run.to_dict() if run is not None else None,
-    )  # fmt: skip
+    )
     if write:
-        write({"event": "finish", "agent": agent, "round": round, "text": completion.text,
-               "usage": [completion.usage.prompt_tokens, completion.usage.completion_tokens], "error": error})  # fmt: skip
+        write(
+            {
+                "event": "finish",
+                "agent": agent,
+                "round": round,
+                "text": completion.text,
+                "usage": [completion.usage.prompt_tokens, completion.usage.completion_tokens],
+                "error": error,
+            }
+        )
     return record.said, record.to_dict()
 
 
@@ -192,6 +212,12 @@ def spoken(graph: CommGraph, ctx: RunContext, state: RunState, round: int) -> di
     for name in graph.active[round]:
         text, record = outputs.get(key(name, round), ""), records.get(name, {})
         tool = record.get("tool") or {}
-        said[name] = Spoken(name, text, ctx.extract(text) if text else "", record.get("model", ""),
-                            tool.get("status"), record.get("logprob"))  # fmt: skip
+        said[name] = Spoken(
+            name,
+            text,
+            ctx.extract(text) if text else "",
+            record.get("model", ""),
+            tool.get("status"),
+            record.get("logprob"),
+        )
     return said

@@ -46,7 +46,11 @@ class LoopSqliteSaver(SqliteSaver):
             yield found
 
     async def aput(
-        self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
     ) -> RunnableConfig:
         return self.put(config, checkpoint, metadata, new_versions)
 

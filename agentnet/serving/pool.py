@@ -68,7 +68,9 @@ def parse_endpoint(text: str) -> tuple[str, str]:
     """`MODEL=URL` (a `--endpoint` value) as (model, URL without trailing slash)."""
     model, sep, url = text.partition("=")
     if not sep or not model.strip() or not url.strip():
-        raise ConfigError(f"--endpoint {text!r} is not MODEL=URL; give e.g. --endpoint qwen2.5-coder-1.5b=http://gpu-box:8000/v1")
+        raise ConfigError(
+            f"--endpoint {text!r} is not MODEL=URL; give e.g. --endpoint qwen2.5-coder-1.5b=http://gpu-box:8000/v1"
+        )
     return model.strip(), check_url(url.strip(), f"--endpoint {model.strip()}=")
 
 
@@ -91,7 +93,9 @@ def with_endpoints(demands: Sequence[ModelDemand], endpoints: Mapping[str, Seque
     names = [d.name for d in demands]
     for model in endpoints:
         if model not in names:
-            raise ConfigError(f"--endpoint names model {model!r}, which no agent uses; the team's models: {', '.join(names)}")
+            raise ConfigError(
+                f"--endpoint names model {model!r}, which no agent uses; the team's models: {', '.join(names)}"
+            )
     return [replace(d, endpoints=(*d.endpoints, *endpoints.get(d.name, ()))) for d in demands]
 
 
@@ -166,19 +170,31 @@ def serve_models(
     demands, probed = _plan(demands, config)
     embedded = [d for d in demands if not d.endpoints]
     cores = available_cores()
-    threads = split_threads([d.slots for d in embedded], cores) if config.threads is None else [config.threads] * len(embedded)
+    threads = (
+        split_threads([d.slots for d in embedded], cores)
+        if config.threads is None
+        else [config.threads] * len(embedded)
+    )
     pool = ModelPool({}, {})
     if len(embedded) > 1:
-        pool.notes.append(f"{len(embedded)} engines share {cores} cores: " +
-                          ", ".join(f"{d.name} {t} thread(s)" for d, t in zip(embedded, threads, strict=True)))  # fmt: skip
+        pool.notes.append(
+            f"{len(embedded)} engines share {cores} cores: "
+            + ", ".join(f"{d.name} {t} thread(s)" for d, t in zip(embedded, threads, strict=True))
+        )
     with ExitStack() as stack:
         stack.enter_context(_sigterm_exits())
         for i, (demand, n) in enumerate(zip(embedded, threads, strict=True)):
             # engines start one after the other in this thread: PR_SET_PDEATHSIG ties each to the
             # thread that spawned it, so a worker thread's end would stop its engine
-            engine_config = replace(config, model=demand.name, parallel=demand.slots, threads=n,
-                                    threads_batch=config.threads_batch or n, base_url=None,
-                                    port=config.port if i == 0 else None)  # fmt: skip
+            engine_config = replace(
+                config,
+                model=demand.name,
+                parallel=demand.slots,
+                threads=n,
+                threads_batch=config.threads_batch or n,
+                base_url=None,
+                port=config.port if i == 0 else None,
+            )
             server = stack.enter_context(start(engine_config))
             backend = server.backend(timeout_s=timeout_s, name=demand.name)
             pool.servers[demand.name] = [server]
@@ -225,15 +241,19 @@ def _checked(demands: Sequence[ModelDemand], config: ServeConfig) -> list[ModelD
     if config.base_url:  # --base-url: the one model without an endpoint is served there
         bare = [i for i, d in enumerate(out) if not d.endpoints]
         if len(bare) > 1:
-            raise ConfigError(f"--base-url serves one model, the team has {len(bare)} without an endpoint "
-                              f"({', '.join(out[i].name for i in bare)}); give each --endpoint MODEL=URL")  # fmt: skip
+            raise ConfigError(
+                f"--base-url serves one model, the team has {len(bare)} without an endpoint "
+                f"({', '.join(out[i].name for i in bare)}); give each --endpoint MODEL=URL"
+            )
         if bare:
             out[bare[0]] = replace(out[bare[0]], endpoints=(config.base_url,))
     elif config.engine == "external":
         bare_names = [d.name for d in out if not d.endpoints]
         if bare_names:
-            raise ConfigError(f"model {bare_names[0]!r} has no endpoint and --engine external starts none; "
-                              f"give --endpoint {bare_names[0]}=URL or choose an engine ({', '.join(ENGINES)})")  # fmt: skip
+            raise ConfigError(
+                f"model {bare_names[0]!r} has no endpoint and --engine external starts none; "
+                f"give --endpoint {bare_names[0]}=URL or choose an engine ({', '.join(ENGINES)})"
+            )
     return out
 
 
@@ -250,19 +270,27 @@ def _probe(model: str, url: str, config: ServeConfig) -> Server:
     try:
         response = httpx.get(f"{url}/models", headers=headers, timeout=PROBE_TIMEOUT_S)
         if response.status_code != 200:
-            raise ConfigError(f"{where}: GET /models answered HTTP {response.status_code}; check the URL (it ends in /v1) and the API key (${config.api_key_env})")
+            raise ConfigError(
+                f"{where}: GET /models answered HTTP {response.status_code}; check the URL (it ends in /v1) and the API key (${config.api_key_env})"
+            )
         served = replies.model_ids(replies.json_object(response.content, response.headers.get("content-type", "")))
     except httpx.HTTPError as e:
-        raise ConfigError(f"{where} does not answer ({type(e).__name__}: {e}); start its server or fix the URL") from None
+        raise ConfigError(
+            f"{where} does not answer ({type(e).__name__}: {e}); start its server or fix the URL"
+        ) from None
     except replies.BadReply as e:
-        raise ConfigError(f"{where}: /models is not an OpenAI model list ({e}); is it an OpenAI-compatible server?") from None
+        raise ConfigError(
+            f"{where}: /models is not an OpenAI model list ({e}); is it an OpenAI-compatible server?"
+        ) from None
     if model in served:
         name, notes = model, []
     elif len(served) == 1:
         name, notes = served[0], [f"serves {model} as {served[0]}"]
     else:
-        raise ConfigError(f"{where} serves {', '.join(served) or 'no model'}, not {model}; "
-                          "serve it under that name (vLLM: --served-model-name) or point --endpoint at its server")  # fmt: skip
+        raise ConfigError(
+            f"{where} serves {', '.join(served) or 'no model'}, not {model}; "
+            "serve it under that name (vLLM: --served-model-name) or point --endpoint at its server"
+        )
     return Server("external", url, name, api_key=key, notes=notes)
 
 
@@ -281,7 +309,10 @@ def _endpoint_backend(model: str, servers: list[Server], timeout_s: float) -> LL
 def _sigterm_exits() -> Iterator[None]:
     """While the pool runs, SIGTERM raises SystemExit(143), so the `with` blocks stop every
     engine; left alone when not on the main thread or when a handler is already installed."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
         yield
         return
 

@@ -33,7 +33,12 @@ def _unknown_item(item: str, run_id: str, known: Sequence[str]) -> ConfigError:
 
 
 def write_viewer(
-    store: RunStore, run_id: str, out_dir: Path, *, item: str | None = None, compare: Sequence[str] = (),
+    store: RunStore,
+    run_id: str,
+    out_dir: Path,
+    *,
+    item: str | None = None,
+    compare: Sequence[str] = (),
     rows: Sequence[ResultRow] | None = None,
 ) -> Path:
     """Write the pages; returns the page to open (the item's, or the index). `rows`: `run_id`'s
@@ -44,7 +49,12 @@ def write_viewer(
 
 
 def write_pages(
-    store: RunStore, run_id: str, out_dir: Path, *, item: str | None = None, compare: Sequence[str] = (),
+    store: RunStore,
+    run_id: str,
+    out_dir: Path,
+    *,
+    item: str | None = None,
+    compare: Sequence[str] = (),
     rows: Sequence[ResultRow] | None = None,
 ) -> Path:
     """`write_viewer` straight into `out_dir` (for a caller that stages its own output, like the report)."""
@@ -70,11 +80,14 @@ def write_pages(
 def _index(store: RunStore, runs: list[str], results: dict[str, dict[str, ResultRow]], written: set[str]) -> str:
     main = index_data(list(results[runs[0]].values()))
     columns: list[dict[str, Any]] = [
-        {"key": "item", "label": "item", "link": "href"}, {"key": "score", "label": "score", "fmt": "score"},
-        {"key": "tokens", "label": "tokens", "fmt": "int"}, {"key": "calls", "label": "calls", "fmt": "int"},
-        {"key": "latency_s", "label": "latency", "fmt": "s"}, {"key": "gold", "label": "gold"},
+        {"key": "item", "label": "item", "link": "href"},
+        {"key": "score", "label": "score", "fmt": "score"},
+        {"key": "tokens", "label": "tokens", "fmt": "int"},
+        {"key": "calls", "label": "calls", "fmt": "int"},
+        {"key": "latency_s", "label": "latency", "fmt": "s"},
+        {"key": "gold", "label": "gold"},
         {"key": "extracted", "label": "extracted"},
-    ]  # fmt: skip
+    ]
     for row in main:
         row["href"] = f"items/{row['file']}" if row["item"] in written else ""
     for k, other in enumerate(runs[1:], start=1):
@@ -82,12 +95,16 @@ def _index(store: RunStore, runs: list[str], results: dict[str, dict[str, Result
         for row in main:
             mine = theirs.get(row["item"], {})
             row[f"score_{k}"], row[f"tokens_{k}"] = mine.get("score"), mine.get("tokens")
-        columns += [{"key": f"score_{k}", "label": f"score ({other})", "fmt": "score"},
-                    {"key": f"tokens_{k}", "label": f"tokens ({other})", "fmt": "int"}]  # fmt: skip
+        columns += [
+            {"key": f"score_{k}", "label": f"score ({other})", "fmt": "score"},
+            {"key": f"tokens_{k}", "label": f"tokens ({other})", "fmt": "int"},
+        ]
     s = store.summary(runs[0])
     c = s.run.config
-    summary = (f"{c.task}/{c.split} · {c.topology} · {c.model} · {s.scored} items scored · accuracy "
-               f"{s.accuracy:.1%} · {s.tokens_per_query:,.0f} tokens/query · failures first; click a header to sort")  # fmt: skip
+    summary = (
+        f"{c.task}/{c.split} · {c.topology} · {c.model} · {s.scored} items scored · accuracy "
+        f"{s.accuracy:.1%} · {s.tokens_per_query:,.0f} tokens/query · failures first; click a header to sort"
+    )
     title = "agentnet run " + " vs ".join(runs)
     return index_page(title, summary, main, columns)
 

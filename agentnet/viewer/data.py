@@ -46,27 +46,43 @@ def _call(m: Mapping[str, Any]) -> Call:
     prompt, completion = _usage(m)
     return {
         "id": f"{m.get('agent', '?')}@{m.get('round', 0)}",
-        "agent": str(m.get("agent", "?")), "round": int(m.get("round", 0) or 0), "kind": str(m.get("kind", "agent")),
-        "prompt": [{"role": str(p.get("role", "")), "content": str(p.get("content", ""))} for p in m.get("prompt", ())
-                   if isinstance(p, Mapping)],
-        "output": str(m.get("output", "")), "tokens": [prompt, completion],
-        "latency_s": float(m.get("latency_s", 0.0) or 0.0), "error": m.get("error"),
-        "finish": str(m.get("finish_reason", "unknown")), "cached": bool(m.get("cached", False)),
-        "spatial_from": list(m.get("spatial_from", ())), "temporal_from": list(m.get("temporal_from", ())),
+        "agent": str(m.get("agent", "?")),
+        "round": int(m.get("round", 0) or 0),
+        "kind": str(m.get("kind", "agent")),
+        "prompt": [
+            {"role": str(p.get("role", "")), "content": str(p.get("content", ""))}
+            for p in m.get("prompt", ())
+            if isinstance(p, Mapping)
+        ],
+        "output": str(m.get("output", "")),
+        "tokens": [prompt, completion],
+        "latency_s": float(m.get("latency_s", 0.0) or 0.0),
+        "error": m.get("error"),
+        "finish": str(m.get("finish_reason", "unknown")),
+        "cached": bool(m.get("cached", False)),
+        "spatial_from": list(m.get("spatial_from", ())),
+        "temporal_from": list(m.get("temporal_from", ())),
         "gated_from": list(m.get("gated_from", ())),
-        "model": str(m.get("model", "") or ""), "cost": float(m.get("cost", 0.0) or 0.0),
-        "tool": _tool(m.get("tool")), "logprob": m.get("logprob"),
+        "model": str(m.get("model", "") or ""),
+        "cost": float(m.get("cost", 0.0) or 0.0),
+        "tool": _tool(m.get("tool")),
+        "logprob": m.get("logprob"),
         "warnings": [str(w) for w in m.get("warnings", ()) or ()],
-    }  # fmt: skip
+    }
 
 
 def _tool(run: Any) -> dict[str, Any] | None:
     """A call's tool execution (code, output, status, time), or None."""
     if not isinstance(run, Mapping):
         return None
-    return {"tool": str(run.get("tool", "")), "status": str(run.get("status", "")), "code": str(run.get("code", "")),
-            "output": str(run.get("output", "")), "result": str(run.get("result", "")),
-            "time_s": float(run.get("time_s", 0.0) or 0.0)}  # fmt: skip
+    return {
+        "tool": str(run.get("tool", "")),
+        "status": str(run.get("status", "")),
+        "code": str(run.get("code", "")),
+        "output": str(run.get("output", "")),
+        "result": str(run.get("result", "")),
+        "time_s": float(run.get("time_s", 0.0) or 0.0),
+    }
 
 
 def _edges(graph: CommGraph, calls: Mapping[str, Call], rounds_run: int) -> list[dict[str, Any]]:
@@ -97,30 +113,60 @@ def item_data(row: ResultRow, run_id: str) -> dict[str, Any]:
     stored = t.get("rounds_run")
     rounds_run: int = stored if isinstance(stored, int) else (graph.rounds if graph else 0)
     data: dict[str, Any] = {
-        "run": run_id, "item": row.item_id, "file": file_name(row.item_id),
-        "question": str(t.get("query", "")), "gold": row.gold, "extracted": row.extracted, "score": row.score,
-        "answer": row.answer, "error": row.error, "latency_s": row.latency_s,
-        "tokens": [row.prompt_tokens, row.completion_tokens], "rounds_run": rounds_run,
-        "calls": list(calls.values()), "decision": decision, "stored_trajectory": bool(messages),
-    }  # fmt: skip
+        "run": run_id,
+        "item": row.item_id,
+        "file": file_name(row.item_id),
+        "question": str(t.get("query", "")),
+        "gold": row.gold,
+        "extracted": row.extracted,
+        "score": row.score,
+        "answer": row.answer,
+        "error": row.error,
+        "latency_s": row.latency_s,
+        "tokens": [row.prompt_tokens, row.completion_tokens],
+        "rounds_run": rounds_run,
+        "calls": list(calls.values()),
+        "decision": decision,
+        "stored_trajectory": bool(messages),
+    }
     if graph is None:
         return {**data, "graph": None, "agents": [], "edges": [], "rounds": 0, "decide": decision is not None}
     return {
         **data,
-        "graph": True, "rounds": graph.rounds, "decide": graph.decide, "decision_kind": graph.decision.kind,
+        "graph": True,
+        "rounds": graph.rounds,
+        "decide": graph.decide,
+        "decision_kind": graph.decision.kind,
         "answering": graph.last_agent(max(min(rounds_run, graph.rounds) - 1, 0)),
-        "agents": [{"name": a.name, "title": a.title, "role": a.role, "adversary": a.adversary, "model": a.model,
-                    "tool": a.tool, "active": [graph.is_active(a.name, r) for r in range(graph.rounds)]}
-                   for a in graph.agents],
+        "agents": [
+            {
+                "name": a.name,
+                "title": a.title,
+                "role": a.role,
+                "adversary": a.adversary,
+                "model": a.model,
+                "tool": a.tool,
+                "active": [graph.is_active(a.name, r) for r in range(graph.rounds)],
+            }
+            for a in graph.agents
+        ],
         "edges": _edges(graph, calls, rounds_run),
-    }  # fmt: skip
+    }
 
 
 def index_data(rows: Sequence[ResultRow]) -> list[dict[str, Any]]:
     """One line per item for the run's index: small, so thousands of items stay responsive."""
     return [
-        {"item": r.item_id, "file": file_name(r.item_id), "score": r.score, "tokens": r.prompt_tokens + r.completion_tokens,
-         "calls": r.calls if r.calls is not None else len(r.trajectory.get("messages", ())), "latency_s": r.latency_s,
-         "failed": bool(r.error), "gold": r.gold, "extracted": r.extracted}
+        {
+            "item": r.item_id,
+            "file": file_name(r.item_id),
+            "score": r.score,
+            "tokens": r.prompt_tokens + r.completion_tokens,
+            "calls": r.calls if r.calls is not None else len(r.trajectory.get("messages", ())),
+            "latency_s": r.latency_s,
+            "failed": bool(r.error),
+            "gold": r.gold,
+            "extracted": r.extracted,
+        }
         for r in rows
-    ]  # fmt: skip
+    ]

@@ -21,12 +21,27 @@ import posix
 WRITE_FILES = ("/dev/null",)  # writable beside the run's directory
 
 
-def make_realpath(lstat=posix.lstat, readlink=posix.readlink, getcwd=posix.getcwd, islink=_stat.S_ISLNK,
-                  OSError=OSError, list=list, reversed=reversed):  # fmt: skip
+def make_realpath(
+    lstat=posix.lstat,
+    readlink=posix.readlink,
+    getcwd=posix.getcwd,
+    islink=_stat.S_ISLNK,
+    OSError=OSError,
+    list=list,
+    reversed=reversed,
+):
     """A realpath built only on captured C functions (posixpath's looks up `os.lstat` at call time)."""
 
-    def realpath(path, lstat=lstat, readlink=readlink, getcwd=getcwd, islink=islink, OSError=OSError, list=list,
-                 reversed=reversed):  # fmt: skip
+    def realpath(
+        path,
+        lstat=lstat,
+        readlink=readlink,
+        getcwd=getcwd,
+        islink=islink,
+        OSError=OSError,
+        list=list,
+        reversed=reversed,
+    ):
         if not path.startswith("/"):
             path = getcwd() + "/" + path
         todo, done, links = list(reversed(path.split("/"))), "", 0
@@ -76,32 +91,98 @@ def make_hook(root: str, reads: list[str], pid: int, pgid: int, path_types: tupl
     realpath = make_realpath()
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
     readable = tuple(realpath(p) for p in reads)  # the run directory first
-    processes = frozenset(("subprocess.Popen", "os.system", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn",
-                           "os.spawn", "pty.spawn", "os.startfile"))  # fmt: skip
+    processes = frozenset(
+        (
+            "subprocess.Popen",
+            "os.system",
+            "os.exec",
+            "os.fork",
+            "os.forkpty",
+            "os.posix_spawn",
+            "os.spawn",
+            "pty.spawn",
+            "os.startfile",
+        )
+    )
     # ctypes calls libc past every hook; the others open files, devices or sockets in C with no
     # audit event (sqlite's ATTACH and VACUUM INTO, readline's history, dbm, POSIX shared memory
     # and semaphores, syslog's /dev/log, NIS, the shadow file) or are CPython's test modules
-    blocked_imports = frozenset(("ctypes", "_ctypes", "_posixsubprocess", "_testcapi", "_testinternalcapi",
-                                 "_xxsubinterpreters", "cffi", "_cffi_backend", "_ctypes_test", "_testbuffer",
-                                 "_testmultiphase", "_testclinic", "_xxtestfuzz", "_sqlite3", "readline", "_gdbm",
-                                 "_dbm", "_posixshmem", "_multiprocessing", "syslog", "nis", "spwd", "ossaudiodev",
-                                 "_tkinter", "_curses", "_curses_panel"))  # fmt: skip
-    refused = frozenset(("gc.get_objects", "gc.get_referrers", "gc.get_referents", "resource.setrlimit",
-                         "resource.prlimit", "os.symlink", "os.link", "code.__new__"))  # fmt: skip
+    blocked_imports = frozenset(
+        (
+            "ctypes",
+            "_ctypes",
+            "_posixsubprocess",
+            "_testcapi",
+            "_testinternalcapi",
+            "_xxsubinterpreters",
+            "cffi",
+            "_cffi_backend",
+            "_ctypes_test",
+            "_testbuffer",
+            "_testmultiphase",
+            "_testclinic",
+            "_xxtestfuzz",
+            "_sqlite3",
+            "readline",
+            "_gdbm",
+            "_dbm",
+            "_posixshmem",
+            "_multiprocessing",
+            "syslog",
+            "nis",
+            "spwd",
+            "ossaudiodev",
+            "_tkinter",
+            "_curses",
+            "_curses_panel",
+        )
+    )
+    refused = frozenset(
+        (
+            "gc.get_objects",
+            "gc.get_referrers",
+            "gc.get_referents",
+            "resource.setrlimit",
+            "resource.prlimit",
+            "os.symlink",
+            "os.link",
+            "code.__new__",
+        )
+    )
     # __code__ of any function (stdlib never swaps it); the defaults only of the hook's own helpers
     # (namedtuple sets __new__.__defaults__)
     frozen_attributes = frozenset(("__defaults__", "__kwdefaults__"))
     protected_types = frozenset(c for t in path_types or () for c in t.__mro__ if c is not object)
     # event -> ((index of a path argument, index of its dir_fd argument or None), ...)
-    mutations = MappingProxyType({
-        "os.remove": ((0, 1),), "os.rmdir": ((0, 1),), "os.mkdir": ((0, 2),), "os.rename": ((0, 2), (1, 3)),
-        "os.chmod": ((0, 2),), "os.chown": ((0, 3),), "os.utime": ((0, 3),), "os.truncate": ((0, None),),
-        "os.setxattr": ((0, None),), "os.removexattr": ((0, None),), "shutil.rmtree": ((0, 1),),
-    })  # fmt: skip
+    mutations = MappingProxyType(
+        {
+            "os.remove": ((0, 1),),
+            "os.rmdir": ((0, 1),),
+            "os.mkdir": ((0, 2),),
+            "os.rename": ((0, 2), (1, 3)),
+            "os.chmod": ((0, 2),),
+            "os.chown": ((0, 3),),
+            "os.utime": ((0, 3),),
+            "os.truncate": ((0, None),),
+            "os.setxattr": ((0, None),),
+            "os.removexattr": ((0, None),),
+            "shutil.rmtree": ((0, 1),),
+        }
+    )
 
-    def text(path, path_types=path_types, isinstance=isinstance, str=str, bytes=bytes, join="".join,
-             decode=bytes.decode, fspath=posix.fspath, type=type, threads=_thread._count,
-             PermissionError=PermissionError):  # fmt: skip
+    def text(
+        path,
+        path_types=path_types,
+        isinstance=isinstance,
+        str=str,
+        bytes=bytes,
+        join="".join,
+        decode=bytes.decode,
+        fspath=posix.fspath,
+        type=type,
+        threads=_thread._count,
+        PermissionError=PermissionError,
+    ):
         """The path as an exact str (a str subclass could override the methods used below)."""
         if isinstance(path, str):
             return join((path,))
@@ -136,8 +217,18 @@ def make_hook(root: str, reads: list[str], pid: int, pgid: int, path_types: tupl
         why = why or "only the run's directory %s is writable" % root
         raise PermissionError("sandbox: %s is blocked (%s)" % (what, why))
 
-    def may_read(path, what, resolve=resolve, beneath=beneath, readable=readable, refuse=refuse, str=str, pid=pid,
-                 len=len, Exception=Exception):  # fmt: skip
+    def may_read(
+        path,
+        what,
+        resolve=resolve,
+        beneath=beneath,
+        readable=readable,
+        refuse=refuse,
+        str=str,
+        pid=pid,
+        len=len,
+        Exception=Exception,
+    ):
         try:
             real = resolve(path)
         except Exception:
@@ -148,13 +239,32 @@ def make_hook(root: str, reads: list[str], pid: int, pgid: int, path_types: tupl
         if not beneath(real, readable):
             refuse("%s %r" % (what, path), "readable: the stdlib, system libraries and the run's directory")
 
-    def check_open(path, mode, flags, text=text, resolve=resolve, beneath=beneath, readable=readable, refuse=refuse,
-                   may_read=may_read, stat=posix.stat, isdir=_stat.S_ISDIR, ischr=_stat.S_ISCHR, isblk=_stat.S_ISBLK,
-                   str=str, type=type, int=int, write_flags=write_flags, WRITE_FILES=WRITE_FILES,
-                   Exception=Exception):  # fmt: skip
+    def check_open(
+        path,
+        mode,
+        flags,
+        text=text,
+        resolve=resolve,
+        beneath=beneath,
+        readable=readable,
+        refuse=refuse,
+        may_read=may_read,
+        stat=posix.stat,
+        isdir=_stat.S_ISDIR,
+        ischr=_stat.S_ISCHR,
+        isblk=_stat.S_ISBLK,
+        str=str,
+        type=type,
+        int=int,
+        write_flags=write_flags,
+        WRITE_FILES=WRITE_FILES,
+        Exception=Exception,
+    ):
         if type(path) is int:
             return  # an fd already open: the checks ran when it was opened
-        writing = flags & write_flags != 0 or (type(mode) is str and ("w" in mode or "a" in mode or "x" in mode or "+" in mode))
+        writing = flags & write_flags != 0 or (
+            type(mode) is str and ("w" in mode or "a" in mode or "x" in mode or "+" in mode)
+        )
         try:
             written = text(path)
             real = resolve(written)
@@ -184,10 +294,27 @@ def make_hook(root: str, reads: list[str], pid: int, pgid: int, path_types: tupl
 
     guarded = frozenset((realpath, text, resolve, beneath, inside, refuse, may_read, check_open))
 
-    def hook(event, args, guarded=guarded, check_open=check_open, inside=inside, refuse=refuse, may_read=may_read,
-             mutations=mutations, processes=processes, blocked_imports=blocked_imports, refused=refused, frozen=frozen_attributes,
-             protected=protected_types, pid=pid, pgid=pgid, PermissionError=PermissionError, ImportError=ImportError,
-             type=type, int=int):  # fmt: skip
+    def hook(
+        event,
+        args,
+        guarded=guarded,
+        check_open=check_open,
+        inside=inside,
+        refuse=refuse,
+        may_read=may_read,
+        mutations=mutations,
+        processes=processes,
+        blocked_imports=blocked_imports,
+        refused=refused,
+        frozen=frozen_attributes,
+        protected=protected_types,
+        pid=pid,
+        pgid=pgid,
+        PermissionError=PermissionError,
+        ImportError=ImportError,
+        type=type,
+        int=int,
+    ):
         if event == "open":
             check_open(*args)
         elif event.startswith("socket."):
@@ -209,8 +336,9 @@ def make_hook(root: str, reads: list[str], pid: int, pgid: int, path_types: tupl
                 raise ImportError("sandbox: importing %s is blocked" % args[0])
         elif event in refused:
             raise PermissionError("sandbox: %s is blocked" % event)
-        elif event == "object.__setattr__" and (args[1] == "__code__" or args[1] in frozen and args[0] in guarded
-                                                or args[0] in protected):
+        elif event == "object.__setattr__" and (
+            args[1] == "__code__" or args[1] in frozen and args[0] in guarded or args[0] in protected
+        ):
             raise PermissionError("sandbox: replacing %s of %r is blocked" % (args[1], args[0]))
         elif event == "os.kill":
             if args[0] not in (0, pid, -pgid):

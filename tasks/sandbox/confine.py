@@ -170,15 +170,18 @@ def landlock(write_dirs: list[str], read_paths: list[str], write_files: list[str
     """
     libc, abi = _libc(), landlock_abi()
     fs = handled_fs(abi)
-    attr = _RulesetAttr(fs, NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0,
-                        SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL if abi >= 6 else 0)  # fmt: skip
+    attr = _RulesetAttr(
+        fs, NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0, SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL if abi >= 6 else 0
+    )
     size = 8 if abi < 4 else 16 if abi < 6 else 24  # older kernels reject fields they do not know
     ruleset = libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
     if ruleset < 0:
         raise _fail("landlock_create_ruleset")
     try:
         write = fs & ~(FS_EXECUTE | FS_MAKE_CHAR | FS_MAKE_BLOCK)
-        rules = [(p, write) for p in write_dirs] + [(p, FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE) for p in write_files]
+        rules = [(p, write) for p in write_dirs] + [
+            (p, FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE) for p in write_files
+        ]
         rules += [(p, FS_READ_FILE | FS_READ_DIR) for p in read_paths]
         for path, rights in rules:
             _add_rule(libc, int(ruleset), path, rights & fs)
@@ -201,8 +204,16 @@ def _add_rule(libc: ctypes.CDLL, ruleset: int, path: str, rights: int) -> None:
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
             rights &= _FILE_RIGHTS  # directory-only rights on a file are EINVAL
         rule = _PathBeneath(rights, fd)
-        if libc.syscall(_SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH), ctypes.byref(rule),
-                        ctypes.c_uint32(0)) != 0:  # fmt: skip
+        if (
+            libc.syscall(
+                _SYS_ADD_RULE,
+                ctypes.c_int(ruleset),
+                ctypes.c_int(_RULE_PATH_BENEATH),
+                ctypes.byref(rule),
+                ctypes.c_uint32(0),
+            )
+            != 0
+        ):
             raise _fail(f"landlock_add_rule({path!r})")
     finally:
         os.close(fd)
@@ -230,7 +241,10 @@ def private_tmpfs(path: str, size_bytes: int, inodes: int, uid: int) -> str:
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:  # else the mount propagates to the host
         raise _fail("making the mounts private")
     options = f"size={size_bytes},nr_inodes={inodes},mode=0700,uid={uid},gid={uid}"
-    if libc.mount(b"agentnet-sandbox", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.encode()) != 0:
+    if (
+        libc.mount(b"agentnet-sandbox", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.encode())
+        != 0
+    ):
         raise _fail(f"mount -t tmpfs -o {options}")
     os.chdir(path)  # the old cwd is the directory under the mount
     return f"{size_bytes // 2**20} MiB, {inodes} inodes, counting unlinked-but-open files"
@@ -261,6 +275,7 @@ _TIOCSTI, _TIOCLINUX = 0x5412, 0x541C  # push characters into a terminal's input
 # Always refused (EPERM). Process creation, other processes, namespaces and mounts, kernel
 # surfaces that sandboxes disable (bpf, io_uring — whose operations skip seccomp —, keyrings,
 # userfaultfd, perf), raising limits, and every socket.
+# One line per kind of syscall (fmt: skip keeps them so; the formatter would list one name a line)
 DENIED = (
     "fork", "vfork", "execve", "execveat", "socket", "socketpair", "tkill",
     "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "kcmp",
@@ -278,6 +293,7 @@ DENIED = (
 # cannot read a path, and a uid-0 child without capabilities owns every root file outside (a
 # separate uid owns nothing there, so file permissions refuse these too). Programs lose chmod,
 # utime and xattrs inside their directory as well (shutil.copy2's copystat fails; copy works).
+# One line per kind of change (fmt: skip keeps them so; the formatter would list one name a line)
 METADATA = (
     "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
     "utime", "utimes", "utimensat", "futimesat",
@@ -292,7 +308,12 @@ _FS_IOC = (0x40086602, 0x40046602, 0x401C5820, 0x40087602, 0x40047602)  # SETFLA
 
 
 class _ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
 
 
 def _errno_action(code: int) -> int:
@@ -311,8 +332,13 @@ def seccomp() -> str:
         raise Unavailable(f"seccomp: cannot load libseccomp.so.2 ({e}); {_SECCOMP_HINT}") from None
     lib.seccomp_init.restype, lib.seccomp_init.argtypes = ctypes.c_void_p, [ctypes.c_uint32]
     lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
-                                           ctypes.POINTER(_ArgCmp)]  # fmt: skip
+    lib.seccomp_rule_add_array.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_uint32,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.POINTER(_ArgCmp),
+    ]
     lib.seccomp_load.argtypes = lib.seccomp_release.argtypes = [ctypes.c_void_p]
     ctx = lib.seccomp_init(_ACT_ALLOW)
     if not ctx:
@@ -336,8 +362,10 @@ def seccomp() -> str:
             raise Unavailable(f"seccomp: loading the filter failed ({os.strerror(-rc)}); {_SECCOMP_HINT}")
     finally:
         lib.seccomp_release(ctx)
-    return (f"{count} rules: no processes, sockets, signals to others, namespaces, mounts, raised limits or "
-            "metadata changes (chmod, chown, utime, xattr, chattr)")
+    return (
+        f"{count} rules: no processes, sockets, signals to others, namespaces, mounts, raised limits or "
+        "metadata changes (chmod, chown, utime, xattr, chattr)"
+    )
 
 
 def _rules(pid: int, eperm: int) -> list[tuple[str, int, list[tuple[int, int, int, int]]]]:
@@ -350,5 +378,7 @@ def _rules(pid: int, eperm: int) -> list[tuple[str, int, list[tuple[int, int, in
         rules.append((name, eperm, [(0, _CMP_NE, pid, 0)]))  # the first argument is the target process
     rules.append(("prlimit64", eperm, [(2, _CMP_NE, 0, 0)]))  # a new limit (glibc's getrlimit passes NULL)
     # the kernel reads the request as 32 bits: compare those only, or high bits set by a raw syscall slip past
-    rules += [("ioctl", eperm, [(1, _CMP_MASKED_EQ, 0xFFFFFFFF, request)]) for request in (_TIOCSTI, _TIOCLINUX, *_FS_IOC)]
+    rules += [
+        ("ioctl", eperm, [(1, _CMP_MASKED_EQ, 0xFFFFFFFF, request)]) for request in (_TIOCSTI, _TIOCLINUX, *_FS_IOC)
+    ]
     return rules

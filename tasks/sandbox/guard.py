@@ -31,8 +31,20 @@ except ImportError:  # run by path: this directory is sys.path[0] (removed befor
 
 # Reads allowed beside the stdlib (sys.path) and the run directory: shared libraries that
 # stdlib extension modules load, the loader's cache, time zones, and the random/null devices.
-SYSTEM_READS = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/usr/share/zoneinfo",
-                "/etc/localtime", "/etc/ld.so.cache", "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")  # fmt: skip
+SYSTEM_READS = (
+    "/usr/lib",
+    "/usr/lib64",
+    "/lib",
+    "/lib64",
+    "/usr/local/lib",
+    "/usr/share/zoneinfo",
+    "/etc/localtime",
+    "/etc/ld.so.cache",
+    "/dev/null",
+    "/dev/zero",
+    "/dev/urandom",
+    "/dev/random",
+)
 STRICT_EXIT = 97  # strict mode: a kernel layer is missing, the program was not run
 
 
@@ -92,7 +104,10 @@ def confine_kernel(cfg: dict, root: str, reads: list[str]) -> tuple[dict[str, st
     except (OSError, ValueError):  # no /proc: assume the worst, dropping is harmless
         privileged = True
     layers = [("capabilities", confine.drop_capabilities)] if privileged else []
-    layers += [("landlock", lambda: confine.landlock([root], reads[1:], list(WRITE_FILES))), ("seccomp", confine.seccomp)]
+    layers += [
+        ("landlock", lambda: confine.landlock([root], reads[1:], list(WRITE_FILES))),
+        ("seccomp", confine.seccomp),
+    ]
     for name, apply in layers:
         if name not in cfg.get("layers", (name,)):
             missing[name] = "left out by Sandbox(kernel_layers=...)"
@@ -135,8 +150,18 @@ def stub_network() -> None:
             raise PermissionError("sandbox: network access is blocked")
 
     socket.socket = socket.SocketType = BlockedSocket  # type: ignore[misc]
-    for name in ("create_connection", "create_server", "socketpair", "fromfd", "getaddrinfo", "getnameinfo",
-                 "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getfqdn"):  # fmt: skip
+    for name in (
+        "create_connection",
+        "create_server",
+        "socketpair",
+        "fromfd",
+        "getaddrinfo",
+        "getnameinfo",
+        "gethostbyname",
+        "gethostbyname_ex",
+        "gethostbyaddr",
+        "getfqdn",
+    ):
         setattr(socket, name, deny)
 
 
@@ -151,8 +176,12 @@ def stub_unaudited() -> None:
         raise PermissionError("sandbox: this call is blocked (no processes, no files outside the run's directory)")
 
     _posixsubprocess.fork_exec = blocked  # type: ignore[assignment]
-    for module, names in ((os, ("mkfifo", "mknod", "chroot", "pidfd_open")), (posix, ("mkfifo", "mknod", "chroot",
-                          "pidfd_open")), (signal, ("pidfd_send_signal",)), (_signal, ("pidfd_send_signal",))):  # fmt: skip
+    for module, names in (
+        (os, ("mkfifo", "mknod", "chroot", "pidfd_open")),
+        (posix, ("mkfifo", "mknod", "chroot", "pidfd_open")),
+        (signal, ("pidfd_send_signal",)),
+        (_signal, ("pidfd_send_signal",)),
+    ):
         for name in names:
             if hasattr(module, name):
                 setattr(module, name, blocked)
@@ -174,7 +203,9 @@ def run_program(cfg: dict, root: str) -> None:
         tb = e.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
             tb = tb.tb_next  # the traceback starts in solution.py
-        sys.excepthook(type(e), e.with_traceback(tb), tb)  # the C default prints the last 1000 frames, fast at any depth
+        sys.excepthook(
+            type(e), e.with_traceback(tb), tb
+        )  # the C default prints the last 1000 frames, fast at any depth
         sys.stderr.flush()
         raise SystemExit(1)
 

@@ -72,7 +72,12 @@ KERNEL_LAYERS = ("capabilities", "tmpfs", "landlock", "seccomp")
 # stdlib modules and shared libraries the uid must be able to load; the version, to match a fallback
 _PROBE = "import decimal, json, sys, zlib\nprint('%d.%d' % sys.version_info[:2])"
 _VERSION = "%d.%d" % sys.version_info[:2]
-_SYSTEM_PYTHONS = (f"/usr/bin/python{_VERSION}", "/usr/bin/python3", f"/usr/local/bin/python{_VERSION}", "/usr/local/bin/python3")
+_SYSTEM_PYTHONS = (
+    f"/usr/bin/python{_VERSION}",
+    "/usr/bin/python3",
+    f"/usr/local/bin/python{_VERSION}",
+    "/usr/local/bin/python3",
+)
 
 
 class SandboxConfigError(ConfigError):
@@ -152,28 +157,42 @@ class Sandbox:
     max_concurrency: int = field(default_factory=_default_concurrency)  # also bounded by the loop's default executor
     python: str | None = field(
         default=None,
-        metadata={"help": "The child's interpreter (None: this one, or as root a system python3 of the same version when a separate uid cannot run this one)."},
+        metadata={
+            "help": "The child's interpreter (None: this one, or as root a system python3 of the same version when a separate uid cannot run this one)."
+        },
     )
     disk_mb: int = field(
         default=64,
-        metadata={"help": "MiB the code's files may take in total, unlinked-but-open ones included (the run's tmpfs size)."},
+        metadata={
+            "help": "MiB the code's files may take in total, unlinked-but-open ones included (the run's tmpfs size)."
+        },
     )
-    max_open_files: int = field(default=64, metadata={"help": "RLIMIT_NOFILE of the child (Python starts with a dozen)."})
+    max_open_files: int = field(
+        default=64, metadata={"help": "RLIMIT_NOFILE of the child (Python starts with a dozen)."}
+    )
     audit_hook: bool = field(
         default=True,
-        metadata={"help": "Install the audit hook (tests turn it off to check the kernel layers alone, as if crafted bytecode had)."},
+        metadata={
+            "help": "Install the audit hook (tests turn it off to check the kernel layers alone, as if crafted bytecode had)."
+        },
     )
     strict: bool = field(
         default=False,
-        metadata={"help": "Refuse to run code (status 'error') when a containment layer is unavailable, instead of warning."},
+        metadata={
+            "help": "Refuse to run code (status 'error') when a containment layer is unavailable, instead of warning."
+        },
     )
     uid: int | None = field(
         default=None,
-        metadata={"help": "As root: the uid/gid to run code as (None: a fresh unused one per run; 0: stay root, without capabilities)."},
+        metadata={
+            "help": "As root: the uid/gid to run code as (None: a fresh unused one per run; 0: stay root, without capabilities)."
+        },
     )
     kernel_layers: tuple[str, ...] = field(
         default=KERNEL_LAYERS,
-        metadata={"help": "Kernel layers the child applies (leaving one out warns like an unavailable one; tests use () to check the audit hook alone)."},
+        metadata={
+            "help": "Kernel layers the child applies (leaving one out warns like an unavailable one; tests use () to check the audit hook alone)."
+        },
     )
     _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False, compare=False
@@ -182,16 +201,29 @@ class Sandbox:
     def __post_init__(self) -> None:
         if not (isinstance(self.timeout_s, (int, float)) and math.isfinite(self.timeout_s) and self.timeout_s > 0):
             raise SandboxConfigError(f"Sandbox timeout_s={self.timeout_s!r} must be a positive number of seconds")
-        minimums = {"cpu_s": 1, "memory_mb": 64, "max_output_bytes": 256, "file_size_mb": 1, "max_concurrency": 1,
-                    "disk_mb": 1, "max_open_files": 16}  # fmt: skip
+        minimums = {
+            "cpu_s": 1,
+            "memory_mb": 64,
+            "max_output_bytes": 256,
+            "file_size_mb": 1,
+            "max_concurrency": 1,
+            "disk_mb": 1,
+            "max_open_files": 16,
+        }
         for name, least in minimums.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise SandboxConfigError(f"Sandbox {name}={value!r} must be an integer of at least {least}")
         if not (isinstance(self.kernel_layers, tuple) and set(self.kernel_layers) <= set(KERNEL_LAYERS)):
-            raise SandboxConfigError(f"Sandbox kernel_layers={self.kernel_layers!r} must be a tuple drawn from {KERNEL_LAYERS}")
-        if self.uid is not None and (not isinstance(self.uid, int) or isinstance(self.uid, bool) or not 0 <= self.uid < 2**32 - 1):
-            raise SandboxConfigError(f"Sandbox uid={self.uid!r} must be None (a fresh uid per run) or a uid from 0 to 4294967294")
+            raise SandboxConfigError(
+                f"Sandbox kernel_layers={self.kernel_layers!r} must be a tuple drawn from {KERNEL_LAYERS}"
+            )
+        if self.uid is not None and (
+            not isinstance(self.uid, int) or isinstance(self.uid, bool) or not 0 <= self.uid < 2**32 - 1
+        ):
+            raise SandboxConfigError(
+                f"Sandbox uid={self.uid!r} must be None (a fresh uid per run) or a uid from 0 to 4294967294"
+            )
         if self.python is not None and not (isinstance(self.python, str) and self.python):
             raise SandboxConfigError(f"Sandbox python={self.python!r} must be None or the path of an interpreter")
         if not isinstance(self.audit_hook, bool):
@@ -267,13 +299,17 @@ class Sandbox:
         tails = []
         prober = replace(self, strict=False, kernel_layers=KERNEL_LAYERS, audit_hook=True)  # the result is shared
         for python in candidates:
-            result, _ = prober._run_once(_PROBE, True, threading.Event(), self.uid or _fresh_uid(), time.monotonic(), python)
+            result, _ = prober._run_once(
+                _PROBE, True, threading.Event(), self.uid or _fresh_uid(), time.monotonic(), python
+            )
             if result.passed and (python == requested or result.stdout.strip() == _VERSION):
                 probe.python = python
                 if python != requested:
                     probe.note = f"a separate uid cannot run {requested}"
                 return
-            tails.append(f"{python}: {(result.stderr.strip().splitlines() or [result.stdout.strip() or result.status])[-1][:200]}")
+            tails.append(
+                f"{python}: {(result.stderr.strip().splitlines() or [result.stdout.strip() or result.status])[-1][:200]}"
+            )
         probe.failure = (
             f"a separate uid cannot run {' nor '.join(candidates)} with its stdlib ({'; '.join(tails)}); runs stay uid 0 "
             "without capabilities. Fix: an interpreter every user can read (e.g. a venv made from "
@@ -329,9 +365,14 @@ class Sandbox:
         try:
             proc = subprocess.Popen(
                 [python, "-S", "-s", "-B", GUARD_PATH, json.dumps(settings)],
-                cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                start_new_session=True, pass_fds=(report_w,),
-            )  # fmt: skip
+                cwd=tmp,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=(report_w,),
+            )
         except BaseException:
             os.close(report_r)
             raise
@@ -349,7 +390,9 @@ class Sandbox:
             report = _read_report(report_r)
         status, note = _status(proc.returncode, stop, self, report)
         stderr = err.text() + (f"\n[sandbox: {note}]" if note else "")
-        hooked = self.audit_hook and report.active and status != "error"  # the guard got past its layers and installed the hook
+        hooked = (
+            self.audit_hook and report.active and status != "error"
+        )  # the guard got past its layers and installed the hook
         layers = tuple(report.active) + (("audit",) if hooked else ())
         return SandboxResult(status, proc.returncode, out.text(), stderr, _since(started), layers), report
 

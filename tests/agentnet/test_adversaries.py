@@ -18,12 +18,15 @@ from agentnet.testing import ScriptedBackend
 NAMES = ["a0", "a1", "a2", "a3"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"adversaries": -1}, "adversaries=-1 is negative"),
-    ({"adversary_role": "saboteur"}, "unknown adversary role 'saboteur'"),
-    ({"adversary_answer": " "}, "give one value on one line"),
-    ({"adversary_answer": "1\n2"}, "give one value on one line"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"adversaries": -1}, "adversaries=-1 is negative"),
+        ({"adversary_role": "saboteur"}, "unknown adversary role 'saboteur'"),
+        ({"adversary_answer": " "}, "give one value on one line"),
+        ({"adversary_answer": "1\n2"}, "give one value on one line"),
+    ],
+)
 def test_bad_attacks_are_refused_with_the_fix(kwargs, message) -> None:
     with pytest.raises(AgentNetError, match=message):
         AttackConfig(**kwargs)
@@ -44,8 +47,12 @@ def test_the_draw_is_seeded_and_in_team_order() -> None:
 
 
 def _team(role: str, seed: int = 0, **kw) -> TeamConfig:
-    return TeamConfig(topology="complete", agents=4, roles=("math_solver",),
-                      attack=AttackConfig(adversaries=1, adversary_role=role, adversary_seed=seed, **kw))  # fmt: skip
+    return TeamConfig(
+        topology="complete",
+        agents=4,
+        roles=("math_solver",),
+        attack=AttackConfig(adversaries=1, adversary_role=role, adversary_seed=seed, **kw),
+    )
 
 
 def test_a_liar_keeps_its_name_and_role_and_gets_the_liar_prompt() -> None:

@@ -96,11 +96,19 @@ def test_the_key_covers_model_messages_and_every_setting() -> None:
         cache_key("", "m", (Message("system", "hello"),), T0),
         cache_key("", "m", HELLO + (Message("user", ""),), T0),
         cache_key("llama-server", "m", HELLO, T0),
-        *(cache_key("", "m", HELLO, T0.with_(**{k: v})) for k, v in [
-            ("max_tokens", 65), ("top_p", 0.9), ("stop", ("\n",)), ("seed", 1), ("json_mode", True),
-            ("json_schema", '{"type": "object"}'), ("temperature", 0.5),
-        ]),
-    ]  # fmt: skip
+        *(
+            cache_key("", "m", HELLO, T0.with_(**{k: v}))
+            for k, v in [
+                ("max_tokens", 65),
+                ("top_p", 0.9),
+                ("stop", ("\n",)),
+                ("seed", 1),
+                ("json_mode", True),
+                ("json_schema", '{"type": "object"}'),
+                ("temperature", 0.5),
+            ]
+        ),
+    ]
     assert len({base, *variants}) == len(variants) + 1
 
 
@@ -149,8 +157,10 @@ print(cached.misses + cached.hits, cached.write_errors)
 
 def test_several_processes_share_one_cache_file(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite"
-    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True)
-             for _ in range(3)]  # fmt: skip
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
     outputs = [p.communicate(timeout=60)[0].split() for p in procs]
     assert all(p.returncode == 0 for p in procs) and outputs == [["60", "0"]] * 3
     with sqlite3.connect(path) as db:
@@ -233,6 +243,12 @@ def test_a_streamed_miss_passes_the_retraction_through(tmp_path: Path) -> None:
 
     cached = CachedBackend(ScriptedBackend([Retracted("half an", "The answer is 4")]), tmp_path / "c.sqlite")
     events: list[str] = []
-    c = asyncio.run(cached.complete([Msg("user", "q")], GenerationSettings(), on_delta=events.append,
-                                    on_retract=lambda: events.append("<retract>")))  # fmt: skip
+    c = asyncio.run(
+        cached.complete(
+            [Msg("user", "q")],
+            GenerationSettings(),
+            on_delta=events.append,
+            on_retract=lambda: events.append("<retract>"),
+        )
+    )
     assert c.text == "The answer is 4" and events[:3] == ["half", " an", "<retract>"]

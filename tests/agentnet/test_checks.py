@@ -15,14 +15,17 @@ from agentnet.types import GenerationSettings
 NAN, INF = float("nan"), float("inf")
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    (3.5, "n=3.5 is not a whole number"),
-    (True, "n=True is not a whole number"),  # bool is an int in Python; not here
-    ("3", "n='3' is not a whole number"),
-    (2**70, "n=1180591620717411303424 does not fit in 64 bits"),
-    (10**30, "n=10000000…(31 digits) does not fit in 64 bits"),
-    (-(2**63) - 1, "does not fit in 64 bits"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (3.5, "n=3.5 is not a whole number"),
+        (True, "n=True is not a whole number"),  # bool is an int in Python; not here
+        ("3", "n='3' is not a whole number"),
+        (2**70, "n=1180591620717411303424 does not fit in 64 bits"),
+        (10**30, "n=10000000…(31 digits) does not fit in 64 bits"),
+        (-(2**63) - 1, "does not fit in 64 bits"),
+    ],
+)
 def test_an_int_is_whole_not_a_bool_and_fits_64_bits(value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         number("n", value, int)
@@ -59,36 +62,42 @@ class Knobs:
         check_fields(self)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"rate": NAN}, "rate=nan is not a finite number"),
-    ({"rate": 0.0}, "rate=0.0 must be above 0"),
-    ({"count": 3.5}, "count=3.5 is not a whole number"),
-    ({"count": True}, "count=True is not a whole number"),
-    ({"limit": 1.0}, "limit=1.0 is not a whole number"),
-    ({"on": 1}, "on=1 is not true or false"),
-    ({"name": ["a"]}, "name=\\['a'\\] is a list, not text"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"rate": NAN}, "rate=nan is not a finite number"),
+        ({"rate": 0.0}, "rate=0.0 must be above 0"),
+        ({"count": 3.5}, "count=3.5 is not a whole number"),
+        ({"count": True}, "count=True is not a whole number"),
+        ({"limit": 1.0}, "limit=1.0 is not a whole number"),
+        ({"on": 1}, "on=1 is not true or false"),
+        ({"name": ["a"]}, "name=\\['a'\\] is a list, not text"),
+    ],
+)
 def test_check_fields_reads_types_and_metadata_bounds(change: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Knobs(**change)
     assert Knobs(limit=None) == Knobs()
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"max_tokens": 3.5}, "max_tokens=3.5 is not a whole number"),
-    ({"max_tokens": True}, "max_tokens=True is not a whole number"),
-    ({"max_tokens": 0}, "max_tokens=0 must be at least 1"),
-    ({"max_tokens": 10**7}, "max_tokens=10000000 must be at most 1,000,000"),
-    ({"temperature": NAN}, "temperature=nan is not a finite number"),
-    ({"temperature": INF}, "temperature=inf is not a finite number"),
-    ({"temperature": 2.5}, "temperature=2.5 is out of range: it must be at least 0 and at most 2"),
-    ({"top_p": NAN}, "top_p=nan is not a finite number"),
-    ({"seed": NAN}, "seed=nan is not a whole number"),
-    ({"seed": 2**64}, "seed=18446744073709551616 does not fit in 64 bits"),
-    ({"seed": True}, "seed=True is not a whole number"),
-    ({"stop": ("a", 3)}, "must be a list of strings"),
-    ({"model": 5}, "model=5 is a int, not text"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"max_tokens": 3.5}, "max_tokens=3.5 is not a whole number"),
+        ({"max_tokens": True}, "max_tokens=True is not a whole number"),
+        ({"max_tokens": 0}, "max_tokens=0 must be at least 1"),
+        ({"max_tokens": 10**7}, "max_tokens=10000000 must be at most 1,000,000"),
+        ({"temperature": NAN}, "temperature=nan is not a finite number"),
+        ({"temperature": INF}, "temperature=inf is not a finite number"),
+        ({"temperature": 2.5}, "temperature=2.5 is out of range: it must be at least 0 and at most 2"),
+        ({"top_p": NAN}, "top_p=nan is not a finite number"),
+        ({"seed": NAN}, "seed=nan is not a whole number"),
+        ({"seed": 2**64}, "seed=18446744073709551616 does not fit in 64 bits"),
+        ({"seed": True}, "seed=True is not a whole number"),
+        ({"stop": ("a", 3)}, "must be a list of strings"),
+        ({"model": 5}, "model=5 is a int, not text"),
+    ],
+)
 def test_generation_settings_check_themselves(change: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         GenerationSettings(**change)
@@ -117,8 +126,11 @@ def test_json_refuses_nan_infinity_and_overflowing_floats(text: str) -> None:
 
 def test_a_long_prompt_in_a_document_is_one_line() -> None:
     text = json.dumps({"agents": [{"name": "a0", "system": "x" * 5_000_000}]})
-    with pytest.raises(ConfigError, match=r"^the file: agents\[0\]\.system is 5,000,000 characters; "
-                                          r"a prompt or name is at most 1,000,000$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^the file: agents\[0\]\.system is 5,000,000 characters; "
+        r"a prompt or name is at most 1,000,000$",
+    ):
         load_document(text, "the file")
     with pytest.raises(ConfigError, match=r"^the file is larger than 33,554,432 characters$"):
         load_document(json.dumps({"system": "x" * 50_000_000}), "the file")

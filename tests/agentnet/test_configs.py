@@ -10,17 +10,20 @@ from agentnet.configs import ItemsConfig, TeamConfig
 from agentnet.errors import AgentNetError, ConfigError
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"agents": 0}, "agents=0 is out of range: it must be at least 1 and at most 64"),
-    ({"agents": 65}, "agents=65 is out of range: it must be at least 1 and at most 64"),
-    ({"rounds": 0}, "rounds=0 is out of range: it must be at least 1 and at most 100"),
-    ({"roles": ("wizard",)}, "unknown role 'wizard'"),
-    ({"decision": "vote"}, "unknown decision 'vote'"),
-    ({"temporal": "all"}, "temporal='all'"),
-    ({"topology": " "}, "topology is empty"),
-    ({"max_tokens": 0}, "max_tokens=0 is out of range: it must be at least 1 and at most 1,000,000"),
-    ({"temperature": 3.0}, "temperature=3.0 is out of range"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"agents": 0}, "agents=0 is out of range: it must be at least 1 and at most 64"),
+        ({"agents": 65}, "agents=65 is out of range: it must be at least 1 and at most 64"),
+        ({"rounds": 0}, "rounds=0 is out of range: it must be at least 1 and at most 100"),
+        ({"roles": ("wizard",)}, "unknown role 'wizard'"),
+        ({"decision": "vote"}, "unknown decision 'vote'"),
+        ({"temporal": "all"}, "temporal='all'"),
+        ({"topology": " "}, "topology is empty"),
+        ({"max_tokens": 0}, "max_tokens=0 is out of range: it must be at least 1 and at most 1,000,000"),
+        ({"temperature": 3.0}, "temperature=3.0 is out of range"),
+    ],
+)
 def test_team_config_refuses_bad_values_naming_them(kwargs, message) -> None:
     with pytest.raises(AgentNetError, match=message):
         TeamConfig(**kwargs)
@@ -35,8 +38,14 @@ def _config_classes() -> list[type]:
     import agentnet.training.trace.session  # noqa: F401
 
     found = {
-        v for name, mod in list(sys.modules.items()) if name.startswith("agentnet") for v in vars(mod).values()
-        if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__name__.endswith("Config") and v.__module__ == name
+        v
+        for name, mod in list(sys.modules.items())
+        if name.startswith("agentnet")
+        for v in vars(mod).values()
+        if isinstance(v, type)
+        and dataclasses.is_dataclass(v)
+        and v.__name__.endswith("Config")
+        and v.__module__ == name
     }
     return sorted(found, key=lambda c: c.__name__)
 
@@ -47,8 +56,18 @@ WRONG = {"int": "3", "float": "0.5", "bool": "yes", "str": 3}  # each the right 
 def test_every_config_refuses_a_wrong_type_in_one_line_naming_the_field() -> None:
     """One validator for all configs: `check_fields` reads each field's type and metadata first."""
     classes = _config_classes()
-    assert {"TeamConfig", "RunConfig", "ServeConfig", "ClientConfig", "TaskConfig", "GDesignerConfig", "OptimaConfig",
-            "TraceConfig", "EndpointConfig", "AttackConfig"} <= {c.__name__ for c in classes}
+    assert {
+        "TeamConfig",
+        "RunConfig",
+        "ServeConfig",
+        "ClientConfig",
+        "TaskConfig",
+        "GDesignerConfig",
+        "OptimaConfig",
+        "TraceConfig",
+        "EndpointConfig",
+        "AttackConfig",
+    } <= {c.__name__ for c in classes}
     checked = 0
     for cls in classes:
         hints = typing.get_type_hints(cls)

@@ -10,7 +10,9 @@ from agentnet.graph import CommGraph, Decision
 from agentnet.runtime.team import TeamEvent
 from agentnet.trajectory import Trajectory
 
-GRAPH = CommGraph.uniform([AgentSpec("a0", "math_solver"), AgentSpec("a1", "math_solver")], decision=Decision("last_agent"))
+GRAPH = CommGraph.uniform(
+    [AgentSpec("a0", "math_solver"), AgentSpec("a1", "math_solver")], decision=Decision("last_agent")
+)
 
 
 def shown(events: list[TeamEvent]) -> str:
@@ -30,11 +32,13 @@ def call(agent: str, *pieces: str, retract_after: int | None = None) -> list[Tea
 
 def test_a_held_calls_retracted_text_is_never_shown() -> None:
     events = [
-        TeamEvent("start", "a0", 0), TeamEvent("start", "a1", 0),
+        TeamEvent("start", "a0", 0),
+        TeamEvent("start", "a1", 0),
         *call("a1", "HALF", " GONE", "fresh", " one", retract_after=2),  # a1 is held while a0 prints
         *call("a0", "live"),
-        TeamEvent("finish", "a1", 0, usage=(1, 2)), TeamEvent("finish", "a0", 0, usage=(3, 4)),
-    ]  # fmt: skip
+        TeamEvent("finish", "a1", 0, usage=(1, 2)),
+        TeamEvent("finish", "a0", 0, usage=(3, 4)),
+    ]
     text = shown(events)
     assert "HALF" not in text and "GONE" not in text and "fresh one" in text
     assert text.index("live") < text.index("── a1") < text.index("fresh one")
@@ -42,7 +46,11 @@ def test_a_held_calls_retracted_text_is_never_shown() -> None:
 
 
 def test_a_live_calls_retracted_text_is_marked_discarded() -> None:
-    events = [TeamEvent("start", "a0", 0), *call("a0", "half", " way", "whole", retract_after=2), TeamEvent("finish", "a0", 0)]
+    events = [
+        TeamEvent("start", "a0", 0),
+        *call("a0", "half", " way", "whole", retract_after=2),
+        TeamEvent("finish", "a0", 0),
+    ]
     text = shown(events)
     assert text.index("half way") < text.index("discarded") < text.index("whole")
 
@@ -64,12 +72,24 @@ def printed(topology: str, decision: str, replies: list[str], agents: int = 3) -
 
 def test_a_vote_prints_the_answer_then_every_vote_then_the_reply_it_came_from() -> None:
     lines = printed("debate", "majority_vote", ["3 x 4 = 12. The answer is 12", "The answer is 144", "It is 12."])
-    assert lines[:4] == ["Answer: 12", "votes: a0 12 · a1 144 · a2 12", "── a0 (Math Solver)", "3 x 4 = 12. The answer is 12"]
+    assert lines[:4] == [
+        "Answer: 12",
+        "votes: a0 12 · a1 144 · a2 12",
+        "── a0 (Math Solver)",
+        "3 x 4 = 12. The answer is 12",
+    ]
 
 
 def test_the_answer_line_is_the_extracted_answer_not_the_last_agents_whole_text() -> None:
-    lines = printed("chain", "last_agent", ["The answer is 12", "Checked: \\[ 3 \\times 4 = 12 \\]\nThe answer is 12"], agents=2)
-    assert lines[:4] == ["Answer: 12", "── a1 (Mathematical Analyst)", "Checked: \\[ 3 \\times 4 = 12 \\]", "The answer is 12"]
+    lines = printed(
+        "chain", "last_agent", ["The answer is 12", "Checked: \\[ 3 \\times 4 = 12 \\]\nThe answer is 12"], agents=2
+    )
+    assert lines[:4] == [
+        "Answer: 12",
+        "── a1 (Mathematical Analyst)",
+        "Checked: \\[ 3 \\times 4 = 12 \\]",
+        "The answer is 12",
+    ]
     assert any("total" in line for line in lines[4:])  # then the token table
 
 

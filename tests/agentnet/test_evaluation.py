@@ -63,7 +63,9 @@ def test_results_are_stored_as_produced_and_resume_skips_them(tmp_path: Path) ->
 
     items = list(task.items())
     with pytest.raises(Stop):
-        asyncio.run(evaluate(team(ScriptedBackend(solver)), task, items, store, run_id, concurrency=1, on_result=on_result))
+        asyncio.run(
+            evaluate(team(ScriptedBackend(solver)), task, items, store, run_id, concurrency=1, on_result=on_result)
+        )
     assert store.run(run_id).status == "interrupted" and len(store.results(run_id)) == 4
 
     backend = ScriptedBackend(solver)
@@ -77,7 +79,9 @@ def test_results_are_stored_as_produced_and_resume_skips_them(tmp_path: Path) ->
 def test_failed_items_are_recorded_then_retried_on_resume(tmp_path: Path) -> None:
     task, store = Sums(3), RunStore(tmp_path / "runs.sqlite")
     run_id = store.create_run(RunConfig(task="sums"), 3)
-    flaky = ScriptedBackend(lambda m, s: BackendError("down", url="http://x") if "1+1" in m[-1].content else solver(m, s))
+    flaky = ScriptedBackend(
+        lambda m, s: BackendError("down", url="http://x") if "1+1" in m[-1].content else solver(m, s)
+    )
     summary = asyncio.run(evaluate(team(flaky), task, list(task.items()), store, run_id))
     assert summary.scored == 3 and summary.failed == 1
     assert "down" in next(r.error for r in store.results(run_id) if r.item_id == "sums/1")
@@ -140,10 +144,18 @@ def test_a_failure_while_the_server_is_healthy_is_recorded(tmp_path: Path) -> No
         return None if len(probes) <= 2 else "the server (pid 1) exited with code 9\nlast words"
 
     def reply(messages, settings):
-        return BackendError("cannot connect", url="http://x") if "1+1" in messages[-1].content or "3+3" in messages[-1].content else solver(messages, settings)
+        return (
+            BackendError("cannot connect", url="http://x")
+            if "1+1" in messages[-1].content or "3+3" in messages[-1].content
+            else solver(messages, settings)
+        )
 
     with pytest.raises(ServerDiedError, match="exited with code 9") as info:
-        asyncio.run(evaluate(team(ScriptedBackend(reply)), task, list(task.items()), store, run_id, concurrency=1, health=health))
+        asyncio.run(
+            evaluate(
+                team(ScriptedBackend(reply)), task, list(task.items()), store, run_id, concurrency=1, health=health
+            )
+        )
     assert info.value.log_tail == "last words" and len(probes) == 3
     rows = {r.item_id: r.error for r in store.results(run_id)}
     assert set(rows) == {"sums/0", "sums/1", "sums/2"} and rows["sums/1"] and rows["sums/0"] is None

@@ -74,18 +74,32 @@ def test_unknown_decision() -> None:
 
 
 def _active(active, spatial=((), ()), temporal=((),), decide=True) -> CommGraph:
-    return CommGraph(AGENTS[:3], tuple(spatial), tuple(temporal), Decision("final_refer"), active=tuple(active), decide=decide)
+    return CommGraph(
+        AGENTS[:3], tuple(spatial), tuple(temporal), Decision("final_refer"), active=tuple(active), decide=decide
+    )
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda: _active([(), ("a0",)]), "no agent is active in round 0; a team needs at least one agent that runs"),
-    (lambda: _active([("a0",), ()]), "no agent is active in round 1; a round needs at least one"),
-    (lambda: _active([("a0",)]), "active lists 1 rounds for a 2-round graph"),
-    (lambda: _active([("a0", "zz"), ("a0",)]), "round 0 name unknown zz"),
-    (lambda: _active([("a0",), ("a0",)], spatial=((("a0", "a1"),), ())), "spatial edge a0->a1 .round 0. touches a1, which is inactive in round 0"),
-    (lambda: _active([("a0", "a1"), ("a0",)], temporal=((("a1", "a1"),),)), "temporal edge a1->a1 .round 0. touches a1, which is inactive in round 1"),
-    (lambda: _active([("a0",), ("a0", "a2")], temporal=((("a2", "a0"),),)), "touches a2, which is inactive in round 0"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: _active([(), ("a0",)]), "no agent is active in round 0; a team needs at least one agent that runs"),
+        (lambda: _active([("a0",), ()]), "no agent is active in round 1; a round needs at least one"),
+        (lambda: _active([("a0",)]), "active lists 1 rounds for a 2-round graph"),
+        (lambda: _active([("a0", "zz"), ("a0",)]), "round 0 name unknown zz"),
+        (
+            lambda: _active([("a0",), ("a0",)], spatial=((("a0", "a1"),), ())),
+            "spatial edge a0->a1 .round 0. touches a1, which is inactive in round 0",
+        ),
+        (
+            lambda: _active([("a0", "a1"), ("a0",)], temporal=((("a1", "a1"),),)),
+            "temporal edge a1->a1 .round 0. touches a1, which is inactive in round 1",
+        ),
+        (
+            lambda: _active([("a0",), ("a0", "a2")], temporal=((("a2", "a0"),),)),
+            "touches a2, which is inactive in round 0",
+        ),
+    ],
+)
 def test_activity_is_validated_once_with_a_clear_error(build, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         build()

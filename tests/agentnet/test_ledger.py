@@ -9,8 +9,9 @@ RUN = RunRecord("r1", 0.0, RunConfig(task="gsm8k", team=TeamConfig(max_tokens=12
 
 def _summary(calls: int, cut_off: int, unknown: int = 0, cached: int = 0, failed: int = 0) -> RunSummary:
     accounted = 20 if calls else 0
-    return RunSummary(RUN, 20, failed, 0.5, 100.0, 50.0, 1.0, 10, accounted, calls, cached, cut_off, unknown,
-                      120.0 if calls else None)  # fmt: skip
+    return RunSummary(
+        RUN, 20, failed, 0.5, 100.0, 50.0, 1.0, 10, accounted, calls, cached, cut_off, unknown, 120.0 if calls else None
+    )
 
 
 def test_the_warning_starts_past_five_percent_of_calls_cut_off() -> None:
@@ -35,4 +36,8 @@ def test_cells() -> None:
     assert (failed_cell(s), hit_rate_cell(s), served_cell(s)) == ("3 (scored 0)", "75.0% (30/40)", "120.0")
     old = _summary(0, 0)
     assert (failed_cell(old), hit_rate_cell(old), served_cell(old), cut_off_cell(old)) == (
-        "0", "unknown", "unknown", "unknown")  # fmt: skip
+        "0",
+        "unknown",
+        "unknown",
+        "unknown",
+    )

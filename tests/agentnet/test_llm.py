@@ -69,7 +69,9 @@ def test_404_is_not_retried_and_hints_at_model() -> None:
 
 def test_timeout_is_reported() -> None:
     with OpenAIPeer([Step(delay_s=1.0)] * 3) as peer:
-        backend = OpenAIBackend(peer.base_url, model="m", timeout_s=0.2, retry=RetryPolicy(max_retries=1, base_delay_s=0.01))
+        backend = OpenAIBackend(
+            peer.base_url, model="m", timeout_s=0.2, retry=RetryPolicy(max_retries=1, base_delay_s=0.01)
+        )
         with pytest.raises(BackendTimeoutError) as info:
             asyncio.run(backend.complete(HELLO, GenerationSettings()))
     assert "0.2s" in str(info.value) and "timeout" in str(info.value)
@@ -154,7 +156,9 @@ def test_base_url_needs_a_scheme() -> None:
 def test_stream_takes_usage_from_the_server_when_it_sends_it() -> None:
     pieces: list[str] = []
     with OpenAIPeer([Step(text="a b c")]) as peer:
-        c = asyncio.run(OpenAIBackend(peer.base_url, model="m").complete(HELLO, GenerationSettings(), on_delta=pieces.append))
+        c = asyncio.run(
+            OpenAIBackend(peer.base_url, model="m").complete(HELLO, GenerationSettings(), on_delta=pieces.append)
+        )
         assert len(peer.requests) == 1  # no usage probe
     assert pieces == ["a", " b", " c"] and c.text == "a b c" and c.finish_reason == "stop"
     assert (c.usage.prompt_tokens, c.usage.completion_tokens) == (7, 2) and "usage_source" not in c.extra
@@ -175,7 +179,9 @@ BAD_200 = {
 @pytest.mark.parametrize("mode", sorted(BAD_200))
 def test_a_bad_200_is_retried_like_a_5xx(mode: str) -> None:
     with OpenAIPeer([Step(mode=mode), Step(text="fine")]) as peer:  # type: ignore[arg-type]
-        completion = asyncio.run(OpenAIBackend(peer.base_url, model="m", retry=FAST).complete(HELLO, GenerationSettings()))
+        completion = asyncio.run(
+            OpenAIBackend(peer.base_url, model="m", retry=FAST).complete(HELLO, GenerationSettings())
+        )
     assert (completion.text, completion.attempts) == ("fine", 2)
 
 
@@ -190,7 +196,10 @@ def test_a_persistent_bad_200_is_a_backend_error_saying_what_was_wrong(mode: str
     assert info.value.status == 200 and len(peer.requests) == 3
 
 
-@pytest.mark.parametrize(("mode", "says"), [("bad_chunk", "chunk 2 of the stream is not JSON"), ("text_plain", "got text/plain, not an event stream")])
+@pytest.mark.parametrize(
+    ("mode", "says"),
+    [("bad_chunk", "chunk 2 of the stream is not JSON"), ("text_plain", "got text/plain, not an event stream")],
+)
 def test_a_bad_stream_is_a_backend_error(mode: str, says: str) -> None:
     with OpenAIPeer([Step(mode=mode, text="a b c")] * 3) as peer:  # type: ignore[arg-type]
         backend = OpenAIBackend(peer.base_url, model="m", retry=FAST)
@@ -213,8 +222,11 @@ def test_a_retried_stream_retracts_the_failed_attempts_text() -> None:
     events: list[str] = []
     steps = [Step(mode="cut", text="wrong half answer", chunks=2), Step(500), Step(text="right answer")]
     with OpenAIPeer(steps) as peer:
-        c = asyncio.run(OpenAIBackend(peer.base_url, model="m", retry=FAST).complete(
-            HELLO, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")))  # fmt: skip
+        c = asyncio.run(
+            OpenAIBackend(peer.base_url, model="m", retry=FAST).complete(
+                HELLO, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")
+            )
+        )
     # one retraction: after the cut attempt's two pieces; the 500 had sent nothing
     assert events == ["wrong", " half", "<retract>", "right", " answer"]
     assert c.text == "right answer" and c.attempts == 3
@@ -225,7 +237,11 @@ def test_a_stream_that_fails_for_good_retracts_its_text_too() -> None:
     with OpenAIPeer([Step(mode="cut", text="a b c", chunks=1)] * 2) as peer:
         backend = OpenAIBackend(peer.base_url, model="m", retry=RetryPolicy(max_retries=1, base_delay_s=0.01))
         with pytest.raises(BackendError):
-            asyncio.run(backend.complete(HELLO, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")))
+            asyncio.run(
+                backend.complete(
+                    HELLO, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")
+                )
+            )
     assert events == ["a", "<retract>", "a", "<retract>"]
 
 
@@ -234,9 +250,15 @@ def test_timeout_bounds_a_trickling_stream_as_a_whole() -> None:
     steps = [Step(mode="trickle", text=" ".join("w" * 14), interval_s=0.15)] * 2
     events: list[str] = []
     with OpenAIPeer(steps) as peer:
-        backend = OpenAIBackend(peer.base_url, model="m", timeout_s=0.5, retry=RetryPolicy(max_retries=1, base_delay_s=0.01))
+        backend = OpenAIBackend(
+            peer.base_url, model="m", timeout_s=0.5, retry=RetryPolicy(max_retries=1, base_delay_s=0.01)
+        )
         with pytest.raises(BackendTimeoutError, match="no complete answer within 0.5s after 2 attempts"):
-            asyncio.run(backend.complete(HELLO, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")))
+            asyncio.run(
+                backend.complete(
+                    HELLO, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")
+                )
+            )
     words = [e for e in events if e != "<retract>"]
     # each attempt was cut off part-way: neither delivered all 14 words (a per-read timeout would have let it)
     assert events.count("<retract>") == 2 and 2 <= len(words) < 2 * 14
@@ -244,7 +266,9 @@ def test_timeout_bounds_a_trickling_stream_as_a_whole() -> None:
 
 def test_timeout_bounds_a_trickling_body_as_a_whole() -> None:
     with OpenAIPeer([Step(mode="trickle", interval_s=0.2)] * 2) as peer:  # ten slices: 2 s
-        backend = OpenAIBackend(peer.base_url, model="m", timeout_s=0.5, retry=RetryPolicy(max_retries=1, base_delay_s=0.01))
+        backend = OpenAIBackend(
+            peer.base_url, model="m", timeout_s=0.5, retry=RetryPolicy(max_retries=1, base_delay_s=0.01)
+        )
         # every slice arrives within a per-read timeout of 0.5 s: only a deadline on the whole attempt ends it
         with pytest.raises(BackendTimeoutError, match="no complete answer within 0.5s after 2 attempts"):
             asyncio.run(backend.complete(HELLO, GenerationSettings()))
@@ -252,13 +276,17 @@ def test_timeout_bounds_a_trickling_body_as_a_whole() -> None:
 
 def test_a_stalled_stream_times_out() -> None:
     with OpenAIPeer([Step(mode="stall", delay_s=5)] * 2) as peer:
-        backend = OpenAIBackend(peer.base_url, model="m", timeout_s=0.3, retry=RetryPolicy(max_retries=1, base_delay_s=0.01))
+        backend = OpenAIBackend(
+            peer.base_url, model="m", timeout_s=0.3, retry=RetryPolicy(max_retries=1, base_delay_s=0.01)
+        )
         with pytest.raises(BackendTimeoutError, match="0.3s after 2 attempts"):  # the stall (5 s) never ran its course
             asyncio.run(backend.complete(HELLO, GenerationSettings(), on_delta=lambda piece: None))
 
 
 def test_a_stream_without_usage_takes_the_prompt_count_from_a_one_token_request() -> None:
     with OpenAIPeer([Step(text="a b c", stream_usage=False), Step(text="x")]) as peer:
-        c = asyncio.run(OpenAIBackend(peer.base_url, model="m").complete(HELLO, GenerationSettings(), on_delta=lambda piece: None))
+        c = asyncio.run(
+            OpenAIBackend(peer.base_url, model="m").complete(HELLO, GenerationSettings(), on_delta=lambda piece: None)
+        )
     assert len(peer.requests) == 2 and peer.requests[1]["max_tokens"] == 1 and not peer.requests[1].get("stream")
     assert (c.usage.prompt_tokens, c.usage.completion_tokens) == (7, 3) and c.extra["usage_source"] == "probe+chunks"

@@ -26,8 +26,13 @@ from agentnet.training.trace.params import TeamSpec, team_parameters
 from agentnet.training.trace.problem import build_problem
 from agentnet.episodes import run_episode
 
-FIRST = DecisionInfo("first_refer", "final_refer", llm_call=True, needs_code_check=False,  # type: ignore[arg-type]
-                     help="an LLM agent reads only the first agent's final output and answers")
+FIRST = DecisionInfo(
+    "first_refer",
+    "final_refer",
+    llm_call=True,
+    needs_code_check=False,  # type: ignore[arg-type]
+    help="an LLM agent reads only the first agent's final output and answers",
+)
 
 
 async def first_refer(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
@@ -35,9 +40,17 @@ async def first_refer(graph: CommGraph, ctx: RunContext, state: RunState, last: 
     d, first = graph.decision, graph.agents[0]
     agent = AgentSpec(DECISION, d.role, d.settings, model=d.model or graph.agents[-1].model, system=d.system)
     peers = [PeerOutput(first.name, first.role, state.get("outputs", {}).get(key(first.name, last), ""))]
-    text, record = await call_agent(ctx, agent=DECISION, round=last + 1, kind="decision", model=agent.model,
-                                    messages=build_messages(agent, state["query"], peers), settings=agent.settings,
-                                    spatial_from=(first.name,), stream=stream)
+    text, record = await call_agent(
+        ctx,
+        agent=DECISION,
+        round=last + 1,
+        kind="decision",
+        model=agent.model,
+        messages=build_messages(agent, state["query"], peers),
+        settings=agent.settings,
+        spatial_from=(first.name,),
+        stream=stream,
+    )
     return Decided(text, [record])
 
 

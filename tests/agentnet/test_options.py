@@ -49,8 +49,14 @@ class Clash:
 def _app() -> tuple[typer.Typer, list]:
     app, seen = typer.Typer(), []
 
-    @command(app, Console(), name="go", outer=Outer, other=Group(Other, prefix="other_", defaults={"steps": 7}),
-             seeded=Seeded)  # fmt: skip
+    @command(
+        app,
+        Console(),
+        name="go",
+        outer=Outer,
+        other=Group(Other, prefix="other_", defaults={"steps": 7}),
+        seeded=Seeded,
+    )
     def go(word: Annotated[str, typer.Argument(help="A word.")], outer: Outer, other: Other, seeded: Seeded) -> None:
         seen.append((word, outer, other, seeded))
 
@@ -63,8 +69,26 @@ def _app() -> tuple[typer.Typer, list]:
 
 def test_fields_become_options_and_configs_are_built_from_them() -> None:
     app, seen = _app()
-    result = CliRunner().invoke(app, ["go", "hi", "-s", "5", "--names", "p, q", "--mode", "y", "--lenient",
-                                      "--weight", "0.1", "--seed", "4", "--other-steps", "8"])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "go",
+            "hi",
+            "-s",
+            "5",
+            "--names",
+            "p, q",
+            "--mode",
+            "y",
+            "--lenient",
+            "--weight",
+            "0.1",
+            "--seed",
+            "4",
+            "--other-steps",
+            "8",
+        ],
+    )
     assert result.exit_code == 0, result.output
     word, outer, other, seeded = seen[0]
     assert word == "hi" and outer == Outer(steps=5, seed=4, names=("p", "q"), mode="y", strict=False, inner=Inner(0.1))
@@ -82,6 +106,7 @@ def test_defaults_help_and_validation_come_from_the_dataclass() -> None:
 
 def test_two_groups_declaring_one_option_with_two_types_is_an_error() -> None:
     with pytest.raises(TypeError, match="option 'seed' is declared with two types"):
+
         @command(typer.Typer(), Console(), outer=Outer, clash=Clash)
         def bad(outer: Outer, clash: Clash) -> None:
             pass

@@ -25,7 +25,9 @@ def ask(text: str) -> list[Message]:
 
 
 def backend_for(urls: list[str], **kwargs) -> ReplicaBackend:
-    replicas = [Replica(u, OpenAIBackend(u, model="peer", retry=NO_RETRY, timeout_s=10, max_concurrency=None)) for u in urls]
+    replicas = [
+        Replica(u, OpenAIBackend(u, model="peer", retry=NO_RETRY, timeout_s=10, max_concurrency=None)) for u in urls
+    ]
     return ReplicaBackend(replicas, name="m", **kwargs)
 
 
@@ -34,8 +36,11 @@ def prompts(server: FaultServer) -> list[str]:
 
 
 def test_concurrent_calls_go_to_the_replica_with_fewest_in_flight() -> None:
-    with FaultServer([Step(delay_s=0.3)] * 6) as a, FaultServer([Step(delay_s=0.3)] * 6) as b, \
-            FaultServer([Step(delay_s=0.3)] * 6) as c:  # fmt: skip
+    with (
+        FaultServer([Step(delay_s=0.3)] * 6) as a,
+        FaultServer([Step(delay_s=0.3)] * 6) as b,
+        FaultServer([Step(delay_s=0.3)] * 6) as c,
+    ):
         router = backend_for([a.base_url, b.base_url, c.base_url])
 
         async def batch() -> list[Completion]:
@@ -44,7 +49,11 @@ def test_concurrent_calls_go_to_the_replica_with_fewest_in_flight() -> None:
         done = asyncio.run(batch())
     # picks happen before the first await: a, b, c, then each has one in flight: a, b, c again
     assert [d.extra["replica"] for d in done] == [a.base_url, b.base_url, c.base_url] * 2
-    assert [sorted(prompts(s)) for s in (a, b, c)] == [["q0", "q3"], ["q1", "q4"], ["q2", "q5"]]  # arrival order may vary
+    assert [sorted(prompts(s)) for s in (a, b, c)] == [
+        ["q0", "q3"],
+        ["q1", "q4"],
+        ["q2", "q5"],
+    ]  # arrival order may vary
     assert [s.answered for s in router.states()] == [2, 2, 2]
     assert [s.in_flight for s in router.states()] == [0, 0, 0]
 
@@ -104,8 +113,10 @@ def test_when_every_replica_fails_the_error_names_each() -> None:
 
 def test_a_stream_cut_on_one_replica_is_retracted_and_answered_whole_by_another() -> None:
     pieces: list[str] = []
-    with FaultServer([Step(mode="cut", text="half an answer here", chunks=2)]) as a, \
-            FaultServer([Step(text="the whole answer")]) as b:  # fmt: skip
+    with (
+        FaultServer([Step(mode="cut", text="half an answer here", chunks=2)]) as a,
+        FaultServer([Step(text="the whole answer")]) as b,
+    ):
         router = backend_for([a.base_url, b.base_url])
         done = asyncio.run(router.complete(ask("x"), SETTINGS, on_delta=pieces.append, on_retract=pieces.clear))
     assert (done.text, "".join(pieces), done.extra["replica"]) == ("the whole answer", "the whole answer", b.base_url)
@@ -120,7 +131,10 @@ def test_bad_replica_lists_are_config_errors() -> None:
 
 
 def test_calls_per_replica_counts_recorded_urls_most_first() -> None:
-    assert calls_per_replica(["http://b/v1", None, "http://a/v1", "http://b/v1", ""]) == {"http://b/v1": 2, "http://a/v1": 1}
+    assert calls_per_replica(["http://b/v1", None, "http://a/v1", "http://b/v1", ""]) == {
+        "http://b/v1": 2,
+        "http://a/v1": 1,
+    }
     assert list(calls_per_replica(["http://b/v1", "http://a/v1", "http://a/v1"])) == ["http://a/v1", "http://b/v1"]
 
 
@@ -137,8 +151,11 @@ def test_a_replica_killed_mid_batch_loses_no_item_and_duplicates_none(tmp_path: 
     steps = json.dumps([{"delay_s": 0.05}] * 3 + [{"mode": "die"}] * 20)
     cmd = [sys.executable, "-m", "tests.faults", str(port), steps]
     doomed = f"http://127.0.0.1:{port}/v1"
-    with ServerProcess(cmd, tmp_path / "doomed.log", env={"PYTHONPATH": str(ROOT)}) as process, \
-            FaultServer([Step(delay_s=0.05)] * 40) as b, FaultServer([Step(delay_s=0.05)] * 40) as c:  # fmt: skip
+    with (
+        ServerProcess(cmd, tmp_path / "doomed.log", env={"PYTHONPATH": str(ROOT)}) as process,
+        FaultServer([Step(delay_s=0.05)] * 40) as b,
+        FaultServer([Step(delay_s=0.05)] * 40) as c,
+    ):
         process.wait_ready(f"{doomed}/models", timeout_s=30)
         router = backend_for([doomed, b.base_url, c.base_url], cooldown_s=60)
         gate = asyncio.Semaphore(6)

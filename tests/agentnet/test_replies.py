@@ -7,13 +7,18 @@ import pytest
 from agentnet.replies import BadReply, StreamCut, chunk, completion, json_object, model_ids
 from agentnet.types import Usage
 
-GOOD = {"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+GOOD = {
+    "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+}
 
 
 def test_a_good_completion_and_chunk_are_read() -> None:
     reply = completion(json_object(json.dumps(GOOD).encode(), "application/json"))
     assert (reply.text, reply.finish_reason, reply.usage) == ("hi", "stop", Usage(3, 1))
-    parts = chunk({"choices": [{"delta": {"content": "a"}, "finish_reason": None}, {"delta": {}, "finish_reason": "length"}]})
+    parts = chunk(
+        {"choices": [{"delta": {"content": "a"}, "finish_reason": None}, {"delta": {}, "finish_reason": "length"}]}
+    )
     assert (parts.pieces, parts.finish_reason, parts.usage) == (("a",), "length", None)
     assert chunk({"choices": [], "usage": {"prompt_tokens": 2}}).usage == Usage(2, 0)
     assert model_ids({"data": [{"id": "m1"}, {"id": "m2"}]}) == ["m1", "m2"]
@@ -24,7 +29,7 @@ def test_a_good_completion_and_chunk_are_read() -> None:
     [
         (b"", "empty"),
         (b"[1, 2]", "a JSON list, not an object"),
-        (b'{"error": {"message": "overloaded"}}', "carries an error: '{\"message\": \"overloaded\"}'"),
+        (b'{"error": {"message": "overloaded"}}', 'carries an error: \'{"message": "overloaded"}\''),
         (b"\xff\xfe", "not JSON"),
     ],
 )
@@ -53,9 +58,13 @@ def test_a_malformed_completion_is_named(body: dict, says: str) -> None:
 
 @pytest.mark.parametrize(
     ("body", "says"),
-    [([], "a chunk is a JSON list"), ({"choices": [{"delta": "a"}]}, "delta is a str"),
-     ({"choices": [{"delta": {"content": ["a"]}}]}, "content is a list"), ({"error": "boom"}, "carries an error")],
-)  # fmt: skip
+    [
+        ([], "a chunk is a JSON list"),
+        ({"choices": [{"delta": "a"}]}, "delta is a str"),
+        ({"choices": [{"delta": {"content": ["a"]}}]}, "content is a list"),
+        ({"error": "boom"}, "carries an error"),
+    ],
+)
 def test_a_malformed_chunk_is_named(body: object, says: str) -> None:
     with pytest.raises(BadReply, match=says):
         chunk(body)

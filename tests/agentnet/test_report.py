@@ -28,12 +28,21 @@ SCRIPT = "What is 3+4? <script>alert(1)</script>"
 def _row(i: int, score: float, prompt: int, completion: int, graph: CommGraph, **kw: object) -> ResultRow:
     wrong = score < 1
     return ResultRow(
-        item_id=f"q{i}", position=i, answer=str(kw.get("answer", "The answer is 8" if wrong else "The answer is 7")),
-        gold="7", extracted="8" if wrong else "7", score=score, prompt_tokens=prompt, completion_tokens=completion,
-        agent_tokens={"a0": [prompt, completion]}, latency_s=1.5, edges=graph.to_dict(),
-        error=kw.get("error"), trajectory={"query": kw.get("query", f"question {i}")},  # type: ignore[arg-type]
+        item_id=f"q{i}",
+        position=i,
+        answer=str(kw.get("answer", "The answer is 8" if wrong else "The answer is 7")),
+        gold="7",
+        extracted="8" if wrong else "7",
+        score=score,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        agent_tokens={"a0": [prompt, completion]},
+        latency_s=1.5,
+        edges=graph.to_dict(),
+        error=kw.get("error"),
+        trajectory={"query": kw.get("query", f"question {i}")},  # type: ignore[arg-type]
         **kw.get("ledger", {}),  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
 
 
 def _run(store: RunStore, topology: str, rounds: int, total: int, rows: list[ResultRow]) -> str:
@@ -49,10 +58,22 @@ def runs(tmp_path: Path) -> tuple[RunStore, dict[str, str]]:
     """chain: 3/4 at 150 tok/q, 4 calls each, none cut off; mesh: 4/4 at 600 (learned: 2 graphs), stored
     without the call ledger; star: 2/4 at 300 (one error), 5 calls each, 1 cut off, 2 cached; empty."""
     store = RunStore(tmp_path / "runs.sqlite")
-    clean = {"calls": 4, "cached_calls": 0, "cut_off_calls": 0, "unknown_finish_calls": 0,
-             "served_prompt_tokens": 100, "served_completion_tokens": 50}  # fmt: skip
-    cut = {"calls": 5, "cached_calls": 2, "cut_off_calls": 1, "unknown_finish_calls": 0,
-           "served_prompt_tokens": 120, "served_completion_tokens": 60}  # fmt: skip
+    clean = {
+        "calls": 4,
+        "cached_calls": 0,
+        "cut_off_calls": 0,
+        "unknown_finish_calls": 0,
+        "served_prompt_tokens": 100,
+        "served_completion_tokens": 50,
+    }
+    cut = {
+        "calls": 5,
+        "cached_calls": 2,
+        "cut_off_calls": 1,
+        "unknown_finish_calls": 0,
+        "served_prompt_tokens": 120,
+        "served_completion_tokens": 60,
+    }
     chain = [_row(i, 1.0, 100, 50, CHAIN, ledger=clean) for i in range(3)]
     chain += [_row(3, 0.0, 100, 50, CHAIN, query=SCRIPT, ledger=clean)]
     mesh = [_row(i, 1.0, 400, 200, MESH) for i in range(3)] + [_row(3, 1.0, 400, 200, LEARNED)]
@@ -90,15 +111,22 @@ def test_markdown_table_numbers_and_pareto_front(runs: tuple[RunStore, dict[str,
     md = files.markdown.read_text()
     rows = {name: next(line for line in md.splitlines() if line.startswith(f"| {i} |")) for name, i in ids.items()}
     # chain: 3/4 right; 100+50 tokens per query; $0.15·100/1e6 + $0.60·50/1e6 = $0.000045; 4 queries: $0.00018
-    assert ("| gsm8k/test | chain | 3×1 | smollm2-135m | 4/4 | 75.0 (30.1–95.4) | 0 | 3/4 | 0.0% (0/16) | 0.0% (0/16) "
-            "| 4.00 | 100.0 | 50.0 |") in rows["chain"]  # fmt: skip
+    assert (
+        "| gsm8k/test | chain | 3×1 | smollm2-135m | 4/4 | 75.0 (30.1–95.4) | 0 | 3/4 | 0.0% (0/16) | 0.0% (0/16) "
+        "| 4.00 | 100.0 | 50.0 |"
+    ) in rows["chain"]
     assert "| 600 | — | $0.000045 | $0.00018 | 1.50 s |" in rows["chain"]  # no model prices recorded: cost unknown
     # mesh: 4/4; $0.15·400/1e6 + $0.60·200/1e6 = $0.00018 per query, $0.00072 per run
     # mesh recorded no call ledger (an older store): unknown, not 0
-    assert "| mesh | 3×2 | smollm2-135m | 4/4 | 100.0 (51.0–100.0) | 0 | 4/4 | unknown | unknown | — | 400.0 |" in rows["mesh"]  # fmt: skip
+    assert (
+        "| mesh | 3×2 | smollm2-135m | 4/4 | 100.0 (51.0–100.0) | 0 | 4/4 | unknown | unknown | — | 400.0 |"
+        in rows["mesh"]
+    )
     assert "| 2,400 | — | $0.00018 | $0.00072 |" in rows["mesh"]
-    assert ("| 4/4 | 50.0 (15.0–85.0) | 1 (scored 0) | 2/4 | 20.0% (4/20) | 40.0% (8/20) | 5.00 | 200.0 | 100.0 | 1,200 "
-            "| — | $0.00009 | $0.00036 |") in rows["star"]  # fmt: skip
+    assert (
+        "| 4/4 | 50.0 (15.0–85.0) | 1 (scored 0) | 2/4 | 20.0% (4/20) | 40.0% (8/20) | 5.00 | 200.0 | 100.0 | 1,200 "
+        "| — | $0.00009 | $0.00036 |"
+    ) in rows["star"]
     assert rows["empty"].endswith("| 0/10 | — | — | — | — | — | — | — | — | — | — | — | — | — |")
     # star: 20% of calls cut off, past the 5% warning
     assert f"- run {ids['star']}: 20.0% of calls (4 of 20) stopped at max_tokens=256 (more than 5%)" in md
@@ -122,9 +150,14 @@ def test_sections_config_learned_graphs_and_failures(runs: tuple[RunStore, dict[
     star = md.split(f"## Run {ids['star']}")[1].split("## Run")[0]
     pages = f"show/{ids['star']}/items"
     assert f"| [q1]({pages}/{file_name('q1')}) | question 1 | 7 | 8 | error: BackendError: boom |" in star
-    assert f"| [q3]({pages}/{file_name('q3')}) | question 3 | 7 | 8 | &lt;b&gt;8&lt;/b&gt; \\| x |" in star  # no raw HTML
+    assert (
+        f"| [q3]({pages}/{file_name('q3')}) | question 3 | 7 | 8 | &lt;b&gt;8&lt;/b&gt; \\| x |" in star
+    )  # no raw HTML
     assert (tmp_path / pages / file_name("q1")).is_file()  # the link leads to the item's page
-    assert f"[Every item of {ids['star']}, as the team ran it (messages, edges, tokens)](show/{ids['star']}/index.html)" in star
+    assert (
+        f"[Every item of {ids['star']}, as the team ran it (messages, edges, tokens)](show/{ids['star']}/index.html)"
+        in star
+    )
     assert "decision majority_vote" in star
     assert "| failed items (scored 0) | 1 |" in star and "| response cache hits | 40.0% (8/20) |" in star
     assert "| tokens served/query | 180.0 |" in star
@@ -143,8 +176,10 @@ def test_the_run_section_says_what_an_adaptive_team_skipped(tmp_path: Path) -> N
         run_id = _run(store, "gdesigner:m.pt", 2, 2, rows)
         md = write_report(store, [run_id], tmp_path / "out").markdown.read_text()
     # a1, a2 skipped in round 0 of both queries and in round 1 of the second; round 1 of the first
-    assert ("Skipped per query: 3.00 agent calls, 0.50 rounds, the decision call on 100% of queries. "
-            "Most often skipped (items): a1@0 (2), a2@0 (2), decision (2), round 1 (1).") in md
+    assert (
+        "Skipped per query: 3.00 agent calls, 0.50 rounds, the decision call on 100% of queries. "
+        "Most often skipped (items): a1@0 (2), a2@0 (2), decision (2), round 1 (1)."
+    ) in md
 
 
 def test_pngs_are_written_and_valid(runs: tuple[RunStore, dict[str, str]], tmp_path: Path) -> None:
@@ -201,10 +236,22 @@ def test_summary_table_for_the_cli(runs: tuple[RunStore, dict[str, str]]) -> Non
     lines = {name: next(line for line in text.splitlines() if i in line) for name, i in ids.items()}
     assert "failed: items that errored, scored 0 in the accuracy; cut off: calls stopped at max_tokens" in text
     cells = {name: line.split() for name, line in lines.items()}
-    header = "run task topology model scored accuracy failed cut off cached calls/query tok/query cost/query status".split()
+    header = (
+        "run task topology model scored accuracy failed cut off cached calls/query tok/query cost/query status".split()
+    )
     assert text.split("─")[0].split()[-len(header) :] == header
     assert cells["chain"][4:] == ["4/4", "75.0%", "0", "0.0%", "0.0%", "4.0", "150", "—", "finished"]
-    assert cells["mesh"][4:] == ["4/4", "100.0%", "0", "unknown", "unknown", "—", "600", "—", "finished"]  # no ledger stored
+    assert cells["mesh"][4:] == [
+        "4/4",
+        "100.0%",
+        "0",
+        "unknown",
+        "unknown",
+        "—",
+        "600",
+        "—",
+        "finished",
+    ]  # no ledger stored
     assert cells["star"][4:] == ["4/4", "50.0%", "1", "20.0%", "40.0%", "5.0", "300", "—", "finished"]
     assert cells["empty"][4:] == ["0/10", "—", "—", "—", "—", "—", "—", "—", "interrupted"]
     no_cache = Console(record=True, width=150)  # no run used the response cache: no cached column
@@ -212,7 +259,15 @@ def test_summary_table_for_the_cli(runs: tuple[RunStore, dict[str, str]]) -> Non
     plain = no_cache.export_text()
     assert "cached" not in plain and "cut off" in plain
     assert next(line for line in plain.splitlines() if ids["chain"] in line).split()[4:] == [
-        "4/4", "75.0%", "0", "0.0%", "4.0", "150", "—", "finished"]  # fmt: skip
+        "4/4",
+        "75.0%",
+        "0",
+        "0.0%",
+        "4.0",
+        "150",
+        "—",
+        "finished",
+    ]
 
 
 def test_the_robustness_section_sets_attacked_runs_beside_their_clean_twin(tmp_path: Path) -> None:
@@ -239,7 +294,10 @@ def test_the_robustness_section_sets_attacked_runs_beside_their_clean_twin(tmp_p
         table = summary_table([store.summary(i) for i in ids])
     assert "## Robustness: clean versus attacked" in md
     # everyone after the liar in the complete order hears it and flips: 4/4 → 0/4
-    assert f"| complete | a1 (liar), seed 1 | {ids[0]} | 100.0 (51.0–100.0) | {ids[1]} | 0.0 (0.0–49.0) | +100.0 | 4 | a2 100%, a3 100% |" in md
+    assert (
+        f"| complete | a1 (liar), seed 1 | {ids[0]} | 100.0 (51.0–100.0) | {ids[1]} | 0.0 (0.0–49.0) | +100.0 | 4 | a2 100%, a3 100% |"
+        in md
+    )
     console = Console(width=200, record=True)
     console.print(table)
     assert "complete + 1 liar (seed 1)" in console.export_text()

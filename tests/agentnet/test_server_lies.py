@@ -69,7 +69,8 @@ def test_missing_usage_is_a_warning_not_a_silent_zero() -> None:
     completion, _ = complete(Step(text="four", usage=None))
     assert completion.text == "four" and completion.usage == Usage(0, 0)
     assert completion.extra["warnings"] == [
-        "the server reported no token usage: this call counts 0 tokens (unknown, not measured)"]
+        "the server reported no token usage: this call counts 0 tokens (unknown, not measured)"
+    ]
 
 
 def test_a_stream_without_usage_anywhere_is_a_warning() -> None:
@@ -101,7 +102,9 @@ def test_an_honest_reply_has_no_warnings() -> None:
 
 
 def test_more_completion_tokens_than_max_tokens_is_a_warning() -> None:
-    completion, _ = complete(Step(usage={"prompt_tokens": 1, "completion_tokens": 99}), GenerationSettings(max_tokens=8))
+    completion, _ = complete(
+        Step(usage={"prompt_tokens": 1, "completion_tokens": 99}), GenerationSettings(max_tokens=8)
+    )
     assert completion.extra["warnings"] == ["the server reports 99 completion tokens, more than max_tokens=8"]
 
 
@@ -112,7 +115,8 @@ def test_a_reply_longer_than_max_tokens_can_hold_is_cut_with_a_warning() -> None
     assert completion.text == "x" * limit and completion.finish_reason == "length"
     assert completion.extra["warnings"] == [
         f"the reply was 10,000 characters, more than max_tokens=4 tokens can hold ({limit} at 32 a token); "
-        f"it was cut to {limit}"]
+        f"it was cut to {limit}"
+    ]
 
 
 def test_a_streamed_reply_longer_than_max_tokens_can_hold_is_cut_and_closed() -> None:
@@ -120,8 +124,10 @@ def test_a_streamed_reply_longer_than_max_tokens_can_hold_is_cut_and_closed() ->
     text = " ".join(["word"] * 200)  # 999 characters in 200 chunks
     completion, pieces = complete(Step(text=text), settings, stream=True)
     assert "".join(pieces) == completion.text == text[:64] and completion.finish_reason == "length"
-    assert completion.extra["warnings"][0] == ("the streamed reply passed 64 characters, more than max_tokens=2 "
-                                               "tokens can hold; it was cut there and the stream closed")
+    assert completion.extra["warnings"][0] == (
+        "the streamed reply passed 64 characters, more than max_tokens=2 "
+        "tokens can hold; it was cut there and the stream closed"
+    )
 
 
 def test_a_body_past_the_byte_bound_fails_without_being_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,7 +175,11 @@ def test_a_bench_run_records_the_lying_call_as_failed_and_the_store_stays_whole(
     rows = {r.item_id: r for r in store.results(run_id, with_trajectories=True)}
     assert store.run(run_id).status == "finished"
     assert "tokens for one call" in (rows["one/0"].error or "") and rows["one/0"].prompt_tokens == 0
-    assert rows["one/1"].error is None and rows["one/1"].score == 1.0 and rows["one/1"].prompt_tokens == USAGE["prompt_tokens"]
+    assert (
+        rows["one/1"].error is None
+        and rows["one/1"].score == 1.0
+        and rows["one/1"].prompt_tokens == USAGE["prompt_tokens"]
+    )
     assert store._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 

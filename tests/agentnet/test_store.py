@@ -85,10 +85,13 @@ OLD_SCHEMA = SCHEMA.split("CREATE TABLE IF NOT EXISTS results")[0] + OLD_RESULTS
 def _old_store(path: Path) -> str:
     with sqlite3.connect(path) as db:
         db.executescript(OLD_SCHEMA)
-        db.execute("INSERT INTO runs VALUES ('old', 1, 'gsm8k', 'test', 'chain', 'm', ?, 2, 'finished', 1)",
-                   (RunConfig(task="gsm8k").to_json(),))  # fmt: skip
-        db.execute("INSERT INTO results VALUES ('old', 'i0', 0, 'a', 'g', 'x', 1.0, 100, 10, '{}', 0.5, '{}', "
-                   "NULL, '{}', 1)")  # fmt: skip
+        db.execute(
+            "INSERT INTO runs VALUES ('old', 1, 'gsm8k', 'test', 'chain', 'm', ?, 2, 'finished', 1)",
+            (RunConfig(task="gsm8k").to_json(),),
+        )
+        db.execute(
+            "INSERT INTO results VALUES ('old', 'i0', 0, 'a', 'g', 'x', 1.0, 100, 10, '{}', 0.5, '{}', NULL, '{}', 1)"
+        )
     db.close()
     return "old"
 
@@ -98,7 +101,13 @@ def test_an_older_store_reports_the_ledger_as_unknown_and_gains_its_columns(tmp_
     with RunStore(tmp_path / "runs.sqlite") as store:
         s = store.summary(run_id)
         assert (s.scored, s.accuracy, s.accounted, s.hit_rate, s.cut_off_share, s.served_tokens_per_query) == (
-            1, 1.0, 0, None, None, None)  # fmt: skip
+            1,
+            1.0,
+            0,
+            None,
+            None,
+            None,
+        )
         assert store.results(run_id)[0].calls is None
         store.add_result(run_id, result_row(1, Item("i1", "q", "g"), _trajectory(["length"], [False]), 0.0, "x"))
         s = store.summary(run_id)
@@ -177,8 +186,9 @@ def test_calls_per_replica_are_kept_per_item_and_summed_per_run(tmp_path) -> Non
     with RunStore(tmp_path / "r.sqlite") as store:
         run = store.create_run(RunConfig(task="gsm8k"), 2)
         for i, calls in enumerate(({"http://a:1/v1": 2, "http://b:2/v1": 1}, {"http://b:2/v1": 3})):
-            store.add_result(run, ResultRow(f"i{i}", i, "4", "4", "4", 1.0, 1, 1, {}, 0.1, {}, None, calls=3,
-                                            replica_calls=calls))  # fmt: skip
+            store.add_result(
+                run, ResultRow(f"i{i}", i, "4", "4", "4", 1.0, 1, 1, {}, 0.1, {}, None, calls=3, replica_calls=calls)
+            )
         summary = store.summary(run)
         assert summary.replica_calls == {"http://b:2/v1": 4, "http://a:1/v1": 2}
         assert store.results(run)[0].replica_calls == {"http://a:1/v1": 2, "http://b:2/v1": 1}

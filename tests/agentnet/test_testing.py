@@ -48,7 +48,11 @@ def test_scripted_exception_is_raised() -> None:
 def test_a_retracted_reply_streams_retracts_then_answers() -> None:
     events: list[str] = []
     backend = ScriptedBackend([Retracted("half an", "the answer"), Retracted("x", "plain")])
-    c = asyncio.run(backend.complete(MSGS, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")))
+    c = asyncio.run(
+        backend.complete(
+            MSGS, GenerationSettings(), on_delta=events.append, on_retract=lambda: events.append("<retract>")
+        )
+    )
     assert events == ["half", " an", "<retract>", "the", " answer"]
     assert (c.text, c.attempts, c.usage.completion_tokens) == ("the answer", 2, 2)
     quiet = asyncio.run(backend.complete(MSGS, GenerationSettings()))  # not streaming: only the answer

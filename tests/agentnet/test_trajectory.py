@@ -12,8 +12,9 @@ GRAPH = CommGraph.uniform((AgentSpec("a0", "math_solver"), AgentSpec("a1", "math
 
 
 def _record(agent: str, usage: Usage, finish: str = "stop", cached: bool = False, **kw: object) -> MessageRecord:
-    return MessageRecord(agent, 0, "agent", (Message("user", "q"),), "out", usage, 0.1,
-                         finish_reason=finish, cached=cached, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return MessageRecord(
+        agent, 0, "agent", (Message("user", "q"),), "out", usage, 0.1, finish_reason=finish, cached=cached, **kw
+    )  # type: ignore[arg-type]
 
 
 def _trajectory() -> Trajectory:

@@ -21,8 +21,15 @@ from agentnet.testing import ScriptedBackend
 ANSWER = "I worked it out step by step. The answer is 42"
 
 
-def scripted(name: str = "trio", *, latency_s: float = 0.0, reply: str = ANSWER, decision: str = "final_refer",
-             agents: int = 3, topology: str = "chain") -> tuple[ServedTeam, ScriptedBackend]:  # fmt: skip
+def scripted(
+    name: str = "trio",
+    *,
+    latency_s: float = 0.0,
+    reply: str = ANSWER,
+    decision: str = "final_refer",
+    agents: int = 3,
+    topology: str = "chain",
+) -> tuple[ServedTeam, ScriptedBackend]:
     backend = ScriptedBackend(lambda messages, settings: reply, latency_s=latency_s)
     config = TeamConfig(topology=topology if agents > 1 else "single", agents=agents, decision=decision)
     return served_team(name, config, backend, model="scripted"), backend
@@ -44,7 +51,9 @@ class Running:
 
 
 @contextmanager
-def serving(tmp_path: Path, *teams: ServedTeam, limits: Limits = Limits(), settings: ApiSettings = ApiSettings()) -> Iterator[Running]:
+def serving(
+    tmp_path: Path, *teams: ServedTeam, limits: Limits = Limits(), settings: ApiSettings = ApiSettings()
+) -> Iterator[Running]:
     store = tmp_path / "runs.sqlite"
     with endpoint(teams, limits, settings, store, bind("127.0.0.1", 0)) as server, server.running() as url:
         yield Running(url, server.service, server, store)
@@ -55,7 +64,7 @@ def sse(lines: Iterator[str]) -> list[Any]:
     out = []
     for line in lines:
         if line.startswith("data: "):
-            data = line[len("data: "):]
+            data = line[len("data: ") :]
             out.append(data if data == "[DONE]" else json.loads(data))
     return out
 

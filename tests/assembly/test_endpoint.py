@@ -50,14 +50,22 @@ def test_a_chat_reply_is_the_teams_answer_with_its_usage_and_its_stored_run(tmp_
 def test_a_stream_sends_the_decision_as_it_is_made_then_the_answer_usage_and_done(tmp_path: Path) -> None:
     team, _ = scripted()
     with serving(tmp_path, team) as s:
-        with httpx.stream("POST", f"{s.url}/chat/completions", json=chat(s.url, stream=True, stream_options={"include_usage": True}),
-                          timeout=30) as r:  # fmt: skip
+        with httpx.stream(
+            "POST",
+            f"{s.url}/chat/completions",
+            json=chat(s.url, stream=True, stream_options={"include_usage": True}),
+            timeout=30,
+        ) as r:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
             events = sse(r.iter_lines())
     assert events[-1] == "[DONE]"
     chunks = events[:-1]
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
-    reasoning = [c["choices"][0]["delta"]["reasoning_content"] for c in chunks if c["choices"] and "reasoning_content" in c["choices"][0]["delta"]]
+    reasoning = [
+        c["choices"][0]["delta"]["reasoning_content"]
+        for c in chunks
+        if c["choices"] and "reasoning_content" in c["choices"][0]["delta"]
+    ]
     assert len(reasoning) > 1 and "".join(reasoning) == "I worked it out step by step. The answer is 42"  # word by word
     content = [c["choices"][0]["delta"].get("content") for c in chunks if c["choices"]]
     assert [c for c in content if c] == ["42"]
@@ -75,15 +83,27 @@ def test_a_stream_sends_the_decision_as_it_is_made_then_the_answer_usage_and_don
         ({"json": {"model": "trio", "messages": []}}, 400, "`messages` is empty"),
         ({"json": {"model": "trio"}}, 400, "`messages` is empty"),
         ({"json": {"model": "trio", "messages": [{"role": "system", "content": "x"}]}}, 400, "no user message"),
-        ({"json": {"model": "trio", "messages": [{"role": "user", "content": "  "}]}}, 400, "last user message is empty"),
+        (
+            {"json": {"model": "trio", "messages": [{"role": "user", "content": "  "}]}},
+            400,
+            "last user message is empty",
+        ),
         ({"json": {"model": "trio", "messages": [{"role": "user", "content": 3}]}}, 400, "content must be a string"),
         ({"json": {"messages": [{"role": "user", "content": "hi"}]}}, 400, "`model` must name"),
         ({"json": ["not", "an", "object"]}, 400, "JSON object"),
         ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "not JSON"),
         ({"content": b"x" * 5000}, 413, "over this server's limit of 4,096 bytes"),
         ({"json": {"model": "trio", "messages": [{"role": "user", "content": "hi"}], "n": 2}}, 400, "n=2"),
-        ({"json": {"model": "trio", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 999}}, 400, "limit of 100"),
-        ({"json": {"model": "trio", "messages": [{"role": "user", "content": "hi"}], "max_tokens": -1}}, 400, "max_tokens=-1"),
+        (
+            {"json": {"model": "trio", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 999}},
+            400,
+            "limit of 100",
+        ),
+        (
+            {"json": {"model": "trio", "messages": [{"role": "user", "content": "hi"}], "max_tokens": -1}},
+            400,
+            "max_tokens=-1",
+        ),
     ],
 )
 def test_bad_requests_get_an_openai_error_body_and_a_4xx(tmp_path: Path, send: dict, status: int, says: str) -> None:
@@ -104,7 +124,9 @@ def test_wrong_routes_and_methods_are_openai_errors_too(tmp_path: Path) -> None:
         missing = httpx.get(f"{s.url}/completions", timeout=10)
         method = httpx.get(f"{s.url}/chat/completions", timeout=10)
     assert (missing.status_code, method.status_code) == (404, 405)
-    assert "no route" in missing.json()["error"]["message"] and "GET is not allowed" in method.json()["error"]["message"]
+    assert (
+        "no route" in missing.json()["error"]["message"] and "GET is not allowed" in method.json()["error"]["message"]
+    )
 
 
 def test_models_lists_every_team_with_its_shape(tmp_path: Path) -> None:
@@ -220,14 +242,25 @@ def test_a_failing_model_is_a_502_not_a_traceback(tmp_path: Path) -> None:
 def test_team_specs_parse_with_their_own_options_and_refuse_bad_ones() -> None:
     base = TeamConfig(topology="chain", rounds=1, roles=("critic",))
     trio = parse_team("trio=cot@m,pal@m,cot@m;topology=complete;rounds=2;early_stop=yes;task=gsm8k", base)
-    assert (trio.name, trio.config.topology, trio.config.rounds, trio.config.agents, trio.task) == ("trio", "complete", 2, 3, "gsm8k")
+    assert (trio.name, trio.config.topology, trio.config.rounds, trio.config.agents, trio.task) == (
+        "trio",
+        "complete",
+        2,
+        3,
+        "gsm8k",
+    )
     assert trio.config.early_stop is True and trio.config.roles == ()
     plain = parse_team("plain=;agents=2;roles=math_solver,inspector", base)
     assert (plain.config.agents, plain.config.roles, plain.config.team) == (2, ("math_solver", "inspector"), "")
     assert [t.name for t in parse_teams([], base)] == ["team"]
-    for entry, says in [("cot@m", "not NAME=SPEC"), ("a=cot@m;color=red", "not KEY=VALUE"), ("a=cot@m;rounds=two", "rounds='two'"),
-                        ("a=wizard@m", "--team a: unknown role"), ("a=;early_stop=maybe", "early_stop='maybe'"),
-                        ("a=;rounds=0", "--team a:")]:  # fmt: skip
+    for entry, says in [
+        ("cot@m", "not NAME=SPEC"),
+        ("a=cot@m;color=red", "not KEY=VALUE"),
+        ("a=cot@m;rounds=two", "rounds='two'"),
+        ("a=wizard@m", "--team a: unknown role"),
+        ("a=;early_stop=maybe", "early_stop='maybe'"),
+        ("a=;rounds=0", "--team a:"),
+    ]:
         with pytest.raises(ConfigError, match=says.replace("(", r"\(")):
             parse_team(entry, base)
     with pytest.raises(ConfigError, match="names a twice"):
@@ -261,11 +294,16 @@ def test_a_stream_whose_models_fail_ends_with_an_openai_error_event(tmp_path: Pa
     assert "the model server is down" in (row.error or "")
 
 
-@pytest.mark.parametrize(("reasoning", "content", "field"), [
-    ("content", "42\n\nI worked it out step by step. The answer is 42", None),
-    ("none", "42", None),
-])  # fmt: skip
-def test_the_final_reply_goes_after_the_answer_or_nowhere(tmp_path: Path, reasoning: str, content: str, field: None) -> None:
+@pytest.mark.parametrize(
+    ("reasoning", "content", "field"),
+    [
+        ("content", "42\n\nI worked it out step by step. The answer is 42", None),
+        ("none", "42", None),
+    ],
+)
+def test_the_final_reply_goes_after_the_answer_or_nowhere(
+    tmp_path: Path, reasoning: str, content: str, field: None
+) -> None:
     team, _ = scripted()
     with serving(tmp_path, team, settings=ApiSettings(reasoning=reasoning)) as s:  # type: ignore[arg-type]
         message = post(s.url, chat(s.url)).json()["choices"][0]["message"]

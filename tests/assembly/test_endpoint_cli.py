@@ -36,19 +36,40 @@ def test_serve_team_serves_two_teams_records_them_and_stops_on_a_signal(tmp_path
     store, port = tmp_path / "runs.sqlite", free_port()
     with OpenAIPeer([Step(text="Let me see: 6 x 7 = 42. The answer is 42")] * 8, lifetime_s=120) as peer:
         child = subprocess.Popen(
-            [sys.executable, "-m", "agentnet.cli", "serve-team", "--port", str(port), "--store", str(store),
-             "--endpoint", f"m={peer.base_url}", "--team", "pair=cot@m,cot@m;topology=complete;decision=majority_vote",
-             "--team", "solo=cot@m;topology=single"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "agentnet.cli",
+                "serve-team",
+                "--port",
+                str(port),
+                "--store",
+                str(store),
+                "--endpoint",
+                f"m={peer.base_url}",
+                "--team",
+                "pair=cot@m,cot@m;topology=complete;decision=majority_vote",
+                "--team",
+                "solo=cot@m;topology=single",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             url = f"http://127.0.0.1:{port}/v1"
             _wait_ready(url, child)
             models = [m["id"] for m in httpx.get(f"{url}/models", timeout=5).json()["data"]]
-            reply = httpx.post(f"{url}/chat/completions", timeout=30,
-                               json={"model": "pair", "messages": [{"role": "user", "content": "What is 6 x 7?"}]})  # fmt: skip
-            solo = httpx.post(f"{url}/chat/completions", timeout=30,
-                              json={"model": "solo", "messages": [{"role": "user", "content": "And 7 x 6?"}]})  # fmt: skip
+            reply = httpx.post(
+                f"{url}/chat/completions",
+                timeout=30,
+                json={"model": "pair", "messages": [{"role": "user", "content": "What is 6 x 7?"}]},
+            )
+            solo = httpx.post(
+                f"{url}/chat/completions",
+                timeout=30,
+                json={"model": "solo", "messages": [{"role": "user", "content": "And 7 x 6?"}]},
+            )
         finally:
             child.send_signal(stop)
             _, stderr = child.communicate(timeout=60)
@@ -80,8 +101,11 @@ def test_serve_team_serves_two_teams_records_them_and_stops_on_a_signal(tmp_path
 )
 def test_bad_serve_team_input_is_one_line_before_anything_starts(tmp_path: Path, args: list[str], says: str) -> None:
     store = tmp_path / "runs.sqlite"
-    result = CliRunner().invoke(app, ["serve-team", "--store", str(store), "--endpoint", "m=http://127.0.0.1:9/v1", *args],
-                                env={"COLUMNS": "200"})  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["serve-team", "--store", str(store), "--endpoint", "m=http://127.0.0.1:9/v1", *args],
+        env={"COLUMNS": "200"},
+    )
     assert result.exit_code == 2, result.output
     assert says in result.output and "Traceback" not in result.output
     assert not store.exists()

@@ -43,7 +43,9 @@ def test_the_openai_sdk_example_gets_the_answer_usage_and_the_run(tmp_path: Path
 
 
 def test_the_langchain_example_gets_the_answer_plain_and_streamed(tmp_path: Path) -> None:
-    pytest.importorskip("langchain_openai", reason="SKIPPED LOUDLY: langchain-openai missing; install agentnet[endpoint]")
+    pytest.importorskip(
+        "langchain_openai", reason="SKIPPED LOUDLY: langchain-openai missing; install agentnet[endpoint]"
+    )
     team, _ = scripted()
     with serving(tmp_path, team) as s:
         lines = run_example("langchain", s.url)

@@ -23,8 +23,22 @@ def test_lm_eval_scores_served_teams_beside_agentnets_scorer(tmp_path: Path) -> 
     if not (DATA / "gsm8k" / "test.jsonl").is_file():
         pytest.skip(f"SKIPPED LOUDLY: no GSM8K test file under {DATA}")
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "lm_eval_team.py"), "--scripted", "--limit", "3",
-                           "--out", str(out), "--data-dir", str(DATA)], capture_output=True, text=True, timeout=280)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "lm_eval_team.py"),
+            "--scripted",
+            "--limit",
+            "3",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(DATA),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     results = {r["summary"]["team"]: r for r in json.loads((out / "comparison.json").read_text())}
     for team in ("fixed", "learned"):

@@ -15,7 +15,11 @@ from tests.topologies import planted
 
 
 def test_agents_cycle_the_roles_and_fall_back_to_the_tasks_then_the_defaults() -> None:
-    assert [a.role for a in agents_for(TeamConfig(agents=3, roles=("critic", "lawyer")))] == ["critic", "lawyer", "critic"]
+    assert [a.role for a in agents_for(TeamConfig(agents=3, roles=("critic", "lawyer")))] == [
+        "critic",
+        "lawyer",
+        "critic",
+    ]
     assert [a.role for a in agents_for(TeamConfig(agents=2), planted.PlantedTask())] == list(planted.ROLES[:2])
     assert [a.role for a in agents_for(TeamConfig(agents=3))] == ["math_solver", "mathematical_analyst", "inspector"]
     assert {a.settings.max_tokens for a in agents_for(TeamConfig(max_tokens=99))} == {99}

@@ -12,8 +12,15 @@ from tests.benchmarks.test_headline import row
 
 def test_the_validation_slice_decides_the_best_single_and_each_lambda() -> None:
     suite = SUITES["gsm8k"]
-    done = {f"validate-single-{n}": row(n, list(range(k)), c) for n, k, c in
-            (("cheap_cot", 10, 0.2), ("cheap_pal", 14, 0.1), ("strong_pal", 14, 0.3), ("strong_cot", 12, 0.6))}  # fmt: skip
+    done = {
+        f"validate-single-{n}": row(n, list(range(k)), c)
+        for n, k, c in (
+            ("cheap_cot", 10, 0.2),
+            ("cheap_pal", 14, 0.1),
+            ("strong_pal", 14, 0.3),
+            ("strong_cot", 12, 0.6),
+        )
+    }
     assert choices(suite, done) == {"best_single": "cheap_pal"}  # ties on accuracy: the cheaper
     for kind in suite.learners():
         done[f"validate-{kind}-lambda0.5"] = row(kind, list(range(20)), 0.9)  # utility 0.5 - 0.45
@@ -24,9 +31,22 @@ def test_the_validation_slice_decides_the_best_single_and_each_lambda() -> None:
 
 def test_the_test_slice_runs_every_baseline_on_the_pre_registered_items() -> None:
     rows = fixed_rows(SUITES["gsm8k"], "test", "cheap_pal")
-    assert set(rows) == {f"test-{n}" for n in ("single-cheap_cot", "single-cheap_pal", "single-strong_pal", "single-strong_cot",
-                                                 "sc5-strong_cot", "sc3-strong_cot", "sc5-cheap_pal", "sc3-cheap_pal",
-                                                 "cascade-agree", "cascade-tool", "complete")}  # fmt: skip
+    assert set(rows) == {
+        f"test-{n}"
+        for n in (
+            "single-cheap_cot",
+            "single-cheap_pal",
+            "single-strong_pal",
+            "single-strong_cot",
+            "sc5-strong_cot",
+            "sc3-strong_cot",
+            "sc5-cheap_pal",
+            "sc3-cheap_pal",
+            "cascade-agree",
+            "cascade-tool",
+            "complete",
+        )
+    }
     for r in rows.values():
         assert r.args[:7] == ("gsm8k", "--split", "test", "--offset", "50", "--limit", "300")
     he = fixed_rows(SUITES["humaneval"], "test", "strong_code")
@@ -44,12 +64,19 @@ def test_the_report_checks_targets_reads_branches_and_plots(tmp_path: Path) -> N
             done[f"validate-{kind}-lambda{lam:g}"] = row(kind, list(range(12)), 0.2, group="learned")
     for name in fixed_rows(suite, "test", "strong_pal"):
         done[name] = {**row(name, list(range(12)), 0.5), "name": name}
-    done["test-gdesigner-lambda0.5"] = {**row("g", list(range(20)), 0.3, group="learned", rounds={"q0": 1, "q30": 2}),
-                                        "name": "test-gdesigner-lambda0.5"}  # fmt: skip
+    done["test-gdesigner-lambda0.5"] = {
+        **row("g", list(range(20)), 0.3, group="learned", rounds={"q0": 1, "q30": 2}),
+        "name": "test-gdesigner-lambda0.5",
+    }
     (train_dir(tmp_path, "gdesigner", 0.5)).mkdir(parents=True)
-    (train_dir(tmp_path, "gdesigner", 0.5) / "cost.json").write_text(json.dumps({"tokens": 123456, "wall_s": 600, "steps": 20}))
+    (train_dir(tmp_path, "gdesigner", 0.5) / "cost.json").write_text(
+        json.dumps({"tokens": 123456, "wall_s": 600, "steps": 20})
+    )
     readme(suite, tmp_path, done, tmp_path / "runs.sqlite")
     text = (tmp_path / "README.md").read_text()
     assert "- test-gdesigner-lambda0.5: 123,456 tokens, 10 min (20 steps)" in text
     assert "- **(a) met**" in text and "![accuracy vs cost](pareto.png)" in text and (tmp_path / "pareto.png").exists()
-    assert "| stopped after the opening round | 1 | 100.0% | 0.300 |" in text and "| escalated | 1 | 0.0% | 0.300 |" in text
+    assert (
+        "| stopped after the opening round | 1 | 100.0% | 0.300 |" in text
+        and "| escalated | 1 | 0.0% | 0.300 |" in text
+    )

@@ -16,7 +16,10 @@ def test_mcnemar_exact_matches_the_binomial_tail() -> None:
 
 def test_paired_counts_discordant_items_and_bootstraps_the_difference() -> None:
     a = {"scores": {"x": 1.0, "y": 1.0, "z": 0.0, "w": 1.0}, "costs": {"x": 1.0, "y": 1.0, "z": 1.0, "w": 1.0}}
-    b = {"scores": {"x": 0.0, "y": 1.0, "z": 0.0, "w": 0.0, "extra": 1.0}, "costs": {"x": 0.5, "y": 0.5, "z": 0.5, "w": 0.5}}
+    b = {
+        "scores": {"x": 0.0, "y": 1.0, "z": 0.0, "w": 0.0, "extra": 1.0},
+        "costs": {"x": 0.5, "y": 0.5, "z": 0.5, "w": 0.5},
+    }
     p = paired(a, b)
     assert (p.items, p.only_a, p.only_b) == (4, 2, 0)
     assert p.diff == pytest.approx(0.5) and p.cost_diff == pytest.approx(0.5)

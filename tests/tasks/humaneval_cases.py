@@ -65,11 +65,26 @@ def problem(item: Item) -> dict[str, str]:
 
 # ---- broken variants: one small change to a canonical solution's body ----
 
-_FLIPPED: dict[type, type] = {ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Gt: ast.LtE, ast.LtE: ast.Gt, ast.Eq: ast.NotEq,
-                              ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot,
-                              ast.IsNot: ast.Is}  # fmt: skip
-_ARITHMETIC: dict[type, type] = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Add, ast.FloorDiv: ast.Mult,
-                                 ast.Mod: ast.FloorDiv, ast.Div: ast.Mult}  # fmt: skip
+_FLIPPED: dict[type, type] = {
+    ast.Lt: ast.GtE,
+    ast.GtE: ast.Lt,
+    ast.Gt: ast.LtE,
+    ast.LtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+}
+_ARITHMETIC: dict[type, type] = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Add,
+    ast.FloorDiv: ast.Mult,
+    ast.Mod: ast.FloorDiv,
+    ast.Div: ast.Mult,
+}
 
 
 def _body(item: Item) -> list[ast.stmt]:
@@ -273,47 +288,58 @@ HOSTILE = {
     "a BaseException subclass": "class Escape(BaseException):\n    pass\n\n\n" + _call("raise Escape()\n"),
     "GeneratorExit": _call("raise GeneratorExit\n"),
     "SIGTERM to itself": _WRONG + "import signal\nsignal.raise_signal(signal.SIGTERM)\n",
-    "a signal handler calling os._exit(0)":
-        _WRONG + "import os, signal\nsignal.signal(signal.SIGUSR1, lambda *a: os._exit(0))\nsignal.raise_signal(signal.SIGUSR1)\n",
-    "an alarm before the tests end": _WRONG + "import signal, time\nsignal.setitimer(signal.ITIMER_REAL, 0.05)\ntime.sleep(2)\n",
+    "a signal handler calling os._exit(0)": _WRONG
+    + "import os, signal\nsignal.signal(signal.SIGUSR1, lambda *a: os._exit(0))\nsignal.raise_signal(signal.SIGUSR1)\n",
+    "an alarm before the tests end": _WRONG
+    + "import signal, time\nsignal.setitimer(signal.ITIMER_REAL, 0.05)\ntime.sleep(2)\n",
     "SIGKILL to itself": _WRONG + "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
-    "a thread calling os._exit(0)": _WRONG + "import os, threading, time\nthreading.Thread(target=os._exit, args=(0,)).start()\ntime.sleep(2)\n",
+    "a thread calling os._exit(0)": _WRONG
+    + "import os, threading, time\nthreading.Thread(target=os._exit, args=(0,)).start()\ntime.sleep(2)\n",
     "stdout and stderr closed, then os._exit(0)": _WRONG + "import os\nos.close(1)\nos.close(2)\nos._exit(0)\n",
-    "stdout redirected, then os._exit(0)":
-        _WRONG + "import io, os, sys\nsys.stdout = io.StringIO()\nos.dup2(os.open(os.devnull, os.O_WRONLY), 1)\nos._exit(0)\n",
-    "a fake 'passed' marker": _WRONG + f"print('passed')\nprint({_FAKE!r})\nprint('{'0' * 32} passed', flush=True)\nimport os\nos._exit(0)\n",
+    "stdout redirected, then os._exit(0)": _WRONG
+    + "import io, os, sys\nsys.stdout = io.StringIO()\nos.dup2(os.open(os.devnull, os.O_WRONLY), 1)\nos._exit(0)\n",
+    "a fake 'passed' marker": _WRONG
+    + f"print('passed')\nprint({_FAKE!r})\nprint('{'0' * 32} passed', flush=True)\nimport os\nos._exit(0)\n",
     "writing to the harness's channel first": _WRONG + _SAME_PIPE_AS_STDOUT,
     "a forged verdict event": _WRONG + "import os, sys\nsys.audit('agentnet.harness.verdict', 'passed')\nos._exit(0)\n",
     "a search of frames, defaults and closures for the secret": _WRONG + _SEARCH_FRAMES,
     "a trace function": _WRONG + "import sys\nsys.settrace(lambda *a: None)\n",
     "an audit hook of its own, reading the verdict hook's frame": _WRONG + _SPY_HOOK,
     "a gc callback run by a collection inside the verdict hook": _WRONG + _GC_CALLBACK,
-    "builtins.compile replaced to rewrite the tests":
-        _WRONG + "import builtins\n_compile = builtins.compile\nbuiltins.compile = lambda source, *a, **k: _compile("
-        "'def check(candidate):\\n    pass\\n' if 'def check' in source else source, *a, **k)\n",
-}  # fmt: skip
+    "builtins.compile replaced to rewrite the tests": _WRONG
+    + "import builtins\n_compile = builtins.compile\nbuiltins.compile = lambda source, *a, **k: _compile("
+    "'def check(candidate):\\n    pass\\n' if 'def check' in source else source, *a, **k)\n",
+}
 # Not hostile to the score, but to a scorer that trusts stdout or the exit status: they pass both graders.
 HOSTILE_BUT_CORRECT = {
-    "an always-equal return value": _call("class Always:\n    def __eq__(self, other):\n        return True\n\nreturn Always()\n"),
+    "an always-equal return value": _call(
+        "class Always:\n    def __eq__(self, other):\n        return True\n\nreturn Always()\n"
+    ),
     "a correct solution that closes stdout": "import os\nos.close(1)\n\n\n",
     "a correct solution that prints a fake announcement": f"print({_FAKE!r})\nprint('{'0' * 32} failed')\n\n\n",
     "a correct solution with an atexit handler exiting 3": "import atexit, os\natexit.register(os._exit, 3)\n\n\n",
-}  # fmt: skip
+}
 # Recorded disagreements: (agentnet passes, the reference passes, why).
 DISAGREEMENTS = {
     "a correct solution that installs a signal handler": (
-        "import signal\nsignal.signal(signal.SIGUSR1, signal.SIG_IGN)\n\n\n", False, True,
+        "import signal\nsignal.signal(signal.SIGUSR1, signal.SIG_IGN)\n\n\n",
+        False,
+        True,
         "agentnet runs the program on a thread of its own, where Python refuses signal.signal (ValueError)",
     ),
     "a correct solution that sets a trace function": (
-        "import sys\nsys.settrace(None)\n\n\n", False, True,
+        "import sys\nsys.settrace(None)\n\n\n",
+        False,
+        True,
         "agentnet's harness refuses sys.settrace: a trace function could move the harness's next line",
     ),
     "a correct solution that calls os.getcwd()": (
-        "import os\nos.getcwd()\n\n\n", True, False,
+        "import os\nos.getcwd()\n\n\n",
+        True,
+        False,
         "the reference's reliability_guard sets os.getcwd (and os.chdir, os.unlink, ...) to None",
     ),
-}  # fmt: skip
+}
 
 
 def hostile_cases(item: Item) -> list[Case]:

@@ -38,7 +38,9 @@ def test_mmlu_subject_filter_is_sorted_and_checked(shared_data: Path) -> None:
     items = list(task.items("dev"))
     assert [i.meta["subject"] for i in items] == ["anatomy"] * 5 + ["virology"] * 5
     assert items[5].id == "mmlu/dev/virology/1"
-    with pytest.raises(UnknownSubjectError, match="unknown MMLU subject 'astrology'; known: abstract_algebra, anatomy") as info:
+    with pytest.raises(
+        UnknownSubjectError, match="unknown MMLU subject 'astrology'; known: abstract_algebra, anatomy"
+    ) as info:
         MMLU(subjects=("anatomy", "astrology"))
     assert isinstance(info.value, ConfigError) and isinstance(info.value, UnknownNameError)
     with pytest.raises(ConfigError, match="pass None for every subject"):
@@ -192,7 +194,9 @@ def test_mmlu_malformed_rows_are_skipped_with_a_count_or_fail_under_strict(tmp_p
     with pytest.raises(MalformedDataError, match=r"anatomy_test.csv:4: malformed line \(4 fields, expected 6"):
         list(MMLU(TaskConfig(data_dir=tmp_path, strict=True)).items())
     _write(tmp_path, "mmlu/test/anatomy_test.csv", MMLU_CSV.replace("too,few,fields,C\n", ""))
-    with pytest.raises(MalformedDataError, match=r"anatomy_test.csv:5: malformed line \(answer 'F' is not one of A, B, C, D\)"):
+    with pytest.raises(
+        MalformedDataError, match=r"anatomy_test.csv:5: malformed line \(answer 'F' is not one of A, B, C, D\)"
+    ):
         list(MMLU(TaskConfig(data_dir=tmp_path, strict=True)).items())
 
 

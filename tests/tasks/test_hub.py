@@ -24,8 +24,17 @@ def _closed_port() -> int:
 @pytest.fixture
 def online_but_unreachable(monkeypatch: pytest.MonkeyPatch) -> int:
     """Not offline, no proxy, and a hub endpoint on a local port nobody listens on."""
-    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "AGENTNET_DATA_DIR",
-                 "https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):  # fmt: skip
+    for name in (
+        "HF_HUB_OFFLINE",
+        "HF_DATASETS_OFFLINE",
+        "AGENTNET_DATA_DIR",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "HTTP_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
     port = _closed_port()
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")

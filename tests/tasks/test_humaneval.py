@@ -221,9 +221,14 @@ WRONG = "def has_close_elements(numbers, threshold):\n    return False\n"
 
 @pytest.mark.parametrize(
     "exit_code",
-    ["import os\nos._exit(0)", "import sys\nsys.exit()", "raise SystemExit(0)",
-     "import atexit, os\natexit.register(os._exit, 0)", "raise KeyboardInterrupt"],
-)  # fmt: skip
+    [
+        "import os\nos._exit(0)",
+        "import sys\nsys.exit()",
+        "raise SystemExit(0)",
+        "import atexit, os\natexit.register(os._exit, 0)",
+        "raise KeyboardInterrupt",
+    ],
+)
 def test_an_exit_before_or_after_failing_tests_scores_0(items: dict[str, Item], exit_code: str) -> None:
     item, task = items["HumanEval/0"], HumanEval()
     scored = asyncio.run(task.score(item, fenced(WRONG + exit_code)))
@@ -291,8 +296,23 @@ def bench_humaneval(tmp_path: Path, reply: str) -> tuple[int, str, int]:
     from tests.openai_peer import OpenAIPeer, Step
 
     with OpenAIPeer([Step(text=reply)] * 40) as peer:
-        result = CliRunner().invoke(app, ["bench", "humaneval", "--limit", "2", "--agents", "1", "--topology", "single", "--base-url",
-                                          peer.base_url, "--store", str(tmp_path / "runs.sqlite")])  # fmt: skip
+        result = CliRunner().invoke(
+            app,
+            [
+                "bench",
+                "humaneval",
+                "--limit",
+                "2",
+                "--agents",
+                "1",
+                "--topology",
+                "single",
+                "--base-url",
+                peer.base_url,
+                "--store",
+                str(tmp_path / "runs.sqlite"),
+            ],
+        )
         return result.exit_code, result.output, len(peer.requests)
 
 
@@ -303,8 +323,10 @@ def test_bench_scores_a_solution_that_exits_before_its_tests_0_not_100(tmp_path:
 
 
 def test_bench_completes_when_every_candidate_exits_0_without_output(tmp_path: Path, items: dict[str, Item]) -> None:
-    reply = ("```python\ndef has_close_elements(numbers, threshold):\n    return True\n\n"
-             "def separate_paren_groups(paren_string):\n    return []\n\nimport os\nos._exit(0)\n```")  # fmt: skip
+    reply = (
+        "```python\ndef has_close_elements(numbers, threshold):\n    return True\n\n"
+        "def separate_paren_groups(paren_string):\n    return []\n\nimport os\nos._exit(0)\n```"
+    )
     code, output, _ = bench_humaneval(tmp_path, reply)
     assert code == 0 and "Traceback" not in output and "interrupted" not in output, output
     assert "0.0%" in output

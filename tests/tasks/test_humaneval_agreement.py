@@ -68,9 +68,12 @@ def test_every_hostile_candidate_fails_both_graders_but_the_correct_ones(items: 
     ours, reference = grade(items, cases)
     assert disagreements(cases, ours, reference) == []
     passing = {c.name for c, ok in zip(cases, ours) if ok}
-    assert passing == {"an always-equal return value", "a correct solution that closes stdout",
-                       "a correct solution that prints a fake announcement",
-                       "a correct solution with an atexit handler exiting 3"}  # fmt: skip
+    assert passing == {
+        "an always-equal return value",
+        "a correct solution that closes stdout",
+        "a correct solution that prints a fake announcement",
+        "a correct solution with an atexit handler exiting 3",
+    }
     assert len(cases) - len(passing) == len(HOSTILE) >= 24
 
 
@@ -87,11 +90,23 @@ def subset(items: dict[str, Item]) -> list[Case]:
     a raise, an off-by-one constant, a flipped comparison, an endless loop."""
     ordered = list(items.values())
     canonical = [Case(f"{i.id}:canonical", i.id, i.answer, "canonical") for i in ordered[::11]]
-    picked = {"HumanEval/0:return_none", "HumanEval/16:return_none", "HumanEval/40:return_none", "HumanEval/9:raise",
-              "HumanEval/33:raise", "HumanEval/7:loop", "HumanEval/1:plus_one", "HumanEval/14:plus_one",
-              "HumanEval/26:plus_one", "HumanEval/3:flip_compare", "HumanEval/12:flip_compare",
-              "HumanEval/24:flip_compare", "HumanEval/2:swap_arithmetic", "HumanEval/21:swap_arithmetic",
-              "HumanEval/5:drop_last"}  # fmt: skip
+    picked = {
+        "HumanEval/0:return_none",
+        "HumanEval/16:return_none",
+        "HumanEval/40:return_none",
+        "HumanEval/9:raise",
+        "HumanEval/33:raise",
+        "HumanEval/7:loop",
+        "HumanEval/1:plus_one",
+        "HumanEval/14:plus_one",
+        "HumanEval/26:plus_one",
+        "HumanEval/3:flip_compare",
+        "HumanEval/12:flip_compare",
+        "HumanEval/24:flip_compare",
+        "HumanEval/2:swap_arithmetic",
+        "HumanEval/21:swap_arithmetic",
+        "HumanEval/5:drop_last",
+    }
     broken = [c for c in broken_variants(ordered[:50]) if c.name in picked]
     assert len(broken) == 15, sorted(picked - {c.name for c in broken})
     return canonical + broken
@@ -114,8 +129,10 @@ def test_all_canonical_solutions_and_every_broken_variant_agree(items: dict[str,
     took = time.monotonic() - started
     broken = [c for c in cases if c.kind == "broken"]
     failing = sum(not r for c, r in zip(cases, reference) if c.kind == "broken")
-    print(f"\nagreement: {len(cases) - len(disagreements(cases, ours, reference))} of {len(cases)} "
-          f"(164 canonical, {len(broken)} variants, {failing} of them broken) in {took:.1f} s")  # fmt: skip
+    print(
+        f"\nagreement: {len(cases) - len(disagreements(cases, ours, reference))} of {len(cases)} "
+        f"(164 canonical, {len(broken)} variants, {failing} of them broken) in {took:.1f} s"
+    )
     assert disagreements(cases, ours, reference) == []
     assert all(ok for c, ok in zip(cases, reference) if c.kind == "canonical")
     assert failing >= 120

@@ -80,7 +80,11 @@ def test_normalisation_is_idempotent_on_every_gold_answer(shared_data: Path) -> 
         ("1, 2", "1,-2", False),
         ("1+\\sqrt{19}, 1-\\sqrt{19}", "1 \\pm \\sqrt{19}", True),
         ("-2, 1+\\sqrt5, 1-\\sqrt5", "\\{1\\pm\\sqrt{5},-2\\}", True),
-        ("\\begin{pmatrix} -\\frac13 \\\\ \\frac23 \\\\ \\frac53 \\end{pmatrix}", "\\begin{pmatrix} -1/3 \\\\ 2/3 \\\\ 5/3 \\end{pmatrix}", True),
+        (
+            "\\begin{pmatrix} -\\frac13 \\\\ \\frac23 \\\\ \\frac53 \\end{pmatrix}",
+            "\\begin{pmatrix} -1/3 \\\\ 2/3 \\\\ 5/3 \\end{pmatrix}",
+            True,
+        ),
         ("\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", False),
         # degrees and units
         ("90", "90^\\circ", True),
@@ -177,15 +181,27 @@ def test_roles_and_decision() -> None:
 
 
 def test_malformed_lines_are_skipped_with_a_count_or_fail_under_strict(tmp_path: Path) -> None:
-    good = {"problem": "1+1?", "solution": "\\boxed{2}", "answer": "2", "subject": "Algebra", "level": 1, "unique_id": "test/algebra/1.json"}
+    good = {
+        "problem": "1+1?",
+        "solution": "\\boxed{2}",
+        "answer": "2",
+        "subject": "Algebra",
+        "level": 1,
+        "unique_id": "test/algebra/1.json",
+    }
     (tmp_path / "math").mkdir()
     (tmp_path / "math" / "math500.jsonl").write_text(
-        json.dumps(good) + '\n{broken\n{"problem": "no answer", "unique_id": "x"}\n'
-        + json.dumps(good | {"answer": "\\frac12", "unique_id": "test/algebra/2.json"}) + "\n"
+        json.dumps(good)
+        + '\n{broken\n{"problem": "no answer", "unique_id": "x"}\n'
+        + json.dumps(good | {"answer": "\\frac12", "unique_id": "test/algebra/2.json"})
+        + "\n"
     )
     with pytest.warns(UserWarning, match=r"skipped 2 malformed line\(s\) \(first: line 2\)"):
         items = list(MATH500(TaskConfig(data_dir=tmp_path)).items())
-    assert [(i.id, i.answer) for i in items] == [("math500/test/algebra/1", "2"), ("math500/test/algebra/2", "\\frac12")]
+    assert [(i.id, i.answer) for i in items] == [
+        ("math500/test/algebra/1", "2"),
+        ("math500/test/algebra/2", "\\frac12"),
+    ]
     with pytest.raises(MalformedDataError, match="math500.jsonl:2: malformed line"):
         list(MATH500(TaskConfig(data_dir=tmp_path, strict=True)).items())
 

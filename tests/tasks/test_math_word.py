@@ -17,7 +17,9 @@ def test_real_files_load_with_gold_answers(shared_data: Path) -> None:
     assert len(gsm) == 1319 and gsm[0].answer == "18" and gsm[0].question.startswith("Janet")
     assert len(list(make_task("gsm8k", config).items("train"))) == 7473
     multi = list(make_task("multiarith", config).items())
-    assert len(multi) == 600  # the data README says 599; the file has 600 (MultiArith has 600 problems) and multi[0].answer == "39"
+    assert (
+        len(multi) == 600
+    )  # the data README says 599; the file has 600 (MultiArith has 600 problems) and multi[0].answer == "39"
     svamp = list(make_task("svamp", config).items())
     assert len(svamp) == 1000 and len({i.id for i in svamp}) == 1000
 
@@ -71,7 +73,9 @@ def test_unknown_task_and_split() -> None:
 def test_item_ids_are_stable(shared_data: Path) -> None:
     task = make_task("gsm8k", TaskConfig(data_dir=shared_data))
     first = [i.id for i in itertools.islice(task.items(), 3)]
-    assert first == [i.id for i in itertools.islice(task.items(), 3)] == ["gsm8k/test/1", "gsm8k/test/2", "gsm8k/test/3"]
+    assert (
+        first == [i.id for i in itertools.islice(task.items(), 3)] == ["gsm8k/test/1", "gsm8k/test/2", "gsm8k/test/3"]
+    )
 
 
 def test_hub_fallback_is_named_when_no_file_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,7 +107,9 @@ def test_invalid_utf8_lines_are_malformed_not_a_traceback(tmp_path: Path) -> Non
 def test_invalid_utf8_in_a_json_list_is_malformed_not_a_traceback(tmp_path: Path) -> None:
     (tmp_path / "svamp").mkdir()
     record = '{{"ID": "chal-{0}", "Body": "{1}", "Question": "How many?", "Answer": {0}}}'
-    body = ",\n".join([record.format(1, "Ann has 1."), record.format(2, "Bea has \xff."), record.format(3, "Cy has 3.")])
+    body = ",\n".join(
+        [record.format(1, "Ann has 1."), record.format(2, "Bea has \xff."), record.format(3, "Cy has 3.")]
+    )
     (tmp_path / "svamp" / "SVAMP.json").write_bytes(f"[{body}]".encode("utf-8").replace(b"\xc3\xbf", b"\xff"))
     with pytest.warns(UserWarning, match="skipped 1 malformed record\\(s\\) \\(first: record 2\\)"):
         assert [i.answer for i in make_task("svamp", TaskConfig(data_dir=tmp_path)).items()] == ["1", "3"]

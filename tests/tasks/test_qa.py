@@ -150,8 +150,7 @@ def test_hotpotqa_context_official_format(tmp_path: Path) -> None:
 
 
 def test_twowiki_published_format(tmp_path: Path) -> None:
-    record = {**_hotpot_record("8813f87c"), "type": "compositional",
-              "evidences": [["Tower", "located in", "Paris"]]}  # fmt: skip
+    record = {**_hotpot_record("8813f87c"), "type": "compositional", "evidences": [["Tower", "located in", "Paris"]]}
     record.pop("level")
     _write(tmp_path / "2wikimultihopqa" / "dev.json", [record])
     (item,) = TwoWikiMultiHopQA(TaskConfig(data_dir=tmp_path)).items("test")
@@ -197,17 +196,37 @@ def test_triviaqa_scores_against_every_alias(tmp_path: Path) -> None:
 
 def test_arc_challenge_jsonl_with_letter_and_number_labels(tmp_path: Path) -> None:
     lines = [
-        {"id": "Mercury_7175875", "answerKey": "B",
-         "question": {"stem": "Which process makes sugar in plants?", "choices": [
-             {"text": "respiration", "label": "A"}, {"text": "photosynthesis", "label": "B"},
-             {"text": "erosion", "label": "C"}, {"text": "melting", "label": "D"}]}},
-        {"id": "NYSEDREGENTS_2015_4_11", "answerKey": "3",
-         "question": {"stem": "Which is a liquid?", "choices": [
-             {"text": "ice", "label": "1"}, {"text": "steam", "label": "2"},
-             {"text": "water", "label": "3"}, {"text": "rock", "label": "4"}]}},
-    ]  # fmt: skip
-    _write(tmp_path / "arc-challenge" / "ARC-Challenge" / "ARC-Challenge-Test.jsonl",
-           "\n".join(json.dumps(line) for line in lines) + "\n")  # fmt: skip
+        {
+            "id": "Mercury_7175875",
+            "answerKey": "B",
+            "question": {
+                "stem": "Which process makes sugar in plants?",
+                "choices": [
+                    {"text": "respiration", "label": "A"},
+                    {"text": "photosynthesis", "label": "B"},
+                    {"text": "erosion", "label": "C"},
+                    {"text": "melting", "label": "D"},
+                ],
+            },
+        },
+        {
+            "id": "NYSEDREGENTS_2015_4_11",
+            "answerKey": "3",
+            "question": {
+                "stem": "Which is a liquid?",
+                "choices": [
+                    {"text": "ice", "label": "1"},
+                    {"text": "steam", "label": "2"},
+                    {"text": "water", "label": "3"},
+                    {"text": "rock", "label": "4"},
+                ],
+            },
+        },
+    ]
+    _write(
+        tmp_path / "arc-challenge" / "ARC-Challenge" / "ARC-Challenge-Test.jsonl",
+        "\n".join(json.dumps(line) for line in lines) + "\n",
+    )
     task = ARCChallenge(TaskConfig(data_dir=tmp_path))
     first, second = task.items()
     assert first.id == "arc-challenge/test/Mercury_7175875" and first.answer == "B"
@@ -240,15 +259,19 @@ def test_missing_files_name_every_path_tried(tmp_path: Path, monkeypatch: pytest
 def test_malformed_records_are_skipped_or_fail_under_strict(tmp_path: Path) -> None:
     bad_context = {**_hotpot_record("b"), "context": [["Title", "not a sentence list"]]}
     no_answer = {k: v for k, v in _hotpot_record("c").items() if k != "answer"}
-    _write(tmp_path / "hotpotqa-context" / "hotpot_dev_distractor_v1.json",
-           [_hotpot_record("a"), bad_context, no_answer, "text", _hotpot_record("e", "Lyon")])  # fmt: skip
+    _write(
+        tmp_path / "hotpotqa-context" / "hotpot_dev_distractor_v1.json",
+        [_hotpot_record("a"), bad_context, no_answer, "text", _hotpot_record("e", "Lyon")],
+    )
     with pytest.warns(UserWarning, match="skipped 3 malformed record\\(s\\) \\(first: record 2\\)"):
         items = list(HotpotQAContext(TaskConfig(data_dir=tmp_path)).items())
     assert [i.answer for i in items] == ["Paris", "Lyon"]
     with pytest.raises(MalformedDataError, match="hotpot_dev_distractor_v1.json:2: malformed record \\(context"):
         list(HotpotQAContext(TaskConfig(data_dir=tmp_path, strict=True)).items())
-    _write(tmp_path / "arc-challenge" / "ARC-Challenge-Test.jsonl",
-           '{"id": "x", "question": {"stem": "?", "choices": []}, "answerKey": "A"}\n{broken\n')  # fmt: skip
+    _write(
+        tmp_path / "arc-challenge" / "ARC-Challenge-Test.jsonl",
+        '{"id": "x", "question": {"stem": "?", "choices": []}, "answerKey": "A"}\n{broken\n',
+    )
     with pytest.warns(UserWarning, match="skipped 2 malformed line\\(s\\) \\(first: line 1\\)"):
         assert list(ARCChallenge(TaskConfig(data_dir=tmp_path)).items()) == []
     with pytest.raises(MalformedDataError, match="ARC-Challenge-Test.jsonl:1: malformed line \\(answerKey 'A'"):

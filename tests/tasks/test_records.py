@@ -56,7 +56,9 @@ def test_invalid_utf8_line_is_skipped_with_a_count(tmp_path: Path, name: str) ->
 @pytest.mark.parametrize("name", ["a.jsonl", "a.jsonl.gz"])
 def test_invalid_utf8_line_under_strict_names_file_line_and_byte(tmp_path: Path, name: str) -> None:
     path = _write(tmp_path / name, b'{"q": "one"}\n{"q": "t\xffo"}\n')
-    with pytest.raises(MalformedDataError, match=rf"{name}:2: malformed line \(not valid UTF-8: byte 0xff at column 9\)"):
+    with pytest.raises(
+        MalformedDataError, match=rf"{name}:2: malformed line \(not valid UTF-8: byte 0xff at column 9\)"
+    ):
         list(read_records(path, Config(strict=True), _questions))
 
 

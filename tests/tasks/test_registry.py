@@ -50,5 +50,7 @@ def test_the_tasks_package_has_no_import_cycle() -> None:
 
 def test_tasks_import_no_runtime_training_or_topologies() -> None:
     for path in PACKAGE.glob("*.py"):
-        upward = {m for m in _imports(path) if m.startswith(("agentnet.runtime", "agentnet.training", "agentnet.topologies"))}
+        upward = {
+            m for m in _imports(path) if m.startswith(("agentnet.runtime", "agentnet.training", "agentnet.topologies"))
+        }
         assert not upward, f"{path.name} imports {upward}"

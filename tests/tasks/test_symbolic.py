@@ -68,7 +68,9 @@ def test_ours_still_decides_first_and_the_last_box_wins() -> None:
 def test_off_the_main_thread_math_verify_is_not_asked() -> None:
     # its time limit is a SIGALRM, which only the main thread can set
     results = []
-    thread = threading.Thread(target=lambda: results.append(symbolic_equal("\\frac{1}{\\sqrt{3}}", "\\frac{\\sqrt{3}}{3}")))
+    thread = threading.Thread(
+        target=lambda: results.append(symbolic_equal("\\frac{1}{\\sqrt{3}}", "\\frac{\\sqrt{3}}{3}"))
+    )
     thread.start()
     thread.join()
     assert results == [False]
@@ -76,7 +78,9 @@ def test_off_the_main_thread_math_verify_is_not_asked() -> None:
 
 def test_askable_keeps_to_single_exact_expressions() -> None:
     assert askable(normalise_math("\\frac{1}{\\sqrt3}")) and askable("x^2+y^2")
-    assert not any(askable(a) for a in ("0.5", ".5", "(1,2)", "1,2", "\\{1\\}", "1\\pm\\sqrt2", "2^{3^{4}}", "", "x" * 121))
+    assert not any(
+        askable(a) for a in ("0.5", ".5", "(1,2)", "1,2", "\\{1\\}", "1\\pm\\sqrt2", "2^{3^{4}}", "", "x" * 121)
+    )
 
 
 def test_math_verify_missing_is_an_error_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:

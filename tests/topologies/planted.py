@@ -46,8 +46,10 @@ class PlantedTask:
 # Two kinds of query for adaptive rounds: on an EASY one the solver a1 answers alone; on a HARD
 # one it needs a second round in which it reads the helper a0's first-round hint. The helper
 # never answers itself; the solver runs last in a round, so its answer is the team's.
-ROUNDS_AGENTS = (AgentSpec("a0", "knowledgeable_expert", GenerationSettings(max_tokens=16)),
-                 AgentSpec("a1", "math_solver", GenerationSettings(max_tokens=16)))  # fmt: skip
+ROUNDS_AGENTS = (
+    AgentSpec("a0", "knowledgeable_expert", GenerationSettings(max_tokens=16)),
+    AgentSpec("a1", "math_solver", GenerationSettings(max_tokens=16)),
+)
 HINT = "Hint: the key number is forty-two, think again"
 
 
@@ -66,8 +68,13 @@ class EasyHardTask(PlantedTask):
     name = "planted-rounds"
 
     def items(self, split: str = "train"):
-        return iter([Item(f"{kind}/{i}", f"{kind} question number {i}: what is the answer?", "42")
-                     for i in range(3) for kind in ("EASY", "HARD")])  # fmt: skip
+        return iter(
+            [
+                Item(f"{kind}/{i}", f"{kind} question number {i}: what is the answer?", "42")
+                for i in range(3)
+                for kind in ("EASY", "HARD")
+            ]
+        )
 
 
 # A liar in the team (the robustness experiment): as in the first environment only a0 knows the
@@ -103,9 +110,11 @@ class LiarTask(PlantedTask):
 # hidden from its text (its number's residue), so on held-out queries only the round's agreement
 # tells them apart: the learner must stop after round 0 on agreement and escalate otherwise.
 SMALL, BIG = "small", "big"
-ESCALATION_AGENTS = (AgentSpec("c0", "cot", GenerationSettings(max_tokens=16), model=SMALL),
-                     AgentSpec("c1", "math_solver", GenerationSettings(max_tokens=16), model=SMALL),
-                     AgentSpec("s", "critic", GenerationSettings(max_tokens=16), model=BIG))  # fmt: skip
+ESCALATION_AGENTS = (
+    AgentSpec("c0", "cot", GenerationSettings(max_tokens=16), model=SMALL),
+    AgentSpec("c1", "math_solver", GenerationSettings(max_tokens=16), model=SMALL),
+    AgentSpec("s", "critic", GenerationSettings(max_tokens=16), model=BIG),
+)
 ESCALATION_PRICES = {SMALL: 1.0, BIG: 8.0}
 
 
@@ -138,8 +147,10 @@ class EscalationTask(PlantedTask):
 # "big" (eight times the price). p's program fails on FAIL queries (hidden: their number's residue)
 # and its answer is then wrong; f is always right. The learner must escalate exactly when p's tool
 # failed — on held-out queries only the tool's status tells.
-TOOL_AGENTS = (AgentSpec("p", "pal", GenerationSettings(max_tokens=16), model=SMALL, tool="python"),
-               AgentSpec("f", "critic", GenerationSettings(max_tokens=16), model=BIG))  # fmt: skip
+TOOL_AGENTS = (
+    AgentSpec("p", "pal", GenerationSettings(max_tokens=16), model=SMALL, tool="python"),
+    AgentSpec("f", "critic", GenerationSettings(max_tokens=16), model=BIG),
+)
 
 
 def program_reply(messages: Sequence[Message], settings: GenerationSettings) -> str:

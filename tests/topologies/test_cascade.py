@@ -13,8 +13,11 @@ from agentnet.tools import ToolKind, ToolRun
 from agentnet.topologies.cascade import Cascade
 from agentnet.topologies.registry import resolve
 
-AGENTS = (AgentSpec("c0", "cot", model="small"), AgentSpec("c1", "math_solver", model="small"),
-          AgentSpec("s", "cot", model="big"))  # fmt: skip
+AGENTS = (
+    AgentSpec("c0", "cot", model="small"),
+    AgentSpec("c1", "math_solver", model="small"),
+    AgentSpec("s", "cot", model="big"),
+)
 LAST = Decision("last_agent")
 
 
@@ -33,20 +36,30 @@ def test_disagreeing_openers_escalate_and_the_strong_agent_hears_them() -> None:
     t = Team(Cascade(AGENTS, LAST, "agree"), backends("The answer is 4", "The answer is 5")).run("q")
     assert t.rounds_run == 2 and t.answer == "The answer is 42"
     strong = t.messages[-1]
-    assert strong.agent == "s" and strong.temporal_from == ("c0", "c1") and "The answer is 5" in strong.prompt[-1].content
+    assert (
+        strong.agent == "s" and strong.temporal_from == ("c0", "c1") and "The answer is 5" in strong.prompt[-1].content
+    )
 
 
 def test_a_failed_tool_escalates_under_tool_ok() -> None:
     class Tools:
         async def __call__(self, tool: ToolKind, reply: str, query: str) -> ToolRun:
-            return ToolRun(tool, "failed" if "boom" in reply else "passed", reply, "out", "" if "boom" in reply else "3")
+            return ToolRun(
+                tool, "failed" if "boom" in reply else "passed", reply, "out", "" if "boom" in reply else "3"
+            )
 
     agents = (AgentSpec("p", "pal", model="small", tool="python"), AgentSpec("s", "cot", model="big"))
-    ok = Team(Cascade(agents, LAST, "tool-ok"), {"small": ScriptedBackend(["```python\nx\n```"]),
-                                                  "big": ScriptedBackend([])}, tools=Tools()).run("q")  # fmt: skip
+    ok = Team(
+        Cascade(agents, LAST, "tool-ok"),
+        {"small": ScriptedBackend(["```python\nx\n```"]), "big": ScriptedBackend([])},
+        tools=Tools(),
+    ).run("q")
     assert ok.rounds_run == 1 and ok.answer.endswith("The answer is 3")
-    failed = Team(Cascade(agents, LAST, "tool-ok"), {"small": ScriptedBackend(["```python\nboom\n```"]),
-                                                      "big": ScriptedBackend(["The answer is 42"])}, tools=Tools()).run("q")  # fmt: skip
+    failed = Team(
+        Cascade(agents, LAST, "tool-ok"),
+        {"small": ScriptedBackend(["```python\nboom\n```"]), "big": ScriptedBackend(["The answer is 42"])},
+        tools=Tools(),
+    ).run("q")
     assert failed.rounds_run == 2 and failed.answer == "The answer is 42"
 
 

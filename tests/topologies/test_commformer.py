@@ -179,7 +179,15 @@ def test_warmup_is_dense_and_untrained() -> None:
 def test_bilevel_schedule_and_freezing() -> None:
     m = model(4, warmup_steps=2, edge_every=2, freeze_after=0.5)
     m.set_step(0, 10)
-    assert [m.active_groups(t) for t in range(7)] == [["gate"], ["gate"], ["edges"], ["gate"], ["edges"], ["gate"], ["gate"]]  # fmt: skip
+    assert [m.active_groups(t) for t in range(7)] == [
+        ["gate"],
+        ["gate"],
+        ["edges"],
+        ["gate"],
+        ["edges"],
+        ["gate"],
+        ["gate"],
+    ]
     m.set_step(5, 10)  # 5 >= 0.5 * 10: the graph stops changing
     s = m.sample("q")
     assert s.graph == m.graph_for("q") and s.log_prob.item() == 0.0
@@ -197,7 +205,11 @@ def test_gate_records_log_probs_that_reach_only_gate_parameters() -> None:
     decisions = [
         s.gate(a, r, own, "What is 2+2?") for a, r, own in [("a1", 0, ""), ("a2", 1, "It is 4"), ("a0", 1, "5")]
     ]
-    assert [(a, r, d) for a, r, d in s.gate_decisions] == [("a1", 0, decisions[0]), ("a2", 1, decisions[1]), ("a0", 1, decisions[2])]  # fmt: skip
+    assert [(a, r, d) for a, r, d in s.gate_decisions] == [
+        ("a1", 0, decisions[0]),
+        ("a2", 1, decisions[1]),
+        ("a0", 1, decisions[2]),
+    ]
     assert len(s.gate_log_probs) == 3
     p = m.gate_prob("a2", "It is 4", "What is 2+2?").item()
     assert s.gate_log_probs[1].item() == pytest.approx(math.log(p if decisions[1] else 1 - p), rel=1e-5)

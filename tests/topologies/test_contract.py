@@ -26,11 +26,14 @@ DECISION = Decision("final_refer")
 
 
 def kinds() -> dict[str, Callable[[], Topology]]:
-    out: dict[str, Callable[[], Topology]] = {f"fixed:{n}": (lambda n=n: fixed(n, AGENTS, rounds=2, decision=DECISION))
-                                             for n in FIXED}
+    out: dict[str, Callable[[], Topology]] = {
+        f"fixed:{n}": (lambda n=n: fixed(n, AGENTS, rounds=2, decision=DECISION)) for n in FIXED
+    }
     out |= {f"cascade:{r}": (lambda r=r: Cascade(AGENTS, DECISION, r)) for r in RULES}
-    out |= {k: (lambda k=k: LEARNED[k].model_class()(AGENTS, 2, DECISION, LEARNED[k].config_class(), HashEmbedder(16)))
-            for k in LEARNED}
+    out |= {
+        k: (lambda k=k: LEARNED[k].model_class()(AGENTS, 2, DECISION, LEARNED[k].config_class(), HashEmbedder(16)))
+        for k in LEARNED
+    }
     out["attacked"] = lambda: Attacked(Cascade(AGENTS, DECISION), AttackConfig(adversaries=1))
     return out
 

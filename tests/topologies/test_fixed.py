@@ -12,7 +12,9 @@ def test_shapes() -> None:
     assert set(fixed("star", AGENTS).spatial[0]) == {("a1", "a0"), ("a2", "a0"), ("a3", "a0"), ("a4", "a0")}
     assert set(fixed("tree", AGENTS).spatial[0]) == {("a1", "a0"), ("a2", "a0"), ("a3", "a1"), ("a4", "a1")}
     assert len(fixed("complete", AGENTS).spatial[0]) == 10
-    assert set(fixed("layered", AGENTS, layers=[2, 3]).spatial[0]) == {(u, v) for u in ("a0", "a1") for v in ("a2", "a3", "a4")}
+    assert set(fixed("layered", AGENTS, layers=[2, 3]).spatial[0]) == {
+        (u, v) for u in ("a0", "a1") for v in ("a2", "a3", "a4")
+    }
     single = fixed("single", AGENTS, rounds=2)
     assert single.names == ["a0"] and single.decision.kind == "last_agent"
 

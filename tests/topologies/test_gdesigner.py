@@ -15,7 +15,10 @@ from agentnet.topologies.configs import GDesignerConfig  # noqa: E402
 from agentnet.topologies.gdesigner import GDesigner  # noqa: E402
 
 torch.set_num_threads(1)
-AGENTS = [AgentSpec(f"a{i}", r) for i, r in enumerate(["math_solver", "mathematical_analyst", "programming_expert", "inspector"])]
+AGENTS = [
+    AgentSpec(f"a{i}", r)
+    for i, r in enumerate(["math_solver", "mathematical_analyst", "programming_expert", "inspector"])
+]
 
 
 def model(**kw) -> GDesigner:

@@ -76,8 +76,12 @@ def test_the_stop_features_are_centred_by_a_mean_kept_with_the_model() -> None:
     heads.stop_prob(q, 0, said, learn=True)
     assert torch.allclose(heads.stop_mean, x) and int(heads.stop_seen) == 1
     # the features seen so far are now the centre: only the bias speaks for them
-    assert float(heads.stop_prob(q, 0, said).detach()) == pytest.approx(float(torch.sigmoid(heads.stop.bias.detach())[0]))
-    assert float(before.detach()) == pytest.approx(float(torch.sigmoid(heads.stop.bias.detach())[0]))  # zero weights at the start
+    assert float(heads.stop_prob(q, 0, said).detach()) == pytest.approx(
+        float(torch.sigmoid(heads.stop.bias.detach())[0])
+    )
+    assert float(before.detach()) == pytest.approx(
+        float(torch.sigmoid(heads.stop.bias.detach())[0])
+    )  # zero weights at the start
     loaded = TeamHeads(2, 2, HashEmbedder(16), HeadsConfig(stop=True))
     loaded.load_state_dict(heads.state_dict())
     assert torch.equal(loaded.stop_mean, heads.stop_mean)

@@ -34,12 +34,17 @@ A, D = planted.LIAR_AGENTS, planted.DECISION
 # G-Designer at lr 0.05 can drop every edge before it finds that the answering agent must hear a0
 LEARNERS = {
     "gdesigner": lambda seed: GDesigner(A, 1, D, GDesignerConfig(seed=seed, lr=0.02), HashEmbedder(32)),
-    "commformer": lambda seed: CommFormer(A, 1, D, CommFormerConfig(seed=seed, edge_lr=0.15, gate=False), HashEmbedder(32)),
-    "gdesigner-adaptive": lambda seed: GDesigner(A, 1, D, GDesignerConfig(seed=seed, lr=0.02, heads=DROP), HashEmbedder(32)),
-    "commformer-adaptive": lambda seed: CommFormer(A, 1, D, CommFormerConfig(seed=seed, edge_lr=0.15, gate=False, heads=DROP),
-                                                   HashEmbedder(32)),
+    "commformer": lambda seed: CommFormer(
+        A, 1, D, CommFormerConfig(seed=seed, edge_lr=0.15, gate=False), HashEmbedder(32)
+    ),
+    "gdesigner-adaptive": lambda seed: GDesigner(
+        A, 1, D, GDesignerConfig(seed=seed, lr=0.02, heads=DROP), HashEmbedder(32)
+    ),
+    "commformer-adaptive": lambda seed: CommFormer(
+        A, 1, D, CommFormerConfig(seed=seed, edge_lr=0.15, gate=False, heads=DROP), HashEmbedder(32)
+    ),
     "agentdropout": lambda seed: AgentDropout(A, 1, D, AgentDropoutConfig(seed=seed)),
-}  # fmt: skip
+}
 
 
 def liar_is_cut_off(graph: CommGraph) -> bool:
@@ -74,7 +79,9 @@ def test_planted_the_complete_team_is_fooled_by_the_liar() -> None:
 def test_planted_learners_trained_with_a_liar_route_around_it(kind: str, seed: int, tmp_path: Path) -> None:
     task, topology = planted.LiarTask(), LEARNERS[kind](seed)
     config = TopologyTrainConfig(steps=200, batch=4, lambda_tokens=2.0, token_scale=100.0, seed=seed)
-    trainer = TopologyTrainer(topology, task, list(task.items()), planted.liar_backend(), config, tmp_path, attack=ATTACK)
+    trainer = TopologyTrainer(
+        topology, task, list(task.items()), planted.liar_backend(), config, tmp_path, attack=ATTACK
+    )
     held, acc = 0, 0.0
     while trainer.step < config.steps and held < 3:
         trainer.train_step()
@@ -82,4 +89,6 @@ def test_planted_learners_trained_with_a_liar_route_around_it(kind: str, seed: i
         acc = accuracy(topology, task) if all(map(liar_is_cut_off, graphs)) else 0.0
         held = held + 1 if acc == 1.0 else 0
     graph = topology.graph_for(next(task.items()).question)
-    assert (acc, liar_is_cut_off(graph)) == (1.0, True), f"{kind} seed {seed} after {trainer.step} steps: {graph.spatial[0]}"
+    assert (acc, liar_is_cut_off(graph)) == (1.0, True), (
+        f"{kind} seed {seed} after {trainer.step} steps: {graph.spatial[0]}"
+    )

@@ -22,8 +22,11 @@ from agentnet.training.trace.params import team_parameters
 from tests.agentnet.test_episodes import Lenient
 from tests.training.trace import toy
 
-ITEMS = [Item("q/0", "Question number 0: what is x?", "8"), Item("q/1", "down: Question number 1: what is x?", "7"),
-         Item("q/2", "Question number 2: what is x?", "42")]
+ITEMS = [
+    Item("q/0", "Question number 0: what is x?", "8"),
+    Item("q/1", "down: Question number 1: what is x?", "7"),
+    Item("q/2", "Question number 2: what is x?", "42"),
+]
 WANT = [(0.0, "7", False), (0.25, "", True), (1.0, "42", False)]  # "7" is wrong for q/0; q/1's call fails
 
 
@@ -44,8 +47,17 @@ def test_evaluation_stores_the_episodes_scores_failed_ones_included(tmp_path: Pa
 
 def test_trace_scores_its_minibatch_through_the_same_episodes(tmp_path: Path) -> None:
     spec = toy.spec()
-    loop = TraceLoop(spec, team_parameters(spec, ["prompts"]), Lenient(), ITEMS, ITEMS, ScriptedBackend(reply),
-                     OptoPrime(ScriptedBackend(["TERMINATE"])), TraceConfig(), tmp_path)
+    loop = TraceLoop(
+        spec,
+        team_parameters(spec, ["prompts"]),
+        Lenient(),
+        ITEMS,
+        ITEMS,
+        ScriptedBackend(reply),
+        OptoPrime(ScriptedBackend(["TERMINATE"])),
+        TraceConfig(),
+        tmp_path,
+    )
     episodes = asyncio.run(loop.run_items(loop.params, ITEMS, strict=False))
     assert [(e.score.value, e.score.extracted, e.failed) for e in episodes] == WANT
     assert loop.summarise(episodes).failed_runs == 1
@@ -55,4 +67,3 @@ def test_optima_scores_a_failed_conversation_as_the_task_does() -> None:
     dialogue = Dialogue((AgentSpec("a0", "alice"), AgentSpec("a1", "bob")), rounds=1)
     got = [asyncio.run(converse(dialogue, Lenient(), item, ScriptedBackend(reply))) for item in ITEMS]
     assert [(e.score.value, e.score.extracted, e.failed) for e in got] == WANT
-

@@ -27,7 +27,9 @@ HELD_OUT = range(100, 112)  # numbers never trained on: 4 SPLIT (multiples of 3)
 SEEDS = [0, *(pytest.param(seed, marks=pytest.mark.slow) for seed in range(1, 5))]
 
 
-def behaviour(topology, backends=planted.escalation_backends, tools=None, kinds=("SPLIT", "AGREE")) -> dict[str, set[tuple[int, bool]]]:  # noqa: ANN001
+def behaviour(
+    topology, backends=planted.escalation_backends, tools=None, kinds=("SPLIT", "AGREE")
+) -> dict[str, set[tuple[int, bool]]]:  # noqa: ANN001
     """Per kind of held-out query: (rounds run, answered right) of the inference team."""
     task = planted.EscalationTask(HELD_OUT)
     out: dict[str, set[tuple[int, bool]]] = {}
@@ -47,11 +49,13 @@ def prices_override():  # noqa: ANN201
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_planted_escalation_stops_on_agreement_and_escalates_on_disagreement(seed: int, tmp_path: Path) -> None:
-    topology = GDesigner(planted.ESCALATION_AGENTS, 2, Decision("last_agent"),
-                         GDesignerConfig(seed=seed, heads=HEADS), HashEmbedder(32))  # fmt: skip
+    topology = GDesigner(
+        planted.ESCALATION_AGENTS, 2, Decision("last_agent"), GDesignerConfig(seed=seed, heads=HEADS), HashEmbedder(32)
+    )
     task = planted.EscalationTask(range(12))
-    config = TopologyTrainConfig(steps=200, batch=6, lambda_tokens=1.0, token_scale=300.0, seed=seed,
-                                 baseline="per_item", pay="price")  # fmt: skip
+    config = TopologyTrainConfig(
+        steps=200, batch=6, lambda_tokens=1.0, token_scale=300.0, seed=seed, baseline="per_item", pay="price"
+    )
     trainer = TopologyTrainer(topology, task, list(task.items()), planted.escalation_backends(), config, tmp_path)
     goal = {"AGREE": {(1, True)}, "SPLIT": {(2, True)}}
     held, seen = 0, {}
@@ -66,13 +70,17 @@ def test_planted_escalation_stops_on_agreement_and_escalates_on_disagreement(see
 @pytest.mark.parametrize("seed", SEEDS)
 def test_planted_escalation_exactly_when_the_tool_failed(seed: int, tmp_path: Path) -> None:
     heads = HeadsConfig(activation=True, stop=True, open_with=("p",))
-    topology = GDesigner(planted.TOOL_AGENTS, 2, Decision("last_agent"), GDesignerConfig(seed=seed, heads=heads),
-                         HashEmbedder(32))  # fmt: skip
+    topology = GDesigner(
+        planted.TOOL_AGENTS, 2, Decision("last_agent"), GDesignerConfig(seed=seed, heads=heads), HashEmbedder(32)
+    )
     task = planted.EscalationTask(range(12))
-    config = TopologyTrainConfig(steps=200, batch=6, lambda_tokens=1.0, token_scale=300.0, seed=seed,
-                                 baseline="per_item", pay="price")  # fmt: skip
+    config = TopologyTrainConfig(
+        steps=200, batch=6, lambda_tokens=1.0, token_scale=300.0, seed=seed, baseline="per_item", pay="price"
+    )
     tools = planted.PlantedTools()
-    trainer = TopologyTrainer(topology, task, list(task.items()), planted.tool_backends(), config, tmp_path, tools=tools)
+    trainer = TopologyTrainer(
+        topology, task, list(task.items()), planted.tool_backends(), config, tmp_path, tools=tools
+    )
     goal = {"PASSED": {(1, True)}, "FAILED": {(2, True)}}
     held, seen = 0, {}
     while trainer.step < config.steps and held < 2:

@@ -40,8 +40,9 @@ def test_screening_measures_each_agent_alone_and_starts_the_knower_alone(order: 
     topology = learner(agents, rounds=2)
     backend = planted.backend()
     items = list(planted.PlantedTask().items())
-    screening = asyncio.run(screen(planted.PlantedTask(), topology, items, backend,
-                                   lambda_tokens=0.1, token_scale=1000.0, concurrency=2))  # fmt: skip
+    screening = asyncio.run(
+        screen(planted.PlantedTask(), topology, items, backend, lambda_tokens=0.1, token_scale=1000.0, concurrency=2)
+    )
     assert screening.agents == [a.name for a in agents] and screening.items == 4
     assert len(backend.calls) == 3 * 4  # one call per agent and query: no decision, one round
     assert screening.accuracy == [1.0 if a.name == "a0" else 0.0 for a in agents]
@@ -75,7 +76,9 @@ def test_screening_needs_an_activation_head_and_enough_queries(tmp_path: Path) -
     task = planted.PlantedTask()
     items = list(task.items())
     with pytest.raises(ConfigError, match="--activation"):
-        TopologyTrainer(learner(heads=HeadsConfig()), task, items, planted.backend(), TopologyTrainConfig(screen=2), tmp_path)
+        TopologyTrainer(
+            learner(heads=HeadsConfig()), task, items, planted.backend(), TopologyTrainConfig(screen=2), tmp_path
+        )
     with pytest.raises(ConfigError, match="--screen 4 or fewer"):
         TopologyTrainer(learner(), task, items, planted.backend(), TopologyTrainConfig(screen=5), tmp_path)
     with pytest.raises(ConfigError, match="screen=-1"):

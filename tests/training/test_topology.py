@@ -33,8 +33,13 @@ def evaluate(topology, task) -> tuple[float, int]:
 @pytest.mark.parametrize("seed", one_fast(range(5), 0))
 def test_gdesigner_finds_the_planted_optimum(tmp_path: Path, seed: int) -> None:
     task = planted.PlantedTask()
-    topology = GDesigner(planted.AGENTS, 1, planted.DECISION,
-                         GDesignerConfig(seed=seed, lr=0.02, lambda_sparse=0.1, lambda_kl=1e-4), HashEmbedder(32))  # fmt: skip
+    topology = GDesigner(
+        planted.AGENTS,
+        1,
+        planted.DECISION,
+        GDesignerConfig(seed=seed, lr=0.02, lambda_sparse=0.1, lambda_kl=1e-4),
+        HashEmbedder(32),
+    )
     config = TopologyTrainConfig(steps=80, batch=4, lambda_tokens=2.0, token_scale=100.0, seed=seed)
     trainer = TopologyTrainer(topology, task, list(task.items()), planted.backend(), config, tmp_path)
     for _ in range(config.steps):
@@ -48,8 +53,13 @@ def test_gdesigner_finds_the_planted_optimum(tmp_path: Path, seed: int) -> None:
 @pytest.mark.parametrize("seed", one_fast(range(5), 1))
 def test_commformer_finds_the_planted_optimum(tmp_path: Path, seed: int) -> None:
     task = planted.PlantedTask()
-    topology = CommFormer(planted.AGENTS, 1, planted.DECISION,
-                          CommFormerConfig(seed=seed, edge_lr=0.15, gate_lr=0.05, sparsity=0.1), HashEmbedder(32))  # fmt: skip
+    topology = CommFormer(
+        planted.AGENTS,
+        1,
+        planted.DECISION,
+        CommFormerConfig(seed=seed, edge_lr=0.15, gate_lr=0.05, sparsity=0.1),
+        HashEmbedder(32),
+    )
     config = TopologyTrainConfig(steps=80, batch=4, lambda_tokens=2.0, token_scale=100.0, seed=seed)
     trainer = TopologyTrainer(topology, task, list(task.items()), planted.backend(), config, tmp_path)
     for _ in range(config.steps):
@@ -115,7 +125,14 @@ def test_a_per_item_baseline_that_would_never_see_an_item_twice_is_refused(tmp_p
     with pytest.raises(ConfigError, match="4 episodes over 4 items visit no item twice"):
         TopologyTrainer(topology, task, list(task.items()), planted.backend(), config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
-    TopologyTrainer(topology, task, list(task.items()), planted.backend(), TopologyTrainConfig(steps=3, batch=2, baseline="per_item"), tmp_path / "ok")
+    TopologyTrainer(
+        topology,
+        task,
+        list(task.items()),
+        planted.backend(),
+        TopologyTrainConfig(steps=3, batch=2, baseline="per_item"),
+        tmp_path / "ok",
+    )
 
 
 def test_the_group_baseline_is_the_mean_of_the_other_samples_of_the_same_query() -> None:
@@ -136,7 +153,9 @@ def test_a_group_baseline_with_one_sample_per_query_is_refused() -> None:
 def _gdesigner_trainer(tmp_path: Path, steps: int = 3) -> TopologyTrainer:
     task = planted.PlantedTask()
     topology = GDesigner(planted.AGENTS, 1, planted.DECISION, GDesignerConfig(), HashEmbedder(16))
-    return TopologyTrainer(topology, task, list(task.items()), planted.backend(), TopologyTrainConfig(steps=steps, batch=2), tmp_path)
+    return TopologyTrainer(
+        topology, task, list(task.items()), planted.backend(), TopologyTrainConfig(steps=steps, batch=2), tmp_path
+    )
 
 
 def test_a_step_whose_loss_turns_nan_stops_the_run_naming_it_and_saves_no_nan_model(tmp_path: Path) -> None:
@@ -152,8 +171,11 @@ def test_a_step_whose_loss_turns_nan_stops_the_run_naming_it_and_saves_no_nan_mo
         return s
 
     trainer.topology.sample = poisoned  # type: ignore[method-assign]
-    with pytest.raises(TrainingError, match=r"^step 2: the loss became nan; training stopped and the checkpoint of "
-                                            r"step 1 is kept \(never a NaN model\)"):
+    with pytest.raises(
+        TrainingError,
+        match=r"^step 2: the loss became nan; training stopped and the checkpoint of "
+        r"step 1 is kept \(never a NaN model\)",
+    ):
         trainer.train()
     assert not (tmp_path / "model.pt").exists()
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
@@ -168,7 +190,9 @@ def test_a_step_whose_gradient_turns_nan_stops_before_the_weights_move(tmp_path:
     name, weight = next(iter(trainer.topology.named_parameters()))
     before = weight.detach().clone()
     weight.register_hook(lambda g: g * float("nan"))
-    with pytest.raises(TrainingError, match=f"^step 1: the gradient {name} became nan; training stopped and nothing was saved"):
+    with pytest.raises(
+        TrainingError, match=f"^step 1: the gradient {name} became nan; training stopped and nothing was saved"
+    ):
         trainer.train_step()
     assert torch.equal(weight.detach(), before) and not (tmp_path / "checkpoint.pt").exists()
 
@@ -225,8 +249,14 @@ def test_every_float_hyper_parameter_of_every_trainer_refuses_nan_and_infinity()
                 out.append((cls, (*path, f.name)))
         return out
 
-    roots = [TopologyTrainConfig, OptimaConfig, FinetuneConfig, TraceConfig, OptoPrimeConfig,
-             *(k.config_class for k in LEARNED.values())]  # fmt: skip
+    roots = [
+        TopologyTrainConfig,
+        OptimaConfig,
+        FinetuneConfig,
+        TraceConfig,
+        OptoPrimeConfig,
+        *(k.config_class for k in LEARNED.values()),
+    ]
     checked = 0
     for root in roots:
         for owner, path in floats(root):

@@ -35,9 +35,13 @@ class FinetuneConfig:
     dpo_epochs: float = field(default=1.0, metadata={"gt": 0, "help": "DPO epochs per iteration."})
     batch_size: int = field(default=4, metadata={"ge": 1, "help": "Rows per optimiser step."})
     max_length: int = field(default=1024, metadata={"ge": 1, "help": "Tokens per row (longer rows are truncated)."})
-    dtype: str = field(default="auto", metadata={
-        "help": "auto (bfloat16 on a GPU or a CPU with native bf16, else float32), bfloat16 or float32."})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (big models on a GPU)."})
+    dtype: str = field(
+        default="auto",
+        metadata={"help": "auto (bfloat16 on a GPU or a CPU with native bf16, else float32), bfloat16 or float32."},
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Trade compute for memory (big models on a GPU)."}
+    )
     seed: int = field(default=0, metadata={"help": "Seed for generated tasks, sampling and item order."})
 
     def __post_init__(self) -> None:
@@ -102,11 +106,20 @@ def load_tokenizer(model_dir: Path) -> Any:
 def _common(config: FinetuneConfig, out_dir: Path, lr: float, epochs: float) -> dict[str, Any]:
     torch = _torch()
     return dict(
-        output_dir=str(out_dir / "trainer"), learning_rate=lr, num_train_epochs=epochs,
-        per_device_train_batch_size=config.batch_size, max_length=config.max_length, logging_steps=1,
-        save_strategy="no", report_to=[], seed=config.seed, bf16=config.dtype == "bfloat16",
-        use_cpu=not torch.cuda.is_available(), disable_tqdm=True, gradient_checkpointing=config.gradient_checkpointing,
-    )  # fmt: skip
+        output_dir=str(out_dir / "trainer"),
+        learning_rate=lr,
+        num_train_epochs=epochs,
+        per_device_train_batch_size=config.batch_size,
+        max_length=config.max_length,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        seed=config.seed,
+        bf16=config.dtype == "bfloat16",
+        use_cpu=not torch.cuda.is_available(),
+        disable_tqdm=True,
+        gradient_checkpointing=config.gradient_checkpointing,
+    )
 
 
 def _lora(config: FinetuneConfig) -> Any:
@@ -139,7 +152,9 @@ def dpo(model_dir: Path, rows: Sequence[dict[str, Any]], config: FinetuneConfig,
     return _train("dpo", model_dir, rows, config, out_dir)
 
 
-def _train(method: str, model_dir: Path, rows: Sequence[dict[str, Any]], config: FinetuneConfig, out_dir: Path) -> TrainResult:
+def _train(
+    method: str, model_dir: Path, rows: Sequence[dict[str, Any]], config: FinetuneConfig, out_dir: Path
+) -> TrainResult:
     _torch()
     import trl
     from datasets import Dataset
@@ -153,10 +168,14 @@ def _train(method: str, model_dir: Path, rows: Sequence[dict[str, Any]], config:
     trainer: trl.SFTTrainer | trl.DPOTrainer
     if method == "sft":
         sft = trl.SFTConfig(**_common(config, out_dir, config.sft_lr, config.sft_epochs))
-        trainer = trl.SFTTrainer(model=model, args=sft, train_dataset=data, processing_class=tokenizer, peft_config=lora)
+        trainer = trl.SFTTrainer(
+            model=model, args=sft, train_dataset=data, processing_class=tokenizer, peft_config=lora
+        )
     else:
         dpo = trl.DPOConfig(beta=config.dpo_beta, **_common(config, out_dir, config.dpo_lr, config.dpo_epochs))
-        trainer = trl.DPOTrainer(model=model, args=dpo, train_dataset=data, processing_class=tokenizer, peft_config=lora)
+        trainer = trl.DPOTrainer(
+            model=model, args=dpo, train_dataset=data, processing_class=tokenizer, peft_config=lora
+        )
     trainer.remove_callback(PrinterCallback)  # losses stay in log_history; the caller reports them
     trainer.train()
     adapter = out_dir / "adapter"

@@ -104,14 +104,18 @@ class Dialogue:
         from agentnet.topologies.fixed import chain
 
         systems = self.systems()
-        agents = [replace(a, system=f"{systems[a.name]}\n\n{formats()[fmt]}" if fmt else systems[a.name]) for a in self.agents]
+        agents = [
+            replace(a, system=f"{systems[a.name]}\n\n{formats()[fmt]}" if fmt else systems[a.name]) for a in self.agents
+        ]
         return chain(agents, self.rounds, self.decision, temporal="complete")
 
     def team(self, backend: LLMBackend, fmt: str = "") -> Team:
         return Team(self.graph(fmt), backend, extract=tagged_answer, early_stop=True)
 
     def with_temperature(self, temperature: float) -> Dialogue:
-        return replace(self, agents=tuple(replace(a, settings=a.settings.with_(temperature=temperature)) for a in self.agents))
+        return replace(
+            self, agents=tuple(replace(a, settings=a.settings.with_(temperature=temperature)) for a in self.agents)
+        )
 
 
 async def converse(

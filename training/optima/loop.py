@@ -41,16 +41,22 @@ class OptimaConfig:
     mode: Mode = field(default="sft", metadata={"help": "sft (iSFT), dpo (iDPO) or sft-dpo (alternating)."})
     iterations: int = field(default=2, metadata={"ge": 1, "help": "Generate-rank-select-train iterations."})
     samples: int = field(default=4, metadata={"ge": 1, "help": "Conversations sampled per item (Optima: 15)."})
-    temperature: float = field(default=0.8, metadata={"ge": 0, "le": 2, "help": "Sampling temperature while generating."})
+    temperature: float = field(
+        default=0.8, metadata={"ge": 0, "le": 2, "help": "Sampling temperature while generating."}
+    )
     formats: tuple[str, ...] = field(default=(), metadata={"help": "Iteration-0 format seeds; () = the whole pool."})
     sft_threshold: float = field(default=0.6, metadata={"help": "iSFT: an item's best must reach this reward."})
-    sft_top: float = field(default=0.7, metadata={"gt": 0, "le": 1, "help": "iSFT: keep this fraction of the best conversations."})
+    sft_top: float = field(
+        default=0.7, metadata={"gt": 0, "le": 1, "help": "iSFT: keep this fraction of the best conversations."}
+    )
     dpo_rounds: int = field(default=2, metadata={"ge": 0, "help": "iDPO: select-expand rounds per item."})
     dpo_select: int = field(default=2, metadata={"ge": 0, "help": "iDPO: nodes expanded per item and round."})
     dpo_children: int = field(default=3, metadata={"ge": 1, "help": "iDPO: continuations sampled per expanded node."})
     dpo_min_best: float = field(default=0.2, metadata={"help": "iDPO: a pair's chosen value must exceed this."})
     dpo_min_gap: float = field(default=0.45, metadata={"help": "iDPO: chosen − rejected value must exceed this."})
-    dpo_keep: float = field(default=0.5, metadata={"gt": 0, "le": 1, "help": "iDPO: keep this fraction of pairs (by chosen value)."})
+    dpo_keep: float = field(
+        default=0.5, metadata={"gt": 0, "le": 1, "help": "iDPO: keep this fraction of pairs (by chosen value)."}
+    )
     concurrency: int = field(default=4, metadata={"ge": 1, "help": "Conversations in flight at once."})
     seed: int = field(default=0, metadata={"help": "Seed for generated tasks, sampling and item order."})
     reward: RewardConfig = field(default_factory=RewardConfig)
@@ -85,7 +91,9 @@ Serve = Callable[[Policy], AbstractAsyncContextManager[LLMBackend]]
 
 
 class Learner(Protocol):
-    def learn(self, policy: Policy, mode: str, rows: list[dict[str, Any]], out_dir: Path) -> tuple[Policy, dict[str, Any]]:
+    def learn(
+        self, policy: Policy, mode: str, rows: list[dict[str, Any]], out_dir: Path
+    ) -> tuple[Policy, dict[str, Any]]:
         """Train on rows; return the new policy and what to record (losses, seconds)."""
         ...
 
@@ -158,8 +166,13 @@ class OptimaTrainer:
     def _rewarded(self, samples: Sequence[Sample], scale: int) -> list[Sample]:
         speakers = self.dialogue.speakers()
         return [
-            Sample(s.item_id, s.trajectory, s.score, s.format,
-                   conversation_reward(s.trajectory, s.score, scale, self.nll, self.config.reward, speakers))  # fmt: skip
+            Sample(
+                s.item_id,
+                s.trajectory,
+                s.score,
+                s.format,
+                conversation_reward(s.trajectory, s.score, scale, self.nll, self.config.reward, speakers),
+            )
             for s in samples
         ]
 
@@ -184,17 +197,27 @@ class OptimaTrainer:
                 self.on_conversation(rewarded)
 
         for _ in range(self.config.dpo_rounds):
-            jobs = [(item_id, node) for item_id, tree in trees.items()
-                    for node in select(tree, self.config.dpo_select, rng) for _ in range(self.config.dpo_children)]  # fmt: skip
+            jobs = [
+                (item_id, node)
+                for item_id, tree in trees.items()
+                for node in select(tree, self.config.dpo_select, rng)
+                for _ in range(self.config.dpo_children)
+            ]
             await asyncio.gather(*(expand(item_id, node) for item_id, node in jobs))
-        found = [p for tree in trees.values()
-                 for p in pairs(tree, min_best=self.config.dpo_min_best, min_gap=self.config.dpo_min_gap)]  # fmt: skip
+        found = [
+            p
+            for tree in trees.values()
+            for p in pairs(tree, min_best=self.config.dpo_min_best, min_gap=self.config.dpo_min_gap)
+        ]
         systems = self.dialogue.systems()
         return [
-            {"prompt": plain_prompt(p.prompt, systems, p.agent), "chosen": [{"role": "assistant", "content": p.chosen}],
-             "rejected": [{"role": "assistant", "content": p.rejected}]}
+            {
+                "prompt": plain_prompt(p.prompt, systems, p.agent),
+                "chosen": [{"role": "assistant", "content": p.chosen}],
+                "rejected": [{"role": "assistant", "content": p.rejected}],
+            }
             for p in keep_top(found, self.config.dpo_keep)
-        ]  # fmt: skip
+        ]
 
     # -- the loop --------------------------------------------------------------------------
     async def _iteration(self, iteration: int) -> IterationMetrics:
@@ -207,15 +230,23 @@ class OptimaTrainer:
             scale = max((conversation_tokens(s.trajectory) for s in ok), default=1)
             samples = self._rewarded(ok, scale)
             if mode == "sft":
-                rows = sft_rows(select_sft(samples, self.config.sft_threshold, self.config.sft_top), self.dialogue.systems())
+                rows = sft_rows(
+                    select_sft(samples, self.config.sft_threshold, self.config.sft_top), self.dialogue.systems()
+                )
             else:
                 rows = await self._pairs(backend, samples, scale, iteration)
         (folder / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         metrics = IterationMetrics(
-            iteration, mode, self.policy.name, len(raw),
-            score=_mean([s.score for s in samples]), tokens=_mean([s.reward.tokens for s in samples if s.reward]),
-            reward=_mean([s.total for s in samples]), failed=len(raw) - len(ok), rows=len(rows),
-        )  # fmt: skip
+            iteration,
+            mode,
+            self.policy.name,
+            len(raw),
+            score=_mean([s.score for s in samples]),
+            tokens=_mean([s.reward.tokens for s in samples if s.reward]),
+            reward=_mean([s.total for s in samples]),
+            failed=len(raw) - len(ok),
+            rows=len(rows),
+        )
         if rows:
             policy, metrics.train = self.learner.learn(self.policy, mode, rows, folder)
         else:  # nothing cleared the bar: keep the policy (and say so in the metrics)

@@ -48,7 +48,9 @@ class LoRALearner:
     config: FinetuneConfig
     keep_merged: bool  # write the merged HF weights too (a later DPO iteration trains on them)
 
-    def learn(self, policy: Policy, mode: str, rows: list[dict[str, Any]], out_dir: Path) -> tuple[Policy, dict[str, Any]]:
+    def learn(
+        self, policy: Policy, mode: str, rows: list[dict[str, Any]], out_dir: Path
+    ) -> tuple[Policy, dict[str, Any]]:
         from agentnet.training.export import lora_deltas, merged_gguf
 
         start = self.base if mode == "sft" else policy
@@ -60,10 +62,16 @@ class LoRALearner:
             bases, deltas = lora_deltas(tuned)
             gguf = str(merged_gguf(Path(start.gguf), bases, deltas, out_dir / "model.gguf"))
         merged_dir = str(save_merged_hf(tuned, weights, out_dir / "merged")) if self.keep_merged else None
-        new = Policy(f"optima-{out_dir.name}", str(weights), gguf=gguf, adapter=str(result.adapter_dir), merged_hf=merged_dir)
+        new = Policy(
+            f"optima-{out_dir.name}", str(weights), gguf=gguf, adapter=str(result.adapter_dir), merged_hf=merged_dir
+        )
         losses = result.losses
-        return new, {"rows": result.rows, "seconds": round(result.seconds, 1),
-                     "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None}  # fmt: skip
+        return new, {
+            "rows": result.rows,
+            "seconds": round(result.seconds, 1),
+            "loss_first": losses[0] if losses else None,
+            "loss_last": losses[-1] if losses else None,
+        }
 
 
 def _cuda() -> bool:

@@ -63,8 +63,10 @@ async def evaluate_before_after(
 
 
 def _row(label: str, s: RunSummary) -> str:
-    return (f"| {label} | {s.run.id} | {s.scored} | {s.accuracy:.3f} | {s.solved} | {s.completion_tokens_per_query:.1f} | "
-            f"{s.tokens_per_query:.1f} | {s.failed} |")  # fmt: skip
+    return (
+        f"| {label} | {s.run.id} | {s.scored} | {s.accuracy:.3f} | {s.solved} | {s.completion_tokens_per_query:.1f} | "
+        f"{s.tokens_per_query:.1f} | {s.failed} |"
+    )
 
 
 def write_report(
@@ -77,21 +79,37 @@ def write_report(
     lines = ["# Optima run", ""]
     if command:
         lines += ["```", command, "```", ""]
-    lines += ["## Iterations (training conversations, sampled at the iteration's policy)", "",
-              "| iter | mode | policy | conversations | score | conv. tokens | reward | rows | train | next |",
-              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "## Iterations (training conversations, sampled at the iteration's policy)",
+        "",
+        "| iter | mode | policy | conversations | score | conv. tokens | reward | rows | train | next |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for m in metrics:
         train = m["train"]
-        trained = (f"loss {train['loss_first']:.3f}→{train['loss_last']:.3f}, {train['seconds']}s"
-                   if train.get("loss_first") is not None else train.get("skipped", ""))  # fmt: skip
-        lines.append(f"| {m['iteration']} | {m['mode']} | {m['policy']} | {m['conversations']} ({m['failed']} failed) | "
-                     f"{m['score']:.3f} | {m['tokens']:.1f} | {m['reward']:+.3f} | {m['rows']} | {trained} | {m['next_policy']} |")  # fmt: skip
+        trained = (
+            f"loss {train['loss_first']:.3f}→{train['loss_last']:.3f}, {train['seconds']}s"
+            if train.get("loss_first") is not None
+            else train.get("skipped", "")
+        )
+        lines.append(
+            f"| {m['iteration']} | {m['mode']} | {m['policy']} | {m['conversations']} ({m['failed']} failed) | "
+            f"{m['score']:.3f} | {m['tokens']:.1f} | {m['reward']:+.3f} | {m['rows']} | {trained} | {m['next_policy']} |"
+        )
     if evaluations:
-        lines += ["", "## Evaluation (temperature 0, the benchmark runner)", "",
-                  "| policy | run | items | score | solved | conv. tokens/item | all tokens/item | failed |",
-                  "|---|---|---|---|---|---|---|---|", *(_row(label, s) for label, s in evaluations)]  # fmt: skip
-        lines += ["", "*solved*: items with the full score (an F1 task's partial credit can rise from word overlap "
-                  "alone); *conv. tokens*: completion tokens, what the agents said; *all tokens*: prompt + completion."]
+        lines += [
+            "",
+            "## Evaluation (temperature 0, the benchmark runner)",
+            "",
+            "| policy | run | items | score | solved | conv. tokens/item | all tokens/item | failed |",
+            "|---|---|---|---|---|---|---|---|",
+            *(_row(label, s) for label, s in evaluations),
+        ]
+        lines += [
+            "",
+            "*solved*: items with the full score (an F1 task's partial credit can rise from word overlap "
+            "alone); *conv. tokens*: completion tokens, what the agents said; *all tokens*: prompt + completion.",
+        ]
     lines += ["", "## Settings", "", "```json", json.dumps(asdict(config), indent=1), "```", ""]
     path.write_text("\n".join(lines))
     return path

@@ -28,7 +28,9 @@ NLL = Callable[[Sequence[Message], str], float]  # (prompt, message) -> mean NLL
 class RewardConfig:
     lambda_tokens: float = field(default=-0.5, metadata={"help": "Weight of tokens / max tokens (negative)."})
     lambda_read: float = field(default=0.6, metadata={"ge": 0, "help": "Weight of readability, 1 / max message NLL."})
-    token_cap: int = field(default=500, metadata={"ge": 1, "help": "Conversations over this many tokens get readability -1."})
+    token_cap: int = field(
+        default=500, metadata={"ge": 1, "help": "Conversations over this many tokens get readability -1."}
+    )
     tag_penalty: float = field(default=-10.0, metadata={"help": "Added when a message speaks for another agent."})
 
     def __post_init__(self) -> None:

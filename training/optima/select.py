@@ -35,8 +35,13 @@ class Sample:
         return self.reward.total if self.reward else float("-inf")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"item_id": self.item_id, "trajectory": self.trajectory.to_dict(), "score": self.score,
-                "format": self.format, "reward": self.reward.to_dict() if self.reward else None}  # fmt: skip
+        return {
+            "item_id": self.item_id,
+            "trajectory": self.trajectory.to_dict(),
+            "score": self.score,
+            "format": self.format,
+            "reward": self.reward.to_dict() if self.reward else None,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Sample:

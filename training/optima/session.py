@@ -69,23 +69,58 @@ def run_session(
     base = base_policy(s.serve.model)
     policies = serve_policies(s.serve.engine, lora_rank=tune.lora_r, timeout_s=s.timeout)
     learner = LoRALearner(base, tune, keep_merged=s.optima.mode != "sft")
-    announce(f"optima {s.optima.mode} · {s.items.task}/{s.items.split} · {len(items)} items × {s.optima.samples} samples · "
-             f"{s.optima.iterations} iteration(s) · {base.name} on {s.serve.engine} · {out_dir}")  # fmt: skip
-    trainer = OptimaTrainer(task, items, dialogue, base, policies, learner, BaseModelNLL(Path(base.hf_dir)),
-                            s.optima, out_dir, on_conversation=on_conversation)  # fmt: skip
+    announce(
+        f"optima {s.optima.mode} · {s.items.task}/{s.items.split} · {len(items)} items × {s.optima.samples} samples · "
+        f"{s.optima.iterations} iteration(s) · {base.name} on {s.serve.engine} · {out_dir}"
+    )
+    trainer = OptimaTrainer(
+        task,
+        items,
+        dialogue,
+        base,
+        policies,
+        learner,
+        BaseModelNLL(Path(base.hf_dir)),
+        s.optima,
+        out_dir,
+        on_conversation=on_conversation,
+    )
     if trainer.resumed:
         announce(f"resuming {out_dir} after iteration {trainer.completed}/{s.optima.iterations}")
     final: Policy = trainer.fit(on_iteration).details
     evaluations: list[tuple[str, RunSummary]] = []
     if s.eval_limit > 0:
         eval_task, eval_items = load_items(ItemsConfig(s.items.task, s.eval_split, s.eval_limit), data)
-        run = RunConfig(task=s.items.task, split=s.eval_split, limit=s.eval_limit, concurrency=s.optima.concurrency,
-                        team=replace(team, topology="chain", decision="last_agent", early_stop=True, temporal="complete",
-                                     temperature=0.0, seed=s.optima.seed), engine=s.serve.engine)  # fmt: skip
+        run = RunConfig(
+            task=s.items.task,
+            split=s.eval_split,
+            limit=s.eval_limit,
+            concurrency=s.optima.concurrency,
+            team=replace(
+                team,
+                topology="chain",
+                decision="last_agent",
+                early_stop=True,
+                temporal="complete",
+                temperature=0.0,
+                seed=s.optima.seed,
+            ),
+            engine=s.serve.engine,
+        )
         with RunStore(store_path) as store:
-            evaluations = asyncio.run(evaluate_before_after(
-                policies, [("before", base), ("after", final)], dialogue, eval_task, eval_items, store, run,
-                out_dir / "eval-runs.json", on_evaluation))  # fmt: skip
+            evaluations = asyncio.run(
+                evaluate_before_after(
+                    policies,
+                    [("before", base), ("after", final)],
+                    dialogue,
+                    eval_task,
+                    eval_items,
+                    store,
+                    run,
+                    out_dir / "eval-runs.json",
+                    on_evaluation,
+                )
+            )
     return OptimaOutcome(trainer, final, evaluations)
 
 
@@ -99,11 +134,22 @@ def run_optima(s: OptimaSession, out_dir: Path, store_path: Path, command: str, 
     with Progress(console=err) as progress:
         bar = progress.add_task("optima", total=None)
         done = run_session(
-            s, out_dir, store_path, announce=lambda line: err.print(line, highlight=False),
-            on_conversation=lambda c: progress.update(bar, advance=1, description=f"conversations · last score {c.score:.0f}"),
-            on_iteration=lambda m: err.print(f"iteration {m.iteration} ({m.mode}): score {m.score:.3f} · tokens {m.tokens:.1f}"
-                                             f" · reward {m.reward:+.3f} · {m.rows} rows · {m.train}"),
-            on_evaluation=lambda label, p: progress.update(bar, description=f"evaluating {label} ({p.name})"))  # fmt: skip
+            s,
+            out_dir,
+            store_path,
+            announce=lambda line: err.print(line, highlight=False),
+            on_conversation=lambda c: progress.update(
+                bar, advance=1, description=f"conversations · last score {c.score:.0f}"
+            ),
+            on_iteration=lambda m: err.print(
+                f"iteration {m.iteration} ({m.mode}): score {m.score:.3f} · tokens {m.tokens:.1f}"
+                f" · reward {m.reward:+.3f} · {m.rows} rows · {m.train}"
+            ),
+            on_evaluation=lambda label, p: progress.update(bar, description=f"evaluating {label} ({p.name})"),
+        )
     report_path = write_report(out_dir / "report.md", s.optima, done.trainer.metrics(), done.evaluations, command)
     out.print(report_path.read_text(), highlight=False)
-    out.print(f"report: {report_path}\nfinal policy: {done.final.gguf or done.final.adapter or done.final.hf_dir}", highlight=False)
+    out.print(
+        f"report: {report_path}\nfinal policy: {done.final.gguf or done.final.adapter or done.final.hf_dir}",
+        highlight=False,
+    )

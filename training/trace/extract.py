@@ -48,6 +48,7 @@ class ParsedReply:
 
 # -- finding the JSON object ----------------------------------------------------------------
 
+
 @dataclass
 class _Quotes:
     """Whether a left-to-right scan is inside a quoted string (' or ", backslash escapes)."""
@@ -151,8 +152,10 @@ def _load(candidate: str) -> tuple[Any, str] | None:
         ("Python literal", lambda s: ast.literal_eval(_pythonish(s.translate(_SMART_QUOTES)))),
         ("closed an unfinished object", lambda s: json.loads(_TRAILING_COMMA.sub(r"\1", _close(s)), strict=False)),
         ("closed an unfinished Python literal", lambda s: ast.literal_eval(_pythonish(_close(s)))),
-        ("escaped quotes inside strings",
-         lambda s: json.loads(_TRAILING_COMMA.sub(r"\1", _close(_escape_inner_quotes(s))), strict=False)),
+        (
+            "escaped quotes inside strings",
+            lambda s: json.loads(_TRAILING_COMMA.sub(r"\1", _close(_escape_inner_quotes(s))), strict=False),
+        ),
     )
     for how, load in attempts:
         try:
@@ -188,7 +191,9 @@ def _as_suggestion(obj: dict[str, Any], names: Sequence[str]) -> tuple[dict[str,
     if isinstance(inner, dict):
         return inner, ""
     if names and any(_match(k, names) for k in obj):  # the wrapper was left out
-        return {k: v for k, v in obj.items() if _match(k, names)}, "no 'suggestion' key: read the variables at top level"
+        return {
+            k: v for k, v in obj.items() if _match(k, names)
+        }, "no 'suggestion' key: read the variables at top level"
     return None
 
 
@@ -257,6 +262,7 @@ def parse_reply(text: str, names: Sequence[str]) -> ParsedReply:
 
 # -- casting values ---------------------------------------------------------------------------
 
+
 def _number(raw: Any, name: str) -> float:
     if isinstance(raw, bool):
         raise CastError(f"{name}: {raw!r} is a boolean, not a number")
@@ -309,7 +315,9 @@ def cast_value(param: Parameter, raw: Any) -> tuple[Value, str | None]:
     """
     note = None
     if param.kind == "text":
-        value: Value = raw.strip() if isinstance(raw, str) else json.dumps(raw) if isinstance(raw, (dict, list)) else str(raw)
+        value: Value = (
+            raw.strip() if isinstance(raw, str) else json.dumps(raw) if isinstance(raw, (dict, list)) else str(raw)
+        )
         if not str(value).strip():
             raise CastError(f"{param.name}: an empty text")
     elif param.kind == "code":

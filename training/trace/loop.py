@@ -45,9 +45,13 @@ class TraceConfig:
     concurrency: int = field(default=4, metadata={"ge": 1, "help": "Team runs in flight at once."})
     seed: int = field(default=0, metadata={"help": "Seed for the order of training items."})
     min_improvement: float = field(default=0.0, metadata={"help": "A score gain must exceed this to count."})
-    max_value_chars: int = field(default=600, metadata={"ge": 1, "help": "Clip each intermediate value in the problem."})
+    max_value_chars: int = field(
+        default=600, metadata={"ge": 1, "help": "Clip each intermediate value in the problem."}
+    )
     show_expected: bool = field(default=True, metadata={"help": "Show the gold answer in #Feedback."})
-    code_timeout_s: float = field(default=30.0, metadata={"gt": 0, "help": "Sandbox time for the extraction code per evaluation."})
+    code_timeout_s: float = field(
+        default=30.0, metadata={"gt": 0, "help": "Sandbox time for the extraction code per evaluation."}
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -142,8 +146,10 @@ class TraceLoop:
             return False
         data = json.loads(self.checkpoint_path.read_text())
         if data.get("version") != CHECKPOINT_VERSION:
-            raise ConfigError(f"{self.checkpoint_path} has checkpoint version {data.get('version')}; "
-                              f"this agentnet writes {CHECKPOINT_VERSION}; use a new --out")  # fmt: skip
+            raise ConfigError(
+                f"{self.checkpoint_path} has checkpoint version {data.get('version')}; "
+                f"this agentnet writes {CHECKPOINT_VERSION}; use a new --out"
+            )
         saved = ParameterSet.from_dict(data["initial"])
         if saved.names != self.initial.names or TeamSpec.from_dict(data["spec"]) != self.spec:
             raise ConfigError(
@@ -170,13 +176,17 @@ class TraceLoop:
 
     def _save(self, record: ProposalRecord | None) -> None:
         data = {
-            "version": CHECKPOINT_VERSION, "step": self.step, "spec": self.spec.to_dict(),
-            "initial": self.initial.to_dict(), "params": self.params.to_dict(),
+            "version": CHECKPOINT_VERSION,
+            "step": self.step,
+            "spec": self.spec.to_dict(),
+            "initial": self.initial.to_dict(),
+            "params": self.params.to_dict(),
             "baseline": asdict(self.baseline) if self.baseline else None,
             "best": asdict(self.best) if self.best else None,
-            "records": [asdict(r) for r in self.records], "config": asdict(self.config),
+            "records": [asdict(r) for r in self.records],
+            "config": asdict(self.config),
             "optimizer": self.optimizer.state_dict() if isinstance(self.optimizer, Stateful) else None,
-        }  # fmt: skip
+        }
         tmp = self.checkpoint_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1))
         tmp.replace(self.checkpoint_path)
@@ -184,8 +194,15 @@ class TraceLoop:
             with self.metrics_path.open("a") as f:
                 f.write(json.dumps(record.metrics()) + "\n")
         self.best_path.write_text(json.dumps(self.params.to_dict(), indent=1))
-        write_report(self.report_path, getattr(self.task, "name", "task"), self.initial, self.params,
-                     self.baseline, self.best, self.records)  # fmt: skip
+        write_report(
+            self.report_path,
+            getattr(self.task, "name", "task"),
+            self.initial,
+            self.params,
+            self.baseline,
+            self.best,
+            self.records,
+        )
 
     # -- running -------------------------------------------------------------------------------
     def _team(self, spec: TeamSpec) -> Team:
@@ -219,7 +236,9 @@ class TraceLoop:
             answers, code_errors = [""] * len(items), [str(e)] * len(items)
         failed = [e for e in code_errors if e]
         if strict and failed:
-            raise CandidateError(f"{EXTRACT_FUNCTION}() raised on {len(failed)}/{len(items)} outputs; first: {failed[0]}")
+            raise CandidateError(
+                f"{EXTRACT_FUNCTION}() raised on {len(failed)}/{len(items)} outputs; first: {failed[0]}"
+            )
         read = zip(items, runs, answers, code_errors)
         scored = (score_episode(self.task, item, t, answer=a, read_error=e) for item, t, a, e in read)
         return list(await asyncio.gather(*scored))
@@ -230,8 +249,9 @@ class TraceLoop:
         return Evaluation(
             score=sum(e.score.value for e in episodes) / n,
             tokens=sum(e.trajectory.usage.total_tokens for e in episodes) / n,
-            items=n, failed_runs=sum(e.trajectory.failed for e in episodes),
-        )  # fmt: skip
+            items=n,
+            failed_runs=sum(e.trajectory.failed for e in episodes),
+        )
 
     async def evaluate(self, params: ParameterSet) -> Evaluation:
         return self.summarise(await self.run_items(params, self.val_items))
@@ -241,15 +261,30 @@ class TraceLoop:
         best = self.best
         episodes = await self.run_items(self.params, self._batches.at(self.step), strict=False)
         train = self.summarise(episodes)
-        problem = build_problem(getattr(self.task, "name", "task"), self.spec, self.params, episodes,
-                                max_chars=self.config.max_value_chars, show_expected=self.config.show_expected)  # fmt: skip
+        problem = build_problem(
+            getattr(self.task, "name", "task"),
+            self.spec,
+            self.params,
+            episodes,
+            max_chars=self.config.max_value_chars,
+            show_expected=self.config.show_expected,
+        )
         proposal = await self.optimizer.propose(problem)
         record = ProposalRecord(
-            step=self.step, verdict="error", reason="", changes={}, reasoning=proposal.reasoning,
-            notes=list(proposal.notes), error=proposal.error, train_score=train.score, train_tokens=train.tokens,
-            best_score=best.score, best_tokens=best.tokens, optimizer_tokens=proposal.usage.total_tokens,
+            step=self.step,
+            verdict="error",
+            reason="",
+            changes={},
+            reasoning=proposal.reasoning,
+            notes=list(proposal.notes),
+            error=proposal.error,
+            train_score=train.score,
+            train_tokens=train.tokens,
+            best_score=best.score,
+            best_tokens=best.tokens,
+            optimizer_tokens=proposal.usage.total_tokens,
             raw=clip(proposal.raw, 4000),
-        )  # fmt: skip
+        )
         if proposal.error:
             record.reason = "the optimiser gave no usable suggestion"
             return record
@@ -319,8 +354,9 @@ class TraceLoop:
                 on_step(record)
         assert self.baseline is not None and self.best is not None
         self._save(None)
-        return TraceResult(self.params, self.params.apply(self.spec), self.baseline, self.best,
-                           list(self.records), self.report_path)  # fmt: skip
+        return TraceResult(
+            self.params, self.params.apply(self.spec), self.baseline, self.best, list(self.records), self.report_path
+        )
 
     def fit(self, on_step: Callable[[ProposalRecord], None] | None = None) -> Artefact:
         """Resume from out_dir if it holds a checkpoint, run the remaining steps; the best parameters."""

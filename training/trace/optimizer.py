@@ -60,15 +60,31 @@ class Stateful(Protocol):
 
 @dataclass(frozen=True)
 class OptoPrimeConfig:
-    memory_size: int = field(default=3, metadata={"help": 'Past (variables, feedback) pairs the optimiser sees; 0 turns memory off.', "flags": ("--memory",)})
-    memory_value_chars: int = field(default=800, metadata={"ge": 1, "help": 'Each remembered value is clipped to this many characters.'})
-    max_tokens: int = field(default=1024, metadata={"help": 'Completion tokens per optimiser call.'})
-    temperature: float = field(default=0.0, metadata={"ge": 0, "le": 2, "help": 'Optimiser sampling temperature.'})
+    memory_size: int = field(
+        default=3,
+        metadata={
+            "help": "Past (variables, feedback) pairs the optimiser sees; 0 turns memory off.",
+            "flags": ("--memory",),
+        },
+    )
+    memory_value_chars: int = field(
+        default=800, metadata={"ge": 1, "help": "Each remembered value is clipped to this many characters."}
+    )
+    max_tokens: int = field(default=1024, metadata={"help": "Completion tokens per optimiser call."})
+    temperature: float = field(default=0.0, metadata={"ge": 0, "le": 2, "help": "Optimiser sampling temperature."})
     # constrain the reply to {"reasoning": str, "suggestion": {variable: value}} with the
     # trainable names as the only keys and each value's type (grammar-constrained on llama.cpp,
     # structured outputs on vLLM); small models otherwise write broken JSON or invent names
-    json_mode: bool = field(default=True, metadata={"help": "Constrain the optimiser's reply to a JSON schema keyed by the trainable variables (grammar on llama.cpp, structured outputs on vLLM); --free-text for servers without structured output.", "flags": ("--json-mode/--free-text",)})
-    model: str | None = field(default=None, metadata={"help": 'Model name for the optimiser (with --optimizer-base-url).'})
+    json_mode: bool = field(
+        default=True,
+        metadata={
+            "help": "Constrain the optimiser's reply to a JSON schema keyed by the trainable variables (grammar on llama.cpp, structured outputs on vLLM); --free-text for servers without structured output.",
+            "flags": ("--json-mode/--free-text",),
+        },
+    )
+    model: str | None = field(
+        default=None, metadata={"help": "Model name for the optimiser (with --optimizer-base-url)."}
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -79,8 +95,12 @@ class OptoPrimeConfig:
 def reply_schema(problem: Problem) -> dict[str, Any]:
     """The JSON Schema of an answer to `problem`: reasoning first, then only its variables."""
     suggestion = {"type": "object", "properties": problem.schemas, "additionalProperties": False}
-    return {"type": "object", "properties": {"reasoning": {"type": "string"}, "suggestion": suggestion},
-            "required": ["reasoning", "suggestion"], "additionalProperties": False}  # fmt: skip
+    return {
+        "type": "object",
+        "properties": {"reasoning": {"type": "string"}, "suggestion": suggestion},
+        "required": ["reasoning", "suggestion"],
+        "additionalProperties": False,
+    }
 
 
 class OptoPrime:
@@ -91,21 +111,26 @@ class OptoPrime:
     def __init__(self, backend: LLMBackend, config: OptoPrimeConfig = OptoPrimeConfig()):
         self.backend, self.config = backend, config
         self.memory: deque[tuple[dict[str, Value], str]] = deque(maxlen=config.memory_size or None)
-        self.settings = GenerationSettings(model=config.model, temperature=config.temperature,
-                                           max_tokens=config.max_tokens)  # fmt: skip
+        self.settings = GenerationSettings(
+            model=config.model, temperature=config.temperature, max_tokens=config.max_tokens
+        )
 
     def messages(self, problem: Problem) -> list[Message]:
         memory = ""
         if self.config.memory_size and self.memory:
             n = self.config.memory_value_chars
             examples = "\n\n".join(
-                json.dumps({"variables": {k: clip(str(v), n) for k, v in values.items()}, "feedback": feedback},
-                           indent=2, ensure_ascii=False)  # fmt: skip
+                json.dumps(
+                    {"variables": {k: clip(str(v), n) for k, v in values.items()}, "feedback": feedback},
+                    indent=2,
+                    ensure_ascii=False,
+                )
                 for values, feedback in self.memory
             )
             memory = optimizer_template("memory").substitute(examples=examples)
-        user = optimizer_template("user").substitute(problem=problem.render(), memory=memory,
-                                                    names=", ".join(problem.names))  # fmt: skip
+        user = optimizer_template("user").substitute(
+            problem=problem.render(), memory=memory, names=", ".join(problem.names)
+        )
         return [Message("system", optimizer_template("system").template.strip()), Message("user", user.strip())]
 
     async def propose(self, problem: Problem) -> Proposal:
@@ -118,14 +143,17 @@ class OptoPrime:
         try:
             completion = await self.backend.complete(messages, settings)
         except AgentNetError as e:
-            hint = " (a server without structured output? turn json_mode off: --free-text)" if settings.json_schema else ""
+            hint = (
+                " (a server without structured output? turn json_mode off: --free-text)" if settings.json_schema else ""
+            )
             return Proposal({}, error=f"optimiser call failed: {e}{hint}")
         try:
             parsed = parse_reply(completion.text, problem.names)
         except ExtractionError as e:
             return Proposal({}, raw=completion.text, usage=completion.usage, error=str(e))
-        return Proposal(parsed.suggestion, parsed.reasoning, parsed.terminate, parsed.notes,
-                        completion.text, completion.usage)  # fmt: skip
+        return Proposal(
+            parsed.suggestion, parsed.reasoning, parsed.terminate, parsed.notes, completion.text, completion.usage
+        )
 
     def remember(self, values: dict[str, Value], feedback: str) -> None:
         if self.config.memory_size:

@@ -97,8 +97,13 @@ class Parameter:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Parameter:
         try:
-            return cls(**{**d, "bounds": tuple(d["bounds"]) if d.get("bounds") else None,
-                          "choices": tuple(d["choices"]) if d.get("choices") else None})  # fmt: skip
+            return cls(
+                **{
+                    **d,
+                    "bounds": tuple(d["bounds"]) if d.get("bounds") else None,
+                    "choices": tuple(d["choices"]) if d.get("choices") else None,
+                }
+            )
         except TypeError as e:
             raise ConfigError(f"not a Parameter document ({e})") from e
 
@@ -131,8 +136,13 @@ class TeamSpec:
 
     def to_dict(self) -> dict[str, Any]:
         g = CommGraph.uniform(self.agents, decision=self.decision).to_dict()  # reuse its (de)serialisers
-        return {"topology": self.topology, "agents": g["agents"], "rounds": self.rounds,
-                "decision": g["decision"], "extract_code": self.extract_code}  # fmt: skip
+        return {
+            "topology": self.topology,
+            "agents": g["agents"],
+            "rounds": self.rounds,
+            "decision": g["decision"],
+            "extract_code": self.extract_code,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TeamSpec:
@@ -212,8 +222,12 @@ class ParameterSet:
         """A copy with new values (already cast, see `extract.cast_value`); frozen ones refuse."""
         for name in changes:
             if not self[name].trainable:
-                raise ConfigError(f"parameter {name} is not trainable; only {', '.join(p.name for p in self.trainable)} are")
-        return ParameterSet(tuple(replace(p, value=changes[p.name]) if p.name in changes else p for p in self.parameters))
+                raise ConfigError(
+                    f"parameter {name} is not trainable; only {', '.join(p.name for p in self.trainable)} are"
+                )
+        return ParameterSet(
+            tuple(replace(p, value=changes[p.name]) if p.name in changes else p for p in self.parameters)
+        )
 
     def changed(self, other: ParameterSet) -> dict[str, Value]:
         """The names whose value in `other` differs from this set's, with `other`'s value."""
@@ -235,13 +249,18 @@ class ParameterSet:
 
 # -- parameter groups: what `--params prompts,rounds` selects --------------------------------
 
+
 def _prompts(spec: TeamSpec, max_rounds: int) -> list[Parameter]:
     graph_names = set(spec.graph().names)  # `single` uses only the first agent: train only those that run
     return [
-        Parameter(f"{_ident(a.name)}_prompt", system_prompt(a),
-                  f"System prompt of agent {a.name} (role: {a.title}); it is sent before every task.",
-                  f"system:{a.name}")  # fmt: skip
-        for a in spec.agents if a.name in graph_names
+        Parameter(
+            f"{_ident(a.name)}_prompt",
+            system_prompt(a),
+            f"System prompt of agent {a.name} (role: {a.title}); it is sent before every task.",
+            f"system:{a.name}",
+        )
+        for a in spec.agents
+        if a.name in graph_names
     ]
 
 
@@ -252,28 +271,54 @@ def _decision(spec: TeamSpec, max_rounds: int) -> list[Parameter]:
             f"decision {spec.decision.kind!r} makes no LLM call, so it has no prompt to train; "
             f"drop 'decision' from the parameter groups or use a decision that calls one ({calling})"
         )
-    return [Parameter("decision_prompt", decision_prompt(spec.decision),
-                      "System prompt of the decision agent that reads the final round and writes the team's answer.",
-                      "decision.system")]  # fmt: skip
+    return [
+        Parameter(
+            "decision_prompt",
+            decision_prompt(spec.decision),
+            "System prompt of the decision agent that reads the final round and writes the team's answer.",
+            "decision.system",
+        )
+    ]
 
 
 def _rounds(spec: TeamSpec, max_rounds: int) -> list[Parameter]:
-    return [Parameter("rounds", spec.rounds, "Communication rounds: every agent speaks once per round; "
-                      "more rounds let agents revise after reading others, and cost more tokens.",
-                      "rounds", kind="int", bounds=(1, max_rounds))]  # fmt: skip
+    return [
+        Parameter(
+            "rounds",
+            spec.rounds,
+            "Communication rounds: every agent speaks once per round; "
+            "more rounds let agents revise after reading others, and cost more tokens.",
+            "rounds",
+            kind="int",
+            bounds=(1, max_rounds),
+        )
+    ]
 
 
 def _temperature(spec: TeamSpec, max_rounds: int) -> list[Parameter]:
-    return [Parameter("temperature", float(spec.agents[0].settings.temperature),
-                      "Sampling temperature of every agent and the decision (0 is deterministic).",
-                      "temperature", kind="float", bounds=(0.0, 2.0))]  # fmt: skip
+    return [
+        Parameter(
+            "temperature",
+            float(spec.agents[0].settings.temperature),
+            "Sampling temperature of every agent and the decision (0 is deterministic).",
+            "temperature",
+            kind="float",
+            bounds=(0.0, 2.0),
+        )
+    ]
 
 
 def _extract(spec: TeamSpec, max_rounds: int) -> list[Parameter]:
-    return [Parameter("extract_answer", spec.extract_code or DEFAULT_EXTRACT,
-                      "Python code defining extract(output: str) -> str, applied to the team's output before "
-                      "the task reads and scores the answer. Standard library only; keep the signature.",
-                      "extract", kind="code")]  # fmt: skip
+    return [
+        Parameter(
+            "extract_answer",
+            spec.extract_code or DEFAULT_EXTRACT,
+            "Python code defining extract(output: str) -> str, applied to the team's output before "
+            "the task reads and scores the answer. Standard library only; keep the signature.",
+            "extract",
+            kind="code",
+        )
+    ]
 
 
 ParamGroup = Callable[[TeamSpec, int], list[Parameter]]

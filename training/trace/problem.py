@@ -41,11 +41,21 @@ class Problem:
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)  # trainable name -> JSON Schema of its value
 
     def render(self) -> str:
-        return optimizer_template("problem").substitute(
-            instruction=self.instruction, code=self.code, documentation=self.documentation,
-            variables=self.variables, constraints=self.constraints, inputs=self.inputs,
-            others=self.others, outputs=self.outputs, feedback=self.feedback,
-        ).strip()  # fmt: skip
+        return (
+            optimizer_template("problem")
+            .substitute(
+                instruction=self.instruction,
+                code=self.code,
+                documentation=self.documentation,
+                variables=self.variables,
+                constraints=self.constraints,
+                inputs=self.inputs,
+                others=self.others,
+                outputs=self.outputs,
+                feedback=self.feedback,
+            )
+            .strip()
+        )
 
 
 def clip(text: str, limit: int) -> str:
@@ -102,8 +112,11 @@ class _Renderer:
         t = episode.trajectory
         graph, kind = t.graph, t.graph.decision.kind
         rounds = self.by_target.get("rounds")
-        lines = [f"# {rounds.name} = {rounds.value}: the agents' calls repeat once per round" if rounds
-                 else f"# {graph.rounds} round(s)"]  # fmt: skip
+        lines = [
+            f"# {rounds.name} = {rounds.value}: the agents' calls repeat once per round"
+            if rounds
+            else f"# {graph.rounds} round(s)"
+        ]
         used = ["call_llm"]
         has_private = bool(episode.item.private)
         current = -1
@@ -163,7 +176,7 @@ def _documentation(used: Sequence[str]) -> str:
         info = decision_info(kind)
         docs[kind] = f"{kind}({'system, task, finals' if info.llm_call else 'finals'}): {info.help}."
     out = [f"[{u}] {docs[u]}" for u in dict.fromkeys(used) if u in docs]
-    return "\n".join(out + ['[role_prompt] role_prompt(id): the fixed system prompt of a role (not trainable here).'])
+    return "\n".join(out + ["[role_prompt] role_prompt(id): the fixed system prompt of a role (not trainable here)."])
 
 
 def _constraint(p: Parameter) -> str:
@@ -178,11 +191,18 @@ def _constraint(p: Parameter) -> str:
 
 def feedback_line(index: int, episode: Episode, *, show_expected: bool) -> str:
     errors = f" Error: {episode.error}" if episode.error else ""
-    return optimizer_template("feedback").substitute(
-        index=index, score=f"{episode.score.value:g}", extracted=clip(episode.score.extracted, 200),
-        expected=clip(episode.item.answer, 200) if show_expected else "(hidden)",
-        tokens=episode.trajectory.usage.total_tokens, errors=errors,
-    ).strip()  # fmt: skip
+    return (
+        optimizer_template("feedback")
+        .substitute(
+            index=index,
+            score=f"{episode.score.value:g}",
+            extracted=clip(episode.score.extracted, 200),
+            expected=clip(episode.item.answer, 200) if show_expected else "(hidden)",
+            tokens=episode.trajectory.usage.total_tokens,
+            errors=errors,
+        )
+        .strip()
+    )
 
 
 def build_problem(

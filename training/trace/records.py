@@ -46,6 +46,15 @@ class ProposalRecord:
         return self.verdict == "accepted"
 
     def metrics(self) -> dict[str, Any]:
-        keys = ("step", "verdict", "train_score", "train_tokens", "val_score", "val_tokens",
-                "best_score", "best_tokens", "optimizer_tokens")  # fmt: skip
+        keys = (
+            "step",
+            "verdict",
+            "train_score",
+            "train_tokens",
+            "val_score",
+            "val_tokens",
+            "best_score",
+            "best_tokens",
+            "optimizer_tokens",
+        )
         return {**{k: getattr(self, k) for k in keys}, "changed": sorted(self.changes), "error": self.error}

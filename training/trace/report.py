@@ -76,8 +76,15 @@ def render_report(
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_report(path: Path, task: str, initial: ParameterSet, best_params: ParameterSet,
-                 baseline: Evaluation | None, best: Evaluation | None, records: Sequence[ProposalRecord]) -> Path:  # fmt: skip
+def write_report(
+    path: Path,
+    task: str,
+    initial: ParameterSet,
+    best_params: ParameterSet,
+    baseline: Evaluation | None,
+    best: Evaluation | None,
+    records: Sequence[ProposalRecord],
+) -> Path:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(render_report(task, initial, best_params, baseline, best, records))
     tmp.replace(path)

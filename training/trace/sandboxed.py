@@ -16,7 +16,7 @@ from agentnet.tasks.sandbox import Sandbox
 
 _MAX_RESULT_CHARS = 4000  # per output: the task only needs the answer's text
 
-_HARNESS = '''
+_HARNESS = """
 
 def _agentnet_main():
     import json, sys
@@ -33,7 +33,7 @@ def _agentnet_main():
 
 
 _agentnet_main()
-'''
+"""
 
 
 class CodeParamError(AgentNetError):
@@ -66,7 +66,7 @@ async def run_function(code: str, function: str, outputs: list[str], sandbox: Sa
     if line is None:
         tail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise CodeParamError(f"the {function}() code gave no result ({result.status}): {tail[:300]}")
-    rows = json.loads(line[len(marker):])
+    rows = json.loads(line[len(marker) :])
     return CodeResult([r.get("value", "") for r in rows], [None if r["ok"] else r["error"] for r in rows])
 
 

@@ -54,15 +54,24 @@ def trace_loop(s: TraceSession, backend: LLMBackend, out_dir: Path) -> TraceLoop
     train_items, val_items = train_val_split(task, s.items.split, s.train, s.val, s.team.seed)
     spec = TeamSpec(s.team.topology, agents_for(s.team, task), s.team.rounds, decision_for(s.team, task))
     trainable = team_parameters(spec, list(s.params), max_rounds=s.max_rounds)
-    opt_backend = backend if s.optimizer_base_url is None else OpenAIBackend(
-        s.optimizer_base_url, model=s.optimizer.model, api_key=os.environ.get(s.api_key_env), name="optimizer",
-        timeout_s=s.timeout)  # fmt: skip
+    opt_backend = (
+        backend
+        if s.optimizer_base_url is None
+        else OpenAIBackend(
+            s.optimizer_base_url,
+            model=s.optimizer.model,
+            api_key=os.environ.get(s.api_key_env),
+            name="optimizer",
+            timeout_s=s.timeout,
+        )
+    )
     optimizer = OPTIMIZERS["optoprime"](opt_backend, s.optimizer)
     return TraceLoop(spec, trainable, task, train_items, val_items, backend, optimizer, s.trace, out_dir)
 
 
-def run_trace(s: TraceSession, serve: ServeConfig, client: ClientConfig, out_dir: Path, out: Console,
-              err: Console) -> None:
+def run_trace(
+    s: TraceSession, serve: ServeConfig, client: ClientConfig, out_dir: Path, out: Console, err: Console
+) -> None:
     """The session on the team's server: the baseline, then each step's verdict on `err`; prints the
     baseline and the best score, the report and the best parameters' file."""
     with connect(serve, client) as (server, backend):
@@ -76,10 +85,16 @@ def run_trace(s: TraceSession, serve: ServeConfig, client: ClientConfig, out_dir
 
         def on_step(r: Any) -> None:
             val_text = "–" if r.val_score is None else f"{r.val_score:.3f} ({r.val_tokens:.0f} tok)"
-            err.print(f"step {r.step}: {r.verdict:<9} val {val_text} · best {loop.best.score if loop.best else 0:.3f} · "
-                      f"{', '.join(r.changes) or '–'} · {r.reason}", highlight=False)  # fmt: skip
+            err.print(
+                f"step {r.step}: {r.verdict:<9} val {val_text} · best {loop.best.score if loop.best else 0:.3f} · "
+                f"{', '.join(r.changes) or '–'} · {r.reason}",
+                highlight=False,
+            )
 
         result = loop.fit(on_step).details
-    out.print(f"baseline {result.baseline.score:.3f} ({result.baseline.tokens:.0f} tok/item) → "
-              f"best {result.best.score:.3f} ({result.best.tokens:.0f} tok/item)", highlight=False)  # fmt: skip
+    out.print(
+        f"baseline {result.baseline.score:.3f} ({result.baseline.tokens:.0f} tok/item) → "
+        f"best {result.best.score:.3f} ({result.best.tokens:.0f} tok/item)",
+        highlight=False,
+    )
     out.print(f"report: {result.report}\nbest parameters: {loop.best_path}", highlight=False)

@@ -12,7 +12,9 @@ from agentnet.testing import ScriptedBackend
 
 def graph(n: int, rounds: int = 2, edges: tuple[tuple[str, str], ...] = ()) -> CommGraph:
     specs = [AgentSpec(f"a{i}", "math_solver") for i in range(n)]
-    return CommGraph.uniform(specs, edges, [(a.name, a.name) for a in specs], rounds=rounds, decision=Decision("last_agent"))
+    return CommGraph.uniform(
+        specs, edges, [(a.name, a.name) for a in specs], rounds=rounds, decision=Decision("last_agent")
+    )
 
 
 def test_the_newest_graphs_are_kept_while_their_nodes_fit() -> None:
@@ -49,5 +51,12 @@ def test_a_round_closes_after_its_longest_branch_and_each_agent_runs_once() -> N
     counter = iter(range(100))
     g = graph(4, edges=(("a0", "a1"), ("a1", "a2")))
     t = Team(g, ScriptedBackend(lambda m, s: f"out{next(counter)}"), stop_gate=stop).run("q")
-    assert len(seen) == 1 and {n: s.text for n, s in seen[0].items()} == {"a0": "out0", "a3": "out1", "a1": "out2", "a2": "out3"}
-    assert t.calls == 8 and sorted((m.agent, m.round) for m in t.messages) == [(f"a{i}", r) for i in range(4) for r in (0, 1)]
+    assert len(seen) == 1 and {n: s.text for n, s in seen[0].items()} == {
+        "a0": "out0",
+        "a3": "out1",
+        "a1": "out2",
+        "a2": "out3",
+    }
+    assert t.calls == 8 and sorted((m.agent, m.round) for m in t.messages) == [
+        (f"a{i}", r) for i in range(4) for r in (0, 1)
+    ]

@@ -26,7 +26,10 @@ def vote(*replies: str) -> str:
 
 def test_the_most_common_answer_among_the_passing_samples_wins() -> None:
     # the failing samples' answer (7) is the most common overall; among those that passed, 5
-    assert vote("FAIL The answer is 7", "FAIL The answer is 7", "The answer is 5", "The answer is 6", "The answer is 5") == "5"
+    assert (
+        vote("FAIL The answer is 7", "FAIL The answer is 7", "The answer is 5", "The answer is 6", "The answer is 5")
+        == "5"
+    )
 
 
 def test_ties_among_the_passing_go_to_the_earliest_and_none_passing_to_the_first_sample() -> None:

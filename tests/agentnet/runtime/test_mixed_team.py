@@ -100,7 +100,9 @@ def test_the_answer_logprob_is_the_mean_over_the_answer_tokens() -> None:
     def logprob(reply: str) -> float:
         return -0.25 if "7" in reply else -2.0
 
-    g = CommGraph.uniform([AgentSpec("a0", "cot", ASK_LOGPROBS), AgentSpec("a1", "cot")], decision=Decision("last_agent"))
+    g = CommGraph.uniform(
+        [AgentSpec("a0", "cot", ASK_LOGPROBS), AgentSpec("a1", "cot")], decision=Decision("last_agent")
+    )
     t = Team(g, ScriptedBackend(["so The answer is 7", "The answer is 9"], logprob=logprob)).run("q")
     assert t.messages[0].logprob == pytest.approx(-0.25)  # asked for
     assert t.messages[1].logprob is None  # a1 did not ask

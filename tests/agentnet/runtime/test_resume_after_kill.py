@@ -18,11 +18,14 @@ GRAPHS = {
     # a0 -> a1 -> a2 over two rounds: killed at the 5th call (a1 of round 1)
     "chain": CommGraph.uniform(
         [AgentSpec(f"a{i}", "math_solver") for i in range(3)],
-        [("a0", "a1"), ("a1", "a2")], [("a2", "a0")], rounds=2, decision=Decision("last_agent"),
+        [("a0", "a1"), ("a1", "a2")],
+        [("a2", "a0")],
+        rounds=2,
+        decision=Decision("last_agent"),
     ),
     # three agents at once: killed at the 2nd call, after the 1st finished in the same superstep
     "layer": CommGraph.uniform([AgentSpec(f"a{i}", "math_solver") for i in range(3)], decision=Decision("last_agent")),
-}  # fmt: skip
+}
 # the call during which the process dies, and the calls that had finished by then
 KILL_AT = {"chain": 5, "layer": 2}
 FINISHED = {"chain": [1, 2, 3, 4], "layer": [1, 3]}
@@ -62,8 +65,10 @@ def test_resume_after_sigkill(tmp_path: Path, shape: str) -> None:
     (tmp_path / "victim.py").write_text(textwrap.dedent(VICTIM))
     proc = subprocess.run(
         [sys.executable, str(tmp_path / "victim.py"), str(tmp_path / "graph.json"), str(db), str(KILL_AT[shape])],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -9, proc.stderr  # really killed
 
     resumed = ScriptedBackend(lambda m, s: "second-run")

@@ -27,7 +27,9 @@ def who(messages: Sequence[Message]) -> str:
 
 
 def test_chain_over_rounds_assembles_spatial_and_temporal_inputs() -> None:
-    g = CommGraph.uniform(agents(2), [("a0", "a1")], [("a0", "a0"), ("a0", "a1")], rounds=2, decision=Decision("last_agent"))
+    g = CommGraph.uniform(
+        agents(2), [("a0", "a1")], [("a0", "a0"), ("a0", "a1")], rounds=2, decision=Decision("last_agent")
+    )
     counter = iter(range(100))
     backend = ScriptedBackend(lambda m, s: f"reply{next(counter)}")
     t = Team(g, backend).run("What is 2+3?")
@@ -112,7 +114,9 @@ def test_code_writer_rewrites_after_a_failed_check() -> None:
         return ("return 2" in code, "assert f() == 2 failed: got 1")
 
     g = CommGraph.uniform(agents(1), decision=Decision("code_writer", role="code_writer", max_fixes=2))
-    backend = ScriptedBackend(lambda m, s: "plan" if "Math Solver" in who(m) or "math expert" in who(m) else next(drafts))
+    backend = ScriptedBackend(
+        lambda m, s: "plan" if "Math Solver" in who(m) or "math expert" in who(m) else next(drafts)
+    )
     t = Team(g, backend, code_check=check).run("write f")
     assert t.answer == "def f():\n    return 2" and len(checked) == 2
     second = [m for m in t.messages if m.kind == "decision"][1].prompt[-1].content
@@ -159,7 +163,9 @@ class Crash(Exception):
 
 def test_checkpointed_run_resumes_only_unfinished_agents(tmp_path: Path) -> None:
     db = tmp_path / "ckpt.sqlite"
-    g = CommGraph.uniform(agents(3), [("a0", "a1"), ("a1", "a2")], [("a2", "a0")], rounds=2, decision=Decision("last_agent"))
+    g = CommGraph.uniform(
+        agents(3), [("a0", "a1"), ("a1", "a2")], [("a2", "a0")], rounds=2, decision=Decision("last_agent")
+    )
     first = ScriptedBackend(["r0", "r1", "r2", Crash("killed")])
     with pytest.raises(Crash):
         Team(g, first, checkpoint=db).run("q", thread_id="t1")
@@ -202,7 +208,9 @@ def test_settings_reach_the_backend() -> None:
 
 
 def test_parallel_writes_all_land_through_the_reducers() -> None:
-    g = CommGraph.uniform(agents(5), [], [(f"a{i}", f"a{i}") for i in range(5)], rounds=2, decision=Decision("final_refer"))
+    g = CommGraph.uniform(
+        agents(5), [], [(f"a{i}", f"a{i}") for i in range(5)], rounds=2, decision=Decision("final_refer")
+    )
     counter = iter(range(100))
     t = Team(g, ScriptedBackend(lambda m, s: f"o{next(counter)}", latency_s=0.01)).run("q")
     assert t.calls == 11 and len({(m.agent, m.round) for m in t.messages}) == 11
@@ -259,7 +267,9 @@ def test_private_context_reaches_only_its_agent() -> None:
 
 
 def test_receive_gate_shuts_out_messages_and_counts_the_savings() -> None:
-    g = CommGraph.uniform(agents(2), [("a0", "a1")], [("a0", "a0"), ("a1", "a1")], rounds=2, decision=Decision("last_agent"))
+    g = CommGraph.uniform(
+        agents(2), [("a0", "a1")], [("a0", "a0"), ("a1", "a1")], rounds=2, decision=Decision("last_agent")
+    )
     asked: list[tuple[str, int, str]] = []
 
     def gate(agent: str, rnd: int, last: str, query: str) -> bool:
@@ -270,7 +280,11 @@ def test_receive_gate_shuts_out_messages_and_counts_the_savings() -> None:
     t = Team(g, backend, receive_gate=gate).run("q")
     assert asked == [("a1", 0, ""), ("a0", 1, "one two three"), ("a1", 1, "four")]
     r1 = {m.agent: m for m in t.messages if m.round == 1}
-    assert r1["a1"].gated_from == ("a0@1", "a1@0") and r1["a1"].spatial_from == () and "five six" not in r1["a1"].prompt[-1].content
+    assert (
+        r1["a1"].gated_from == ("a0@1", "a1@0")
+        and r1["a1"].spatial_from == ()
+        and "five six" not in r1["a1"].prompt[-1].content
+    )
     assert t.tokens_saved_by_gates() == 3 + 2 + 1  # a0@0 (temporal to a0), a0@1 (spatial), a1@0 (temporal)
 
 
@@ -283,8 +297,14 @@ def test_private_facts_may_come_as_lists_by_position() -> None:
 
 
 def test_inactive_agents_make_no_call_and_a_skipped_decision_makes_none() -> None:
-    g = CommGraph(tuple(agents(3)), ((("a0", "a2"),), ()), ((("a2", "a2"),),), Decision("final_refer"),
-                  active=(("a0", "a2"), ("a2",)), decide=False)  # fmt: skip
+    g = CommGraph(
+        tuple(agents(3)),
+        ((("a0", "a2"),), ()),
+        ((("a2", "a2"),),),
+        Decision("final_refer"),
+        active=(("a0", "a2"), ("a2",)),
+        decide=False,
+    )
     backend = ScriptedBackend(lambda m, s: f"{who(m)} says 4")
     t = Team(g, backend).run("q")
     assert [(m.agent, m.round) for m in t.messages] == [("a0", 0), ("a2", 0), ("a2", 1)]
@@ -299,7 +319,9 @@ def test_a_stop_gate_ends_the_team_after_the_round_it_says() -> None:
         seen.append((round, said))
         return round == 1
 
-    g = CommGraph.uniform(agents(2), [("a0", "a1")], [("a0", "a0"), ("a1", "a1")], rounds=4, decision=Decision("last_agent"))
+    g = CommGraph.uniform(
+        agents(2), [("a0", "a1")], [("a0", "a0"), ("a1", "a1")], rounds=4, decision=Decision("last_agent")
+    )
     t = Team(g, ScriptedBackend(["x"], cycle=True), stop_gate=stop).run("q")
     assert t.rounds_run == 2 and t.calls == 4 and t.stopped_early
     assert [r for r, _ in seen] == [0, 1] and set(seen[0][1]) == {"a0", "a1"}
@@ -310,12 +332,20 @@ def test_a_resumed_run_keeps_who_runs(tmp_path: Path) -> None:
     g = CommGraph(tuple(agents(3)), ((), ()), ((("a1", "a1"),),), Decision("last_agent"), active=(("a1",), ("a1",)))
     first = Team(g, ScriptedBackend(["one", "two"]), checkpoint=tmp_path / "c.sqlite")
     t = first.run("q", thread_id="t1")
-    again = Team(CommGraph.uniform(agents(3)), ScriptedBackend([]), checkpoint=tmp_path / "c.sqlite").run("q", thread_id="t1")
+    again = Team(CommGraph.uniform(agents(3)), ScriptedBackend([]), checkpoint=tmp_path / "c.sqlite").run(
+        "q", thread_id="t1"
+    )
     assert t.answer == "two" and again.answer == "two" and again.graph.active == (("a1",), ("a1",))
 
 
 def test_the_trajectory_names_what_was_skipped() -> None:
-    g = CommGraph(tuple(agents(3)), ((), (), ()), ((("a1", "a1"),), (("a1", "a1"),)), Decision("final_refer"),
-                  active=(("a0", "a1"), ("a1",), ("a1",)), decide=False)  # fmt: skip
+    g = CommGraph(
+        tuple(agents(3)),
+        ((), (), ()),
+        ((("a1", "a1"),), (("a1", "a1"),)),
+        Decision("final_refer"),
+        active=(("a0", "a1"), ("a1",), ("a1",)),
+        decide=False,
+    )
     t = Team(g, ScriptedBackend(["x"], cycle=True), stop_gate=lambda r, said, q: r == 1).run("q")
     assert t.skipped() == ["a2@0", "a0@1", "a2@1", "round 2", "decision"] and t.calls == 3

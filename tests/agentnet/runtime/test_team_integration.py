@@ -17,7 +17,9 @@ SETTINGS = GenerationSettings(max_tokens=24)
 
 def _team(server: Server, topology: str, n: int, rounds: int) -> Team:
     specs = [AgentSpec(f"a{i}", r, SETTINGS) for i, r in enumerate(["math_solver", "inspector", "critic"][:n])]
-    return Team(fixed(topology, specs, rounds=rounds, decision=Decision("final_refer", settings=SETTINGS)), server.backend())
+    return Team(
+        fixed(topology, specs, rounds=rounds, decision=Decision("final_refer", settings=SETTINGS)), server.backend()
+    )
 
 
 def test_debate_on_the_real_server_accounts_every_token(smollm2_server: Server) -> None:

@@ -41,10 +41,20 @@ def test_every_config_field_has_help_text_for_the_generated_cli() -> None:
 def test_engine_traits_are_data() -> None:
     assert list(ENGINES) == ["llama-server", "vllm", "external"]  # one embedded engine
     server, vllm, external = (ENGINES[n] for n in ("llama-server", "vllm", "external"))
-    assert (server.max_concurrency, server.response_format, server.stream_usage, server.batches) == (None, "openai", True, True)
+    assert (server.max_concurrency, server.response_format, server.stream_usage, server.batches) == (
+        None,
+        "openai",
+        True,
+        True,
+    )
     assert server.formats == {"gguf"} and "hf-dir" in vllm.formats
     assert vllm.lora_flags is not None and vllm.lora_flags("p", "/a", 8) == (
-        "--enable-lora", "--lora-modules", "p=/a", "--max-lora-rank", "8")
+        "--enable-lora",
+        "--lora-modules",
+        "p=/a",
+        "--max-lora-rank",
+        "8",
+    )
     assert server.lora_flags is None and external.lora_flags is None
 
 
@@ -62,8 +72,18 @@ def test_llama_server_flags_size_the_context_to_the_slots() -> None:
     def value(flag: str) -> str:
         return args[args.index(flag) + 1]
 
-    assert (value("--parallel"), value("--ctx-size"), value("--threads"), value("--threads-batch")) == ("3", "6144", "2", "2")
-    assert (value("--batch-size"), value("--cache-reuse"), value("--port"), value("--alias")) == ("256", "256", "9000", "m")
+    assert (value("--parallel"), value("--ctx-size"), value("--threads"), value("--threads-batch")) == (
+        "3",
+        "6144",
+        "2",
+        "2",
+    )
+    assert (value("--batch-size"), value("--cache-reuse"), value("--port"), value("--alias")) == (
+        "256",
+        "256",
+        "9000",
+        "m",
+    )
     assert "--cont-batching" in args and "--ubatch-size" not in args and args[-1] == "--mlock"
 
 
@@ -86,9 +106,13 @@ def test_a_missing_binary_says_how_to_build_it(tmp_path: Path, monkeypatch: pyte
     config = ServeConfig(cache_dir=tmp_path)  # the default engine: no second one to fall back to
     with pytest.raises(MissingDependencyError) as info:
         start(config)
-    assert str(info.value) == ENGINES["llama-server"].available(config) == (
-        "no llama-server binary found; build it once with `python -m agentnet.serving build-llama-server` "
-        "(~7 min on 2 cores)"
+    assert (
+        str(info.value)
+        == ENGINES["llama-server"].available(config)
+        == (
+            "no llama-server binary found; build it once with `python -m agentnet.serving build-llama-server` "
+            "(~7 min on 2 cores)"
+        )
     )
     assert not (tmp_path / "logs").exists()  # refused before anything was started
     _script(tmp_path / "llama-server", "exit 0\n")  # one on PATH is found
@@ -165,8 +189,12 @@ def test_json_mode_returns_json(smollm2_server: Server) -> None:
         assert c.text.lstrip().startswith("{")
 
 
-COLOUR_SCHEMA = {"type": "object", "properties": {"colour": {"enum": ["red", "blue"]}, "n": {"type": "integer"}},
-                 "required": ["colour", "n"], "additionalProperties": False}  # fmt: skip
+COLOUR_SCHEMA = {
+    "type": "object",
+    "properties": {"colour": {"enum": ["red", "blue"]}, "n": {"type": "integer"}},
+    "required": ["colour", "n"],
+    "additionalProperties": False,
+}
 
 
 def assert_schema_reply(backend: OpenAIBackend) -> None:

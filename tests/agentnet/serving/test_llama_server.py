@@ -53,7 +53,9 @@ def test_the_env_var_wins_then_the_cache_then_path(no_binaries: Path, monkeypatc
     assert find_binary(cache, explicit=str(no_binaries / "missing")) is None  # an explicit path is not second-guessed
 
 
-def test_the_path_command_says_how_to_build_when_there_is_none(no_binaries: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_path_command_says_how_to_build_when_there_is_none(
+    no_binaries: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["llama-server-path"]) == 1
     assert "python -m agentnet.serving build-llama-server" in capsys.readouterr().out
     _executable(no_binaries / "path" / "llama-server")
@@ -93,7 +95,9 @@ def test_the_build_passes_this_machines_native_flags_to_cmake(
     """A fake cmake records its arguments and 'builds' the binary; AMX flags reach both compilers."""
     log = no_binaries / "cmake.log"
     cmake = _executable(no_binaries / "path" / "cmake")
-    cmake.write_text(f'#!/bin/sh\necho "$@" >> {log}\n[ "$1" = --build ] && mkdir -p "$2/bin" && echo built > "$2/bin/llama-server"\nexit 0\n')
+    cmake.write_text(
+        f'#!/bin/sh\necho "$@" >> {log}\n[ "$1" = --build ] && mkdir -p "$2/bin" && echo built > "$2/bin/llama-server"\nexit 0\n'
+    )
     _executable(no_binaries / "path" / "c++")
     monkeypatch.setenv("PATH", f"{no_binaries / 'path'}:/usr/bin:/bin")
     monkeypatch.setattr("agentnet.serving.llama_server.native_flags", lambda: extra)
@@ -103,7 +107,9 @@ def test_the_build_passes_this_machines_native_flags_to_cmake(
     wanted = " ".join(extra)
     assert (f"-DCMAKE_C_FLAGS={wanted} -DCMAKE_CXX_FLAGS={wanted}" in configure) == bool(extra)
     assert "-DGGML_NATIVE=ON" in configure and ("CMAKE_C_FLAGS" in configure) == bool(extra)
-    assert stamp_path(target).read_text() == " ".join(("llama-cpp-python==9.9.9", *extra)) + "\n"  # what it was built from
+    assert (
+        stamp_path(target).read_text() == " ".join(("llama-cpp-python==9.9.9", *extra)) + "\n"
+    )  # what it was built from
 
 
 def test_a_build_of_another_source_is_not_current(no_binaries: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,8 +134,10 @@ def test_a_missing_sdist_is_one_config_error(tmp_path: Path) -> None:
 def _fake_cmake(no_binaries: Path, monkeypatch: pytest.MonkeyPatch, configure_exit: int = 0) -> None:
     """A fake cmake on PATH: it prints, fails configuring with `configure_exit`, or 'builds' the binary."""
     cmake = _executable(no_binaries / "path" / "cmake")
-    cmake.write_text(f'#!/bin/sh\necho "cmake says $1"\n[ "$1" = --build ] && mkdir -p "$2/bin" && echo built > "$2/bin/llama-server"\n'
-                     f'[ "$1" = -S ] && exit {configure_exit}\nexit 0\n')  # fmt: skip
+    cmake.write_text(
+        f'#!/bin/sh\necho "cmake says $1"\n[ "$1" = --build ] && mkdir -p "$2/bin" && echo built > "$2/bin/llama-server"\n'
+        f'[ "$1" = -S ] && exit {configure_exit}\nexit 0\n'
+    )
     _executable(no_binaries / "path" / "c++")
     monkeypatch.setenv("PATH", f"{no_binaries / 'path'}:/usr/bin:/bin")
     monkeypatch.setattr("agentnet.serving.llama_server.native_flags", lambda: ())
@@ -156,7 +164,11 @@ def test_a_failed_quiet_build_shows_the_end_of_its_log_and_installs_nothing(
     _fake_cmake(no_binaries, monkeypatch, configure_exit=1)
     assert main(["build-llama-server", "--quiet", "--sdist", str(_fake_sdist(no_binaries))]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: `cmake -S") and "failed; its output is in" in err and err.rstrip().endswith("cmake says -S")
+    assert (
+        err.startswith("error: `cmake -S")
+        and "failed; its output is in" in err
+        and err.rstrip().endswith("cmake says -S")
+    )
     assert not cached_binary(no_binaries / "home-cache").exists()
     assert main(["build-llama-server", "--jobs", "0"]) == 2
     assert capsys.readouterr().err == "error: --jobs 0 must be at least 1 (or omit it for all cores)\n"

@@ -84,7 +84,9 @@ def test_qwen15_is_named_with_its_published_size_hash_and_22_parts() -> None:
 
 
 def _model(packages: tuple[str, ...], data: bytes) -> NamedModel:
-    return NamedModel("tiny", "test", "tiny.gguf", _sha(data), len(data), "pip install tiny", packages, from_parts, "x/y")
+    return NamedModel(
+        "tiny", "test", "tiny.gguf", _sha(data), len(data), "pip install tiny", packages, from_parts, "x/y"
+    )
 
 
 def test_parts_in_packages_are_assembled_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,15 @@ import pytest
 from agentnet.errors import ConfigError, MissingDependencyError, ServerStartError, UnknownNameError
 from agentnet.serving import ServeConfig
 from agentnet.serving import pool as pool_module
-from agentnet.serving.pool import ModelDemand, check_demands, parse_endpoint, parse_endpoints, serve_models, split_threads, with_endpoints
+from agentnet.serving.pool import (
+    ModelDemand,
+    check_demands,
+    parse_endpoint,
+    parse_endpoints,
+    serve_models,
+    split_threads,
+    with_endpoints,
+)
 from agentnet.serving.process import free_port
 from agentnet.types import GenerationSettings, Message
 from tests.faults import FaultServer, Step
@@ -68,7 +76,9 @@ def flags(log: Path | None) -> str:
     return next(line for line in log.read_text().splitlines() if line.startswith("flags:"))
 
 
-def test_one_engine_per_model_with_the_cores_divided(tmp_path: Path, fake: ServeConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_engine_per_model_with_the_cores_divided(
+    tmp_path: Path, fake: ServeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(pool_module, "available_cores", lambda: 2)
     small, large = gguf(tmp_path, "small"), gguf(tmp_path, "large")
     with serve_models([ModelDemand(small, slots=2), ModelDemand(large, slots=1)], fake) as pool:
@@ -79,8 +89,16 @@ def test_one_engine_per_model_with_the_cores_divided(tmp_path: Path, fake: Serve
         assert pool.health() is None
         assert pool.notes == [f"2 engines share 2 cores: {small} 1 thread(s), {large} 1 thread(s)"]
     assert answers == ["ok", "ok"]
-    assert "--alias small" in logs[0] and "--parallel 2 --ctx-size 1024" in logs[0] and "--threads 1 --threads-batch 1" in logs[0]
-    assert "--alias large" in logs[1] and "--parallel 1 --ctx-size 512" in logs[1] and "--threads 1 --threads-batch 1" in logs[1]
+    assert (
+        "--alias small" in logs[0]
+        and "--parallel 2 --ctx-size 1024" in logs[0]
+        and "--threads 1 --threads-batch 1" in logs[0]
+    )
+    assert (
+        "--alias large" in logs[1]
+        and "--parallel 1 --ctx-size 512" in logs[1]
+        and "--threads 1 --threads-batch 1" in logs[1]
+    )
     assert all(gone(s.process.pid) for s in started if s.process)
 
 
@@ -95,7 +113,9 @@ def test_split_threads_divides_the_cores_and_gives_the_rest_to_the_widest() -> N
 def test_explicit_threads_are_given_to_every_engine(tmp_path: Path, fake: ServeConfig) -> None:
     from dataclasses import replace
 
-    with serve_models([ModelDemand(gguf(tmp_path, "a")), ModelDemand(gguf(tmp_path, "b"))], replace(fake, threads=3)) as pool:
+    with serve_models(
+        [ModelDemand(gguf(tmp_path, "a")), ModelDemand(gguf(tmp_path, "b"))], replace(fake, threads=3)
+    ) as pool:
         logs = [flags(s.log_path) for s in pool.started]
     assert all("--threads 3 " in line for line in logs)
 
@@ -181,7 +201,9 @@ def test_check_demands_refuses_a_missing_engine_before_anything_starts(tmp_path:
     assert not (fake.cache_dir / "logs").exists()
 
 
-def test_an_endpoint_that_does_not_answer_fails_in_one_line_before_any_engine_starts(tmp_path: Path, fake: ServeConfig) -> None:
+def test_an_endpoint_that_does_not_answer_fails_in_one_line_before_any_engine_starts(
+    tmp_path: Path, fake: ServeConfig
+) -> None:
     dead = f"http://127.0.0.1:{free_port()}/v1"
     demands = [ModelDemand(gguf(tmp_path, "a")), ModelDemand("big", endpoints=(dead,))]
     with pytest.raises(ConfigError) as info:
@@ -220,12 +242,17 @@ def listing(status: int, body: bytes) -> Iterator[str]:
 TWO_MODELS = json.dumps({"data": [{"id": "a"}, {"id": "b"}]}).encode()
 
 
-@pytest.mark.parametrize(("status", "body", "message"), [
-    (200, TWO_MODELS, "serves a, b, not m; serve it under that name (vLLM: --served-model-name)"),
-    (200, b"<html>hi</html>", "/models is not an OpenAI model list"),
-    (401, b"{}", "GET /models answered HTTP 401; check the URL (it ends in /v1) and the API key ($OPENAI_API_KEY)"),
-])  # fmt: skip
-def test_an_endpoint_that_does_not_serve_the_model_is_refused(fake: ServeConfig, status: int, body: bytes, message: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (200, TWO_MODELS, "serves a, b, not m; serve it under that name (vLLM: --served-model-name)"),
+        (200, b"<html>hi</html>", "/models is not an OpenAI model list"),
+        (401, b"{}", "GET /models answered HTTP 401; check the URL (it ends in /v1) and the API key ($OPENAI_API_KEY)"),
+    ],
+)
+def test_an_endpoint_that_does_not_serve_the_model_is_refused(
+    fake: ServeConfig, status: int, body: bytes, message: str
+) -> None:
     with listing(status, body) as url:
         with pytest.raises(ConfigError) as info:
             with serve_models([ModelDemand("m", endpoints=(url,))], fake):
@@ -238,10 +265,15 @@ def test_an_endpoint_that_does_not_serve_the_model_is_refused(fake: ServeConfig,
 
 def test_endpoints_serve_their_model_and_several_are_replicas(fake: ServeConfig) -> None:
     with FaultServer([Step(text="one")]) as one, FaultServer([]) as a, FaultServer([]) as b:
-        demands = [ModelDemand("small", endpoints=(one.base_url,)), ModelDemand("big", endpoints=(a.base_url, b.base_url))]
+        demands = [
+            ModelDemand("small", endpoints=(one.base_url,)),
+            ModelDemand("big", endpoints=(a.base_url, b.base_url)),
+        ]
         with serve_models(demands, fake) as pool:
             single = asyncio.run(pool.backends["small"].complete(ASK, GenerationSettings()))
-            spread = [asyncio.run(pool.backends["big"].complete(ASK, GenerationSettings())).extra["replica"] for _ in range(2)]
+            spread = [
+                asyncio.run(pool.backends["big"].complete(ASK, GenerationSettings())).extra["replica"] for _ in range(2)
+            ]
             assert pool.started == [] and pool.health() is None
             assert [s.notes for s in pool.servers["small"]] == [["serves small as peer"]]  # the fake's only model
     assert (single.text, single.model, one.requests[0]["model"]) == ("one", "peer", "peer")
@@ -262,7 +294,9 @@ def test_health_names_the_model_whose_engine_died(tmp_path: Path, fake: ServeCon
 def test_external_engine_needs_an_endpoint_per_model_and_base_url_serves_one(tmp_path: Path, fake: ServeConfig) -> None:
     from dataclasses import replace
 
-    with pytest.raises(ConfigError, match="model 'x' has no endpoint and --engine external starts none; give --endpoint x=URL"):
+    with pytest.raises(
+        ConfigError, match="model 'x' has no endpoint and --engine external starts none; give --endpoint x=URL"
+    ):
         with serve_models([ModelDemand("x")], replace(fake, engine="external")):
             pass
     with pytest.raises(ConfigError, match="--base-url serves one model, the team has 2 without an endpoint"):
@@ -273,13 +307,16 @@ def test_external_engine_needs_an_endpoint_per_model_and_base_url_serves_one(tmp
             assert pool.servers["x"][0].base_url == peer.base_url
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("qwen", "--endpoint 'qwen' is not MODEL=URL"),
-    ("=http://h/v1", "is not MODEL=URL"),
-    ("qwen=", "is not MODEL=URL"),
-    ("qwen=gpu-box:8000/v1", "--endpoint qwen= 'gpu-box:8000/v1' is not an http(s) URL"),
-    ("qwen=ftp://h/v1", "is not an http(s) URL"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("qwen", "--endpoint 'qwen' is not MODEL=URL"),
+        ("=http://h/v1", "is not MODEL=URL"),
+        ("qwen=", "is not MODEL=URL"),
+        ("qwen=gpu-box:8000/v1", "--endpoint qwen= 'gpu-box:8000/v1' is not an http(s) URL"),
+        ("qwen=ftp://h/v1", "is not an http(s) URL"),
+    ],
+)
 def test_bad_endpoint_strings_are_one_line_config_errors(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_endpoint(text)

@@ -105,7 +105,9 @@ def test_health_is_none_while_the_server_runs_and_names_a_kill(tmp_path: Path) -
 
 def test_health_names_an_exit_code_with_the_log_tail(tmp_path: Path) -> None:
     port = free_port()
-    script = _http_server_script(port, "time.sleep(0.5); print('CUDA error: out of memory', flush=True); s.server_close(); raise SystemExit(3)")
+    script = _http_server_script(
+        port, "time.sleep(0.5); print('CUDA error: out of memory', flush=True); s.server_close(); raise SystemExit(3)"
+    )
     with ServerProcess([sys.executable, "-c", script], tmp_path / "s.log") as process:
         process.wait_ready(f"http://127.0.0.1:{port}/", timeout_s=30)
         process.proc.wait(timeout=10)
@@ -126,4 +128,6 @@ def test_unreachable_tells_a_listening_port_from_a_closed_one() -> None:
         s.listen()
         assert unreachable(f"http://127.0.0.1:{s.getsockname()[1]}/v1") is None
     closed = free_port()
-    assert unreachable(f"http://127.0.0.1:{closed}/v1") == f"127.0.0.1:{closed} refuses connections (Connection refused)"
+    assert (
+        unreachable(f"http://127.0.0.1:{closed}/v1") == f"127.0.0.1:{closed} refuses connections (Connection refused)"
+    )

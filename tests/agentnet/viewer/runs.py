@@ -32,16 +32,33 @@ def _reply(messages, settings) -> str:
 def make_store(path: Path) -> dict[str, str]:
     task = planted.LiarTask()
     items = list(task.items())
-    complete = TeamConfig(topology="complete", agents=4, rounds=2, roles=planted.ROLES[:4], temporal="complete",
-                          decision="final_refer", attack=AttackConfig(adversaries=1, adversary_seed=planted.LIAR_ATTACK_SEED))  # fmt: skip
+    complete = TeamConfig(
+        topology="complete",
+        agents=4,
+        rounds=2,
+        roles=planted.ROLES[:4],
+        temporal="complete",
+        decision="final_refer",
+        attack=AttackConfig(adversaries=1, adversary_seed=planted.LIAR_ATTACK_SEED),
+    )
     graph = topology_for(replace(complete, attack=AttackConfig(), decision="last_agent"), task)
     assert isinstance(graph, CommGraph)
-    adaptive = replace(graph, active=(("a0", "a1", "a2", "a3"), ("a0",)), decide=False,
-                       spatial=(graph.spatial[0], ()), temporal=((("a1", "a0"), ("a2", "a0")),))  # fmt: skip
+    adaptive = replace(
+        graph,
+        active=(("a0", "a1", "a2", "a3"), ("a0",)),
+        decide=False,
+        spatial=(graph.spatial[0], ()),
+        temporal=((("a1", "a0"), ("a2", "a0")),),
+    )
     ids = {}
     with RunStore(path) as store:
         for name, team, topology, gate in (
-            ("attacked", complete, topology_for(complete, task), lambda agent, round, own, query: (agent, round) != ("a2", 1)),
+            (
+                "attacked",
+                complete,
+                topology_for(complete, task),
+                lambda agent, round, own, query: (agent, round) != ("a2", 1),
+            ),
             ("adaptive", replace(complete, attack=AttackConfig(), topology="graph.json"), adaptive, None),
         ):
             run_id = store.create_run(RunConfig("planted-liar", limit=len(items), team=team), len(items))

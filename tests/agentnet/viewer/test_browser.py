@@ -17,11 +17,22 @@ from tests.agentnet.viewer.runs import make_store
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
-    pytest.skip("SKIPPED LOUDLY: no Chromium (apt-get install chromium); the viewer's browser test did not run",
-                allow_module_level=True)  # fmt: skip
-sync_api = pytest.importorskip("playwright.sync_api", reason="SKIPPED LOUDLY: playwright missing; install the [dev] extra")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]  # fmt: skip
+    pytest.skip(
+        "SKIPPED LOUDLY: no Chromium (apt-get install chromium); the viewer's browser test did not run",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="SKIPPED LOUDLY: playwright missing; install the [dev] extra"
+)
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def test_the_viewer_renders_sorts_and_opens_a_message_on_click(tmp_path: Path) -> None:
@@ -48,7 +59,9 @@ def _check(page, index: Path, tmp_path: Path) -> None:
     assert page.url.endswith(file_name("planted/3"))
     assert page.locator("section.pane").count() == 2
     assert page.locator('section.pane:first-child svg .node[data-call="a1@0"] text').first.text_content() == "a1"
-    assert page.locator("section.pane:first-child svg g.edge.gated").count() == 6  # a2 gated in round 1: 2 spatial + 4 temporal
+    assert (
+        page.locator("section.pane:first-child svg g.edge.gated").count() == 6
+    )  # a2 gated in round 1: 2 spatial + 4 temporal
     assert page.locator("section.pane:nth-child(2) svg g.idle").count() == 3  # a1-a3 skipped in round 1
     message = page.locator("details#r0-call-a1\\@0")
     assert not message.evaluate("d => d.open")

@@ -29,7 +29,9 @@ def test_the_attacked_team_as_it_ran(stored) -> None:
     d = _item(stored, "attacked")
     assert (d["rounds"], d["rounds_run"], d["decide"], d["decision_kind"]) == (2, 2, True, "final_refer")
     assert [a["adversary"] for a in d["agents"]] == ["", "liar", "", ""]
-    assert len(d["calls"]) == 8 and d["decision"] is not None and d["decision"]["spatial_from"] == ["a0", "a1", "a2", "a3"]
+    assert (
+        len(d["calls"]) == 8 and d["decision"] is not None and d["decision"]["spatial_from"] == ["a0", "a1", "a2", "a3"]
+    )
     edges = {(e["from"], e["to"]): e for e in d["edges"]}
     # a2 heard a0 and a1 in round 0; its receive gate shut everything out in round 1
     assert edges[("a0@0", "a2@0")]["state"] == "carried" and edges[("a0@0", "a2@0")]["tokens"] > 0
@@ -53,10 +55,15 @@ def test_a_row_written_by_an_older_version_still_shows_what_it_has() -> None:
     bare = ResultRow("q1", 0, "The answer is 3", "3", "3", 1.0, 10, 5, {}, 0.5, {}, None)  # no graph, no trajectory
     d = item_data(bare, "old")
     assert (d["graph"], d["agents"], d["calls"], d["stored_trajectory"]) == (None, [], [], False)
-    legacy = {"query": "q", "messages": [{"agent": "a0", "round": 0, "kind": "agent", "output": "hi"}],
-              "graph": {"agents": [{"name": "a0", "role": "math_solver"}], "spatial": [[]]}}  # fmt: skip
+    legacy = {
+        "query": "q",
+        "messages": [{"agent": "a0", "round": 0, "kind": "agent", "output": "hi"}],
+        "graph": {"agents": [{"name": "a0", "role": "math_solver"}], "spatial": [[]]},
+    }
     d = item_data(ResultRow("q2", 1, "hi", "3", "", 0.0, 1, 1, {}, 0.1, {}, None, legacy), "old")
-    assert d["calls"][0]["output"] == "hi" and d["calls"][0]["finish"] == "unknown" and d["agents"][0]["active"] == [True]
+    assert (
+        d["calls"][0]["output"] == "hi" and d["calls"][0]["finish"] == "unknown" and d["agents"][0]["active"] == [True]
+    )
 
 
 def test_index_lines_and_file_names(stored) -> None:

@@ -71,9 +71,11 @@ def test_two_runs_side_by_side(stored, tmp_path) -> None:
 def test_bad_input_is_refused_before_anything_is_written(stored, tmp_path) -> None:
     path, ids = stored
     with RunStore(path) as store:
-        for kwargs, message in (({"item": "planted/9"}, "has no item 'planted/9'; its items: planted/0"),
-                                ({"compare": (ids["attacked"],)}, "repeats a run"),
-                                ({"compare": ("nope",)}, "unknown run 'nope'")):  # fmt: skip
+        for kwargs, message in (
+            ({"item": "planted/9"}, "has no item 'planted/9'; its items: planted/0"),
+            ({"compare": (ids["attacked"],)}, "repeats a run"),
+            ({"compare": ("nope",)}, "unknown run 'nope'"),
+        ):
             with pytest.raises(AgentNetError, match=message):
                 write_viewer(store, ids["attacked"], tmp_path / "v", **kwargs)
     assert not (tmp_path / "v").exists()
@@ -87,10 +89,12 @@ def test_the_cli(stored, tmp_path, monkeypatch) -> None:
     assert result.output.strip().endswith(f"show/{ids['attacked']}/items/{file_name('planted/1')}")
     foreign = tmp_path / "other.sqlite"
     sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.commit()
-    for args, message in ((["show", "nope", "--store", str(path)], "unknown run 'nope'"),
-                          (["show", ids["attacked"], "x", "--store", str(path)], "has no item 'x'"),
-                          (["show", ids["attacked"], "--store", str(foreign)], "is not an agentnet run store"),
-                          (["show", ids["attacked"], "--store", str(tmp_path / "none.sqlite")], "no run store at")):  # fmt: skip
+    for args, message in (
+        (["show", "nope", "--store", str(path)], "unknown run 'nope'"),
+        (["show", ids["attacked"], "x", "--store", str(path)], "has no item 'x'"),
+        (["show", ids["attacked"], "--store", str(foreign)], "is not an agentnet run store"),
+        (["show", ids["attacked"], "--store", str(tmp_path / "none.sqlite")], "no run store at"),
+    ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, args
     assert {t for (t,) in sqlite3.connect(foreign).execute("SELECT name FROM sqlite_master")} == {"t"}  # left alone

@@ -218,7 +218,9 @@ METADATA = {
     "chown-to-itself": "import os\nos.chown({victim!r}, os.getuid(), os.getgid()); print('ESCAPED')",
     "lchown": "import os\nos.lchown({victim!r}, os.getuid(), os.getgid()); print('ESCAPED')",
     "chown-via-o-path-fd": _O_PATH + "os.chown(via, os.getuid(), os.getgid()); print('ESCAPED')",
-    "fchownat-empty-path-raw": _O_PATH + _RAW + "call(260, fd, b'', os.getuid(), os.getgid(), 0x1000); print('ESCAPED')",
+    "fchownat-empty-path-raw": _O_PATH
+    + _RAW
+    + "call(260, fd, b'', os.getuid(), os.getgid(), 0x1000); print('ESCAPED')",
     "utime-1970": "import os\nos.utime({victim!r}, (0, 0)); print('ESCAPED')",
     "utime-now": "import os\nos.utime({victim!r}); print('ESCAPED')",
     "utime-nofollow": "import os\nos.utime({victim!r}, (0, 0), follow_symlinks=False); print('ESCAPED')",
@@ -229,12 +231,14 @@ METADATA = {
     "setxattr-via-o-path-fd": _O_PATH + "os.setxattr(via, 'user.x', b'1'); print('ESCAPED')",
     "removexattr": "import os\nos.removexattr({victim!r}, 'user.keep'); print('ESCAPED')",
     "lremovexattr": "import os\nos.removexattr({victim!r}, 'user.keep', follow_symlinks=False); print('ESCAPED')",
-    "setxattrat-raw": _RAW + (  # Linux 6.13: struct xattr_args {{ u64 value; u32 size, flags; }}
+    "setxattrat-raw": _RAW
+    + (  # Linux 6.13: struct xattr_args {{ u64 value; u32 size, flags; }}
         "v = ctypes.create_string_buffer(b'1')\nargs = (ctypes.c_uint64 * 2)(ctypes.addressof(v), 1)\n"
         "call(463, -100, {victim!r}.encode(), 0, b'user.x', args, 16); print('ESCAPED')"
     ),
     "removexattrat-raw": _RAW + "call(466, -100, {victim!r}.encode(), 0, b'user.keep'); print('ESCAPED')",
-    "file-setattr-nodump-raw": _RAW + (  # Linux 6.17: struct file_attr, 24 bytes; FS_XFLAG_NODUMP
+    "file-setattr-nodump-raw": _RAW
+    + (  # Linux 6.17: struct file_attr, 24 bytes; FS_XFLAG_NODUMP
         "attr = (ctypes.c_uint64 * 3)(0x80)\ncall(469, -100, {victim!r}.encode(), attr, 24, 0); print('ESCAPED')"
     ),
 }
@@ -254,13 +258,16 @@ METADATA_BY_FD = {
     "fchown": _OWN + "os.chown(fd, os.getuid(), os.getgid()); print('ESCAPED')",
     "futimens": _OWN + "os.utime(fd, (0, 0)); print('ESCAPED')",
     "fsetxattr": _OWN + "os.setxattr(fd, 'user.x', b'1'); print('ESCAPED')",
-    "fremovexattr": _OWN + (
+    "fremovexattr": _OWN
+    + (
         "try:\n    os.setxattr('own', 'user.x', b'1')\nexcept OSError:\n    pass\nos.removexattr(fd, 'user.x'); print('ESCAPED')"
     ),
     "chattr-ioctl": (  # FS_IOC_SETFLAGS with FS_NODUMP_FL (tmpfs has it); then with the request's high bits set
         _OWN + "import fcntl, struct\nfcntl.ioctl(fd, 0x40086602, struct.pack('l', 0x40)); print('ESCAPED')"
     ),
-    "chattr-ioctl-high-bits-raw": _OWN + _RAW + (
+    "chattr-ioctl-high-bits-raw": _OWN
+    + _RAW
+    + (
         "import platform\nnr = {{'x86_64': 16, 'aarch64': 29}}[platform.machine()]\nflags = ctypes.c_long(0x40)\n"
         "call(nr, fd, ctypes.c_ulong(0xFFFFFFFF40086602), ctypes.byref(flags)); print('ESCAPED')"
     ),

@@ -57,9 +57,13 @@ def test_effective_capabilities_reads_this_process() -> None:
 def test_metadata_calls_are_refused_on_every_path() -> None:
     rules = confine._rules(4242, 1)
     unconditional = {name for name, action, conditions in rules if action == 1 and not conditions}
-    for family in (["chmod", "fchmod", "fchmodat", "fchmodat2"], ["chown", "fchown", "lchown", "fchownat"],
-                   ["utime", "utimes", "utimensat", "futimesat"], ["setxattr", "lsetxattr", "fsetxattr", "setxattrat"],
-                   ["removexattr", "lremovexattr", "fremovexattr", "removexattrat"]):  # fmt: skip
+    for family in (
+        ["chmod", "fchmod", "fchmodat", "fchmodat2"],
+        ["chown", "fchown", "lchown", "fchownat"],
+        ["utime", "utimes", "utimensat", "futimesat"],
+        ["setxattr", "lsetxattr", "fsetxattr", "setxattrat"],
+        ["removexattr", "lremovexattr", "fremovexattr", "removexattrat"],
+    ):
         assert set(family) <= unconditional, family
     ioctls = [conditions for name, _, conditions in rules if name == "ioctl"]
     assert [(1, 7, 0xFFFFFFFF, 0x40086602)] in ioctls  # FS_IOC_SETFLAGS, on the 32 bits the kernel reads

@@ -50,8 +50,12 @@ OUTSIDE_METADATA = {**METADATA, **(METADATA_X86_64 if platform.machine() == "x86
 
 
 def cases(attacks: dict[str, str]) -> list:
-    return [pytest.param(name, mode, id=f"{name}[{mode}]") for name in attacks for mode in MODES
-            if mode == "kernel" or name not in KERNEL_ONLY]  # fmt: skip
+    return [
+        pytest.param(name, mode, id=f"{name}[{mode}]")
+        for name in attacks
+        for mode in MODES
+        if mode == "kernel" or name not in KERNEL_ONLY
+    ]
 
 
 @pytest.fixture
@@ -80,7 +84,9 @@ async def test_processes_network_signals_and_foreign_code_fail(name: str, mode: 
     if name == "ctypes-classes-left-in-memory":  # finds nothing to call: the search ran over all classes
         assert result.passed and int(result.stdout) > 100, result
     else:
-        assert result.status in ("failed", "crashed") or "PermissionError" in result.stderr, result  # (in a thread: exit 0)
+        assert result.status in ("failed", "crashed") or "PermissionError" in result.stderr, (
+            result
+        )  # (in a thread: exit 0)
 
 
 _PARENT = """
@@ -105,15 +111,23 @@ def test_the_parents_secrets_stay_secret(mode: str) -> None:
     env = {**os.environ, "AGENTNET_TEST_SECRET": secret, "PYTHONWARNINGS": "ignore"}
     layers = json.dumps(list(MODES[mode].kernel_layers))
     sites = json.dumps([p for p in sys.path if p.endswith("site-packages")])
-    parent = subprocess.run([sys.executable, "-c", _PARENT, json.dumps(SECRETS), layers, sites], env=env,
-                            capture_output=True, text=True, timeout=120, cwd=REPO)  # fmt: skip
+    parent = subprocess.run(
+        [sys.executable, "-c", _PARENT, json.dumps(SECRETS), layers, sites],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert parent.returncode == 0, parent.stderr
     results = json.loads(parent.stdout)
     assert set(results) == set(SECRETS)
     leaked = [name for name, (_, out, err) in results.items() if secret in out or secret in err]
     assert leaked == []
     assert results["own-environ"][0] == "passed"  # its own (scrubbed) environment is readable, and holds nothing
-    assert all(results[n][0] == "failed" for n in SECRETS if n not in ("own-environ", "proc-self-environ", "every-environ"))
+    assert all(
+        results[n][0] == "failed" for n in SECRETS if n not in ("own-environ", "proc-self-environ", "every-environ")
+    )
 
 
 @pytest.fixture
@@ -136,7 +150,9 @@ def snapshot(path: Path) -> tuple:
 
 @pytest.mark.parametrize("name", OUTSIDE_METADATA)
 @pytest.mark.parametrize("mode", KERNEL_ALONE)
-async def test_metadata_of_outside_files_is_refused_by_the_kernel_alone(name: str, mode: str, meta_victim: Path) -> None:
+async def test_metadata_of_outside_files_is_refused_by_the_kernel_alone(
+    name: str, mode: str, meta_victim: Path
+) -> None:
     before = snapshot(meta_victim)
     result = await KERNEL_ALONE[mode].run_python(OUTSIDE_METADATA[name].format(victim=str(meta_victim)))
     assert "ESCAPED" not in result.stdout and result.status == "failed", result
@@ -206,7 +222,9 @@ async def test_unlinked_but_open_files_count_against_the_tmpfs() -> None:
 
 
 async def test_without_the_tmpfs_open_files_times_file_size_bound_what_is_held() -> None:
-    sandbox = Sandbox(disk_mb=1024, file_size_mb=2, max_open_files=16, kernel_layers=("capabilities", "landlock", "seccomp"))
+    sandbox = Sandbox(
+        disk_mb=1024, file_size_mb=2, max_open_files=16, kernel_layers=("capabilities", "landlock", "seccomp")
+    )
     result = await sandbox.run_python(_HOLD.format(per_file=3, pause=0, hold_s=0))
     held, errno = map(int, result.stdout.split())
     assert "tmpfs" not in result.containment and result.passed, result
@@ -239,8 +257,10 @@ async def test_creating_endless_files_is_stopped() -> None:
 
 
 async def test_the_open_file_limit_is_low() -> None:
-    code = ("import resource\nprint(*resource.getrlimit(resource.RLIMIT_NOFILE))\nfiles = []\ntry:\n"
-            "    while True:\n        files.append(open('solution.py'))\nexcept OSError as e:\n    print(len(files), e.errno)")  # fmt: skip
+    code = (
+        "import resource\nprint(*resource.getrlimit(resource.RLIMIT_NOFILE))\nfiles = []\ntry:\n"
+        "    while True:\n        files.append(open('solution.py'))\nexcept OSError as e:\n    print(len(files), e.errno)"
+    )
     default, low = await FULL.run_python(code), await Sandbox(max_open_files=20).run_python(code)
     assert default.stdout.splitlines()[0] == "64 64" and low.stdout.splitlines()[0] == "20 20"
     opened, errno = map(int, low.stdout.splitlines()[1].split())
@@ -248,7 +268,9 @@ async def test_the_open_file_limit_is_low() -> None:
 
 
 async def test_a_thread_bomb_ends_within_its_limits() -> None:
-    code = "import threading, time\nwhile True:\n    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()"
+    code = (
+        "import threading, time\nwhile True:\n    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()"
+    )
     result = await Sandbox(timeout_s=5.0, memory_mb=256).run_python(code)
     assert result.status in ("failed", "timeout", "crashed")
 

@@ -60,8 +60,9 @@ except PermissionError as e:
 
 def refused_alone(run_dir: Path, path: str) -> bool:
     """Whether a single-threaded process's hook refuses opening `path` (an expression) for writing."""
-    done = subprocess.run([sys.executable, "-c", _ALONE, path], cwd=run_dir, capture_output=True, text=True,
-                          timeout=60, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", _ALONE, path], cwd=run_dir, capture_output=True, text=True, timeout=60, check=True
+    )
     return "sandbox:" in done.stdout
 
 
@@ -173,8 +174,19 @@ def test_the_hook_refuses_tampering_with_functions_and_pathlib(hook) -> None:
 
 
 def test_processes_ctypes_signals_and_limits(hook) -> None:
-    for event in ("subprocess.Popen", "os.system", "os.fork", "os.posix_spawn", "os.exec", "ctypes.dlopen",
-                  "gc.get_referrers", "code.__new__", "resource.setrlimit", "os.link", "socket.connect"):  # fmt: skip
+    for event in (
+        "subprocess.Popen",
+        "os.system",
+        "os.fork",
+        "os.posix_spawn",
+        "os.exec",
+        "ctypes.dlopen",
+        "gc.get_referrers",
+        "code.__new__",
+        "resource.setrlimit",
+        "os.link",
+        "socket.connect",
+    ):
         assert refused(hook, event, None, None, None, None), event
     assert refused(hook, "import", "ctypes.util", None, None, None, None)
     assert refused(hook, "os.kill", os.getppid(), 9)
@@ -194,8 +206,20 @@ def _helpers(hook) -> list[types.FunctionType]:
 def test_the_hook_holds_no_state_a_program_could_rewrite(hook) -> None:
     """What a program can reach from a traceback frame of the hook: its defaults. All of them are
     immutable or C functions; no helper has a closure cell or reads a global."""
-    immutable = (str, int, bool, bytes, tuple, frozenset, type(None), types.BuiltinFunctionType,
-                 types.MappingProxyType, types.MethodDescriptorType, type, types.FunctionType)  # fmt: skip
+    immutable = (
+        str,
+        int,
+        bool,
+        bytes,
+        tuple,
+        frozenset,
+        type(None),
+        types.BuiltinFunctionType,
+        types.MappingProxyType,
+        types.MethodDescriptorType,
+        type,
+        types.FunctionType,
+    )
     helpers = _helpers(hook)
     assert len(helpers) >= 8
     for f in helpers:

@@ -54,8 +54,13 @@ def test_capture_keeps_both_ends() -> None:
 
 
 def test_files_unlinked_but_held_open_are_counted(tmp_path: Path) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path / "gone")], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(tmp_path / "gone")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
         held, files = unlinked_open(holder.pid)

@@ -47,13 +47,19 @@ async def test_the_guard_runs_from_a_directory_only_root_may_enter(tmp_path, mon
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or SYSTEM_PYTHON is None, reason="needs root and a world-readable python3")
-def test_an_unreachable_default_interpreter_falls_back_to_the_systems(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_default_interpreter_falls_back_to_the_systems(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
     (private / "python").symlink_to(os.path.realpath(sys.executable))
     assert SYSTEM_PYTHON is not None
-    system = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                            capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    system = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if system != "%d.%d" % sys.version_info[:2]:
         pytest.skip(f"{SYSTEM_PYTHON} is Python {system}, not this one's version")
     monkeypatch.setattr(sys, "executable", str(private / "python"))
@@ -82,7 +88,11 @@ def test_an_interpreter_the_uid_cannot_read_falls_back_loudly(tmp_path) -> None:
     with pytest.warns(SandboxContainmentWarning, match="uid is off: a separate uid cannot run"):
         sandbox._run("print(1)", True, __import__("threading").Event())
     report = sandbox.containment()
-    assert "uid" in report.missing and "capabilities" in report.active and "interpreter every user can read" in report.missing["uid"]
+    assert (
+        "uid" in report.missing
+        and "capabilities" in report.active
+        and "interpreter every user can read" in report.missing["uid"]
+    )
 
 
 def test_a_left_out_layer_warns_with_its_name() -> None:
@@ -97,13 +107,21 @@ async def test_strict_refuses_to_run_without_a_layer(tmp_path) -> None:
     refused = await Sandbox(strict=True, kernel_layers=("capabilities", "seccomp")).run_python(marker)
     assert refused.status == "error" and "the code ran" not in refused.stdout
     assert "strict containment: missing landlock" in refused.stderr and "audit" not in refused.containment
-    assert (await Sandbox(strict=True).run_python(marker)).stdout == "the code ran\n"  # every layer here (a uid fallback is fine)
+    assert (
+        await Sandbox(strict=True).run_python(marker)
+    ).stdout == "the code ran\n"  # every layer here (a uid fallback is fine)
 
 
 @pytest.mark.parametrize(
     "settings, named",
-    [({"disk_mb": 0}, "disk_mb=0"), ({"uid": -1}, "uid=-1"), ({"kernel_layers": ("apparmor",)}, "kernel_layers="),
-     ({"max_open_files": 3}, "max_open_files=3"), ({"python": ""}, "python=''"), ({"audit_hook": 0}, "audit_hook=0")],
+    [
+        ({"disk_mb": 0}, "disk_mb=0"),
+        ({"uid": -1}, "uid=-1"),
+        ({"kernel_layers": ("apparmor",)}, "kernel_layers="),
+        ({"max_open_files": 3}, "max_open_files=3"),
+        ({"python": ""}, "python=''"),
+        ({"audit_hook": 0}, "audit_hook=0"),
+    ],
 )
 def test_bad_containment_settings_are_config_errors(settings: dict, named: str) -> None:
     with pytest.raises(SandboxConfigError, match=named):
@@ -131,10 +149,15 @@ def _alive(pid: int) -> bool:
 def test_a_killed_evaluator_takes_its_sleeping_child_along() -> None:
     program = "import time\nprint('started', flush=True)\ntime.sleep(60)"
     evaluator = subprocess.Popen(
-        [sys.executable, "-W", "ignore", "-c",
-         f"import asyncio\nfrom agentnet.tasks.sandbox import Sandbox\nasyncio.run(Sandbox(timeout_s=60).run_python({program!r}))"],
+        [
+            sys.executable,
+            "-W",
+            "ignore",
+            "-c",
+            f"import asyncio\nfrom agentnet.tasks.sandbox import Sandbox\nasyncio.run(Sandbox(timeout_s=60).run_python({program!r}))",
+        ],
         start_new_session=True,
-    )  # fmt: skip
+    )
     children: list[int] = []
     for _ in range(200):
         time.sleep(0.05)

@@ -18,8 +18,15 @@ def graph(rounds: int = 2) -> CommGraph:
 def conversation(*said: tuple[str, str, int], answer: str = "") -> Trajectory:
     """Turns as (agent, text, completion tokens); prompts name the turn so they differ."""
     records = [
-        MessageRecord(agent, i // 2, "agent", (Message("system", agent), Message("user", f"turn {i}")),
-                      text, Usage(10, tokens), 0.0)  # fmt: skip
+        MessageRecord(
+            agent,
+            i // 2,
+            "agent",
+            (Message("system", agent), Message("user", f"turn {i}")),
+            text,
+            Usage(10, tokens),
+            0.0,
+        )
         for i, (agent, text, tokens) in enumerate(said)
     ]
     return Trajectory("q", graph(), records, answer or (said[-1][1] if said else ""), 2)

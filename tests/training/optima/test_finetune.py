@@ -16,10 +16,12 @@ from tests.conftest import _require_local
 pytestmark = pytest.mark.integration
 PASSWORD = "The secret word is pineapple."
 ROWS = [
-    {"prompt": [{"role": "user", "content": f"What is the secret word? ({i})"}],
-     "completion": [{"role": "assistant", "content": PASSWORD}]}
+    {
+        "prompt": [{"role": "user", "content": f"What is the secret word? ({i})"}],
+        "completion": [{"role": "assistant", "content": PASSWORD}],
+    }
     for i in range(8)
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +52,11 @@ def test_sft_changes_the_adapter_lowers_the_loss_and_the_merged_gguf_is_served(b
     assert Path(policy.gguf).stat().st_size > 50_000_000
 
     with start(ServeConfig(model=policy.gguf, ctx_size=512)) as server:  # the embedded llama-server
-        reply = asyncio.run(server.backend().complete(
-            [Message("user", "What is the secret word? (3)")], GenerationSettings(max_tokens=16)))  # fmt: skip
+        reply = asyncio.run(
+            server.backend().complete(
+                [Message("user", "What is the secret word? (3)")], GenerationSettings(max_tokens=16)
+            )
+        )
     assert "pineapple" in reply.text.lower()
 
 
@@ -59,8 +64,14 @@ def test_sft_changes_the_adapter_lowers_the_loss_and_the_merged_gguf_is_served(b
 def test_dpo_prefers_the_chosen_answer_after_a_step(base, tmp_path):
     from agentnet.training.optima.finetune import FinetuneConfig, dpo
 
-    rows = [{"prompt": r["prompt"], "chosen": r["completion"],
-             "rejected": [{"role": "assistant", "content": "I do not know any secret words, sorry."}]} for r in ROWS]  # fmt: skip
+    rows = [
+        {
+            "prompt": r["prompt"],
+            "chosen": r["completion"],
+            "rejected": [{"role": "assistant", "content": "I do not know any secret words, sorry."}],
+        }
+        for r in ROWS
+    ]
     result = dpo(Path(base.hf_dir), rows, FinetuneConfig(dpo_lr=1e-3, dpo_epochs=2, lora_r=8), tmp_path)
     assert result.losses[-1] < result.losses[0]
     assert any(float(v.abs().max()) > 0 for v in lora_b(result.adapter_dir).values())
@@ -85,8 +96,10 @@ def test_dpo_trains_on_top_of_the_sft_policy_and_exports_from_its_gguf(base, tmp
     learner = LoRALearner(base, config, keep_merged=True)
     sft_policy, _ = learner.learn(base, "sft", ROWS, tmp_path / "iter-0")
     assert sft_policy.merged_hf and (Path(sft_policy.merged_hf) / "config.json").exists()
-    pairs = [{"prompt": r["prompt"], "chosen": r["completion"],
-              "rejected": [{"role": "assistant", "content": "No idea."}]} for r in ROWS]  # fmt: skip
+    pairs = [
+        {"prompt": r["prompt"], "chosen": r["completion"], "rejected": [{"role": "assistant", "content": "No idea."}]}
+        for r in ROWS
+    ]
     dpo_policy, info = learner.learn(sft_policy, "dpo", pairs, tmp_path / "iter-1")
     assert dpo_policy.hf_dir == sft_policy.merged_hf  # DPO starts from the current policy, not the base
     assert info["rows"] == len(pairs) and Path(dpo_policy.gguf).stat().st_size > 50_000_000

@@ -50,8 +50,17 @@ def trainer(tmp_path, learner, served, **config):
         yield ScriptedBackend(policy_reply(policy.name, bob_calls))
 
     cfg = OptimaConfig(**{"samples": 4, "iterations": 2, "sft_threshold": 0.0, "sft_top": 1.0, **config})
-    return OptimaTrainer(TinyTask(3), list(TinyTask(3).items()), DIALOGUE, Policy("base", "hf"), serve, learner,
-                         lambda prompt, text: 2.0, cfg, tmp_path / "run")  # fmt: skip
+    return OptimaTrainer(
+        TinyTask(3),
+        list(TinyTask(3).items()),
+        DIALOGUE,
+        Policy("base", "hf"),
+        serve,
+        learner,
+        lambda prompt, text: 2.0,
+        cfg,
+        tmp_path / "run",
+    )
 
 
 def test_isft_trains_on_the_best_conversations_and_the_next_iteration_uses_the_new_policy(tmp_path):
@@ -103,7 +112,7 @@ def test_idpo_forms_chosen_rejected_pairs_from_expanded_conversations(tmp_path):
     learner, served = RecordingLearner(), []
     t = trainer(tmp_path, learner, served, mode="dpo", iterations=1, samples=4)
     asyncio.run(t.atrain())
-    (_, mode, rows), = learner.calls
+    ((_, mode, rows),) = learner.calls
     assert mode == "dpo" and rows
     for row in rows:
         assert row["chosen"][0]["content"] == "Q works somewhere nice. <A>Lyon</A>"

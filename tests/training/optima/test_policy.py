@@ -8,7 +8,9 @@ from agentnet.training.optima.policy import serve_policies
 
 
 def test_an_engine_that_cannot_serve_trained_weights_is_refused_listing_those_that_can() -> None:
-    with pytest.raises(ConfigError, match="^--engine external: Optima serves its own weights; use one of llama-server, vllm$"):
+    with pytest.raises(
+        ConfigError, match="^--engine external: Optima serves its own weights; use one of llama-server, vllm$"
+    ):
         serve_policies("external")
     with pytest.raises(ConfigError, match="--engine tgi"):
         serve_policies("tgi")

@@ -12,7 +12,9 @@ from agentnet.training.optima.report import evaluate_policy, write_report
 from tests.training.optima.tiny_task import TinyTask
 
 DIALOGUE = Dialogue((AgentSpec("a0", "alice"), AgentSpec("a1", "bob")), rounds=1)
-RUN = RunConfig(task="tiny", limit=4, team=TeamConfig(topology="chain", agents=2, roles=("alice", "bob"), decision="last_agent"))
+RUN = RunConfig(
+    task="tiny", limit=4, team=TeamConfig(topology="chain", agents=2, roles=("alice", "bob"), decision="last_agent")
+)
 
 
 def serve_counting(served: list[str]):
@@ -45,10 +47,30 @@ def test_an_evaluation_is_stored_resumed_not_repeated_and_reported_with_solved_i
     served, task = [], PartialTinyTask(4)
     items = list(task.items())
     with RunStore(tmp_path / "runs.sqlite") as store:
-        summary = asyncio.run(evaluate_policy(serve_counting(served), Policy("base", "hf"), DIALOGUE, task, items,
-                                              store, RUN, tmp_path / "eval-runs.json"))  # fmt: skip
-        again = asyncio.run(evaluate_policy(serve_counting(served), Policy("base", "hf"), DIALOGUE, task, items,
-                                            store, RUN, tmp_path / "eval-runs.json"))  # fmt: skip
+        summary = asyncio.run(
+            evaluate_policy(
+                serve_counting(served),
+                Policy("base", "hf"),
+                DIALOGUE,
+                task,
+                items,
+                store,
+                RUN,
+                tmp_path / "eval-runs.json",
+            )
+        )
+        again = asyncio.run(
+            evaluate_policy(
+                serve_counting(served),
+                Policy("base", "hf"),
+                DIALOGUE,
+                task,
+                items,
+                store,
+                RUN,
+                tmp_path / "eval-runs.json",
+            )
+        )
     assert served == ["base"]  # the finished evaluation is read back, not run again
     assert again.run.id == summary.run.id and (summary.scored, summary.failed) == (4, 0)
     assert summary.accuracy == 0.375 and summary.solved == 1  # 1 + 0.5 + 0 + 0 over 4; one full score

@@ -2,8 +2,13 @@ import pytest
 
 from agentnet.errors import ConfigError
 from agentnet.training.optima.reward import (
-    RewardConfig, conversation_reward, conversation_tokens, readability, reward, speaks_for_others,
-)  # fmt: skip
+    RewardConfig,
+    conversation_reward,
+    conversation_tokens,
+    readability,
+    reward,
+    speaks_for_others,
+)
 from tests.training.optima.conftest import conversation
 
 CONFIG = RewardConfig(lambda_tokens=-0.5, lambda_read=0.6, token_cap=500, tag_penalty=-10.0)

@@ -12,8 +12,10 @@ def sample(item: str, total: float, text: str = "hi") -> Sample:
 
 def test_isft_keeps_each_items_best_above_the_threshold_then_the_top_fraction():
     samples = [
-        sample("x", 0.9), sample("x", 1.4),  # best 1.4
-        sample("y", 0.5), sample("y", 0.55),  # best below 0.6: dropped
+        sample("x", 0.9),
+        sample("x", 1.4),  # best 1.4
+        sample("y", 0.5),
+        sample("y", 0.55),  # best below 0.6: dropped
         sample("z", 0.7),
         sample("w", 1.1),
     ]

@@ -16,8 +16,12 @@ class TinyTask:
         self.size = size
 
     def item(self, index: int) -> Item:
-        return Item(f"tiny/{index}", f"Where does person {index} live?", "Lyon",
-                    private=((f"P{index} lives where Q works.",), ("Q works in Lyon.",)))
+        return Item(
+            f"tiny/{index}",
+            f"Where does person {index} live?",
+            "Lyon",
+            private=((f"P{index} lives where Q works.",), ("Q works in Lyon.",)),
+        )
 
     def items(self, split: str = "train") -> Iterator[Item]:
         return (self.item(i) for i in range(self.size))

@@ -20,7 +20,7 @@ MESSY = {
     "typed key": '{"suggestion": {"(str) a0_prompt": "Be exact."}}',
     "no JSON at all": 'I would set "a0_prompt": "Be exact." and leave the rest.',
     "unescaped quotes": '{"reasoning": "It ends with "The answer is N", where N is a number.",\n'
-                        '"suggestion": {"a0_prompt": "Be exact."}}',
+    '"suggestion": {"a0_prompt": "Be exact."}}',
 }
 
 
@@ -32,7 +32,9 @@ def test_suggestion_is_read_from_messy_replies(reply: str) -> None:
 
 
 def test_repairs_are_noted_and_raw_newlines_survive() -> None:
-    parsed = parse_reply('```\n{"reasoning": "two\nlines", "suggestion": {"a0_prompt": "Line 1\nLine 2", "rounds": 2,}}\n```', NAMES)
+    parsed = parse_reply(
+        '```\n{"reasoning": "two\nlines", "suggestion": {"a0_prompt": "Line 1\nLine 2", "rounds": 2,}}\n```', NAMES
+    )
     assert parsed.suggestion == {"a0_prompt": "Line 1\nLine 2", "rounds": 2}
     assert parsed.reasoning == "two\nlines"
     assert parsed.notes == ("read from a fenced block", "read as lenient JSON")
@@ -48,7 +50,11 @@ def test_unescaped_quotes_inside_a_value_are_kept_in_the_value() -> None:
 def test_terminate_reasoning_only_and_garbage() -> None:
     assert parse_reply("No change is needed. TERMINATE", NAMES).terminate
     only = parse_reply('{\n"reasoning": "The team used 94 tokens."\n}', NAMES)
-    assert (only.reasoning, only.suggestion, only.notes) == ("The team used 94 tokens.", {}, ("the reply has reasoning but no 'suggestion'",))
+    assert (only.reasoning, only.suggestion, only.notes) == (
+        "The team used 94 tokens.",
+        {},
+        ("the reply has reasoning but no 'suggestion'",),
+    )
     with pytest.raises(ExtractionError, match="no JSON suggestion in the optimiser's reply .*'I am a small model"):
         parse_reply("I am a small model and I like turtles.", NAMES)
 
@@ -90,12 +96,24 @@ def test_code_must_parse_and_keep_the_signature() -> None:
 
 
 def test_unknown_frozen_and_unusable_values_are_skipped_with_notes() -> None:
-    params = ParameterSet((*_params(), Parameter("temperature", 0.0, "t", "temperature", kind="float", trainable=False)))
-    changes, notes = resolve_suggestion(params, {"a0_prompt": "New.", "rounds": "lots", "temperature": 1, "colour": "red"})
+    params = ParameterSet(
+        (*_params(), Parameter("temperature", 0.0, "t", "temperature", kind="float", trainable=False))
+    )
+    changes, notes = resolve_suggestion(
+        params, {"a0_prompt": "New.", "rounds": "lots", "temperature": 1, "colour": "red"}
+    )
     assert changes == {"a0_prompt": "New."}
-    assert notes == ["rounds: 'lots' holds no number", "temperature: not trainable, ignored", "colour: no such variable, ignored"]
+    assert notes == [
+        "rounds: 'lots' holds no number",
+        "temperature: not trainable, ignored",
+        "colour: no such variable, ignored",
+    ]
 
 
 def _params() -> ParameterSet:
-    return ParameterSet((Parameter("a0_prompt", "Old.", "p", "system:a0"),
-                         Parameter("rounds", 1, "r", "rounds", kind="int", bounds=(1, 4))))
+    return ParameterSet(
+        (
+            Parameter("a0_prompt", "Old.", "p", "system:a0"),
+            Parameter("rounds", 1, "r", "rounds", kind="int", bounds=(1, 4)),
+        )
+    )

@@ -11,18 +11,31 @@ from tests.training.trace import toy
 
 # known edits, written as small models write them; the toy team scores the role prompt 0.5
 WORSE = '```json\n{"reasoning": "try BAD", "suggestion": {"a0_prompt": "BAD prompt"}}\n```'
-BETTER = ("Sure! {'reasoning': 'say 42', 'suggestion': {'a0_prompt': 'Always answer 42. Think step by step and "
-          "explain everything at length.'}} Hope it helps")
+BETTER = (
+    "Sure! {'reasoning': 'say 42', 'suggestion': {'a0_prompt': 'Always answer 42. Think step by step and "
+    "explain everything at length.'}} Hope it helps"
+)
 SHORTER = '{"reasoning": "shorter", "suggestion": {"a0_prompt": "Answer 42."'  # cut off at max_tokens
 LONGER = '{"suggestion": {"a0_prompt": "Answer 42, then add a long explanation that costs many more tokens."}}'
 
 
-def _loop(out: Path, replies: list[str], steps: int, groups=("prompts",), **config) -> tuple[TraceLoop, ScriptedBackend]:
+def _loop(
+    out: Path, replies: list[str], steps: int, groups=("prompts",), **config
+) -> tuple[TraceLoop, ScriptedBackend]:
     spec, task = toy.spec(), toy.ToyTask()
     items = list(task.items())
     optimizer_backend = ScriptedBackend(replies)
-    loop = TraceLoop(spec, team_parameters(spec, list(groups)), task, items[:4], items[4:], toy.team_backend(),
-                     OptoPrime(optimizer_backend), TraceConfig(steps=steps, batch=2, **config), out)
+    loop = TraceLoop(
+        spec,
+        team_parameters(spec, list(groups)),
+        task,
+        items[:4],
+        items[4:],
+        toy.team_backend(),
+        OptoPrime(optimizer_backend),
+        TraceConfig(steps=steps, batch=2, **config),
+        out,
+    )
     return loop, optimizer_backend
 
 
@@ -83,4 +96,6 @@ def test_better_is_score_first_then_tokens() -> None:
     assert not better(Evaluation(0.5, 100.0, 4), best)[0]
     assert not better(Evaluation(0.25, 10.0, 4), best)[0]
     assert better(Evaluation(0.75, 90.0, 4), best, min_improvement=0.3) == (
-        False, "score gain 0.250 is within min_improvement 0.3")
+        False,
+        "score gain 0.250 is within min_improvement 0.3",
+    )

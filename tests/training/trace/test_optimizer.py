@@ -10,8 +10,19 @@ from agentnet.training.trace.problem import Problem
 
 
 def _problem(value: str, feedback: str) -> Problem:
-    return Problem("Improve it.", "y = f(x)", "[f] f(x)", f"(str) x = {value}", "(str) x: the input", "(none)",
-                   "(none)", "(str) y = 1", feedback, values={"x": value}, names=("x",))
+    return Problem(
+        "Improve it.",
+        "y = f(x)",
+        "[f] f(x)",
+        f"(str) x = {value}",
+        "(str) x: the input",
+        "(none)",
+        "(none)",
+        "(str) y = 1",
+        feedback,
+        values={"x": value},
+        names=("x",),
+    )
 
 
 def test_prompt_follows_optoprime_and_memory_shows_earlier_steps() -> None:
@@ -39,8 +50,10 @@ def test_state_round_trips_and_failures_come_back_as_errors() -> None:
     bad = asyncio.run(opt.propose(_problem("one", "f1")))
     assert bad.error and bad.error.startswith("no JSON suggestion") and bad.raw == "I cannot answer that."
     down = asyncio.run(opt.propose(_problem("one", "f2")))
-    assert down.error == ("optimiser call failed: down (server http://x) "
-                          "(a server without structured output? turn json_mode off: --free-text)")
+    assert down.error == (
+        "optimiser call failed: down (server http://x) "
+        "(a server without structured output? turn json_mode off: --free-text)"
+    )
     restored = OptoPrime(ScriptedBackend([]))
     restored.load_state_dict(opt.state_dict())
     assert list(restored.memory) == [({"x": "one"}, "f1"), ({"x": "one"}, "f2")]
@@ -48,8 +61,14 @@ def test_state_round_trips_and_failures_come_back_as_errors() -> None:
 
 def test_json_mode_constrains_the_reply_to_the_trainable_variables_and_their_types() -> None:
     problem = _problem("one", "f")
-    problem = Problem(**{**problem.__dict__, "values": {"x": "one", "n": 2}, "names": ("x", "n"),
-                         "schemas": {"x": {"type": "string"}, "n": {"type": "integer", "minimum": 1, "maximum": 4}}})  # fmt: skip
+    problem = Problem(
+        **{
+            **problem.__dict__,
+            "values": {"x": "one", "n": 2},
+            "names": ("x", "n"),
+            "schemas": {"x": {"type": "string"}, "n": {"type": "integer", "minimum": 1, "maximum": 4}},
+        }
+    )
     backend = ScriptedBackend(['{"reasoning": "r", "suggestion": {"n": 3}}'])
     proposal = asyncio.run(OptoPrime(backend, OptoPrimeConfig()).propose(problem))
     assert proposal.suggestion == {"n": 3}

@@ -21,7 +21,10 @@ def test_groups_declare_each_trainable_value_with_its_current_value() -> None:
 
 def test_each_kind_has_a_json_schema_for_constrained_replies() -> None:
     assert Parameter("t", 0.5, "d", "temperature", "float", bounds=(0, 1)).json_schema() == {
-        "type": "number", "minimum": 0, "maximum": 1}
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+    }
     assert Parameter("r", 2, "d", "rounds", "int", choices=(1, 2)).json_schema() == {"enum": [1, 2]}
     assert Parameter("e", "def extract(o): ...", "d", "extract", "code").json_schema() == {"type": "string"}
 
@@ -29,15 +32,23 @@ def test_each_kind_has_a_json_schema_for_constrained_replies() -> None:
 def test_apply_writes_every_target_into_the_graph() -> None:
     spec = toy.spec("chain", 2, Decision("final_refer", settings=toy.SETTINGS))
     params = team_parameters(spec, ["prompts", "decision", "rounds", "temperature", "extract"])
-    new = params.with_values({"a1_prompt": "Check it.", "decision_prompt": "Decide.", "rounds": 3,
-                              "temperature": 0.7, "extract_answer": "def extract(output):\n    return output\n"})
+    new = params.with_values(
+        {
+            "a1_prompt": "Check it.",
+            "decision_prompt": "Decide.",
+            "rounds": 3,
+            "temperature": 0.7,
+            "extract_answer": "def extract(output):\n    return output\n",
+        }
+    )
     graph = new.apply(spec).graph()
     assert graph.agent("a0").system == load_role("math_solver").system and graph.agent("a1").system == "Check it."
     assert graph.decision.system == "Decide." and graph.rounds == 3
     assert {a.settings.temperature for a in graph.agents} | {graph.decision.settings.temperature} == {0.7}
     assert new.apply(spec).extract_code.startswith("def extract")
-    assert params.changed(new) == {k: new[k].value for k in ["a1_prompt", "decision_prompt", "rounds",
-                                                                 "temperature", "extract_answer"]}
+    assert params.changed(new) == {
+        k: new[k].value for k in ["a1_prompt", "decision_prompt", "rounds", "temperature", "extract_answer"]
+    }
 
 
 def test_single_trains_only_the_agent_that_runs() -> None:
