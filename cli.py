@@ -25,7 +25,7 @@ from agentnet.configs import ItemsConfig, TeamConfig
 from agentnet.options import Group
 from agentnet.options import command as options_command
 from agentnet.outputs import check_target
-from agentnet.report import Prices
+from agentnet.run_report import Prices
 from agentnet.serving import ServeConfig, default_cache_dir
 from agentnet.store import RunConfig, RunStore
 from agentnet.tasks import TaskConfig
@@ -157,7 +157,7 @@ def report(
     store_path: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Write a Markdown + HTML report: accuracy vs tokens (with the Pareto front) and topology drawings."""
-    from agentnet.report import write_report
+    from agentnet.run_report import write_report
 
     with RunStore.existing(store_path) as store:
         files = write_report(store, run_ids, out_dir, prices=prices)

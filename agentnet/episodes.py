@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agentnet.runtime import Team
-from agentnet.task import Item, Score, Task
+from agentnet.task_types import Item, Score, Task
 from agentnet.trajectory import Trajectory
 
 Pay = Literal["tokens", "price"]

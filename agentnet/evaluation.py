@@ -21,7 +21,7 @@ from agentnet.errors import AgentNetError, ConfigError, ServerDiedError, StoreEr
 from agentnet.replicas import calls_per_replica
 from agentnet.runtime import Team
 from agentnet.store import ResultRow, RunConfig, RunStore, RunSummary
-from agentnet.task import Item, Task
+from agentnet.task_types import Item, Task
 from agentnet.trajectory import Trajectory
 
 

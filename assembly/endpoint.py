@@ -41,7 +41,7 @@ from agentnet.graph import CommGraph, Topology
 from agentnet.serving import ServeConfig
 from agentnet.serving.pool import ModelDemand, check_demands, serve_models
 from agentnet.store import RunConfig
-from agentnet.task import Task
+from agentnet.task_types import Task
 from agentnet.tasks import TaskConfig, make_task
 
 if TYPE_CHECKING:  # the HTTP stack (starlette, uvicorn) is imported only when a server starts

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from agentnet.configs import ItemsConfig
 from agentnet.errors import ConfigError
-from agentnet.task import Item, Task
+from agentnet.task_types import Item, Task
 from agentnet.tasks import REGISTRY, TaskConfig, make_task
 
 

@@ -16,7 +16,7 @@ from agentnet.graph import CommGraph, Decision, ReceiveGate, StopGate, Topology
 from agentnet.llm import LLMBackend
 from agentnet.runtime import Team
 from agentnet.serving.models import default_price
-from agentnet.task import CodeCheck, Task, is_code_task
+from agentnet.task_types import CodeCheck, Task, is_code_task
 from agentnet.configs import TeamConfig
 from agentnet.tasks.sandbox import Sandbox
 from agentnet.tasks.tools import SandboxTools

@@ -33,7 +33,7 @@ from agentnet.llm import LLMBackend
 from agentnet.runtime import Team
 from agentnet.runtime.team import TeamEvent
 from agentnet.store import RunConfig, RunStore
-from agentnet.task import Item
+from agentnet.task_types import Item
 from agentnet.trajectory import Trajectory
 from agentnet.types import Completion, GenerationSettings, Message
 

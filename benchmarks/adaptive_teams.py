@@ -548,7 +548,7 @@ class Experiment:
 
     # -- report -------------------------------------------------------------------------------
     def report(self, store: RunStore) -> None:
-        from agentnet.report import write_report
+        from agentnet.run_report import write_report
 
         rows = [self._json(self.out / "rows" / f"{n}.json", None) for n in ROWS]
         rows = [r for r in rows if r is not None]

@@ -24,7 +24,7 @@ from typing import ClassVar, Literal
 
 from agentnet.errors import ConfigError
 from agentnet.graph import DecisionKind
-from agentnet.task import Item, Score
+from agentnet.task_types import Item, Score
 from agentnet.tasks.base import TaskConfig, check_split
 from agentnet.tasks.qa import extract_qa_answer, qa_score
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import DecisionKind
-from agentnet.task import Item, Score
+from agentnet.task_types import Item, Score
 from agentnet.tasks.base import DataNotFoundError, FileTask, find_data
 from agentnet.tasks.records import read_csv, require
 from agentnet.tasks.math_word import MATH_ROLES

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from agentnet.answers import code_from
 from agentnet.errors import ConfigError
 from agentnet.graph import DecisionKind
-from agentnet.task import CodeCheck, Item, Score
+from agentnet.task_types import CodeCheck, Item, Score
 from agentnet.tasks.base import DATA_ENV, DataNotFoundError, FileTask, data_roots
 from agentnet.tasks.harness import HarnessRun, run_examples, run_tests
 from agentnet.tasks.records import require
@@ -161,7 +161,7 @@ def _tail(text: str, chars: int = REPORT_CHARS) -> str:
 class HumanEval(FileTask):
     """The HumanEval task: one split ("test"), decided by `code_writer`, scored pass@1.
 
-    A `CodeTask` (agentnet.task): `code_check()` gives the `code_writer` decision its check.
+    A `CodeTask` (agentnet.task_types): `code_check()` gives the `code_writer` decision its check.
     """
 
     sandbox: Sandbox = field(default_factory=Sandbox)

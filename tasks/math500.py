@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from agentnet.answers import BOX_COMMAND, closing_braces, last_boxed
 from agentnet.graph import DecisionKind
-from agentnet.task import Item, Score
+from agentnet.task_types import Item, Score
 from agentnet.tasks.base import FileTask, HubSource
 from agentnet.tasks.symbolic import require_math_verify, symbolic_equal
 from agentnet.tasks.records import require

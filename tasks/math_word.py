@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from agentnet.answers import extract_answer, normalise_number
 from agentnet.graph import DecisionKind
-from agentnet.task import Item, Score
+from agentnet.task_types import Item, Score
 from agentnet.tasks.base import FileTask, HubSource, numbers_match
 from agentnet.tasks.records import require
 

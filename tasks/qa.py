@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from agentnet.errors import ConfigError
 from agentnet.graph import DecisionKind
-from agentnet.task import Item, Score
+from agentnet.task_types import Item, Score
 from agentnet.tasks.base import FileTask
 from agentnet.tasks.choice import extract_choice
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agentnet.errors import UnknownNameError
-from agentnet.task import Task
+from agentnet.task_types import Task
 from agentnet.tasks.asymmetric import Asymmetric
 from agentnet.tasks.base import TaskConfig
 from agentnet.tasks.choice import MMLU, AQuA

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from agentnet.answers import code_blocks
 from agentnet.errors import ConfigError
-from agentnet.task import CodeCheck
+from agentnet.task_types import CodeCheck
 from agentnet.tasks.sandbox import Sandbox
 from agentnet.tools import ToolKind, ToolRun
 

@@ -162,14 +162,16 @@ def test_an_unwritable_directory_is_one_line_and_leaves_nothing(stored, tmp_path
 
 
 def test_a_failure_half_way_leaves_no_partial_report(stored, tmp_path, monkeypatch) -> None:
-    import agentnet.report
+    import agentnet.run_report
 
     path, run = stored
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(agentnet.report, "plot_accuracy_vs_tokens", disk_full)  # after the viewer pages were written
+    monkeypatch.setattr(
+        agentnet.run_report, "plot_accuracy_vs_tokens", disk_full
+    )  # after the viewer pages were written
     result = runner.invoke(app, ["report", run, "--store", str(path), "--out", str(tmp_path / "r")])
     one_line_exit_2(result, "writing failed (No space left on device); nothing was written there")
     assert list(tmp_path.iterdir()) == []  # neither the report folder nor its temporary twin

@@ -25,7 +25,7 @@ from agentnet.episodes import Pay, run_episode
 from agentnet.errors import ConfigError
 from agentnet.graph import Topology
 from agentnet.llm import LLMBackend
-from agentnet.task import Item, Task
+from agentnet.task_types import Item, Task
 from agentnet.tools import ToolRunner
 from agentnet.topologies.learned import build_graph
 

@@ -26,7 +26,7 @@ from agentnet.checks import check_fields
 from agentnet.outputs import check_target
 from agentnet.errors import ConfigError, TrainingError, require_at_least_one
 from agentnet.llm import LLMBackend
-from agentnet.task import Item, Task
+from agentnet.task_types import Item, Task
 from agentnet.tools import ToolRunner
 from agentnet.topologies.learned import LearnedTopology, Sample, load_file
 from agentnet.training.contract import Artefact

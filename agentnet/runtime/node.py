@@ -15,7 +15,7 @@ from agentnet.errors import BackendError, ConfigError
 from agentnet.graph import CommGraph, ReceiveGate, StopGate
 from agentnet.llm import LLMBackend
 from agentnet.rounds import Spoken
-from agentnet.task import CodeCheck
+from agentnet.task_types import CodeCheck
 from agentnet.tools import ToolKind, ToolRun, ToolRunner
 from agentnet.trajectory import MessageRecord
 from agentnet.types import Completion, GenerationSettings, Message, Usage

@@ -22,7 +22,7 @@ from agentnet.llm import LLMBackend
 from agentnet.members import check_price
 from agentnet.runtime.compile import COMPILED, state_reader, step_limit
 from agentnet.runtime.node import Extract, RunContext, RunState
-from agentnet.task import CodeCheck
+from agentnet.task_types import CodeCheck
 from agentnet.tools import ToolRunner
 from agentnet.trajectory import MessageRecord, Trajectory
 

@@ -11,7 +11,7 @@ from agentnet.episodes import run_episode, run_team, score_episode
 from agentnet.errors import BackendError, ConfigError
 from agentnet.graph import CommGraph, Decision
 from agentnet.runtime import Team
-from agentnet.task import Item, Score
+from agentnet.task_types import Item, Score
 from agentnet.testing import ScriptedBackend
 
 

@@ -15,7 +15,7 @@ from agentnet.llm import OpenAIBackend, RetryPolicy
 from agentnet.runtime import Team
 from agentnet.serving.process import ServerProcess, free_port
 from agentnet.store import RunConfig, RunStore
-from agentnet.task import Item, Score
+from agentnet.task_types import Item, Score
 from agentnet.testing import ScriptedBackend
 from tests.faults import FaultServer, Step
 

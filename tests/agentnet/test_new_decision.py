@@ -19,7 +19,7 @@ from agentnet.prompts import load_role
 from agentnet.runtime import Team
 from agentnet.runtime.decide import DECIDERS, Decided
 from agentnet.runtime.node import RunContext, RunState, call_agent, key
-from agentnet.task import Item, Score
+from agentnet.task_types import Item, Score
 from agentnet.testing import ScriptedBackend
 from agentnet.trajectory import DECISION
 from agentnet.training.trace.params import TeamSpec, team_parameters

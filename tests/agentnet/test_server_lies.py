@@ -16,7 +16,7 @@ from agentnet.graph import CommGraph, Decision
 from agentnet.llm import MAX_CHARS_PER_TOKEN, OpenAIBackend, RetryPolicy
 from agentnet.runtime import Team
 from agentnet.store import ResultRow, RunConfig, RunStore
-from agentnet.task import Item, Score
+from agentnet.task_types import Item, Score
 from agentnet.types import GenerationSettings, Message, Usage
 from tests.faults import USAGE, FaultServer, Step
 

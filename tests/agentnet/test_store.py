@@ -12,7 +12,7 @@ from agentnet.evaluation import result_row
 from agentnet.graph import CommGraph
 from agentnet.store import ResultRow, RunConfig, RunStore
 from agentnet.store_file import SCHEMA
-from agentnet.task import Item
+from agentnet.task_types import Item
 from agentnet.trajectory import MessageRecord, Trajectory
 from agentnet.types import Message, Usage
 from tests.agentnet.mounts import fill, remount, tmpfs

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from agentnet.task import Item
+from agentnet.task_types import Item
 
 Kind = Literal["canonical", "broken", "hostile"]
 _EXEC_LINE = "exec(check_program, exec_globals)"

@@ -7,7 +7,7 @@ import pytest
 
 import agentnet
 from agentnet.errors import ConfigError, UnknownNameError
-from agentnet.task import Item
+from agentnet.task_types import Item
 from agentnet.tasks.base import DataNotFoundError, MalformedDataError, TaskConfig
 from agentnet.tasks.choice import MMLU, MMLU_SUBJECTS, AQuA, UnknownSubjectError, extract_choice
 

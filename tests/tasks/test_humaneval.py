@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentnet.task import Item
+from agentnet.task_types import Item
 from agentnet.tasks.base import DataNotFoundError, MalformedDataError, TaskConfig
 from agentnet.tasks.humaneval import HumanEval, QueryNotFoundError, examples, program
 from agentnet.tasks.sandbox import Sandbox
@@ -210,7 +210,7 @@ def test_invalid_utf8_lines_in_the_gzip_are_malformed_not_a_traceback(tmp_path: 
 
 
 def test_humaneval_is_a_code_task() -> None:
-    from agentnet.task import CodeTask, is_code_task
+    from agentnet.task_types import CodeTask, is_code_task
 
     task = HumanEval()
     assert is_code_task(task) and isinstance(task, CodeTask)

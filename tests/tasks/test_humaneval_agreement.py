@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from agentnet.task import Item
+from agentnet.task_types import Item
 from agentnet.tasks.base import DataNotFoundError
 from agentnet.tasks.humaneval import HumanEval
 from agentnet.tasks.sandbox import Sandbox

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agentnet.errors import ConfigError
-from agentnet.task import Item
+from agentnet.task_types import Item
 from agentnet.tasks.base import DataNotFoundError, MalformedDataError, TaskConfig
 from agentnet.tasks.choice import extract_choice
 from agentnet.tasks.qa import (

@@ -10,7 +10,7 @@ import pytest
 
 import agentnet.tasks
 from agentnet.errors import UnknownNameError
-from agentnet.task import Task
+from agentnet.task_types import Task
 from agentnet.tasks import REGISTRY, TaskConfig, make_task
 
 PACKAGE = Path(agentnet.tasks.__file__).parent

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from agentnet.errors import MissingDependencyError
-from agentnet.task import Item
+from agentnet.task_types import Item
 from agentnet.tasks.base import TaskConfig
 from agentnet.tasks.math500 import MATH500, normalise_math
 from agentnet.tasks.symbolic import askable, available, symbolic_equal

@@ -13,7 +13,7 @@ from agentnet.errors import BackendError
 from agentnet.evaluation import evaluate
 from agentnet.runtime import Team
 from agentnet.store import RunConfig, RunStore
-from agentnet.task import Item
+from agentnet.task_types import Item
 from agentnet.testing import ScriptedBackend
 from agentnet.training.optima.generate import Dialogue, converse
 from agentnet.training.trace.loop import TraceConfig, TraceLoop

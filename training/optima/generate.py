@@ -23,7 +23,7 @@ from agentnet.graph import CommGraph, Decision
 from agentnet.llm import DeltaCallback, LLMBackend, RetractCallback
 from agentnet.prompts import load_role
 from agentnet.runtime import Team
-from agentnet.task import Item, Task
+from agentnet.task_types import Item, Task
 from agentnet.types import Completion, GenerationSettings, Message
 
 

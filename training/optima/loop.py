@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 from agentnet.checks import check_fields
 from agentnet.errors import ConfigError, require_at_least_one
 from agentnet.llm import LLMBackend
-from agentnet.task import Item, Task
+from agentnet.task_types import Item, Task
 from agentnet.training.contract import Artefact
 from agentnet.training.optima.generate import Dialogue, check_formats, converse, formats
 from agentnet.training.optima.mcts import Tree, keep_top, pairs, select

@@ -56,7 +56,7 @@ def run_session(
     from agentnet.training.optima.finetune import BaseModelNLL, quiet
     from agentnet.training.optima.generate import Dialogue
     from agentnet.training.optima.policy import LoRALearner, base_policy, serve_policies
-    from agentnet.training.optima.report import evaluate_before_after
+    from agentnet.training.optima.optima_report import evaluate_before_after
 
     check_target(Path(out_dir))  # a file or /proc as --out: one line before any model loads or server starts
     tune = replace(s.tune, lora_alpha=2 * s.tune.lora_r)
@@ -129,7 +129,7 @@ def run_optima(s: OptimaSession, out_dir: Path, store_path: Path, command: str, 
     names) and prints it, then where the final policy is."""
     from rich.progress import Progress
 
-    from agentnet.training.optima.report import write_report
+    from agentnet.training.optima.optima_report import write_report
 
     with Progress(console=err) as progress:
         bar = progress.add_task("optima", total=None)

@@ -25,14 +25,14 @@ from agentnet.llm import LLMBackend
 from agentnet.assembly import team_for
 from agentnet.runtime import Team
 from agentnet.training.contract import Artefact
-from agentnet.task import Item, Task
+from agentnet.task_types import Item, Task
 from agentnet.training.minibatches import Minibatches
 from agentnet.training.trace.extract import resolve_suggestion
 from agentnet.training.trace.optimizer import Optimizer, Stateful
 from agentnet.training.trace.params import EXTRACT_FUNCTION, ParameterSet, TeamSpec, Value
 from agentnet.training.trace.problem import build_problem, clip
 from agentnet.training.trace.records import Evaluation, ProposalRecord
-from agentnet.training.trace.report import write_report
+from agentnet.training.trace.trace_report import write_report
 from agentnet.training.trace.sandboxed import CodeParamError, code_sandbox, run_function
 
 CHECKPOINT_VERSION = 1

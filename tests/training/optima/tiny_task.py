@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from agentnet.task import Item, Score
+from agentnet.task_types import Item, Score
 
 
 class TinyTask:

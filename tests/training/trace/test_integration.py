@@ -21,7 +21,7 @@ class SumTask(toy.ToyTask):
     name = "sums"
 
     def items(self, split: str = "train"):
-        from agentnet.task import Item
+        from agentnet.task_types import Item
 
         return iter(
             [Item(f"sums/{a}", f"What is {a}+{a + 1}? Reply with the number.", str(2 * a + 1)) for a in range(1, 5)]

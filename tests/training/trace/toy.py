@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from agentnet.agents import AgentSpec
 from agentnet.graph import Decision
-from agentnet.task import Item, Score
+from agentnet.task_types import Item, Score
 from agentnet.testing import ScriptedBackend
 from agentnet.training.trace.params import TeamSpec
 from agentnet.types import GenerationSettings, Message

@@ -10,7 +10,7 @@ from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import CommGraph, Decision
 from agentnet.drawing import draw_topology
-from agentnet.report import Prices, write_report
+from agentnet.run_report import Prices, write_report
 from agentnet.run_stats import wilson_interval
 from agentnet.run_table import summary_table
 from agentnet.configs import TeamConfig

@@ -10,7 +10,7 @@ from typing import Any
 
 from agentnet.evaluation import evaluate
 from agentnet.store import RunConfig, RunStore, RunSummary
-from agentnet.task import Item, Task
+from agentnet.task_types import Item, Task
 from agentnet.training.optima.generate import Dialogue
 from agentnet.training.optima.loop import OptimaConfig, Policy, Serve
 

@@ -4,11 +4,11 @@ from contextlib import asynccontextmanager
 from agentnet.agents import AgentSpec
 from agentnet.configs import TeamConfig
 from agentnet.store import RunConfig, RunStore
-from agentnet.task import Score
+from agentnet.task_types import Score
 from agentnet.testing import ScriptedBackend
 from agentnet.training.optima.generate import Dialogue
 from agentnet.training.optima.loop import OptimaConfig, Policy
-from agentnet.training.optima.report import evaluate_policy, write_report
+from agentnet.training.optima.optima_report import evaluate_policy, write_report
 from tests.training.optima.tiny_task import TinyTask
 
 DIALOGUE = Dialogue((AgentSpec("a0", "alice"), AgentSpec("a1", "bob")), rounds=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentnet.task import CodeTask, Item, Score, is_code_task
+from agentnet.task_types import CodeTask, Item, Score, is_code_task
 from agentnet.tasks.humaneval import HumanEval
 from agentnet.tasks.math_word import GSM8K
 
