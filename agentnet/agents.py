@@ -83,5 +83,7 @@ def build_messages(
         temporal=_section("temporal", temporal),
         feedback=template("feedback").substitute(feedback=feedback.strip()) if feedback else "",
     )
-    system = agent.system if agent.system is not None else load_role(agent.prompt or agent.role).system
-    return [Message("system", system), Message("user", user.strip())]
+    card = load_role(agent.prompt or agent.role)
+    system = agent.system if agent.system is not None else card.system
+    user = f"{user.strip()}\n\n{card.reminder}" if card.reminder else user.strip()
+    return [Message("system", system), Message("user", user)]

@@ -1,6 +1,8 @@
-"""Prompt templates, one file each: roles in `roles/<id>.md` (first line `# Title`, then an
-optional `tool: <kind>` line naming the tool an agent of this role uses by default, the rest
-the system prompt) and the user-prompt pieces as `string.Template` files beside this one."""
+"""Prompt templates, one file each: roles in `roles/<id>.md` (first line `# Title`, then
+optional header lines — `tool: <kind>`, the tool an agent of this role uses by default;
+`reminder: <text>`, a line put at the end of the agent's user prompt, where a small model heeds
+an instruction it skips in the system prompt — then the system prompt) and the user-prompt
+pieces as `string.Template` files beside this one."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ class RoleCard:
     title: str
     system: str
     tool: str = "none"  # the tool an agent of this role uses unless its team says otherwise
+    reminder: str = ""  # the last line of the agent's user prompt ("" none)
 
 
 def _files() -> Any:
@@ -37,11 +40,14 @@ def load_role(role_id: str) -> RoleCard:
         raise UnknownNameError("role", role_id, list(role_ids()))
     text = (_files() / "roles" / f"{role_id}.md").read_text(encoding="utf-8")
     first, _, body = text.partition("\n")
-    tool = "none"
-    head, _, rest = body.strip().partition("\n")
-    if head.startswith("tool:"):
-        tool, body = head.removeprefix("tool:").strip(), rest
-    return RoleCard(role_id, first.lstrip("# ").strip(), body.strip(), tool)
+    headers = {"tool": "none", "reminder": ""}
+    while True:
+        head, _, rest = body.strip().partition("\n")
+        key, colon, value = head.partition(":")
+        if not colon or key.strip() not in headers:
+            break
+        headers[key.strip()], body = value.strip(), rest
+    return RoleCard(role_id, first.lstrip("# ").strip(), body.strip(), headers["tool"], headers["reminder"])
 
 
 @cache
