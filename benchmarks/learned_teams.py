@@ -397,6 +397,7 @@ def main() -> None:
     if args.phase != "report" and not os.environ.get("AGENTNET_DATA_DIR"):
         raise SystemExit(f"set AGENTNET_DATA_DIR (e.g. ../shared/data): the rows read {suite.task} from it")
     out.mkdir(parents=True, exist_ok=True)
+    EXPERIMENT.mkdir(parents=True, exist_ok=True)  # the shared response cache's folder
     done = {p.stem: json.loads(p.read_text()) for p in sorted((out / "rows").glob("*.json"))}
     learners = suite.learners()
     if args.phase == "validate":  # only what a choice reads (revision 1): the single agents, the learner variants
