@@ -24,7 +24,7 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, NoReturn, Union, get_args, get_origin
 
 from agentnet.errors import ConfigError
 
@@ -38,7 +38,7 @@ MAX_TEXT_CHARS = 1_000_000  # one prompt: ~250k tokens, beyond the context windo
 BOUNDS = ("ge", "gt", "le", "lt")
 
 
-def show(value: Any, limit: int = 24) -> str:
+def show(value: object, limit: int = 24) -> str:
     """A value as an error message quotes it: huge ints and long strings cut to size."""
     text = repr(value) if isinstance(value, str) else str(value)
     if len(text) <= limit:
@@ -48,16 +48,18 @@ def show(value: Any, limit: int = 24) -> str:
     return text[: limit - 1] + "…"
 
 
-def _named(label: str, value: Any) -> str:
+def _named(label: str, value: object) -> str:
     """`--timeout nan` for a flag, `timeout=nan` for a field."""
     return f"{label} {show(value)}" if label.startswith("-") else f"{label}={show(value)}"
 
 
-def _bound(words: str, bound: Any) -> str:
+def _bound(words: str, bound: float | None) -> str:
     return f"{words} {bound:,}" if isinstance(bound, int) else f"{words} {bound:g}"
 
 
-def _range(label: str, value: float, ge: Any, gt: Any, le: Any, lt: Any, shown: Any) -> None:
+def _range(
+    label: str, value: float, ge: float | None, gt: float | None, le: float | None, lt: float | None, shown: object
+) -> None:
     """One-sided: `x=0 must be at least 1`; two-sided: `x=3 is out of range: it must be at least 0 and at most 2`."""
     tests = [
         (ge, value >= ge if ge is not None else True, "at least"),
@@ -75,8 +77,15 @@ def _range(label: str, value: float, ge: Any, gt: Any, le: Any, lt: Any, shown: 
 
 
 def number(
-    label: str, value: Any, kind: type, *, ge: Any = None, gt: Any = None, le: Any = None, lt: Any = None
-) -> Any:
+    label: str,
+    value: object,
+    kind: type,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> float:
     """`value` checked as an int or a float named `label` (a field name, or a flag like `--timeout`)."""
     given = value
     if kind is int:
@@ -95,15 +104,15 @@ def number(
     return value
 
 
-def bounds(metadata: Mapping[str, Any]) -> dict[str, Any]:
+def bounds(metadata: Mapping[str, Any]) -> dict[str, float]:
     return {k: metadata[k] for k in BOUNDS if k in metadata}
 
 
 Kind = Literal["int", "float", "bool", "str"]
-_KINDS: dict[Any, Kind] = {int: "int", float: "float", bool: "bool", str: "str"}
+_KINDS: dict[object, Kind] = {int: "int", float: "float", bool: "bool", str: "str"}
 
 
-def kind_of(annotation: Any) -> tuple[Kind | None, bool]:
+def kind_of(annotation: object) -> tuple[Kind | None, bool]:
     """(the scalar kind a field holds, whether None is allowed); (None, _) for anything else."""
     optional = False
     if get_origin(annotation) in (Union, types.UnionType):
@@ -115,7 +124,7 @@ def kind_of(annotation: Any) -> tuple[Kind | None, bool]:
     return _KINDS.get(annotation), optional
 
 
-def _hints(cls: type) -> dict[str, Any]:
+def _hints(cls: type) -> dict[str, object]:
     """The fields' resolved annotations; a field whose annotation cannot be resolved (a name imported
     only for type checkers) is left out, not an error."""
     try:
@@ -134,7 +143,7 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 @functools.cache
-def _field_kinds(cls: type) -> tuple[tuple[str, Kind, bool, tuple[tuple[str, Any], ...]], ...]:
+def _field_kinds(cls: type) -> tuple[tuple[str, Kind, bool, tuple[tuple[str, float], ...]], ...]:
     hints = _hints(cls)
     out = []
     for f in dataclasses.fields(cls):
@@ -146,7 +155,7 @@ def _field_kinds(cls: type) -> tuple[tuple[str, Kind, bool, tuple[tuple[str, Any
     return tuple(out)
 
 
-def check_value(label: str, value: Any, kind: Kind, optional: bool = False, **limits: Any) -> None:
+def check_value(label: str, value: object, kind: Kind, optional: bool = False, **limits: float) -> None:
     if value is None and optional:
         return
     if kind in ("int", "float"):
@@ -157,7 +166,7 @@ def check_value(label: str, value: Any, kind: Kind, optional: bool = False, **li
         raise ConfigError(f"{_named(label, value)} is a {type(value).__name__}, not text")
 
 
-def check_fields(config: Any) -> None:
+def check_fields(config: object) -> None:
     """Every int, float, bool and str field of a config dataclass checked by its type and its
     metadata bounds; the first bad one is a `ConfigError` naming it."""
     cls: type = type(config)
@@ -205,7 +214,7 @@ def _finite(text: str) -> float:
     return value
 
 
-def _no_constant(name: str) -> Any:
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
@@ -226,7 +235,7 @@ def parse_json(text: str, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         raise ConfigError(f"{what} is invalid JSON ({show(str(e), 160)})") from None
 
 
-def check_texts(data: Any, what: str, limit: int = MAX_TEXT_CHARS, path: str = "") -> None:
+def check_texts(data: object, what: str, limit: int = MAX_TEXT_CHARS, path: str = "") -> None:
     """Every string in a parsed document (keys included) at most `limit` characters."""
     if isinstance(data, str):
         if len(data) > limit:

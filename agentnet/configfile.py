@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agentnet.checks import Kind, check_texts, check_value, kind_of, read_text, show
+from agentnet.checks import Kind, check_texts, check_value, kind_of, number, read_text, show
 from agentnet.errors import ConfigError
 
 SUFFIXES = (".yaml", ".yml", ".json")  # JSON is YAML too
@@ -34,10 +34,10 @@ class Setting:
     kind: Kind | typing.Literal["path", "list"]
     optional: bool = False
     choices: tuple[str, ...] = ()
-    limits: tuple[tuple[str, Any], ...] = ()  # a number's range: ("ge", 1), ("le", 64)…
+    limits: tuple[tuple[str, float], ...] = ()  # a number's range: ("ge", 1), ("le", 64)…
 
 
-def setting_for(tp: Any, choices: tuple[str, ...] = (), limits: Mapping[str, Any] | None = None) -> Setting | None:
+def setting_for(tp: object, choices: tuple[str, ...] = (), limits: Mapping[str, float] | None = None) -> Setting | None:
     """The setting a parameter of type `tp` takes from a file; None for a type no file sets."""
     if typing.get_origin(tp) is typing.Annotated:
         tp = typing.get_args(tp)[0]
@@ -66,7 +66,7 @@ def key_of(name: str) -> str:
     return name.replace("-", "_")
 
 
-def load(path: Path, known: Mapping[str, Setting], command: str) -> dict[str, Any]:
+def load(path: Path, known: Mapping[str, Setting], command: str) -> dict[str, object]:
     """The file's settings by parameter name, each checked and converted to what the option's
     parser would have produced (a Path for a path, a list of strings for a list)."""
     if path.suffix.lower() not in SUFFIXES:
@@ -93,7 +93,7 @@ def load(path: Path, known: Mapping[str, Setting], command: str) -> dict[str, An
     if not isinstance(data, dict):
         raise ConfigError(f"{path} holds a {type(data).__name__}, not KEY: VALUE settings; write e.g. `agents: 3`")
     check_texts(data, str(path))
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for raw_key, value in data.items():
         if not isinstance(raw_key, str):
             raise ConfigError(f"{path}: the key {show(raw_key)} is not an option name; write e.g. `agents: 3`")
@@ -111,7 +111,7 @@ def load(path: Path, known: Mapping[str, Setting], command: str) -> dict[str, An
     return out
 
 
-def convert(label: str, value: Any, setting: Setting) -> Any:
+def convert(label: str, value: object, setting: Setting) -> object:
     """`value` checked as `setting` says, named `label` in the error."""
     if value is None:
         if setting.optional:
@@ -135,12 +135,19 @@ def convert(label: str, value: Any, setting: Setting) -> Any:
         raise ConfigError(f"{label}={show(value)}: YAML read a {type(value).__name__}; quote the text, e.g. '{value}'")
     if isinstance(value, int) and not isinstance(value, bool) and setting.kind == "str":
         value = str(value)  # `adversary_answer: 0` means the text 0
-    check_value(label, value, setting.kind, **dict(setting.limits))
-    return float(value) if setting.kind == "float" else value
+    if setting.kind == "float":
+        return number(label, value, float, **dict(setting.limits))
+    check_value(label, value, setting.kind, False, **dict(setting.limits))
+    return value
 
 
 def config_from_data(
-    cls: type[T], data: Mapping[str, Any], what: str, *, strict: bool = True, defaults: Mapping[str, Any] | None = None
+    cls: type[T],
+    data: Mapping[str, object],
+    what: str,
+    *,
+    strict: bool = True,
+    defaults: Mapping[str, object] | None = None,
 ) -> T:
     """A config dataclass from parsed JSON/YAML (`asdict`'s shape: nested configs as mappings, tuples as
     lists). A key that is no field is an error naming `what` (`strict`) or is dropped (a file an older
@@ -150,7 +157,7 @@ def config_from_data(
     names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     if strict and (unknown := sorted(set(data) - names)):
         raise ConfigError(f"{what}: unknown setting {unknown[0]!r}; known: {', '.join(sorted(names))}")
-    kwargs: dict[str, Any] = dict(defaults or {})
+    kwargs: dict[str, object] = dict(defaults or {})
     for name in names & set(data):
         value, tp = data[name], hints[name]
         if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
@@ -161,10 +168,10 @@ def config_from_data(
     return cls(**kwargs)
 
 
-def settings_of(config: Any) -> dict[str, Any]:
+def settings_of(config: Any) -> dict[str, object]:
     """A config dataclass (nested ones flattened, as the CLI flattens them) as config-file settings:
     each field under its option's name, tuples as lists, paths as text."""
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -176,7 +183,7 @@ def settings_of(config: Any) -> dict[str, Any]:
     return out
 
 
-def plain(value: Any) -> Any:
+def plain(value: object) -> object:
     """A setting as YAML writes it: tuples as lists, paths as text, a choice as its value."""
     if isinstance(value, (tuple, list)):
         return [plain(v) for v in value]
@@ -185,7 +192,7 @@ def plain(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
 
-def dump(settings: Mapping[str, Any], header: str = "") -> str:
+def dump(settings: Mapping[str, object], header: str = "") -> str:
     """`settings` as YAML, one key a line in the order given, under a comment `header`."""
     import yaml
 
@@ -198,7 +205,7 @@ def dump(settings: Mapping[str, Any], header: str = "") -> str:
     return "".join(f"# {line}\n" for line in header.splitlines()) + body
 
 
-def write(path: Path, settings: Mapping[str, Any], header: str, flag: str = "--config-out") -> None:
+def write(path: Path, settings: Mapping[str, object], header: str, flag: str = "--config-out") -> None:
     """`settings` as a YAML file (see `dump`), written whole or not at all."""
     from agentnet.outputs import staged_file
 

@@ -51,7 +51,7 @@ class Group:
     cls: type
     prefix: str = ""  # added to every option's name: prefix="optimizer_" gives --optimizer-max-tokens
     exclude: tuple[str, ...] = ()  # fields left off (their dataclass defaults apply)
-    defaults: dict[str, Any] = field(default_factory=dict)  # this command's defaults
+    defaults: dict[str, object] = field(default_factory=dict)  # this command's defaults
     panel: str | None = None  # the --help section its options are listed under
     helps: dict[str, str] = field(default_factory=dict)  # this command's help texts (e.g. listing a registry)
 
@@ -59,8 +59,8 @@ class Group:
 @dataclass(frozen=True)
 class _Option:
     name: str  # the Python parameter name (prefix + field name)
-    annotation: Any
-    default: Any
+    annotation: object
+    default: object
     csv: bool  # tuple[str, ...]: parsed from a comma-separated string
     factory: bool  # the dataclass default comes from a factory: omit the value when None
     check: _Check | None = None  # how a number is checked (None: not a number)
@@ -72,20 +72,20 @@ class _Option:
 class _Check:
     label: str  # the flag, as the error names it
     kind: Kind
-    limits: tuple[tuple[str, Any], ...] = ()
+    limits: tuple[tuple[str, float], ...] = ()
 
-    def __call__(self, value: Any) -> None:
+    def __call__(self, value: object) -> None:
         check_value(self.label, value, self.kind, True, **dict(self.limits))
 
 
-def _number_check(label: str, tp: Any, metadata: Any = None) -> _Check | None:
+def _number_check(label: str, tp: object, metadata: Any = None) -> _Check | None:
     kind, _ = kind_of(tp)
     if kind not in ("int", "float"):
         return None
     return _Check(label, kind, tuple(bounds(metadata or {}).items()))
 
 
-def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+def _unwrap_optional(tp: object) -> tuple[object, bool]:
     if get_origin(tp) in (Union, types.UnionType):
         args = [a for a in get_args(tp) if a is not type(None)]
         if len(args) == 1 and len(get_args(tp)) == 2:
@@ -93,7 +93,7 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
-def _is_config(tp: Any) -> bool:
+def _is_config(tp: object) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
@@ -115,7 +115,7 @@ def _option(cls: type, f: dataclasses.Field, tp: Any, group: Group) -> _Option:
     else:
         raise TypeError(f"{cls.__name__}.{f.name} has no default; exclude it or give the command a parameter")
     if csv:
-        default = ",".join(default) if default is not None else ""
+        default = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else ""
     kwargs: dict[str, Any] = {"help": group.helps.get(f.name, meta.get("help", "")), "show_default": not factory}
     if group.panel:
         kwargs["rich_help_panel"] = group.panel
@@ -156,10 +156,10 @@ def _options(group: Group) -> list[tuple[_Option, tuple[str, ...]]]:
     return out
 
 
-def _build(cls: type, values: dict[tuple[str, ...], Any]) -> Any:
+def _build(cls: type, values: dict[tuple[str, ...], object]) -> object:
     """The config from {field path: value}; nested configs built first."""
-    kwargs: dict[str, Any] = {}
-    nested: dict[str, dict[tuple[str, ...], Any]] = {}
+    kwargs: dict[str, object] = {}
+    nested: dict[str, dict[tuple[str, ...], object]] = {}
     for path, value in values.items():
         if len(path) == 1:
             kwargs[path[0]] = value
@@ -224,7 +224,7 @@ def config_options(**groups: type | Group) -> Callable[[F], F]:
             for name, check in own_checks.items():
                 if name in kwargs:
                     check(kwargs[name])
-            values: dict[str, dict[tuple[str, ...], Any]] = {g: {} for g in specs}
+            values: dict[str, dict[tuple[str, ...], object]] = {g: {} for g in specs}
             for name, opt in options.items():
                 value = kwargs.pop(name)
                 if opt.check is not None:
