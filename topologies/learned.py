@@ -7,16 +7,18 @@ A learned topology is a `torch.nn.Module` registered by kind in `agentnet.topolo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, TypeVar, cast
 
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph, Decision, Edge, ReceiveGate, StopGate
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     import torch
 
     from agentnet.topologies.embeddings import Embedder
@@ -53,6 +55,11 @@ class LearnedTopology(Protocol):
     rounds: int
     decision: Decision
 
+    @property
+    def config(self) -> DataclassInstance:
+        """Its settings (an instance of `config_class`), saved with its weights."""
+        ...
+
     def graph_for(self, query: str) -> CommGraph:
         """The deterministic graph for inference."""
         ...
@@ -83,7 +90,27 @@ class LearnedTopology(Protocol):
 
     def state_dict(self) -> dict[str, Any]: ...
 
-    def load_state_dict(self, state: dict[str, Any]) -> Any: ...
+    def named_parameters(self) -> Iterator[tuple[str, torch.nn.Parameter]]:
+        """Every trained tensor by name (a `torch.nn.Module`'s own); the trainer checks them finite."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> object: ...
+
+
+class LearnedClass(Protocol):
+    """A learned topology's class, as the registry hands it out: built for a team from an instance
+    of its `config_class`, or loaded from a saved file."""
+
+    def __call__(
+        self,
+        agents: Sequence[AgentSpec],
+        rounds: int,
+        decision: Decision,
+        config: object = ...,
+        embedder: Embedder | None = None,
+    ) -> LearnedTopology: ...
+
+    def load(self, path: str | Path, embedder: Embedder | None = None) -> LearnedTopology: ...
 
 
 def _reaches(adj: list[set[int]], start: int, goal: int) -> bool:
@@ -272,7 +299,7 @@ def load_file(path: str | Path, what: str) -> dict[str, Any]:
     return data
 
 
-def non_finite(state: dict[str, Any]) -> str | None:
+def non_finite(state: Mapping[str, object]) -> str | None:
     """The name of the first floating-point tensor in `state` holding NaN or ±inf, or None."""
     import torch
 
@@ -285,7 +312,7 @@ def non_finite(state: dict[str, Any]) -> str | None:
 C = TypeVar("C")
 
 
-def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
+def config_from_dict(cls: type[C], data: Mapping[str, object]) -> C:
     """A (possibly nested) config dataclass from its `asdict`; fields it lacks keep their defaults."""
     from agentnet.configfile import config_from_data
 
@@ -315,16 +342,14 @@ class Persistent:
     def set_step(self, step: int, total: int | None = None) -> None:
         """No schedule by default."""
 
-    def active_groups(self, step: int) -> list[str]:
-        me: Any = self
-        return [g["name"] for g in me.param_groups()]
+    def active_groups(self: LearnedTopology, step: int) -> list[str]:
+        return [g["name"] for g in self.param_groups()]
 
-    def save(self, path: str | Path) -> Path:
+    def save(self: LearnedTopology, path: str | Path) -> Path:
         import torch
 
         path = Path(path)
-        me: Any = self
-        if bad := non_finite(me.state_dict()):
+        if bad := non_finite(self.state_dict()):
             raise ConfigError(
                 f"{self.kind} weight {bad} is not finite (NaN or infinite); a model like that is never saved"
             )
@@ -332,9 +357,9 @@ class Persistent:
         torch.save(
             {
                 "kind": self.kind,
-                "config": asdict(me.config),
-                "team": team_spec(me.agents, me.rounds, me.decision),
-                "state": me.state_dict(),
+                "config": asdict(self.config),
+                "team": team_spec(self.agents, self.rounds, self.decision),
+                "state": self.state_dict(),
             },
             path,
         )
@@ -352,12 +377,12 @@ class Persistent:
             raise ConfigError(f"{path} is not a complete {cls.kind} topology ({e}); retrain it") from None
         except ConfigError as e:  # a value its config or team refuses (NaN, a wrong type…)
             raise ConfigError(f"{path}: {e}") from None
-        model: Any = cls(agents, rounds, decision, config, embedder)  # type: ignore[call-arg]
+        # Persistent is mixed into LearnedTopology classes only, whose constructor LearnedClass states
+        model = cast("LearnedClass", cls)(agents, rounds, decision, config, embedder)
         if isinstance(data.get("state"), dict) and (bad := non_finite(data["state"])):
             raise ConfigError(
                 f"{path}: weight {bad} is not finite (NaN or infinite), so every graph it designs "
                 "would be arbitrary; retrain it"
             )
         model.load_state_dict(data["state"])
-        topology: LearnedTopology = model
-        return topology
+        return model

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agentnet.agents import AgentSpec
 from agentnet.errors import ConfigError, UnknownNameError
@@ -28,7 +28,7 @@ from agentnet.topologies.fixed import FIXED, TemporalMode, fixed
 
 if TYPE_CHECKING:
     from agentnet.topologies.embeddings import Embedder
-    from agentnet.topologies.learned import LearnedTopology
+    from agentnet.topologies.learned import LearnedClass, LearnedTopology
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,10 @@ class LearnedKind:
     config_class: type  # the settings dataclass: `agentnet train KIND` options are generated from it
     help: str
 
-    def model_class(self) -> Any:
+    def model_class(self) -> LearnedClass:
         """The `LearnedTopology` class (imports its module, and torch)."""
-        return getattr(import_module(self.module), self.class_name)
+        cls: LearnedClass = getattr(import_module(self.module), self.class_name)
+        return cls
 
 
 LEARNED: dict[str, LearnedKind] = {

@@ -179,7 +179,7 @@ class TopologyTrainer:
 
     def _identity(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed by this trainer."""
-        t: Any = self.topology
+        t = self.topology
         identity = {
             "kind": t.kind,
             "agents": [a.name for a in t.agents],
@@ -250,7 +250,7 @@ class TopologyTrainer:
         for opt in self.optimisers.values():
             opt.zero_grad()
         loss.backward()
-        module: Any = self.topology  # a torch.nn.Module
+        module = self.topology
         self._finite_tensors("gradient", {n: p.grad for n, p in module.named_parameters() if p.grad is not None})
         for name, opt in self.optimisers.items():
             if name in active:
