@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from agentnet.errors import ConfigError
 from agentnet.outputs import moved, staged
@@ -79,7 +78,7 @@ def write_pages(
 
 def _index(store: RunStore, runs: list[str], results: dict[str, dict[str, ResultRow]], written: set[str]) -> str:
     main = index_data(list(results[runs[0]].values()))
-    columns: list[dict[str, Any]] = [
+    columns: list[dict[str, str]] = [
         {"key": "item", "label": "item", "link": "href"},
         {"key": "score", "label": "score", "fmt": "score"},
         {"key": "tokens", "label": "tokens", "fmt": "int"},

@@ -11,14 +11,96 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph
 from agentnet.store import ResultRow
 from agentnet.trajectory import DECISION
 
-Call = dict[str, Any]
+
+class ViewTool(TypedDict):
+    """A call's tool execution as the page shows it."""
+
+    tool: str
+    status: str
+    code: str
+    output: str
+    result: str
+    time_s: float
+
+
+class PromptPart(TypedDict):
+    role: str
+    content: str
+
+
+class Call(TypedDict):
+    """One LLM call (an agent's in one round, or the decision's)."""
+
+    id: str  # agent@round
+    agent: str
+    round: int
+    kind: str  # "agent" or "decision"
+    prompt: list[PromptPart]
+    output: str
+    tokens: list[int]  # [prompt, completion]
+    latency_s: float
+    error: object  # as stored: a message, or null
+    finish: str
+    cached: bool
+    spatial_from: list[str]
+    temporal_from: list[str]
+    gated_from: list[str]
+    model: str
+    cost: float
+    tool: ViewTool | None
+    logprob: float | None
+    warnings: list[str]
+
+
+# "from" is a keyword, so the functional form
+ViewEdge = TypedDict("ViewEdge", {"kind": str, "from": str, "to": str, "state": str, "tokens": int})
+
+
+class ViewAgent(TypedDict):
+    name: str
+    title: str
+    role: str
+    adversary: str
+    model: str
+    tool: str
+    active: list[bool]  # per round
+
+
+class _ItemView(TypedDict):
+    run: str
+    item: str
+    file: str
+    question: str
+    gold: str
+    extracted: str
+    score: float
+    answer: str
+    error: str | None
+    latency_s: float
+    tokens: list[int]  # [prompt, completion]
+    rounds_run: int
+    calls: list[Call]
+    decision: Call | None
+    stored_trajectory: bool
+    graph: bool | None  # None: the row stores no readable graph
+    rounds: int
+    decide: bool
+    agents: list[ViewAgent]
+    edges: list[ViewEdge]
+
+
+class ItemView(_ItemView, total=False):
+    """One item of one run, as its page draws it."""
+
+    decision_kind: str  # with a graph only
+    answering: str
 
 
 def file_name(item_id: str) -> str:
@@ -71,7 +153,7 @@ def _call(m: Mapping[str, Any]) -> Call:
     }
 
 
-def _tool(run: Any) -> dict[str, Any] | None:
+def _tool(run: object) -> ViewTool | None:
     """A call's tool execution (code, output, status, time), or None."""
     if not isinstance(run, Mapping):
         return None
@@ -85,16 +167,16 @@ def _tool(run: Any) -> dict[str, Any] | None:
     }
 
 
-def _edges(graph: CommGraph, calls: Mapping[str, Call], rounds_run: int) -> list[dict[str, Any]]:
+def _edges(graph: CommGraph, calls: Mapping[str, Call], rounds_run: int) -> list[ViewEdge]:
     """Every edge of the graph in the rounds that ran: carried (with the sender's completion
     tokens), gated (a receive gate shut it out: the tokens it saved) or silent (nothing sent)."""
-    out = []
+    out: list[ViewEdge] = []
     for t in range(min(rounds_run, graph.rounds)):
         planned = [("spatial", u, v, t) for u, v in graph.spatial[t]]
         planned += [("temporal", u, v, t - 1) for u, v in graph.temporal[t - 1]] if t > 0 else []
         for kind, u, v, sent_round in planned:
             receiver, sender = calls.get(f"{v}@{t}"), calls.get(f"{u}@{sent_round}")
-            heard = receiver is not None and u in receiver[f"{kind}_from"]
+            heard = receiver is not None and u in receiver["spatial_from" if kind == "spatial" else "temporal_from"]
             gated = receiver is not None and f"{u}@{sent_round}" in receiver["gated_from"]
             state = "carried" if heard else "gated" if gated else "silent"
             tokens = sender["tokens"][1] if sender is not None and state != "silent" else 0
@@ -102,7 +184,7 @@ def _edges(graph: CommGraph, calls: Mapping[str, Call], rounds_run: int) -> list
     return out
 
 
-def item_data(row: ResultRow, run_id: str) -> dict[str, Any]:
+def item_data(row: ResultRow, run_id: str) -> ItemView:
     """One item of one run, for its page."""
     t = row.trajectory
     messages = [m for m in t.get("messages", ()) if isinstance(m, Mapping)]
@@ -112,7 +194,7 @@ def item_data(row: ResultRow, run_id: str) -> dict[str, Any]:
     graph = _graph(row)
     stored = t.get("rounds_run")
     rounds_run: int = stored if isinstance(stored, int) else (graph.rounds if graph else 0)
-    data: dict[str, Any] = {
+    data: ItemView = {
         "run": run_id,
         "item": row.item_id,
         "file": file_name(row.item_id),
@@ -128,33 +210,36 @@ def item_data(row: ResultRow, run_id: str) -> dict[str, Any]:
         "calls": list(calls.values()),
         "decision": decision,
         "stored_trajectory": bool(messages),
+        "graph": None,
+        "rounds": 0,
+        "decide": decision is not None,
+        "agents": [],
+        "edges": [],
     }
     if graph is None:
-        return {**data, "graph": None, "agents": [], "edges": [], "rounds": 0, "decide": decision is not None}
-    return {
-        **data,
-        "graph": True,
-        "rounds": graph.rounds,
-        "decide": graph.decide,
-        "decision_kind": graph.decision.kind,
-        "answering": graph.last_agent(max(min(rounds_run, graph.rounds) - 1, 0)),
-        "agents": [
-            {
-                "name": a.name,
-                "title": a.title,
-                "role": a.role,
-                "adversary": a.adversary,
-                "model": a.model,
-                "tool": a.tool,
-                "active": [graph.is_active(a.name, r) for r in range(graph.rounds)],
-            }
-            for a in graph.agents
-        ],
-        "edges": _edges(graph, calls, rounds_run),
-    }
+        return data
+    data["graph"] = True
+    data["rounds"] = graph.rounds
+    data["decide"] = graph.decide
+    data["decision_kind"] = graph.decision.kind
+    data["answering"] = graph.last_agent(max(min(rounds_run, graph.rounds) - 1, 0))
+    data["agents"] = [
+        {
+            "name": a.name,
+            "title": a.title,
+            "role": a.role,
+            "adversary": a.adversary,
+            "model": a.model,
+            "tool": a.tool,
+            "active": [graph.is_active(a.name, r) for r in range(graph.rounds)],
+        }
+        for a in graph.agents
+    ]
+    data["edges"] = _edges(graph, calls, rounds_run)
+    return data
 
 
-def index_data(rows: Sequence[ResultRow]) -> list[dict[str, Any]]:
+def index_data(rows: Sequence[ResultRow]) -> list[dict[str, object]]:
     """One line per item for the run's index: small, so thousands of items stay responsive."""
     return [
         {

@@ -13,7 +13,10 @@ import json
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentnet.viewer.data import Call, ItemView, ViewAgent, ViewEdge, ViewTool
 
 e = html.escape
 COL, ROW, BOX_W, BOX_H = 320, 86, 158, 58  # layout of the SVG, in px
@@ -30,7 +33,7 @@ def _asset(name: str) -> str:
     return (resources.files(__package__) / name).read_text(encoding="utf-8")
 
 
-def _json(value: Any) -> str:
+def _json(value: object) -> str:
     """JSON safe inside a <script> element (no `</script>` can end it early)."""
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
@@ -44,13 +47,13 @@ def page(title: str, body: str, script: bool = True) -> str:
 
 
 # -- the drawing ------------------------------------------------------------------------------
-def _xy(d: dict[str, Any], call_id: str) -> tuple[float, float]:
+def _xy(d: ItemView, call_id: str) -> tuple[float, float]:
     names = [a["name"] for a in d["agents"]]
     name, _, r = call_id.rpartition("@")
     return 20 + int(r) * COL + BOX_W / 2, 30 + names.index(name) * ROW + BOX_H / 2
 
 
-def _node(d: dict[str, Any], agent: dict[str, Any], r: int, calls: dict[str, Any], prefix: str) -> str:
+def _node(d: ItemView, agent: ViewAgent, r: int, calls: dict[str, Call], prefix: str) -> str:
     call_id = f"{agent['name']}@{r}"
     x, y = _xy(d, call_id)
     x0, y0 = x - BOX_W / 2, y - BOX_H / 2
@@ -77,7 +80,7 @@ def _node(d: dict[str, Any], agent: dict[str, Any], r: int, calls: dict[str, Any
     )
 
 
-def _edge(d: dict[str, Any], edge: dict[str, Any]) -> str:
+def _edge(d: ItemView, edge: ViewEdge) -> str:
     (x1, y1), (x2, y2) = _xy(d, edge["from"]), _xy(d, edge["to"])
     colour, dash = STATE_STYLE[edge["state"]]
     if edge["kind"] == "temporal" and edge["state"] == "carried":
@@ -101,7 +104,7 @@ def _edge(d: dict[str, Any], edge: dict[str, Any]) -> str:
     )
 
 
-def svg(d: dict[str, Any], prefix: str = "") -> str:
+def svg(d: ItemView, prefix: str = "") -> str:
     """The team as it ran: a column per round, the decision at the right."""
     if not d["agents"]:
         return '<p class="muted">No readable graph was stored for this item.</p>'
@@ -143,7 +146,7 @@ def svg(d: dict[str, Any], prefix: str = "") -> str:
 
 
 # -- pages ------------------------------------------------------------------------------------
-def _facts(d: dict[str, Any]) -> str:
+def _facts(d: ItemView) -> str:
     rows = [
         ("question", d["question"] or "(not stored)"),
         ("gold", d["gold"]),
@@ -163,7 +166,7 @@ def _facts(d: dict[str, Any]) -> str:
     return f'<table class="facts">{cells}</table>'
 
 
-def _tool_run(run: dict[str, Any] | None) -> str:
+def _tool_run(run: ViewTool | None) -> str:
     """An agent's tool execution: what ran, how it ended, what it printed."""
     if not run:
         return ""
@@ -174,7 +177,7 @@ def _tool_run(run: dict[str, Any] | None) -> str:
     return f'<div class="role">{e(head)}</div>{code}<div class="role">tool output</div><pre>{e(run["output"])}</pre>'
 
 
-def _message(call: dict[str, Any], prefix: str) -> str:
+def _message(call: Call, prefix: str) -> str:
     model = f" · {call['model']}" if call.get("model") and call["model"] != "default" else ""
     head = (
         f"{call['agent']}{model} · round {call['round']} · {call['tokens'][0]}+{call['tokens'][1]} tokens · "
@@ -197,7 +200,7 @@ def _message(call: dict[str, Any], prefix: str) -> str:
     )
 
 
-def pane(d: dict[str, Any], prefix: str = "") -> str:
+def pane(d: ItemView, prefix: str = "") -> str:
     """One run's view of one item."""
     calls = [*d["calls"], *([d["decision"]] if d["decision"] else [])]
     messages = (
@@ -214,7 +217,7 @@ def pane(d: dict[str, Any], prefix: str = "") -> str:
     )
 
 
-def item_page(views: Sequence[dict[str, Any]], index_href: str = "../index.html") -> str:
+def item_page(views: Sequence[ItemView], index_href: str = "../index.html") -> str:
     """One item: one run's view, or several runs' side by side."""
     first = views[0]
     title = f"{first['item']} · " + " vs ".join(v["run"] for v in views)
@@ -227,7 +230,7 @@ def item_page(views: Sequence[dict[str, Any]], index_href: str = "../index.html"
 
 
 def index_page(
-    title: str, summary: str, rows: list[dict[str, Any]], columns: list[dict[str, Any]], page_size: int = 100
+    title: str, summary: str, rows: list[dict[str, object]], columns: list[dict[str, str]], page_size: int = 100
 ) -> str:
     """A run's items (or two runs' side by side): sortable, failures first, paged."""
     heads = "".join(f"<th>{e(c['label'])}</th>" for c in columns)
