@@ -37,7 +37,7 @@ from agentnet.llm import LLMBackend
 from agentnet.checks import check_fields
 from agentnet.configs import TeamConfig
 from agentnet.errors import AgentNetError, ConfigError, MissingDependencyError
-from agentnet.graph import CommGraph, Topology
+from agentnet.graph import Topology
 from agentnet.serving import ServeConfig
 from agentnet.serving.pool import ModelDemand, check_demands, serve_models
 from agentnet.store import RunConfig
@@ -220,7 +220,7 @@ class Planned:
 
     definition: TeamDefinition
     task: Task | None
-    topology: CommGraph | Topology
+    topology: Topology
 
 
 def plan(definitions: Sequence[TeamDefinition], data: TaskConfig) -> list[Planned]:
@@ -281,7 +281,7 @@ def served_team(
     backends: Mapping[str, LLMBackend] | LLMBackend,
     *,
     task: Task | None = None,
-    topology: CommGraph | Topology | None = None,
+    topology: Topology | None = None,
     model: str = "",
 ) -> ServedTeam:
     """A team to serve under `name`, on `backends` (by model name, or one for every agent)."""

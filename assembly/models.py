@@ -45,7 +45,7 @@ def widest(model_of: Mapping[str, str], graph: CommGraph | None, model: str) -> 
     return max((sum(model_of[n] == model for n in layer) for layer in layers), default=0)
 
 
-def demands_for(topology: CommGraph | Topology, serve_model: str, concurrency: int = 1) -> list[ModelDemand]:
+def demands_for(topology: Topology, serve_model: str, concurrency: int = 1) -> list[ModelDemand]:
     """One demand per model the team's agents (and its decision) name; agents naming no model
     run on `serve_model`. Slots: the widest layer × the queries in flight, at most MAX_SLOTS."""
     graph = topology if isinstance(topology, CommGraph) else None
@@ -63,7 +63,7 @@ def names_models(config: TeamConfig) -> bool:
 
 
 def team_demands(
-    topology: CommGraph | Topology, config: TeamConfig, serve: ServeConfig, client: ClientConfig, concurrency: int = 1
+    topology: Topology, config: TeamConfig, serve: ServeConfig, client: ClientConfig, concurrency: int = 1
 ) -> list[ModelDemand] | None:
     """The models to serve, with the endpoints the team file and `--endpoint` give them; None
     when the team names no model and no endpoint is given (the command's one server)."""
@@ -82,7 +82,7 @@ def team_demands(
     return with_endpoints(with_endpoints(demands, from_file), flags)
 
 
-def preflight(topology: CommGraph | Topology, config: TeamConfig, serve: ServeConfig, client: ClientConfig) -> None:
+def preflight(topology: Topology, config: TeamConfig, serve: ServeConfig, client: ClientConfig) -> None:
     """Every model of the team resolves and every endpoint answers — checked before a command
     creates anything (a bench run in the store), so bad input leaves nothing behind."""
     demands = team_demands(topology, config, serve, client)
@@ -92,7 +92,7 @@ def preflight(topology: CommGraph | Topology, config: TeamConfig, serve: ServeCo
 
 @contextmanager
 def serve_team(
-    topology: CommGraph | Topology,
+    topology: Topology,
     config: TeamConfig,
     serve: ServeConfig,
     client: ClientConfig,

@@ -14,7 +14,6 @@ from agentnet.assembly.team import team_for, topology_for
 from agentnet.configs import TeamConfig
 from agentnet.display import announce_all
 from agentnet.errors import ConfigError
-from agentnet.graph import CommGraph
 from agentnet.outputs import check_file_target, staged_file
 from agentnet.serving import ServeConfig
 
@@ -40,7 +39,7 @@ def run_query(
         raise ConfigError('the query is empty; ask the team something, e.g. agentnet run "What is 12+7?"')
     topology = topology_for(crew)
     if show_graph:
-        out.print(render_graph(topology if isinstance(topology, CommGraph) else topology.graph_for(query)))
+        out.print(render_graph(topology.graph_for(query)))
     with serve_team(topology, crew, serve, client) as served:
         announce_all(served, err)
         the_team = team_for(None, topology, served.backends, crew, checkpoint=checkpoint, model=served.model)
@@ -64,7 +63,7 @@ def show_topology(
     chosen = topology_for(
         TeamConfig(topology=spec, agents=agents, rounds=rounds, roles=("math_solver",), attack=attack)
     )
-    graph = chosen if isinstance(chosen, CommGraph) else chosen.graph_for(query)
+    graph = chosen.graph_for(query)  # a fixed graph is its own
     stop = chosen.inference_stop_gate is not None
     out.print(render_graph(graph, stop="a learned stop head decides from this round's outputs" if stop else ""))
     with staged_file(out_png) as tmp:  # a directory, /proc or a path under a file: one line, nothing half-written

@@ -73,7 +73,7 @@ def decision_for(config: TeamConfig, task: Task | None = None) -> Decision:
     return Decision(info.kind, role=info.role, settings=config.settings(), model=model)
 
 
-def topology_for(config: TeamConfig, task: Task | None = None) -> CommGraph | Topology:
+def topology_for(config: TeamConfig, task: Task | None = None) -> Topology:
     """The configured topology: a fixed shape's graph, a graph file's, or a trained topology —
     with `config.attack`'s adversaries planted (a trained topology's gates stay readable)."""
     shape = config.topology.partition(":")[0]
@@ -106,7 +106,7 @@ def code_check_for(task: Task | None, decision: Decision) -> CodeCheck | None:
 
 def team_for(
     task: Task | None,
-    topology: str | CommGraph | Topology,
+    topology: str | Topology,
     backend: LLMBackend | Mapping[str, LLMBackend],
     config: TeamConfig = TeamConfig(),
     *,
@@ -125,6 +125,7 @@ def team_for(
     price of agents that name no model. `tools` replaces the task's sandbox-backed tool runner."""
     if isinstance(topology, str):
         topology = topology_for(replace(config, topology=topology), task)
+    check_topology(topology)
     backends = dict(backend) if isinstance(backend, Mapping) else {DEFAULT_MODEL_KEY: backend}
     backends.setdefault(INJECTION_BACKEND, InjectionBackend())  # what planted injection adversaries name
     code_check = code_check_for(task, topology.decision)
@@ -142,7 +143,21 @@ def team_for(
     )
 
 
-def prices_for(topology: CommGraph | Topology, config: TeamConfig, model: str | None = None) -> dict[str, float]:
+TOPOLOGY_MEMBERS = ("agents", "decision", "inference_gate", "inference_stop_gate", "graph_for")
+
+
+def check_topology(topology: object) -> None:
+    """A hand-written topology object keeps the `Topology` contract, or one line names what it lacks."""
+    if isinstance(topology, Topology):
+        return
+    missing = ", ".join(m for m in TOPOLOGY_MEMBERS if not hasattr(topology, m))
+    raise ConfigError(
+        f"topology {type(topology).__name__} has no {missing}; a topology gives "
+        f"{', '.join(TOPOLOGY_MEMBERS)} (agentnet.graph.Topology; None for a gate it does not have)"
+    )
+
+
+def prices_for(topology: Topology, config: TeamConfig, model: str | None = None) -> dict[str, float]:
     """Per 1,000 tokens, by the model names the team's agents use: `config`'s prices, else each
     model's default (a named model's parameters in billions, else 1); agents that name no model
     are priced as `model`, the one the command serves."""

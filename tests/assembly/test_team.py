@@ -65,6 +65,32 @@ def test_a_graph_file_is_a_topology(tmp_path) -> None:
         topology_for(TeamConfig(topology=str(path)))
 
 
+class _Handmade:
+    """A topology written by hand that forgot its decision."""
+
+    inference_gate = inference_stop_gate = None
+
+    def __init__(self) -> None:
+        self.graph = topology_for(TeamConfig(topology="chain", agents=2))
+        self.agents = self.graph.agents
+
+    def graph_for(self, query: str) -> CommGraph:
+        return self.graph.graph_for(query)
+
+
+def test_a_hand_written_topology_lacking_a_member_is_one_config_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        team_for(None, _Handmade(), planted.backend())  # type: ignore[arg-type]
+    assert str(info.value) == (
+        "topology _Handmade has no decision; a topology gives agents, decision, inference_gate, "
+        "inference_stop_gate, graph_for (agentnet.graph.Topology; None for a gate it does not have)"
+    )
+    complete = _Handmade()
+    complete.decision = complete.graph.decision  # type: ignore[attr-defined]
+    t = asyncio.run(team_for(None, complete, planted.backend()).arun("Question number 1: what is the answer?"))
+    assert t.calls == 2
+
+
 def test_a_multi_agent_shape_refuses_a_single_agent() -> None:
     with pytest.raises(ConfigError, match="star needs at least 2 agents, got 1"):
         topology_for(TeamConfig(topology="star", agents=1))
