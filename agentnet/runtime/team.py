@@ -249,23 +249,19 @@ class Team:
         queries: Sequence[str],
         *,
         concurrency: int = 8,
-        contexts: Sequence[Context | None] | None = None,
         on_result: Callable[[int, Trajectory], None] | None = None,
     ) -> list[Trajectory]:
         """Many queries in flight at once (the backends' own limits still apply).
 
-        `contexts[i]` is query i's private information per agent. A query whose run fails
-        is returned as a trajectory with `error` set; the batch goes on.
+        A query whose run fails is returned as a trajectory with `error` set; the batch goes on.
         """
         if concurrency < 1:
             raise ConfigError(f"concurrency={concurrency} must be at least 1")
-        if contexts is not None and len(contexts) != len(queries):
-            raise ConfigError(f"{len(contexts)} contexts for {len(queries)} queries; give one per query")
         gate = asyncio.Semaphore(concurrency)
 
         async def one(i: int, query: str) -> Trajectory:
             async with gate:
-                result = await self.arun_or_fail(query, context=contexts[i] if contexts else None)
+                result = await self.arun_or_fail(query)
             if on_result:
                 on_result(i, result)
             return result
