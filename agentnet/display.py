@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console
 from rich.table import Table
@@ -21,6 +21,10 @@ from agentnet.prompts import load_role
 from agentnet.runtime.team import TeamEvent
 from agentnet.tools import ToolRun
 from agentnet.trajectory import Trajectory
+
+if TYPE_CHECKING:
+    from agentnet.serving.engines import Server
+    from agentnet.store import ResultRow, RunSummary
 
 
 def token_table(trajectory: Trajectory) -> Table:
@@ -175,7 +179,7 @@ def print_stream(events: Iterator[TeamEvent], out: Console) -> Trajectory:
 class BenchProgress:
     """A Rich progress bar with live accuracy, tokens per query and throughput."""
 
-    def __init__(self, total: int, done: int, summary: Any, console: Console):
+    def __init__(self, total: int, done: int, summary: RunSummary, console: Console):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
@@ -196,7 +200,7 @@ class BenchProgress:
         self._new, self._started = 0, time.monotonic()
         self._task = self._progress.add_task("bench", total=total, completed=done, **self._fields())
 
-    def _fields(self) -> dict[str, Any]:
+    def _fields(self) -> dict[str, Any]:  # Progress.update(**fields)
         minutes = max(time.monotonic() - self._started, 1e-9) / 60
         return {
             "acc": f"{100 * self._score / self._n:.1f}%" if self._n else "–",
@@ -204,7 +208,7 @@ class BenchProgress:
             "rate": f"{self._new / minutes:.1f}" if self._new else "–",
         }
 
-    def update(self, row: Any) -> None:
+    def update(self, row: ResultRow) -> None:
         self._n, self._new = self._n + 1, self._new + 1
         self._score += row.score
         self._tokens += row.prompt_tokens + row.completion_tokens
@@ -218,7 +222,7 @@ class BenchProgress:
         self._progress.stop()
 
 
-def announce(server: Any, console: Console) -> None:
+def announce(server: Server, console: Console) -> None:
     """The server's notes, and where a started one serves (or an endpoint answers) and logs."""
     for note in server.notes:
         console.print(f"[yellow]note:[/] {note}")
@@ -231,7 +235,17 @@ def announce(server: Any, console: Console) -> None:
         console.print(f"[dim]{server.model} served at {server.base_url}[/]")
 
 
-def announce_all(served: Any, console: Console) -> None:
+class Announced(Protocol):
+    """What a team runs on, as announced: the servers and the pool's own notes."""
+
+    @property
+    def notes(self) -> Sequence[str]: ...
+
+    @property
+    def servers(self) -> Sequence[Server]: ...
+
+
+def announce_all(served: Announced, console: Console) -> None:
     """`announce` for every server a team runs on, after the pool's own notes."""
     for note in served.notes:
         console.print(f"[yellow]note:[/] {note}")
@@ -239,7 +253,7 @@ def announce_all(served: Any, console: Console) -> None:
         announce(server, console)
 
 
-def curl_hint(server: Any) -> str:
+def curl_hint(server: Server) -> str:
     """A request to try against a started server."""
     body = json.dumps({"model": server.model, "messages": [{"role": "user", "content": "Hi"}]})
     return f"curl {server.base_url}/chat/completions -H 'Content-Type: application/json' -d '{body}'"
