@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agentnet.errors import AgentNetError
 
@@ -41,7 +41,7 @@ class CastError(AgentNetError):
 @dataclass(frozen=True)
 class ParsedReply:
     reasoning: str
-    suggestion: dict[str, Any]  # variable name -> the value as the model wrote it
+    suggestion: dict[str, object]  # variable name -> the value as the model wrote it
     terminate: bool = False  # the model said TERMINATE: no change
     notes: tuple[str, ...] = field(default=())  # repairs applied while reading
 
@@ -144,7 +144,7 @@ def _pythonish(text: str) -> str:
     return re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", re.sub(r"\bnull\b", "None", text)))
 
 
-def _load(candidate: str) -> tuple[Any, str] | None:
+def _load(candidate: str) -> tuple[dict[str, object], str] | None:
     """The object in `candidate`, and which reading worked ('' for strict JSON)."""
     attempts = (
         ("", lambda s: json.loads(s)),
@@ -175,7 +175,7 @@ def _candidates(text: str) -> Iterator[tuple[str, str]]:
         yield span, ""
 
 
-def _lookup(d: Mapping[str, Any], *keys: str) -> Any:
+def _lookup(d: Mapping[str, object], *keys: str) -> object:
     lowered = {str(k).strip().lower(): v for k, v in d.items()}
     for k in keys:
         if k in lowered:
@@ -183,7 +183,7 @@ def _lookup(d: Mapping[str, Any], *keys: str) -> Any:
     return None
 
 
-def _as_suggestion(obj: dict[str, Any], names: Sequence[str]) -> tuple[dict[str, Any], str] | None:
+def _as_suggestion(obj: dict[str, object], names: Sequence[str]) -> tuple[dict[str, object], str] | None:
     inner = _lookup(obj, "suggestion", "suggestions", "variables", "update")
     if isinstance(inner, str):  # a suggestion given as a JSON string
         loaded = _load(inner)
@@ -197,7 +197,7 @@ def _as_suggestion(obj: dict[str, Any], names: Sequence[str]) -> tuple[dict[str,
     return None
 
 
-def _match(key: Any, names: Sequence[str]) -> str | None:
+def _match(key: object, names: Sequence[str]) -> str | None:
     """The variable a key means: exact, else ignoring case, a '(type)' prefix, '#', quotes and spaces."""
     if isinstance(key, str) and key in names:
         return key
@@ -208,9 +208,9 @@ def _match(key: Any, names: Sequence[str]) -> str | None:
     return None
 
 
-def _patterns(text: str, names: Sequence[str]) -> dict[str, Any]:
+def _patterns(text: str, names: Sequence[str]) -> dict[str, object]:
     """Last resort: `"name": "value"` / `"name": 3` / `name = value` for each known variable."""
-    found: dict[str, Any] = {}
+    found: dict[str, object] = {}
     for n in names:
         q = re.escape(n)
         m = re.search(rf"""["']?{q}["']?\s*:\s*"((?:[^"\\]|\\.)*)""", text, re.DOTALL) or re.search(
@@ -263,7 +263,7 @@ def parse_reply(text: str, names: Sequence[str]) -> ParsedReply:
 # -- casting values ---------------------------------------------------------------------------
 
 
-def _number(raw: Any, name: str) -> float:
+def _number(raw: object, name: str) -> float:
     if isinstance(raw, bool):
         raise CastError(f"{name}: {raw!r} is a boolean, not a number")
     if isinstance(raw, (int, float)):
@@ -278,7 +278,7 @@ def _number(raw: Any, name: str) -> float:
     return value
 
 
-def _code(raw: Any, param: Parameter) -> str:
+def _code(raw: object, param: Parameter) -> str:
     text = str(raw).strip()
     fenced = _FENCE.findall(text)
     if fenced:
@@ -307,7 +307,7 @@ def _function(code: str) -> tuple[str, int] | None:
     return (fns[0].name, len(fns[0].args.args)) if fns else None
 
 
-def cast_value(param: Parameter, raw: Any) -> tuple[Value, str | None]:
+def cast_value(param: Parameter, raw: object) -> tuple[Value, str | None]:
     """`raw` as a value of `param`'s kind, and a note when it had to be changed to fit.
 
     Numbers outside the bounds are clamped (noted), not refused: the direction of a small
@@ -343,7 +343,7 @@ def cast_value(param: Parameter, raw: Any) -> tuple[Value, str | None]:
     return value, note
 
 
-def resolve_suggestion(params: ParameterSet, suggestion: Mapping[str, Any]) -> tuple[dict[str, Value], list[str]]:
+def resolve_suggestion(params: ParameterSet, suggestion: Mapping[str, object]) -> tuple[dict[str, Value], list[str]]:
     """The valid changes (cast, differing from the current values) and a note per problem.
 
     As in OptoPrime, a value that cannot be read is skipped with a note; the rest apply.
