@@ -95,7 +95,8 @@ def readme(out: Path, done: dict[str, dict]) -> None:
         "Made by `benchmarks/complementary_agents.py` (resumable; each row's command below). GSM8K test items "
         "350-449 (paired rows) and 350-369 (wall-time rows), T 0, 512 max tokens, one llama-server per model on "
         "this 2-core machine; the 0.5B priced 0.5, the 1.5B 1.5 per 1,000 tokens. Wall time includes the "
-        "engines' start.",
+        "engines' start. The 20-item wall-time rows ran with nothing else on the cores; the 100-item rows "
+        "shared them with other work (their wall column is not a speed figure).",
         "",
         *table(done),
     ]
