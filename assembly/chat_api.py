@@ -27,7 +27,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import uvicorn
 from starlette.applications import Starlette
@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from agentnet.assembly.team_service import Outcome, RequestError, TeamService
+from agentnet.assembly.team_service import Job, Outcome, RequestError, TeamService
 from agentnet.errors import ConfigError
 from agentnet.trajectory import DECISION
 
@@ -68,7 +68,7 @@ def error_response(e: RequestError, headers: dict[str, str] | None = None) -> JS
     return JSONResponse(e.body(), status_code=e.status, headers={**e.headers, **(headers or {})})
 
 
-def _text(content: Any, index: int) -> str:
+def _text(content: object, index: int) -> str:
     if content is None or isinstance(content, str):
         return content or ""
     if isinstance(content, list):  # content parts: the text ones, joined
@@ -80,7 +80,7 @@ def _text(content: Any, index: int) -> str:
     )
 
 
-def parse_chat(body: Any, settings: ApiSettings) -> ChatRequest:
+def parse_chat(body: object, settings: ApiSettings) -> ChatRequest:
     """The request's fields the team uses, each checked (a bad one is a 400 naming it)."""
     if not isinstance(body, dict):
         raise RequestError(400, "the body must be a JSON object with `model` and `messages`")
@@ -132,11 +132,11 @@ def usage_block(outcome: Outcome) -> dict[str, int]:
     return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total_tokens}
 
 
-def agentnet_block(outcome: Outcome, settings: ApiSettings, request: ChatRequest) -> dict[str, Any]:
+def agentnet_block(outcome: Outcome, settings: ApiSettings, request: ChatRequest) -> dict[str, object]:
     """The extension field: where the run is stored and what it took."""
     t, run = outcome.trajectory, outcome.team.run_id
     costs = t.cost_by_agent()
-    block: dict[str, Any] = {
+    block: dict[str, object] = {
         "team": outcome.team.name,
         "run_id": run or None,
         "item_id": outcome.item_id,
@@ -166,11 +166,11 @@ def finish_reason(outcome: Outcome) -> str:
     return "length" if last is not None and last.finish_reason == "length" else "stop"
 
 
-def message(outcome: Outcome, settings: ApiSettings) -> dict[str, Any]:
+def message(outcome: Outcome, settings: ApiSettings) -> dict[str, str]:
     reply = outcome.trajectory.answer.strip()
     if settings.reasoning == "content":
         return {"role": "assistant", "content": f"{outcome.answer}\n\n{reply}" if reply else outcome.answer}
-    out: dict[str, Any] = {"role": "assistant", "content": outcome.answer}
+    out = {"role": "assistant", "content": outcome.answer}
     if settings.reasoning == "field":
         out["reasoning_content"] = reply
     return out
@@ -220,7 +220,7 @@ class ChatAPI:
                 code="invalid_api_key",
             )
 
-    async def _body(self, request: Request) -> Any:
+    async def _body(self, request: Request) -> object:
         limit = self.settings.max_body_bytes
         length = request.headers.get("content-length")
         too_big = RequestError(
@@ -274,10 +274,10 @@ class ChatAPI:
         }
         return JSONResponse(body, headers=headers)
 
-    async def _events(self, chat: ChatRequest, job: Any) -> AsyncIterator[str]:
+    async def _events(self, chat: ChatRequest, job: Job) -> AsyncIterator[str]:
         base = {"id": job.item_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": chat.model}
 
-        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        def chunk(delta: dict[str, str], finish: str | None = None, **extra: object) -> str:
             return (
                 "data: "
                 + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
@@ -306,7 +306,7 @@ class ChatAPI:
             yield "data: " + json.dumps({**base, "choices": [], "usage": usage_block(outcome)}) + "\n\n"
         yield "data: [DONE]\n\n"
 
-    def _model_card(self, name: str) -> dict[str, Any]:
+    def _model_card(self, name: str) -> dict[str, object]:
         served = self.service.team(name)
         return {
             "id": name,

@@ -58,7 +58,7 @@ class RequestError(AgentNetError):
         self.status, self.kind, self.code, self.param = status, kind, code, param
         self.headers = dict(headers or {})
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> dict[str, object]:
         return {"error": {"message": str(self), "type": self.kind, "param": self.param, "code": self.code}}
 
 
@@ -96,7 +96,7 @@ class ServedTeam:
     models: tuple[str, ...] = ()
     run_id: str = ""
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         return {
             "topology": self.config.topology,
             "agents": self.config.agents,
