@@ -253,7 +253,7 @@ class CommGraph:
         return sum(len(e) for e in self.spatial) + sum(len(e) for e in self.temporal)
 
     # -- serialisation --------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "agents": [asdict(a) for a in self.agents],
             "spatial": [[list(e) for e in edges] for edges in self.spatial],

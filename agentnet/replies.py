@@ -96,7 +96,7 @@ def json_object(data: bytes, content_type: str) -> dict[str, Any]:
     return body
 
 
-def usage(raw: Any) -> Usage | None:
+def usage(raw: object) -> Usage | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
@@ -114,12 +114,12 @@ def usage(raw: Any) -> Usage | None:
     return Usage(counts[0], counts[1])
 
 
-def _model(body: dict[str, Any]) -> str | None:
+def _model(body: dict[str, object]) -> str | None:
     model = body.get("model")
     return model if isinstance(model, str) else None
 
 
-def _finish(choice: dict[str, Any]) -> str | None:
+def _finish(choice: dict[str, object]) -> str | None:
     finish = choice.get("finish_reason")
     if finish is not None and not isinstance(finish, str):
         raise BadReply(f"'finish_reason' is a {type(finish).__name__}, not a string")
@@ -156,7 +156,7 @@ def completion(body: dict[str, Any]) -> Reply:
     return Reply(content, _finish(choice), usage(body.get("usage")), logprobs(choice), _model(body))
 
 
-def chunk(body: Any) -> ChunkParts:
+def chunk(body: object) -> ChunkParts:
     """The text pieces, finish reason and usage of one streamed chunk (choices may be empty)."""
     if not isinstance(body, dict):
         raise BadReply(f"a chunk is a JSON {type(body).__name__}, not an object")

@@ -69,7 +69,7 @@ class RunConfig:
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> dict[str, object]:
         """Every setting by name, the team's beside the run's (for reports)."""
         flat = asdict(self)
         return {**{k: v for k, v in flat.items() if k != "team"}, **flat["team"]}

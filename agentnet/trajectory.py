@@ -59,7 +59,7 @@ class MessageRecord:
         run = self.tool_run
         return self.output + run.observation() if run else self.output
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         d = asdict(self)
         d["prompt"] = [m.to_dict() for m in self.prompt]
         return d
@@ -208,7 +208,7 @@ class Trajectory:
         return None
 
     # -- serialisation ----------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "query": self.query,
             "graph": self.graph.to_dict(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict, TypeVar
 
 from langgraph.channels.delta import DeltaChannel
 
@@ -21,9 +21,10 @@ from agentnet.trajectory import MessageRecord
 from agentnet.types import Completion, GenerationSettings, Message, Usage
 
 Extract = Callable[[str], str]
+T = TypeVar("T")
 
 
-def _last(old: Any, writes: Sequence[Any]) -> Any:
+def _last(old: T, writes: Sequence[T]) -> T:
     return writes[-1]
 
 

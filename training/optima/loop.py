@@ -28,7 +28,7 @@ from agentnet.llm import LLMBackend
 from agentnet.task_types import Item, Task
 from agentnet.training.contract import Artefact
 from agentnet.training.optima.generate import Dialogue, check_formats, converse, formats
-from agentnet.training.optima.mcts import Tree, keep_top, pairs, select
+from agentnet.training.optima.mcts import Node, Tree, keep_top, pairs, select
 from agentnet.training.optima.reward import NLL, RewardConfig, conversation_reward, conversation_tokens, turns
 from agentnet.training.optima.select import Sample, plain_prompt, select_sft, sft_rows
 from agentnet.types import Completion
@@ -109,7 +109,7 @@ class IterationMetrics:
     reward: float
     failed: int
     rows: int  # training rows (SFT) or pairs (DPO) selected
-    train: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, object] = field(default_factory=dict)
     next_policy: str = ""
 
 
@@ -186,7 +186,7 @@ class OptimaTrainer:
                 trees.setdefault(s.item_id, Tree()).add(turns(s.trajectory), s.reward.total)
         gate = asyncio.Semaphore(self.config.concurrency)
 
-        async def expand(item_id: str, node: Any) -> None:
+        async def expand(item_id: str, node: Node) -> None:
             prefix = [Completion(n.output, "stop", n.usage, 0.0) for n in node.path()]
             episode = await converse(self.dialogue, self.task, by_id[item_id], backend, prefix=prefix, gate=gate)
             if episode.failed:
@@ -272,7 +272,7 @@ class OptimaTrainer:
         path = policy.gguf or policy.merged_hf or policy.adapter or policy.hf_dir
         return Artefact("model", Path(path), f"--model {path}", details=policy)
 
-    def metrics(self) -> list[dict[str, Any]]:
+    def metrics(self) -> list[dict[str, object]]:
         if not self.metrics_path.exists():
             return []
         return [json.loads(line) for line in self.metrics_path.read_text().splitlines()]

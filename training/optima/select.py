@@ -34,7 +34,7 @@ class Sample:
     def total(self) -> float:
         return self.reward.total if self.reward else float("-inf")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "item_id": self.item_id,
             "trajectory": self.trajectory.to_dict(),
@@ -68,7 +68,7 @@ def plain_prompt(prompt: Sequence[Message], systems: Mapping[str, str], agent: s
     return messages
 
 
-def sft_rows(samples: Sequence[Sample], systems: Mapping[str, str]) -> list[dict[str, Any]]:
+def sft_rows(samples: Sequence[Sample], systems: Mapping[str, str]) -> list[dict[str, object]]:
     """TRL prompt-completion rows (the loss falls on the completions only)."""
     return [
         {"prompt": plain_prompt(t.prompt, systems, t.agent), "completion": [{"role": "assistant", "content": t.output}]}

@@ -29,7 +29,7 @@ from agentnet.types import GenerationSettings, Message, Usage
 class Proposal:
     """What an optimiser suggests for one problem. `error` set: nothing usable came back."""
 
-    suggestion: dict[str, Any]  # variable -> value as written (the loop casts it)
+    suggestion: dict[str, object]  # variable -> value as written (the loop casts it)
     reasoning: str = ""
     terminate: bool = False
     notes: tuple[str, ...] = ()
@@ -92,7 +92,7 @@ class OptoPrimeConfig:
             raise ConfigError(f"memory_size={self.memory_size} must be 0 or more")
 
 
-def reply_schema(problem: Problem) -> dict[str, Any]:
+def reply_schema(problem: Problem) -> dict[str, object]:
     """The JSON Schema of an answer to `problem`: reasoning first, then only its variables."""
     suggestion = {"type": "object", "properties": problem.schemas, "additionalProperties": False}
     return {

@@ -77,18 +77,18 @@ class Parameter:
         """The type as the OPTO problem shows it: (str), (int), (float), (code)."""
         return {"text": "str", "int": "int", "float": "float", "code": "code"}[self.kind]
 
-    def json_schema(self) -> dict[str, Any]:
+    def json_schema(self) -> dict[str, object]:
         """A JSON Schema for a value of this parameter (for grammar-constrained replies)."""
         if self.choices is not None:
             return {"enum": list(self.choices)}
         if self.kind in ("text", "code"):
             return {"type": "string"}
-        schema: dict[str, Any] = {"type": "integer" if self.kind == "int" else "number"}
+        schema: dict[str, object] = {"type": "integer" if self.kind == "int" else "number"}
         if self.bounds is not None:
             schema["minimum"], schema["maximum"] = self.bounds
         return schema
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         d = asdict(self)
         for k in ("bounds", "choices"):
             d[k] = list(d[k]) if d[k] is not None else None
@@ -134,7 +134,7 @@ class TeamSpec:
 
         return fixed(self.topology, self.agents, rounds=self.rounds, decision=self.decision)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         g = CommGraph.uniform(self.agents, decision=self.decision).to_dict()  # reuse its (de)serialisers
         return {
             "topology": self.topology,
@@ -239,7 +239,7 @@ class ParameterSet:
             spec = _apply_one(spec, p.target, p.value)
         return spec
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"parameters": [p.to_dict() for p in self.parameters]}
 
     @classmethod
