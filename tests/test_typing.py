@@ -61,9 +61,7 @@ def test_cross_layer_imports_have_their_real_types_not_any(tmp_path: Path) -> No
     state = "TypedDict(agentnet.runtime.node.RunState, "
     assert revealed[5].startswith(f"def (graph: agentnet.graph.CommGraph) -> langgraph.graph.state.StateGraph[{state}")
     team_for = revealed[6]
-    assert team_for.startswith(
-        "def (task: agentnet.task_types.Task | None, topology: str | agentnet.graph.CommGraph | "
-    )
+    assert team_for.startswith("def (task: agentnet.task_types.Task | None, topology: str | agentnet.graph.Topology, ")
     assert "checkpoint: str | pathlib.Path | langgraph.checkpoint.base.BaseCheckpointSaver[Any] | None" in team_for
     assert team_for.endswith("-> agentnet.runtime.team.Team") and len(revealed) == 7
 
