@@ -12,7 +12,7 @@ import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -247,7 +247,7 @@ def _train_topology(kind: str) -> None:
         items: ItemsConfig,
         crew: TeamConfig,
         train: TopologyTrainConfig,
-        topo: Any,
+        topo: object,
         serve: ServeConfig,
         client: ClientConfig,
         data: TaskConfig,

@@ -111,7 +111,7 @@ def _bad_byte(raw: bytes, start: int) -> tuple[int, str]:
     return line, f"not valid UTF-8: byte 0x{raw[start]:02x} at column {column}"
 
 
-def _has_escapes(value: Any) -> bool:
+def _has_escapes(value: object) -> bool:
     """Whether decoded JSON holds bytes that were not UTF-8 (kept as lone surrogates)."""
     if isinstance(value, str):
         return any("\udc80" <= char <= "\udcff" for char in value)
@@ -160,7 +160,7 @@ def _json_document(path: Path, raw: bytes, strict: bool, container_key: str | No
     return data
 
 
-def _checked(parse: Parse[T], number: int, record: Any) -> T:
+def _checked(parse: Parse[T], number: int, record: object) -> T:
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
     if _has_escapes(record):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
@@ -27,7 +26,7 @@ def train_learned(
     items: ItemsConfig,
     crew: TeamConfig,
     train: TopologyTrainConfig,
-    topo: Any,
+    topo: object,  # an instance of the kind's config_class
     serve: ServeConfig,
     client: ClientConfig,
     data: TaskConfig,
@@ -41,7 +40,7 @@ def train_learned(
     from rich.progress import Progress
 
     from agentnet.topologies.embeddings import MiniLMEmbedder
-    from agentnet.training.topology import TopologyTrainer, check_screen
+    from agentnet.training.topology import StepMetrics, TopologyTrainer, check_screen
 
     learned = LEARNED[kind]
     the_task, the_items = load_items(items, replace(data, seed=crew.seed))
@@ -57,7 +56,7 @@ def train_learned(
         with Progress(console=err) as progress:
             bar = progress.add_task(f"train {kind}", total=train.steps, completed=trainer.step)
 
-            def on_step(m: Any) -> None:
+            def on_step(m: StepMetrics) -> None:
                 progress.update(
                     bar,
                     advance=1,
