@@ -113,7 +113,7 @@ def targets(
     return out
 
 
-def branches(row: Mapping, show: str = "") -> list[str]:
+def branches(row: Mapping) -> list[str]:
     """The learned team's branches from its trajectories: items it settled after the opening round
     (1 round run) and items it escalated (2+), each with its accuracy and cost."""
     rounds = row.get("rounds_run") or {}
