@@ -161,7 +161,9 @@ def config_from_data(
     for name in names & set(data):
         value, tp = data[name], hints[name]
         if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
-            value = config_from_data(tp, value, f"{what}: {name}", strict=strict)
+            # a nested config a file saved before one of its fields existed loads as it was trained
+            legacy = getattr(tp, "legacy_defaults", None)
+            value = config_from_data(tp, value, f"{what}: {name}", strict=strict, defaults=legacy)
         elif isinstance(value, list) and typing.get_origin(tp) is tuple:
             value = tuple(value)
         kwargs[name] = value

@@ -94,3 +94,14 @@ def test_a_json_file_passed_as_a_topology_is_one_clear_error(tmp_path) -> None:
     path.write_text('{"agents": []}')
     with pytest.raises(ConfigError, match="graph.json is not an agentnet commformer topology"):
         load_learned(f"commformer:{path}")
+
+
+def test_a_model_saved_before_the_stop_head_read_what_was_said_loads_as_trained() -> None:
+    # heads saved without read_said (models from before it existed) must rebuild the head they trained
+    from agentnet.topologies.configs import CommFormerConfig, GDesignerConfig
+    from agentnet.topologies.learned import config_from_dict
+
+    for cls in (GDesignerConfig, CommFormerConfig):
+        assert config_from_dict(cls, {"heads": {"stop": True}}).heads.read_said is False
+        assert config_from_dict(cls, {"heads": {"stop": True, "read_said": True}}).heads.read_said is True
+        assert config_from_dict(cls, {}).heads.read_said is True  # no heads saved: today's defaults
