@@ -147,23 +147,21 @@ def config_from_data(
     what: str,
     *,
     strict: bool = True,
-    defaults: Mapping[str, object] | None = None,
 ) -> T:
     """A config dataclass from parsed JSON/YAML (`asdict`'s shape: nested configs as mappings, tuples as
     lists). A key that is no field is an error naming `what` (`strict`) or is dropped (a file an older
-    or newer version wrote); fields the data lacks take `defaults`, then the dataclass's own. The
-    values are then checked the one way every config checks them: by its `__post_init__`."""
+    or newer version wrote); in such a lenient read, a field the data lacks takes what its absence
+    meant when the file was written (the class's `legacy_defaults`, at every level), else the
+    dataclass's own default. The values are then checked the one way every config checks them: by its `__post_init__`."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     if strict and (unknown := sorted(set(data) - names)):
         raise ConfigError(f"{what}: unknown setting {unknown[0]!r}; known: {', '.join(sorted(names))}")
-    kwargs: dict[str, object] = dict(defaults or {})
+    kwargs: dict[str, object] = {} if strict else dict(getattr(cls, "legacy_defaults", {}))
     for name in names & set(data):
         value, tp = data[name], hints[name]
         if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, Mapping):
-            # a nested config a file saved before one of its fields existed loads as it was trained
-            legacy = getattr(tp, "legacy_defaults", None)
-            value = config_from_data(tp, value, f"{what}: {name}", strict=strict, defaults=legacy)
+            value = config_from_data(tp, value, f"{what}: {name}", strict=strict)
         elif isinstance(value, list) and typing.get_origin(tp) is tuple:
             value = tuple(value)
         kwargs[name] = value

@@ -313,11 +313,11 @@ C = TypeVar("C")
 
 
 def config_from_dict(cls: type[C], data: Mapping[str, object]) -> C:
-    """A (possibly nested) config dataclass from its `asdict`; fields it lacks keep their defaults."""
+    """A (possibly nested) config dataclass from its `asdict`; a field it lacks means what it meant
+    when the model was saved (`legacy_defaults`), else its default."""
     from agentnet.configfile import config_from_data
 
-    legacy = getattr(cls, "legacy_defaults", {})  # what a field missing from an old file meant
-    return config_from_data(cls, data, f"the saved {cls.__name__}", strict=False, defaults=legacy)
+    return config_from_data(cls, data, f"the saved {cls.__name__}", strict=False)
 
 
 class Persistent:
