@@ -36,6 +36,15 @@ def _decision_agent(graph: CommGraph) -> AgentSpec:
     return AgentSpec(DECISION, d.role, d.settings, model=d.model or graph.agents[-1].model, system=d.system)
 
 
+def _most_common(answers: list[str]) -> str:
+    """The most common answer, ties to the earliest; "" when there is none."""
+    if not answers:
+        return ""
+    counts = Counter(answers)
+    top = max(counts.values())
+    return next(a for a in answers if counts[a] == top)
+
+
 async def last_agent(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
     name = graph.last_agent(last)
     return Decided(state.get("outputs", {}).get(key(name, last), ""), [])
@@ -43,12 +52,7 @@ async def last_agent(graph: CommGraph, ctx: RunContext, state: RunState, last: i
 
 async def majority_vote(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
     answers = [ctx.extract(p.output) for p in _final_outputs(graph, state, last)]
-    answers = [a for a in answers if a]
-    if not answers:
-        return Decided("", [])
-    counts = Counter(answers)
-    top = max(counts.values())
-    return Decided(next(a for a in answers if counts[a] == top), [])  # ties: earliest agent
+    return Decided(_most_common([a for a in answers if a]), [])
 
 
 async def passing_vote(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
@@ -58,9 +62,7 @@ async def passing_vote(graph: CommGraph, ctx: RunContext, state: RunState, last:
     passed = [s.answer for s in said if s.tool_status == "passed"]
     if not passed:
         return Decided(said[0].answer if said else "", [])
-    counts = Counter(passed)
-    top = max(counts.values())
-    return Decided(next(a for a in passed if counts[a] == top), [])
+    return Decided(_most_common(passed), [])
 
 
 async def final_refer(graph: CommGraph, ctx: RunContext, state: RunState, last: int, stream: bool) -> Decided:
