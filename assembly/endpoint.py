@@ -154,6 +154,11 @@ class TeamDefinition:
     name: str
     config: TeamConfig
     task: str = ""
+    given: bool = True  # named by a --team option (False: the command's own options, served as DEFAULT_NAME)
+
+    def where(self) -> str:
+        """How an error names this team: by its --team option, or not at all when the flags built it."""
+        return f"--team {self.name}: " if self.given else ""
 
 
 def _coerce(key: str, text: str, tp: Any) -> Any:
@@ -206,7 +211,9 @@ def parse_team(entry: str, base: TeamConfig, default_task: str = "") -> TeamDefi
 
 
 def parse_teams(entries: Sequence[str], base: TeamConfig, default_task: str = "") -> list[TeamDefinition]:
-    teams = [parse_team(e, base, default_task) for e in entries] or [TeamDefinition(DEFAULT_NAME, base, default_task)]
+    teams = [parse_team(e, base, default_task) for e in entries] or [
+        TeamDefinition(DEFAULT_NAME, base, default_task, given=False)
+    ]
     names = [t.name for t in teams]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -230,7 +237,7 @@ def plan(definitions: Sequence[TeamDefinition], data: TaskConfig) -> list[Planne
             task = make_task(d.task, replace(data, seed=d.config.seed)) if d.task else None
             out.append(Planned(d, task, topology_for(d.config, task)))
         except AgentNetError as e:  # ConfigError, an unknown task or topology …
-            raise ConfigError(f"--team {d.name}: {e}") from None
+            raise ConfigError(f"{d.where()}{e}") from None
     return out
 
 

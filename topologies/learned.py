@@ -384,5 +384,13 @@ class Persistent:
                 f"{path}: weight {bad} is not finite (NaN or infinite), so every graph it designs "
                 "would be arbitrary; retrain it"
             )
-        model.load_state_dict(data["state"])
+        try:
+            model.load_state_dict(data["state"])
+        except (RuntimeError, KeyError, TypeError) as e:  # torch: missing/unexpected keys, size mismatches
+            details = [line.strip().rstrip(".") for line in str(e).splitlines()[1:] if line.strip()] or [str(e)]
+            raise ConfigError(
+                f"{path}: its weights do not fit its {cls.kind} config ({details[0]}"
+                f"{f'; {len(details) - 1} more' if len(details) > 1 else ''}); "
+                "it was saved by another version of agentnet or edited — retrain it"
+            ) from None
         return model

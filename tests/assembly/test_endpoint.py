@@ -267,6 +267,15 @@ def test_team_specs_parse_with_their_own_options_and_refuse_bad_ones() -> None:
         parse_teams(["a=cot@m", "a=pal@m"], base)
 
 
+def test_a_team_the_flags_built_is_not_blamed_on_a_team_option() -> None:
+    from agentnet.assembly.endpoint import plan
+    from agentnet.tasks import TaskConfig
+
+    for entries, says in [([], r"^unknown topology"), (["a=cot@m;topology=wizard"], r"^--team a: unknown topology")]:
+        with pytest.raises(ConfigError, match=says):
+            plan(parse_teams(entries, TeamConfig(topology="wizard")), TaskConfig())
+
+
 def test_the_body_limit_holds_without_a_content_length(tmp_path: Path) -> None:
     team, _ = scripted()
 

@@ -78,3 +78,17 @@ def test_bad_config() -> None:
         GDesignerConfig(anchor="ring")
     with pytest.raises(ConfigError, match="at least 2 agents"):
         GDesigner(AGENTS[:1], 1, Decision(), GDesignerConfig(), HashEmbedder(8))
+
+
+def test_weights_that_do_not_fit_the_saved_config_are_one_line(tmp_path: Path) -> None:
+    path = model().save(tmp_path / "g.pt")
+    data = torch.load(path, weights_only=True)
+    name = next(iter(data["state"]))
+    data["state"][name] = torch.zeros(3, 771)  # a weight of another shape, as an older version saved it
+    data["state"]["stray.weight"] = torch.zeros(1)
+    torch.save(data, path)
+    with pytest.raises(
+        ConfigError, match=r"g\.pt: its weights do not fit its gdesigner config \(.*; 1 more\).*retrain"
+    ) as e:
+        GDesigner.load(path, HashEmbedder(16))
+    assert "\n" not in str(e.value)
