@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from agentnet.adversaries import adversaries_of
 from agentnet.errors import AgentNetError
@@ -18,6 +18,7 @@ from agentnet.store import ResultRow, RunStore, RunSummary
 from agentnet.trajectory import heard_from, skipped_calls
 
 MAX_FAILURES = 5  # example failures a run keeps for its report
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,16 +57,22 @@ def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, fl
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def non_dominated(items: Sequence[T], point: Callable[[T], tuple[float, float]]) -> list[T]:
+    """The items no other item beats: `point` is (accuracy, cost); another item dominates one when it is
+    at least as accurate and no more costly, and better in one of the two. Equal points both stay."""
+    points = [point(i) for i in items]
+
+    def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
+        return a[0] >= b[0] and a[1] <= b[1] and a != b
+
+    return [i for i, p in zip(items, points) if not any(dominates(o, p) for o in points)]
+
+
 def pareto_front(stats: Sequence[RunStats]) -> list[RunStats]:
     """Runs no other run beats on both axes (accuracy up, tokens/query down), cheapest first."""
-    scored = [s for s in stats if s.summary.scored]
-
-    def dominates(a: RunStats, b: RunStats) -> bool:
-        acc_a, acc_b = a.summary.accuracy, b.summary.accuracy
-        tok_a, tok_b = a.summary.tokens_per_query, b.summary.tokens_per_query
-        return acc_a >= acc_b and tok_a <= tok_b and (acc_a > acc_b or tok_a < tok_b)
-
-    front = [s for s in scored if not any(dominates(o, s) for o in scored)]
+    front = non_dominated(
+        [s for s in stats if s.summary.scored], lambda s: (s.summary.accuracy, s.summary.tokens_per_query)
+    )
     return sorted(front, key=lambda s: (s.summary.tokens_per_query, -s.summary.accuracy))
 
 

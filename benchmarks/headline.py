@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentnet.run_stats import wilson_interval
+from agentnet.run_stats import non_dominated, wilson_interval
 from benchmarks.rows import paired
 
 
@@ -22,15 +22,7 @@ def cost(row: Mapping) -> float:
 
 def front(rows: Mapping[str, Mapping]) -> list[str]:
     """Names of the rows no other row dominates (at least as accurate and no more costly, better in one)."""
-
-    def dominates(a: Mapping, b: Mapping) -> bool:
-        return (
-            a["accuracy"] >= b["accuracy"]
-            and cost(a) <= cost(b)
-            and (a["accuracy"] > b["accuracy"] or cost(a) < cost(b))
-        )
-
-    return [n for n, r in rows.items() if not any(dominates(o, r) for m, o in rows.items() if m != n)]
+    return non_dominated(list(rows), lambda n: (rows[n]["accuracy"], cost(rows[n])))
 
 
 @dataclass(frozen=True)
