@@ -17,11 +17,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from agentnet.assembly.team import RUN_DEFAULTS
-from agentnet.assembly.endpoint import TEAMS_HELP, EndpointConfig
+from agentnet.assembly.endpoint_config import TEAMS_HELP, EndpointConfig
 from agentnet.assembly.server import ClientConfig
 from agentnet.adversaries import AttackConfig
-from agentnet.configs import ItemsConfig, TeamConfig
+from agentnet.configs import RUN_DEFAULTS, ItemsConfig, TeamConfig
 from agentnet.options import Group
 from agentnet.options import command as options_command
 from agentnet.outputs import check_target

@@ -21,6 +21,12 @@ from agentnet.types import GenerationSettings
 TEMPORAL_MODES = ("self", "complete", "none")
 
 
+# `agentnet run`'s team options by default: those agents answer side by side (one round, no edges)
+# and the most common answer wins, so no one agent's slip decides (as a chain's last agent did: its
+# inspector "checked" 3 x 4 = 12 into 144)
+RUN_DEFAULTS: dict[str, object] = {"topology": "debate", "rounds": 1, "decision": "majority_vote"}
+
+
 @dataclass(frozen=True)
 class TeamConfig:
     topology: str = field(

@@ -24,11 +24,13 @@ from __future__ import annotations
 import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from agentnet.runtime import Team
 from agentnet.task_types import Item, Score, Task
 from agentnet.trajectory import Trajectory
+
+if TYPE_CHECKING:  # a type only: importing the runtime loads LangGraph, which option-only imports skip
+    from agentnet.runtime import Team
 
 Pay = Literal["tokens", "price"]
 PAY_UNITS: tuple[str, ...] = ("tokens", "price")

@@ -29,10 +29,6 @@ if TYPE_CHECKING:
 
 # `agentnet run` without a task: G-Designer's GSM8K roles (a solver, an analyst, an inspector)
 DEFAULT_ROLES = ("math_solver", "mathematical_analyst", "inspector")
-# `agentnet run`'s team options by default: those agents answer side by side (one round, no edges)
-# and the most common answer wins, so no one agent's slip decides (as a chain's last agent did: its
-# inspector "checked" 3 x 4 = 12 into 144)
-RUN_DEFAULTS: dict[str, object] = {"topology": "debate", "rounds": 1, "decision": "majority_vote"}
 
 
 def agents_for(config: TeamConfig, task: Task | None = None) -> tuple[AgentSpec, ...]:

@@ -45,7 +45,7 @@ from typing import Any
 from rich.console import Console
 
 from agentnet.adversaries import AttackConfig
-from agentnet.assembly import agents_for, decision_for, team_for, topology_for
+from agentnet.assembly.team import agents_for, decision_for, team_for, topology_for
 from agentnet.assembly.items import load_items
 from agentnet.assembly.server import ClientConfig, connect, server_health
 from agentnet.cache import CacheConfig

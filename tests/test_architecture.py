@@ -48,12 +48,23 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
     return {m for m in found if m in known and m != name}
 
 
+def _ancestors(module: str) -> set[str]:
+    parts = module.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts))}
+
+
 def _graph() -> nx.DiGraph:
+    """Module -> what importing it runs: the modules it names, and the packages around them its own
+    package has not run already (importing agentnet.serving.process runs agentnet/serving/__init__.py)."""
     modules = _modules()
     g = nx.DiGraph()
     for name, path in modules.items():
         g.add_node(name)
-        g.add_edges_from((name, dep) for dep in _imports(path, name, set(modules)))
+        for dep in _imports(path, name, set(modules)):
+            g.add_edge(name, dep)
+            g.add_edges_from(
+                (name, p) for p in _ancestors(dep) - _ancestors(name) - {name} if p in modules and p != "agentnet"
+            )
     return g
 
 

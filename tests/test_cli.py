@@ -29,6 +29,21 @@ def test_cli_starts_without_the_training_extras() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_help_does_not_load_the_runtime() -> None:
+    # LangGraph (via agentnet.runtime) costs ~0.7 s of a ~1.5 s start; options and help must not need it
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom agentnet.cli import app\n"
+        "for args in (['--help'], ['bench', '--help'], ['serve-team', '--help'], ['train', 'gdesigner', '--help'],"
+        " ['train', 'optima', '--help'], ['optimize', '--help'], ['run', '--help']):\n"
+        "    r = CliRunner().invoke(app, args)\n"
+        "    assert r.exit_code == 0, (args, r.output)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in ('langgraph', 'langchain_core')}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
+
+
 def test_models_lists_named_models() -> None:
     result = runner.invoke(app, ["models"])
     assert result.exit_code == 0
@@ -255,7 +270,7 @@ def test_topo_show_prints_and_draws_a_fixed_shape_and_a_graph_file(tmp_path) -> 
     )
     assert result.exit_code == 0, result.output
     assert "round 0 spatial: a1→a0, a2→a0" in result.output and (tmp_path / "s.png").stat().st_size > 0
-    from agentnet.assembly import topology_for
+    from agentnet.assembly.team import topology_for
     from agentnet.configs import TeamConfig
 
     graph = topology_for(TeamConfig(topology="chain", agents=2))
@@ -293,7 +308,7 @@ def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path, monkeypatch,
 
 
 def _graph_file(path, **changes) -> str:
-    from agentnet.assembly import topology_for
+    from agentnet.assembly.team import topology_for
     from agentnet.configs import TeamConfig
 
     data = topology_for(TeamConfig(topology="chain", agents=2, rounds=2)).to_dict() | changes

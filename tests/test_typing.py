@@ -16,7 +16,7 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[1]
 
 SNIPPET = """\
-from agentnet.assembly import team_for
+from agentnet.assembly.team import team_for
 from agentnet.runtime.compile import build
 from agentnet.tasks import make_task
 from agentnet.topologies.agentprune import AgentPrune

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agentnet.adversaries import AttackConfig
-from agentnet.assembly import team_for
 from agentnet.episodes import Pay, run_episode
 from agentnet.errors import ConfigError
 from agentnet.graph import Topology
@@ -78,6 +77,8 @@ async def screen(
     """Run every agent of `topology` alone on every item (with the training's adversaries
     planted, so a liar screens as what it is); nothing is learned here. An agent pays in
     tokens, or at its model's price (`pay`), as in training."""
+    from agentnet.assembly.team import team_for  # the runtime (LangGraph) loads when screening runs, not with the CLI
+
     heads_of(topology)
     agents, decision = topology.agents, topology.decision
     gate = asyncio.Semaphore(concurrency)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentnet.adversaries import AttackConfig
-from agentnet.assembly import team_for
 from agentnet.episodes import Pay, run_episode
 from agentnet.checks import check_fields
 from agentnet.outputs import check_target
@@ -217,6 +216,8 @@ class TopologyTrainer:
     async def _episode(self, item: Item, gate: asyncio.Semaphore) -> tuple[Sample, float, float, str]:
         sample = self.topology.sample(item.question)
         graph = self.attack.apply(sample.graph)
+        from agentnet.assembly.team import team_for  # the runtime (LangGraph) loads with the first episode, not the CLI
+
         team = team_for(
             self.task, graph, self.backend, receive_gate=sample.gate, stop_gate=sample.stop_gate, tools=self.tools
         )

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from agentnet.adversaries import INJECTION_BACKEND, Attacked, AttackConfig, adversaries_of
-from agentnet.assembly import team_for, topology_for
+from agentnet.assembly.team import team_for, topology_for
 from agentnet.configs import TeamConfig
 from agentnet.errors import AgentNetError, ConfigError
 from agentnet.graph import CommGraph

@@ -57,7 +57,7 @@ def test_a_live_calls_retracted_text_is_marked_discarded() -> None:
 
 def printed(topology: str, decision: str, replies: list[str], agents: int = 3) -> list[str]:
     """What `agentnet run` prints for a team of `agents` on `topology` answering with `replies`."""
-    from agentnet.assembly import team_for, topology_for
+    from agentnet.assembly.team import team_for, topology_for
     from agentnet.configs import TeamConfig
     from agentnet.display import print_result
     from agentnet.testing import ScriptedBackend

@@ -275,7 +275,7 @@ def test_the_robustness_section_sets_attacked_runs_beside_their_clean_twin(tmp_p
     from dataclasses import replace
 
     from agentnet.adversaries import AttackConfig
-    from agentnet.assembly import team_for, topology_for
+    from agentnet.assembly.team import team_for, topology_for
     from agentnet.evaluation import evaluate
     from tests.topologies import planted
 

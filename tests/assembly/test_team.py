@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from agentnet.assembly import agents_for, decision_for, team_for, topology_for
+from agentnet.assembly.team import agents_for, decision_for, team_for, topology_for
 from agentnet.configs import TeamConfig
 from agentnet.errors import ConfigError
 from agentnet.graph import CommGraph
@@ -105,7 +105,7 @@ def test_the_team_runs_with_the_tasks_extraction() -> None:
 
 
 def test_sampling_copies_of_one_agent_draw_with_their_own_seeds() -> None:
-    from agentnet.assembly import agents_for
+    from agentnet.assembly.team import agents_for
 
     sampled = agents_for(TeamConfig(team="cot@m,cot@m,cot@m", temperature=0.7, seed=5))
     assert [a.settings.seed for a in sampled] == [5, 6, 7]

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch", reason="SKIPPED LOUDLY: torch missing; inst
 pytest.importorskip("torch_geometric", reason="SKIPPED LOUDLY: torch-geometric missing; install the [graph] extra")
 
 from agentnet.adversaries import Attacked, AttackConfig  # noqa: E402
-from agentnet.assembly import team_for  # noqa: E402
+from agentnet.assembly.team import team_for  # noqa: E402
 from agentnet.graph import CommGraph  # noqa: E402
 from agentnet.topologies.configs import AgentDropoutConfig, CommFormerConfig, GDesignerConfig, HeadsConfig  # noqa: E402
 from agentnet.topologies.agentdropout import AgentDropout  # noqa: E402

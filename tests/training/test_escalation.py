@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="SKIPPED LOUDLY: torch missing; install the [graph] extra")
 pytest.importorskip("torch_geometric", reason="SKIPPED LOUDLY: torch-geometric missing; install the [graph] extra")
 
-from agentnet.assembly import team_for  # noqa: E402
+from agentnet.assembly.team import team_for  # noqa: E402
 from agentnet.graph import Decision  # noqa: E402
 from agentnet.topologies.configs import GDesignerConfig, HeadsConfig  # noqa: E402
 from agentnet.topologies.embeddings import HashEmbedder  # noqa: E402

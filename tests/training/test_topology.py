@@ -99,7 +99,7 @@ def test_training_is_checkpointed_logged_and_resumable(tmp_path: Path) -> None:
 def test_training_on_humaneval_runs_the_code_writer_with_the_tasks_check(tmp_path: Path) -> None:
     """Episodes are built by team_for, so a code task's decision gets its code check (before,
     every HumanEval episode failed with a swallowed ConfigError and every reward was 0)."""
-    from agentnet.assembly import agents_for, decision_for
+    from agentnet.assembly.team import agents_for, decision_for
     from agentnet.configs import TeamConfig
     from agentnet.tasks.humaneval import HumanEval
     from agentnet.testing import ScriptedBackend

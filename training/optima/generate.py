@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from agentnet.agents import AgentSpec
 from agentnet.episodes import Episode, run_episode
@@ -22,9 +23,11 @@ from agentnet.errors import ConfigError, UnknownNameError
 from agentnet.graph import CommGraph, Decision
 from agentnet.llm import DeltaCallback, LLMBackend, RetractCallback
 from agentnet.prompts import load_role
-from agentnet.runtime import Team
 from agentnet.task_types import Item, Task
 from agentnet.types import Completion, GenerationSettings, Message
+
+if TYPE_CHECKING:
+    from agentnet.runtime import Team
 
 
 @cache
@@ -110,6 +113,8 @@ class Dialogue:
         return chain(agents, self.rounds, self.decision, temporal="complete")
 
     def team(self, backend: LLMBackend, fmt: str = "") -> Team:
+        from agentnet.runtime import Team  # LangGraph loads when a team is built, not with OptimaConfig
+
         return Team(self.graph(fmt), backend, extract=tagged_answer, early_stop=True)
 
     def with_temperature(self, temperature: float) -> Dialogue:

@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from agentnet.outputs import check_target
-from agentnet.assembly import agents_for
+from agentnet.assembly.team import agents_for
 from agentnet.assembly.items import load_items
 from agentnet.configs import ItemsConfig, TeamConfig
 from agentnet.graph import Decision

@@ -17,13 +17,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentnet.checks import check_fields
 from agentnet.episodes import Episode, run_episode, run_team, score_episode
 from agentnet.errors import AgentNetError, ConfigError, require_at_least_one
 from agentnet.llm import LLMBackend
-from agentnet.assembly import team_for
-from agentnet.runtime import Team
 from agentnet.training.contract import Artefact
 from agentnet.task_types import Item, Task
 from agentnet.training.minibatches import Minibatches
@@ -34,6 +33,9 @@ from agentnet.training.trace.problem import build_problem, clip
 from agentnet.training.trace.records import Evaluation, ProposalRecord
 from agentnet.training.trace.trace_report import write_report
 from agentnet.training.trace.sandboxed import CodeParamError, code_sandbox, run_function
+
+if TYPE_CHECKING:
+    from agentnet.runtime import Team
 
 CHECKPOINT_VERSION = 1
 
@@ -206,6 +208,8 @@ class TraceLoop:
 
     # -- running -------------------------------------------------------------------------------
     def _team(self, spec: TeamSpec) -> Team:
+        from agentnet.assembly.team import team_for  # the runtime (LangGraph) loads with the first run, not the CLI
+
         return team_for(self.task, spec.graph(), self.backend)
 
     async def run_items(self, params: ParameterSet, items: Sequence[Item], *, strict: bool = True) -> list[Episode]:

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from agentnet.outputs import check_target
-from agentnet.assembly import agents_for, decision_for
+from agentnet.assembly.team import agents_for, decision_for
 from agentnet.assembly.items import train_val_split
 from agentnet.assembly.server import ClientConfig, connect
 from agentnet.configs import ItemsConfig, TeamConfig

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from agentnet.adversaries import AttackConfig
-from agentnet.assembly import team_for, topology_for
+from agentnet.assembly.team import team_for, topology_for
 from agentnet.configs import TeamConfig
 from agentnet.evaluation import evaluate
 from agentnet.graph import CommGraph
