@@ -157,7 +157,7 @@ SUITES = {
         "humaneval",
         {"cheap_code": f"programming_expert+tests@{SMALL}", "strong_code": f"programming_expert+tests@{STRONG}"},
         {"validate": ("--offset", "0", "--limit", "64"), "test": ("--offset", "64", "--limit", "100")},
-        ("--offset", "0", "--limit", "64"),
+        ("--split", "test", "--offset", "0", "--limit", "64"),  # HumanEval's one split (`train` defaults to train)
         "cheap_code",
         "passing_vote",
         (

@@ -80,3 +80,15 @@ def test_the_report_checks_targets_reads_branches_and_plots(tmp_path: Path) -> N
         "| stopped after the opening round | 1 | 100.0% | 0.300 |" in text
         and "| escalated | 1 | 0.0% | 0.300 |" in text
     )
+
+
+def test_every_slice_and_the_training_items_name_a_split_the_task_has() -> None:
+    # `agentnet bench` reads the test split by default and `agentnet train` the train split: HumanEval
+    # has only "test", so its training items must say so (a run would stop at "no split 'train'")
+    from agentnet.tasks import TaskConfig, make_task
+
+    for suite in SUITES.values():
+        task = make_task(suite.task, TaskConfig())
+        for options, default in [(suite.train_items, "train"), *((s, "test") for s in suite.slices.values())]:
+            split = options[options.index("--split") + 1] if "--split" in options else default
+            assert task.canonical_split(split) in task.splits
