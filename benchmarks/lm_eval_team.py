@@ -2,7 +2,8 @@
 
     # the comparison: a fixed and a learned team on the embedded model, the first 100 test items
     python benchmarks/lm_eval_team.py --limit 100 --learned gdesigner:topology-run/model.pt \\
-        --bench-store agentnet_runs.sqlite --bench-run RUN_ID --out benchmarks/results/lm-eval-gsm8k
+        --bench-store agentnet_runs.sqlite --bench-run fixed=RUN_ID --bench-run learned=RUN_ID \\
+        --out benchmarks/results/lm-eval-gsm8k
     # the plumbing, no model: ScriptedBackend teams (the learned one an untrained GPTSwarm)
     python benchmarks/lm_eval_team.py --scripted --limit 3 --out /tmp/lm-eval-plumbing
 
@@ -15,8 +16,9 @@ reference and normalisation) with two of lm-eval's filters: `served-answer` (the
 line: the answer agentnet extracted) and `flexible-extract` (lm-eval's own: the last number of
 the final reply). agentnet's scorer reads the same generations from the server's run store
 (`GSM8K.score` on each request's final reply), so the scorers grade identical text; with
---bench-run, the per-item scores of a stored `agentnet bench gsm8k --limit N` run (its own
-generations) join them. Written to OUT: comparison.md and comparison.json (accuracies and every
+--bench-run TEAM=RUN, the per-item scores of a stored `agentnet bench gsm8k --limit N` run of that
+team (its own generations: with the same --max-tokens, temperature 0 and a shared --cache, the
+served team's calls are the bench run's, answered from the cache) join them. Written to OUT: comparison.md and comparison.json (accuracies and every
 item where the scorers disagree), lm-eval's outputs and samples, and the run store.
 """
 
@@ -357,10 +359,20 @@ def main() -> None:
     parser.add_argument(
         "--bench-store", type=Path, default=None, help="run store of an `agentnet bench gsm8k` run to show beside"
     )
-    parser.add_argument("--bench-run", default=None, help="that run's id")
+    parser.add_argument(
+        "--bench-run",
+        action="append",
+        default=[],
+        help="TEAM=RUN: that team's `agentnet bench` run in --bench-store (repeat: fixed=…, learned=…)",
+    )
     args = parser.parse_args()
     if not args.scripted and not args.learned:
         raise SystemExit("--learned KIND:PATH is required (or --scripted for the plumbing)")
+    bench_runs = dict(pair.partition("=")[::2] for pair in args.bench_run)
+    if bad := [p for p in args.bench_run if p.partition("=")[0] not in ("fixed", "learned") or "=" not in p]:
+        raise SystemExit(f"--bench-run {bad[0]!r} is not TEAM=RUN with TEAM fixed or learned")
+    if bench_runs and not args.bench_store:
+        raise SystemExit("--bench-run needs --bench-store, the run store that holds those runs")
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     if (out / "runs.sqlite").exists():
@@ -375,9 +387,14 @@ def main() -> None:
     server = scripted_server(chosen, out, port) if args.scripted else served(args, out, port)
     with server as url:
         where = {team: lm_eval(team, url, args.limit, out, tasks, args.concurrency) for team in ("fixed", "learned")}
-    bench = bench_scores(args.bench_store, args.bench_run)
     results = [
-        compare(team, chosen, samples(path), served_rows(out / "runs.sqlite", team), bench)
+        compare(
+            team,
+            chosen,
+            samples(path),
+            served_rows(out / "runs.sqlite", team),
+            bench_scores(args.bench_store, bench_runs.get(team)),
+        )
         for team, path in where.items()
     ]
     (out / "comparison.json").write_text(json.dumps(results, indent=1))
