@@ -58,6 +58,15 @@ single agent) and the learner variants (each learner's lambda) — not the other
 no choice reads; measured rates here (0.5B ~48, 1.5B ~20 tokens/s over all slots) put those
 rows at ~6 h of the ~43 h the protocol takes on this machine.
 
+Revision 2 (2026-12-08, before any HumanEval row of this protocol ran; seen on HumanEval/0-9,
+inside the learners' slice 0-63, no test item): a programming_expert that hears another agent's
+code explained it in prose instead of writing code, so every HumanEval row where an agent hears
+one failed. Probe, the complete team of the mix, 2 rounds, T 0, HumanEval/0-9: 0/10 solved,
+no code in 23 of 40 replies (strong_code in 20 of 20). The role got a `reminder:` line (as pal
+did in issue 30), asking for the complete code in one python block even when another agent's
+code looks right: 7/10 solved, code in 40 of 40 replies, 3,366 vs 2,545 tokens per query. Every
+row of both halves runs with it.
+
 Resumable at every level (benchmarks/rows.py): a kept row is skipped, a training resumes from
 its checkpoint, a bench resumes its run. OUT/README.md is rewritten after every phase.
 """

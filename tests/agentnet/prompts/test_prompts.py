@@ -22,6 +22,9 @@ def test_header_lines_name_the_roles_tool_and_reminder_and_stay_out_of_the_syste
     assert not pal.system.startswith(("tool:", "reminder:")) and "reminder" not in pal.system
     cot = load_role("cot")
     assert (cot.tool, cot.reminder) == ("none", "") and cot.system.startswith("You are a careful problem solver")
+    # a coder who hears a peer's passing code explained it in prose (no code: its answer failed)
+    expert = load_role("programming_expert")
+    assert "complete code in one ```python code block" in expert.reminder and "looks right" in expert.reminder
 
 
 def test_a_reminder_is_the_last_line_of_the_user_prompt_only_for_its_role() -> None:
