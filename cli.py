@@ -127,7 +127,7 @@ def bench(
     """Evaluate a team on a benchmark; every result is stored as it is scored (resumable)."""
     from agentnet.assembly.runs import run_bench, run_settings
 
-    config, serve, data = run_settings(run, serve, data, task, resume, store_path)
+    config, serve, client, data = run_settings(run, serve, client, data, task, resume, store_path)
     run_bench(config, serve, client, data, resume, store_path, out, err)
 
 

@@ -55,6 +55,9 @@ class RunConfig:
     model: str = field(default="smollm2-135m", metadata={"cli": False})
     base_url: str | None = field(default=None, metadata={"cli": False})
     data_dir: str | None = field(default=None, metadata={"cli": False})
+    # the response cache the run was made with (a resume without --cache uses it again)
+    cache: str | None = field(default=None, metadata={"cli": False})
+    cache_mode: str = field(default="deterministic", metadata={"cli": False})
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import typer
 from rich.console import Console
@@ -15,6 +16,7 @@ from agentnet.assembly.items import load_items
 from agentnet.assembly.models import preflight, serve_team
 from agentnet.assembly.server import ClientConfig
 from agentnet.assembly.team import team_for, topology_for
+from agentnet.cache import CacheConfig, CacheMode
 from agentnet.configfile import settings_of, write
 from agentnet.configs import ItemsConfig
 from agentnet.display import announce_all
@@ -25,19 +27,29 @@ from agentnet.tasks import TaskConfig
 
 
 def run_settings(
-    run: RunConfig, serve: ServeConfig, data: TaskConfig, task: str | None, resume: str | None, store_path: Path
-) -> tuple[RunConfig, ServeConfig, TaskConfig]:
-    """The run config, the server and the data to use. A resumed run keeps its stored team, task,
-    engine and model (a `--base-url` given now may point at its server's new address)."""
+    run: RunConfig,
+    serve: ServeConfig,
+    client: ClientConfig,
+    data: TaskConfig,
+    task: str | None,
+    resume: str | None,
+    store_path: Path,
+) -> tuple[RunConfig, ServeConfig, ClientConfig, TaskConfig]:
+    """The run config, the server, the client and the data to use. A resumed run keeps its stored
+    team, task, engine and model (a `--base-url` given now may point at its server's new address),
+    and its response cache unless `--cache` names another (or the file is gone)."""
     if resume:
         if not store_path.exists():
             raise ConfigError(f"no run store at {store_path}; pass the --store that holds run {resume}")
         with RunStore(store_path) as store:
             config = store.run(resume).config
         serve = replace(serve, engine=config.engine, model=config.model, base_url=serve.base_url or config.base_url)
+        if client.cache.path is None and config.cache and Path(config.cache).is_file():
+            client = replace(client, cache=CacheConfig(Path(config.cache), cast(CacheMode, config.cache_mode)))
     elif task is None:
         raise ConfigError("name a task (e.g. `agentnet bench gsm8k --limit 20`) or pass --resume RUN_ID")
     else:
+        cache = client.cache
         config = replace(
             run,
             task=task,
@@ -45,9 +57,11 @@ def run_settings(
             model=serve.model,
             base_url=serve.base_url,
             data_dir=str(data.data_dir) if data.data_dir else None,
+            cache=str(Path(cache.path).resolve()) if cache.path is not None else None,
+            cache_mode=cache.mode,
         )
     data = replace(data, data_dir=Path(config.data_dir) if config.data_dir else None, seed=config.team.seed)
-    return config, serve, data
+    return config, serve, client, data
 
 
 def list_runs(store_path: Path, run_id: str | None, config_out: Path | None, out: Console) -> None:

@@ -4,6 +4,7 @@ nothing created."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -196,3 +197,43 @@ def test_print_config_shows_the_file_and_the_flags_merged(tmp_path) -> None:
     assert settings["task"] == "gsm8k" and settings["topology"] == "debate" and settings["max_tokens"] == 99
     assert settings["agents"] == 3 and settings["roles"] == ["math_solver", "inspector"]
     assert list(tmp_path.iterdir()) == [config]  # nothing ran: no store
+
+
+def test_a_resumed_run_answers_from_the_cache_it_was_made_with(tmp_path, shared_data_dir) -> None:
+    # a resume without --cache used to run uncached: its calls neither read nor filled the run's cache
+    store, cache = tmp_path / "runs.sqlite", tmp_path / "cache.sqlite"
+    common = ["--store", str(store), "--concurrency", "1"]
+    with OpenAIPeer(
+        [Step(text="The answer is 18")] + [Step(status=400)] * 8 + [Step(text="The answer is 3")] * 4
+    ) as peer:
+        first = runner.invoke(
+            app,
+            [
+                "bench",
+                "gsm8k",
+                "--limit",
+                "2",
+                "--agents",
+                "1",
+                "--topology",
+                "single",
+                "--decision",
+                "last_agent",
+                "--base-url",
+                peer.base_url,
+                "--data-dir",
+                str(shared_data_dir),
+                "--cache",
+                str(cache),
+                *common,
+            ],
+        )
+        assert first.exit_code == 1, first.output  # the second item failed
+        run_id = _run_id(first.output)
+        with RunStore(store) as s:
+            assert s.run(run_id).config.cache == str(cache.resolve())
+    with OpenAIPeer([Step(text="The answer is 3")]) as peer:
+        resumed = runner.invoke(app, ["bench", "--resume", run_id, "--base-url", peer.base_url, *common])
+        assert resumed.exit_code == 0, resumed.output
+    with sqlite3.connect(cache) as db:
+        assert db.execute("select count(*) from responses").fetchone()[0] == 2  # the retried item's answer joined it
