@@ -71,3 +71,31 @@ def test_counts_are_computed_and_an_unknown_count_fails_the_build() -> None:
     assert hooks._fill_counts("{count:sandbox-attacks} hostile programs") == f"{expected:,} hostile programs"
     with pytest.raises(Exception, match="unknown"):
         hooks._fill_counts("{count:no-such-thing}")
+
+
+def test_every_agentnet_import_the_docs_show_resolves() -> None:
+    """A name moved between modules breaks a reader's first paste; the docs' imports must name what exists."""
+    import ast
+    import importlib
+    import re
+
+    missing = []
+    for page in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
+        for block in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S):
+            statements, current = [], ""  # the import statements, a parenthesised one over its lines
+            for line in block.splitlines():
+                if current or re.match(r"(from|import) agentnet\b", line):
+                    current += line + "\n"
+                    if current.count("(") == current.count(")"):
+                        statements.append(current)
+                        current = ""
+            for node in ast.walk(ast.parse("".join(statements))):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    module = importlib.import_module(node.module)
+                    missing += [
+                        f"{page.name}: {node.module}.{a.name}" for a in node.names if not hasattr(module, a.name)
+                    ]
+                elif isinstance(node, ast.Import):
+                    for a in node.names:
+                        importlib.import_module(a.name)
+    assert missing == []
