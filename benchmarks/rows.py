@@ -51,6 +51,9 @@ def run(cmd: Sequence[str], on_line: Callable[[str], None] = lambda line: None) 
     return process.returncode
 
 
+CLIENT_FLAGS = ("--cache", "--cache-mode", "--timeout")  # options a stored run did not always keep
+
+
 def bench(row: Row, store: Path, run_ids: dict[str, str], save: Callable[[], None] = lambda: None) -> str:
     """Run (or resume) the row's bench; its run id. `run_ids` gains it (and `save` is called) as soon
     as the bench names it, so a row cut off mid-way resumes its run instead of starting another."""
@@ -60,8 +63,9 @@ def bench(row: Row, store: Path, run_ids: dict[str, str], save: Callable[[], Non
             run_ids[row.name] = line.split()[1].rstrip(":")
             save()
 
-    if row.name in run_ids:
-        code = run([*CLI, "bench", "--resume", run_ids[row.name], "--store", str(store)], named)
+    if row.name in run_ids:  # the stored run has its team; its client options (the cache) are the row's
+        client = [a for i, a in enumerate(row.args) if a in CLIENT_FLAGS or (i and row.args[i - 1] in CLIENT_FLAGS)]
+        code = run([*CLI, "bench", "--resume", run_ids[row.name], "--store", str(store), *client], named)
     else:
         code = run([*CLI, "bench", *row.args, "--store", str(store)], named)
     if code not in (0, 1) or row.name not in run_ids:  # 1: some items failed (recorded, scored 0)

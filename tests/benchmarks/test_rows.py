@@ -24,3 +24,24 @@ def test_paired_counts_discordant_items_and_bootstraps_the_difference() -> None:
     assert (p.items, p.only_a, p.only_b) == (4, 2, 0)
     assert p.diff == pytest.approx(0.5) and p.cost_diff == pytest.approx(0.5)
     assert 0.0 <= p.ci[0] <= p.diff <= p.ci[1] <= 1.0 and p.p == pytest.approx(0.5)
+
+
+def test_a_cut_off_row_resumes_its_run_with_the_rows_cache(monkeypatch, tmp_path) -> None:
+    # `bench --resume` takes the team from the store; the cache is a client option the row must repeat
+    import benchmarks.rows as rows
+
+    sent: list[list[str]] = []
+    monkeypatch.setattr(rows, "run", lambda cmd, on_line=None: sent.append(list(cmd)) or 0)
+    args = ("gsm8k", "--limit", "5", "--cache", "/c/cache.sqlite", "--cache-mode", "all", "--concurrency", "4")
+    assert rows.bench(rows.Row("r", args, "note"), tmp_path / "s.sqlite", {"r": "RUN1"}) == "RUN1"
+    assert sent[0][len(rows.CLI) :] == [
+        "bench",
+        "--resume",
+        "RUN1",
+        "--store",
+        str(tmp_path / "s.sqlite"),
+        "--cache",
+        "/c/cache.sqlite",
+        "--cache-mode",
+        "all",
+    ]
