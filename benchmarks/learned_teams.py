@@ -101,6 +101,7 @@ COMMON = (
     "all",
 )
 LAMBDAS = (0.5, 2.0)
+STEPS, BATCH = 20, 6  # each learner variant's training: steps x episodes
 
 
 @dataclass(frozen=True)
@@ -273,9 +274,9 @@ def train(suite: Suite, out: Path, kind: str, lam: float) -> tuple[Path, float]:
             "--token-scale",
             "1000",
             "--steps",
-            "20",
+            str(STEPS),
             "--batch",
-            "6",
+            str(BATCH),
             *COMMON,
             *suite.learners()[kind],
             "--out",
@@ -317,13 +318,18 @@ def choices(suite: Suite, done: dict[str, dict]) -> dict[str, str]:
 
 
 def training_cost(out: Path, name: str) -> str:
-    """A learned row's training cost, from its training folder (tokens and wall of `agentnet train`)."""
+    """A learned row's training cost, read from its training folder: the tokens its episodes spent
+    (cached calls included: what the learner paid) from metrics.jsonl, and the wall time of the
+    `agentnet train` call that finished it (`done`; a training resumed across sessions counts its
+    last call only)."""
     kind, _, lam = name.split("-", 1)[1].partition("-lambda")
-    path = train_dir(out, kind, float(lam)) / "cost.json"
-    if not path.exists():
+    folder = train_dir(out, kind, float(lam))
+    if not (folder / "done").exists() or not (folder / "metrics.jsonl").exists():
         return "—"
-    c = json.loads(path.read_text())
-    return f"{c.get('tokens', 0):,.0f} tokens, {c.get('wall_s', 0) / 60:.0f} min ({c.get('steps', '?')} steps)"
+    steps = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    tokens = sum(s.get("tokens", 0.0) for s in steps) * BATCH  # each step's mean over its episodes
+    wall = json.loads((folder / "done").read_text()).get("wall_s", 0.0)
+    return f"{tokens:,.0f} tokens, {wall / 60:.0f} min ({len(steps)} steps)"
 
 
 def readme(suite: Suite, out: Path, done: dict[str, dict], store: Path) -> None:
@@ -342,7 +348,7 @@ def readme(suite: Suite, out: Path, done: dict[str, dict], store: Path) -> None:
             lines += [f"## {phase}", "", *table(rows), ""]
             learned = [k for k, r in rows.items() if r.get("group") == "learned"]
             if learned:
-                lines += ["Training cost (train split, shared by both slices):", ""]
+                lines += ["Training cost (on the learners' training items; one training serves both slices):", ""]
                 lines += [f"- {k}: {training_cost(out, k)}" for k in learned] + [""]
             if phase == "test":
                 plot(rows, out / "pareto.png", f"{suite.task}, test slice: accuracy vs cost")

@@ -69,12 +69,13 @@ def test_the_report_checks_targets_reads_branches_and_plots(tmp_path: Path) -> N
         "name": "test-gdesigner-lambda0.5",
     }
     (train_dir(tmp_path, "gdesigner", 0.5)).mkdir(parents=True)
-    (train_dir(tmp_path, "gdesigner", 0.5) / "cost.json").write_text(
-        json.dumps({"tokens": 123456, "wall_s": 600, "steps": 20})
+    (train_dir(tmp_path, "gdesigner", 0.5) / "metrics.jsonl").write_text(
+        "\n".join(json.dumps({"step": i, "tokens": 1000.0 + i}) for i in range(20)) + "\n"
     )
+    (train_dir(tmp_path, "gdesigner", 0.5) / "done").write_text(json.dumps({"wall_s": 600}))
     readme(suite, tmp_path, done, tmp_path / "runs.sqlite")
     text = (tmp_path / "README.md").read_text()
-    assert "- test-gdesigner-lambda0.5: 123,456 tokens, 10 min (20 steps)" in text
+    assert "- test-gdesigner-lambda0.5: 121,140 tokens, 10 min (20 steps)" in text  # (20,000 + 190) x 6 episodes
     assert "- **(a) met**" in text and "![accuracy vs cost](pareto.png)" in text and (tmp_path / "pareto.png").exists()
     assert (
         "| stopped after the opening round | 1 | 100.0% | 0.300 |" in text
