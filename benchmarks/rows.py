@@ -52,6 +52,7 @@ def run(cmd: Sequence[str], on_line: Callable[[str], None] = lambda line: None) 
 
 
 CLIENT_FLAGS = ("--cache", "--cache-mode", "--timeout")  # options a stored run did not always keep
+RETRIES = 2  # resumes of a row whose bench ended with failed items
 
 
 def bench(row: Row, store: Path, run_ids: dict[str, str], save: Callable[[], None] = lambda: None) -> str:
@@ -63,12 +64,19 @@ def bench(row: Row, store: Path, run_ids: dict[str, str], save: Callable[[], Non
             run_ids[row.name] = line.split()[1].rstrip(":")
             save()
 
-    if row.name in run_ids:  # the stored run has its team; its client options (the cache) are the row's
-        client = [a for i, a in enumerate(row.args) if a in CLIENT_FLAGS or (i and row.args[i - 1] in CLIENT_FLAGS)]
-        code = run([*CLI, "bench", "--resume", run_ids[row.name], "--store", str(store), *client], named)
-    else:
-        code = run([*CLI, "bench", *row.args, "--store", str(store)], named)
-    if code not in (0, 1) or row.name not in run_ids:  # 1: some items failed (recorded, scored 0)
+    # the stored run has its team; its client options (the cache) are the row's
+    client = [a for i, a in enumerate(row.args) if a in CLIENT_FLAGS or (i and row.args[i - 1] in CLIENT_FLAGS)]
+
+    def resume() -> int:
+        return run([*CLI, "bench", "--resume", run_ids[row.name], "--store", str(store), *client], named)
+
+    code = resume() if row.name in run_ids else run([*CLI, "bench", *row.args, "--store", str(store)], named)
+    # 1: some items failed (a timeout on loaded cores, a server restart): a resume retries exactly those
+    for _ in range(RETRIES):
+        if code != 1 or row.name not in run_ids:
+            break
+        code = resume()
+    if code not in (0, 1) or row.name not in run_ids:  # still 1: kept, the failures recorded and scored 0
         raise SystemExit(f"row {row.name} failed (exit {code})")
     return run_ids[row.name]
 

@@ -45,3 +45,31 @@ def test_a_cut_off_row_resumes_its_run_with_the_rows_cache(monkeypatch, tmp_path
         "--cache-mode",
         "all",
     ]
+
+
+def test_a_row_with_failed_items_resumes_its_run_until_none_fail(monkeypatch, tmp_path) -> None:
+    # exit 1 = some items failed (a timeout on loaded cores): scoring them 0 would measure the machine
+    import benchmarks.rows as rows
+
+    codes = iter([1, 1, 0])
+    sent: list[list[str]] = []
+
+    def fake(cmd, on_line=lambda line: None):
+        sent.append(list(cmd))
+        if len(sent) == 1:
+            on_line("run RUN7: gsm8k/test · 5 items")
+        return next(codes)
+
+    monkeypatch.setattr(rows, "run", fake)
+    args = ("gsm8k", "--limit", "5", "--cache", "/c.sqlite")
+    assert rows.bench(rows.Row("r", args, "note"), tmp_path / "s.sqlite", {}) == "RUN7"
+    assert [c[len(rows.CLI) : len(rows.CLI) + 3] for c in sent] == [
+        ["bench", "gsm8k", "--limit"],
+        ["bench", "--resume", "RUN7"],
+        ["bench", "--resume", "RUN7"],
+    ]
+    assert sent[1][-2:] == ["--cache", "/c.sqlite"]
+    codes = iter([1, 1, 1])  # still failing after the retries: kept, the failures recorded
+    sent.clear()
+    assert rows.bench(rows.Row("r", args, "note"), tmp_path / "s.sqlite", {"r": "RUN7"}) == "RUN7"
+    assert len(sent) == 1 + rows.RETRIES
