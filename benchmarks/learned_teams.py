@@ -318,18 +318,24 @@ def choices(suite: Suite, done: dict[str, dict]) -> dict[str, str]:
 
 
 def training_cost(out: Path, name: str) -> str:
-    """A learned row's training cost, read from its training folder: the tokens its episodes spent
-    (cached calls included: what the learner paid) from metrics.jsonl, and the wall time of the
-    `agentnet train` call that finished it (`done`; a training resumed across sessions counts its
-    last call only)."""
+    """A learned row's training cost, read from its training folder's metrics.jsonl: each step's
+    episodes, tokens, price-weighted cost and wall time summed (cached calls included: what the
+    learner paid), across every session that ran it. Steps logged before those fields existed
+    (trainings run 2026-12-08) give the cost from the mean paid per episode, and the wall time of
+    the call that finished the training (`done`)."""
     kind, _, lam = name.split("-", 1)[1].partition("-lambda")
     folder = train_dir(out, kind, float(lam))
     if not (folder / "done").exists() or not (folder / "metrics.jsonl").exists():
         return "—"
     steps = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    tokens = sum(s.get("tokens", 0.0) for s in steps) * BATCH  # each step's mean over its episodes
+    if all("spent_tokens" in s for s in steps):
+        tokens = sum(s["spent_tokens"] for s in steps)
+        cost = sum(s["spent_cost"] for s in steps)
+        wall = sum(s["wall_s"] for s in steps)
+        return f"{tokens:,.0f} tokens, cost {cost:,.1f}, {wall / 60:.0f} min ({len(steps)} steps)"
+    cost = sum(s.get("tokens", 0.0) for s in steps) * BATCH / 1000  # paid at each model's price (--pay price)
     wall = json.loads((folder / "done").read_text()).get("wall_s", 0.0)
-    return f"{tokens:,.0f} tokens, {wall / 60:.0f} min ({len(steps)} steps)"
+    return f"tokens not recorded, cost {cost:,.1f}, {wall / 60:.0f} min in its last session ({len(steps)} steps)"
 
 
 def readme(suite: Suite, out: Path, done: dict[str, dict], store: Path) -> None:

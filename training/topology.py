@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentnet.adversaries import AttackConfig
-from agentnet.episodes import Pay, run_episode
+from agentnet.episodes import Episode, Pay, run_episode
 from agentnet.checks import check_fields
 from agentnet.outputs import check_target
 from agentnet.errors import ConfigError, TrainingError, require_at_least_one
@@ -106,6 +107,12 @@ class StepMetrics:
     loss: float
     edge_density: float
     extra: dict[str, float]
+    # what the step cost: its episodes, their tokens and price-weighted cost summed, its wall time
+    # (a training's cost sums these, across however many sessions it took)
+    episodes: int = 0
+    spent_tokens: int = 0
+    spent_cost: float = 0.0
+    wall_s: float = 0.0
 
 
 def leave_one_out(rewards: Sequence[float], k: int) -> list[float]:
@@ -213,7 +220,7 @@ class TopologyTrainer:
         self.resumed = True
         return True
 
-    async def _episode(self, item: Item, gate: asyncio.Semaphore) -> tuple[Sample, float, float, str]:
+    async def _episode(self, item: Item, gate: asyncio.Semaphore) -> tuple[Sample, Episode, str]:
         sample = self.topology.sample(item.question)
         graph = self.attack.apply(sample.graph)
         from agentnet.assembly.team import team_for  # the runtime (LangGraph) loads with the first episode, not the CLI
@@ -221,20 +228,20 @@ class TopologyTrainer:
         team = team_for(
             self.task, graph, self.backend, receive_gate=sample.gate, stop_gate=sample.stop_gate, tools=self.tools
         )
-        episode = await run_episode(team, self.task, item, gate=gate)
-        return sample, episode.score.value, episode.paid(self.config.pay), item.id
+        return sample, await run_episode(team, self.task, item, gate=gate), item.id
 
     def train_step(self) -> StepMetrics:
         c = self.config
         self.topology.set_step(self.step, c.steps)
         gate = asyncio.Semaphore(c.concurrency)
 
-        async def batch() -> list[tuple[Sample, float, float, str]]:
+        async def batch() -> list[tuple[Sample, Episode, str]]:
             items = [item for item in self._batches.at(self.step) for _ in range(c.samples)]
             return list(await asyncio.gather(*(self._episode(item, gate) for item in items)))
 
+        started = time.monotonic()
         episodes = asyncio.run(batch())
-        rewards = [score - c.lambda_tokens * tokens / c.token_scale for _, score, tokens, _ in episodes]
+        rewards = [e.utility(c.lambda_tokens, c.token_scale, c.pay) for _, e, _ in episodes]
         mean_reward = sum(rewards) / len(rewards)
         baseline = mean_reward if self.baseline is None else self.baseline
         if c.baseline == "group":
@@ -269,12 +276,16 @@ class TopologyTrainer:
         metrics = StepMetrics(
             step=self.step,
             reward=mean_reward,
-            accuracy=sum(e[1] for e in episodes) / len(episodes),
-            tokens=sum(e[2] for e in episodes) / len(episodes),
+            accuracy=sum(e.score.value for _, e, _ in episodes) / len(episodes),
+            tokens=sum(e.paid(c.pay) for _, e, _ in episodes) / len(episodes),
             baseline=self.baseline,
             loss=float(loss.detach()),
             edge_density=extra.get("density", 0.0),
             extra=extra,
+            episodes=len(episodes),
+            spent_tokens=sum(e.tokens for _, e, _ in episodes),
+            spent_cost=sum(e.cost for _, e, _ in episodes),
+            wall_s=time.monotonic() - started,
         )
         self.step += 1
         self._save(metrics)

@@ -68,14 +68,20 @@ def test_the_report_checks_targets_reads_branches_and_plots(tmp_path: Path) -> N
         **row("g", list(range(20)), 0.3, group="learned", rounds={"q0": 1, "q30": 2}),
         "name": "test-gdesigner-lambda0.5",
     }
-    (train_dir(tmp_path, "gdesigner", 0.5)).mkdir(parents=True)
-    (train_dir(tmp_path, "gdesigner", 0.5) / "metrics.jsonl").write_text(
-        "\n".join(json.dumps({"step": i, "tokens": 1000.0 + i}) for i in range(20)) + "\n"
-    )
-    (train_dir(tmp_path, "gdesigner", 0.5) / "done").write_text(json.dumps({"wall_s": 600}))
+    done["test-commformer-lambda2"] = {**done["test-gdesigner-lambda0.5"], "name": "test-commformer-lambda2"}
+    spent = {"episodes": 6, "spent_tokens": 5000, "spent_cost": 4.5, "wall_s": 30.0}
+    for kind, lam, extra in [("gdesigner", 0.5, spent), ("commformer", 2.0, {})]:  # the second: logged before
+        train_dir(tmp_path, kind, lam).mkdir(parents=True)
+        (train_dir(tmp_path, kind, lam) / "metrics.jsonl").write_text(
+            "\n".join(json.dumps({"step": i, "tokens": 1000.0 + i, **extra}) for i in range(20)) + "\n"
+        )
+        (train_dir(tmp_path, kind, lam) / "done").write_text(json.dumps({"wall_s": 600}))
     readme(suite, tmp_path, done, tmp_path / "runs.sqlite")
     text = (tmp_path / "README.md").read_text()
-    assert "- test-gdesigner-lambda0.5: 121,140 tokens, 10 min (20 steps)" in text  # (20,000 + 190) x 6 episodes
+    # summed over the steps (the wall time of every session), not the `done` call's wall
+    assert "- test-gdesigner-lambda0.5: 100,000 tokens, cost 90.0, 10 min (20 steps)" in text
+    # (20,000 + 190) x 6 episodes / 1,000: the mean paid per episode, at each model's price
+    assert "- test-commformer-lambda2: tokens not recorded, cost 121.1, 10 min in its last session (20 steps)" in text
     assert "- **(a) met**" in text and "![accuracy vs cost](pareto.png)" in text and (tmp_path / "pareto.png").exists()
     assert (
         "| stopped after the opening round | 1 | 100.0% | 0.300 |" in text

@@ -91,6 +91,9 @@ def test_training_is_checkpointed_logged_and_resumable(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in lines] == [0, 1, 2]
     assert {"reward", "accuracy", "tokens", "edge_density"} <= set(lines[0])
+    # what each step spent, so a training's cost sums across the sessions that ran it
+    assert all(m["episodes"] == 2 and m["wall_s"] > 0 for m in lines)
+    assert all(m["spent_tokens"] == pytest.approx(2 * m["tokens"]) for m in lines)  # paid in tokens here
     loaded = GDesigner.load(model, HashEmbedder(16))
     query = next(task.items()).question
     assert loaded.graph_for(query) == second.topology.graph_for(query)
