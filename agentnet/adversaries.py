@@ -177,6 +177,10 @@ class Attacked:
         return self.topology.agents
 
     @property
+    def rounds(self) -> int:
+        return self.topology.rounds
+
+    @property
     def decision(self) -> Decision:
         return self.topology.decision
 

@@ -362,6 +362,9 @@ class Topology(Protocol):
     def agents(self) -> Sequence[AgentSpec]: ...
 
     @property
+    def rounds(self) -> int: ...  # the most rounds its graphs run (an adaptive team may stop earlier)
+
+    @property
     def decision(self) -> Decision: ...
 
     @property

@@ -21,6 +21,8 @@ from agentnet.configfile import settings_of, write
 from agentnet.configs import ItemsConfig
 from agentnet.display import announce_all
 from agentnet.errors import ConfigError
+from agentnet.agents import DEFAULT_MODEL_KEY
+from agentnet.graph import Topology
 from agentnet.serving import ServeConfig
 from agentnet.store import RunConfig, RunStore
 from agentnet.tasks import TaskConfig
@@ -108,7 +110,7 @@ def run_bench(
         t = config.team
         err.print(
             f"[bold]run {run_id}[/]: {config.task}/{config.split} · {len(items)} items ({todo} to go) · "
-            f"{t.topology} × {t.agents} agents × {t.rounds} round(s){' · ' * t.attack.active}{t.attack.describe()}"
+            f"{team_line(t.topology, topology)}{' · ' * t.attack.active}{t.attack.describe()}"
         )
         with serve_team(topology, t, serve, client, concurrency=config.concurrency) as served:
             announce_all(served, err)
@@ -141,3 +143,11 @@ def run_bench(
             highlight=False,
         )
         raise typer.Exit(1)
+
+
+def team_line(spec: str, topology: Topology) -> str:
+    """The team as a run's header shows it, read from the topology: a learned topology or a graph
+    file brings its own agents and rounds (not the command's --agents/--rounds)."""
+    models = dict.fromkeys(a.model for a in topology.agents if a.model != DEFAULT_MODEL_KEY)
+    on = f" on {', '.join(models)}" if models else ""
+    return f"{spec} × {len(topology.agents)} agents{on} × {topology.rounds} round(s)"

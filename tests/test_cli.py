@@ -494,6 +494,8 @@ def test_train_gdesigner_then_use_the_model_in_bench_and_topo_show(tmp_path, sha
         )
         assert bench.exit_code == 0, bench.output
         assert len(peer.requests) > calls
+        # the file's team, not --agents' default of 3
+        assert f"gdesigner:{model} × 2 agents × 1 round(s)" in " ".join(bench.output.split())
     shown = runner.invoke(app, ["topo", "show", f"gdesigner:{model}", "--out", str(tmp_path / "t.png")])
     assert shown.exit_code == 0 and "agents: a0" in shown.output
 
