@@ -67,6 +67,20 @@ did in issue 30), asking for the complete code in one python block even when ano
 code looks right: 7/10 solved, code in 40 of 40 replies, 3,366 vs 2,545 tokens per query. Every
 row of both halves runs with it.
 
+Revision 3 (2026-12-08, before any GSM8K training or test item, before any HumanEval test item,
+and before any HumanEval G-Designer or CommFormer training): the scope is cut to what this
+machine runs in the sessions left. Measured here, each session has ~2.3 h of background compute,
+and the protocol as written needs ~16-18 h more (~8 sessions). Cuts, none chosen from a result:
+- One lambda per learner, 0.5: the weight the validation utility (score - 0.5 x cost) itself
+  puts on cost, so training optimises the criterion a choice would be made by. HumanEval's
+  AgentDropout keeps both variants (lambda 2 was trained and validated before this revision);
+  its choice is made on the validation slice as written. lambda 2 is not run for the others.
+- GSM8K's table is test items 50-199 (150, not 300); a 95% CI is then ~+-0.08 per row.
+- Self-consistency (sc3, sc5) of the best single agent only; of the strongest model only when it
+  is the best single agent (no target reads the other: (d) compares with the best single
+  agent's, (c) with the strongest model's single call).
+The rest stands as written.
+
 Resumable at every level (benchmarks/rows.py): a kept row is skipped, a training resumes from
 its checkpoint, a bench resumes its run. OUT/README.md is rewritten after every phase.
 """
@@ -78,7 +92,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.rows, run as a script
@@ -100,7 +114,7 @@ COMMON = (
     "--cache-mode",
     "all",
 )
-LAMBDAS = (0.5, 2.0)
+LAMBDAS = (0.5,)  # revision 3: one variant per learner, unless a suite kept more (Suite.kept)
 STEPS, BATCH = 20, 6  # each learner variant's training: steps x episodes
 
 
@@ -116,7 +130,12 @@ class Suite:
     sc_decision: str  # how self-consistency's k samples are decided
     cascades: tuple[tuple[str, str, str, str], ...]  # (row, agents, rule, note)
     complete_decision: str
-    strongest: str  # the strongest model as people usually run it (one call): the other self-consistency
+    strongest: str  # the strongest model as people usually run it (one call): target (c)
+    kept: dict[str, tuple[float, ...]] = field(default_factory=dict)  # lambdas run before revision 3
+
+    def lambdas(self, kind: str) -> tuple[float, ...]:
+        """The learner's variants: LAMBDAS, or those a suite ran before revision 3 cut them."""
+        return self.kept.get(kind, LAMBDAS)
 
     @property
     def mix(self) -> str:
@@ -141,7 +160,7 @@ SUITES = {
         },
         {
             "validate": ("--split", "train", "--offset", "0", "--limit", "100"),
-            "test": ("--split", "test", "--offset", "50", "--limit", "300"),
+            "test": ("--split", "test", "--offset", "50", "--limit", "150"),  # revision 3: 150, not 300
         },
         ("--split", "train", "--offset", "100", "--limit", "400"),
         "cheap_cot,cheap_pal",
@@ -180,6 +199,7 @@ SUITES = {
         ),
         "last_agent",
         "strong_code",
+        {"agentdropout": (0.5, 2.0)},
     ),
 }
 
@@ -210,7 +230,7 @@ def fixed_rows(suite: Suite, phase: str, best: str | None) -> dict[str, Row]:
         )
 
     rows = [row(f"single-{n}", suite.team(n), "single", "last_agent", f"{n} alone", "single") for n in suite.members]
-    for n in dict.fromkeys([suite.strongest, *([best] if best else [])]):
+    for n in [best] if best else []:  # revision 3: the best single agent's only
         for k in (5, 3):  # sc3 after sc5: its 3 seeded samples are sc5's first 3, answered by the cache
             team = ",".join(f"s{i}={suite.members[n]}" for i in range(k))
             rows.append(
@@ -311,7 +331,7 @@ def choices(suite: Suite, done: dict[str, dict]) -> dict[str, str]:
     best = max(singles, key=lambda n: (singles[n]["accuracy"], -(singles[n]["cost_per_query"] or 0)))  # type: ignore[index]
     chosen = {"best_single": best}
     for kind in suite.learners():
-        variants = {lam: done.get(f"validate-{kind}-lambda{lam:g}") for lam in LAMBDAS}
+        variants = {lam: done.get(f"validate-{kind}-lambda{lam:g}") for lam in suite.lambdas(kind)}
         if all(variants.values()):
             chosen[kind] = f"{max(variants, key=lambda lam: utility(variants[lam])):g}"  # type: ignore[arg-type]
     return chosen
@@ -425,7 +445,7 @@ def main() -> None:
         rows = {k: r for k, r in fixed_rows(suite, "validate", None).items() if r.group == "single"}
         done = keep_rows(out, list(rows), rows, args.store)
         for kind in learners:
-            for lam in LAMBDAS:
+            for lam in suite.lambdas(kind):
                 model, _ = train(suite, out, kind, lam)
                 row = learned_row(suite, "validate", kind, lam, model)
                 done = keep_rows(out, [row.name], {row.name: row}, args.store)
