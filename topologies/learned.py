@@ -377,20 +377,28 @@ class Persistent:
             raise ConfigError(f"{path} is not a complete {cls.kind} topology ({e}); retrain it") from None
         except ConfigError as e:  # a value its config or team refuses (NaN, a wrong type…)
             raise ConfigError(f"{path}: {e}") from None
-        # Persistent is mixed into LearnedTopology classes only, whose constructor LearnedClass states
-        model = cast("LearnedClass", cls)(agents, rounds, decision, config, embedder)
         if isinstance(data.get("state"), dict) and (bad := non_finite(data["state"])):
             raise ConfigError(
                 f"{path}: weight {bad} is not finite (NaN or infinite), so every graph it designs "
                 "would be arbitrary; retrain it"
             )
-        try:
-            model.load_state_dict(data["state"])
-        except (RuntimeError, KeyError, TypeError) as e:  # torch: missing/unexpected keys, size mismatches
-            details = [line.strip().rstrip(".") for line in str(e).splitlines()[1:] if line.strip()] or [str(e)]
-            raise ConfigError(
-                f"{path}: its weights do not fit its {cls.kind} config ({details[0]}"
-                f"{f'; {len(details) - 1} more' if len(details) > 1 else ''}); "
-                "it was saved by another version of agentnet or edited — retrain it"
-            ) from None
-        return model
+
+        def fitted(embedder: Embedder | None) -> LearnedTopology:
+            # Persistent is mixed into LearnedTopology classes only, whose constructor LearnedClass states
+            model = cast("LearnedClass", cls)(agents, rounds, decision, config, embedder)
+            try:
+                model.load_state_dict(data["state"])
+            except (RuntimeError, KeyError, TypeError) as e:  # torch: missing/unexpected keys, size mismatches
+                details = [line.strip().rstrip(".") for line in str(e).splitlines()[1:] if line.strip()] or [str(e)]
+                raise ConfigError(
+                    f"{path}: its weights do not fit its {cls.kind} config ({details[0]}"
+                    f"{f'; {len(details) - 1} more' if len(details) > 1 else ''}); "
+                    "it was saved by another version of agentnet or edited — retrain it"
+                ) from None
+            return model
+
+        if embedder is None:  # the default sentence encoder takes seconds to load: check the weights first
+            from agentnet.topologies.embeddings import HashEmbedder, MiniLMEmbedder
+
+            fitted(HashEmbedder(MiniLMEmbedder.dim))
+        return fitted(embedder)

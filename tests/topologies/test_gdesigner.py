@@ -92,3 +92,19 @@ def test_weights_that_do_not_fit_the_saved_config_are_one_line(tmp_path: Path) -
     ) as e:
         GDesigner.load(path, HashEmbedder(16))
     assert "\n" not in str(e.value)
+
+
+def test_weights_that_do_not_fit_are_refused_before_the_sentence_encoder_loads(tmp_path: Path, monkeypatch) -> None:
+    # the default embedder (MiniLM) takes seconds and prints a progress bar: a bad file is one line first
+    from agentnet.topologies.embeddings import MiniLMEmbedder
+
+    def loads(self, texts):
+        raise AssertionError("the sentence encoder loaded before the weights were checked")
+
+    monkeypatch.setattr(MiniLMEmbedder, "_encode_new", loads)
+    path = model().save(tmp_path / "g.pt")
+    data = torch.load(path, weights_only=True)
+    data["state"]["stray.weight"] = torch.zeros(1)
+    torch.save(data, path)
+    with pytest.raises(ConfigError, match="its weights do not fit"):
+        GDesigner.load(path)
