@@ -73,3 +73,18 @@ def test_a_row_with_failed_items_resumes_its_run_until_none_fail(monkeypatch, tm
     sent.clear()
     assert rows.bench(rows.Row("r", args, "note"), tmp_path / "s.sqlite", {"r": "RUN7"}) == "RUN7"
     assert len(sent) == 1 + rows.RETRIES
+
+
+def test_a_rows_wall_time_counts_every_session_it_ran_in(tmp_path) -> None:
+    # the items' latencies over the run's concurrency: a row resumed after a cut-off counts both calls
+    from benchmarks.rows import Row, measure
+
+    from agentnet.store import ResultRow, RunConfig, RunStore
+
+    with RunStore(tmp_path / "s.sqlite") as store:
+        run_id = store.create_run(RunConfig(task="gsm8k", concurrency=2), 3)
+        for i, latency in enumerate((30.0, 50.0, 40.0)):
+            store.add_result(run_id, ResultRow(f"q{i}", i, "1", "1", "1", 1.0, 10, 5, {}, latency, {}, None))
+    measured = measure(Row("r", ("gsm8k",), "note"), tmp_path / "s.sqlite", run_id, wall_s=7.0)
+    assert measured["wall_s"] == 60.0 and measured["call_wall_s"] == 7.0
+    assert measured["items"] == 3 and measured["accuracy"] == 1.0
