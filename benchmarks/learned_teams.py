@@ -97,7 +97,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.rows, run as a script
 
-from agentnet.serving.models import default_cache_dir  # noqa: E402
+from agentnet.serving.llama_server import find_binary  # noqa: E402
+from agentnet.serving.models import NAMED_MODELS, default_cache_dir  # noqa: E402
+from benchmarks.engine_build import binary_version  # noqa: E402
 from benchmarks.headline import branches, losses, plot, targets  # noqa: E402
 from benchmarks.rows import CLI, Row, keep_rows, paired, run, table  # noqa: E402
 
@@ -337,25 +339,69 @@ def choices(suite: Suite, done: dict[str, dict]) -> dict[str, str]:
     return chosen
 
 
-def training_cost(out: Path, name: str) -> str:
-    """A learned row's training cost, read from its training folder's metrics.jsonl: each step's
-    episodes, tokens, price-weighted cost and wall time summed (cached calls included: what the
-    learner paid), across every session that ran it. Steps logged before those fields existed
-    (trainings run 2026-12-08) give the cost from the mean paid per episode, and the wall time of
-    the call that finished the training (`done`)."""
-    kind, _, lam = name.split("-", 1)[1].partition("-lambda")
-    folder = train_dir(out, kind, float(lam))
+def spent(folder: Path) -> dict[str, float] | None:
+    """A finished training's cost, from its metrics.jsonl: each step's tokens, price-weighted cost
+    and wall time summed (cached calls included: what the learner paid), across every session
+    that ran it. Steps logged before those fields existed (trainings run 2026-12-08) give the cost
+    from the mean paid per episode, no tokens, and the wall time of the call that finished the
+    training (`done`). None while unfinished."""
     if not (folder / "done").exists() or not (folder / "metrics.jsonl").exists():
-        return "—"
+        return None
     steps = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
     if all("spent_tokens" in s for s in steps):
-        tokens = sum(s["spent_tokens"] for s in steps)
-        cost = sum(s["spent_cost"] for s in steps)
-        wall = sum(s["wall_s"] for s in steps)
-        return f"{tokens:,.0f} tokens, cost {cost:,.1f}, {wall / 60:.0f} min ({len(steps)} steps)"
-    cost = sum(s.get("tokens", 0.0) for s in steps) * BATCH / 1000  # paid at each model's price (--pay price)
-    wall = json.loads((folder / "done").read_text()).get("wall_s", 0.0)
-    return f"tokens not recorded, cost {cost:,.1f}, {wall / 60:.0f} min in its last session ({len(steps)} steps)"
+        return {
+            "steps": len(steps),
+            "tokens": sum(s["spent_tokens"] for s in steps),
+            "cost": sum(s["spent_cost"] for s in steps),
+            "wall_s": sum(s["wall_s"] for s in steps),
+        }
+    return {
+        "steps": len(steps),
+        "cost": sum(s.get("tokens", 0.0) for s in steps) * BATCH / 1000,  # paid at each model's price (--pay price)
+        "wall_s": json.loads((folder / "done").read_text()).get("wall_s", 0.0),
+    }
+
+
+def training_cost(out: Path, name: str) -> str:
+    """A learned row's training cost, as the report shows it."""
+    kind, _, lam = name.split("-", 1)[1].partition("-lambda")
+    s = spent(train_dir(out, kind, float(lam)))
+    if s is None:
+        return "—"
+    minutes, steps = s["wall_s"] / 60, s["steps"]
+    if "tokens" in s:
+        return f"{s['tokens']:,.0f} tokens, cost {s['cost']:,.1f}, {minutes:.0f} min ({steps:.0f} steps)"
+    return f"tokens not recorded, cost {s['cost']:,.1f}, {minutes:.0f} min in its last session ({steps:.0f} steps)"
+
+
+def compute_hours(out: Path, done: dict[str, dict]) -> float:
+    """The wall time the kept rows and the finished trainings took."""
+    trainings = (spent(folder) for folder in (out / "train").glob("*"))
+    return (sum(r["wall_s"] for r in done.values()) + sum(s["wall_s"] for s in trainings if s)) / 3600
+
+
+def setup() -> dict[str, object]:
+    """What every row must share: the llama-server build, the model files (their sha256, checked
+    when a server starts), the cores."""
+    binary = find_binary(default_cache_dir())
+    return {
+        "engine_build": binary_version(binary) if binary else None,
+        "models": {m: NAMED_MODELS[m].sha256 for m in (SMALL, STRONG)},
+        "cores": os.cpu_count(),
+    }
+
+
+def same_setup(out: Path) -> None:
+    """Record the setup with the first row; refuse a phase on another build, model or machine."""
+    path, now = out / "setup.json", setup()
+    if not path.exists():
+        path.write_text(json.dumps(now, indent=1))
+    elif (then := json.loads(path.read_text())) != now:
+        changed = ", ".join(f"{k}: {then.get(k)} -> {v}" for k, v in now.items() if then.get(k) != v)
+        raise SystemExit(
+            f"the rows in {out} were measured on another setup ({changed}); every row must share one: "
+            "restore it, or start the protocol again in another --out"
+        )
 
 
 def readme(suite: Suite, out: Path, done: dict[str, dict], store: Path) -> None:
@@ -368,6 +414,13 @@ def readme(suite: Suite, out: Path, done: dict[str, dict], store: Path) -> None:
         f"Choices made on the validation slice: {json.dumps(chosen) if chosen else 'not yet'}.",
         "",
     ]
+    if (out / "setup.json").exists():
+        s = json.loads((out / "setup.json").read_text())
+        lines += [
+            f"Every row: llama-server {s['engine_build']}, {s['cores']} cores, models (sha256) {s['models']}.",
+            "",
+        ]
+    lines += [f"Compute so far: {compute_hours(out, done):.1f} h of wall time (rows and trainings).", ""]
     for phase in ("validate", "test"):
         rows = {k: v for k, v in done.items() if k.startswith(f"{phase}-")}
         if rows:
@@ -442,6 +495,7 @@ def main() -> None:
     done = {p.stem: json.loads(p.read_text()) for p in sorted((out / "rows").glob("*.json"))}
     learners = suite.learners()
     if args.phase == "validate":  # only what a choice reads (revision 1): the single agents, the learner variants
+        same_setup(out)
         rows = {k: r for k, r in fixed_rows(suite, "validate", None).items() if r.group == "single"}
         done = keep_rows(out, list(rows), rows, args.store)
         for kind in learners:
@@ -450,6 +504,7 @@ def main() -> None:
                 row = learned_row(suite, "validate", kind, lam, model)
                 done = keep_rows(out, [row.name], {row.name: row}, args.store)
     elif args.phase == "test":
+        same_setup(out)
         chosen = choices(suite, done)
         missing = [k for k in ("best_single", *learners) if k not in chosen]
         if missing:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+import benchmarks.learned_teams as protocol
 from benchmarks.learned_teams import LAMBDAS, SUITES, choices, fixed_rows, readme, train_dir
 from tests.benchmarks.test_headline import row
 
@@ -82,6 +85,8 @@ def test_the_report_checks_targets_reads_branches_and_plots(tmp_path: Path) -> N
         (train_dir(tmp_path, kind, lam) / "done").write_text(json.dumps({"wall_s": 600}))
     readme(suite, tmp_path, done, tmp_path / "runs.sqlite")
     text = (tmp_path / "README.md").read_text()
+    # rows: 12 hand-made rows of 60 s each; trainings: 20 steps x 30 s, and the older one's `done` (600 s)
+    assert f"Compute so far: {(len(done) * 60 + 600 + 600) / 3600:.1f} h" in text
     # summed over the steps (the wall time of every session), not the `done` call's wall
     assert "- test-gdesigner-lambda0.5: 100,000 tokens, cost 90.0, 10 min (20 steps)" in text
     # (20,000 + 190) x 6 episodes / 1,000: the mean paid per episode, at each model's price
@@ -103,3 +108,15 @@ def test_every_slice_and_the_training_items_name_a_split_the_task_has() -> None:
         for options, default in [(suite.train_items, "train"), *((s, "test") for s in suite.slices.values())]:
             split = options[options.index("--split") + 1] if "--split" in options else default
             assert task.canonical_split(split) in task.splits
+
+
+def test_every_row_shares_one_setup_or_the_phase_refuses(tmp_path: Path, monkeypatch) -> None:
+    now = {"engine_build": "b1", "models": {"m": "sha"}, "cores": 2}
+    monkeypatch.setattr(protocol, "setup", lambda: dict(now))
+    protocol.same_setup(tmp_path)
+    protocol.same_setup(tmp_path)  # unchanged: fine
+    now["engine_build"] = "b2"
+    with pytest.raises(SystemExit, match="another setup \\(engine_build: b1 -> b2\\)"):
+        protocol.same_setup(tmp_path)
+    readme(SUITES["humaneval"], tmp_path, {}, tmp_path / "runs.sqlite")
+    assert "Every row: llama-server b1, 2 cores" in (tmp_path / "README.md").read_text()
