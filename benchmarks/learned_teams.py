@@ -81,6 +81,16 @@ and the protocol as written needs ~16-18 h more (~8 sessions). Cuts, none chosen
   agent's, (c) with the strongest model's single call).
 The rest stands as written.
 
+Revision 4 (2026-12-08, before any HumanEval test item; seen on the validation slice, which is
+what it is for): after 20 steps the adaptive G-Designer's stop head had barely moved. On
+HumanEval/0-63 it escalated on 57 of 64 items whatever the tool said (it stopped on 7 of the 55
+items whose code passed the visible examples): 53/64 at cost 0.796, against cheap_code's
+53/64 at 0.214. The planted escalation tests (tests/training/test_escalation.py) need 30-200
+steps with a per-item baseline to learn the same rule. Every HumanEval learner gets a second
+variant, `-long`: lambda 0.5, 100 steps, per-item baseline (each of the 64 items is seen ~9
+times), otherwise as written. The validation utility chooses between the variants, and every
+variant is reported. GSM8K's variants are fixed in a revision before its first training.
+
 Resumable at every level (benchmarks/rows.py): a kept row is skipped, a training resumes from
 its checkpoint, a bench resumes its run. OUT/README.md is rewritten after every phase.
 """
@@ -116,8 +126,37 @@ COMMON = (
     "--cache-mode",
     "all",
 )
-LAMBDAS = (0.5,)  # revision 3: one variant per learner, unless a suite kept more (Suite.kept)
 STEPS, BATCH = 20, 6  # each learner variant's training: steps x episodes
+LONG_STEPS = 100  # revision 4's long variant, with a per-item baseline
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to train a learner: its lambda, and (revision 4) whether it trains long."""
+
+    lam: float
+    long: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"lambda{self.lam:g}{'-long' if self.long else ''}"
+
+    @property
+    def note(self) -> str:
+        return f"lambda {self.lam:g}" + (f", {LONG_STEPS} steps, per-item baseline" if self.long else "")
+
+    def args(self) -> tuple[str, ...]:
+        steps = ("--steps", str(LONG_STEPS), "--baseline", "per_item") if self.long else ("--steps", str(STEPS))
+        return ("--lambda-tokens", str(self.lam), *steps)
+
+    @classmethod
+    def parse(cls, name: str) -> Variant:
+        """The variant a row or training folder names ("lambda0.5-long")."""
+        lam, _, long = name.removeprefix("lambda").partition("-")
+        return cls(float(lam), long == "long")
+
+
+VARIANTS = (Variant(0.5),)  # revision 3: one variant per learner, unless a suite names more (Suite.variants)
 
 
 @dataclass(frozen=True)
@@ -133,11 +172,11 @@ class Suite:
     cascades: tuple[tuple[str, str, str, str], ...]  # (row, agents, rule, note)
     complete_decision: str
     strongest: str  # the strongest model as people usually run it (one call): target (c)
-    kept: dict[str, tuple[float, ...]] = field(default_factory=dict)  # lambdas run before revision 3
+    more: dict[str, tuple[Variant, ...]] = field(default_factory=dict)  # each learner's variants beyond VARIANTS
 
-    def lambdas(self, kind: str) -> tuple[float, ...]:
-        """The learner's variants: LAMBDAS, or those a suite ran before revision 3 cut them."""
-        return self.kept.get(kind, LAMBDAS)
+    def variants(self, kind: str) -> tuple[Variant, ...]:
+        """The learner's variants, each trained, validated and reported; the validation utility chooses."""
+        return (*VARIANTS, *self.more.get(kind, ()))
 
     @property
     def mix(self) -> str:
@@ -201,7 +240,11 @@ SUITES = {
         ),
         "last_agent",
         "strong_code",
-        {"agentdropout": (0.5, 2.0)},
+        {  # AgentDropout's lambda 2 ran before revision 3; the long variants are revision 4's
+            "agentdropout": (Variant(2.0), Variant(0.5, long=True)),
+            "gdesigner": (Variant(0.5, long=True),),
+            "commformer": (Variant(0.5, long=True),),
+        },
     ),
 }
 
@@ -264,13 +307,13 @@ def fixed_rows(suite: Suite, phase: str, best: str | None) -> dict[str, Row]:
     return {r.name: r for r in rows}
 
 
-def train_dir(out: Path, kind: str, lam: float) -> Path:
-    return out / "train" / f"{kind}-lambda{lam:g}"
+def train_dir(out: Path, kind: str, variant: Variant) -> Path:
+    return out / "train" / f"{kind}-{variant.name}"
 
 
-def train(suite: Suite, out: Path, kind: str, lam: float) -> tuple[Path, float]:
+def train(suite: Suite, out: Path, kind: str, variant: Variant) -> tuple[Path, float]:
     """Train (or resume) a learner variant; its model file and the wall time of this call."""
-    target = train_dir(out, kind, lam)
+    target = train_dir(out, kind, variant)
     model = target / "model.pt"
     if model.exists() and (target / "done").exists():
         return model, 0.0
@@ -291,12 +334,9 @@ def train(suite: Suite, out: Path, kind: str, lam: float) -> tuple[Path, float]:
             "last_agent",
             "--pay",
             "price",
-            "--lambda-tokens",
-            str(lam),
+            *variant.args(),
             "--token-scale",
             "1000",
-            "--steps",
-            str(STEPS),
             "--batch",
             str(BATCH),
             *COMMON,
@@ -306,16 +346,16 @@ def train(suite: Suite, out: Path, kind: str, lam: float) -> tuple[Path, float]:
         ]
     )
     if code != 0:
-        raise SystemExit(f"training {kind} lambda {lam} failed (exit {code})")
+        raise SystemExit(f"training {kind} {variant.name} failed (exit {code})")
     (target / "done").write_text(json.dumps({"wall_s": time.monotonic() - started}))
     return model, time.monotonic() - started
 
 
-def learned_row(suite: Suite, phase: str, kind: str, lam: float, model: Path) -> Row:
+def learned_row(suite: Suite, phase: str, kind: str, variant: Variant, model: Path) -> Row:
     return Row(
-        f"{phase}-{kind}-lambda{lam:g}",
+        f"{phase}-{kind}-{variant.name}",
         (suite.task, *suite.slices[phase], "--topology", f"{kind}:{model}", "--decision", "last_agent", *COMMON),
-        f"{kind}, lambda {lam:g}",
+        f"{kind}, {variant.note}",
         group="learned",
     )
 
@@ -326,16 +366,16 @@ def utility(row: dict) -> float:
 
 
 def choices(suite: Suite, done: dict[str, dict]) -> dict[str, str]:
-    """What the validation slice decided: the best single agent and each learner's lambda."""
+    """What the validation slice decided: the best single agent and each learner's variant."""
     singles = {n: done.get(f"validate-single-{n}") for n in suite.members}
     if not all(singles.values()):
         return {}
     best = max(singles, key=lambda n: (singles[n]["accuracy"], -(singles[n]["cost_per_query"] or 0)))  # type: ignore[index]
     chosen = {"best_single": best}
     for kind in suite.learners():
-        variants = {lam: done.get(f"validate-{kind}-lambda{lam:g}") for lam in suite.lambdas(kind)}
+        variants = {v.name: done.get(f"validate-{kind}-{v.name}") for v in suite.variants(kind)}
         if all(variants.values()):
-            chosen[kind] = f"{max(variants, key=lambda lam: utility(variants[lam])):g}"  # type: ignore[arg-type]
+            chosen[kind] = max(variants, key=lambda v: utility(variants[v]))  # type: ignore[arg-type]
     return chosen
 
 
@@ -364,8 +404,8 @@ def spent(folder: Path) -> dict[str, float] | None:
 
 def training_cost(out: Path, name: str) -> str:
     """A learned row's training cost, as the report shows it."""
-    kind, _, lam = name.split("-", 1)[1].partition("-lambda")
-    s = spent(train_dir(out, kind, float(lam)))
+    kind, _, variant = name.split("-", 1)[1].partition("-")
+    s = spent(train_dir(out, kind, Variant.parse(variant)))
     if s is None:
         return "—"
     minutes, steps = s["wall_s"] / 60, s["steps"]
@@ -499,9 +539,9 @@ def main() -> None:
         rows = {k: r for k, r in fixed_rows(suite, "validate", None).items() if r.group == "single"}
         done = keep_rows(out, list(rows), rows, args.store)
         for kind in learners:
-            for lam in suite.lambdas(kind):
-                model, _ = train(suite, out, kind, lam)
-                row = learned_row(suite, "validate", kind, lam, model)
+            for variant in suite.variants(kind):
+                model, _ = train(suite, out, kind, variant)
+                row = learned_row(suite, "validate", kind, variant, model)
                 done = keep_rows(out, [row.name], {row.name: row}, args.store)
     elif args.phase == "test":
         same_setup(out)
@@ -513,8 +553,8 @@ def main() -> None:
             )
         rows = fixed_rows(suite, "test", chosen["best_single"])
         for kind in learners:
-            lam = float(chosen[kind])
-            row = learned_row(suite, "test", kind, lam, train_dir(out, kind, lam) / "model.pt")
+            variant = Variant.parse(chosen[kind])
+            row = learned_row(suite, "test", kind, variant, train_dir(out, kind, variant) / "model.pt")
             rows[row.name] = row
         done = keep_rows(out, list(rows), rows, args.store)
     readme(suite, out, done, args.store)

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import benchmarks.learned_teams as protocol
-from benchmarks.learned_teams import LAMBDAS, SUITES, choices, fixed_rows, readme, train_dir
+from benchmarks.learned_teams import SUITES, VARIANTS, Variant, choices, fixed_rows, readme, train_dir
 from tests.benchmarks.test_headline import row
 
 
-def test_the_validation_slice_decides_the_best_single_and_each_lambda() -> None:
+def test_the_validation_slice_decides_the_best_single_and_each_variant() -> None:
     suite = SUITES["gsm8k"]
     done = {
         f"validate-single-{n}": row(n, list(range(k)), c)
@@ -27,15 +27,28 @@ def test_the_validation_slice_decides_the_best_single_and_each_lambda() -> None:
     assert choices(suite, done) == {"best_single": "cheap_pal"}  # ties on accuracy: the cheaper
     for kind in suite.learners():
         done[f"validate-{kind}-lambda0.5"] = row(kind, list(range(20)), 0.9)
-    assert choices(suite, done) == {"best_single": "cheap_pal", **dict.fromkeys(suite.learners(), "0.5")}
-    assert LAMBDAS == (0.5,)  # revision 3
-    # HumanEval's AgentDropout kept the two variants it ran before revision 3: the utility chooses
+    assert choices(suite, done) == {"best_single": "cheap_pal", **dict.fromkeys(suite.learners(), "lambda0.5")}
+    assert VARIANTS == (Variant(0.5),)  # revision 3
+    # HumanEval: AgentDropout's lambda 2 (run before revision 3) and every learner's long variant
     he = SUITES["humaneval"]
     done = {f"validate-single-{n}": row(n, list(range(12)), 0.3) for n in he.members}
     done["validate-agentdropout-lambda0.5"] = row("a", list(range(20)), 0.9)  # utility 0.5 - 0.45
     done["validate-agentdropout-lambda2"] = row("a", list(range(18)), 0.1)  # 0.45 - 0.05: chosen
-    assert choices(he, done) == {"best_single": "cheap_code", "agentdropout": "2"}
-    assert he.lambdas("agentdropout") == (0.5, 2.0) and he.lambdas("gdesigner") == (0.5,)
+    assert choices(he, done) == {"best_single": "cheap_code"}  # the long variant is not validated yet
+    done["validate-agentdropout-lambda0.5-long"] = row("a", list(range(17)), 0.1)  # 0.425 - 0.05
+    assert choices(he, done) == {"best_single": "cheap_code", "agentdropout": "lambda2"}
+    assert [v.name for v in he.variants("agentdropout")] == ["lambda0.5", "lambda2", "lambda0.5-long"]
+    assert [v.name for v in he.variants("gdesigner")] == ["lambda0.5", "lambda0.5-long"]
+    long = Variant.parse("lambda0.5-long")
+    assert long == Variant(0.5, long=True) and long.args() == (
+        "--lambda-tokens",
+        "0.5",
+        "--steps",
+        "100",
+        "--baseline",
+        "per_item",
+    )
+    assert Variant.parse("lambda2").args() == ("--lambda-tokens", "2.0", "--steps", "20")
 
 
 def test_the_test_slice_runs_every_baseline_on_the_pre_registered_items() -> None:
@@ -67,8 +80,8 @@ def test_the_report_checks_targets_reads_branches_and_plots(tmp_path: Path) -> N
     done = {f"validate-single-{n}": row(n, list(range(10)), 0.2) for n in suite.members}
     done["validate-single-strong_pal"] = row("strong_pal", list(range(12)), 0.3)
     for kind in suite.learners():
-        for lam in suite.lambdas(kind):
-            done[f"validate-{kind}-lambda{lam:g}"] = row(kind, list(range(12)), 0.2, group="learned")
+        for v in suite.variants(kind):
+            done[f"validate-{kind}-{v.name}"] = row(kind, list(range(12)), 0.2, group="learned")
     for name in fixed_rows(suite, "test", "strong_pal"):
         done[name] = {**row(name, list(range(12)), 0.5), "name": name}
     done["test-gdesigner-lambda0.5"] = {
@@ -77,12 +90,12 @@ def test_the_report_checks_targets_reads_branches_and_plots(tmp_path: Path) -> N
     }
     done["test-commformer-lambda2"] = {**done["test-gdesigner-lambda0.5"], "name": "test-commformer-lambda2"}
     spent = {"episodes": 6, "spent_tokens": 5000, "spent_cost": 4.5, "wall_s": 30.0}
-    for kind, lam, extra in [("gdesigner", 0.5, spent), ("commformer", 2.0, {})]:  # the second: logged before
-        train_dir(tmp_path, kind, lam).mkdir(parents=True)
-        (train_dir(tmp_path, kind, lam) / "metrics.jsonl").write_text(
+    for kind, v, extra in [("gdesigner", Variant(0.5), spent), ("commformer", Variant(2.0), {})]:  # 2nd: older log
+        train_dir(tmp_path, kind, v).mkdir(parents=True)
+        (train_dir(tmp_path, kind, v) / "metrics.jsonl").write_text(
             "\n".join(json.dumps({"step": i, "tokens": 1000.0 + i, **extra}) for i in range(20)) + "\n"
         )
-        (train_dir(tmp_path, kind, lam) / "done").write_text(json.dumps({"wall_s": 600}))
+        (train_dir(tmp_path, kind, v) / "done").write_text(json.dumps({"wall_s": 600}))
     readme(suite, tmp_path, done, tmp_path / "runs.sqlite")
     text = (tmp_path / "README.md").read_text()
     # rows: 12 hand-made rows of 60 s each; trainings: 20 steps x 30 s, and the older one's `done` (600 s)
