@@ -391,6 +391,7 @@ def spent(folder: Path) -> dict[str, float] | None:
     if all("spent_tokens" in s for s in steps):
         return {
             "steps": len(steps),
+            "failed": sum(s.get("failed", 0) for s in steps),
             "tokens": sum(s["spent_tokens"] for s in steps),
             "cost": sum(s["spent_cost"] for s in steps),
             "wall_s": sum(s["wall_s"] for s in steps),
@@ -410,7 +411,8 @@ def training_cost(out: Path, name: str) -> str:
         return "—"
     minutes, steps = s["wall_s"] / 60, s["steps"]
     if "tokens" in s:
-        return f"{s['tokens']:,.0f} tokens, cost {s['cost']:,.1f}, {minutes:.0f} min ({steps:.0f} steps)"
+        failed = f", {s['failed']:.0f} episodes failed (scored 0)" if s["failed"] else ""
+        return f"{s['tokens']:,.0f} tokens, cost {s['cost']:,.1f}, {minutes:.0f} min ({steps:.0f} steps{failed})"
     return f"tokens not recorded, cost {s['cost']:,.1f}, {minutes:.0f} min in its last session ({steps:.0f} steps)"
 
 

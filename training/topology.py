@@ -108,8 +108,10 @@ class StepMetrics:
     edge_density: float
     extra: dict[str, float]
     # what the step cost: its episodes, their tokens and price-weighted cost summed, its wall time
-    # (a training's cost sums these, across however many sessions it took)
+    # (a training's cost sums these, across however many sessions it took), and how many episodes
+    # failed (a backend error: scored as answered, so a reward that measured the server)
     episodes: int = 0
+    failed: int = 0
     spent_tokens: int = 0
     spent_cost: float = 0.0
     wall_s: float = 0.0
@@ -283,6 +285,7 @@ class TopologyTrainer:
             edge_density=extra.get("density", 0.0),
             extra=extra,
             episodes=len(episodes),
+            failed=sum(e.failed for _, e, _ in episodes),
             spent_tokens=sum(e.tokens for _, e, _ in episodes),
             spent_cost=sum(e.cost for _, e, _ in episodes),
             wall_s=time.monotonic() - started,

@@ -89,7 +89,7 @@ def test_the_report_checks_targets_reads_branches_and_plots(tmp_path: Path) -> N
         "name": "test-gdesigner-lambda0.5",
     }
     done["test-commformer-lambda2"] = {**done["test-gdesigner-lambda0.5"], "name": "test-commformer-lambda2"}
-    spent = {"episodes": 6, "spent_tokens": 5000, "spent_cost": 4.5, "wall_s": 30.0}
+    spent = {"episodes": 6, "failed": 0, "spent_tokens": 5000, "spent_cost": 4.5, "wall_s": 30.0}
     for kind, v, extra in [("gdesigner", Variant(0.5), spent), ("commformer", Variant(2.0), {})]:  # 2nd: older log
         train_dir(tmp_path, kind, v).mkdir(parents=True)
         (train_dir(tmp_path, kind, v) / "metrics.jsonl").write_text(

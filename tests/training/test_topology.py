@@ -92,7 +92,7 @@ def test_training_is_checkpointed_logged_and_resumable(tmp_path: Path) -> None:
     assert [m["step"] for m in lines] == [0, 1, 2]
     assert {"reward", "accuracy", "tokens", "edge_density"} <= set(lines[0])
     # what each step spent, so a training's cost sums across the sessions that ran it
-    assert all(m["episodes"] == 2 and m["wall_s"] > 0 for m in lines)
+    assert all(m["episodes"] == 2 and m["failed"] == 0 and m["wall_s"] > 0 for m in lines)
     assert all(m["spent_tokens"] == pytest.approx(2 * m["tokens"]) for m in lines)  # paid in tokens here
     loaded = GDesigner.load(model, HashEmbedder(16))
     query = next(task.items()).question
@@ -268,3 +268,22 @@ def test_every_float_hyper_parameter_of_every_trainer_refuses_nan_and_infinity()
                     owner(**{path[-1]: bad})
                 checked += 1
     assert checked >= 2 * 40  # every trainer's floats, nested heads and schedules included
+
+
+def test_a_step_counts_the_episodes_whose_backend_failed(tmp_path: Path) -> None:
+    # a failed episode is scored as answered (0 here); the step says how many, for the training's report
+    from agentnet.errors import BackendError
+    from agentnet.testing import ScriptedBackend
+
+    def reply(messages, settings) -> str:  # noqa: ANN001
+        if "number 1:" in messages[-1].content:
+            raise BackendError("server gone", url="http://gone")
+        return planted.reply(messages, settings)
+
+    task = planted.PlantedTask()
+    topology = GDesigner(planted.AGENTS, 1, planted.DECISION, GDesignerConfig(), HashEmbedder(16))
+    trainer = TopologyTrainer(
+        topology, task, list(task.items()), ScriptedBackend(reply), TopologyTrainConfig(steps=1, batch=4), tmp_path
+    )
+    metrics = trainer.train_step()
+    assert metrics.episodes == 4 and metrics.failed == 1
