@@ -94,7 +94,8 @@ times), otherwise as written. The validation utility chooses between the variant
 variant is reported. GSM8K's variants are fixed in a revision before its first training.
 
 Resumable at every level (benchmarks/rows.py): a kept row is skipped, a training resumes from
-its checkpoint, a bench resumes its run. OUT/README.md is rewritten after every phase.
+its checkpoint, a bench resumes its run. OUT/README.md is rewritten after every phase, with
+OUT/reading.md (the reading, written by hand from the tables and trajectories) in it.
 """
 
 from __future__ import annotations
@@ -519,6 +520,8 @@ def readme(suite: Suite, out: Path, done: dict[str, dict], store: Path) -> None:
                 *losses(r, strongest_baseline, store),
                 "",
             ]
+    if (out / "reading.md").exists():  # the reading, written by hand from the tables and trajectories
+        lines += [(out / "reading.md").read_text().strip(), ""]
     lines += ["Commands:", ""] + [f"    {r['command']}" for r in done.values()]
     (out / "README.md").write_text("\n".join(lines) + "\n")
 

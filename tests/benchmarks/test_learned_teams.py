@@ -96,8 +96,10 @@ def test_the_report_checks_targets_reads_branches_and_plots(tmp_path: Path) -> N
             "\n".join(json.dumps({"step": i, "tokens": 1000.0 + i, **extra}) for i in range(20)) + "\n"
         )
         (train_dir(tmp_path, kind, v) / "done").write_text(json.dumps({"wall_s": 600}))
+    (tmp_path / "reading.md").write_text("## Reading\n\nWhat the trajectories say.\n")
     readme(suite, tmp_path, done, tmp_path / "runs.sqlite")
     text = (tmp_path / "README.md").read_text()
+    assert "## Reading\n\nWhat the trajectories say.\n\nCommands:" in text
     # rows: 12 hand-made rows of 60 s each; trainings: 20 steps x 30 s, and the older one's `done` (600 s)
     assert f"Compute so far: {(len(done) * 60 + 600 + 600) / 3600:.1f} h" in text
     # summed over the steps (the wall time of every session), not the `done` call's wall
