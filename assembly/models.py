@@ -57,9 +57,10 @@ def demands_for(topology: Topology, serve_model: str, concurrency: int = 1) -> l
     return [ModelDemand(m, min(MAX_SLOTS, max(1, widest(model_of, graph, m)) * concurrency)) for m in order]
 
 
-def names_models(config: TeamConfig) -> bool:
-    spec = config.team_spec()
-    return spec is not None and any(m.model != DEFAULT_MODEL_KEY for m in spec.members)
+def names_models(topology: Topology) -> bool:
+    """Whether an agent (or the decision) names its model: the team's `--team` members, or the
+    agents a learned topology or graph file brings (a learned model file names no `--team`)."""
+    return any(a.model != DEFAULT_MODEL_KEY for a in topology.agents) or bool(topology.decision.model)
 
 
 def team_demands(
@@ -68,7 +69,7 @@ def team_demands(
     """The models to serve, with the endpoints the team file and `--endpoint` give them; None
     when the team names no model and no endpoint is given (the command's one server)."""
     flags = parse_endpoints(client.endpoints)
-    if not names_models(config) and not flags:
+    if not names_models(topology) and not flags:
         return None
     demands = demands_for(topology, serve.model, concurrency)
     spec = config.team_spec()

@@ -122,6 +122,8 @@ def team_for(
     if isinstance(topology, str):
         topology = topology_for(replace(config, topology=topology), task)
     check_topology(topology)
+    if isinstance(backend, Mapping):  # served per model: an agent whose model is not served is an error
+        check_served(topology, backend)
     backends = dict(backend) if isinstance(backend, Mapping) else {DEFAULT_MODEL_KEY: backend}
     backends.setdefault(INJECTION_BACKEND, InjectionBackend())  # what planted injection adversaries name
     code_check = code_check_for(task, topology.decision)
@@ -139,7 +141,21 @@ def team_for(
     )
 
 
-TOPOLOGY_MEMBERS = ("agents", "decision", "inference_gate", "inference_stop_gate", "graph_for")
+def check_served(topology: Topology, backends: Mapping[str, LLMBackend]) -> None:
+    """Every model the topology's agents (and decision) name has its backend. (`Team` lets its
+    one backend answer for every model; given backends by model, a missing one would send that
+    agent to the default model's server, priced and recorded as the model it named.)"""
+    named = {a.model for a in topology.agents} | ({topology.decision.model} - {""})
+    missing = sorted(named - set(backends) - {DEFAULT_MODEL_KEY})
+    if missing:
+        raise ConfigError(
+            f"agents name model(s) {', '.join(missing)}, which nothing serves (served: "
+            f"{', '.join(sorted(set(backends) - {DEFAULT_MODEL_KEY})) or 'one server for agents naming no model'})"
+            "; serve them (agentnet.assembly.models.serve_team serves every model a topology names)"
+        )
+
+
+TOPOLOGY_MEMBERS = ("agents", "rounds", "decision", "inference_gate", "inference_stop_gate", "graph_for")
 
 
 def check_topology(topology: object) -> None:

@@ -89,6 +89,7 @@ def test_a_trained_topology_is_attacked_per_query_and_keeps_its_gates() -> None:
     class Learned:
         decision = topology_for(TeamConfig(topology="chain", agents=3)).decision
         agents = topology_for(TeamConfig(topology="chain", agents=3)).agents
+        rounds = 1
         inference_gate = staticmethod(lambda *a: True)
         inference_stop_gate = None
 

@@ -72,7 +72,7 @@ class _Handmade:
 
     def __init__(self) -> None:
         self.graph = topology_for(TeamConfig(topology="chain", agents=2))
-        self.agents = self.graph.agents
+        self.agents, self.rounds = self.graph.agents, self.graph.rounds
 
     def graph_for(self, query: str) -> CommGraph:
         return self.graph.graph_for(query)
@@ -82,7 +82,7 @@ def test_a_hand_written_topology_lacking_a_member_is_one_config_error() -> None:
     with pytest.raises(ConfigError) as info:
         team_for(None, _Handmade(), planted.backend())  # type: ignore[arg-type]
     assert str(info.value) == (
-        "topology _Handmade has no decision; a topology gives agents, decision, inference_gate, "
+        "topology _Handmade has no decision; a topology gives agents, rounds, decision, inference_gate, "
         "inference_stop_gate, graph_for (agentnet.graph.Topology; None for a gate it does not have)"
     )
     complete = _Handmade()
