@@ -26,9 +26,13 @@ def test_the_validation_slice_decides_the_best_single_and_each_variant() -> None
     }
     assert choices(suite, done) == {"best_single": "cheap_pal"}  # ties on accuracy: the cheaper
     for kind in suite.learners():
-        done[f"validate-{kind}-lambda0.5"] = row(kind, list(range(20)), 0.9)
-    assert choices(suite, done) == {"best_single": "cheap_pal", **dict.fromkeys(suite.learners(), "lambda0.5")}
+        done[f"validate-{kind}-lambda0.5-long"] = row(kind, list(range(20)), 0.9)
+    assert choices(suite, done) == {"best_single": "cheap_pal", **dict.fromkeys(suite.learners(), "lambda0.5-long")}
     assert VARIANTS == (Variant(0.5),)  # revision 3
+    # revision 5: GSM8K's learners train long only, on 100 train items disjoint from the validation slice
+    assert all(suite.variants(kind) == (Variant(0.5, long=True),) for kind in suite.learners())
+    assert suite.train_items == ("--split", "train", "--offset", "100", "--limit", "100")
+    assert suite.slices["validate"] == ("--split", "train", "--offset", "0", "--limit", "100")
     # HumanEval: AgentDropout's lambda 2 (run before revision 3) and every learner's long variant
     he = SUITES["humaneval"]
     done = {f"validate-single-{n}": row(n, list(range(12)), 0.3) for n in he.members}
