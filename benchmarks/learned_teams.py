@@ -84,12 +84,12 @@ The rest stands as written.
 Revision 4 (2026-12-08, before any HumanEval test item; seen on the validation slice, which is
 what it is for): after 20 steps the adaptive G-Designer's stop head had barely moved. On
 HumanEval/0-63 it escalated on 57 of 64 items whatever the tool said (it stopped on 7 of the 55
-items whose code passed the visible examples). Its stop logit starts at -2 (P(stop) 0.12: the cascade escalates until it
-learns otherwise), and Adam at the heads' lr 0.05 moves a bias by at most ~1 in 20 steps; the
-planted escalation tests (tests/training/test_escalation.py) need 30-200 steps with a per-item
-baseline to learn the same rule. Every HumanEval learner gets a second
-variant, `-long`: lambda 0.5, 100 steps, per-item baseline (each of the 64 items is seen ~9
-times), otherwise as written. The validation utility chooses between the variants, and every
+items whose code passed the visible examples). Its stop logit starts at -2 (P(stop) 0.12: the
+cascade escalates until it learns otherwise), and Adam at the heads' lr 0.05 moves a bias by at
+most ~1 in 20 steps; the planted escalation tests (tests/training/test_escalation.py) need
+30-200 steps with a per-item baseline to learn the same rule. Every HumanEval learner gets a
+second variant, `-long`: lambda 0.5, 100 steps, per-item baseline (each of the 64 items is seen
+~9 times), otherwise as written. The validation utility chooses between the variants, and every
 variant is reported. GSM8K's variants are fixed in a revision before its first training.
 
 A bug found then (fixed in 75fde8d, before any test item): a bench of a learned model file served
