@@ -127,7 +127,7 @@ from agentnet.serving.llama_server import find_binary  # noqa: E402
 from agentnet.serving.models import NAMED_MODELS, default_cache_dir  # noqa: E402
 from benchmarks.engine_build import binary_version  # noqa: E402
 from benchmarks.headline import branches, losses, plot, targets  # noqa: E402
-from benchmarks.rows import CLI, Row, keep_rows, paired, run, table  # noqa: E402
+from benchmarks.rows import CLI, Row, keep_rows, paired, run, shown, table  # noqa: E402
 
 SMALL, STRONG = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
 EXPERIMENT = default_cache_dir() / "experiments" / "learned-teams"  # outside the repository: store and cache
@@ -537,7 +537,7 @@ def readme(suite: Suite, out: Path, done: dict[str, dict], store: Path) -> None:
             ]
     if (out / "reading.md").exists():  # the reading, written by hand from the tables and trajectories
         lines += [(out / "reading.md").read_text().strip(), ""]
-    lines += ["Commands:", ""] + [f"    {r['command']}" for r in done.values()]
+    lines += ["Commands:", ""] + [f"    {shown(r['command'])}" for r in done.values()]
     (out / "README.md").write_text("\n".join(lines) + "\n")
 
 

@@ -40,6 +40,11 @@ class Row:
         return "agentnet bench " + " ".join(self.args)
 
 
+def shown(command: str) -> str:
+    """A command as a report shows it: the home folder as ~ (a shell expands it again)."""
+    return command.replace(str(Path.home()) + "/", "~/")
+
+
 def run(cmd: Sequence[str], on_line: Callable[[str], None] = lambda line: None) -> int:
     """Run an `agentnet` command, its stderr passed through line by line (and to `on_line`); its exit code."""
     print("$ agentnet " + " ".join(cmd[len(CLI) :]), flush=True)

@@ -88,3 +88,14 @@ def test_a_rows_wall_time_counts_every_session_it_ran_in(tmp_path) -> None:
     measured = measure(Row("r", ("gsm8k",), "note"), tmp_path / "s.sqlite", run_id, wall_s=7.0)
     assert measured["wall_s"] == 60.0 and measured["call_wall_s"] == 7.0
     assert measured["items"] == 3 and measured["accuracy"] == 1.0
+
+
+def test_a_command_in_a_report_shows_the_home_folder_as_a_tilde() -> None:
+    from pathlib import Path
+
+    from benchmarks.rows import shown
+
+    cache = Path.home() / ".cache" / "agentnet" / "c.sqlite"
+    assert shown(f"agentnet bench gsm8k --cache {cache} --out /elsewhere/x") == (
+        "agentnet bench gsm8k --cache ~/.cache/agentnet/c.sqlite --out /elsewhere/x"
+    )
