@@ -374,3 +374,8 @@ class Topology(Protocol):
     def inference_stop_gate(self) -> StopGate | None: ...
 
     def graph_for(self, query: str) -> CommGraph: ...
+
+
+def named_models(topology: Topology) -> set[str]:
+    """The model keys its agents and its decision name (`DEFAULT_MODEL_KEY` for an agent naming none)."""
+    return {a.model for a in topology.agents} | ({topology.decision.model} - {""})

@@ -16,7 +16,7 @@ from agentnet.agents import DEFAULT_MODEL_KEY, AgentSpec
 from agentnet.assembly.server import ClientConfig, connect, server_health
 from agentnet.configs import TeamConfig
 from agentnet.errors import ConfigError
-from agentnet.graph import CommGraph, Topology
+from agentnet.graph import CommGraph, Topology, named_models
 from agentnet.llm import LLMBackend
 from agentnet.serving import ServeConfig, Server
 from agentnet.serving.pool import ModelDemand, check_demands, parse_endpoints, serve_models, with_endpoints
@@ -60,7 +60,7 @@ def demands_for(topology: Topology, serve_model: str, concurrency: int = 1) -> l
 def names_models(topology: Topology) -> bool:
     """Whether an agent (or the decision) names its model: the team's `--team` members, or the
     agents a learned topology or graph file brings (a learned model file names no `--team`)."""
-    return any(a.model != DEFAULT_MODEL_KEY for a in topology.agents) or bool(topology.decision.model)
+    return bool(named_models(topology) - {DEFAULT_MODEL_KEY})
 
 
 def team_demands(

@@ -12,7 +12,7 @@ from agentnet.agents import DEFAULT_MODEL_KEY, AgentSpec
 from agentnet.answers import extract_answer
 from agentnet.decisions import decision_info
 from agentnet.errors import ConfigError
-from agentnet.graph import CommGraph, Decision, ReceiveGate, StopGate, Topology
+from agentnet.graph import CommGraph, Decision, ReceiveGate, StopGate, Topology, named_models
 from agentnet.llm import LLMBackend
 from agentnet.runtime import Team
 from agentnet.serving.models import default_price
@@ -145,8 +145,7 @@ def check_served(topology: Topology, backends: Mapping[str, LLMBackend]) -> None
     """Every model the topology's agents (and decision) name has its backend. (`Team` lets its
     one backend answer for every model; given backends by model, a missing one would send that
     agent to the default model's server, priced and recorded as the model it named.)"""
-    named = {a.model for a in topology.agents} | ({topology.decision.model} - {""})
-    missing = sorted(named - set(backends) - {DEFAULT_MODEL_KEY})
+    missing = sorted(named_models(topology) - set(backends) - {DEFAULT_MODEL_KEY})
     if missing:
         raise ConfigError(
             f"agents name model(s) {', '.join(missing)}, which nothing serves (served: "

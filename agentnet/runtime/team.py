@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from agentnet.answers import extract_answer
 from agentnet.decisions import decision_info
 from agentnet.errors import BackendError, ConfigError
-from agentnet.graph import CommGraph, ReceiveGate, StopGate, Topology
+from agentnet.graph import CommGraph, ReceiveGate, StopGate, Topology, named_models
 from agentnet.agents import DEFAULT_MODEL_KEY
 from agentnet.llm import LLMBackend
 from agentnet.members import check_price
@@ -117,8 +117,7 @@ class Team:
     # -- graphs ------------------------------------------------------------------------------
     def _check(self, graph: CommGraph) -> None:
         if self.context.fallback is None:
-            names = {a.model for a in graph.agents} | ({graph.decision.model} - {""})
-            missing = sorted(names - set(self.backends))
+            missing = sorted(named_models(graph) - set(self.backends))
             if missing:
                 raise ConfigError(
                     f"agents name model(s) {', '.join(missing)}; the team has backends for "
