@@ -329,12 +329,12 @@ def train_dir(out: Path, kind: str, variant: Variant) -> Path:
     return out / "train" / f"{kind}-{variant.name}"
 
 
-def train(suite: Suite, out: Path, kind: str, variant: Variant) -> tuple[Path, float]:
-    """Train (or resume) a learner variant; its model file and the wall time of this call."""
+def train(suite: Suite, out: Path, kind: str, variant: Variant) -> Path:
+    """Train (or resume) a learner variant; its model file (`done` beside it records the wall of the call that finished it)."""
     target = train_dir(out, kind, variant)
     model = target / "model.pt"
     if model.exists() and (target / "done").exists():
-        return model, 0.0
+        return model
     started = time.monotonic()
     code = run(
         [
@@ -366,7 +366,7 @@ def train(suite: Suite, out: Path, kind: str, variant: Variant) -> tuple[Path, f
     if code != 0:
         raise SystemExit(f"training {kind} {variant.name} failed (exit {code})")
     (target / "done").write_text(json.dumps({"wall_s": time.monotonic() - started}))
-    return model, time.monotonic() - started
+    return model
 
 
 def learned_row(suite: Suite, phase: str, kind: str, variant: Variant, model: Path) -> Row:
@@ -562,7 +562,7 @@ def main() -> None:
         done = keep_rows(out, list(rows), rows, args.store)
         for kind in learners:
             for variant in suite.variants(kind):
-                model, _ = train(suite, out, kind, variant)
+                model = train(suite, out, kind, variant)
                 row = learned_row(suite, "validate", kind, variant, model)
                 done = keep_rows(out, [row.name], {row.name: row}, args.store)
     elif args.phase == "test":
